@@ -1,0 +1,40 @@
+"""Vendored runtime dependencies: h11, wsproto, certifi, tomli.
+
+In the built ``claw.pyz`` the packages live here (``claw/_vendor/h11`` ...), copied from the pinned
+wheels in ``vendor.txt`` with their absolute imports rewritten to point here, so a host's installed
+copies can never shadow them. In a source checkout or a pip install they are not copied here; then
+``from claw._vendor import h11`` falls back to the top-level package installed in the environment.
+
+Import them only at the point of use: ``from claw._vendor import h11`` inside the function that needs
+it, never at module top level of anything on the start-up path.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+VENDORED = ("h11", "wsproto", "certifi", "tomli")
+
+
+def __getattr__(name: str):
+    if name not in VENDORED:
+        raise AttributeError(name)
+    try:
+        module = importlib.import_module(f"{__name__}.{name}")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"{__name__}.{name}":
+            raise
+        module = importlib.import_module(name)
+    globals()[name] = module
+    return module
+
+
+def certifi_pem() -> str:
+    """The text of certifi's CA bundle, read without extracting a file (works inside a zip)."""
+    import pkgutil
+
+    certifi = __getattr__("certifi")
+    data = pkgutil.get_data(certifi.__name__, "cacert.pem")
+    if data is None:  # pragma: no cover - a loader without get_data
+        raise FileNotFoundError("certifi cacert.pem")
+    return data.decode("ascii")
