@@ -1,0 +1,183 @@
+"""Loading settings: discover the files, parse, validate each, merge, build the typed model.
+
+``load_settings(cwd, env, settings_arg)`` is the one entry point. By default it raises the first
+``error`` problem as a ``ConfigError`` (exit 2) after looking at every file; with ``strict=False``
+(``claw doctor``) it never raises for a settings problem and returns every problem, building the
+settings from whatever was usable. ``invalid`` entries and warnings are returned, never raised.
+
+The result keeps provenance: ``sources`` (files loaded, lowest precedence first) and, for every key
+path, which sources set it (``origin`` / ``contributors``), for ``claw status`` and ``claw config list``.
+
+This module prints nothing and reads no process state except through its arguments (``env`` defaults
+to ``os.environ`` only when not given).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any, Collection, Iterator, Mapping, Sequence, Tuple, Union
+
+from claw.config.keypath import KeyPath, format_key_path, parse_key_path
+from claw.config.merge import merge_all
+from claw.config.models import Settings
+from claw.config.parsing import read_source
+from claw.config.problems import ERROR, INVALID, WARNING, Problem
+from claw.config.schema import clean_settings
+from claw.config.sources import SettingsSource, candidate_sources
+
+KeyLike = Union[str, Sequence[Union[str, int]]]
+
+
+def _as_path(key: KeyLike) -> KeyPath:
+    return parse_key_path(key) if isinstance(key, str) else tuple(key)
+
+
+@dataclass(frozen=True)
+class LoadedSettings:
+    settings: Settings
+    sources: Tuple[SettingsSource, ...] = ()  # loaded files, lowest precedence first
+    problems: Tuple[Problem, ...] = ()
+    origins: Mapping[KeyPath, Tuple[int, ...]] = field(default_factory=dict, repr=False)
+
+    @property
+    def raw(self) -> Mapping[str, Any]:
+        """The merged settings as written (before normalisation), for display."""
+        return self.settings.raw
+
+    @property
+    def errors(self) -> Tuple[Problem, ...]:
+        return tuple(p for p in self.problems if p.level == ERROR)
+
+    @property
+    def invalid_entries(self) -> Tuple[Problem, ...]:
+        return tuple(p for p in self.problems if p.level == INVALID)
+
+    @property
+    def warnings(self) -> Tuple[Problem, ...]:
+        return tuple(p for p in self.problems if p.level == WARNING)
+
+    def contributors(self, key: KeyLike) -> Tuple[SettingsSource, ...]:
+        """Every source that set ``key`` (or, for a path inside a list or a replaced-whole entry,
+        its nearest tracked ancestor), lowest precedence first; () when it is not set."""
+        path = _as_path(key)
+        for n in range(len(path), 0, -1):
+            indices = self.origins.get(path[:n])
+            if indices is not None:
+                if n < len(path) and not _present(self.raw, path):
+                    return ()
+                return tuple(self.sources[i] for i in indices)
+        return ()
+
+    def origin(self, key: KeyLike) -> SettingsSource | None:
+        """The source whose value of ``key`` is in effect (the last contributor), or None."""
+        found = self.contributors(key)
+        return found[-1] if found else None
+
+    def top_level_origins(self) -> dict:
+        """``{top-level key: (sources...)}`` in the merged order, for ``claw status``."""
+        return {key: self.contributors((key,)) for key in self.raw}
+
+    def leaves(self) -> Iterator[Tuple[KeyPath, Any, Tuple[SettingsSource, ...]]]:
+        """Every leaf of the merged settings (lists count as leaves; empty objects too) with the
+        sources that set it, in document order."""
+
+        def walk(prefix: KeyPath, value):
+            if isinstance(value, dict) and value:
+                for key, item in value.items():
+                    yield from walk(prefix + (key,), item)
+            else:
+                yield prefix, value, self.contributors(prefix)
+
+        for key, value in self.raw.items():
+            yield from walk((key,), value)
+
+
+def _present(data: Any, path: KeyPath) -> bool:
+    for segment in path:
+        if isinstance(segment, int):
+            if not isinstance(data, list) or not -len(data) <= segment < len(data):
+                return False
+        elif not isinstance(data, dict) or segment not in data:
+            return False
+        data = data[segment]
+    return True
+
+
+def get_path(data: Any, key: KeyLike, default: Any = None) -> Any:
+    """The value at ``key`` in a plain settings dict, or ``default``."""
+    path = _as_path(key)
+    if not _present(data, path):
+        return default
+    for segment in path:
+        data = data[segment]
+    return data
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def load_settings(
+    cwd: str,
+    env: Mapping[str, str] | None = None,
+    settings_arg: str | None = None,
+    *,
+    strict: bool = True,
+    only_scopes: Collection[str] | None = None,
+) -> LoadedSettings:
+    """Load the settings that apply in project directory ``cwd``.
+
+    ``env`` supplies ``CLAW_CONFIG_HOME``/``HOME`` (default: the process environment);
+    ``settings_arg`` is the ``--settings`` value (a file path or inline JSON). Raises ``ConfigError``
+    for the first ``error`` problem unless ``strict`` is False. ``only_scopes`` restricts loading to
+    those scopes (``claw config list --scope project``).
+    """
+    env = os.environ if env is None else env
+    loaded: list[SettingsSource] = []
+    raws: list[dict] = []
+    cleans: list[dict] = []
+    problems: list[Problem] = []
+    for source in candidate_sources(cwd, env, settings_arg):
+        if only_scopes is not None and source.scope not in only_scopes:
+            continue
+        if source.path is not None and any(s.path and _same_file(s.path, source.path) for s in loaded):
+            continue  # e.g. run in $HOME: ~/.claw/settings.json is both the user and the project file
+        data, found = read_source(source)
+        problems.extend(found)
+        if data is None:
+            continue
+        cleaned, found = clean_settings(data, source, env.get("HOME") or None)
+        problems.extend(found)
+        loaded.append(source)
+        raws.append(data)
+        cleans.append(cleaned)
+    raw, origins = merge_all(raws)
+    clean, _ = merge_all(cleans)
+    problems = list(dict.fromkeys(problems))
+    result = LoadedSettings(
+        settings=Settings.from_clean(clean, raw),
+        sources=tuple(loaded),
+        problems=tuple(problems),
+        origins={path: tuple(indices) for path, indices in origins.items()},
+    )
+    if strict:
+        errors = result.errors
+        if errors:
+            error = errors[0].to_error()
+            if len(errors) > 1:
+                more = f"{len(errors) - 1} more settings problem{'s' if len(errors) > 2 else ''}: run 'claw doctor'"
+                error.hint = f"{error.hint}; {more}" if error.hint else more
+            raise error
+    return result
+
+
+def format_source_list(loaded: LoadedSettings) -> list[str]:
+    """``["user: /home/me/.claw/settings.json", ...]``, lowest precedence first."""
+    return [source.describe() for source in loaded.sources]
+
+
+__all__ = ["LoadedSettings", "load_settings", "get_path", "format_key_path", "format_source_list"]

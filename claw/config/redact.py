@@ -1,0 +1,45 @@
+"""Hiding secrets in settings values before they reach a message or the terminal.
+
+Values under ``env`` and ``headers`` whose name looks secret (KEY, TOKEN, SECRET, PASSWORD, AUTH,
+COOKIE, CREDENTIAL) become ``<redacted>``; a password in any URL (``http://user:pw@proxy``) becomes
+``***``. This is display hygiene for ``claw config``, ``claw status`` and error messages; it does not
+change what claw uses.
+"""
+
+from __future__ import annotations
+
+import re
+
+from claw.config.keypath import KeyPath
+
+REDACTED = "<redacted>"
+_SECRET_NAME = re.compile(r"(?i)(key|token|secret|passw|auth|cookie|credential)")
+_URL_PASSWORD = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://[^/@\s:]*):[^/@\s]*@")
+_SECRET_PARENTS = ("env", "headers")
+
+
+def is_secret_path(path: KeyPath) -> bool:
+    """True for ``env.ANTHROPIC_API_KEY``, ``mcpServers.x.headers.Authorization`` and the like."""
+    for i, segment in enumerate(path[:-1]):
+        if segment in _SECRET_PARENTS:
+            name = path[i + 1]
+            if isinstance(name, str) and _SECRET_NAME.search(name):
+                return True
+    return bool(path) and isinstance(path[-1], str) and path[-1] in ("apiKey", "accessToken", "refreshToken")
+
+
+def redact_url_password(text: str) -> str:
+    return _URL_PASSWORD.sub(r"\1:***@", text)
+
+
+def redact(path: KeyPath, value):
+    """A copy of ``value`` (found at ``path``) that is safe to print."""
+    if is_secret_path(path):
+        return REDACTED
+    if isinstance(value, dict):
+        return {k: redact(path + (k,), v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact(path + (i,), v) for i, v in enumerate(value)]
+    if isinstance(value, str):
+        return redact_url_password(value)
+    return value
