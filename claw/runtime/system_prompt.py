@@ -1,0 +1,328 @@
+"""The system prompt: base prompt, environment, git context, instruction files, user additions.
+
+``build_system_prompt`` assembles, in this order:
+
+1. the base prompt (``BASE_PROMPT``), or the ``--system-prompt`` text instead of it;
+2. the environment: working directory (and ``--add-dir`` directories), platform, shell, today's
+   date, model, whether the directory is in a git repository;
+3. git context (branch, short status, last commits) from ``git_context``, bounded in time and size,
+   omitted outside a repository or without git;
+4. instruction files: ``$CLAW_CONFIG_HOME/CLAW.md`` (default ``~/.claw``), then ``CLAUDE.md``,
+   ``CLAW.md``, ``AGENTS.md``, ``CLAUDE.local.md`` in each directory from the git root (or the
+   working directory outside a repository) down to the working directory - more specific files come
+   later. Each file is capped (``FILE_CAP``), all of them together too (``TOTAL_CAP``, the files
+   closest to the working directory keep their room first), files with the same content appear once,
+   and each is labelled with its path;
+5. the ``--append-system-prompt`` text.
+
+It returns a ``SystemPrompt``: the text plus the sources used and skipped (for ``/memory`` and
+``claw status``). It deliberately does not read settings, talk to the model or print.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import List, Mapping, Optional, Sequence, Tuple
+
+from claw.runtime.git_context import collect_git_context, find_git_root
+
+INSTRUCTION_FILE_NAMES = ("CLAUDE.md", "CLAW.md", "AGENTS.md", "CLAUDE.local.md")
+USER_INSTRUCTION_FILE = "CLAW.md"
+FILE_CAP = 40_000  # characters kept of one instruction file
+TOTAL_CAP = 120_000  # characters kept of all instruction files together
+MIN_USEFUL = 200  # below this much remaining room, a file is omitted rather than cut to a stub
+
+BASE_PROMPT = """\
+You are claw, a coding agent working in the user's terminal, on the user's machine. You help with \
+software engineering: reading and changing code, running commands, finding bugs, explaining systems.
+
+# Tools
+- bash: run shell commands in the working directory (builds, tests, git, package managers). Prefer \
+the dedicated tools below for reading, searching and editing files.
+- read_file: read a file, with line numbers; use offset/limit for long files.
+- write_file: create a file or replace its whole content. Read an existing file before overwriting it.
+- edit_file: replace an exact string in a file (old_string must be unique unless replace_all is set). \
+Prefer it to write_file for changes to existing files.
+- glob_search: find files by name pattern (e.g. "src/**/*.py").
+- grep_search: search file contents by regular expression.
+- web_fetch / web_search: fetch a URL or search the web, when the task needs information from outside \
+the workspace.
+- todo_write: keep a short task list for work with several steps; update it as you go.
+Run independent read-only tool calls together when you can.
+
+# How to work
+- Understand before changing: look at the relevant code, its conventions and its tests first. \
+Follow the existing style, libraries and patterns; do not add dependencies without a reason.
+- Keep changes focused on what was asked. Do not refactor, rename or reformat unrelated code.
+- Verify your work: run the tests, the build or the command that shows the change works, and read \
+the output. If you could not verify something, say so.
+- Do not invent facts: no made-up file contents, APIs, command output, versions or URLs. If you do \
+not know, look it up with the tools or say that you do not know.
+- Be careful with actions that are hard to undo (deleting files, force-pushing, rewriting history, \
+touching things outside the workspace): ask first unless the user asked for exactly that.
+- Never print, store or commit secrets such as API keys, tokens or passwords.
+- When a tool call is denied or fails, read the reason and adapt; do not retry the same call blindly.
+
+# How to answer
+- Be concise and direct. Lead with the answer or the result; skip preamble and filler.
+- Use Markdown sparingly; the output is shown in a terminal. Refer to code as path:line.
+- At the end of a task, say briefly what you changed and how you checked it.
+"""
+
+
+@dataclass(frozen=True)
+class PromptSource:
+    """One part of the system prompt, or one instruction file that was found but not used."""
+
+    kind: str  # base | custom | environment | git | user_instructions | project_instructions | local_instructions | append
+    label: str
+    path: Optional[str] = None
+    chars: int = 0  # characters this source contributed
+    size: Optional[int] = None  # file size in bytes, for files
+    truncated: bool = False
+    note: Optional[str] = None  # why it was truncated or skipped
+
+
+@dataclass(frozen=True)
+class SystemPrompt:
+    text: str
+    sources: Tuple[PromptSource, ...]
+    skipped: Tuple[PromptSource, ...] = ()
+    warnings: Tuple[str, ...] = ()
+
+    @property
+    def instruction_files(self) -> Tuple[PromptSource, ...]:
+        return tuple(s for s in self.sources if s.path is not None)
+
+
+@dataclass
+class _FileText:
+    path: Path
+    kind: str
+    text: str
+    size: int
+    truncated: bool
+    digest: str
+    note: Optional[str] = None
+    room: int = 0
+
+
+def config_home(env: Optional[Mapping[str, str]] = None) -> Path:
+    """``$CLAW_CONFIG_HOME``, default ``~/.claw``."""
+    env = os.environ if env is None else env
+    value = env.get("CLAW_CONFIG_HOME")
+    if value:
+        return Path(value).expanduser()
+    home = env.get("HOME")
+    return (Path(home) if home else Path.home()) / ".claw"
+
+
+def instruction_dirs(cwd: "os.PathLike[str] | str") -> List[Path]:
+    """Directories searched for instruction files: from the git root (or ``cwd``) down to ``cwd``."""
+    here = Path(cwd).resolve()
+    root = find_git_root(here)
+    chain = [here]
+    if root is not None:
+        while chain[-1] != root and chain[-1] != chain[-1].parent:
+            chain.append(chain[-1].parent)
+    return list(reversed(chain))
+
+
+def find_instruction_files(cwd: "os.PathLike[str] | str", *, env: Optional[Mapping[str, str]] = None) -> List[Tuple[str, Path]]:
+    """``(kind, path)`` of every existing instruction file, in prompt order (user file first)."""
+    found: List[Tuple[str, Path]] = []
+    user_file = config_home(env) / USER_INSTRUCTION_FILE
+    if user_file.is_file():
+        found.append(("user_instructions", user_file))
+    for directory in instruction_dirs(cwd):
+        for name in INSTRUCTION_FILE_NAMES:
+            path = directory / name
+            if path.is_file():
+                found.append(("local_instructions" if name == "CLAUDE.local.md" else "project_instructions", path))
+    return found
+
+
+def _read_capped(path: Path, kind: str, cap: int) -> _FileText:
+    with open(str(path), "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        data = f.read(cap * 4 + 4)  # a character is at most 4 bytes
+    text = data.decode("utf-8", "replace").replace("\r\n", "\n")
+    digest = hashlib.sha256(" ".join(text.split()).encode("utf-8")).hexdigest()
+    truncated = len(text) > cap or size > len(data)
+    if len(text) > cap:
+        text = text[:cap]
+    return _FileText(path=path, kind=kind, text=text.strip("\n"), size=size, truncated=truncated, digest=digest)
+
+
+def _cut(text: str, room: int) -> str:
+    if len(text) <= room:
+        return text
+    cut = text[:room]
+    newline = cut.rfind("\n")
+    if newline > room * 0.8:
+        cut = cut[:newline]
+    return cut
+
+
+_SCOPES = {
+    "user_instructions": "the user's own instructions, for all projects",
+    "project_instructions": "project instructions",
+    "local_instructions": "the user's private project instructions",
+}
+
+
+def _instructions_section(files: Sequence[_FileText]) -> str:
+    parts = [
+        "# Instructions\n"
+        "The user and the project provide the instructions below. Follow them; they take precedence "
+        "over the default behaviour above. When two conflict, the one listed later (closer to the "
+        "working directory) wins."
+    ]
+    for item in files:
+        body = _cut(item.text, item.room)
+        note = ""
+        if len(body) < len(item.text) or item.truncated:
+            note = f"\n\n[... truncated: {item.path} is {item.size} bytes; only the beginning is included]"
+        parts.append(f"Contents of {item.path} ({_SCOPES[item.kind]}):\n\n{body}{note}")
+    return "\n\n".join(parts)
+
+
+def _environment_section(
+    cwd: Path,
+    model: Optional[str],
+    git_root: Optional[Path],
+    additional_dirs: Sequence[str],
+    today: datetime.date,
+    platform_name: Optional[str],
+    env: Mapping[str, str],
+) -> str:
+    if platform_name is None:
+        import platform
+
+        platform_name = f"{sys.platform} ({platform.system()} {platform.release()})"
+    lines = ["# Environment", f"Working directory: {cwd}"]
+    if additional_dirs:
+        lines.append("Additional working directories: " + ", ".join(str(d) for d in additional_dirs))
+    lines.append(f"Platform: {platform_name}")
+    shell = env.get("SHELL")
+    if shell:
+        lines.append(f"Shell: {os.path.basename(shell)}")
+    lines.append(f"Today's date: {today.isoformat()}")
+    if model:
+        lines.append(f"Model: {model}")
+    lines.append(f"Git repository: yes (root {git_root})" if git_root else "Git repository: no")
+    return "\n".join(lines)
+
+
+def build_system_prompt(
+    *,
+    cwd: "os.PathLike[str] | str",
+    model: Optional[str] = None,
+    custom_prompt: Optional[str] = None,
+    append_prompt: Optional[str] = None,
+    additional_dirs: Sequence[str] = (),
+    env: Optional[Mapping[str, str]] = None,
+    today: Optional[datetime.date] = None,
+    platform_name: Optional[str] = None,
+    include_git: bool = True,
+    git_timeout: float = 1.0,
+    file_cap: int = FILE_CAP,
+    total_cap: int = TOTAL_CAP,
+) -> SystemPrompt:
+    """Assemble the system prompt for a session started in ``cwd`` (see the module docstring).
+
+    ``custom_prompt`` (``--system-prompt``) replaces the base prompt only; ``append_prompt``
+    (``--append-system-prompt``) is added at the end. ``env`` defaults to ``os.environ`` (it gives
+    ``CLAW_CONFIG_HOME``, ``HOME``, ``SHELL`` and the environment git runs with).
+    """
+    env = os.environ if env is None else env
+    here = Path(cwd).resolve()
+    today = today or datetime.date.today()
+    sections: List[str] = []
+    sources: List[PromptSource] = []
+    skipped: List[PromptSource] = []
+    warnings: List[str] = []
+
+    if custom_prompt is not None:
+        if custom_prompt.strip():
+            sections.append(custom_prompt.strip())
+        sources.append(PromptSource("custom", "--system-prompt", chars=len(custom_prompt.strip())))
+    else:
+        sections.append(BASE_PROMPT.strip())
+        sources.append(PromptSource("base", "claw base prompt", chars=len(BASE_PROMPT.strip())))
+
+    git_root = find_git_root(here)
+    environment = _environment_section(here, model, git_root, additional_dirs, today, platform_name, env)
+    sections.append(environment)
+    sources.append(PromptSource("environment", "environment", chars=len(environment)))
+
+    if include_git and git_root is not None:
+        context = collect_git_context(here, timeout=git_timeout, env=env)
+        if context is not None and (context.branch or context.status or context.commits):
+            text = (
+                "# Git\nThis is the git state at the start of the session; it does not update as the "
+                "session goes on.\n" + context.render()
+            )
+            sections.append(text)
+            note = None if context.complete else "git was slow or failed; partial"
+            sources.append(PromptSource("git", "git context", path=None, chars=len(text), note=note))
+        elif context is not None and not context.complete:
+            warnings.append("git context omitted: git did not answer in time")
+
+    files: List[_FileText] = []
+    seen: dict = {}
+    for kind, path in find_instruction_files(here, env=env):
+        try:
+            item = _read_capped(path, kind, file_cap)
+        except OSError as exc:
+            warnings.append(f"could not read {path}: {exc.strerror or exc}")
+            continue
+        if not item.text.strip():
+            skipped.append(PromptSource(kind, str(path), path=str(path), size=item.size, note="empty"))
+            continue
+        if item.digest in seen:
+            skipped.append(PromptSource(kind, str(path), path=str(path), size=item.size,
+                                        note=f"same content as {seen[item.digest]}"))
+            continue
+        seen[item.digest] = path
+        files.append(item)
+
+    # Share the total room: files closest to the working directory are served first.
+    remaining = total_cap
+    for item in reversed(files):
+        want = len(item.text)
+        if remaining >= min(want, MIN_USEFUL):
+            item.room = min(want, remaining)
+            remaining -= item.room
+        else:
+            item.room = 0
+    kept = [f for f in files if f.room > 0]
+    for item in files:
+        if item.room == 0:
+            skipped.append(PromptSource(item.kind, str(item.path), path=str(item.path), size=item.size,
+                                        note=f"omitted: instruction files exceed {total_cap} characters in total"))
+    if kept:
+        section = _instructions_section(kept)
+        sections.append(section)
+        for item in kept:
+            cut = item.room < len(item.text)
+            note = None
+            if item.truncated:
+                note = f"truncated to {file_cap} characters"
+            elif cut:
+                note = f"truncated: instruction files exceed {total_cap} characters in total"
+            sources.append(PromptSource(item.kind, str(item.path), path=str(item.path),
+                                        chars=len(_cut(item.text, item.room)), size=item.size,
+                                        truncated=item.truncated or cut, note=note))
+
+    if append_prompt is not None and append_prompt.strip():
+        sections.append(append_prompt.strip())
+        sources.append(PromptSource("append", "--append-system-prompt", chars=len(append_prompt.strip())))
+
+    return SystemPrompt(text="\n\n".join(sections) + "\n", sources=tuple(sources),
+                        skipped=tuple(skipped), warnings=tuple(warnings))
