@@ -321,43 +321,19 @@ _CERTIFI: Dict[str, Any] = {}
 def _certifi_text() -> Tuple[Optional[str], Optional[str]]:
     """certifi's bundle text (read once per process) or the reason it is unavailable.
 
-    The file is read through the package's loader without importing certifi (whose import costs
-    ~15-30 ms in importlib.resources); ``claw._vendor.certifi_pem()`` is the fallback.
+    ``claw._vendor.certifi_pem()`` reads the file without importing certifi.
     """
     if "text" not in _CERTIFI:
         text: Optional[str] = None
         error: Optional[str] = None
         try:
-            text = _read_certifi_via_spec()
-            if text is None:
-                from claw._vendor import certifi_pem
+            from claw._vendor import certifi_pem
 
-                text = certifi_pem()
+            text = certifi_pem()
         except (ImportError, OSError, UnicodeDecodeError) as exc:
             error = _short_error(exc)
         _CERTIFI["text"], _CERTIFI["error"] = text, error
     return _CERTIFI["text"], _CERTIFI["error"]
-
-
-def _read_certifi_via_spec() -> Optional[str]:
-    import importlib.util
-
-    for name in ("claw._vendor.certifi", "certifi"):
-        try:
-            spec = importlib.util.find_spec(name)
-        except (ImportError, ValueError):
-            spec = None
-        if spec is None or not spec.origin or spec.loader is None:
-            continue
-        get_data = getattr(spec.loader, "get_data", None)
-        if get_data is None:
-            continue
-        try:
-            data = get_data(os.path.join(os.path.dirname(spec.origin), "cacert.pem"))
-        except OSError:
-            continue
-        return data.decode("ascii")
-    return None
 
 
 def _load_certifi(ctx: ssl.SSLContext) -> TrustSource:

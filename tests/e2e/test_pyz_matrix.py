@@ -1,0 +1,171 @@
+"""The built ``dist/claw.pyz`` on every supported Python (3.9-3.13, the real pyenv binaries): it starts,
+answers ``--version``/``--help``/``version``, uses its own vendored libraries and its own bytecode,
+runs through its shebang, and turns Python 3.8 away with the version-gate message and exit 2.
+
+Not covered here: what the commands do beyond start-up (their own e2e tests), imports on the fast
+path (test_startup_imports.py), how the archive is built (tests/test_build.py).
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import zipfile
+
+import pytest
+
+from tests.e2e.util import (
+    ROOT, SUPPORTED, TOO_OLD, claw_version, clean_env, find_python, in_ci, probe_modules, python_for,
+    run_after_start, run_claw, vendored_pins,
+)
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.mark.parametrize("version", SUPPORTED)
+def test_version_flag(claw_pyz, version):
+    proc = run_claw(python_for(version), "--version")
+    assert proc.returncode == 0, proc.stderr
+    assert claw_version() in proc.stdout
+    assert proc.stderr == ""
+
+
+@pytest.mark.parametrize("version", SUPPORTED)
+def test_help_flag(claw_pyz, version):
+    proc = run_claw(python_for(version), "--help")
+    assert proc.returncode == 0, proc.stderr
+    assert "--version" in proc.stdout and "claw" in proc.stdout
+    assert proc.stderr == ""
+
+
+@pytest.mark.parametrize("version", SUPPORTED)
+def test_version_command_reports_pinned_vendored_libs(claw_pyz, version):
+    proc = run_claw(python_for(version), "version")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    for pin in vendored_pins():
+        assert f"{pin.name} {pin.version} (vendored)" in lines, proc.stdout
+    assert any(line.startswith(f"python {version}.") for line in lines), proc.stdout
+
+
+@pytest.mark.parametrize("version", SUPPORTED)
+def test_vendored_copies_win_over_host_packages(claw_pyz, version, tmp_path):
+    # A host with its own (here: fake) h11, wsproto, certifi and tomli first on sys.path: claw must
+    # not see them. If it did, `version` would print the fake versions or "not available".
+    for pin in vendored_pins():
+        pkg = tmp_path / pin.name
+        pkg.mkdir()
+        (pkg / "__init__.py").write_text('__version__ = "0.0.0+host"\nraise ImportError("host copy used")\n')
+    proc = run_claw(python_for(version), "version", env={"PYTHONPATH": str(tmp_path)})
+    assert proc.returncode == 0, proc.stderr
+    assert "0.0.0+host" not in proc.stdout and "not available" not in proc.stdout, proc.stdout
+    for pin in vendored_pins():
+        assert f"{pin.name} {pin.version} (vendored)" in proc.stdout.splitlines()
+
+
+@pytest.mark.parametrize("version", SUPPORTED)
+def test_modules_come_from_the_archive_and_its_bytecode(claw_pyz, version):
+    report = probe_modules(python_for(version), "version")
+    assert report["exit"] == 0
+    modules = report["modules"]
+    archive = str(claw_pyz.resolve())
+    pack = f"{archive}/_pyc/cp{version.replace('.', '')}.pack/"
+    for name in ("claw", "claw.cli.main", "claw._vendor.h11", "claw._vendor.wsproto",
+                 "claw._vendor.certifi", "claw._vendor.tomli"):
+        assert name in modules, sorted(modules)
+    assert modules["claw._vendor.h11"]["file"] == f"{archive}/claw/_vendor/h11/__init__.py"
+    for name, info in modules.items():
+        assert info["file"].startswith(archive + "/claw/"), (name, info)
+        rel = info["file"][len(archive) + 1:]
+        assert info["cached"] == pack + rel + "c", (name, info)
+
+
+@pytest.mark.parametrize("version", SUPPORTED)
+def test_sources_are_used_when_bytecode_is_switched_off(claw_pyz, version):
+    report = probe_modules(python_for(version), "version", env={"CLAW_PYZ_SOURCES": "1"})
+    assert report["exit"] == 0
+    assert report["modules"]["claw.cli.main"]["cached"] is None
+    assert report["modules"]["claw._vendor.h11"]["cached"] is None
+
+
+@pytest.mark.parametrize("version", SUPPORTED)
+def test_bytecode_matches_sources_when_python_checks_hashes(claw_pyz, version):
+    # --check-hash-based-pycs always: the importer compares each .pyc's source hash with the source
+    # in the archive, and falls back to the source on a mismatch. Every module must still use its .pyc.
+    report = probe_modules(python_for(version), "version", python_args=["--check-hash-based-pycs", "always"])
+    assert report["exit"] == 0
+    assert all(info["cached"] for info in report["modules"].values()), report["modules"]
+
+
+@pytest.mark.parametrize("version", SUPPORTED)
+def test_data_files_and_tracebacks_work_with_bytecode(claw_pyz, version):
+    # Modules loaded from bytecode keep their source locations: package data is found next to
+    # __file__ (certifi's bundle, through pkgutil and through certifi's own API) and tracebacks
+    # show the source line from the archive.
+    snippet = """
+import traceback
+from claw import _vendor
+pem = _vendor.certifi_pem()
+assert pem.count("BEGIN CERTIFICATE") > 100, pem[:80]
+assert _vendor.certifi.contents() == pem
+assert _vendor.h11.__cached__.endswith(".pyc"), _vendor.h11.__cached__
+try:
+    _vendor.h11.Request(method="GET", target="/", headers=[])
+except Exception:
+    print(traceback.format_exc())
+"""
+    proc = run_after_start(python_for(version), snippet)
+    assert proc.returncode == 0, proc.stderr
+    archive = str(claw_pyz.resolve())
+    assert f'File "{archive}/claw/_vendor/h11/_events.py"' in proc.stdout, proc.stdout
+    assert "LocalProtocolError" in proc.stdout
+    # Each archive frame is followed by its source line, as read from the archive's source.
+    lines = proc.stdout.splitlines()
+    frames = [(i, re.search(r'File "([^"]+)", line (\d+)', line)) for i, line in enumerate(lines)]
+    frames = [(i, m.group(1), int(m.group(2))) for i, m in frames if m and m.group(1).startswith(archive)]
+    assert frames, proc.stdout
+    with zipfile.ZipFile(claw_pyz) as zf:
+        for i, path, lineno in frames:
+            source = zf.read(path[len(archive) + 1:]).decode().splitlines()
+            assert lines[i + 1].strip() == source[lineno - 1].strip(), (lines[i:i + 2], source[lineno - 1])
+
+
+def test_runs_through_its_shebang(claw_pyz):
+    first = claw_pyz.read_bytes()[:64].split(b"\n", 1)[0]
+    assert first == b"#!/usr/bin/env python3"
+    proc = run_claw(None, "--version")
+    if proc.returncode == 2 and "claw needs Python" in proc.stderr:
+        pytest.skip("python3 on PATH is older than 3.9: " + proc.stderr.strip())
+    assert proc.returncode == 0, proc.stderr
+    assert claw_version() in proc.stdout
+
+
+def _old_python():
+    path = find_python(TOO_OLD)
+    if path is None:
+        message = f"Python {TOO_OLD} not found (needed to test the version gate)"
+        if in_ci():
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+def _assert_gate(proc, python):
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    pattern = (rf"claw needs Python >= 3\.9; found {re.escape(TOO_OLD)}\.\d+ at {re.escape(str(python))}; "
+               rf"try: python3\.11 claw\.pyz\n")
+    assert re.fullmatch(pattern, proc.stderr), proc.stderr
+
+
+def test_python_38_gets_the_version_gate(claw_pyz):
+    python = _old_python()
+    _assert_gate(run_claw(python, "--version"), python)
+
+
+def test_python_38_gets_the_version_gate_from_the_source_tree():
+    # `python3.8 -m claw` in a checkout: claw/__main__.py is the same gate.
+    python = _old_python()
+    proc = subprocess.run([str(python), "-m", "claw", "--version"], cwd=ROOT, stdin=subprocess.DEVNULL,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=clean_env(), timeout=60)
+    _assert_gate(proc, python)

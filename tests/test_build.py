@@ -1,0 +1,269 @@
+"""Tests of build_zipapp.py: the import rewriter, vendor.txt and wheel checks, the archive's layout,
+reproducibility (two builds, same bytes), and a build that lacks some interpreters.
+
+The archive's behaviour on each Python is tested by tests/e2e/ against dist/claw.pyz. Builds here run
+on a snapshot of claw/ (other work may change the tree meanwhile) into temporary directories, with the
+pinned wheels from build/wheels (downloaded there first if missing).
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import os
+import shutil
+import stat
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+import build_zipapp as bz  # noqa: E402
+from build_zipapp import BuildError, check_rewrite, rewrite_imports  # noqa: E402
+
+NAMES = ("h11", "wsproto", "certifi", "tomli")
+
+
+# ------------------------------------------------------------------------------------------------
+# the rewriter
+
+
+@pytest.mark.parametrize("source, expected", [
+    ("import h11\n", "from claw._vendor import h11\n"),
+    ("import h11 as hh\n", "from claw._vendor import h11 as hh\n"),
+    ("from h11 import Request\n", "from claw._vendor.h11 import Request\n"),
+    ("from h11._headers import Headers as H11Headers\n",
+     "from claw._vendor.h11._headers import Headers as H11Headers\n"),
+    ("from h11 import (\n    Request,\n    Response,\n)\n",
+     "from claw._vendor.h11 import (\n    Request,\n    Response,\n)\n"),
+    ("if TYPE_CHECKING:\n    from wsproto.events import Event\n",
+     "if TYPE_CHECKING:\n    from claw._vendor.wsproto.events import Event\n"),
+    ("def f():\n    import tomli\n    return tomli\n",
+     "def f():\n    from claw._vendor import tomli\n    return tomli\n"),
+    ("if x: import h11\n", "if x: from claw._vendor import h11\n"),
+    ("x = 1; import h11\n", "x = 1; from claw._vendor import h11\n"),
+    ("# a comment\n\nfrom h11._x import y  # import h11\n", "# a comment\n\nfrom claw._vendor.h11._x import y  # import h11\n"),
+    ("from \\\n    h11 import x\n", "from \\\n    claw._vendor.h11 import x\n"),
+])
+def test_rewrites_absolute_imports(source, expected):
+    assert rewrite_imports(source, NAMES) == expected
+    check_rewrite(source, expected, NAMES)
+
+
+@pytest.mark.parametrize("source", [
+    "from . import h11\n",
+    "from .h11 import x\n",
+    "from ._headers import Headers\n",
+    "import h11x\nimport os.path\nfrom h11x import y\n",
+    '"""import h11"""\ns = "from h11 import x"\n',
+    "raise ValueError() from h11\n",
+    "def g():\n    yield from h11.gen()\n",
+    "import os\nfrom typing import List\n",
+])
+def test_leaves_everything_else_alone(source):
+    assert rewrite_imports(source, NAMES) == source
+
+
+@pytest.mark.parametrize("source", ["import h11.sub\n", "import os, h11\n", "import h11, os\n"])
+def test_refuses_imports_whose_bindings_would_change(source):
+    with pytest.raises(BuildError, match="cannot rewrite"):
+        rewrite_imports(source, NAMES)
+
+
+def test_check_rewrite_catches_other_changes():
+    with pytest.raises(BuildError, match="more than import"):
+        check_rewrite("import h11\nx = 'a'\n", "from claw._vendor import h11\nx = 'b'\n", NAMES)
+    with pytest.raises(BuildError, match="left after rewriting"):
+        check_rewrite("import h11\n", "import h11\n", NAMES)
+    with pytest.raises(BuildError, match="number of lines"):
+        check_rewrite("import os\n", "import os\n\n", NAMES)
+
+
+def test_string_literals_naming_vendored_packages_need_a_declared_patch():
+    with pytest.raises(BuildError, match="names a vendored package"):
+        bz.patch_strings("wsproto/x.py", 'NAME = "h11._util"\n', NAMES)
+    assert bz.patch_strings("wsproto/x.py", 'NAME = "h11 is nice"\n', NAMES) == 'NAME = "h11 is nice"\n'
+    patched = bz.patch_strings("certifi/core.py", 'a("certifi")\nb(\'certifi\')\nc("certifi")\nd("certifi")\n', NAMES)
+    assert patched == 'a("claw._vendor.certifi")\nb(\'claw._vendor.certifi\')\nc("claw._vendor.certifi")\n' \
+                      'd("claw._vendor.certifi")\n'
+    with pytest.raises(BuildError, match="expected 4"):
+        bz.patch_strings("certifi/core.py", 'a("certifi")\n', NAMES)
+
+
+# ------------------------------------------------------------------------------------------------
+# vendor.txt and wheels
+
+
+def test_parse_vendor_txt():
+    pins = bz.parse_vendor_txt("# comment\nh11==0.16.0 --hash=sha256:" + "a" * 64 + "  # why\n\n")
+    assert pins == [bz.Pin("h11", "0.16.0", "a" * 64)]
+    with pytest.raises(BuildError, match="line 1"):
+        bz.parse_vendor_txt("h11>=0.16 --hash=sha256:" + "a" * 64)
+    with pytest.raises(BuildError, match="no package"):
+        bz.parse_vendor_txt("# nothing\n")
+
+
+def test_repository_vendor_txt_pins_the_four_runtime_dependencies():
+    pins = bz.parse_vendor_txt((ROOT / "vendor.txt").read_text())
+    assert sorted(p.name for p in pins) == sorted(NAMES)
+
+
+@pytest.fixture(scope="module")
+def wheels():
+    pins = bz.parse_vendor_txt((ROOT / "vendor.txt").read_text())
+    found = bz.fetch_wheels(pins, None, ROOT / "build" / "wheels", log=lambda msg: None)
+    return Path(next(iter(found.values()))).parent
+
+
+def test_wrong_hash_is_refused(wheels, tmp_path):
+    pins = bz.parse_vendor_txt((ROOT / "vendor.txt").read_text())
+    pin = pins[0]
+    real = bz._find_wheel(pin, wheels)
+    fake = tmp_path / real.name
+    fake.write_bytes(real.read_bytes() + b"\0")
+    with pytest.raises(BuildError, match="sha256 mismatch"):
+        bz.fetch_wheels([pin], tmp_path, tmp_path / "cache", log=lambda msg: None)
+
+
+def test_offline_build_without_the_wheels_says_how_to_get_them(tmp_path):
+    pins = bz.parse_vendor_txt((ROOT / "vendor.txt").read_text())
+    with pytest.raises(BuildError, match="pip download --no-deps"):
+        bz.fetch_wheels(pins, tmp_path, tmp_path / "cache", log=lambda msg: None)
+
+
+# ------------------------------------------------------------------------------------------------
+# whole builds
+
+
+@pytest.fixture(scope="module")
+def snapshot(tmp_path_factory):
+    """A copy of the inputs (claw/ and vendor.txt), so concurrent edits cannot change a build."""
+    root = tmp_path_factory.mktemp("snapshot")
+    shutil.copytree(ROOT / "claw", root / "claw",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc", *[n for n in NAMES]))
+    shutil.copy2(ROOT / "vendor.txt", root / "vendor.txt")
+    return root
+
+
+@pytest.fixture(scope="module")
+def two_builds(snapshot, wheels, tmp_path_factory):
+    results = []
+    for i in range(2):
+        out = tmp_path_factory.mktemp(f"build{i}") / "claw.pyz"
+        results.append(bz.build(out, wheels_dir=wheels, root=snapshot, log=lambda msg: None))
+    return results
+
+
+def test_two_builds_are_byte_identical(two_builds):
+    a, b = two_builds
+    assert a.path.read_bytes() == b.path.read_bytes()
+    assert a.sha256 == b.sha256 == hashlib.sha256(a.path.read_bytes()).hexdigest()
+
+
+def test_archive_layout(two_builds, snapshot):
+    result = two_builds[0]
+    data = result.path.read_bytes()
+    assert data.startswith(b"#!/usr/bin/env python3\n")
+    assert stat.S_IMODE(os.stat(result.path).st_mode) == 0o755
+    with zipfile.ZipFile(result.path) as zf:
+        infos = zf.infolist()
+        names = [i.filename for i in infos]
+        assert names == sorted(names)
+        assert len(set(names)) == len(names)
+        for info in infos:
+            assert info.date_time == (1980, 1, 2, 0, 0, 0)
+            assert info.external_attr >> 16 == 0o100644
+            assert info.compress_type == (zipfile.ZIP_STORED if info.filename.endswith(".pack")
+                                          else zipfile.ZIP_DEFLATED)
+            assert "__pycache__" not in info.filename and not info.filename.endswith("/")
+            assert "/tests/" not in info.filename and not info.filename.endswith("py.typed")
+        assert "__main__.py" in names and "claw/__init__.py" in names
+        assert "claw/_vendor/certifi/cacert.pem" in names
+        assert "claw/_vendor/vendor.txt" in names
+        for name in NAMES:
+            assert f"claw/_vendor/{name}/__init__.py" in names
+            assert any(n.startswith(f"claw/_vendor/licenses/{name}-") for n in names), name
+        sources = [n for n in names if n.endswith(".py") and n != "__main__.py"]
+        own = {str(p.relative_to(snapshot).as_posix()) for p in (snapshot / "claw").rglob("*.py")}
+        assert own <= set(sources)
+        assert sorted(n for n in names if n.startswith("_pyc/")) == sorted(
+            f"_pyc/{tag}.pack" for tag in result.trees)
+        for tag in result.trees:
+            assert zf.getinfo(f"_pyc/{tag}.pack").compress_type == zipfile.ZIP_STORED
+            magic, codes = bz.read_pack(zf.read(f"_pyc/{tag}.pack"), {n: zf.read(n) for n in sources})
+            assert sorted(codes) == sorted(sources), tag
+            assert magic.hex() == bz.main_py_trees(zf.read("__main__.py"))[tag]
+        # No vendored module still imports its siblings by their top-level name.
+        for n in sources:
+            if n.startswith("claw/_vendor/"):
+                assert bz.absolute_imports(ast.parse(zf.read(n)), NAMES) == [], n
+
+
+def test_vendored_sources_differ_from_the_wheel_only_in_imports(two_builds, wheels):
+    pins = bz.parse_vendor_txt((ROOT / "vendor.txt").read_text())
+    with zipfile.ZipFile(two_builds[0].path) as pyz:
+        for pin in pins:
+            with zipfile.ZipFile(bz._find_wheel(pin, wheels)) as whl:
+                for member in whl.namelist():
+                    if not member.endswith(".py") or f"claw/_vendor/{member}" not in pyz.namelist():
+                        continue
+                    original = whl.read(member).decode()
+                    vendored = pyz.read(f"claw/_vendor/{member}").decode()
+                    if not any(p[0] == member for p in bz.STRING_PATCHES):
+                        check_rewrite(original, vendored, NAMES)
+                    changed = [(a, b) for a, b in zip(original.splitlines(), vendored.splitlines()) if a != b]
+                    for old, new in changed:
+                        assert "import" in old or "claw._vendor." in new, (member, old, new)
+
+
+def test_source_date_epoch_sets_the_timestamps(tmp_path, monkeypatch):
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    bz.write_pyz({"b.txt": b"b", "a.txt": b"a"}, tmp_path / "x.pyz")
+    with zipfile.ZipFile(tmp_path / "x.pyz") as zf:
+        assert [i.filename for i in zf.infolist()] == ["a.txt", "b.txt"]
+        assert zf.infolist()[0].date_time == (2023, 11, 14, 22, 13, 20)
+
+
+@pytest.fixture(scope="module")
+def one_python_root(tmp_path_factory):
+    """A pythons root holding only one supported interpreter (a symlink to the real install)."""
+    pythons = bz.find_pythons()
+    if "3.12" not in pythons or "3.11" not in pythons:
+        pytest.skip("needs Python 3.11 and 3.12 under $(pyenv root)/versions")
+    root = tmp_path_factory.mktemp("pythons")
+    (root / "versions").mkdir()
+    real = pythons["3.12"].parents[1]
+    os.symlink(real, root / "versions" / real.name)
+    return root
+
+
+def test_missing_interpreters_fail_the_build_when_all_are_required(snapshot, wheels, one_python_root, tmp_path):
+    with pytest.raises(BuildError, match=r"no interpreter for Python 3\.9, 3\.10, 3\.11, 3\.13"):
+        bz.build(tmp_path / "x.pyz", wheels_dir=wheels, root=snapshot, pythons_root=one_python_root,
+                 require_all_pythons=True, log=lambda msg: None)
+    assert not (tmp_path / "x.pyz").exists()
+
+
+def test_missing_interpreters_warn_and_those_pythons_run_from_sources(snapshot, wheels, one_python_root, tmp_path):
+    from tests.e2e.util import find_python, probe_modules
+
+    messages = []
+    result = bz.build(tmp_path / "x.pyz", wheels_dir=wheels, root=snapshot, pythons_root=one_python_root,
+                      log=messages.append)
+    assert sorted(result.trees) == ["cp312"]
+    assert result.missing == ["3.9", "3.10", "3.11", "3.13"]
+    assert sum("warning: no Python" in m for m in messages) == 4
+
+    with_tree = probe_modules(find_python("3.12"), "version", pyz=result.path)
+    assert with_tree["exit"] == 0
+    assert all(info["cached"] and "/_pyc/cp312.pack/" in info["cached"]
+               for info in with_tree["modules"].values())
+
+    without = probe_modules(find_python("3.11"), "version", pyz=result.path)
+    assert without["exit"] == 0
+    assert "claw._vendor.h11" in without["modules"]
+    assert all(info["cached"] is None for info in without["modules"].values())
