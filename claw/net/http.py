@@ -1,0 +1,699 @@
+"""HTTP/1.1 client on h11 over ``claw.net.connect`` connections: the one way claw sends HTTP.
+
+``HttpClient.request`` sends a request and returns an ``HttpResponse`` as soon as the response head
+has arrived; the body is streamed with ``iter_bytes()`` (gzip/deflate decoded) or read whole with
+``read()``. What it does:
+
+- request bodies from ``bytes`` (Content-Length) or an (async) iterable of ``bytes`` (chunked);
+  ``Host`` from the URL, ``User-Agent: claw/<version>`` and ``Accept-Encoding: gzip, deflate`` unless
+  the caller sets them; absolute-form targets plus ``Proxy-Authorization`` when the connection goes to
+  an http(s) proxy for a plain-http origin (a 407 there is ``NetworkError(kind="proxy_auth")``);
+- keep-alive: a small pool of idle connections per (origin, proxy); a pooled connection that is
+  closed, has received EOF or unexpected bytes, or outlived the server's ``Keep-Alive: timeout`` is
+  dropped. A REUSED connection that fails before any response byte arrived is retried once on a fresh
+  connection when the request body can be sent again (bytes or none) — whatever the method, as
+  browsers and curl do, since the server cannot have seen the request;
+- timeouts: connect, idle read (no byte for that long, between any two chunks) and total, all
+  ``NetworkError(kind="timeout", retryable=True)``; a reset or an early close is
+  ``kind="closed"`` (retryable), a peer breaking HTTP/1.1 is ``kind="protocol"``;
+- response header names are lower-case; HEAD, 204 and 304 responses have no body; a body left unread
+  at ``aclose()`` is drained when it is small and known to end soon, otherwise the connection is
+  closed instead of reused.
+
+It deliberately does not do HTTP/2, cookies, redirects (following one is the caller's decision),
+authentication beyond the proxy's Basic, caching, ``Expect: 100-continue``, pipelining, retries of a
+request that reached the server (the api layer decides those), or raising on 4xx/5xx statuses (the
+caller reads ``status``). Content-Encodings other than gzip/deflate are passed through undecoded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import zlib
+from dataclasses import dataclass
+from typing import (TYPE_CHECKING, Any, AsyncIterator, Deque, Dict, Iterable, Iterator, List, Mapping,
+                    Optional, Sequence, Tuple, Union)
+
+from claw.errors import NetworkError
+from claw.net.connect import READ_CHUNK, Connection, open_connection, proxy_refusal
+
+if TYPE_CHECKING:  # pragma: no cover
+    from claw.net.config import NetConfig
+    from claw.net.proxy import ProxyConfig
+    from claw.net.url import URL
+
+MAX_HEAD_SIZE = 256 * 1024  # response head (status line + headers)
+MAX_IDLE_PER_ORIGIN = 4
+DEFAULT_KEEP_ALIVE = 60.0  # seconds an idle connection is kept when the server does not say
+DRAIN_LIMIT = 64 * 1024  # an unread body this small (and of known length) is read to reuse the socket
+_DRAIN_TIMEOUT = 1.0
+_DECODE_PIECE = 256 * 1024  # decompressed output per piece: bounds memory for a compressed body
+_BODY_METHODS = ("POST", "PUT", "PATCH")
+
+HeadersArg = Union[Mapping[str, str], Sequence[Tuple[str, str]]]
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Per-request timeouts in seconds; None means the ``NetConfig`` value (connect, read) or no
+    limit (total). ``read`` is an idle timeout: the longest wait for the next byte."""
+
+    connect: Optional[float] = None
+    read: Optional[float] = None
+    total: Optional[float] = None
+
+
+class _NoResponse(Exception):
+    """The exchange failed before any byte of the response arrived."""
+
+    def __init__(self, error: NetworkError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+class _Idle:
+    __slots__ = ("conn", "expires")
+
+    def __init__(self, conn: Connection, expires: float) -> None:
+        self.conn = conn
+        self.expires = expires
+
+
+class _Exchange:
+    """Timing and identity of one request, shared by the client and its response."""
+
+    __slots__ = ("loop", "origin", "read_timeout", "deadline", "total")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, origin: str, read_timeout: float,
+                 total: Optional[float]) -> None:
+        self.loop = loop
+        self.origin = origin
+        self.read_timeout = read_timeout
+        self.total = total
+        self.deadline = loop.time() + total if total is not None else None
+
+    async def read(self, conn: Connection, what: str) -> bytes:
+        timeout = self.read_timeout
+        total_bound = False
+        if self.deadline is not None:
+            remaining = self.deadline - self.loop.time()
+            if remaining <= 0:
+                raise self.total_error()
+            if remaining < timeout:
+                timeout = remaining
+                total_bound = True
+        try:
+            return await conn.read(READ_CHUNK, timeout=timeout)
+        except NetworkError as exc:
+            if exc.kind != "timeout":
+                raise
+            if total_bound:
+                raise self.total_error() from None
+            raise NetworkError(
+                f"no data from {self.origin} for {self.read_timeout:g}s while {what}",
+                kind="timeout", retryable=True,
+                hint="the server or a proxy stalled; it is safe to try again. The idle limit is "
+                     "CLAW_STREAM_IDLE_TIMEOUT (seconds)",
+            ) from None
+
+    async def write(self, conn: Connection, pieces: List[bytes]) -> None:
+        timeout = self.read_timeout
+        total_bound = False
+        if self.deadline is not None:
+            remaining = self.deadline - self.loop.time()
+            if remaining <= 0:
+                raise self.total_error()
+            if remaining < timeout:
+                timeout, total_bound = remaining, True
+        try:
+            await conn.writelines(pieces, timeout=timeout)
+        except NetworkError as exc:
+            if exc.kind == "timeout" and total_bound:
+                raise self.total_error() from None
+            raise
+
+    def total_error(self) -> NetworkError:
+        return NetworkError(
+            f"the request to {self.origin} did not finish within {self.total:g}s",
+            kind="timeout", retryable=True, hint="raise the request timeout (CLAW_API_TIMEOUT)",
+        )
+
+    def connect_timeout(self, configured: float) -> float:
+        if self.deadline is None:
+            return configured
+        remaining = self.deadline - self.loop.time()
+        if remaining <= 0:
+            raise self.total_error()
+        return min(configured, remaining)
+
+
+class HttpResponse:
+    """A response whose head has arrived; the body is read with ``iter_bytes`` / ``read``.
+
+    Always ``aclose()`` it (or use ``async with``): that returns the connection to the pool when the
+    body was read to the end, and closes it otherwise.
+    """
+
+    def __init__(self, client: HttpClient, key: tuple, conn: Connection, h11_conn: Any,
+                 exchange: _Exchange, url: URL, method: str, status: int, reason: str,
+                 headers: List[Tuple[str, str]], http_version: str) -> None:
+        self.status = status
+        self.reason = reason
+        self.headers = headers
+        self.http_version = http_version
+        self.url = url
+        self.method = method
+        self._client = client
+        self._key = key
+        self._conn: Optional[Connection] = conn
+        self._h11 = h11_conn
+        self._exchange = exchange
+        self._pending: Deque[bytes] = collections.deque()  # body bytes already received
+        self._ended = False  # the whole body has been received
+        self._released = False  # the connection went back to the pool or was closed
+        self._streamed = False
+        self._received = 0
+        self._eof = False
+
+    def header(self, name: str) -> Optional[str]:
+        """The value of header ``name`` (any case); repeated headers joined with ", "."""
+        name = name.lower()
+        values = [value for key, value in self.headers if key == name]
+        if not values:
+            return None
+        return values[0] if len(values) == 1 else ", ".join(values)
+
+    async def iter_bytes(self) -> AsyncIterator[bytes]:
+        """The body in chunks as they arrive, gzip/deflate decoded. Can be consumed once."""
+        if self._streamed:
+            raise RuntimeError("the response body has already been read")
+        self._streamed = True
+        decoder = _decoder_for(self.header("content-encoding"))
+        while True:
+            raw = await self._next_raw()
+            if raw is None:
+                break
+            if decoder is None:
+                yield raw
+            else:
+                for piece in decoder.feed(raw, self._decode_error):
+                    yield piece
+        if decoder is not None:
+            tail = decoder.finish(self._decode_error)
+            if tail:
+                yield tail
+
+    async def read(self) -> bytes:
+        """The whole (decoded) body; the connection is released afterwards."""
+        parts = [chunk async for chunk in self.iter_bytes()]
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    async def aclose(self) -> None:
+        """Release the connection: back to the pool if the body was read (or is small and quick to
+        drain), closed otherwise."""
+        if self._released:
+            return
+        if not self._ended:
+            remaining = self._remaining_length()
+            if remaining is not None and remaining <= DRAIN_LIMIT and self._conn is not None:
+                self._exchange.read_timeout = min(self._exchange.read_timeout, _DRAIN_TIMEOUT)
+                try:
+                    while await self._next_raw() is not None:
+                        pass
+                except Exception:
+                    pass
+        if not self._released:
+            self._release(reuse=False)
+
+    async def __aenter__(self) -> HttpResponse:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        return f"<HttpResponse {self.status} {self.reason} from {self._exchange.origin}>"
+
+    # internals
+    def _remaining_length(self) -> Optional[int]:
+        value = self.header("content-length")
+        if value is None or self.header("transfer-encoding"):
+            return None
+        try:
+            return int(value.split(",")[0]) - self._received
+        except ValueError:
+            return None
+
+    def _prime(self) -> None:
+        """Look at what is already buffered: a body-less response ends (and frees the
+        connection) without the caller reading."""
+        from claw._vendor import h11
+
+        while True:
+            try:
+                event = self._h11.next_event()
+            except h11.RemoteProtocolError:
+                return  # reported when the body is read
+            if type(event) is h11.Data:
+                self._received += len(event.data)
+                self._pending.append(bytes(event.data))
+                continue
+            if type(event) is h11.EndOfMessage:
+                self._end()
+            return
+
+    async def _next_raw(self) -> Optional[bytes]:
+        if self._pending:
+            return self._pending.popleft()
+        if self._ended or self._conn is None:
+            return None
+        from claw._vendor import h11
+
+        h11_conn = self._h11
+        conn = self._conn
+        try:
+            while True:
+                try:
+                    event = h11_conn.next_event()
+                except h11.RemoteProtocolError as exc:
+                    raise self._body_error(exc) from None
+                if event is h11.NEED_DATA:
+                    data = await self._exchange.read(conn, "reading the response body")
+                    if not data:
+                        self._eof = True
+                    h11_conn.receive_data(data)
+                    continue
+                if type(event) is h11.Data:
+                    self._received += len(event.data)
+                    return bytes(event.data)
+                if type(event) is h11.EndOfMessage:
+                    self._end()
+                    return None
+                # ConnectionClosed / PAUSED: nothing more on this exchange
+                self._ended = True
+                self._release(reuse=False)
+                return None
+        except BaseException:
+            self._release(reuse=False)
+            raise
+
+    def _body_error(self, exc: Exception) -> NetworkError:
+        if self._eof:
+            return NetworkError(
+                f"{self._exchange.origin} closed the connection in the middle of the response "
+                f"body ({exc})", kind="closed", retryable=True,
+            )
+        return NetworkError(f"{self._exchange.origin} sent an invalid HTTP response body: {exc}",
+                            kind="protocol")
+
+    def _decode_error(self, coding: str, exc: Exception) -> NetworkError:
+        self._release(reuse=False)
+        return NetworkError(
+            f"{self._exchange.origin} sent a body that is not valid {coding}: {exc}",
+            kind="protocol",
+        )
+
+    def _end(self) -> None:
+        from claw._vendor import h11
+
+        self._ended = True
+        h11_conn = self._h11
+        reuse = h11_conn.our_state is h11.DONE and h11_conn.their_state is h11.DONE
+        if reuse:
+            try:
+                # bytes after the response (PAUSED) mean the peer is out of step: do not reuse
+                reuse = h11_conn.next_event() is h11.NEED_DATA
+            except h11.RemoteProtocolError:
+                reuse = False
+        self._release(reuse=reuse)
+
+    def _release(self, *, reuse: bool) -> None:
+        if self._released:
+            return
+        self._released = True
+        self._ended = True
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        if reuse:
+            self._client._checkin(self._key, conn, _keep_alive_seconds(self.header("keep-alive")))
+        else:
+            conn.abort()
+
+
+class HttpClient:
+    """Sends HTTP/1.1 requests through the connection factory, with a keep-alive pool.
+
+    One client serves many concurrent requests (one connection each). ``aclose()`` closes the idle
+    connections; use ``async with HttpClient(config) as client``.
+    """
+
+    def __init__(self, config: NetConfig, *, user_agent: Optional[str] = None,
+                 max_idle_per_origin: int = MAX_IDLE_PER_ORIGIN) -> None:
+        self._config = config
+        if user_agent is None:
+            from claw import __version__
+
+            user_agent = f"claw/{__version__}"
+        self._user_agent = user_agent
+        self._max_idle = max_idle_per_origin
+        self._idle: Dict[tuple, List[_Idle]] = {}
+        self._closed = False
+        self.connections_opened = 0  # how many new connections this client opened (for diagnostics)
+
+    async def request(self, method: str, url: Union[URL, str], *, headers: HeadersArg = (),
+                      body: Union[bytes, Iterable[bytes], Any, None] = None,
+                      timeouts: Optional[Timeouts] = None) -> HttpResponse:
+        """Send a request; return once the response head arrived (the body streams after).
+
+        ``body``: bytes, or an iterable / async iterable of bytes (sent chunked unless ``headers``
+        carry a Content-Length). A ``str`` URL that does not parse raises ``ValueError``.
+        """
+        if self._closed:
+            raise RuntimeError("this HttpClient is closed")
+        if isinstance(url, str):
+            from claw.net.url import parse_url
+
+            url = parse_url(url)
+        if url.scheme not in ("http", "https"):
+            raise ValueError(f"HttpClient needs an http:// or https:// URL, not {url.scheme}://")
+        method = method.upper()
+        timeouts = timeouts or Timeouts()
+        connect_timeout = (self._config.connect_timeout if timeouts.connect is None
+                           else timeouts.connect)
+        read_timeout = self._config.read_timeout if timeouts.read is None else timeouts.read
+        loop = asyncio.get_running_loop()
+        exchange = _Exchange(loop, url.origin, read_timeout, timeouts.total)
+        proxy = self._config.proxies.proxy_for(url)
+        key = (url.scheme, url.host, url.port, proxy)
+        header_list = _header_list(headers)
+        if isinstance(body, (bytearray, memoryview)):
+            body = bytes(body)
+        replayable = body is None or isinstance(body, bytes)
+        fresh_only = False
+        while True:
+            conn = None if fresh_only else self._checkout(key, loop)
+            reused = conn is not None
+            if conn is None:
+                bounded = exchange.connect_timeout(connect_timeout)
+                try:
+                    conn = await open_connection(url, self._config, connect_timeout=bounded)
+                except NetworkError as exc:
+                    if exc.kind == "timeout" and bounded < connect_timeout:
+                        raise exchange.total_error() from None
+                    raise
+                self.connections_opened += 1
+            try:
+                return await self._exchange(conn, key, exchange, method, url, header_list, body,
+                                            proxy)
+            except _NoResponse as failure:
+                conn.abort()
+                if reused and replayable:
+                    fresh_only = True
+                    continue
+                raise failure.error from None
+            except BaseException:
+                conn.abort()
+                raise
+
+    async def aclose(self) -> None:
+        """Close every idle connection (at once: no waiting for TLS close_notify answers, so
+        that shutting down never stalls); responses still open close theirs when released."""
+        self._closed = True
+        idle = [entry.conn for stack in self._idle.values() for entry in stack]
+        self._idle.clear()
+        for conn in idle:
+            conn.abort()
+        if idle:
+            await asyncio.sleep(0)  # let the transports finish closing before the loop might end
+
+    async def __aenter__(self) -> HttpClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    # the pool
+    def _checkout(self, key: tuple, loop: asyncio.AbstractEventLoop) -> Optional[Connection]:
+        stack = self._idle.get(key)
+        now = loop.time()
+        while stack:
+            entry = stack.pop()
+            if entry.expires > now and entry.conn.is_reusable():
+                return entry.conn
+            entry.conn.abort()
+        return None
+
+    def _checkin(self, key: tuple, conn: Connection, keep_alive: Optional[float]) -> None:
+        if self._closed or not conn.is_reusable():
+            conn.abort()
+            return
+        ttl = DEFAULT_KEEP_ALIVE if keep_alive is None else keep_alive
+        if ttl <= 0:
+            conn.abort()
+            return
+        stack = self._idle.setdefault(key, [])
+        if len(stack) >= self._max_idle:
+            stack.pop(0).conn.abort()
+        stack.append(_Idle(conn, asyncio.get_running_loop().time() + ttl))
+
+    # one exchange
+    async def _exchange(self, conn: Connection, key: tuple, exchange: _Exchange, method: str,
+                        url: URL, headers: List[Tuple[str, str]], body: Any,
+                        proxy: Optional[ProxyConfig]) -> HttpResponse:
+        from claw._vendor import h11
+
+        h11_conn = h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_HEAD_SIZE)
+        absolute = conn.info.absolute_form
+        target = url.origin + url.target if absolute else url.target
+        request_headers = self._request_headers(method, url, headers, body,
+                                                conn.proxy if absolute else None)
+        try:
+            pieces = h11_conn.send_with_data_passthrough(
+                h11.Request(method=method, target=target, headers=request_headers))
+            if body is None or isinstance(body, bytes):
+                if body:
+                    pieces += h11_conn.send_with_data_passthrough(h11.Data(data=body))
+                pieces += h11_conn.send_with_data_passthrough(h11.EndOfMessage())
+        except h11.LocalProtocolError as exc:
+            raise ValueError(f"cannot send this request to {url.origin}: {exc}") from None
+        try:
+            await exchange.write(conn, pieces)
+            if not (body is None or isinstance(body, bytes)):
+                await self._send_stream(conn, h11_conn, body, url, exchange)
+        except NetworkError as exc:
+            if exc.kind == "timeout":
+                raise
+            raise _NoResponse(exc) from None
+
+        # the response head
+        got_bytes = False
+        eof = False
+        while True:
+            try:
+                event = h11_conn.next_event()
+            except h11.RemoteProtocolError as exc:
+                if eof:
+                    raise NetworkError(
+                        f"{url.origin} closed the connection in the middle of the response head",
+                        kind="closed", retryable=True) from None
+                raise NetworkError(f"{url.origin} sent an invalid HTTP response: {exc}",
+                                   kind="protocol") from None
+            if event is h11.NEED_DATA:
+                try:
+                    data = await exchange.read(conn, "waiting for the response")
+                except NetworkError as exc:
+                    if exc.kind == "closed" and not got_bytes:
+                        raise _NoResponse(exc) from None
+                    raise
+                if not data:
+                    if not got_bytes:
+                        raise _NoResponse(NetworkError(
+                            f"{url.origin} closed the connection before sending a response",
+                            kind="closed", retryable=True,
+                        ))
+                    eof = True
+                else:
+                    got_bytes = True
+                h11_conn.receive_data(data)
+                continue
+            if isinstance(event, h11.InformationalResponse):
+                continue
+            if isinstance(event, h11.Response):
+                break
+            raise NetworkError(f"{url.origin} closed the connection before sending a response",
+                               kind="closed", retryable=True)
+
+        status = event.status_code
+        reason = event.reason.decode("latin-1", "replace")
+        if absolute and status == 407 and conn.proxy is not None:
+            raise proxy_refusal(conn.proxy, status, reason, f"{method} {url.origin}")
+        response_headers = [(name.decode("latin-1"), value.decode("latin-1"))
+                            for name, value in event.headers]
+        response = HttpResponse(self, key, conn, h11_conn, exchange, url, method, status, reason,
+                                response_headers, event.http_version.decode("ascii", "replace"))
+        response._prime()
+        return response
+
+    async def _send_stream(self, conn: Connection, h11_conn: Any, body: Any, url: URL,
+                           exchange: _Exchange) -> None:
+        from claw._vendor import h11
+
+        try:
+            if hasattr(body, "__aiter__"):
+                async for chunk in body:
+                    if chunk:
+                        await exchange.write(conn, h11_conn.send_with_data_passthrough(
+                            h11.Data(data=bytes(chunk))))
+            else:
+                for chunk in body:
+                    if chunk:
+                        await exchange.write(conn, h11_conn.send_with_data_passthrough(
+                            h11.Data(data=bytes(chunk))))
+            await exchange.write(conn, h11_conn.send_with_data_passthrough(h11.EndOfMessage()))
+        except h11.LocalProtocolError as exc:
+            raise ValueError(f"cannot send this request body to {url.origin}: {exc}") from None
+
+    def _request_headers(self, method: str, url: URL, headers: List[Tuple[str, str]], body: Any,
+                         proxy: Optional[ProxyConfig]) -> List[Tuple[str, str]]:
+        names = {name.lower() for name, _ in headers}
+        out: List[Tuple[str, str]] = []
+        if "host" not in names:
+            out.append(("Host", url.host_header))
+        if "user-agent" not in names:
+            out.append(("User-Agent", self._user_agent))
+        if "accept-encoding" not in names:
+            out.append(("Accept-Encoding", "gzip, deflate"))
+        framed = "content-length" in names or "transfer-encoding" in names
+        if not framed:
+            if isinstance(body, bytes):
+                if body or method in _BODY_METHODS:
+                    out.append(("Content-Length", str(len(body))))
+            elif body is None:
+                if method in _BODY_METHODS:
+                    out.append(("Content-Length", "0"))
+            else:
+                out.append(("Transfer-Encoding", "chunked"))
+        if proxy is not None and "proxy-authorization" not in names:
+            auth = proxy.basic_auth_header()
+            if auth is not None:
+                out.append(("Proxy-Authorization", auth))
+        out.extend(headers)
+        return out
+
+
+def _header_list(headers: HeadersArg) -> List[Tuple[str, str]]:
+    items = headers.items() if isinstance(headers, Mapping) else headers
+    out = []
+    for name, value in items:
+        if isinstance(name, bytes):
+            name = name.decode("latin-1")
+        if isinstance(value, bytes):
+            value = value.decode("latin-1")
+        value = str(value)
+        try:
+            value.encode("latin-1")
+            name.encode("ascii")
+        except UnicodeEncodeError:
+            raise ValueError(f"header {name!r} has characters that HTTP/1.1 cannot carry") from None
+        if "\r" in value or "\n" in value or "\0" in value or not name or ":" in name:
+            # never show the value: it may be a credential
+            raise ValueError(f"header {name!r} has a line break, NUL or invalid name")
+        out.append((name, value))
+    return out
+
+
+def _keep_alive_seconds(value: Optional[str]) -> Optional[float]:
+    """Seconds to keep an idle connection from ``Keep-Alive: timeout=N`` (less a margin)."""
+    if not value:
+        return None
+    for part in value.split(","):
+        name, _, number = part.strip().partition("=")
+        if name.strip().lower() == "timeout":
+            try:
+                seconds = float(number.strip())
+            except ValueError:
+                return None
+            return max(seconds - 1.0, 0.0)
+    return None
+
+
+# --------------------------------------------------------------------------------------------------
+# Content-Encoding
+
+
+class _ZlibStage:
+    def __init__(self, coding: str) -> None:
+        self.coding = coding
+        self._wbits = 16 + zlib.MAX_WBITS if coding in ("gzip", "x-gzip") else zlib.MAX_WBITS
+        self._inflate = zlib.decompressobj(self._wbits)
+        self._started = False
+
+    def feed(self, data: bytes) -> Iterator[bytes]:
+        inflate = self._inflate
+        if not self._started and data:
+            self._started = True
+            if self.coding == "deflate":
+                try:
+                    out = inflate.decompress(data, _DECODE_PIECE)
+                except zlib.error:  # raw deflate without the zlib wrapper (old servers)
+                    self._wbits = -zlib.MAX_WBITS
+                    inflate = self._inflate = zlib.decompressobj(self._wbits)
+                    out = inflate.decompress(data, _DECODE_PIECE)
+                if out:
+                    yield out
+                data = inflate.unconsumed_tail
+        while data:
+            out = inflate.decompress(data, _DECODE_PIECE)
+            if out:
+                yield out
+            data = inflate.unconsumed_tail
+            if not data and inflate.eof and inflate.unused_data:
+                # another gzip member follows (concatenated gzip)
+                data = inflate.unused_data
+                inflate = self._inflate = zlib.decompressobj(self._wbits)
+
+    def finish(self) -> bytes:
+        return self._inflate.flush()
+
+
+class _Decoder:
+    def __init__(self, codings: List[str]) -> None:
+        # Content-Encoding lists codings in the order applied; undo them in reverse.
+        self._stages = [_ZlibStage(coding) for coding in reversed(codings)]
+
+    def feed(self, data: bytes, on_error: Any) -> Iterator[bytes]:
+        pieces: Iterable[bytes] = (data,)
+        try:
+            for stage in self._stages:
+                pieces = _chain(stage, pieces)
+            yield from pieces
+        except zlib.error as exc:
+            raise on_error("+".join(s.coding for s in self._stages), exc) from None
+
+    def finish(self, on_error: Any) -> bytes:
+        try:
+            tail = b""
+            for stage in self._stages:
+                if tail:
+                    tail = b"".join(stage.feed(tail))
+                tail += stage.finish()
+            return tail
+        except zlib.error as exc:
+            raise on_error("+".join(s.coding for s in self._stages), exc) from None
+
+
+def _chain(stage: _ZlibStage, pieces: Iterable[bytes]) -> Iterator[bytes]:
+    for piece in pieces:
+        yield from stage.feed(piece)
+
+
+def _decoder_for(content_encoding: Optional[str]) -> Optional[_Decoder]:
+    if not content_encoding:
+        return None
+    codings = [c.strip().lower() for c in content_encoding.split(",")]
+    codings = [c for c in codings if c and c != "identity"]
+    if not codings or any(c not in ("gzip", "x-gzip", "deflate") for c in codings):
+        return None
+    return _Decoder(codings)
