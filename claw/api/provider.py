@@ -1,0 +1,355 @@
+"""The Provider interface and the HTTP engine both providers share: send, stream, classify, retry.
+
+``Provider.stream(request)`` is an async iterator of ``claw.api.types`` stream events ending with
+``MessageDone`` (the complete ``ModelResponse``); ``complete(request)`` drains it. Inside:
+
+  1. preflight (claw.api.preflight): a request that cannot fit the model's context window, or is over
+     the size limit, fails locally before any byte leaves the process;
+  2. POST with ``stream: true``; the body is decoded with ``claw.proto.sse.SSEDecoder`` and turned into
+     Anthropic events (the OpenAI provider translates chunks), folded by ``MessageAccumulator``;
+  3. events are held back until the first content block starts, so a failure before that point
+     (HTTP 408/409/429/5xx/529, connect errors, resets, an idle stream, ``event: error`` overloaded, a
+     stream cut before any content) is retried invisibly except for a ``RetryScheduled`` event;
+     after content reached the caller a failure is raised as it is (the runtime decides);
+  4. a stream with nothing in it is retried once without streaming (the complete message is replayed
+     as the same events);
+  5. a 401 with a refreshable OAuth source refreshes the token once and resends;
+  6. when attempts run out: ``retries_exhausted`` with the last error's class, status and request id.
+
+The idle limit (no byte for ``idle_timeout`` seconds, keep-alive comments included as liveness) is
+enforced by ``claw.net.http``; ``api_timeout`` bounds a non-streamed request.
+
+Providers never print; everything they know is in the events and in the ClawError they raise.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any, AsyncIterator, Dict, List, Optional, Tuple
+
+from claw import __version__
+from claw.api.accumulator import EmptyStream, MessageAccumulator
+from claw.api.auth import AuthSource
+from claw.api.failures import classify_http_error, retries_exhausted, retry_reason
+from claw.api.preflight import TokenEstimate, check, estimate
+from claw.api.registry import ModelInfo
+from claw.api.retry import RetryPolicy, header
+from claw.api.types import MessageDone, ModelRequest, ModelResponse, RetryScheduled, StreamEvent
+from claw.errors import ClawError, NetworkError, ProviderError
+
+MAX_ERROR_BODY = 64 * 1024
+DEFAULT_API_TIMEOUT = 600.0
+
+
+class _HttpFailure(Exception):
+    def __init__(self, error: ProviderError, headers: List[Tuple[str, str]]) -> None:
+        super().__init__(error.message)
+        self.error = error
+        self.headers = headers
+
+
+def request_id_of(headers: List[Tuple[str, str]]) -> Optional[str]:
+    return header(headers, "request-id") or header(headers, "x-request-id")
+
+
+def user_agent(provider: str) -> str:
+    v = sys.version_info
+    return f"claw/{__version__} (python {v[0]}.{v[1]}.{v[2]}; {provider})"
+
+
+class Provider:
+    """A model provider over HTTP. Subclasses supply the wire format (see the hooks at the end)."""
+
+    name = "provider"  # anthropic | openai | xai | ollama | local
+    label = "the provider"  # for messages: "Anthropic", "OpenAI", ...
+
+    def __init__(
+        self,
+        *,
+        model: ModelInfo,
+        base_url: str,
+        auth: AuthSource,
+        net_config: Any = None,
+        http: Any = None,
+        retry: Optional[RetryPolicy] = None,
+        api_timeout: float = DEFAULT_API_TIMEOUT,
+        idle_timeout: Optional[float] = None,
+    ) -> None:
+        self.model = model
+        self.base_url = base_url.rstrip("/")
+        self.auth = auth
+        self.retry = retry or RetryPolicy()
+        self.api_timeout = api_timeout
+        self._net_config = net_config
+        self._http = http
+        self._own_http = http is None
+        self.idle_timeout = idle_timeout
+        self.last_request_id: Optional[str] = None
+
+    # -- public API ---------------------------------------------------------------------------------
+
+    def max_tokens_for(self, request: ModelRequest) -> int:
+        """The request's max_tokens (clamped to a known model's output limit), else the registry default."""
+        if not request.max_tokens:
+            return self.model.default_max_tokens
+        if self.model.known:
+            return min(request.max_tokens, self.model.max_output_tokens)
+        return request.max_tokens
+
+    def estimate(self, request: ModelRequest) -> TokenEstimate:
+        """Preflight estimate (no network): prompt tokens, max_tokens, the window, and whether it fits."""
+        max_tokens = self.max_tokens_for(request)
+        body = self.build_body(request, max_tokens=max_tokens, stream=True)
+        data = _dumps(body)
+        return estimate(body, max_tokens=max_tokens, context_window=self.model.context_window, body=data)
+
+    async def complete(self, request: ModelRequest) -> ModelResponse:
+        """The complete response (drains ``stream``)."""
+        async for event in self.stream(request):
+            if isinstance(event, MessageDone):
+                return event.response
+        raise ProviderError("the stream ended without a message", kind="empty_response")  # pragma: no cover
+
+    async def stream(self, request: ModelRequest) -> AsyncIterator[StreamEvent]:
+        max_tokens = self.max_tokens_for(request)
+        body = self.build_body(request, max_tokens=max_tokens, stream=True)
+        data = _dumps(body)
+        est = estimate(body, max_tokens=max_tokens, context_window=self.model.context_window, body=data)
+        check(est, model=self.model.id)
+
+        policy = self.retry
+        attempt = 0  # attempts that count against max_retries
+        streaming = True
+        fallback_used = False
+        refreshed = False
+        while True:
+            attempt += 1
+            acc = MessageAccumulator(provider=self.label)
+            pending: List[StreamEvent] = []
+            response = None
+            last_raw: Optional[Dict[str, Any]] = None
+            try:
+                payload = data if streaming else _dumps(self.build_body(request, max_tokens=max_tokens,
+                                                                        stream=False))
+                response = await self._send(request, payload, streaming)
+                acc.request_id = request_id_of(response.headers)
+                self.last_request_id = acc.request_id or self.last_request_id
+                ctype = (response.header("content-type") or "").lower()
+                if streaming and not ctype.startswith("application/json"):
+                    source = self._stream_events(response, self.stream_translator())
+                else:  # not streamed, or a gateway that answered stream: true with a whole message
+                    source = self._replay(response)
+                async for raw in source:
+                    events = acc.feed(raw)
+                    if raw.get("type") == "message_stop":
+                        last_raw = raw
+                    if not events:
+                        continue
+                    if acc.content_started:
+                        if pending:
+                            for ev in pending:
+                                yield ev
+                            pending = []
+                        for ev in events:
+                            yield ev
+                    else:
+                        pending.extend(events)
+                result = acc.finish()
+            except EmptyStream:
+                await _close(response)
+                if not fallback_used:
+                    fallback_used = True
+                    streaming = False
+                    attempt -= 1  # the non-streamed retry is extra, not one of the counted retries
+                    continue
+                failure: ClawError = ProviderError(
+                    f"{self.label} returned an empty response, streamed and not streamed",
+                    hint="the endpoint answered without any message; check the base URL and the model name",
+                    kind="empty_response",
+                    failure_class="provider_internal",
+                    request_id=acc.request_id,
+                    retryable=True,
+                )
+                headers: List[Tuple[str, str]] = []
+            except _HttpFailure as exc:
+                await _close(response)
+                failure, headers = exc.error, exc.headers
+                if failure.status == 401 and self.auth.refreshable and not refreshed:
+                    refreshed = True
+                    if await self.auth.refresh():
+                        attempt -= 1
+                        continue
+            except ClawError as exc:
+                await _close(response)
+                failure, headers = exc, []
+                if failure.request_id is None:
+                    failure.request_id = acc.request_id
+                if acc.content_started:
+                    raise  # content already reached the caller: not ours to repeat
+            except BaseException:
+                await _close(response)
+                raise
+            else:
+                await _close(response)
+                for ev in pending:
+                    yield ev
+                yield MessageDone(result, last_raw)
+                return
+
+            self.last_request_id = failure.request_id or self.last_request_id
+            if not policy.error_retryable(failure, headers):
+                raise failure
+            if attempt >= policy.max_attempts:
+                raise retries_exhausted(failure, attempt, self.last_request_id)
+            delay = policy.delay(attempt - 1, headers)
+            yield RetryScheduled(
+                attempt=attempt + 1,
+                max_attempts=policy.max_attempts,
+                delay=delay,
+                reason=retry_reason(failure),
+                failure_class=failure.failure_class,
+                status=failure.status,
+                request_id=failure.request_id,
+            )
+            await policy.sleep(delay)
+
+    async def aclose(self) -> None:
+        if self._http is not None and self._own_http:
+            await self._http.aclose()
+            self._http = None
+
+    async def __aenter__(self) -> "Provider":
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    # -- engine -------------------------------------------------------------------------------------
+
+    def _client(self) -> Any:
+        if self._http is None:
+            from claw.net.http import HttpClient
+
+            if self._net_config is None:
+                from claw.net.config import NetConfig
+
+                self._net_config = NetConfig.from_env()
+            self._http = HttpClient(self._net_config, user_agent=user_agent(self.name))
+            self._own_http = True
+        return self._http
+
+    async def _send(self, request: ModelRequest, payload: bytes, streaming: bool) -> Any:
+        from claw.net.http import Timeouts
+
+        headers = await self.build_headers(request, streaming)
+        if streaming:
+            timeouts = Timeouts(read=self.idle_timeout)
+        else:
+            timeouts = Timeouts(read=self.api_timeout, total=self.api_timeout)
+        response = await self._client().request("POST", self.endpoint(), headers=headers, body=payload,
+                                                timeouts=timeouts)
+        if response.status >= 400:
+            request_id = request_id_of(response.headers)
+            try:
+                body = await _read_limited(response, MAX_ERROR_BODY)
+            except NetworkError:
+                body = b""
+            finally:
+                await response.aclose()
+            error = classify_http_error(response.status, body, headers=response.headers,
+                                        request_id=request_id, provider=self.label)
+            raise _HttpFailure(error, response.headers)
+        return response
+
+    async def _stream_events(self, response: Any, translator: "StreamTranslator") -> AsyncIterator[Dict[str, Any]]:
+        """Anthropic event dicts from the streamed body."""
+        from claw.proto.sse import SSEDecoder
+
+        decoder = SSEDecoder()
+        translate = translator.feed
+        async for chunk in response.iter_bytes():
+            for sse in decoder.feed(chunk):
+                for raw in translate(sse.event, sse.data):
+                    yield raw
+        tail = decoder.close()
+        for sse in tail or ():
+            for raw in translate(sse.event, sse.data):
+                yield raw
+        for raw in translator.finish():
+            yield raw
+
+    async def _replay(self, response: Any) -> AsyncIterator[Dict[str, Any]]:
+        """Anthropic event dicts for a non-streamed response."""
+        data = await response.read()
+        try:
+            message = json.loads(data.decode("utf-8")) if data.strip() else None
+        except ValueError:
+            raise NetworkError(f"{self.label} sent a response that is not JSON", kind="protocol",
+                               retryable=True) from None
+        if not isinstance(message, dict):
+            return
+        for raw in self.events_from_response(message):
+            yield raw
+
+    # -- hooks for subclasses -----------------------------------------------------------------------
+
+    def endpoint(self) -> str:
+        raise NotImplementedError
+
+    def build_body(self, request: ModelRequest, *, max_tokens: int, stream: bool) -> Dict[str, Any]:
+        raise NotImplementedError
+
+    async def build_headers(self, request: ModelRequest, streaming: bool) -> List[Tuple[str, str]]:
+        raise NotImplementedError
+
+    def stream_translator(self) -> "StreamTranslator":
+        """A fresh translator (one per attempt) from SSE events to Anthropic event dicts."""
+        raise NotImplementedError
+
+    def events_from_response(self, message: Dict[str, Any]) -> List[Dict[str, Any]]:
+        raise NotImplementedError
+
+
+class StreamTranslator:
+    """SSE events of one response in, Anthropic event dicts out."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+
+    def feed(self, event: str, data: str) -> List[Dict[str, Any]]:
+        raise NotImplementedError
+
+    def finish(self) -> List[Dict[str, Any]]:
+        return []
+
+    def parse(self, data: str) -> Any:
+        try:
+            return json.loads(data)
+        except ValueError:
+            shown = data if len(data) <= 120 else data[:120] + "..."
+            raise NetworkError(f"{self.label} sent a stream event that is not JSON: {shown!r}",
+                               kind="protocol", retryable=True) from None
+
+
+def _dumps(body: Dict[str, Any]) -> bytes:
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+async def _read_limited(response: Any, limit: int) -> bytes:
+    parts: List[bytes] = []
+    size = 0
+    async for chunk in response.iter_bytes():
+        parts.append(chunk)
+        size += len(chunk)
+        if size >= limit:
+            break
+    return b"".join(parts)[:limit]
+
+
+async def _close(response: Any) -> None:
+    if response is not None:
+        try:
+            await response.aclose()
+        except Exception:
+            pass
