@@ -1,0 +1,212 @@
+"""Which Anthropic credentials a run uses, in the documented order, as a ``claw.api.auth.AuthSource``.
+
+Precedence (docs/AUTH.md):
+  1. an API key, sent as ``x-api-key``: ``ANTHROPIC_API_KEY``, else the settings ``apiKeyHelper``
+     (the helper runs only when the variable is unset, and only when a request is about to be sent);
+  2. ``ANTHROPIC_AUTH_TOKEN``, sent as ``Authorization: Bearer`` — together with the key of step 1
+     when both are set (both headers are sent, as the contract pins);
+  3. only when neither 1 nor 2 gives anything: the saved ``claw login`` in
+     ``$CLAW_CONFIG_HOME/credentials.json`` (refreshed when about to expire, and once on a 401;
+     a failed refresh says to run ``claw login``, never falls back to the stale token);
+  4. nothing: the ``missing_credentials`` error (exit 1, failure_class ``provider_auth``).
+
+``anthropic_auth_for`` builds the AuthSource for a run (no I/O beyond reading credentials.json when
+step 3 is reached); ``describe_anthropic_auth`` says what would be used, for ``claw whoami`` and
+``claw status``, without running the helper or touching the network. ``HelperKeyAuth`` is the
+AuthSource of an apiKeyHelper: it asks the helper (cached, see claw.auth.api_key_helper) per request
+and runs it again when the server rejects the key.
+
+Deliberately not here: printing, the login flow, reading settings files (callers pass ``Settings``).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any, List, Mapping, Optional, Tuple
+
+from claw.api.auth import ApiKeyAuth, AuthSource, BearerAuth, CombinedAuth, Header, OAuthAuth
+from claw.auth.api_key_helper import ApiKeyHelper, helper_from_settings
+from claw.auth.credentials import CredentialStore
+from claw.auth.oauth import OAuthConfig, TokenSet, resolve_oauth_config
+from claw.auth.refresh import SavedLogin
+
+
+class HelperKeyAuth(AuthSource):
+    """``x-api-key`` from the settings ``apiKeyHelper``; refreshable (runs the helper again)."""
+
+    def __init__(self, helper: ApiKeyHelper) -> None:
+        self.helper = helper
+        self.source = "apiKeyHelper"
+
+    def describe(self) -> str:
+        return "x-api-key from apiKeyHelper"
+
+    async def headers(self) -> List[Header]:
+        import asyncio
+
+        key = await asyncio.to_thread(self.helper.get)
+        return [("x-api-key", key)]
+
+    @property
+    def refreshable(self) -> bool:
+        return True
+
+    async def refresh(self) -> bool:
+        import asyncio
+
+        await asyncio.to_thread(lambda: self.helper.get(force=True))
+        return True
+
+
+def _env_value(env: Mapping[str, str], name: str) -> str:
+    return (env.get(name) or "").strip()
+
+
+def saved_login_for(settings: Any, env: Mapping[str, str], *, net_config: Any = None, cwd: Optional[str] = None,
+                    store: Optional[CredentialStore] = None, config: Optional[OAuthConfig] = None,
+                    http: Any = None) -> Optional[SavedLogin]:
+    """The saved login as an ``OAuthTokenSource``, or None when credentials.json holds none.
+    (Also usable as ``create_provider(..., oauth=...)``.)"""
+    store = store or CredentialStore.for_env(env, cwd)
+    if store.read_oauth() is None:
+        return None
+    config = config or resolve_oauth_config(getattr(settings, "oauth", None), env)
+    return SavedLogin(store, config, net_config=net_config, http=http)
+
+
+def anthropic_auth_for(settings: Any, env: Mapping[str, str], *, net_config: Any = None,
+                       cwd: Optional[str] = None, store: Optional[CredentialStore] = None,
+                       config: Optional[OAuthConfig] = None, helper_origin: Optional[str] = None,
+                       http: Any = None) -> AuthSource:
+    """The AuthSource for Anthropic requests, per the precedence above; raises the classified
+    ``missing_credentials`` ProviderError when there is nothing to use. ``settings``: a
+    ``claw.config.models.Settings`` (or None); ``env``: the effective environment."""
+    cwd = cwd or os.getcwd()
+    sources: List[AuthSource] = []
+    key = _env_value(env, "ANTHROPIC_API_KEY")
+    if key:
+        sources.append(ApiKeyAuth(key, "ANTHROPIC_API_KEY"))
+    else:
+        helper = helper_from_settings(getattr(settings, "api_key_helper", None), cwd=cwd, env=env,
+                                      origin=helper_origin)
+        if helper is not None:
+            sources.append(HelperKeyAuth(helper))
+    token = _env_value(env, "ANTHROPIC_AUTH_TOKEN")
+    if token:
+        sources.append(BearerAuth(token, "ANTHROPIC_AUTH_TOKEN"))
+    if len(sources) == 1:
+        return sources[0]
+    if sources:
+        return CombinedAuth(sources)
+    login = saved_login_for(settings, env, net_config=net_config, cwd=cwd, store=store, config=config, http=http)
+    if login is not None:
+        return OAuthAuth(login, source=f"saved login ({login.store.path})")
+    from claw.api.failures import missing_credentials
+
+    raise missing_credentials(env, provider="anthropic")
+
+
+# -- describing, for whoami / status -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AuthStatus:
+    """What Anthropic requests would authenticate with. Holds no secret."""
+
+    method: str  # "api_key" | "auth_token" | "api_key+auth_token" | "oauth" | "none"
+    sources: Tuple[str, ...] = ()  # "ANTHROPIC_API_KEY", "apiKeyHelper", "ANTHROPIC_AUTH_TOKEN", "saved login"
+    helper_command: Optional[str] = None
+    helper_origin: Optional[str] = None
+    credentials_path: str = ""
+    oauth_expires_at: Optional[int] = None  # epoch ms
+    oauth_expired: Optional[bool] = None
+    oauth_refreshable: Optional[bool] = None
+    oauth_scopes: Tuple[str, ...] = ()
+    oauth_account: Optional[str] = None
+    unused: Tuple[str, ...] = ()  # lower-precedence credentials that are present but not used
+    problems: Tuple[str, ...] = field(default=())  # e.g. a credentials file that cannot be read
+
+    @property
+    def authenticated(self) -> bool:
+        return self.method != "none"
+
+    def to_json(self) -> dict:
+        data: dict = {
+            "authenticated": self.authenticated,
+            "method": self.method,
+            "sources": list(self.sources),
+            "credentialsFile": self.credentials_path,
+        }
+        if self.helper_command is not None:
+            data["apiKeyHelper"] = {"command": self.helper_command, "setIn": self.helper_origin}
+        if self.method == "oauth" or self.oauth_expires_at is not None or self.oauth_account:
+            data["oauth"] = {
+                "expiresAt": self.oauth_expires_at,
+                "expired": self.oauth_expired,
+                "refreshable": self.oauth_refreshable,
+                "scopes": list(self.oauth_scopes),
+                "account": self.oauth_account,
+            }
+        if self.unused:
+            data["unused"] = list(self.unused)
+        if self.problems:
+            data["problems"] = list(self.problems)
+        return data
+
+
+def describe_anthropic_auth(settings: Any, env: Mapping[str, str], *, cwd: Optional[str] = None,
+                            store: Optional[CredentialStore] = None, helper_origin: Optional[str] = None,
+                            now_ms: Optional[int] = None) -> AuthStatus:
+    """The AuthStatus of this environment (no helper run, no network; credentials.json is read)."""
+    from claw.errors import ClawError
+
+    store = store or CredentialStore.for_env(env, cwd)
+    if now_ms is None:
+        from claw.auth.exchange import now_ms as clock
+
+        now_ms = clock()
+    problems: List[str] = []
+    saved: Optional[TokenSet] = None
+    try:
+        saved = store.read_oauth()
+    except ClawError as exc:
+        problems.append(exc.message)
+    helper = getattr(settings, "api_key_helper", None) or None
+    sources: List[str] = []
+    unused: List[str] = []
+    if _env_value(env, "ANTHROPIC_API_KEY"):
+        sources.append("ANTHROPIC_API_KEY")
+        if helper:
+            unused.append("apiKeyHelper")
+    elif helper:
+        sources.append("apiKeyHelper")
+    if _env_value(env, "ANTHROPIC_AUTH_TOKEN"):
+        sources.append("ANTHROPIC_AUTH_TOKEN")
+    has_key = any(s in ("ANTHROPIC_API_KEY", "apiKeyHelper") for s in sources)
+    has_token = "ANTHROPIC_AUTH_TOKEN" in sources
+    if has_key and has_token:
+        method = "api_key+auth_token"
+    elif has_key:
+        method = "api_key"
+    elif has_token:
+        method = "auth_token"
+    elif saved is not None:
+        method = "oauth"
+        sources.append("saved login")
+    else:
+        method = "none"
+    if saved is not None and method != "oauth":
+        unused.append("saved login")
+    oauth_fields: dict = {}
+    if saved is not None:
+        oauth_fields = dict(
+            oauth_expires_at=saved.expires_at,
+            oauth_expired=saved.expired(now_ms),
+            oauth_refreshable=bool(saved.refresh_token),
+            oauth_scopes=saved.scopes,
+            oauth_account=saved.account_email,
+        )
+    return AuthStatus(method=method, sources=tuple(sources), helper_command=helper,
+                      helper_origin=helper_origin if helper else None, credentials_path=store.path,
+                      unused=tuple(unused), problems=tuple(problems), **oauth_fields)
