@@ -1,0 +1,313 @@
+"""The permission policy: may this tool call run, must the user be asked, or is it denied — and why.
+
+Modes (``--permission-mode``, settings ``permissions.defaultMode``; Claude Code names accepted):
+- ``read-only`` (``plan``): read-only tools run; anything that needs more is denied.
+- ``default``: read-only tools run; anything more asks.
+- ``workspace-write`` (``acceptEdits``): file writes inside the workspace run; bash asks.
+- ``danger-full-access`` (``bypassPermissions``): everything runs (deny and ask rules still apply).
+- ``dontAsk``: as ``default``, but whatever would ask is denied.
+In every mode but danger-full-access a file tool whose path resolves (``..``, symlinks, ``~``) outside
+the workspace roots (cwd, ``--add-dir``, ``permissions.additionalDirectories``) asks.
+
+Rules (``claw.runtime.rules``) from ``--allowedTools`` (pre-approved), ``--disallowedTools`` (denied;
+bare names are also removed from the offered set by ``claw.tools.registry.build_tools``) and settings
+``permissions.allow|deny|ask``. Order: deny rules, then ask rules, then allow rules, then the mode. An
+allow rule for bash applies only when every part of a compound command is allowed and the command has
+no substitution or output redirection to a file. A bare allow rule for a file tool (``Edit``) does not
+lift the workspace check; a path rule (``Edit(//tmp/**)``) does.
+
+``decide`` returns a ``Decision`` whose ``reason`` names the rule or mode that decided. Turning an ask
+into a prompt (TTY, SDK ``can_use_tool``) or a denial (headless) is the conversation loop's job.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+from dataclasses import dataclass
+from typing import Any, Iterable, List, Mapping, Optional, Sequence, Union
+
+from claw.errors import ConfigError, UsageError
+from claw.runtime.rules import (PATH_TOOLS, PermissionRule, Target, bash_subcommands,
+                                expand_targets, home_dir, parse_rules, strip_wrappers)
+from claw.tools.base import PermissionLevel
+from claw.tools.paths import within_any
+from claw.tools.registry import canonical_tool_name, split_tool_list
+
+ALLOW = "allow"
+DENY = "deny"
+ASK = "ask"
+
+
+class PermissionMode(enum.Enum):
+    READ_ONLY = "read-only"
+    WORKSPACE_WRITE = "workspace-write"
+    DANGER_FULL_ACCESS = "danger-full-access"
+    DEFAULT = "default"
+    DONT_ASK = "dontAsk"
+
+    @property
+    def claude_code_name(self) -> str:
+        return _CLAUDE_CODE_NAMES[self]
+
+    @property
+    def auto_level(self) -> PermissionLevel:
+        """The highest tool level this mode runs without asking."""
+        if self is PermissionMode.WORKSPACE_WRITE:
+            return PermissionLevel.WORKSPACE_WRITE
+        if self is PermissionMode.DANGER_FULL_ACCESS:
+            return PermissionLevel.DANGER_FULL_ACCESS
+        return PermissionLevel.READ_ONLY
+
+    def __str__(self) -> str:
+        return self.value
+
+
+_CLAUDE_CODE_NAMES = {
+    PermissionMode.READ_ONLY: "plan",
+    PermissionMode.WORKSPACE_WRITE: "acceptEdits",
+    PermissionMode.DANGER_FULL_ACCESS: "bypassPermissions",
+    PermissionMode.DEFAULT: "default",
+    PermissionMode.DONT_ASK: "dontAsk",
+}
+
+MODE_NAMES = {
+    "read-only": PermissionMode.READ_ONLY,
+    "plan": PermissionMode.READ_ONLY,
+    "workspace-write": PermissionMode.WORKSPACE_WRITE,
+    "acceptEdits": PermissionMode.WORKSPACE_WRITE,
+    "danger-full-access": PermissionMode.DANGER_FULL_ACCESS,
+    "bypassPermissions": PermissionMode.DANGER_FULL_ACCESS,
+    "default": PermissionMode.DEFAULT,
+    "dontAsk": PermissionMode.DONT_ASK,
+}
+
+
+def parse_permission_mode(text: Union[str, PermissionMode], *, source: str = "--permission-mode") -> PermissionMode:
+    """A mode from its claw or Claude Code name; UsageError listing the valid names otherwise."""
+    if isinstance(text, PermissionMode):
+        return text
+    mode = MODE_NAMES.get(str(text).strip())
+    if mode is None:
+        raise UsageError(
+            f"unknown permission mode {text!r} ({source})",
+            hint="valid modes: " + ", ".join(MODE_NAMES),
+        )
+    return mode
+
+
+@dataclass(frozen=True)
+class Decision:
+    outcome: str  # allow | deny | ask
+    reason: str
+    rule: Optional[str] = None  # the rule text that decided, when a rule did
+
+    @property
+    def allowed(self) -> bool:
+        return self.outcome == ALLOW
+
+    @property
+    def denied(self) -> bool:
+        return self.outcome == DENY
+
+    @property
+    def needs_approval(self) -> bool:
+        return self.outcome == ASK
+
+
+class PermissionPolicy:
+    """Decides tool calls. ``mode`` may be changed at any time (``/permissions``, SDK
+    ``set_permission_mode``); everything else is fixed at construction."""
+
+    def __init__(
+        self,
+        *,
+        mode: Union[str, PermissionMode] = PermissionMode.DEFAULT,
+        workspace_roots: Iterable[Union[str, "os.PathLike[str]"]] = (),
+        cwd: Union[str, "os.PathLike[str]", None] = None,
+        allowed: Union[str, Sequence[str], None] = (),
+        disallowed: Union[str, Sequence[str], None] = (),
+        allow_rules: Iterable[str] = (),
+        deny_rules: Iterable[str] = (),
+        ask_rules: Iterable[str] = (),
+        home: Optional[str] = None,
+    ) -> None:
+        self.mode = parse_permission_mode(mode)
+        self.cwd = os.path.realpath(os.fspath(cwd) if cwd is not None else os.getcwd())
+        roots = [os.path.realpath(os.path.expanduser(os.fspath(r))) for r in workspace_roots]
+        if self.cwd not in roots:
+            roots.insert(0, self.cwd)
+        self.workspace_roots = tuple(roots)
+        self.home = os.path.realpath(home) if home else home_dir()
+        self.warnings: List[str] = []
+        kw = dict(cwd=self.cwd, home=self.home, warnings=self.warnings)
+        self.deny: List[PermissionRule] = (
+            parse_rules(split_tool_list(disallowed), "--disallowedTools", error=UsageError, **kw)
+            + parse_rules(deny_rules, "settings permissions.deny", error=ConfigError, **kw)
+        )
+        self.ask: List[PermissionRule] = parse_rules(ask_rules, "settings permissions.ask", error=ConfigError, **kw)
+        self.allow: List[PermissionRule] = (
+            parse_rules(split_tool_list(allowed), "--allowedTools", error=UsageError, **kw)
+            + parse_rules(allow_rules, "settings permissions.allow", error=ConfigError, **kw)
+        )
+
+    # --- queries -------------------------------------------------------------------------------
+    def removed_tools(self) -> List[str]:
+        """Tools that a bare deny rule removes entirely (never offered to the model)."""
+        out = []
+        for rule in self.deny:
+            if rule.pattern is None and not rule.tool.startswith("mcp__") and rule.tool not in out:
+                out.append(rule.tool)
+        return out
+
+    def is_read_denied(self, path: Union[str, "os.PathLike[str]"]) -> bool:
+        """True when a deny rule forbids reading ``path`` (for hiding glob/grep results)."""
+        targets = expand_targets([path], self.cwd)
+        for rule in self.deny:
+            if rule.path is not None and rule.covers_tool("read_file") and rule.matches_paths(targets, every=False):
+                return True
+        return False
+
+    def in_workspace(self, path: Union[str, "os.PathLike[str]"]) -> bool:
+        resolved, _ = expand_targets([path], self.cwd)[0]
+        return within_any(resolved, self.workspace_roots)
+
+    # --- the decision --------------------------------------------------------------------------
+    def decide(
+        self,
+        tool_name: str,
+        spec: Any,
+        tool_input: Optional[Mapping[str, Any]] = None,
+        target_paths: Iterable[Any] = (),
+    ) -> Decision:
+        """Allow, deny or ask for one call. ``spec`` is the tool's ToolSpec (its ``permission`` level);
+        ``target_paths`` what ``Tool.target_paths`` returned (resolved here again either way)."""
+        name = canonical_tool_name(tool_name) or tool_name
+        tool_input = tool_input or {}
+        level = PermissionLevel(getattr(spec, "permission", PermissionLevel.DANGER_FULL_ACCESS))
+        targets = expand_targets(target_paths, self.cwd)
+
+        rule = self._first_match(self.deny, name, tool_input, targets, allow=False)
+        if rule is not None:
+            return Decision(DENY, f"denied by the rule {rule.label}", rule.text)
+        rule = self._first_match(self.ask, name, tool_input, targets, allow=False)
+        if rule is not None:
+            return self._ask(f"the rule {rule.label} asks for approval", rule.text)
+        allowed = self._allowed_by_rules(name, tool_input, targets)
+        if isinstance(allowed, Decision):
+            return allowed
+        decision = self._by_mode(name, level, targets)
+        if allowed and decision.outcome != ALLOW:
+            decision = Decision(decision.outcome, f"{decision.reason} ({allowed})", decision.rule)
+        return decision
+
+    def _by_mode(self, name: str, level: PermissionLevel, targets: Sequence[Target]) -> Decision:
+        mode = self.mode
+        if mode is PermissionMode.DANGER_FULL_ACCESS:
+            return Decision(ALLOW, "danger-full-access mode allows every tool")
+        if level > mode.auto_level:
+            why = f"{name} needs {level.label} permission; the mode is {mode.value}"
+            if mode is PermissionMode.READ_ONLY:
+                return Decision(DENY, f"{why}, which allows only read-only tools")
+            return self._ask(why)
+        outside = [resolved for resolved, _ in targets if not within_any(resolved, self.workspace_roots)]
+        if outside:
+            roots = ", ".join(self.workspace_roots)
+            return self._ask(
+                f"{outside[0]} is outside the workspace ({roots}); add it with --add-dir or "
+                "permissions.additionalDirectories"
+            )
+        return Decision(ALLOW, f"{mode.value} mode allows {level.label} tools inside the workspace")
+
+    def _ask(self, reason: str, rule: Optional[str] = None) -> Decision:
+        if self.mode is PermissionMode.DONT_ASK:
+            return Decision(DENY, f"{reason}; dontAsk mode denies what would need approval", rule)
+        return Decision(ASK, reason, rule)
+
+    def _first_match(self, rules: Sequence[PermissionRule], name: str, tool_input: Mapping[str, Any],
+                     targets: Sequence[Target], *, allow: bool) -> Optional[PermissionRule]:
+        """The first deny/ask rule (``allow=False``) matching the call. Bash: any part of a compound
+        command, also with leading assignments and wrappers (sudo, env...) stripped."""
+        parsed = None
+        for rule in rules:
+            if not rule.covers_tool(name):
+                continue
+            if rule.pattern is None:
+                return rule
+            if rule.bash is not None:
+                if parsed is None:
+                    parsed = bash_subcommands(str(tool_input.get("command", "")))
+                if rule.bash.matches_whole(parsed):
+                    return rule
+                for part in parsed.parts:
+                    if rule.bash.matches_part(part) or rule.bash.matches_part(strip_wrappers(part)):
+                        return rule
+            elif rule.path is not None:
+                if rule.matches_paths(targets, every=allow):
+                    return rule
+            elif rule.matches_input(name, tool_input):
+                return rule
+        return None
+
+    def _allowed_by_rules(self, name: str, tool_input: Mapping[str, Any],
+                          targets: Sequence[Target]) -> Union[Decision, str, None]:
+        """A Decision when an allow rule applies; else None, or a note on why the bash rules did not."""
+        rules = [r for r in self.allow if r.covers_tool(name)]
+        if not rules:
+            return None
+        if name == "bash":
+            return self._bash_allowed(rules, str(tool_input.get("command", "")))
+        for rule in rules:
+            if rule.path is not None:
+                if rule.matches_paths(targets, every=True):
+                    return Decision(ALLOW, f"allowed by the rule {rule.label}", rule.text)
+            elif rule.pattern is None:
+                if name in PATH_TOOLS and not all(within_any(r, self.workspace_roots) for r, _ in targets):
+                    continue  # a bare file-tool rule does not reach outside the workspace
+                return Decision(ALLOW, f"allowed by the rule {rule.label}", rule.text)
+            elif rule.matches_input(name, tool_input):
+                return Decision(ALLOW, f"allowed by the rule {rule.label}", rule.text)
+        return None
+
+    def _bash_allowed(self, rules: Sequence[PermissionRule], command: str) -> Union[Decision, str, None]:
+        bare = next((r for r in rules if r.pattern is None), None)
+        if bare is not None:
+            return Decision(ALLOW, f"allowed by the rule {bare.label}", bare.text)
+        parsed = bash_subcommands(command)
+        for rule in rules:
+            if rule.bash is not None and rule.bash.matches_whole(parsed) and parsed.simple:
+                return Decision(ALLOW, f"allowed by the rule {rule.label}", rule.text)
+        if not parsed.parts:
+            return None
+        if not parsed.simple:
+            return ("allow rules do not cover commands with $(...), backticks, heredocs or output "
+                    "redirected to a file")
+        used: List[PermissionRule] = []
+        for part in parsed.parts:
+            rule = next((r for r in rules if r.bash is not None and r.bash.matches_part(part)), None)
+            if rule is None:
+                if len(parsed.parts) > 1:
+                    return f"no allow rule covers the part {' '.join(part)!r}"
+                return None
+            if rule not in used:
+                used.append(rule)
+        labels = ", ".join(r.label for r in used)
+        return Decision(ALLOW, f"allowed by the rule{'s' if len(used) > 1 else ''} {labels}",
+                        used[0].text if len(used) == 1 else None)
+
+    def read_denied_checker(self):
+        """A ``ToolContext.is_read_denied`` callable, or None when no deny rule concerns reads."""
+        if not any(r.path is not None and r.covers_tool("read_file") for r in self.deny):
+            return None
+        return lambda path: self.is_read_denied(path)
+
+
+def describe_mode(mode: PermissionMode) -> str:
+    return {
+        PermissionMode.READ_ONLY: "read-only tools run; writes and bash are denied",
+        PermissionMode.DEFAULT: "read-only tools run; anything else asks",
+        PermissionMode.WORKSPACE_WRITE: "reads and file writes inside the workspace run; bash asks",
+        PermissionMode.DANGER_FULL_ACCESS: "every tool runs",
+        PermissionMode.DONT_ASK: "read-only tools run; anything else is denied unless allowed by a rule",
+    }[mode]
+

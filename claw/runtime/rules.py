@@ -1,0 +1,483 @@
+"""Permission rules: ``Tool`` or ``Tool(pattern)``, parsed once and matched against tool calls.
+
+Rule syntax (Claude Code's):
+- a tool name, canonical or alias (``Bash``, ``Read``, ``edit_file``...), or an MCP name: ``mcp__server``
+  (every tool of that server), ``mcp__server__tool``, ``mcp__server__*``. ``Tool(*)`` and ``Tool()`` are
+  the bare tool.
+- ``Bash(git status:*)``: the command starts with these words (word boundary: ``git status`` and
+  ``git status -s`` match, ``git statusx`` does not); ``Bash(npm run test)``: exactly this command;
+  ``Bash(git * main)``: ``*`` matches anything (a trailing `` *`` also matches nothing). Words are
+  compared after shell-style unquoting, so spacing and quoting do not matter. A compound command
+  (``&&``, ``||``, ``;``, ``|``, ``&``, newlines) is checked part by part — see ``bash_subcommands``.
+- ``Read(pattern)``, ``Edit(...)``, ``Write(...)``, ``Glob(...)``, ``Grep(...)``: gitignore-style path
+  globs. ``//abs/path`` is absolute; ``~/x`` is under the home directory; ``./x`` and ``x/y`` are relative
+  to the project directory (cwd); a name without a slash (``*.env``) matches at any depth below it;
+  ``/x`` is taken both ways (absolute, and relative to the project directory, as Claude Code reads it).
+  A rule that matches a directory matches everything inside it. ``Read`` rules also cover glob_search
+  and grep_search; ``Edit``/``MultiEdit`` rules also cover write_file.
+- ``WebFetch(domain:example.com)``: the URL's host is example.com or a subdomain of it.
+- ``WebSearch(pattern)``: the query matches the ``*`` pattern.
+
+Not here: which rule list wins and what the mode adds (``claw.runtime.permissions``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, List, Mapping, Optional, Sequence, Tuple, Type
+
+from claw.errors import ClawError, UsageError
+from claw.tools.globs import GitignoreLine
+from claw.tools.registry import CLAUDE_CODE_ONLY, canonical_tool_name, is_mcp_name, valid_names_hint
+
+READ_FAMILY = ("read_file", "glob_search", "grep_search")
+EDIT_FAMILY = ("edit_file", "write_file")
+PATH_TOOLS = frozenset(READ_FAMILY + EDIT_FAMILY)
+_RULE = re.compile(r"^\s*([A-Za-z0-9_.*-]+)\s*(?:\((.*)\))?\s*$", re.DOTALL)
+
+_ANY_CHILD = "\0"  # a name no real file has: matches only rules that take every name in a directory
+
+# (resolved path, the same path before symlinks were followed)
+Target = Tuple[str, str]
+
+
+def covered_tools(rule_tool: str) -> Tuple[str, ...]:
+    """The canonical tools a rule written for ``rule_tool`` applies to."""
+    if rule_tool == "read_file":
+        return READ_FAMILY
+    if rule_tool == "edit_file":
+        return EDIT_FAMILY
+    return (rule_tool,)
+
+
+@dataclass(frozen=True)
+class PathPattern:
+    """A compiled path rule: one or two (base directory, gitignore line) readings."""
+
+    readings: Tuple[Tuple[str, GitignoreLine], ...]
+
+    def matches(self, path: str) -> bool:
+        for base, line in self.readings:
+            if _under(path, base):
+                rel = path[len(base.rstrip("/")) + 1 :] if path != base else ""
+                if rel and _line_matches(line, rel, path):
+                    return True
+        return False
+
+
+def _under(path: str, base: str) -> bool:
+    if base == "/":
+        return path.startswith("/")
+    return path == base or path.startswith(base.rstrip("/") + "/")
+
+
+def _line_matches(line: GitignoreLine, rel: str, full: str) -> bool:
+    """The path, or any directory above it (below the base), matches the line."""
+    parts = rel.split("/")
+    for i in range(1, len(parts)):
+        if line.matches("/".join(parts[:i]), True):
+            return True
+    return line.matches(rel, os.path.isdir(full))
+
+
+def compile_path_pattern(pattern: str, cwd: str, home: str) -> PathPattern:
+    text = pattern.strip()
+    readings: List[Tuple[str, str]] = []
+    if text.startswith("//"):
+        readings.append(("/", "/" + text[2:].lstrip("/")))
+    elif text == "~" or text.startswith("~/"):
+        readings.append((home, "/" + text[2:] if len(text) > 2 else "/**"))
+    elif text.startswith("/"):
+        readings.append(("/", text))
+        readings.append((cwd, text))
+    elif text.startswith("./"):
+        readings.append((cwd, "/" + text[2:]))
+    elif text == ".":
+        readings.append((cwd, "/**"))
+    else:
+        readings.append((cwd, text))  # gitignore rules: anchored when it has a slash
+    compiled = []
+    for base, glob in readings:
+        line = GitignoreLine.parse(glob)
+        if line is None or line.negated:
+            continue
+        compiled.append((os.path.realpath(base), line))
+    return PathPattern(tuple(compiled))
+
+
+# --- bash commands -------------------------------------------------------------------------------
+
+_SAFE_REDIRECT_TARGETS = ("/dev/null", "&1", "&2", "&-")
+_WRAPPERS = frozenset({"sudo", "env", "command", "nohup", "time", "nice", "exec", "builtin", "doas"})
+
+
+@dataclass
+class ParsedCommand:
+    """A shell command split at control operators into word lists.
+
+    ``simple`` is False when allow rules must not vouch for the command: command or process
+    substitution, backticks, heredocs, output redirected to a file, unbalanced quotes.
+    """
+
+    parts: List[List[str]] = field(default_factory=list)
+    simple: bool = True
+
+
+def bash_subcommands(command: str) -> ParsedCommand:
+    """Split ``command`` into subcommands of unquoted words (a small POSIX-shell tokenizer)."""
+    result = ParsedCommand()
+    words: List[str] = []
+    word: List[str] = []
+    in_word = False
+    i = 0
+    n = len(command)
+    redirect_pending = False
+
+    def end_word() -> None:
+        nonlocal in_word, redirect_pending
+        if in_word:
+            text = "".join(word)
+            if redirect_pending:
+                if text not in _SAFE_REDIRECT_TARGETS:
+                    result.simple = False
+                redirect_pending = False
+            else:
+                words.append(text)
+        word.clear()
+        in_word = False
+
+    def end_part() -> None:
+        end_word()
+        if words:
+            result.parts.append(list(words))
+        words.clear()
+
+    while i < n:
+        c = command[i]
+        if c == "\\":
+            if i + 1 < n and command[i + 1] == "\n":
+                i += 2
+                continue
+            word.append(command[i + 1] if i + 1 < n else "\\")
+            in_word = True
+            i += 2
+            continue
+        if c == "'":
+            j = command.find("'", i + 1)
+            if j == -1:
+                result.simple = False
+                word.append(command[i + 1 :])
+                in_word = True
+                break
+            word.append(command[i + 1 : j])
+            in_word = True
+            i = j + 1
+            continue
+        if c == '"':
+            j = i + 1
+            buf = []
+            closed = False
+            while j < n:
+                d = command[j]
+                if d == "\\" and j + 1 < n and command[j + 1] in '"\\$`\n':
+                    buf.append(command[j + 1])
+                    j += 2
+                    continue
+                if d == '"':
+                    closed = True
+                    break
+                if d == "`" or (d == "$" and j + 1 < n and command[j + 1] == "("):
+                    result.simple = False
+                buf.append(d)
+                j += 1
+            if not closed:
+                result.simple = False
+            word.append("".join(buf))
+            in_word = True
+            i = j + 1
+            continue
+        if c == "`" or (c == "$" and i + 1 < n and command[i + 1] == "("):
+            result.simple = False
+            word.append(c)
+            in_word = True
+            i += 1
+            continue
+        if c in "<>" and i + 1 < n and command[i + 1] == "(":
+            result.simple = False  # process substitution
+            i += 2
+            continue
+        if c == "#" and not in_word:
+            j = command.find("\n", i)
+            i = n if j == -1 else j
+            continue
+        if c in " \t":
+            end_word()
+            i += 1
+            continue
+        if c == "\n" or c == ";":
+            end_part()
+            i += 1
+            continue
+        if c == "&":
+            if command.startswith("&&", i):
+                end_part()
+                i += 2
+                continue
+            if command.startswith("&>", i):
+                end_word()
+                redirect_pending = True
+                i += 3 if command.startswith("&>>", i) else 2
+                continue
+            end_part()  # background
+            i += 1
+            continue
+        if c == "|":
+            end_part()
+            i += 2 if command.startswith(("||", "|&"), i) else 1
+            continue
+        if c in "<>":
+            # a redirection; a leading fd number belongs to it, not to the words
+            if in_word and "".join(word).isdigit():
+                word.clear()
+                in_word = False
+            else:
+                end_word()
+            if command.startswith("<<", i):
+                result.simple = False  # heredoc / herestring
+                i += 3 if command.startswith("<<<", i) else 2
+                continue
+            if c == ">":
+                redirect_pending = True
+                i += 1
+                if i < n and command[i] in ">|":
+                    i += 1
+                if i < n and command[i] == "&":
+                    # >&2 style duplication
+                    j = i + 1
+                    while j < n and (command[j].isdigit() or command[j] == "-"):
+                        j += 1
+                    redirect_pending = False
+                    i = j
+                continue
+            # input redirection: reading is fine, skip the file word
+            i += 1
+            while i < n and command[i] in " \t":
+                i += 1
+            j = i
+            while j < n and command[j] not in " \t\n;&|<>":
+                j += 1
+            i = j
+            continue
+        word.append(c)
+        in_word = True
+        i += 1
+    end_part()
+    if redirect_pending:
+        result.simple = False
+    return result
+
+
+def strip_wrappers(words: Sequence[str]) -> List[str]:
+    """Drop leading ``VAR=value`` assignments and wrappers (``sudo``, ``env``, ``nohup``...)."""
+    out = list(words)
+    changed = True
+    while out and changed:
+        changed = False
+        while out and re.match(r"^[A-Za-z_][A-Za-z0-9_]*=", out[0]):
+            out.pop(0)
+            changed = True
+        if out and out[0] in _WRAPPERS:
+            out.pop(0)
+            while out and out[0].startswith("-"):
+                out.pop(0)
+            changed = True
+    return out
+
+
+@dataclass(frozen=True)
+class BashPattern:
+    kind: str  # prefix | glob | exact
+    words: Tuple[str, ...] = ()
+    regex: Optional["re.Pattern[str]"] = None
+    exact_parts: Tuple[Tuple[str, ...], ...] = ()
+
+    @classmethod
+    def compile(cls, pattern: str) -> "BashPattern":
+        text = pattern.strip()
+        if text.endswith(":*"):
+            parsed = bash_subcommands(text[:-2])
+            words = tuple(w for part in parsed.parts for w in part)
+            return cls("prefix", words=words)
+        if "*" in text:
+            optional_tail = text.endswith(" *")
+            core = text[:-2] if optional_tail else text
+            source = ".*".join(re.escape(" ".join(p.split())) for p in core.split("*"))
+            if optional_tail:
+                source += "(?: .*)?"
+            return cls("glob", regex=re.compile(source + r"\Z", re.DOTALL))
+        parsed = bash_subcommands(text)
+        return cls("exact", exact_parts=tuple(tuple(p) for p in parsed.parts))
+
+    def matches_part(self, words: Sequence[str]) -> bool:
+        if self.kind == "prefix":
+            return tuple(words[: len(self.words)]) == self.words
+        if self.kind == "glob":
+            assert self.regex is not None
+            return self.regex.match(" ".join(words)) is not None
+        return len(self.exact_parts) == 1 and tuple(words) == self.exact_parts[0]
+
+    def matches_whole(self, parsed: ParsedCommand) -> bool:
+        """An exact rule written as a compound command matches that same compound command."""
+        return (self.kind == "exact" and len(self.exact_parts) > 1
+                and tuple(tuple(p) for p in parsed.parts) == self.exact_parts)
+
+
+# --- rules ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PermissionRule:
+    """One parsed rule. ``tool`` is canonical (or an MCP name); ``pattern`` None means every call."""
+
+    text: str
+    tool: str
+    pattern: Optional[str]
+    source: str
+    path: Optional[PathPattern] = None
+    bash: Optional[BashPattern] = None
+    domain: Optional[str] = None
+    query: Optional["re.Pattern[str]"] = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.text} ({self.source})"
+
+    def covers_tool(self, tool_name: str) -> bool:
+        if is_mcp_name(self.tool):
+            if self.tool.endswith("__*"):
+                return tool_name.startswith(self.tool[:-1])
+            if tool_name == self.tool:
+                return True
+            return self.tool.count("__") == 1 and tool_name.startswith(self.tool + "__")
+        return tool_name in covered_tools(self.tool)
+
+    def matches_paths(self, targets: Sequence[Target], *, every: bool) -> bool:
+        """Path rules: any target matches (``every=False``, for deny/ask — resolved or as written) or
+        every target matches as resolved (``every=True``, for allow)."""
+        assert self.path is not None
+        if not targets:
+            return False
+        if every:
+            return all(self.path.matches(resolved) for resolved, _ in targets)
+        for resolved, lexical in targets:
+            if self.path.matches(resolved) or self.path.matches(lexical):
+                return True
+            # a directory (a search root) is covered when the rule takes any name inside it
+            if os.path.isdir(resolved) and self.path.matches(os.path.join(resolved, _ANY_CHILD)):
+                return True
+        return False
+
+    def matches_input(self, tool_name: str, tool_input: Mapping[str, Any]) -> bool:
+        """Non-path, non-bash patterns (web tools); bare rules match everything."""
+        if self.domain is not None:
+            from urllib.parse import urlsplit
+
+            from claw.tools.web_common import host_in_domains
+
+            host = urlsplit(str(tool_input.get("url", ""))).hostname or ""
+            return host_in_domains(host, [self.domain])
+        if self.query is not None:
+            return self.query.match(str(tool_input.get("query", ""))) is not None
+        return True
+
+
+def parse_rule(
+    text: str,
+    source: str,
+    *,
+    cwd: str,
+    home: Optional[str] = None,
+    error: Type[ClawError] = UsageError,
+    warnings: Optional[List[str]] = None,
+) -> Optional[PermissionRule]:
+    """Parse one rule. None for a Claude Code-only tool (skipped, with a warning when a list is given).
+    Raises ``error`` (UsageError for flags, ConfigError for settings) naming the source."""
+    home = home or os.path.expanduser("~")
+    m = _RULE.match(text)
+    if not m:
+        raise error(f"invalid permission rule {text!r} in {source}",
+                    hint='write Tool or Tool(pattern), e.g. "Read", "Bash(git status:*)", "Read(./src/**)"')
+    name, pattern = m.group(1), m.group(2)
+    if pattern is not None and pattern.strip() in ("", "*"):
+        pattern = None
+    canonical = canonical_tool_name(name)
+    if canonical is None and is_mcp_name(name):
+        canonical = name
+    if canonical is None:
+        if name in CLAUDE_CODE_ONLY:
+            if warnings is not None:
+                warnings.append(f"permission rule {text!r} in {source} names the Claude Code tool {name!r}, "
+                                "which claw does not have; ignored")
+            return None
+        raise error(f"unknown tool {name!r} in permission rule {text!r} ({source})", hint=valid_names_hint())
+    rule_args: dict = {}
+    if pattern is not None and not is_mcp_name(canonical):
+        if canonical == "bash":
+            rule_args["bash"] = BashPattern.compile(pattern)
+        elif canonical in PATH_TOOLS:
+            compiled = compile_path_pattern(pattern, os.path.realpath(cwd), home)
+            if not compiled.readings:
+                raise error(f"invalid path pattern in permission rule {text!r} ({source})")
+            rule_args["path"] = compiled
+        elif canonical == "web_fetch":
+            stripped = pattern.strip()
+            if not stripped.startswith("domain:") or not stripped[len("domain:"):].strip():
+                raise error(f"invalid WebFetch rule {text!r} ({source})",
+                            hint="write WebFetch(domain:example.com)")
+            rule_args["domain"] = stripped[len("domain:"):].strip()
+        elif canonical == "web_search":
+            source_re = ".*".join(re.escape(p) for p in pattern.strip().split("*"))
+            rule_args["query"] = re.compile(source_re + r"\Z", re.IGNORECASE | re.DOTALL)
+        else:
+            pattern = None  # todo_write takes no pattern
+    elif is_mcp_name(canonical):
+        pattern = None
+    return PermissionRule(text=text.strip(), tool=canonical, pattern=pattern, source=source, **rule_args)
+
+
+def parse_rules(
+    texts: Iterable[str],
+    source: str,
+    *,
+    cwd: str,
+    home: Optional[str] = None,
+    error: Type[ClawError] = UsageError,
+    warnings: Optional[List[str]] = None,
+) -> List[PermissionRule]:
+    rules = []
+    for text in texts:
+        if not isinstance(text, str) or not text.strip():
+            raise error(f"invalid permission rule {text!r} in {source}")
+        rule = parse_rule(text, source, cwd=cwd, home=home, error=error, warnings=warnings)
+        if rule is not None:
+            rules.append(rule)
+    return rules
+
+
+def expand_targets(paths: Iterable[Any], cwd: str) -> List[Target]:
+    """(resolved, lexical) pairs for the policy: relative paths against ``cwd``, ``~`` expanded."""
+    out = []
+    for p in paths:
+        text = os.path.expanduser(os.fspath(p))
+        if not os.path.isabs(text):
+            text = os.path.join(cwd, text)
+        lexical = os.path.normpath(text)
+        out.append((os.path.realpath(lexical), lexical))
+    return out
+
+
+def home_dir() -> str:
+    return os.path.realpath(str(Path.home()))

@@ -1,0 +1,197 @@
+"""The types every built-in tool shares: what a tool is, what it needs to run, what it returns.
+
+A tool is a ``Tool`` subclass with a ``spec`` (name, description, the JSON Schema the model sees, the
+permission level it needs, whether it may run concurrently with other read-only calls), ``validate``
+(turns the model's raw input into a clean dict or raises ``ToolInputError`` with a message the model can
+act on), ``target_paths`` (the resolved paths a file tool will touch, for the permission policy) and
+``async run`` (does the work, returns a ``ToolResult``; a failure the model should see is a result with
+``is_error=True``, never an exception).
+
+This module deliberately decides nothing about permissions (that is ``claw.runtime.permissions``), does
+no I/O and imports nothing heavy: the conversation loop imports it on every run.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
+
+
+class PermissionLevel(enum.IntEnum):
+    """What a tool may do, ordered: a mode that allows a level allows every lower one."""
+
+    READ_ONLY = 0
+    WORKSPACE_WRITE = 1
+    DANGER_FULL_ACCESS = 2
+
+    @property
+    def label(self) -> str:
+        return self.name.lower().replace("_", "-")
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    """How a tool presents itself: to the model (name, description, schema) and to the policy."""
+
+    name: str
+    description: str
+    input_schema: Dict[str, Any]
+    permission: PermissionLevel
+    read_only: bool  # True: may run concurrently with other read-only calls
+
+    def to_api(self) -> Dict[str, Any]:
+        """The tool definition as the Messages API takes it."""
+        return {"name": self.name, "description": self.description, "input_schema": self.input_schema}
+
+
+@dataclass
+class ToolResult:
+    """What goes back to the model as a tool_result (``content``, ``is_error``) plus UI metadata."""
+
+    content: str
+    is_error: bool = False
+    metadata: Dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def error(cls, message: str, **metadata: Any) -> "ToolResult":
+        return cls(content=message, is_error=True, metadata=dict(metadata))
+
+
+class ToolInputError(Exception):
+    """The model's input does not fit the tool; ``message`` goes back to the model as an error result."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass
+class TodoItem:
+    """One entry of the model's todo list (Claude Code's TodoWrite shape)."""
+
+    content: str
+    status: str  # pending | in_progress | completed
+    active_form: Optional[str] = None
+    id: Optional[str] = None
+    priority: Optional[str] = None
+
+    def to_dict(self) -> Dict[str, Any]:
+        data: Dict[str, Any] = {"content": self.content, "status": self.status}
+        if self.active_form is not None:
+            data["activeForm"] = self.active_form
+        if self.id is not None:
+            data["id"] = self.id
+        if self.priority is not None:
+            data["priority"] = self.priority
+        return data
+
+
+class TodoStore:
+    """The current todo list of a session; ``todo_write`` replaces it as a whole."""
+
+    def __init__(self, items: Optional[List[TodoItem]] = None) -> None:
+        self.items: List[TodoItem] = list(items or [])
+
+    def replace(self, items: List[TodoItem]) -> List[TodoItem]:
+        """Set the new list; returns the old one."""
+        old, self.items = self.items, list(items)
+        return old
+
+
+class BackgroundJobs:
+    """Background bash processes started in this session, so the session can stop them at its end."""
+
+    def __init__(self) -> None:
+        self.jobs: Dict[str, Tuple[Any, Path]] = {}  # id -> (subprocess.Popen, output file)
+
+    def add(self, job_id: str, proc: Any, output: Path) -> None:
+        self.jobs[job_id] = (proc, output)
+
+    def running(self) -> List[str]:
+        return [job_id for job_id, (proc, _) in self.jobs.items() if proc.poll() is None]
+
+    def terminate_all(self) -> None:
+        """SIGTERM the process group of every background job still running (never raises)."""
+        import signal
+
+        for proc, _ in list(self.jobs.values()):
+            if proc.poll() is not None:
+                continue
+            try:
+                os.killpg(proc.pid, signal.SIGTERM)
+            except OSError:
+                pass
+        self.jobs.clear()
+
+
+def _default_env() -> Dict[str, str]:
+    return dict(os.environ)
+
+
+@dataclass
+class ToolContext:
+    """Everything a tool run may use besides its input. Built by the caller (the conversation loop).
+
+    ``env`` is the environment for subprocesses, already shaped by the caller (settings ``env``, proxy and
+    CA variables). ``cancel`` is set to interrupt running tools (bash kills its process group); cancelling
+    the task running the tool has the same effect. ``http_client_factory`` returns a
+    ``claw.net.http.HttpClient`` (an async context manager) for ``web_fetch``/``web_search``; when None the
+    tools build one from ``net_config`` (or ``NetConfig.from_env(env)``). ``is_read_denied`` hides paths from glob/grep results
+    (the loop passes the policy's read-deny check). ``output_dir`` holds background bash output files
+    (default: a per-user directory under the system temp dir).
+    """
+
+    cwd: Path
+    workspace_roots: Tuple[Path, ...] = ()
+    env: Dict[str, str] = field(default_factory=_default_env)
+    cancel: Optional[Any] = None  # asyncio.Event; typed loosely so this module needs no asyncio
+    todos: TodoStore = field(default_factory=TodoStore)
+    background: BackgroundJobs = field(default_factory=BackgroundJobs)
+    http_client_factory: Optional[Callable[[], Any]] = None
+    web_search_url: Optional[str] = None
+    is_read_denied: Optional[Callable[[Path], bool]] = None
+    output_dir: Optional[Path] = None
+    net_config: Optional[Any] = None  # claw.net.config.NetConfig for web tools; None: from env
+
+    def __post_init__(self) -> None:
+        self.cwd = Path(self.cwd)
+        if not self.workspace_roots:
+            self.workspace_roots = (self.cwd,)
+
+    @property
+    def cancelled(self) -> bool:
+        return self.cancel is not None and self.cancel.is_set()
+
+
+class Tool:
+    """Base class of the built-in tools. Subclasses set ``spec`` and implement ``validate`` and ``run``."""
+
+    spec: ToolSpec
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    def validate(self, tool_input: Mapping[str, Any]) -> Dict[str, Any]:
+        """Check and normalise the model's input; raise ToolInputError with a readable message."""
+        raise NotImplementedError
+
+    def target_paths(self, tool_input: Mapping[str, Any], cwd: Optional[Path] = None) -> List[Path]:
+        """The filesystem paths this call would touch (validated input); empty for non-file tools.
+        With ``cwd`` they are fully resolved (``paths.resolve_path``); without it relative paths stay
+        relative (``~`` expanded) and the permission policy resolves them against its own cwd."""
+        return []
+
+    async def run(self, tool_input: Dict[str, Any], ctx: ToolContext) -> ToolResult:
+        raise NotImplementedError
+
+    async def __call__(self, tool_input: Mapping[str, Any], ctx: ToolContext) -> ToolResult:
+        """Validate then run: input errors become an error result, as the loop sends them back."""
+        try:
+            clean = self.validate(tool_input)
+        except ToolInputError as exc:
+            return ToolResult.error(f"Invalid input for {self.spec.name}: {exc.message}")
+        return await self.run(clean, ctx)

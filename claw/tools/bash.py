@@ -1,0 +1,333 @@
+"""The ``bash`` tool: run a command with ``bash -c`` in the working directory.
+
+Input (CONTRACT): ``command``, ``timeout?`` (milliseconds, default 120000, at most 600000),
+``run_in_background?``, ``description?`` (shown to the user, not used).
+
+Foreground: stdin is /dev/null, stdout and stderr are merged in the order written, the process runs
+in its own process group, and on timeout, on ``ctx.cancel`` or when the calling task is cancelled the
+whole group gets SIGTERM then, after ``KILL_GRACE`` seconds, SIGKILL — children included. The output
+is capped at ``MAX_OUTPUT_CHARS`` (the first and last halves kept, with a note saying how much was cut).
+A non-zero exit code is reported and makes the result an error.
+
+Background: the command's output goes to a file (``ctx.output_dir``, default a private directory under
+the system temp dir), the result gives the job id, pid and file path, and ``[claw: exit code N]`` is
+appended to the file when the command ends. ``ctx.background.terminate_all()`` stops them.
+
+Every call starts in ``ctx.cwd``; a ``cd`` does not carry over to the next call. The environment is
+``ctx.env`` as given.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional
+
+from claw.tools.base import PermissionLevel, Tool, ToolContext, ToolInputError, ToolResult, ToolSpec
+from claw.tools.schema import check_input
+
+DEFAULT_TIMEOUT_MS = 120_000
+MAX_TIMEOUT_MS = 600_000
+MAX_OUTPUT_CHARS = 30_000
+KILL_GRACE = 2.0  # seconds between SIGTERM and SIGKILL
+DRAIN_GRACE = 1.0  # seconds to keep reading after bash exits while a leftover child holds the pipe
+
+SCHEMA: Dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "command": {"type": "string", "description": "The command to run with bash -c."},
+        "timeout": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": MAX_TIMEOUT_MS,
+            "description": f"Timeout in milliseconds (default {DEFAULT_TIMEOUT_MS}, at most {MAX_TIMEOUT_MS}).",
+        },
+        "run_in_background": {
+            "type": "boolean",
+            "description": "Start the command and return at once; its output goes to a file whose path "
+            "is returned (read it later with read_file or `tail`).",
+        },
+        "description": {
+            "type": "string",
+            "description": "A short description of what the command does, for the user (5-10 words).",
+        },
+    },
+    "required": ["command"],
+    "additionalProperties": False,
+}
+
+
+class OutputCollector:
+    """Keeps the first and last ``limit // 2`` bytes of a stream and counts what it drops."""
+
+    def __init__(self, limit: int = MAX_OUTPUT_CHARS) -> None:
+        self.half = max(1, limit // 2)
+        self.head = bytearray()
+        self.tail = bytearray()
+        self.total = 0
+
+    def feed(self, data: bytes) -> None:
+        self.total += len(data)
+        room = self.half - len(self.head)
+        if room > 0:
+            self.head += data[:room]
+            data = data[room:]
+        if data:
+            self.tail += data
+            if len(self.tail) > 2 * self.half:
+                del self.tail[: len(self.tail) - self.half]
+
+    @property
+    def dropped(self) -> int:
+        kept_tail = min(len(self.tail), self.half)
+        return self.total - len(self.head) - kept_tail
+
+    def text(self) -> str:
+        head = bytes(self.head)
+        tail = bytes(self.tail[-self.half :]) if self.tail else b""
+        if self.dropped <= 0:
+            return (head + bytes(self.tail)).decode("utf-8", "replace")
+        return (
+            head.decode("utf-8", "replace")
+            + f"\n\n[... output truncated: {self.dropped:,} of {self.total:,} bytes omitted from the "
+            "middle ...]\n\n"
+            + tail.decode("utf-8", "replace")
+        )
+
+
+class BashTool(Tool):
+    spec = ToolSpec(
+        name="bash",
+        description=(
+            "Run a shell command with bash -c in the working directory (stdin is empty; each call starts "
+            f"fresh in the working directory). Default timeout {DEFAULT_TIMEOUT_MS // 1000} s, at most "
+            f"{MAX_TIMEOUT_MS // 1000} s. Output (stdout and stderr merged) is capped at "
+            f"{MAX_OUTPUT_CHARS} characters. Use run_in_background for servers and long jobs. Prefer "
+            "read_file, glob_search and grep_search over cat, find and grep."
+        ),
+        input_schema=SCHEMA,
+        permission=PermissionLevel.DANGER_FULL_ACCESS,
+        read_only=False,
+    )
+
+    def validate(self, tool_input: Mapping[str, Any]) -> Dict[str, Any]:
+        data = check_input(SCHEMA, tool_input)
+        if not data["command"].strip():
+            raise ToolInputError("'command' must not be empty")
+        return data
+
+    async def run(self, tool_input: Dict[str, Any], ctx: ToolContext) -> ToolResult:
+        if ctx.cancelled:
+            return ToolResult.error("Interrupted before the command started.", interrupted=True)
+        if tool_input.get("run_in_background"):
+            return self._start_background(tool_input["command"], ctx)
+        timeout_ms = tool_input.get("timeout") or DEFAULT_TIMEOUT_MS
+        return await run_foreground(tool_input["command"], ctx, timeout_ms / 1000.0)
+
+    def _start_background(self, command: str, ctx: ToolContext) -> ToolResult:
+        import secrets
+        import subprocess
+
+        out_dir = ctx.output_dir or default_output_dir()
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError as exc:
+            return ToolResult.error(f"Cannot create the output directory {out_dir}: {exc.strerror or exc}")
+        job_id = "bash-" + secrets.token_hex(4)
+        output = out_dir / f"{job_id}.log"
+        wrapper = 'bash -c "$1"; code=$?; printf "\\n[claw: exit code %d]\\n" "$code"'
+        try:
+            with open(output, "wb") as sink:
+                proc = subprocess.Popen(
+                    ["bash", "-c", wrapper, "claw-bg", command],
+                    cwd=str(ctx.cwd),
+                    env=ctx.env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=sink,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+        except OSError as exc:
+            return ToolResult.error(f"Could not start bash: {exc.strerror or exc}")
+        ctx.background.add(job_id, proc, output)
+        return ToolResult(
+            f"Started in the background as job {job_id} (pid {proc.pid}).\n"
+            f"Output file: {output}\n"
+            "The line \"[claw: exit code N]\" is appended when the command finishes. Read the output "
+            f"with read_file or with bash (e.g. `tail -n 50 {output}`); stop it with `kill -- -{proc.pid}`.",
+            metadata={"job_id": job_id, "pid": proc.pid, "output_file": str(output), "background": True},
+        )
+
+
+def default_output_dir() -> Path:
+    uid = os.getuid() if hasattr(os, "getuid") else 0
+    return Path(tempfile.gettempdir()) / f"claw-{uid}" / "bash"
+
+
+class _BashProtocol(asyncio.SubprocessProtocol):
+    """Feeds the merged output to a collector and reports exit and end-of-output separately: asyncio's
+    own ``Process.wait()`` waits for the pipes too, which a leftover child can hold open forever."""
+
+    def __init__(self, sink: OutputCollector, loop: asyncio.AbstractEventLoop) -> None:
+        self.sink = sink
+        self.exited: "asyncio.Future[None]" = loop.create_future()
+        self.eof: "asyncio.Future[None]" = loop.create_future()
+
+    def pipe_data_received(self, fd: int, data: bytes) -> None:
+        self.sink.feed(data)
+
+    def pipe_connection_lost(self, fd: int, exc: Optional[Exception]) -> None:
+        if not self.eof.done():
+            self.eof.set_result(None)
+
+    def process_exited(self) -> None:
+        if not self.exited.done():
+            self.exited.set_result(None)
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether a live (not zombie) process is left in the group. Zombies are ignored: when pid 1 of a
+    container does not reap orphans they linger, and they are dead anyway."""
+    proc_dir = "/proc"
+    if os.path.isdir(os.path.join(proc_dir, "self")):
+        try:
+            names = os.listdir(proc_dir)
+        except OSError:
+            names = []
+        for name in names:
+            if not name.isdigit():
+                continue
+            try:
+                with open(os.path.join(proc_dir, name, "stat"), "rb") as fh:
+                    stat = fh.read()
+            except OSError:
+                continue
+            fields = stat[stat.rfind(b")") + 2 :].split()
+            if len(fields) > 2 and fields[2] == str(pgid).encode() and fields[0] != b"Z":
+                return True
+        return False
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _signal_group(pgid: int, sig: int) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+async def kill_group(pgid: int, exited: "asyncio.Future[None]", grace: Optional[float] = None) -> None:
+    """SIGTERM the process group ``pgid``; SIGKILL what is left after ``grace`` seconds (default
+    ``KILL_GRACE``). ``exited`` completes when the group leader has exited."""
+    if grace is None:
+        grace = KILL_GRACE
+    _signal_group(pgid, signal.SIGTERM)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + grace
+    while loop.time() < deadline:
+        if exited.done():
+            if not _group_alive(pgid):
+                return
+            await asyncio.sleep(0.02)
+        else:
+            await asyncio.wait({exited}, timeout=0.05)
+    _signal_group(pgid, signal.SIGKILL)
+    await asyncio.wait({exited}, timeout=grace)
+
+
+async def run_foreground(command: str, ctx: ToolContext, timeout: float) -> ToolResult:
+    loop = asyncio.get_running_loop()
+    started = time.monotonic()
+    sink = OutputCollector()
+    # Shielded: a cancellation that lands while the pipes are being connected (bash may already be
+    # running and forking) must still kill the whole group, not only bash as asyncio would.
+    creating = asyncio.ensure_future(
+        loop.subprocess_exec(
+            lambda: _BashProtocol(sink, loop),
+            "bash",
+            "-c",
+            command,
+            cwd=str(ctx.cwd),
+            env=ctx.env,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            start_new_session=True,
+        )
+    )
+    try:
+        transport, protocol = await asyncio.shield(creating)
+    except asyncio.CancelledError:
+        try:
+            transport, protocol = await creating
+        except Exception:
+            raise asyncio.CancelledError() from None
+        try:
+            await kill_group(transport.get_pid(), protocol.exited)
+        finally:
+            transport.close()
+        raise
+    except OSError as exc:
+        return ToolResult.error(f"Could not start bash: {exc.strerror or exc}")
+    pgid = transport.get_pid()  # start_new_session: the group id is the leader's pid
+    watched: List["asyncio.Future[Any]"] = [protocol.exited]
+    cancel_waiter: Optional["asyncio.Future[Any]"] = None
+    if ctx.cancel is not None:
+        cancel_waiter = asyncio.ensure_future(ctx.cancel.wait())
+        watched.append(cancel_waiter)
+    timed_out = interrupted = leftover = False
+    try:
+        done, _ = await asyncio.wait(watched, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        if protocol.exited not in done:
+            if cancel_waiter is not None and cancel_waiter in done:
+                interrupted = True
+            else:
+                timed_out = True
+            await kill_group(pgid, protocol.exited)
+        if not protocol.eof.done():
+            await asyncio.wait({protocol.eof}, timeout=DRAIN_GRACE)
+            leftover = not protocol.eof.done()  # a child still holds the output pipe open
+    except asyncio.CancelledError:
+        await kill_group(pgid, protocol.exited)
+        raise
+    finally:
+        if cancel_waiter is not None and not cancel_waiter.done():
+            cancel_waiter.cancel()
+        transport.close()
+    code = transport.get_returncode()
+    elapsed_ms = int((time.monotonic() - started) * 1000)
+    text = sink.text().rstrip("\n")
+    notes = []
+    if timed_out:
+        notes.append(f"[command timed out after {timeout * 1000:.0f} ms; its process group was killed]")
+    elif interrupted:
+        notes.append("[command interrupted; its process group was killed]")
+    elif code:
+        notes.append(f"[exit code {code}]")
+    if leftover:
+        notes.append(
+            "[a background process started by the command still holds its output; later output is not "
+            "shown — use run_in_background for long-running processes]"
+        )
+    body = text if text else "(no output)"
+    if notes:
+        body += "\n" + "\n".join(notes)
+    meta = {
+        "exit_code": code,
+        "timed_out": timed_out,
+        "interrupted": interrupted,
+        "duration_ms": elapsed_ms,
+        "output_bytes": sink.total,
+        "truncated_bytes": max(0, sink.dropped),
+    }
+    return ToolResult(body, is_error=bool(timed_out or interrupted or code), metadata=meta)

@@ -1,0 +1,185 @@
+"""The ``read_file`` tool: a text file's lines, numbered like ``cat -n``.
+
+Input (CONTRACT): ``path``, ``offset?`` (1-based first line; 0 is taken as 1), ``limit?`` (lines; default
+``DEFAULT_LIMIT``). Lines longer than ``MAX_LINE_CHARS`` are cut with a note, the whole answer stops at
+``MAX_OUTPUT_CHARS`` with a note saying which offset to continue from. Refused with a reason: directories
+(with a hint), images and PDFs (by extension or magic bytes), other binary files (a NUL byte in the first
+8 KiB), device files, and files past ``MAX_FILE_BYTES`` unless offset/limit narrow the read.
+
+Files are read line by line, never whole; text is decoded as UTF-8 with replacement characters.
+It does not render images or extract PDF text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import stat
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional
+
+from claw.tools.base import PermissionLevel, Tool, ToolContext, ToolResult, ToolSpec
+from claw.tools.paths import display_path, resolve_path, target_path
+from claw.tools.schema import check_input
+
+DEFAULT_LIMIT = 2000
+MAX_LINE_CHARS = 2000
+MAX_OUTPUT_CHARS = 100_000
+MAX_FILE_BYTES = 10 * 1024 * 1024  # whole-file reads above this need offset/limit
+SNIFF_BYTES = 8192
+
+IMAGE_EXTENSIONS = frozenset(
+    ".png .jpg .jpeg .gif .webp .bmp .ico .tif .tiff .heic .avif .psd".split()
+)
+_MAGIC = (
+    (b"\x89PNG\r\n\x1a\n", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF87a", "a GIF image"),
+    (b"GIF89a", "a GIF image"),
+    (b"%PDF-", "a PDF document"),
+    (b"BM", None),  # too short to trust alone; only with a .bmp extension
+)
+
+SCHEMA: Dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "path": {"type": "string", "description": "Path of the file to read (absolute or relative to "
+                 "the working directory)."},
+        "offset": {"type": "integer", "minimum": 0, "description": "Line number to start reading from "
+                   "(1-based). Use with limit for large files."},
+        "limit": {"type": "integer", "minimum": 1, "description": f"Number of lines to read (default "
+                  f"{DEFAULT_LIMIT})."},
+    },
+    "required": ["path"],
+    "additionalProperties": False,
+}
+
+PATH_ALIASES = {"file_path": "path"}
+
+
+class ReadFileTool(Tool):
+    spec = ToolSpec(
+        name="read_file",
+        description=(
+            "Read a text file. Returns lines numbered like `cat -n` (number, tab, text), at most "
+            f"{DEFAULT_LIMIT} lines from offset (1-based). Lines over {MAX_LINE_CHARS} characters are cut. "
+            "Images, PDFs and binary files are refused; for directories use glob_search."
+        ),
+        input_schema=SCHEMA,
+        permission=PermissionLevel.READ_ONLY,
+        read_only=True,
+    )
+
+    def validate(self, tool_input: Mapping[str, Any]) -> Dict[str, Any]:
+        return check_input(SCHEMA, tool_input, aliases=PATH_ALIASES)
+
+    def target_paths(self, tool_input: Mapping[str, Any], cwd: Optional[Path] = None) -> List[Path]:
+        return [target_path(tool_input["path"], cwd)]
+
+    async def run(self, tool_input: Dict[str, Any], ctx: ToolContext) -> ToolResult:
+        return await asyncio.get_running_loop().run_in_executor(None, self._read, tool_input, ctx.cwd)
+
+    def _read(self, data: Mapping[str, Any], cwd: Path) -> ToolResult:
+        path = resolve_path(data["path"], cwd)
+        shown = display_path(path, cwd)
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            return ToolResult.error(f"File does not exist: {shown}")
+        except OSError as exc:
+            return ToolResult.error(f"Cannot read {shown}: {exc.strerror or exc}")
+        if stat.S_ISDIR(st.st_mode):
+            return ToolResult.error(
+                f"{shown} is a directory, not a file. List it with glob_search (pattern \"*\", path "
+                f"\"{shown}\") or bash `ls`."
+            )
+        if not stat.S_ISREG(st.st_mode):
+            return ToolResult.error(f"{shown} is not a regular file (device, socket or pipe); not read.")
+        offset = max(1, data.get("offset") or 1)
+        limit = data.get("limit") or DEFAULT_LIMIT
+        narrowed = "offset" in data or "limit" in data
+        try:
+            fh = open(path, "rb")
+        except OSError as exc:
+            return ToolResult.error(f"Cannot read {shown}: {exc.strerror or exc}")
+        with fh:
+            head = fh.read(SNIFF_BYTES)
+            refusal = _refusal(path, head)
+            if refusal:
+                return ToolResult.error(f"{shown} is {refusal}. read_file returns text only.")
+            if st.st_size > MAX_FILE_BYTES and not narrowed:
+                return ToolResult.error(
+                    f"{shown} is {st.st_size:,} bytes, over the {MAX_FILE_BYTES:,}-byte limit for a whole "
+                    f"read. Read a part with offset and limit (e.g. offset 1, limit {DEFAULT_LIMIT}), or "
+                    "search it with grep_search."
+                )
+            if st.st_size == 0:
+                return ToolResult(f"(file {shown} is empty)", metadata={"path": str(path), "lines": 0})
+            fh.seek(0)
+            return _numbered(fh, shown, path, offset, limit)
+
+
+def _refusal(path: Path, head: bytes) -> str:
+    ext = path.suffix.lower()
+    for magic, what in _MAGIC:
+        if what and head.startswith(magic):
+            return what
+    if ext in IMAGE_EXTENSIONS:
+        return f"an image ({ext})"
+    if ext == ".pdf":
+        return "a PDF document"
+    if b"\0" in head:
+        return "a binary file"
+    return ""
+
+
+def _numbered(fh, shown: str, path: Path, offset: int, limit: int) -> ToolResult:
+    out: List[str] = []
+    size = 0
+    number = 0
+    last = offset + limit - 1
+    stopped_at = None  # line number where the output cap stopped us
+    cut_lines = 0
+    for raw in fh:
+        number += 1
+        if number < offset:
+            continue
+        if number > last or stopped_at is not None:
+            # count the remaining lines cheaply
+            number += sum(1 for _ in fh)
+            break
+        text = raw.decode("utf-8", "replace").rstrip("\n")
+        if text.endswith("\r"):
+            text = text[:-1]
+        if len(text) > MAX_LINE_CHARS:
+            text = f"{text[:MAX_LINE_CHARS]}... [line truncated: {len(text) - MAX_LINE_CHARS} more characters]"
+            cut_lines += 1
+        line = f"{number:6d}\t{text}"
+        if size + len(line) + 1 > MAX_OUTPUT_CHARS and out:
+            stopped_at = number
+            number += sum(1 for _ in fh)
+            break
+        out.append(line)
+        size += len(line) + 1
+    total = number
+    meta: Dict[str, Any] = {"path": str(path), "lines": total}
+    if offset > total:
+        return ToolResult.error(
+            f"{shown} has {total} line{'s' if total != 1 else ''}; offset {offset} is past the end.",
+            **meta,
+        )
+    text = "\n".join(out)
+    shown_last = offset + len(out) - 1
+    if stopped_at is not None:
+        text += (
+            f"\n[output limit reached: showing lines {offset}-{shown_last} of {total}; continue with "
+            f"offset {stopped_at}]"
+        )
+    elif shown_last < total:
+        text += (
+            f"\n[showing lines {offset}-{shown_last} of {total}; continue with offset {shown_last + 1}]"
+        )
+    meta["shown"] = [offset, shown_last]
+    if cut_lines:
+        meta["truncated_lines"] = cut_lines
+    return ToolResult(text, metadata=meta)

@@ -1,0 +1,193 @@
+"""The built-in tools by canonical name, the Claude Code aliases, and the tool-list flag syntax.
+
+- ``BUILTIN_NAMES``: the canonical names the model sees (CONTRACT), in presentation order.
+- ``ALIASES``: Claude Code's names (``Bash``, ``Read``, ``Write``, ``Edit``, ``MultiEdit``, ``Glob``,
+  ``Grep``, ``WebFetch``, ``WebSearch``, ``TodoWrite``) -> canonical. ``MultiEdit`` is ``edit_file``, whose
+  ``edits`` input is the multi-edit form.
+- ``split_tool_list`` splits ``--tools`` / ``--allowedTools`` / ``--disallowedTools`` values on commas and
+  whitespace, keeping ``Bash(git status:*)`` patterns whole.
+- ``resolve_tool_names`` maps names to canonical ones; an unknown name is a ``UsageError`` listing the
+  valid ones. Claude Code tools claw does not have (``Task``, ``NotebookEdit``...) are skipped with a
+  warning instead, so settings and SDK options written for Claude Code keep working.
+- ``build_tools`` is the set offered to the model for ``--tools`` minus bare ``--disallowedTools`` names.
+
+Permission rules (names with patterns) are parsed by ``claw.runtime.rules``; this module only knows names.
+Tool modules are imported when a tool is built, not when this module is.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Dict, Iterable, List, Optional, Sequence, Union
+
+from claw.errors import UsageError
+
+BUILTIN_NAMES = (
+    "bash",
+    "read_file",
+    "write_file",
+    "edit_file",
+    "glob_search",
+    "grep_search",
+    "web_fetch",
+    "web_search",
+    "todo_write",
+)
+
+ALIASES = {
+    "Bash": "bash",
+    "Read": "read_file",
+    "Write": "write_file",
+    "Edit": "edit_file",
+    "MultiEdit": "edit_file",
+    "Glob": "glob_search",
+    "Grep": "grep_search",
+    "WebFetch": "web_fetch",
+    "WebSearch": "web_search",
+    "TodoWrite": "todo_write",
+}
+
+# Claude Code tools with no claw counterpart: named in a list, they are skipped with a warning.
+CLAUDE_CODE_ONLY = frozenset({
+    "Task", "Agent", "NotebookEdit", "NotebookRead", "BashOutput", "KillShell", "KillBash", "LS",
+    "ExitPlanMode", "SlashCommand", "Skill", "ListMcpResourcesTool", "ReadMcpResourceTool",
+    "AskUserQuestion", "TaskOutput", "TaskStop", "EnterPlanMode",
+})
+
+_MODULES = {
+    "bash": ("claw.tools.bash", "BashTool"),
+    "read_file": ("claw.tools.read_file", "ReadFileTool"),
+    "write_file": ("claw.tools.write_file", "WriteFileTool"),
+    "edit_file": ("claw.tools.edit_file", "EditFileTool"),
+    "glob_search": ("claw.tools.glob_search", "GlobSearchTool"),
+    "grep_search": ("claw.tools.grep_search", "GrepSearchTool"),
+    "web_fetch": ("claw.tools.web_fetch", "WebFetchTool"),
+    "web_search": ("claw.tools.web_search", "WebSearchTool"),
+    "todo_write": ("claw.tools.todo_write", "TodoWriteTool"),
+}
+
+
+def is_mcp_name(name: str) -> bool:
+    """``mcp__server`` or ``mcp__server__tool`` (or ``mcp__server__*``)."""
+    return name.startswith("mcp__") and len(name) > len("mcp__")
+
+
+def canonical_tool_name(name: str) -> Optional[str]:
+    """The canonical name for a canonical name or an alias; None when unknown (MCP names included)."""
+    if name in _MODULES:
+        return name
+    return ALIASES.get(name)
+
+
+def valid_names_hint() -> str:
+    return (
+        "valid tools: " + ", ".join(BUILTIN_NAMES)
+        + "; Claude Code names: " + ", ".join(ALIASES)
+        + "; MCP tools as mcp__<server>__<tool>"
+    )
+
+
+def split_tool_list(values: Union[str, Iterable[str], None]) -> List[str]:
+    """Split one or more flag values into items: commas and whitespace separate, except inside
+    parentheses (``Bash(git log:*), Read`` -> ``["Bash(git log:*)", "Read"]``)."""
+    if values is None:
+        return []
+    if isinstance(values, str):
+        values = [values]
+    items: List[str] = []
+    for value in values:
+        depth = 0
+        current: List[str] = []
+        for ch in value:
+            if ch == "(":
+                depth += 1
+            elif ch == ")":
+                if depth == 0:
+                    raise UsageError(f"unbalanced ')' in tool list {value!r}",
+                                     hint='write a rule as Tool(pattern), e.g. "Bash(git status:*)"')
+                depth -= 1
+            if depth == 0 and (ch == "," or ch.isspace()):
+                if current:
+                    items.append("".join(current))
+                    current = []
+                continue
+            current.append(ch)
+        if depth:
+            raise UsageError(f"unbalanced '(' in tool list {value!r}",
+                             hint='write a rule as Tool(pattern), e.g. "Bash(git status:*)"')
+        if current:
+            items.append("".join(current))
+    return items
+
+
+def resolve_tool_names(
+    names: Iterable[str],
+    *,
+    allow_mcp: bool = False,
+    warnings: Optional[List[str]] = None,
+) -> List[str]:
+    """Canonical names for ``names`` (aliases resolved, duplicates dropped, order kept).
+
+    ``mcp__...`` names pass through when ``allow_mcp``. Claude Code-only tools are skipped (a message is
+    appended to ``warnings`` when given). Anything else raises UsageError listing the valid names.
+    """
+    out: List[str] = []
+    for raw in names:
+        name = raw.strip()
+        if not name:
+            continue
+        canonical = canonical_tool_name(name)
+        if canonical is None and allow_mcp and is_mcp_name(name):
+            canonical = name
+        if canonical is None:
+            if name in CLAUDE_CODE_ONLY:
+                if warnings is not None:
+                    warnings.append(f"tool {name!r} is a Claude Code tool that claw does not have; ignored")
+                continue
+            raise UsageError(f"unknown tool {name!r}", hint=valid_names_hint())
+        if canonical not in out:
+            out.append(canonical)
+    return out
+
+
+def parse_tools_flag(value: Optional[str], *, warnings: Optional[List[str]] = None) -> Optional[List[str]]:
+    """``--tools``: None (flag absent) or ``"default"`` -> None meaning all built-ins; ``""`` -> none;
+    otherwise the resolved list (``mcp__`` names included; the MCP layer may use them)."""
+    if value is None:
+        return None
+    if value.strip() == "default":
+        return None
+    return resolve_tool_names(split_tool_list(value), allow_mcp=True, warnings=warnings)
+
+
+def get_tool(name: str):
+    """A new instance of the built-in tool ``name`` (canonical or alias)."""
+    canonical = canonical_tool_name(name)
+    if canonical is None:
+        raise UsageError(f"unknown tool {name!r}", hint=valid_names_hint())
+    module_name, class_name = _MODULES[canonical]
+    return getattr(importlib.import_module(module_name), class_name)()
+
+
+def bare_names(items: Sequence[str], *, warnings: Optional[List[str]] = None) -> List[str]:
+    """The items without a ``(pattern)``, resolved: what ``--disallowedTools`` removes from the set."""
+    names = []
+    for item in items:
+        if "(" in item:
+            continue
+        names.append(item)
+    return resolve_tool_names(names, allow_mcp=True, warnings=warnings)
+
+
+def build_tools(
+    tools: Optional[str] = None,
+    disallowed: Union[str, Sequence[str], None] = None,
+    *,
+    warnings: Optional[List[str]] = None,
+) -> Dict[str, object]:
+    """The built-in tools offered to the model: ``--tools`` (None/"default" = all, "" = none) minus the
+    bare names of ``--disallowedTools`` (``Bash(rm:*)`` patterns there are deny rules, not removals)."""
+    selected = parse_tools_flag(tools, warnings=warnings)
+    names = list(BUILTIN_NAMES) if selected is None else selected
+    removed = set(bare_names(split_tool_list(disallowed), warnings=warnings))
+    return {name: get_tool(name) for name in names if name in _MODULES and name not in removed}

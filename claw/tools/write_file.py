@@ -1,0 +1,125 @@
+"""The ``write_file`` tool and ``atomic_write``, which ``edit_file`` shares.
+
+Input (CONTRACT): ``path``, ``content``. Parent directories are created. The new content goes to a
+temporary file in the same directory, is flushed and fsynced, takes the mode of the file it replaces
+(or the umask default for a new file), and is moved over the target with ``os.replace``: a reader sees
+the old file or the new one, never a part, and a failed write leaves the old file untouched. A path
+that is a symlink writes through to the file it points at (the link stays a link).
+
+It does not write outside the path it was given (the permission policy checks that path first) and
+does not keep backups.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import stat
+import tempfile
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional
+
+from claw.tools.base import PermissionLevel, Tool, ToolContext, ToolResult, ToolSpec
+from claw.tools.paths import display_path, resolve_path, target_path
+from claw.tools.schema import check_input
+
+SCHEMA: Dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "path": {"type": "string", "description": "Path of the file to write (absolute or relative to the "
+                 "working directory). Parent directories are created."},
+        "content": {"type": "string", "description": "The complete new content of the file."},
+    },
+    "required": ["path", "content"],
+    "additionalProperties": False,
+}
+
+_umask: Optional[int] = None
+
+
+def _current_umask() -> int:
+    """The process umask, read without changing it where /proc allows (Linux), else by os.umask."""
+    global _umask
+    if _umask is None:
+        try:
+            with open("/proc/self/status", encoding="ascii", errors="replace") as fh:
+                for line in fh:
+                    if line.startswith("Umask:"):
+                        _umask = int(line.split()[1], 8)
+                        break
+        except (OSError, ValueError, IndexError):
+            pass
+        if _umask is None:
+            old = os.umask(0o022)
+            os.umask(old)
+            _umask = old
+    return _umask
+
+
+def atomic_write(path: Path, data: bytes, *, mode: Optional[int] = None) -> None:
+    """Write ``data`` to ``path`` atomically (temp file in the same directory + fsync + os.replace).
+
+    ``mode``: permission bits for the result; default the existing file's, else 0o666 minus the umask.
+    Raises OSError; on any failure the temporary file is removed and ``path`` is unchanged.
+    """
+    directory = path.parent
+    if mode is None:
+        try:
+            mode = stat.S_IMODE(os.stat(path).st_mode)
+        except FileNotFoundError:
+            mode = 0o666 & ~_current_umask()
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".claw-tmp", dir=str(directory))
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+class WriteFileTool(Tool):
+    spec = ToolSpec(
+        name="write_file",
+        description=(
+            "Write a file with the given content, replacing it if it exists (atomically). Creates parent "
+            "directories. Prefer edit_file to change part of an existing file."
+        ),
+        input_schema=SCHEMA,
+        permission=PermissionLevel.WORKSPACE_WRITE,
+        read_only=False,
+    )
+
+    def validate(self, tool_input: Mapping[str, Any]) -> Dict[str, Any]:
+        return check_input(SCHEMA, tool_input, aliases={"file_path": "path"})
+
+    def target_paths(self, tool_input: Mapping[str, Any], cwd: Optional[Path] = None) -> List[Path]:
+        return [target_path(tool_input["path"], cwd)]
+
+    async def run(self, tool_input: Dict[str, Any], ctx: ToolContext) -> ToolResult:
+        return await asyncio.get_running_loop().run_in_executor(None, self._write, tool_input, ctx.cwd)
+
+    def _write(self, data: Mapping[str, Any], cwd: Path) -> ToolResult:
+        path = resolve_path(data["path"], cwd)
+        shown = display_path(path, cwd)
+        if path.is_dir():
+            return ToolResult.error(f"{shown} is a directory; give a file path.")
+        existed = path.exists()
+        body = data["content"].encode("utf-8", "surrogateescape")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write(path, body)
+        except OSError as exc:
+            return ToolResult.error(f"Could not write {shown}: {exc.strerror or exc}")
+        lines = data["content"].count("\n") + (0 if data["content"].endswith("\n") or not data["content"] else 1)
+        verb = "Updated" if existed else "Created"
+        return ToolResult(
+            f"{verb} {shown} ({lines} line{'s' if lines != 1 else ''}, {len(body)} bytes)",
+            metadata={"path": str(path), "created": not existed, "bytes": len(body)},
+        )
