@@ -14,6 +14,12 @@ from claw import __version__
 # subcommand -> "module:function"; imported lazily.
 SUBCOMMANDS = {
     "doctor": "claw.cli.doctor:run",
+    "config": "claw.cli.config_cmd:run",
+    "prompt": "claw.cli.main:_prompt_command",
+    "init": "claw.cli.init_cmd:run",
+    "login": "claw.cli.login_cmd:run_login",
+    "logout": "claw.cli.login_cmd:run_logout",
+    "whoami": "claw.cli.login_cmd:run_whoami",
 }
 
 HELP = """\
@@ -25,7 +31,13 @@ Usage:
   claw <command> [options]         run a command (see below)
 
 Commands:
+  prompt      one headless run, like -p
   doctor      check Python, the .pyz, TLS trust, proxies and configuration
+  config      show and edit settings (list, get, set, unset, add, remove, path)
+  init        set this project up for claw (.claw/settings.json, CLAW.md)
+  login       sign in with an Anthropic account (--no-browser over SSH)
+  logout      remove the saved login
+  whoami      show which credentials Anthropic requests use
   version     print version details
   help        show this help
 
@@ -52,12 +64,52 @@ def main(argv: list[str] | None = None) -> int:
         return _version_details()
     target = SUBCOMMANDS.get(args[0])
     if target is None:
-        sys.stderr.write(f"claw: unknown command {args[0]!r}\nhint: run 'claw --help' to list commands\n")
-        return 2
+        return _run_command(args)
     module_name, func_name = target.split(":")
     import importlib
 
     return int(getattr(importlib.import_module(module_name), func_name)(args[1:]) or 0)
+
+
+def _looks_like_command(word: str) -> bool:
+    return word.isalpha() and word.islower() and " " not in word
+
+
+def _run_command(args: list[str]) -> int:
+    """No subcommand: a headless run (-p, piped stdin, JSON formats) or the REPL on a terminal."""
+    first = args[0]
+    if not first.startswith("-") and _looks_like_command(first) and len(args) == 1:
+        # `claw lgoin` is far more likely a mistyped command than a one-word prompt.
+        import difflib
+
+        close = difflib.get_close_matches(first, list(SUBCOMMANDS) + ["version", "help"], n=1)
+        if close:
+            sys.stderr.write(f"claw: unknown command {first!r}\nhint: did you mean 'claw {close[0]}'?\n")
+            return 2
+    headless = "-p" in args or "--print" in args or not sys.stdin.isatty() or any(
+        a in ("--output-format=json", "--output-format=stream-json", "--input-format=stream-json") for a in args
+    ) or _flag_value(args, "--output-format") in ("json", "stream-json")
+    if headless:
+        from claw.cli.headless import run
+
+        return run(args)
+    from claw.cli.repl import run as run_repl
+
+    return run_repl(args)
+
+
+def _flag_value(args: list[str], flag: str) -> str | None:
+    for i, arg in enumerate(args[:-1]):
+        if arg == flag:
+            return args[i + 1]
+    return None
+
+
+def _prompt_command(args: list[str]) -> int:
+    """`claw prompt "text"`: the same as `claw -p "text"`."""
+    from claw.cli.headless import run
+
+    return run(["-p"] + args)
 
 
 def _version_details() -> int:
@@ -69,7 +121,8 @@ def _version_details() -> int:
     for name in _vendor.VENDORED:
         try:
             mod = getattr(_vendor, name)
-            lines.append(f"{name} {getattr(mod, '__version__', '?')}")
+            where = "vendored" if mod.__name__.startswith("claw._vendor.") else f"from {mod.__file__}"
+            lines.append(f"{name} {getattr(mod, '__version__', '?')} ({where})")
         except ImportError:
             lines.append(f"{name} (not available)")
     sys.stdout.write("\n".join(lines) + "\n")

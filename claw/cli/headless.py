@@ -1,0 +1,163 @@
+"""One headless run: ``claw -p``, ``claw prompt``, or a prompt piped on stdin.
+
+Parses the flags, prepares the agent, runs one user turn, writes the output format, and returns the
+exit code: 0 success, 1 a failed run (API, tools, max turns), 2 usage or configuration, 130
+interrupted. A failed run never exits 0, and in the JSON formats every failure — usage errors and
+failures before the first request included — is one result object with ``is_error: true``.
+
+Ctrl-C (SIGINT) and SIGTERM cancel the run cleanly: the session keeps a consistent history and the
+result says ``interrupted``. The stream-json *input* protocol lives in claw.cli.stream_json.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+import time
+from typing import IO, List, Optional
+
+from claw.cli.args import RunArgs, parse_run_args, sniff_output_format
+from claw.cli.output import OutputWriter, RunInfo, make_writer
+from claw.errors import ClawError, Interrupted, UsageError
+
+
+def run(argv: List[str], *, stdin: Optional[IO[str]] = None, stdout: Optional[IO[str]] = None,
+        stderr: Optional[IO[str]] = None) -> int:
+    stdin = stdin or sys.stdin
+    stdout = stdout or sys.stdout
+    stderr = stderr or sys.stderr
+    started = time.monotonic()
+    fmt = sniff_output_format(argv)
+    try:
+        args = parse_run_args(argv)
+        if args.input_format == "stream-json":
+            from claw.cli.stream_json import run_stream_json
+
+            return run_stream_json(args, stdin=stdin, stdout=stdout, stderr=stderr)
+        prompt = _prompt(args, stdin)
+        return asyncio.run(_run(args, prompt, stdout=stdout, stderr=stderr, started=started))
+    except ClawError as exc:
+        _report_early(fmt, exc, stdout, stderr, started)
+        return exc.exit_code
+
+
+def _prompt(args: RunArgs, stdin: IO[str]) -> str:
+    if args.prompt:
+        if not _isatty(stdin) and args.print_mode:
+            piped = stdin.read()
+            if piped.strip():  # `cat file | claw -p "explain"`: the piped text comes with the prompt
+                return f"{args.prompt}\n\n{piped}"
+        return args.prompt
+    if not _isatty(stdin):
+        text = stdin.read()
+        if text.strip():
+            return text
+    raise UsageError("no prompt given", hint='pass it as an argument (claw -p "...") or pipe it on stdin')
+
+
+async def _run(args: RunArgs, prompt: str, *, stdout: IO[str], stderr: IO[str], started: float) -> int:
+    from claw.cli.setup import prepare
+
+    holder: List[OutputWriter] = []
+
+    def sink(event: object) -> None:
+        holder[0](event)
+
+    prompter = None
+    if args.output_format == "text" and _tty_available():
+        from claw.cli.tty_prompt import ask_on_tty
+
+        prompter = ask_on_tty
+    prepared = prepare(args, sink=sink, prompter=prompter)
+    writer = make_writer(args.output_format, prepared.info, partial=args.include_partial_messages,
+                         verbose=args.verbose, stdout=stdout, stderr=stderr)
+    holder.append(writer)
+    for problem in prepared.settings.warnings:
+        writer.notice(f"claw: warning: {problem.message}")
+    from claw.cli.setup import mcp_notices, start_mcp
+
+    try:
+        await start_mcp(prepared, args)
+    except BaseException:
+        await prepared.aclose()
+        raise
+    for text in mcp_notices(prepared):
+        writer.notice(text)
+    writer.start()
+    outcome = None
+    error: Optional[ClawError] = None
+    task = asyncio.ensure_future(_one_turn(prepared, prompt))
+    loop = asyncio.get_running_loop()
+    _on_signals(loop, task)
+    try:
+        outcome = await task
+    except asyncio.CancelledError:
+        error = Interrupted("interrupted", hint=f"resume with: claw --resume {prepared.session.id}")
+    except ClawError as exc:
+        error = exc
+    finally:
+        _off_signals(loop)
+        try:
+            await prepared.aclose()
+        except Exception:  # closing a connection must not hide the run's own outcome
+            pass
+    writer.finish(outcome, duration_ms=_ms(started), error=error)
+    if error is not None:
+        return error.exit_code
+    if outcome is not None and outcome.is_error:
+        err = outcome.error
+        return err.exit_code if isinstance(err, ClawError) else 1
+    return 0
+
+
+async def _one_turn(prepared: object, prompt: str) -> object:
+    agent = prepared.agent  # type: ignore[attr-defined]
+    await agent.session_start(prepared.start_source)  # type: ignore[attr-defined]
+    try:
+        return await agent.run(prompt)
+    finally:
+        prepared.session.sync()  # type: ignore[attr-defined]
+        await asyncio.shield(agent.session_end("other"))
+
+
+def _report_early(fmt: str, exc: ClawError, stdout: IO[str], stderr: IO[str], started: float) -> None:
+    """A failure before the run could start: still one result object in the JSON formats."""
+    info = RunInfo(session_id="", model="", cwd="", permission_mode="")
+    writer = make_writer(fmt, info, stdout=stdout, stderr=stderr)
+    writer.finish(None, duration_ms=_ms(started), error=exc)
+
+
+def _on_signals(loop: asyncio.AbstractEventLoop, task: "asyncio.Future[object]") -> None:
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, task.cancel)
+        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or no Unix signals
+            pass
+
+
+def _off_signals(loop: asyncio.AbstractEventLoop) -> None:
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.remove_signal_handler(sig)
+        except (NotImplementedError, RuntimeError, ValueError):
+            pass
+
+
+def _isatty(stream: IO[str]) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _tty_available() -> bool:
+    try:
+        with open("/dev/tty", "r"):
+            return True
+    except OSError:
+        return False
+
+
+def _ms(started: float) -> int:
+    return int((time.monotonic() - started) * 1000)

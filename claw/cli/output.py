@@ -1,0 +1,272 @@
+"""Output formats of a run: text, json, stream-json.
+
+Each format is an ``OutputWriter``: it receives the agent's events (claw.runtime.events) as they happen
+and the final ``TurnOutcome``, and writes to the streams it was given. In the JSON formats nothing but
+JSON ever reaches stdout — notices, retries and warnings go to stderr — and stream-json flushes every
+line as it is written. The shapes follow Claude Code's stream-json messages (system/init, assistant,
+user, stream_event, result), which the Agent SDKs parse.
+
+This module formats; it does not decide exit codes or run anything.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import uuid
+from dataclasses import dataclass, field
+from typing import IO, Any, Dict, List, Optional
+
+from claw import CLAUDE_CODE_PROTOCOL_VERSION, __version__
+from claw.api.types import RetryScheduled, TextDelta, ToolUseStarted
+from claw.errors import ClawError
+from claw.runtime.events import (
+    AssistantMessage,
+    ModelStreamEvent,
+    Notice,
+    ToolFinished,
+    ToolStarted,
+    TurnOutcome,
+    UserMessage,
+)
+
+
+@dataclass
+class RunInfo:
+    """What the init line and the result object say about the run besides the outcome."""
+
+    session_id: str
+    model: str
+    cwd: str
+    permission_mode: str
+    tools: List[str] = field(default_factory=list)
+    mcp_servers: List[Dict[str, Any]] = field(default_factory=list)
+    api_key_source: str = "none"
+
+
+def result_object(outcome: Optional[TurnOutcome], info: RunInfo, *, duration_ms: int,
+                  error: Optional[ClawError] = None) -> Dict[str, Any]:
+    """The contract's result object (json output, and the last line of stream-json)."""
+    if error is None and outcome is not None and isinstance(outcome.error, ClawError):
+        error = outcome.error
+    subtype = outcome.subtype if outcome is not None else "error_during_execution"
+    is_error = error is not None or subtype != "success"
+    usage = outcome.usage.to_dict() if outcome is not None else {
+        "input_tokens": 0, "output_tokens": 0, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}
+    obj: Dict[str, Any] = {
+        "type": "result",
+        "subtype": subtype,
+        "is_error": is_error,
+        "duration_ms": duration_ms,
+        "duration_api_ms": outcome.duration_api_ms if outcome is not None else 0,
+        "num_turns": outcome.num_turns if outcome is not None else 0,
+        "result": (outcome.result if outcome is not None else (error.message if error else "")),
+        "session_id": info.session_id,
+        "total_cost_usd": (outcome.cost_usd or 0.0) if outcome is not None else 0.0,
+        "cost_known": outcome is None or outcome.cost_usd is not None,
+        "usage": usage,
+        "model": info.model,
+        "permission_denials": [d.to_dict() for d in outcome.permission_denials] if outcome else [],
+        "tool_uses": list(outcome.tool_uses) if outcome else [],
+        "tool_results": list(outcome.tool_results) if outcome else [],
+        "uuid": str(uuid.uuid4()),
+    }
+    if outcome is not None and outcome.stop_reason:
+        obj["stop_reason"] = outcome.stop_reason
+    if error is not None:
+        obj["error"] = error.to_dict()
+        if not obj["result"]:
+            obj["result"] = error.message
+    elif is_error:
+        obj["error"] = {"kind": subtype, "message": obj["result"], "hint": _hint_for(subtype),
+                        "failure_class": "runtime_io" if subtype != "error_max_turns" else "usage",
+                        "request_id": None}
+    return obj
+
+
+def _hint_for(subtype: str) -> Optional[str]:
+    if subtype == "error_max_turns":
+        return "raise --max-turns, or resume the session to continue"
+    return None
+
+
+class OutputWriter:
+    """Base: ignores everything. Subclasses override what they show."""
+
+    def __init__(self, info: RunInfo, *, stdout: IO[str] = None, stderr: IO[str] = None,
+                 verbose: bool = False) -> None:
+        self.info = info
+        self.out = stdout or sys.stdout
+        self.err = stderr or sys.stderr
+        self.verbose = verbose
+
+    def start(self) -> None:
+        pass
+
+    def __call__(self, event: Any) -> None:
+        pass
+
+    def finish(self, outcome: Optional[TurnOutcome], *, duration_ms: int,
+               error: Optional[ClawError] = None) -> None:
+        pass
+
+    def notice(self, text: str) -> None:
+        self.err.write(text.rstrip("\n") + "\n")
+        self.err.flush()
+
+
+class TextWriter(OutputWriter):
+    """The assistant's text streamed to stdout; tool activity, notices and errors to stderr."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._at_line_start = True
+        self._wrote_text = False
+
+    def __call__(self, event: Any) -> None:
+        if isinstance(event, ModelStreamEvent):
+            inner = event.event
+            if isinstance(inner, TextDelta) and inner.text:
+                self.out.write(inner.text)
+                self.out.flush()
+                self._at_line_start = inner.text.endswith("\n")
+                self._wrote_text = True
+            elif isinstance(inner, RetryScheduled):
+                self.notice(f"claw: {inner.describe()}")
+            elif isinstance(inner, ToolUseStarted):
+                self._end_line()
+        elif isinstance(event, ToolStarted):
+            self._end_line()
+            self.notice(f"> {event.name}({_summary(event.input)})")
+        elif isinstance(event, ToolFinished):
+            first = (event.output.strip().splitlines() or [""])[0]
+            status = "error" if event.is_error else "ok"
+            self.notice(f"  {status}: {_clip(first, 160)}")
+        elif isinstance(event, Notice):
+            self.notice(("claw: warning: " if event.level == "warning" else "claw: ") + event.text)
+
+    def _end_line(self) -> None:
+        if not self._at_line_start:
+            self.out.write("\n")
+            self.out.flush()
+            self._at_line_start = True
+
+    def finish(self, outcome: Optional[TurnOutcome], *, duration_ms: int,
+               error: Optional[ClawError] = None) -> None:
+        self._end_line()
+        if error is None and outcome is not None and isinstance(outcome.error, ClawError):
+            error = outcome.error
+        if error is not None:
+            from claw.cli.errors import render_error
+
+            self.notice(render_error(error, session_id=self.info.session_id))
+        elif outcome is not None and outcome.is_error:
+            self.notice(f"claw: {outcome.result}")
+            hint = _hint_for(outcome.subtype)
+            if hint:
+                self.notice(f"hint: {hint}")
+        elif outcome is not None and not self._wrote_text and outcome.result:
+            self.out.write(outcome.result.rstrip("\n") + "\n")
+            self.out.flush()
+
+
+class JsonWriter(OutputWriter):
+    """Exactly one result object on stdout, at the end."""
+
+    def __call__(self, event: Any) -> None:
+        if isinstance(event, ModelStreamEvent) and isinstance(event.event, RetryScheduled):
+            self.notice(f"claw: {event.event.describe()}")
+        elif isinstance(event, Notice):
+            self.notice("claw: " + event.text)
+
+    def finish(self, outcome: Optional[TurnOutcome], *, duration_ms: int,
+               error: Optional[ClawError] = None) -> None:
+        write_json_line(self.out, result_object(outcome, self.info, duration_ms=duration_ms, error=error))
+
+
+class StreamJsonWriter(OutputWriter):
+    """NDJSON: system/init, then assistant/user messages as they complete (stream_event lines with
+    --include-partial-messages), and the result last."""
+
+    def __init__(self, *args: Any, partial: bool = False, replay_user_messages: bool = False,
+                 **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.partial = partial
+        self.replay_user_messages = replay_user_messages
+
+    def start(self) -> None:
+        self.emit(init_object(self.info))
+
+    def emit(self, obj: Dict[str, Any]) -> None:
+        write_json_line(self.out, obj)
+
+    def __call__(self, event: Any) -> None:
+        sid = self.info.session_id
+        if isinstance(event, ModelStreamEvent):
+            inner = event.event
+            if isinstance(inner, RetryScheduled):
+                self.notice(f"claw: {inner.describe()}")
+            elif self.partial and inner.raw is not None:
+                self.emit({"type": "stream_event", "event": inner.raw, "session_id": sid,
+                           "parent_tool_use_id": None, "uuid": str(uuid.uuid4())})
+        elif isinstance(event, AssistantMessage):
+            message = {"id": event.message_id, "type": "message", "role": "assistant", "model": event.model,
+                       "content": event.message["content"], "stop_reason": event.stop_reason,
+                       "stop_sequence": None, "usage": event.usage.to_dict()}
+            self.emit({"type": "assistant", "message": message, "parent_tool_use_id": None,
+                       "session_id": sid, "uuid": event.uuid})
+        elif isinstance(event, UserMessage) and (event.is_tool_results or self.replay_user_messages):
+            # As Claude Code: the prompt itself is echoed back only with --replay-user-messages.
+            self.emit({"type": "user", "message": event.message, "parent_tool_use_id": None,
+                       "session_id": sid, "uuid": event.uuid})
+        elif isinstance(event, Notice):
+            self.notice("claw: " + event.text)
+
+    def finish(self, outcome: Optional[TurnOutcome], *, duration_ms: int,
+               error: Optional[ClawError] = None) -> None:
+        self.emit(result_object(outcome, self.info, duration_ms=duration_ms, error=error))
+
+
+def init_object(info: RunInfo) -> Dict[str, Any]:
+    return {
+        "type": "system",
+        "subtype": "init",
+        "cwd": info.cwd,
+        "session_id": info.session_id,
+        "tools": list(info.tools),
+        "mcp_servers": list(info.mcp_servers),
+        "model": info.model,
+        "permissionMode": info.permission_mode,
+        "slash_commands": [],
+        "apiKeySource": info.api_key_source,
+        "output_style": "default",
+        "claw_version": __version__,
+        "claude_code_version": CLAUDE_CODE_PROTOCOL_VERSION,
+        "uuid": str(uuid.uuid4()),
+    }
+
+
+def write_json_line(stream: IO[str], obj: Dict[str, Any]) -> None:
+    stream.write(json.dumps(obj, ensure_ascii=False, separators=(",", ":"), default=str) + "\n")
+    stream.flush()
+
+
+def make_writer(fmt: str, info: RunInfo, *, partial: bool = False, verbose: bool = False,
+                stdout: IO[str] = None, stderr: IO[str] = None) -> OutputWriter:
+    if fmt == "json":
+        return JsonWriter(info, stdout=stdout, stderr=stderr, verbose=verbose)
+    if fmt == "stream-json":
+        return StreamJsonWriter(info, partial=partial, stdout=stdout, stderr=stderr, verbose=verbose)
+    return TextWriter(info, stdout=stdout, stderr=stderr, verbose=verbose)
+
+
+def _summary(tool_input: Dict[str, Any]) -> str:
+    for key in ("command", "path", "file_path", "pattern", "url", "query"):
+        if key in tool_input:
+            return _clip(str(tool_input[key]), 100)
+    return _clip(json.dumps(tool_input, ensure_ascii=False), 100)
+
+
+def _clip(text: str, limit: int) -> str:
+    text = text.replace("\n", " ")
+    return text if len(text) <= limit else text[: limit - 1] + "…"

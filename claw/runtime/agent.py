@@ -1,0 +1,303 @@
+"""The conversation loop: send, stream, run the tools the model asked for, send the results, repeat.
+
+One ``Agent`` per session. ``run(prompt)`` drives one user turn to its end — the model's end_turn,
+``max_turns``, an error, or cancellation — and returns a ``TurnOutcome`` value; everything the user
+sees on the way is an event given to the sink (claw.runtime.events). The tool-call pipeline of one call
+is in claw.runtime.tool_calls.
+
+What it deliberately does not do: print, parse flags, choose a provider or build tools. Those come in
+already made. On cancellation (Ctrl-C, an SDK interrupt) it leaves the history consistent — every
+tool_use answered by a tool_result — and re-raises ``asyncio.CancelledError``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Sequence
+
+from claw.api.types import MessageDone, ModelRequest, ModelResponse, Usage
+from claw.errors import ClawError
+from claw.runtime.events import (
+    AssistantMessage,
+    EventSink,
+    ModelStreamEvent,
+    Notice,
+    TurnOutcome,
+    UserMessage,
+)
+from claw.runtime.tool_calls import ToolCallRunner, interrupted_results
+
+
+@dataclass
+class AgentSettings:
+    """Per-run knobs that can change between turns (``/model``, ``set_model``, ``set_permission_mode``)."""
+
+    model: str
+    system_prompt: str
+    max_turns: Optional[int] = None
+    max_tokens: Optional[int] = None
+    thinking: Optional[Dict[str, Any]] = None
+    extra_context: List[str] = field(default_factory=list)
+    context_window: Optional[int] = None  # of the model; None: unknown, no auto-compaction
+    autocompact_pct: int = 80  # CLAW_AUTOCOMPACT_PCT; 100 turns auto-compaction off in practice
+
+
+class Agent:
+    def __init__(
+        self,
+        *,
+        provider: Any,
+        settings: AgentSettings,
+        tool_runner: ToolCallRunner,
+        session: Any,
+        hooks: Any = None,
+        sink: EventSink,
+        cost_of: Any = None,
+    ) -> None:
+        self.provider = provider
+        self.settings = settings
+        self.tools = tool_runner
+        self.session = session
+        self.hooks = hooks
+        self.sink = sink
+        self._cost_of = cost_of  # (model, Usage) -> float | None
+
+    @property
+    def messages(self) -> List[Dict[str, Any]]:
+        return self.session.messages
+
+    async def run(self, prompt: Any) -> TurnOutcome:
+        """Run one user turn. ``prompt`` is a string or a list of content blocks."""
+        outcome = _OutcomeBuilder(self)
+        try:
+            content = await self._user_prompt(prompt, outcome)
+            if content is None:
+                return outcome.finish("success", stop_reason="hook_blocked")
+            self._append_user({"role": "user", "content": content})
+            while True:
+                if self.settings.max_turns is not None and outcome.num_turns >= self.settings.max_turns:
+                    return outcome.finish("error_max_turns")
+                outcome.num_turns += 1
+                await self._maybe_compact()
+                response = await self._call_model(outcome)
+                self._append_assistant(response)
+                outcome.last_text = response.text or outcome.last_text
+                calls = response.tool_uses
+                if not calls:
+                    stop = await self._stop_hook(active=outcome.stop_hook_continued)
+                    if stop:
+                        outcome.stop_hook_continued = True
+                        self._append_user({"role": "user", "content": [{"type": "text", "text": stop}]})
+                        continue
+                    return outcome.finish("success", stop_reason=response.stop_reason)
+                batch = await self.tools.run_all(calls, response.invalid_tool_inputs, outcome.record)
+                self._append_user({"role": "user", "content": batch.results}, tool_results=True)
+                if batch.stop_reason:
+                    return outcome.finish("success", stop_reason=batch.stop_reason)
+        except asyncio.CancelledError:
+            self._close_open_tool_uses()
+            raise
+        except ClawError as exc:
+            self._close_open_tool_uses()
+            return outcome.finish("error_during_execution", error=exc)
+
+    # -- steps -------------------------------------------------------------------------------------
+
+    async def _user_prompt(self, prompt: Any, outcome: "_OutcomeBuilder") -> Optional[List[Dict[str, Any]]]:
+        content = [{"type": "text", "text": prompt}] if isinstance(prompt, str) else list(prompt)
+        if self.hooks is None:
+            return content
+        text = prompt if isinstance(prompt, str) else "".join(b.get("text", "") for b in content)
+        result = await self.hooks.run("UserPromptSubmit", {"prompt": text})
+        self._hook_notices(result)
+        if result.blocked or not result.continue_:
+            outcome.last_text = result.reason or result.stop_reason or "prompt blocked by a UserPromptSubmit hook"
+            return None
+        if result.additional_context:
+            content = content + [{"type": "text", "text": result.additional_context}]
+        return content
+
+    async def _call_model(self, outcome: "_OutcomeBuilder") -> ModelResponse:
+        request = ModelRequest(
+            model=self.settings.model,
+            messages=self.messages,
+            system=self._system(),
+            tools=self.tools.model_tools(),
+            max_tokens=self.settings.max_tokens,
+            thinking=self.settings.thinking,
+        )
+        started = time.monotonic()
+        response: Optional[ModelResponse] = None
+        try:
+            async for event in self.provider.stream(request):
+                if isinstance(event, MessageDone):
+                    response = event.response
+                self.sink(ModelStreamEvent(event))
+        finally:
+            outcome.api_seconds += time.monotonic() - started
+        if response is None:  # a provider must end with MessageDone or raise
+            raise ClawError("the model stream ended without a message", kind="empty_response",
+                            failure_class="provider_error")
+        outcome.add_usage(response)
+        return response
+
+    async def _maybe_compact(self) -> None:
+        from claw.runtime.compaction import needs_compaction
+
+        if needs_compaction(self.messages, self._system(), self.tools.model_tools(),
+                            self.settings.context_window, self.settings.autocompact_pct):
+            await self.compact(trigger="auto")
+
+    async def compact(self, *, trigger: str = "manual", instructions: str = "") -> Optional[Any]:
+        """Summarise the older history (``/compact``); returns the CompactionResult or None."""
+        from claw.runtime.compaction import compact
+
+        if self.hooks is not None:
+            self._hook_notices(await self.hooks.run("PreCompact", {"trigger": trigger,
+                                                                    "custom_instructions": instructions}))
+        result = await compact(self.provider, self.settings.model, self.messages, instructions=instructions)
+        if result is None:
+            if trigger == "manual":
+                self.sink(Notice("nothing to compact yet"))
+            return None
+        self.session.append_compaction(result.summary_message, upto=result.replaced, trigger=trigger)
+        how = "by the model" if result.by_model else "mechanically (the model could not be reached)"
+        self.sink(Notice(f"compacted {result.replaced} messages into a summary written {how}: "
+                         f"about {result.tokens_before:,} -> {result.tokens_after:,} tokens"))
+        return result
+
+    def _system(self) -> str:
+        parts = [self.settings.system_prompt] + list(self.settings.extra_context)
+        return "\n\n".join(p for p in parts if p)
+
+    async def session_start(self, source: str) -> None:
+        """SessionStart hooks (``source``: startup, resume, clear, compact); their output becomes
+        context for the whole session."""
+        if self.hooks is None:
+            return
+        result = await self.hooks.run("SessionStart", {"source": source})
+        self._hook_notices(result)
+        if result.additional_context:
+            self.settings.extra_context.append(result.additional_context)
+
+    async def session_end(self, reason: str) -> None:
+        if self.hooks is not None:
+            self._hook_notices(await self.hooks.run("SessionEnd", {"reason": reason}))
+
+    async def _stop_hook(self, *, active: bool) -> Optional[str]:
+        """Run Stop hooks; a hook that blocks stopping returns the reason to continue with.
+        ``active``: a Stop hook already made this turn continue once (hooks use it to avoid loops)."""
+        if self.hooks is None:
+            return None
+        result = await self.hooks.run("Stop", {"stop_hook_active": active})
+        self._hook_notices(result)
+        if result.blocked and result.reason:
+            return result.reason
+        return None
+
+    def _hook_notices(self, result: Any) -> None:
+        for warning in getattr(result, "warnings", ()) or ():
+            self.sink(Notice(warning, level="warning"))
+        if getattr(result, "system_message", None):
+            self.sink(Notice(result.system_message))
+
+    # -- history -----------------------------------------------------------------------------------
+
+    def _append_user(self, message: Dict[str, Any], *, tool_results: bool = False) -> None:
+        record_uuid = self.session.append_message(message)
+        self.sink(UserMessage(message, uuid=record_uuid or str(uuid.uuid4()), is_tool_results=tool_results))
+
+    def _append_assistant(self, response: ModelResponse) -> None:
+        message = response.to_message()
+        record_uuid = self.session.append_message(message, usage=response.usage.to_dict())
+        self.sink(
+            AssistantMessage(
+                message=message,
+                message_id=response.id,
+                model=response.model,
+                usage=response.usage,
+                stop_reason=response.stop_reason,
+                uuid=record_uuid or str(uuid.uuid4()),
+                request_id=response.request_id,
+            )
+        )
+
+    def _close_open_tool_uses(self) -> None:
+        """After an interrupt or error mid-turn: answer every unanswered tool_use so the history stays
+        valid for the next request (the API rejects a tool_use without its tool_result)."""
+        messages = self.messages
+        if not messages or messages[-1].get("role") != "assistant":
+            return
+        calls = [b for b in messages[-1].get("content", []) if b.get("type") == "tool_use"]
+        if calls:
+            self._append_user({"role": "user", "content": interrupted_results(calls)}, tool_results=True)
+
+
+class _OutcomeBuilder:
+    """Accumulates usage, cost and the tool log of one run, then makes the TurnOutcome."""
+
+    def __init__(self, agent: Agent) -> None:
+        self.agent = agent
+        self.num_turns = 0
+        self.usage = Usage()
+        self.cost: Optional[float] = 0.0
+        self.api_seconds = 0.0
+        self.last_text = ""
+        self.stop_hook_continued = False
+        self.record = _ToolLog()
+
+    def add_usage(self, response: ModelResponse) -> None:
+        self.usage = self.usage + response.usage
+        if self.cost is not None and self.agent._cost_of is not None:
+            cost = self.agent._cost_of(response.model or self.agent.settings.model, response.usage)
+            self.cost = None if cost is None else self.cost + cost
+
+    def finish(self, subtype: str, *, stop_reason: Optional[str] = None, error: Optional[Exception] = None
+               ) -> TurnOutcome:
+        result = self.last_text
+        if error is not None:
+            result = str(error)
+        elif subtype == "error_max_turns":
+            result = f"reached the maximum of {self.agent.settings.max_turns} turns"
+        return TurnOutcome(
+            subtype=subtype,
+            result=result,
+            num_turns=self.num_turns,
+            usage=self.usage,
+            cost_usd=self.cost,
+            duration_api_ms=int(self.api_seconds * 1000),
+            stop_reason=stop_reason,
+            error=error,
+            permission_denials=self.record.denials,
+            tool_uses=self.record.uses,
+            tool_results=self.record.results,
+        )
+
+
+class _ToolLog:
+    """What the tool pipeline reports back for the result object."""
+
+    def __init__(self) -> None:
+        self.denials: List[Any] = []
+        self.uses: List[Dict[str, Any]] = []
+        self.results: List[Dict[str, Any]] = []
+
+    def use(self, tool_use_id: str, name: str, tool_input: Dict[str, Any]) -> None:
+        self.uses.append({"id": tool_use_id, "name": name, "input": tool_input})
+
+    def result(self, tool_use_id: str, name: str, output: str, is_error: bool) -> None:
+        self.results.append({"tool_use_id": tool_use_id, "tool_name": name, "output": output,
+                             "is_error": is_error})
+
+    def denial(self, denial: Any) -> None:
+        self.denials.append(denial)
+
+
+def last_assistant_text(messages: Sequence[Dict[str, Any]]) -> str:
+    for message in reversed(messages):
+        if message.get("role") == "assistant":
+            return "".join(b.get("text", "") for b in message.get("content", []) if b.get("type") == "text")
+    return ""

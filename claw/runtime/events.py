@@ -1,0 +1,106 @@
+"""What the conversation loop tells its caller, as typed values.
+
+The loop emits these to one ``EventSink`` (a callable). The CLI has one sink per output format (text
+renderer, JSON result writer, stream-json writer); tests collect them in a list. Model stream events
+(claw.api.types.StreamEvent) pass through unchanged inside ``ModelStreamEvent`` so a renderer can show
+text as it arrives and ``--include-partial-messages`` can print the raw wire events.
+
+This module holds data only: no I/O, no formatting.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Optional
+
+from claw.api.types import Message, StreamEvent, Usage
+
+
+@dataclass(frozen=True)
+class ModelStreamEvent:
+    event: StreamEvent
+
+
+@dataclass(frozen=True)
+class AssistantMessage:
+    """A complete assistant message, appended to the history."""
+
+    message: Message
+    message_id: str
+    model: str
+    usage: Usage
+    stop_reason: Optional[str]
+    uuid: str
+    request_id: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class UserMessage:
+    """A user message appended to the history: the prompt, or the tool results of a turn."""
+
+    message: Message
+    uuid: str
+    is_tool_results: bool = False
+
+
+@dataclass(frozen=True)
+class ToolStarted:
+    tool_use_id: str
+    name: str
+    input: Dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ToolFinished:
+    tool_use_id: str
+    name: str
+    output: str
+    is_error: bool
+    metadata: Dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PermissionDenial:
+    """Contract shape of ``permission_denials[]``."""
+
+    tool_name: str
+    tool_use_id: str
+    tool_input: Dict[str, Any]
+    reason: str = ""
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {"tool_name": self.tool_name, "tool_use_id": self.tool_use_id, "tool_input": self.tool_input}
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Something the user should see that is not part of the conversation (hook warnings, compaction,
+    retries). ``level`` is info / warning."""
+
+    text: str
+    level: str = "info"
+
+
+@dataclass
+class TurnOutcome:
+    """How one ``Agent.run`` ended: the fields of the contract's result object."""
+
+    subtype: str  # success | error_max_turns | error_during_execution
+    result: str
+    num_turns: int
+    usage: Usage
+    cost_usd: Optional[float]
+    duration_api_ms: int
+    stop_reason: Optional[str] = None
+    error: Optional[Exception] = None
+    permission_denials: List[PermissionDenial] = field(default_factory=list)
+    tool_uses: List[Dict[str, Any]] = field(default_factory=list)
+    tool_results: List[Dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def is_error(self) -> bool:
+        return self.subtype != "success"
+
+
+AgentEvent = Any  # one of the dataclasses above
+EventSink = Callable[[AgentEvent], None]

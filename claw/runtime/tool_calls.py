@@ -1,0 +1,243 @@
+"""The pipeline of one assistant message's tool calls: check, ask, hook, run, report.
+
+For each tool_use block, in order: a tool input the model streamed as invalid JSON, an unknown tool, or an
+input that fails validation becomes an error result the model can read; PreToolUse hooks may block the
+call, rewrite its input or decide its permission; the permission policy allows, denies or asks (the
+``prompter`` answers asks — a TTY question or the embedding host's ``can_use_tool`` — and without one an
+ask is a denial recorded in ``permission_denials``); the tool runs; PostToolUse / PostToolUseFailure hooks
+see the result. Runs of consecutive read-only calls execute concurrently; results always go back in call
+order. Nothing raised by a tool or a hook escapes: the model always gets a truthful tool_result.
+
+Deliberately not here: the tools themselves (claw.tools), the rules (claw.runtime.permissions), hook
+processes (claw.runtime.hooks).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Sequence
+
+from claw.runtime.events import EventSink, PermissionDenial, ToolFinished, ToolStarted
+
+INTERRUPTED = "Interrupted by the user: the tool call did not run to completion."
+
+
+@dataclass(frozen=True)
+class PermissionRequest:
+    tool_name: str
+    tool_use_id: str
+    input: Dict[str, Any]
+    reason: str
+
+
+@dataclass(frozen=True)
+class PermissionAnswer:
+    allow: bool
+    updated_input: Optional[Dict[str, Any]] = None
+    message: str = ""
+    interrupt: bool = False  # the host asked to stop the whole run (can_use_tool ``interrupt: true``)
+
+
+Prompter = Callable[[PermissionRequest], Awaitable[PermissionAnswer]]
+
+
+@dataclass
+class BatchResult:
+    results: List[Dict[str, Any]]  # tool_result blocks in call order
+    stop_reason: Optional[str] = None  # a hook or the host asked to stop the run
+
+
+@dataclass
+class _Call:
+    block: Dict[str, Any]
+    tool: Any = None
+    input: Dict[str, Any] = field(default_factory=dict)
+    result: Optional[Dict[str, Any]] = None
+    stop: Optional[str] = None
+
+    @property
+    def id(self) -> str:
+        return str(self.block.get("id", ""))
+
+    @property
+    def name(self) -> str:
+        return str(self.block.get("name", ""))
+
+
+class ToolCallRunner:
+    def __init__(
+        self,
+        *,
+        tools: Dict[str, Any],
+        policy: Any,
+        context: Any,
+        sink: EventSink,
+        hooks: Any = None,
+        prompter: Optional[Prompter] = None,
+    ) -> None:
+        self.tools = tools  # canonical name -> tool (built-in and MCP)
+        self.policy = policy
+        self.context = context
+        self.sink = sink
+        self.hooks = hooks
+        self.prompter = prompter
+
+    def model_tools(self) -> List[Dict[str, Any]]:
+        return [
+            {"name": t.spec.name, "description": t.spec.description, "input_schema": t.spec.input_schema}
+            for t in self.tools.values()
+        ]
+
+    async def run_all(self, blocks: Sequence[Dict[str, Any]], invalid_inputs: Dict[str, str], log: Any
+                      ) -> BatchResult:
+        calls = [_Call(block) for block in blocks]
+        for call in calls:
+            log.use(call.id, call.name, call.block.get("input") or {})
+        i = 0
+        # On cancellation the Agent answers the unanswered calls; nothing to clean up here.
+        while i < len(calls):
+            group = [calls[i]]
+            if self._read_only(calls[i]):
+                while i + len(group) < len(calls) and self._read_only(calls[i + len(group)]):
+                    group.append(calls[i + len(group)])
+            await asyncio.gather(*(self._one(c, invalid_inputs, log) for c in group))
+            i += len(group)
+            if any(c.stop for c in group):
+                break
+        stop = next((c.stop for c in calls if c.stop), None)
+        for call in calls:
+            if call.result is None:  # skipped after a stop
+                call.result = _result_block(call.id, "Not run: the run was stopped before this call.", True)
+        return BatchResult([c.result for c in calls], stop_reason=stop)
+
+    def _read_only(self, call: _Call) -> bool:
+        tool = self.tools.get(call.name)
+        return bool(tool is not None and getattr(tool.spec, "read_only", False))
+
+    async def _one(self, call: _Call, invalid_inputs: Dict[str, str], log: Any) -> None:
+        raw_input = call.block.get("input")
+        self.sink(ToolStarted(call.id, call.name, raw_input if isinstance(raw_input, dict) else {}))
+        output, is_error, metadata = await self._execute(call, invalid_inputs, log)
+        call.result = _result_block(call.id, output, is_error)
+        log.result(call.id, call.name, output, is_error)
+        self.sink(ToolFinished(call.id, call.name, output, is_error, metadata))
+
+    async def _execute(self, call: _Call, invalid_inputs: Dict[str, str], log: Any):
+        if call.id in invalid_inputs:
+            return invalid_inputs[call.id], True, {}
+        call.tool = self.tools.get(call.name)
+        if call.tool is None:
+            names = ", ".join(sorted(self.tools))
+            return f"Unknown tool {call.name!r}. Available tools: {names}.", True, {}
+        tool_input = call.block.get("input")
+        if not isinstance(tool_input, dict):
+            return "Tool input must be a JSON object.", True, {}
+        try:
+            call.input = call.tool.validate(tool_input)
+        except Exception as exc:  # ToolInputError and anything a validator raises
+            return f"Invalid input for {call.name}: {exc}", True, {}
+
+        decided_by_hook: Optional[str] = None
+        if self.hooks is not None:
+            pre = await self.hooks.run("PreToolUse", {"tool_name": call.name, "tool_input": call.input,
+                                                      "tool_use_id": call.id}, tool_name=call.name)
+            self._notices(pre)
+            if not pre.continue_:
+                call.stop = pre.stop_reason or "stopped by a PreToolUse hook"
+                return f"Blocked by a PreToolUse hook: {call.stop}", True, {}
+            if pre.blocked or pre.permission_decision == "deny":
+                reason = pre.reason or "blocked by a PreToolUse hook"
+                self._deny(call, reason, log)
+                return f"Blocked by a PreToolUse hook: {reason}", True, {}
+            if pre.updated_input is not None:
+                try:
+                    call.input = call.tool.validate(pre.updated_input)
+                except Exception as exc:
+                    return f"A PreToolUse hook rewrote the input into an invalid one: {exc}", True, {}
+            decided_by_hook = pre.permission_decision  # "allow" skips the policy's ask; "ask" forces one
+
+        decision = self.policy.decide(call.name, call.tool.spec, call.input, self._target_paths(call))
+        outcome = decision.outcome
+        reason = decision.reason
+        if decided_by_hook == "allow" and outcome == "ask":
+            outcome = "allow"
+        elif decided_by_hook == "ask" and outcome == "allow":
+            outcome, reason = "ask", "a PreToolUse hook asked for confirmation"
+        if outcome == "ask":
+            outcome, reason = await self._ask(call, reason)
+        if outcome != "allow":
+            self._deny(call, reason, log)
+            return f"Permission denied: {reason}", True, {}
+
+        try:
+            result = await call.tool.run(call.input, self.context)
+            output, is_error, metadata = _text_of(result.content), bool(result.is_error), dict(
+                getattr(result, "metadata", None) or {})
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a tool bug must not end the session
+            output, is_error, metadata = f"{call.name} failed: {type(exc).__name__}: {exc}", True, {}
+
+        if self.hooks is not None:
+            event = "PostToolUseFailure" if is_error else "PostToolUse"
+            payload = {"tool_name": call.name, "tool_input": call.input, "tool_use_id": call.id,
+                       "tool_response": {"output": output, "is_error": is_error}}
+            if is_error:
+                payload["error"] = output
+            post = await self.hooks.run(event, payload, tool_name=call.name)
+            self._notices(post)
+            if post.blocked and post.reason:
+                output = f"{output}\n\n[PostToolUse hook] {post.reason}"
+            if post.additional_context:
+                output = f"{output}\n\n{post.additional_context}"
+            if not post.continue_:
+                call.stop = post.stop_reason or "stopped by a PostToolUse hook"
+        return output, is_error, metadata
+
+    async def _ask(self, call: _Call, reason: str):
+        if self.prompter is None:
+            return "deny", f"{reason} (no way to ask for approval in this mode)"
+        answer = await self.prompter(PermissionRequest(call.name, call.id, call.input, reason))
+        if answer.interrupt:
+            call.stop = answer.message or "interrupted by the permission prompt"
+        if not answer.allow:
+            return "deny", answer.message or "the user denied this tool call"
+        if answer.updated_input is not None:
+            call.input = call.tool.validate(answer.updated_input)
+        return "allow", ""
+
+    def _target_paths(self, call: _Call) -> List[Any]:
+        getter = getattr(call.tool, "target_paths", None)  # file tools only
+        return list(getter(call.input, cwd=getattr(self.context, "cwd", None))) if getter else []
+
+    def _deny(self, call: _Call, reason: str, log: Any) -> None:
+        log.denial(PermissionDenial(call.name, call.id, call.input or call.block.get("input") or {}, reason))
+
+    def _notices(self, result: Any) -> None:
+        from claw.runtime.events import Notice
+
+        for warning in getattr(result, "warnings", ()) or ():
+            self.sink(Notice(warning, level="warning"))
+        if getattr(result, "system_message", None):
+            self.sink(Notice(result.system_message))
+
+
+def _text_of(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "\n".join(b.get("text", "") if isinstance(b, dict) else str(b) for b in content)
+    return json.dumps(content, ensure_ascii=False, default=str)
+
+
+def _result_block(tool_use_id: str, output: str, is_error: bool) -> Dict[str, Any]:
+    block: Dict[str, Any] = {"type": "tool_result", "tool_use_id": tool_use_id, "content": output}
+    if is_error:
+        block["is_error"] = True
+    return block
+
+
+def interrupted_results(calls: Sequence[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    return [_result_block(str(c.get("id", "")), INTERRUPTED, True) for c in calls]
