@@ -1,0 +1,697 @@
+"""The stream-json input protocol: claw as the worker process of an embedding host.
+
+``claw --input-format stream-json --output-format stream-json`` reads NDJSON from stdin and writes
+NDJSON to stdout, the protocol the Claude Agent SDK speaks to the Claude Code CLI (docs/EMBEDDING.md
+is the reference). One process serves a whole conversation:
+
+- every ``user`` message runs one agent turn; messages that arrive while a turn runs wait in order.
+  Each turn writes ``system/init``, the ``assistant`` / ``user`` (tool results) messages as they
+  complete (``stream_event`` lines with ``--include-partial-messages``) and one ``result``.
+- ``control_request`` from the host: ``initialize`` (hook callbacks, answered with what claw offers),
+  ``interrupt`` (the running turn stops; its result says ``interrupted``), ``set_permission_mode``,
+  ``set_model``, ``mcp_status``; any other subtype gets an error response, never silence.
+- ``control_request`` to the host: ``can_use_tool`` when ``--permission-prompt-tool stdio`` is given,
+  ``hook_callback`` for hooks registered at initialize, ``mcp_message`` for SDK-hosted MCP servers.
+- a line that is not a JSON object, or a ``user`` message without content, is reported on stderr and
+  answered with an error ``result`` in turn order; the process goes on.
+- end of stdin: queued turns still run, then the process exits with the code of the last result
+  (0 success, 1 failure, 2 usage, 130 interrupted). SIGINT interrupts the running turn (with none
+  running it stops the process); SIGTERM interrupts it, drops the queue and exits.
+
+Nothing but protocol JSON reaches stdout: while serving, ``sys.stdout`` points at stderr so a stray
+print cannot corrupt the stream.
+
+Deliberately not here: reading bytes (claw.cli.transport), request/response matching
+(claw.cli.control), the SDK MCP client (claw.cli.sdk_mcp), the message shapes (claw.cli.output) and
+the agent itself (claw.runtime).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import time
+import traceback
+import uuid
+from collections import deque
+from typing import IO, Any, Deque, Dict, List, Optional, Tuple
+
+from claw import CLAUDE_CODE_PROTOCOL_VERSION, __version__
+from claw.cli.args import RunArgs
+from claw.cli.control import ControlChannel
+from claw.cli.output import RunInfo, StreamJsonWriter, init_object, result_object
+from claw.cli.transport import StdioTransport, Transport
+from claw.errors import ClawError, Interrupted, UsageError
+
+# What claw's side of the protocol supports, for hosts that detect features instead of versions.
+CAPABILITIES = (
+    "claw_v1",
+    "multi_turn_v1",
+    "interrupt_v1",
+    "can_use_tool_v1",
+    "hook_callback_v1",
+    "hook_on_failure_v1",
+    "sdk_mcp_v1",
+    "session_state_v1",
+)
+HOOK_TIMEOUT = 60.0  # seconds, when the host's matcher gives none
+HOOK_BACKSTOP = 5.0  # the hook runner's own limit is this much longer than the host's
+_TRUE = ("1", "true", "yes", "on")
+
+
+def run_stream_json(args: RunArgs, *, stdin: IO[Any], stdout: IO[Any], stderr: IO[str]) -> int:
+    """Serve one embedding session on ``stdin``/``stdout``; returns the process exit code."""
+    if args.permission_prompt_tool not in (None, "stdio"):
+        raise UsageError(f"--permission-prompt-tool {args.permission_prompt_tool!r} is not supported",
+                         hint="use --permission-prompt-tool stdio: claw asks the host with can_use_tool")
+    if args.prompt:
+        raise UsageError("a prompt argument cannot be combined with --input-format stream-json",
+                         hint='send it on stdin: {"type": "user", "message": {"role": "user", "content": "..."}}')
+    if args.sdk_url:
+        with _StdoutGuard(stdout, stderr):
+            return asyncio.run(_serve_sdk_url(args, stderr=stderr))
+    with _StdoutGuard(stdout, stderr) as protocol_out:
+        transport = StdioTransport(stdin, protocol_out)
+        return asyncio.run(serve(args, transport, stderr=stderr))
+
+
+async def _serve_sdk_url(args: RunArgs, *, stderr: IO[str]) -> int:
+    """``--sdk-url``: the same host loop over one WebSocket (claw.remote.sdk_url), authenticated with
+    the session token when there is one; a host that cannot be reached raises ``NetworkError``."""
+    from claw.cli.setup import load, project_dir
+    from claw.config.environment import network_config
+    from claw.remote.context import sdk_url_token
+    from claw.remote.sdk_url import SdkUrlTransport
+
+    loaded, env = load(args, project_dir(args))
+    transport = SdkUrlTransport(args.sdk_url, network_config(loaded.settings, env), token=sdk_url_token(env))
+    await transport.connect()
+    try:
+        return await serve(args, transport, stderr=stderr)
+    finally:
+        await transport.close()
+
+
+class _StdoutGuard:
+    """While serving the process's real stdout, everything but the protocol goes to stderr: the
+    transport writes to a private duplicate of file descriptor 1, fd 1 itself points at stderr (so a
+    child process or C code writing to it cannot corrupt the stream), and ``sys.stdout`` is stderr (so
+    a stray print cannot). With any other stream (tests), nothing is redirected."""
+
+    def __init__(self, stdout: IO[Any], stderr: IO[str]) -> None:
+        self.stdout = stdout
+        self.stderr = stderr
+        self._fd = -1
+        self._saved_fd: Optional[int] = None
+        self._protocol: Optional[IO[bytes]] = None
+
+    def __enter__(self) -> IO[Any]:
+        if self.stdout is not sys.stdout:
+            return self.stdout
+        sys.stdout = self.stderr
+        try:
+            self.stdout.flush()
+            self._fd = self.stdout.fileno()
+            self._saved_fd = os.dup(self._fd)  # not inherited by child processes
+            os.dup2(self.stderr.fileno(), self._fd)
+        except (AttributeError, OSError, ValueError):  # no real descriptor: the object swap must do
+            if self._saved_fd is not None:
+                os.close(self._saved_fd)
+                self._saved_fd = None
+            return self.stdout
+        self._protocol = os.fdopen(self._saved_fd, "wb", buffering=0, closefd=False)
+        return self._protocol
+
+    def __exit__(self, *exc: object) -> None:
+        sys.stdout = self.stdout
+        if self._saved_fd is not None:
+            try:
+                os.dup2(self._saved_fd, self._fd)
+            finally:
+                os.close(self._saved_fd)
+                self._saved_fd = None
+
+
+async def serve(args: RunArgs, transport: Transport, *, stderr: IO[str]) -> int:
+    """The host loop over any transport (stdio today, a WebSocket for ``--sdk-url`` later)."""
+    return await HostSession(args, transport, stderr=stderr).run()
+
+
+class _HostWriter(StreamJsonWriter):
+    """The stream-json writer, writing through the transport instead of stdout."""
+
+    def __init__(self, info: RunInfo, *, transport: Transport, stderr: IO[str], partial: bool,
+                 replay_user_messages: bool, verbose: bool) -> None:
+        super().__init__(info, partial=partial, replay_user_messages=replay_user_messages, stdout=stderr,
+                         stderr=stderr, verbose=verbose)
+        self.transport = transport
+
+    def emit(self, obj: Dict[str, Any]) -> None:
+        self.transport.write_nowait(obj)
+
+
+class _Item:
+    """One entry of the turn queue: a user message to run, or an input error to report in order."""
+
+    def __init__(self, prompt: Any = None, *, error: Optional[ClawError] = None, uuid_: Optional[str] = None
+                 ) -> None:
+        self.prompt = prompt
+        self.error = error
+        self.uuid = uuid_ or str(uuid.uuid4())
+
+
+class HostSession:
+    def __init__(self, args: RunArgs, transport: Transport, *, stderr: IO[str]) -> None:
+        self.args = args
+        self.transport = transport
+        self.err = stderr
+        self.channel = ControlChannel(transport)
+        self.prepared: Any = None
+        self.writer: Optional[_HostWriter] = None
+        self.exit_code = 0
+        self._queue: Deque[_Item] = deque()
+        self._wakeup = asyncio.Event()
+        self._eof = False
+        self._stopping = False
+        self._turn: Optional["asyncio.Task[Any]"] = None
+        self._handlers: Dict[str, "asyncio.Task[None]"] = {}
+        self._initialized = False
+        self._sdk_servers: List[Any] = []
+        self._sdk_server_names: List[str] = []
+        self._ready_task: Optional["asyncio.Task[None]"] = None
+        self._pending_model: Optional[Tuple[Optional[str]]] = None
+        self._hook_meta: Dict[str, Tuple[float, Optional[str]]] = {}
+        self._state: Optional[str] = None
+        env = os.environ
+        self._state_frames = (env.get("CLAUDE_CODE_SDK_READS_SESSION_STATE", "").strip().lower() in _TRUE
+                              or env.get("CLAUDE_CODE_EMIT_SESSION_STATE_EVENTS", "").strip().lower() in _TRUE)
+        self._state_host_only = env.get("CLAUDE_CODE_EMIT_SESSION_STATE_EVENTS", "").strip().lower() not in _TRUE
+
+    # -- lifecycle --------------------------------------------------------------------------------
+
+    async def run(self) -> int:
+        from claw.cli.sdk_mcp import sdk_server_names
+        from claw.cli.setup import prepare
+
+        started = time.monotonic()
+        try:
+            self._sdk_server_names = sdk_server_names(self.args.mcp_config)
+            prompter = self._ask_host if self.args.permission_prompt_tool == "stdio" else None
+            self.prepared = prepare(self.args, sink=self._sink, prompter=prompter)
+        except ClawError as exc:  # before anything ran: one error result, as the JSON formats promise
+            self._notice_error(exc)
+            info = RunInfo(session_id="", model="", cwd="", permission_mode="")
+            self.transport.write_nowait(result_object(None, info, duration_ms=_ms(started), error=exc))
+            return exc.exit_code
+        args = self.args
+        self.writer = _HostWriter(self.prepared.info, transport=self.transport, stderr=self.err,
+                                  partial=args.include_partial_messages,
+                                  replay_user_messages=bool(getattr(args, "replay_user_messages", False)),
+                                  verbose=args.verbose)
+        for problem in self.prepared.settings.warnings:
+            self._warn(problem.message)
+        if self.prepared.agent.hooks is not None:
+            self._install_hooks(None)  # settings hooks, read the way HookRunner expects them
+        loop = asyncio.get_running_loop()
+        self._on_signals(loop)
+        reader = asyncio.ensure_future(self._read_loop())
+        try:
+            await self._turn_loop()
+        finally:
+            self._off_signals(loop)
+            reader.cancel()
+            for task in list(self._handlers.values()):
+                task.cancel()
+            if self._ready_task is not None:
+                self._ready_task.cancel()
+            await asyncio.gather(reader, *self._handlers.values(), return_exceptions=True)
+            try:
+                await self.prepared.aclose()
+            except Exception:  # closing connections must not change the outcome
+                pass
+        return self.exit_code
+
+    async def _read_loop(self) -> None:
+        while True:
+            try:
+                message = await self.transport.read()
+            except ClawError as exc:  # a malformed line: report it in turn order, keep reading
+                self._notice_error(exc)
+                self._enqueue(_Item(error=exc))
+                continue
+            except Exception as exc:  # reading itself broke: treat as the end of input
+                self._warn(f"cannot read stdin: {type(exc).__name__}: {exc}")
+                message = None
+            if message is None:
+                break
+            try:
+                self._dispatch(message)
+            except Exception as exc:  # a bug in one message's handling must not end the session
+                self._warn(f"could not handle a {message.get('type')!r} message: {type(exc).__name__}: {exc}")
+                traceback.print_exc(file=self.err)
+        self._eof = True
+        self.channel.close("the host closed stdin")
+        self._wakeup.set()
+
+    def _enqueue(self, item: _Item) -> None:
+        self._queue.append(item)
+        self._wakeup.set()
+
+    async def _turn_loop(self) -> None:
+        while True:
+            while not self._queue:
+                if self._eof or self._stopping:
+                    return
+                self._wakeup.clear()
+                await self._wakeup.wait()
+            if self._stopping:
+                return
+            item = self._queue.popleft()
+            if item.error is not None:
+                self._finish_turn(None, item.error, started=time.monotonic())
+            else:
+                await self._run_turn(item)
+
+    # -- messages from the host -------------------------------------------------------------------
+
+    def _dispatch(self, message: Dict[str, Any]) -> None:
+        kind = message.get("type")
+        if kind == "user":
+            prompt = _prompt_of(message)
+            if isinstance(prompt, ClawError):
+                self._notice_error(prompt)
+                self._enqueue(_Item(error=prompt))
+            else:
+                self._enqueue(_Item(prompt, uuid_=message.get("uuid") if isinstance(message.get("uuid"), str)
+                                    else None))
+        elif kind == "control_request":
+            request_id = message.get("request_id")
+            request = message.get("request")
+            if not isinstance(request, dict) or request_id is None:
+                self._warn("ignoring a control_request without request_id or request")
+                return
+            key = str(request_id)
+            task = asyncio.ensure_future(self._handle_control(request_id, request))
+            self._handlers[key] = task
+            task.add_done_callback(lambda _t, key=key: self._handlers.pop(key, None))
+        elif kind == "control_response":
+            if not self.channel.handle_response(message):
+                self._warn("ignoring a control_response that answers no pending request")
+        elif kind == "control_cancel_request":
+            task = self._handlers.get(str(message.get("request_id")))
+            if task is not None:
+                task.cancel()
+        elif kind in ("keep_alive",):
+            pass
+        else:
+            self._warn(f"ignoring a stdin message of type {kind!r}")
+
+    async def _handle_control(self, request_id: Any, request: Dict[str, Any]) -> None:
+        subtype = request.get("subtype")
+        handler = {
+            "initialize": self._on_initialize,
+            "interrupt": self._on_interrupt,
+            "set_permission_mode": self._on_set_permission_mode,
+            "set_model": self._on_set_model,
+            "mcp_status": self._on_mcp_status,
+        }.get(subtype if isinstance(subtype, str) else "")
+        if handler is None:
+            self.channel.respond_error(request_id, f"Unsupported control request subtype: {subtype}",
+                                       code="unsupported_request")
+            return
+        try:
+            response = await handler(request)
+        except asyncio.CancelledError:
+            raise
+        except ClawError as exc:
+            self.channel.respond_error(request_id, exc.message + (f" ({exc.hint})" if exc.hint else ""))
+            return
+        except Exception as exc:
+            traceback.print_exc(file=self.err)
+            self.channel.respond_error(request_id, f"internal error in {subtype}: {type(exc).__name__}: {exc}")
+            return
+        self.channel.respond(request_id, response)
+
+    async def _on_initialize(self, request: Dict[str, Any]) -> Dict[str, Any]:
+        if self._initialized:
+            raise ClawError("already initialized: send initialize once, first", kind="invalid_request")
+        self._initialized = True
+        hooks = request.get("hooks")
+        if hooks:
+            if not isinstance(hooks, dict):
+                raise UsageError("initialize: 'hooks' must be an object of event -> matchers")
+            self._install_hooks(hooks)
+        if request.get("agents"):
+            self._warn("initialize: subagent definitions ('agents') are not supported by claw; ignored")
+        extra_servers = request.get("sdkMcpServers")  # the TypeScript SDK names its servers here
+        if isinstance(extra_servers, list) and self._ready_task is None:
+            for name in extra_servers:
+                if isinstance(name, str) and name and name not in self._sdk_server_names:
+                    self._sdk_server_names.append(name)
+        info = self.prepared.info
+        if self._sdk_server_names and self._ready_task is None:
+            self._ready_task = asyncio.ensure_future(self._connect_sdk_servers())
+        return {
+            "commands": [],
+            "agents": [],
+            "output_style": "default",
+            "available_output_styles": ["default"],
+            "models": [{"value": info.model, "displayName": info.model,
+                        "description": "the model of this session"}],
+            "account": {"apiKeySource": info.api_key_source, "tokenSource": "none"},
+            "pid": os.getpid(),
+            "claude_code_version": CLAUDE_CODE_PROTOCOL_VERSION,
+            "claw_version": __version__,
+            "session_id": info.session_id,
+            "current_permission_mode": info.permission_mode,
+            "hook_on_failure_supported": True,
+            "hooks_applied": True,
+            "session_state": "running" if self._turn is not None else "idle",
+            "capabilities": list(CAPABILITIES),
+        }
+
+    async def _on_interrupt(self, request: Dict[str, Any]) -> Dict[str, Any]:
+        turn = self._turn
+        if turn is not None and not turn.done():
+            turn.cancel()
+        return {"still_queued": [item.uuid for item in self._queue if item.error is None]}
+
+    async def _on_set_permission_mode(self, request: Dict[str, Any]) -> Dict[str, Any]:
+        from claw.cli.setup import set_permission_mode
+
+        mode = request.get("mode")
+        if not isinstance(mode, str) or not mode:
+            raise UsageError("set_permission_mode needs a 'mode'")
+        canonical = set_permission_mode(self.prepared, mode)
+        hooks = self.prepared.agent.hooks
+        if hooks is not None:
+            hooks.permission_mode = canonical
+        self.transport.write_nowait({"type": "system", "subtype": "status", "status": None,
+                                     "permissionMode": canonical, "session_id": self.prepared.info.session_id,
+                                     "uuid": str(uuid.uuid4())})
+        return {"mode": canonical}
+
+    async def _on_set_model(self, request: Dict[str, Any]) -> Dict[str, Any]:
+        from claw.api.client import resolve_model
+        from claw.cli.setup import switch_model
+
+        model = request.get("model")
+        if model is not None and (not isinstance(model, str) or not model.strip()):
+            raise UsageError("set_model: 'model' must be a model name, or null for the default")
+        if model in ("default",):
+            model = None
+        if self._turn is not None and not self._turn.done():
+            # The running turn keeps its provider; the next one starts on the new model.
+            resolved = resolve_model(model, self.prepared.env, aliases=self.prepared.settings.settings.aliases)
+            self._pending_model = (model,)
+            return {"model": resolved.model, "applies": "next_turn"}
+        self._pending_model = None
+        return {"model": await switch_model(self.prepared, model)}
+
+    async def _on_mcp_status(self, request: Dict[str, Any]) -> Dict[str, Any]:
+        return {"mcpServers": [server.status_entry() for server in self._sdk_servers]}
+
+    # -- one turn ---------------------------------------------------------------------------------
+
+    async def _run_turn(self, item: _Item) -> None:
+        started = time.monotonic()
+        self._set_state("running")
+        self._turn = asyncio.ensure_future(self._turn_body(item.prompt))
+        await asyncio.wait({self._turn})
+        turn, self._turn = self._turn, None
+        outcome = None
+        error: Optional[ClawError] = None
+        if turn.cancelled():
+            error = Interrupted("the turn was interrupted", hint="send the next user message to continue")
+        else:
+            exc = turn.exception()
+            if isinstance(exc, ClawError):
+                error = exc
+            elif exc is not None:
+                traceback.print_exception(type(exc), exc, exc.__traceback__, file=self.err)
+                error = ClawError(f"internal error: {type(exc).__name__}: {exc}", kind="internal_error")
+            else:
+                outcome = turn.result()
+        self._finish_turn(outcome, error, started=started)
+
+    async def _turn_body(self, prompt: Any) -> Any:
+        if self._sdk_server_names:
+            if self._ready_task is None:
+                self._ready_task = asyncio.ensure_future(self._connect_sdk_servers())
+            await asyncio.shield(self._ready_task)
+        if self._pending_model is not None:
+            from claw.cli.setup import switch_model
+
+            (name,), self._pending_model = self._pending_model, None
+            await switch_model(self.prepared, name)
+        self.transport.write_nowait(self._init_message())
+        return await self.prepared.agent.run(prompt)
+
+    def _finish_turn(self, outcome: Any, error: Optional[ClawError], *, started: float) -> None:
+        info = self.prepared.info if self.prepared is not None else RunInfo("", "", "", "")
+        self.transport.write_nowait(result_object(outcome, info, duration_ms=_ms(started), error=error))
+        if error is not None:
+            self.exit_code = error.exit_code
+        elif outcome is not None and outcome.is_error:
+            err = outcome.error
+            self.exit_code = err.exit_code if isinstance(err, ClawError) else 1
+        else:
+            self.exit_code = 0
+        if not self._queue:
+            self._set_state("idle")
+
+    def _init_message(self) -> Dict[str, Any]:
+        obj = init_object(self.prepared.info)
+        obj.update({"agents": [], "skills": [], "plugins": [], "capabilities": list(CAPABILITIES)})
+        return obj
+
+    def _set_state(self, state: str) -> None:
+        """``session_state_changed`` frames, for hosts that asked for them (the SDK does, to know when a
+        run is over: ``running`` during a turn, ``requires_action`` while it waits for the host,
+        ``idle`` when nothing is queued)."""
+        if not self._state_frames or state == self._state:
+            return
+        self._state = state
+        frame: Dict[str, Any] = {"type": "system", "subtype": "session_state_changed", "state": state}
+        if self._state_host_only:
+            frame["sdk_host_only"] = True
+        frame.update({"uuid": str(uuid.uuid4()), "session_id": self.prepared.info.session_id})
+        self.transport.write_nowait(frame)
+
+    # -- events from the agent --------------------------------------------------------------------
+
+    def _sink(self, event: Any) -> None:
+        if self.writer is not None:
+            self.writer(event)
+
+    # -- requests to the host ---------------------------------------------------------------------
+
+    async def _ask_host(self, request: Any) -> Any:
+        """The permission prompter: ``can_use_tool`` to the host; a host that cannot answer denies."""
+        from claw.runtime.hooks import CLAUDE_CODE_TOOL_NAMES
+        from claw.runtime.tool_calls import PermissionAnswer
+
+        fields: Dict[str, Any] = {
+            "tool_name": request.tool_name,
+            "input": request.input,
+            "tool_use_id": request.tool_use_id,
+            "permission_suggestions": None,
+            "blocked_path": None,
+            "decision_reason": request.reason,
+            "display_name": request.tool_name,
+        }
+        aliases = CLAUDE_CODE_TOOL_NAMES.get(request.tool_name)
+        if aliases:
+            fields["claude_code_tool_name"] = aliases[0]
+        self._set_state("requires_action")
+        try:
+            answer = await self.channel.request("can_use_tool", fields)
+        except ClawError as exc:
+            return PermissionAnswer(allow=False, message=f"no permission: {exc.message}")
+        finally:
+            if self._turn is not None:
+                self._set_state("running")
+        behavior = answer.get("behavior")
+        if behavior == "allow":
+            updated = answer.get("updatedInput")
+            return PermissionAnswer(allow=True, updated_input=updated if isinstance(updated, dict) else None)
+        if behavior == "deny":
+            message = answer.get("message")
+            return PermissionAnswer(allow=False, message=str(message) if message else "denied by the host",
+                                    interrupt=bool(answer.get("interrupt")))
+        return PermissionAnswer(allow=False, message=f"the host answered can_use_tool with behavior {behavior!r}"
+                                                     " (expected allow or deny)")
+
+    async def _hook_callback(self, callback_id: str, payload: Dict[str, Any], tool_use_id: Optional[str]) -> Any:
+        """The HookRunner's callback: ``hook_callback`` to the host, with the matcher's timeout; with
+        ``onFailure: block`` a failed callback blocks instead of being a warning."""
+        timeout, on_failure = self._hook_meta.get(callback_id, (HOOK_TIMEOUT, None))
+        try:
+            return await self.channel.request("hook_callback", {"callback_id": callback_id, "input": payload,
+                                                                "tool_use_id": tool_use_id}, timeout=timeout)
+        except ClawError as exc:
+            if on_failure == "block":
+                return {"decision": "block", "reason": f"hook callback {callback_id} failed: {exc.message}"}
+            raise
+
+    def _install_hooks(self, host_hooks: Optional[Dict[str, Any]]) -> None:
+        """Settings hooks plus the host's callback hooks, in one HookRunner used by the agent and its
+        tool pipeline."""
+        from claw.runtime.hooks import HookRunner, combine_hooks_configs
+
+        prepared = self.prepared
+        callback_groups: Dict[str, List[Dict[str, Any]]] = {}
+        for event, matchers in (host_hooks or {}).items():
+            for matcher in matchers if isinstance(matchers, list) else []:
+                if not isinstance(matcher, dict):
+                    continue
+                ids = [i for i in matcher.get("hookCallbackIds") or () if isinstance(i, str)]
+                timeout = matcher.get("timeout")
+                seconds = float(timeout) if isinstance(timeout, (int, float)) and not isinstance(timeout, bool) \
+                    and timeout > 0 else HOOK_TIMEOUT
+                for callback_id in ids:
+                    self._hook_meta[callback_id] = (seconds, matcher.get("onFailure"))
+                callback_groups.setdefault(str(event), []).append(
+                    {"matcher": matcher.get("matcher") or "", "hookCallbackIds": ids,
+                     "timeout": seconds + HOOK_BACKSTOP})
+        settings_hooks = _raw_hooks(prepared.settings.settings.hooks)
+        runner = HookRunner(combine_hooks_configs(settings_hooks, callback_groups),
+                            project_dir=prepared.info.cwd, env=prepared.env,
+                            session_id=prepared.session.id, transcript_path=str(prepared.session.path),
+                            callback=self._hook_callback, permission_mode=prepared.info.permission_mode)
+        for warning in runner.config_warnings:
+            self._warn(warning)
+        prepared.agent.hooks = runner
+        prepared.tool_runner.hooks = runner
+
+    async def _connect_sdk_servers(self) -> None:
+        from claw.cli.sdk_mcp import CONNECT_TIMEOUT, SdkMcpServer, SdkMcpTool
+
+        servers = [SdkMcpServer(name, self.channel) for name in self._sdk_server_names]
+        self._sdk_servers = servers
+
+        async def connect(server: Any) -> None:
+            try:
+                await asyncio.wait_for(server.connect(), CONNECT_TIMEOUT)
+            except asyncio.TimeoutError:
+                server.status, server.error = "failed", f"no answer within {CONNECT_TIMEOUT:g}s"
+
+        await asyncio.gather(*(connect(s) for s in servers))
+        info = self.prepared.info
+        tools = self.prepared.tool_runner.tools
+        blocked = _disallowed(self.args.disallowed_tools)
+        for server in servers:
+            if server.status != "connected":
+                self._warn(f"SDK MCP server {server.name!r} is not available: {server.error}")
+                continue
+            for definition in server.tools:
+                tool = SdkMcpTool(server, definition)
+                name = tool.spec.name
+                if name in blocked or f"mcp__{server.name}" in blocked:
+                    continue
+                if name in tools:
+                    self._warn(f"SDK MCP tool {name!r} is listed twice; keeping the first")
+                    continue
+                tools[name] = tool
+                info.tools.append(name)
+        info.mcp_servers = [{"name": s.name, "status": s.status} for s in servers]
+
+    # -- stderr -----------------------------------------------------------------------------------
+
+    def _warn(self, text: str) -> None:
+        self.err.write(f"claw: warning: {text}\n")
+        self.err.flush()
+
+    def _notice_error(self, exc: ClawError) -> None:
+        message = exc.message if exc.message.startswith("claw") else f"claw: {exc.message}"
+        self.err.write(message + (f"\nhint: {exc.hint}" if exc.hint else "") + "\n")
+        self.err.flush()
+
+    # -- signals ----------------------------------------------------------------------------------
+
+    def _on_signals(self, loop: asyncio.AbstractEventLoop) -> None:
+        for sig, handler in ((signal.SIGINT, self._on_sigint), (signal.SIGTERM, self._terminate)):
+            try:
+                loop.add_signal_handler(sig, handler)
+            except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or no signals
+                pass
+
+    def _off_signals(self, loop: asyncio.AbstractEventLoop) -> None:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.remove_signal_handler(sig)
+            except (NotImplementedError, RuntimeError, ValueError):
+                pass
+
+    def _interrupt_turn(self) -> None:
+        if self._turn is not None and not self._turn.done():
+            self._turn.cancel()
+
+    def _on_sigint(self) -> None:
+        """Ctrl-C: interrupt the running turn; with none running, stop (as SIGTERM)."""
+        if self._turn is not None and not self._turn.done():
+            self._turn.cancel()
+        else:
+            self._terminate()
+
+    def _terminate(self) -> None:
+        self._stopping = True
+        self._queue.clear()
+        self._interrupt_turn()
+        self._wakeup.set()
+
+
+def _prompt_of(message: Dict[str, Any]) -> Any:
+    """The content of a ``user`` message (a string or a list of content blocks), or the ClawError that
+    says what is wrong with it."""
+    body = message.get("message")
+    if not isinstance(body, dict):
+        return UsageError("a user message needs a \"message\" object",
+                          kind="invalid_input",
+                          hint='send {"type": "user", "message": {"role": "user", "content": "..."}}')
+    content = body.get("content")
+    if isinstance(content, str):
+        if not content.strip():
+            return UsageError("a user message has empty content", kind="invalid_input")
+        return content
+    if isinstance(content, list) and content and all(isinstance(b, dict) and isinstance(b.get("type"), str)
+                                                     for b in content):
+        return content
+    return UsageError("a user message's content must be a string or a non-empty list of content blocks",
+                      kind="invalid_input",
+                      hint='e.g. "content": "hello" or "content": [{"type": "text", "text": "hello"}]')
+
+
+def _raw_hooks(hooks: Any) -> Dict[str, List[Dict[str, Any]]]:
+    """Settings ``hooks`` (typed claw.config.models values, or raw dicts) in the raw shape HookRunner
+    parses."""
+    out: Dict[str, List[Dict[str, Any]]] = {}
+    for event, matchers in (hooks or {}).items():
+        groups: List[Dict[str, Any]] = []
+        for matcher in matchers or ():
+            if isinstance(matcher, dict):
+                groups.append(matcher)
+                continue
+            entries = []
+            for hook in getattr(matcher, "hooks", ()) or ():
+                entry: Dict[str, Any] = {"type": getattr(hook, "type", "command"),
+                                         "command": getattr(hook, "command", None)}
+                if getattr(hook, "timeout", None):
+                    entry["timeout"] = hook.timeout
+                entries.append(entry)
+            groups.append({"matcher": getattr(matcher, "matcher", "") or "", "hooks": entries})
+        out[str(event)] = groups
+    return out
+
+
+def _disallowed(values: List[str]) -> set:
+    """Bare names of ``--disallowedTools`` (``mcp__calc__add``, or ``mcp__calc`` for a whole server)."""
+    from claw.tools.registry import split_tool_list
+
+    return {item for item in split_tool_list(values) if "(" not in item}
+
+
+def _ms(started: float) -> int:
+    return int((time.monotonic() - started) * 1000)
