@@ -1,0 +1,401 @@
+"""The upstream-proxy relay: a local HTTP CONNECT proxy whose every tunnel is a WebSocket to the session.
+
+``UpstreamRelay(settings)`` listens on ``127.0.0.1`` (an ephemeral port by default). For each client:
+
+1. it reads the CONNECT request head (at most ``MAX_HEAD_BYTES``; a bigger or malformed head gets
+   ``400``, another method ``405``) and keeps any bytes the client sent after it (a TLS ClientHello often
+   arrives in the same packet);
+2. it opens a WebSocket to the session's ``/v1/code/upstreamproxy/ws`` through the one connection factory
+   (``claw.net.ws``: an outer corporate proxy and claw's trust still apply), authenticated as
+   ``claw.remote.relay_framing`` says, and sends the CONNECT chunk, then the kept bytes. A WebSocket that
+   cannot be opened gets the client a ``502 Bad Gateway`` — and only that client;
+3. it relays bytes both ways as binary chunk messages. The server's own answer to the CONNECT is part
+   of what it relays. Back-pressure: the client is read only after the previous chunk was handed to
+   the WebSocket connection and its send buffer drained; a chunk from the server is written to the
+   client and drained before the next one is taken, and the WebSocket reader holds at most a few
+   messages — so memory per tunnel stays bounded (see docs/REMOTE.md for the numbers);
+4. keep-alive: an empty chunk every ``keepalive_interval`` seconds plus WebSocket pings whose missing
+   pong marks the tunnel dead;
+5. ends: the server closing the WebSocket normally closes the client connection gracefully (FIN);
+   before the server sent anything, the client gets ``502``; a tunnel that breaks mid-stream (an
+   abnormal close, a malformed chunk, a lost connection) resets that one client connection and nothing
+   else. A client's EOF (half-close) cannot be forwarded (the framing has no message for it): the relay
+   stops reading that client and keeps delivering what the server sends until the server closes the
+   tunnel, the client goes away, or the server has been silent for ``HALF_CLOSE_IDLE`` seconds (a
+   client that closed completely looks the same as one that half-closed).
+
+It deliberately does not serve plain-HTTP proxy requests (``GET http://...``), authenticate local
+clients (it listens on loopback only), or retry a tunnel (a client retries by reconnecting). It logs
+nothing: counters are in ``stats``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any, Optional, Set
+
+from claw.errors import NetworkError
+from claw.remote import relay_framing as framing
+
+MAX_HEAD_BYTES = 8192
+HEAD_TIMEOUT = 30.0  # seconds a client has to send its CONNECT request
+CLIENT_READ = 256 * 1024  # bytes read from a client at a time (one chunk message)
+HALF_CLOSE_IDLE = 10.0  # after a client's EOF: seconds of server silence that end the tunnel
+_CLOSE_WAIT = 2.0
+
+
+class RelayRequestError(Exception):
+    """A client request the relay answers with an HTTP error status."""
+
+    def __init__(self, status: int, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class ConnectTarget:
+    host: str
+    port: int
+
+    @property
+    def authority(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+
+def parse_connect_request(head: bytes) -> ConnectTarget:
+    """The target of ``CONNECT host:port HTTP/1.x`` (header lines after it are ignored);
+    ``RelayRequestError`` for anything else."""
+    try:
+        text = head.decode("latin-1")
+    except UnicodeDecodeError:  # pragma: no cover - latin-1 decodes every byte
+        raise RelayRequestError(400, "Bad Request", "undecodable request") from None
+    line = text.split("\r\n", 1)[0].split("\n", 1)[0]
+    parts = line.split(" ")
+    if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
+        raise RelayRequestError(400, "Bad Request", "malformed request line")
+    method, target, _version = parts
+    if method != "CONNECT":
+        raise RelayRequestError(405, "Method Not Allowed",
+                                f"{method[:16]} is not supported: this proxy only tunnels (CONNECT)")
+    if target.startswith("["):
+        end = target.find("]")
+        if end < 0 or target[end + 1:end + 2] != ":":
+            raise RelayRequestError(400, "Bad Request", "malformed CONNECT target")
+        host, port_text = target[1:end], target[end + 2:]
+    else:
+        host, sep, port_text = target.rpartition(":")
+        if not sep:
+            raise RelayRequestError(400, "Bad Request", "a CONNECT target needs host:port")
+    if not host or not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise RelayRequestError(400, "Bad Request", "a CONNECT target needs host:port")
+    if any(ch in host for ch in " \t/\\@") or ":" in host and not target.startswith("["):
+        raise RelayRequestError(400, "Bad Request", "malformed CONNECT host")
+    return ConnectTarget(host, int(port_text))
+
+
+def error_response(status: int, reason: str) -> bytes:
+    extra = "Allow: CONNECT\r\n" if status == 405 else ""
+    return (f"HTTP/1.1 {status} {reason}\r\n{extra}Content-Length: 0\r\n"
+            f"Connection: close\r\n\r\n").encode("ascii")
+
+
+@dataclass(frozen=True)
+class RelaySettings:
+    """Where tunnels go and how they authenticate. ``net_config`` is the ``NetConfig`` of claw's own
+    (unshaped) environment, so an outer proxy applies to the WebSocket."""
+
+    ws_url: str
+    session_id: str
+    token: str = field(repr=False)
+    net_config: Any = field(repr=False)
+    keepalive_interval: Optional[float] = framing.KEEPALIVE_INTERVAL
+    connect_timeout: Optional[float] = None  # default: net_config.connect_timeout
+    host: str = "127.0.0.1"
+    port: int = 0
+
+
+@dataclass
+class RelayStats:
+    """Counters since start (read them from the relay's own thread or after it stopped)."""
+
+    tunnels_opened: int = 0  # CONNECTs whose WebSocket opened
+    tunnels_failed: int = 0  # CONNECTs answered 502 because the WebSocket could not be opened
+    tunnels_broken: int = 0  # tunnels that ended abnormally after opening
+    tunnels_active: int = 0
+    bad_requests: int = 0
+    bytes_up: int = 0  # client -> server payload bytes
+    bytes_down: int = 0  # server -> client payload bytes
+    last_failure: Optional[str] = None  # the last tunnel failure, one line
+
+
+class UpstreamRelay:
+    """The listener and its tunnels; ``start()``, then ``url``; ``aclose()`` stops everything."""
+
+    def __init__(self, settings: RelaySettings) -> None:
+        self.settings = settings
+        self.stats = RelayStats()
+        self._server: Optional[asyncio.AbstractServer] = None
+        self._tasks: Set["asyncio.Task[Any]"] = set()
+        self._port: Optional[int] = None
+        self.half_close_idle = HALF_CLOSE_IDLE
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._serve_client, self.settings.host,
+                                                  self.settings.port, limit=CLIENT_READ)
+        self._port = self._server.sockets[0].getsockname()[1]
+
+    @property
+    def port(self) -> int:
+        if self._port is None:
+            raise RuntimeError("the relay is not started")
+        return self._port
+
+    @property
+    def url(self) -> str:
+        """The proxy URL children use: ``http://127.0.0.1:PORT``."""
+        return f"http://{self.settings.host}:{self.port}"
+
+    async def aclose(self) -> None:
+        server, self._server = self._server, None
+        if server is not None:
+            server.close()
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        if server is not None:
+            try:
+                await asyncio.wait_for(server.wait_closed(), _CLOSE_WAIT)
+            except (asyncio.TimeoutError, Exception):  # noqa: BLE001 - closing is best effort
+                pass
+
+    async def __aenter__(self) -> UpstreamRelay:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    # -- one client ---------------------------------------------------------------------------------
+
+    async def _serve_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
+        try:
+            await self._tunnel(reader, writer)
+        except asyncio.CancelledError:  # the relay is closing: end quietly (asyncio would log it)
+            _abort(writer)
+        except Exception as exc:  # noqa: BLE001 - one broken tunnel must not touch the others
+            self.stats.last_failure = f"{type(exc).__name__}: {exc}"
+            _abort(writer)
+        finally:
+            if task is not None:
+                self._tasks.discard(task)
+            if not writer.is_closing():
+                writer.close()
+
+    async def _tunnel(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            head, rest = await asyncio.wait_for(_read_head(reader), HEAD_TIMEOUT)
+            target = parse_connect_request(head)
+        except RelayRequestError as exc:
+            self.stats.bad_requests += 1
+            await _answer(writer, exc.status, exc.reason)
+            return
+        except (asyncio.TimeoutError, asyncio.IncompleteReadError, ConnectionError, OSError):
+            self.stats.bad_requests += 1
+            return
+        ws = await self._open_websocket(target)
+        if ws is None:
+            await _answer(writer, 502, "Bad Gateway")
+            return
+        self.stats.tunnels_opened += 1
+        self.stats.tunnels_active += 1
+        try:
+            await ws.send_bytes(framing.encode_chunk(framing.tunnel_head(
+                target.authority, self.settings.session_id, self.settings.token)))
+            for message in framing.encode_chunks(rest) if rest else ():
+                await ws.send_bytes(message)
+            await self._pump(reader, writer, ws)
+        except NetworkError as exc:  # the WebSocket died while sending the CONNECT chunk
+            self._broken(f"tunnel to {target.authority}: {exc.message}")
+            await _answer(writer, 502, "Bad Gateway")
+        finally:
+            self.stats.tunnels_active -= 1
+            if not ws.closed:
+                try:
+                    await asyncio.wait_for(ws.aclose(), _CLOSE_WAIT)
+                except (asyncio.TimeoutError, Exception):  # noqa: BLE001
+                    pass
+
+    async def _open_websocket(self, target: ConnectTarget) -> Any:
+        from claw.net.ws import connect_websocket
+
+        settings = self.settings
+        try:
+            return await connect_websocket(
+                settings.ws_url, settings.net_config,
+                headers=framing.upgrade_headers(settings.token),
+                max_message_size=framing.MAX_CHUNK_BYTES + 16,
+                ping_interval=settings.keepalive_interval,
+                connect_timeout=settings.connect_timeout)
+        except NetworkError as exc:
+            self.stats.tunnels_failed += 1
+            self.stats.last_failure = f"tunnel to {target.authority}: {exc.message}"
+            return None
+
+    def _broken(self, text: str) -> None:
+        self.stats.tunnels_broken += 1
+        self.stats.last_failure = text
+
+    async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, ws: Any) -> None:
+        progress = [False, 0]  # [the server has sent data, payload bytes it sent]
+        up = asyncio.ensure_future(self._client_to_server(reader, ws))
+        down = asyncio.ensure_future(self._server_to_client(ws, writer, progress))
+        keepalive = None
+        if self.settings.keepalive_interval:
+            keepalive = asyncio.ensure_future(_keepalive(ws, self.settings.keepalive_interval))
+        try:
+            done, _ = await asyncio.wait({up, down}, return_when=asyncio.FIRST_COMPLETED)
+            if down in done:
+                outcome = down.result()
+            else:
+                how = up.result()
+                if how == "eof":
+                    # The client is done sending (a half-close, or a full close: TCP cannot tell).
+                    # Deliver what the server sends until it closes, or until it has been silent
+                    # for HALF_CLOSE_IDLE seconds.
+                    seen = -1
+                    while not down.done() and progress[1] != seen:
+                        seen = progress[1]
+                        await asyncio.wait({down}, timeout=self.half_close_idle)
+                elif how == "closed":  # sending failed: the reader sees why the WebSocket ended
+                    await asyncio.wait({down}, timeout=_CLOSE_WAIT)
+                if down.done():
+                    outcome = down.result()
+                else:
+                    outcome = "closed" if how == "closed" else "client"
+        finally:
+            for task in (up, down, keepalive):
+                if task is not None and not task.done():
+                    task.cancel()
+            await asyncio.gather(*(t for t in (up, down, keepalive) if t is not None),
+                                 return_exceptions=True)
+        if outcome == "closed":
+            code = ws.close_code
+            if not progress[0]:
+                await _answer(writer, 502, "Bad Gateway")
+            elif code in (1000, 1001):
+                await _graceful_close(writer)
+            else:
+                self._broken(f"tunnel closed by the server with code {code}")
+                _abort(writer)
+        elif outcome == "malformed":
+            self._broken("the server sent a malformed tunnel message")
+            _abort(writer)
+            await ws.aclose(1002, "malformed chunk")
+        else:  # the client went away (or reset): the tunnel ends quietly
+            await ws.aclose(1000, "client closed")
+
+    async def _client_to_server(self, reader: asyncio.StreamReader, ws: Any) -> str:
+        """Client bytes to the server; returns ``eof`` (client half-closed), ``reset`` or ``closed``."""
+        stats = self.stats
+        encode = framing.encode_chunk
+        limit = framing.MAX_CHUNK_BYTES
+        while True:
+            try:
+                data = await reader.read(CLIENT_READ)
+            except (ConnectionError, OSError):
+                return "reset"
+            if not data:
+                return "eof"
+            stats.bytes_up += len(data)
+            try:
+                if len(data) <= limit:
+                    await ws.send_bytes(encode(data))
+                else:  # pragma: no cover - CLIENT_READ is below the chunk limit
+                    for message in framing.encode_chunks(data):
+                        await ws.send_bytes(message)
+            except NetworkError:
+                return "closed"
+
+    async def _server_to_client(self, ws: Any, writer: asyncio.StreamWriter, progress: list) -> str:
+        """Server chunks to the client; returns ``closed`` (the WebSocket ended), ``malformed`` or
+        ``client`` (writing to the client failed)."""
+        stats = self.stats
+        decode = framing.decode_chunk
+        while True:
+            try:
+                message = await ws.recv()
+            except NetworkError:
+                return "closed"
+            if isinstance(message, str):
+                return "malformed"
+            data = decode(message)
+            if data is None:
+                return "malformed"
+            if not data:
+                continue  # keep-alive
+            progress[0] = True
+            progress[1] += len(data)
+            stats.bytes_down += len(data)
+            writer.write(data)
+            try:
+                await writer.drain()
+            except (ConnectionError, OSError):
+                return "client"
+
+
+async def _read_head(reader: asyncio.StreamReader):
+    """(the request head up to and including the blank line, the bytes after it)."""
+    buffer = b""
+    while True:
+        data = await reader.read(MAX_HEAD_BYTES)
+        if not data:
+            raise asyncio.IncompleteReadError(buffer, None)
+        buffer += data
+        end = buffer.find(b"\r\n\r\n")
+        if end >= 0 and end + 4 <= MAX_HEAD_BYTES:
+            return buffer[:end + 4], buffer[end + 4:]
+        if len(buffer) > MAX_HEAD_BYTES:
+            raise RelayRequestError(400, "Bad Request", "the request head is too large")
+
+
+async def _keepalive(ws: Any, interval: float) -> None:
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await ws.send_bytes(framing.KEEPALIVE_MESSAGE)
+        except NetworkError:
+            return
+
+
+async def _answer(writer: asyncio.StreamWriter, status: int, reason: str) -> None:
+    try:
+        writer.write(error_response(status, reason))
+        await asyncio.wait_for(writer.drain(), _CLOSE_WAIT)
+    except (ConnectionError, OSError, asyncio.TimeoutError):
+        pass
+    await _graceful_close(writer)
+
+
+async def _graceful_close(writer: asyncio.StreamWriter) -> None:
+    if writer.is_closing():
+        return
+    writer.close()
+    try:
+        await asyncio.wait_for(writer.wait_closed(), _CLOSE_WAIT)
+    except (ConnectionError, OSError, asyncio.TimeoutError):
+        _abort(writer)
+
+
+def _abort(writer: asyncio.StreamWriter) -> None:
+    """Reset the client connection (RST): a tunnel that broke must not look like a clean end."""
+    transport = writer.transport
+    if transport is not None:
+        transport.abort()
