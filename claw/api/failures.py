@@ -129,8 +129,17 @@ def is_context_window_message(text: str) -> bool:
 
 
 def context_window_error(message: str, *, request_id: Optional[str] = None,
-                         status: Optional[int] = None) -> ProviderError:
-    return ProviderError(
+                         status: Optional[int] = None, model: Optional[str] = None,
+                         estimate: Optional[int] = None, window: Optional[int] = None,
+                         reserved: Optional[int] = None) -> ProviderError:
+    """The ``context_window`` ProviderError. Besides the ClawError fields it always carries ``model``,
+    ``estimate`` (prompt tokens: claw's estimate, or the provider's count), ``window`` (the context
+    window in tokens) and ``reserved`` (tokens asked for the answer), each None when unknown, for the
+    CLI's recovery block. When not given, ``estimate``/``window`` are read from provider wording such
+    as "prompt is too long: 212345 tokens > 200000 maximum"."""
+    if estimate is None and window is None:
+        estimate, window = token_counts_in(message)
+    err = ProviderError(
         message,
         hint=HINTS["context_window"],
         kind="context_window",
@@ -139,6 +148,32 @@ def context_window_error(message: str, *, request_id: Optional[str] = None,
         status=status,
         retryable=False,
     )
+    err.model = model  # type: ignore[attr-defined]
+    err.estimate = estimate  # type: ignore[attr-defined]
+    err.window = window  # type: ignore[attr-defined]
+    err.reserved = reserved  # type: ignore[attr-defined]
+    return err
+
+
+# "212345 tokens > 200000 maximum" (Anthropic); "maximum context length is 128000 tokens. However, your
+# messages resulted in 130512 tokens" (OpenAI and compatible servers).
+_COUNT_PAIR = re.compile(r"(\d[\d,]*)\s*tokens?\s*>\s*(\d[\d,]*)")
+_OPENAI_MAX = re.compile(r"maximum context length is (\d[\d,]*)", re.IGNORECASE)
+_OPENAI_USED = re.compile(r"resulted in (\d[\d,]*) tokens", re.IGNORECASE)
+
+
+def token_counts_in(message: str) -> Tuple[Optional[int], Optional[int]]:
+    """``(prompt tokens, context window)`` as a provider's context-window message states them."""
+    pair = _COUNT_PAIR.search(message)
+    if pair:
+        return _int(pair.group(1)), _int(pair.group(2))
+    window = _OPENAI_MAX.search(message)
+    used = _OPENAI_USED.search(message)
+    return (_int(used.group(1)) if used else None), (_int(window.group(1)) if window else None)
+
+
+def _int(text: str) -> int:
+    return int(text.replace(",", ""))
 
 
 def parse_error_body(body: bytes) -> Tuple[Optional[str], str]:

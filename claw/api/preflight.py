@@ -72,7 +72,8 @@ def check(est: TokenEstimate, *, model: str, max_request_bytes: Optional[int] = 
     if not est.fits:
         raise context_window_error(
             f"the prompt is about {est.input_tokens:,} tokens and {est.max_tokens:,} more are reserved for "
-            f"the answer, over the {est.context_window:,}-token context window of {model}; nothing was sent"
+            f"the answer, over the {est.context_window:,}-token context window of {model}; nothing was sent",
+            model=model, estimate=est.input_tokens, window=est.context_window, reserved=est.max_tokens,
         )
 
 

@@ -198,6 +198,8 @@ class Provider:
                 return
 
             self.last_request_id = failure.request_id or self.last_request_id
+            if failure.failure_class == "context_window" and getattr(failure, "model", None) is None:
+                failure.model = self.model.id  # type: ignore[attr-defined]  # for the CLI's recovery block
             if not policy.error_retryable(failure, headers):
                 raise failure
             if attempt >= policy.max_attempts:

@@ -1,12 +1,18 @@
-"""``claw doctor``: check the installation, TLS trust and proxy routing, and say how to fix problems.
+"""``claw doctor``: check the installation, settings, credentials, TLS trust, proxy routing and the
+API endpoint, and say how to fix problems.
 
 Each check is a function ``(DoctorContext) -> CheckResult`` listed in ``CHECKS``; a check reports a
-status (``ok``, ``warn``, ``fail``), a one-line summary, detail lines and a fix hint. Later features add
-checks (configuration, credentials, MCP servers, reachability) by appending to ``CHECKS``. The exit code
-is 0 when every check passes or only warns, 1 when one fails; ``--json`` prints one JSON object.
+status (``ok``, ``warn``, ``fail``), a one-line summary, detail lines and a fix hint. The checks:
+Python, the install, vendored dependencies, settings files (every problem, with file, line and key),
+credentials (which source; an expired login warns), the model (known? its context window), TLS trust
+sources, the proxy for ANTHROPIC_BASE_URL, reachability of the provider's base URL, MCP servers
+configured (not connected) and whether the sessions directory is writable. The exit code is 0 when
+every check passes or only warns, 1 when one fails; ``--json`` prints one JSON object.
 
-Doctor makes no network access: it reports what claw *would* do (which proxy, which trust) without
-connecting anywhere. It never prints secrets: proxy URLs are shown redacted.
+Doctor is the only claw command that contacts the network by itself: the reachability check sends one
+HEAD request to the base URL's root through the configured proxy, with a short timeout, and reports
+the TLS verdict. ``--offline`` skips it; nothing else here opens a connection. Doctor never prints
+secrets: proxy URLs are redacted, credentials are named by their source only.
 """
 
 from __future__ import annotations
@@ -14,21 +20,30 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 OK, WARN, FAIL = "ok", "warn", "fail"
 _RANK = {OK: 0, WARN: 1, FAIL: 2}
 DEFAULT_BASE_URL = "https://api.anthropic.com"
+REACH_TIMEOUT = 5.0  # seconds to connect, and again to get the response head
 
 USAGE = """\
-Usage: claw doctor [--json]
+Usage: claw doctor [--json] [--offline] [--settings FILE|JSON] [--cwd DIR] [--model MODEL]
 
-Check the Python interpreter, the claw installation, TLS trust sources (with certificate counts) and
-the proxy that requests to ANTHROPIC_BASE_URL would use. No network access is made.
+Check the Python interpreter, the claw installation, the settings files (every problem at once), the
+credentials in use (never printed), the model, TLS trust sources (with certificate counts), the proxy
+route, the API endpoint, the MCP servers configured and the sessions directory.
+
+Doctor is the only claw command that contacts the network by itself: it sends one HEAD request to the
+base URL of the model's provider, through the configured proxy, and reports the TLS verdict.
 
 Options:
-  --json       print one JSON object instead of text
-  -h, --help   show this help
+  --json              print one JSON object instead of text
+  --offline           skip the request to the API endpoint (no network access at all)
+  --settings FILE|JSON  extra settings file or inline JSON, as for a run
+  --cwd DIR           the project directory (default: the current directory)
+  --model MODEL       check this model instead of the configured one
+  -h, --help          show this help
 
 Exit status: 0 when every check passes or only warns, 1 when a check fails, 2 on bad usage.
 """
@@ -51,12 +66,54 @@ class CheckResult:
 
 @dataclass
 class DoctorContext:
-    """What the checks look at. ``network`` holds settings-file values (``proxy``, ``no_proxy``,
-    ``ca_files``, ``client_cert``, ``client_key``) once the settings layer passes them in."""
+    """What the checks look at. ``env`` is the effective environment (settings ``env`` applied);
+    ``network`` holds settings-file values (``proxy``, ``no_proxy``, ``ca_files``, ``client_cert``,
+    ``client_key``); ``loaded`` the settings loaded leniently (``load_settings(strict=False)``), loaded
+    on first use when not given. ``offline`` skips the network check."""
 
     env: Mapping[str, str]
     argv0: str = ""
     network: Dict[str, object] = field(default_factory=dict)
+    cwd: str = ""
+    settings_arg: Optional[str] = None
+    model_arg: Optional[str] = None
+    offline: bool = False
+    timeout: float = REACH_TIMEOUT
+    loaded: Any = None
+    load_error: Optional[str] = None
+
+    @property
+    def project_dir(self) -> str:
+        return self.cwd or os.getcwd()
+
+    def settings(self) -> Any:
+        """The ``LoadedSettings`` (lenient), or None when they could not be loaded at all."""
+        if self.loaded is None and self.load_error is None:
+            from claw.config.loader import load_settings
+            from claw.errors import ClawError
+
+            try:
+                self.loaded = load_settings(self.project_dir, self.env, self.settings_arg, strict=False)
+            except ClawError as exc:
+                self.load_error = exc.message
+        return self.loaded
+
+
+def build_context(base_env: Mapping[str, str], cwd: str, *, settings_arg: Optional[str] = None,
+                  model_arg: Optional[str] = None, offline: bool = False, argv0: str = "") -> DoctorContext:
+    """The context of a ``claw doctor`` run: settings loaded leniently, their ``env`` block applied to
+    the environment and their ``network`` block passed to the TLS, proxy and reachability checks."""
+    from claw.config.environment import effective_env
+
+    ctx = DoctorContext(env=dict(base_env), argv0=argv0, cwd=cwd, settings_arg=settings_arg,
+                        model_arg=model_arg, offline=offline)
+    loaded = ctx.settings()
+    if loaded is not None:
+        ctx.env = effective_env(loaded.settings, base_env)
+        net = loaded.settings.network
+        ctx.network = {"proxy": net.proxy, "no_proxy": net.no_proxy, "ca_files": net.ca_files,
+                       "client_cert": net.client_cert, "client_key": net.client_key}
+    return ctx
 
 
 Check = Callable[[DoctorContext], CheckResult]
@@ -255,7 +312,312 @@ def _proxy_line(proxy) -> str:
     return f"{proxy.redacted()} (from {proxy.source})"
 
 
-CHECKS: List[Check] = [check_python, check_install, check_dependencies, check_tls, check_proxy]
+# --------------------------------------------------------------------------------------------------
+# Settings, credentials, model
+
+
+def check_settings(ctx: DoctorContext) -> CheckResult:
+    loaded = ctx.settings()
+    if loaded is None:
+        return CheckResult("settings", FAIL, f"the settings could not be loaded: {ctx.load_error}", (),
+                           "see docs/CONFIGURATION.md")
+    details = [f"loaded {s.describe()}" for s in loaded.sources]
+    errors, invalid, warnings = loaded.errors, loaded.invalid_entries, loaded.warnings
+    for label, problems in (("error", errors), ("invalid entry", invalid), ("warning", warnings)):
+        for problem in problems:
+            details.append(f"{label}: {problem.message}" + (f" (hint: {problem.hint})" if problem.hint else ""))
+    files = len(loaded.sources)
+    where = f"{files} settings file{'s' if files != 1 else ''}" if files else "no settings files"
+    if errors:
+        counts = [_plural(len(errors), "error")]
+        if invalid:
+            counts.append(_plural(len(invalid), "invalid entry", "invalid entries"))
+        if warnings:
+            counts.append(_plural(len(warnings), "warning"))
+        return CheckResult("settings", FAIL, f"{', '.join(counts)} in {where}", tuple(details),
+                           "fix every error listed: claw refuses to run (exit 2) while a settings file has "
+                           "one; see docs/CONFIGURATION.md")
+    if invalid or warnings:
+        counts = []
+        if invalid:
+            counts.append(_plural(len(invalid), "invalid entry", "invalid entries") + " (skipped)")
+        if warnings:
+            counts.append(_plural(len(warnings), "warning"))
+        return CheckResult("settings", WARN, f"{', '.join(counts)} in {where}", tuple(details),
+                           "unknown keys are ignored and invalid entries skipped: fix or remove them "
+                           "(see docs/CONFIGURATION.md)")
+    summary = f"{where}, valid" if files else "no settings files (defaults apply)"
+    return CheckResult("settings", OK, summary, tuple(details))
+
+
+def _plural(n: int, one: str, many: Optional[str] = None) -> str:
+    return f"{n} {one if n == 1 else (many or one + 's')}"
+
+
+def _resolved_model(ctx: DoctorContext) -> Tuple[Any, Any, Optional[Any]]:
+    """``(choice, resolved or None, error or None)`` for the model a run would use."""
+    from claw.api.client import resolve_model
+    from claw.cli.status_cmd import model_choice
+    from claw.errors import ClawError
+
+    loaded = ctx.settings()
+    choice = model_choice(ctx.model_arg, ctx.env, loaded)
+    aliases = loaded.settings.aliases if loaded is not None else None
+    try:
+        return choice, resolve_model(choice.value, ctx.env, aliases=aliases), None
+    except ClawError as exc:
+        return choice, None, exc
+
+
+def _provider(ctx: DoctorContext) -> str:
+    _, resolved, _ = _resolved_model(ctx)
+    return resolved.provider if resolved is not None else "anthropic"
+
+
+_MISSING_HINTS = {
+    "anthropic": "run `claw login`, or set ANTHROPIC_API_KEY (x-api-key) or ANTHROPIC_AUTH_TOKEN (bearer)",
+    "openai": "set OPENAI_API_KEY, or point OPENAI_BASE_URL at a local OpenAI-compatible server "
+              "(then no key is needed)",
+    "xai": "set XAI_API_KEY, or choose another provider with --model",
+}
+
+
+def check_credentials(ctx: DoctorContext) -> CheckResult:
+    from claw.cli.status_cmd import base_url_for, describe_credentials
+
+    provider = _provider(ctx)
+    creds = describe_credentials(provider, ctx.settings(), ctx.env, ctx.project_dir, base_url_for(provider, ctx.env))
+    details: List[str] = []
+    status, hints = OK, []
+    auth = creds.auth
+    if auth is not None:
+        if auth.method == "oauth" and auth.oauth_expires_at:
+            from datetime import datetime, timezone
+
+            when = datetime.fromtimestamp(auth.oauth_expires_at / 1000, timezone.utc)
+            details.append(f"saved login expires {when:%Y-%m-%d %H:%M} UTC"
+                           + (f", account {auth.oauth_account}" if auth.oauth_account else ""))
+        if auth.unused:
+            details.append("present but not used (lower precedence): " + ", ".join(auth.unused))
+        details.append(f"credentials file: {auth.credentials_path}")
+    for problem in creds.problems:
+        status = WARN
+        details.append(f"problem: {problem}")
+        hints.append("fix or remove the credentials file, or sign in again with `claw login`")
+    if creds.insecure_file:
+        status = WARN
+        hints.append(f"{creds.insecure_file} is readable or writable by other users: chmod 600 it")
+    if not creds.usable:
+        return CheckResult("credentials", FAIL, f"{provider}: {creds.summary}", tuple(details),
+                           _MISSING_HINTS.get(provider, "set the provider's API key"))
+    if auth is not None and auth.method == "oauth" and auth.oauth_expired:
+        status = WARN
+        hints.insert(0, "the saved login has expired: it is refreshed on the next request; if that fails, "
+                        "run `claw login`" if auth.oauth_refreshable else
+                     "the saved login has expired and cannot be refreshed: run `claw login`")
+    return CheckResult("credentials", status, f"{provider}: {creds.summary}", tuple(details),
+                       "; ".join(hints) or None)
+
+
+def check_model(ctx: DoctorContext) -> CheckResult:
+    choice, resolved, error = _resolved_model(ctx)
+    chosen = f"chosen by: {choice.value + ' from ' if choice.value else ''}{choice.source}"
+    if resolved is None:
+        return CheckResult("model", FAIL, f"{choice.value!r} cannot be used: {error.message}", (chosen,),
+                           error.hint or "use an alias (opus, sonnet, haiku) or provider/model")
+    info = resolved.info
+    name = resolved.qualified + (f" ({info.display_name})" if info.display_name != resolved.model else "")
+    details = [chosen]
+    if info.known and info.context_window:
+        details.append(f"max output {info.max_output_tokens:,} tokens; claw asks for {info.default_max_tokens:,}")
+        if info.pricing is None:
+            details.append("price unknown: cost is reported as unknown")
+        return CheckResult("model", OK, f"{name}: {info.context_window:,}-token context window", tuple(details))
+    details.append("context window unknown: the local size check is skipped and the provider decides")
+    if info.pricing is None:
+        details.append("price unknown: cost is reported as unknown, never as 0")
+    return CheckResult("model", WARN, f"{name}: not in claw's model list", tuple(details),
+                       "check the spelling if this is not a custom or gateway model; aliases: opus, sonnet, haiku")
+
+
+# --------------------------------------------------------------------------------------------------
+# Reachability (the one check that uses the network)
+
+
+@dataclass(frozen=True)
+class Probe:
+    """The outcome of one request to a base URL's root: an HTTP status, or the error that stopped it."""
+
+    url: str
+    route: str
+    status: Optional[int] = None
+    error: Any = None  # claw.errors.ClawError
+    tls: bool = False
+
+
+async def probe_base_url(url: str, config: Any, *, timeout: float = REACH_TIMEOUT) -> Probe:
+    """Send ``HEAD /`` to ``url``'s origin through the proxy ``config`` names for it. Any HTTP status
+    counts as reachable; a transport failure (DNS, connect, proxy, TLS) is returned in ``error``."""
+    from claw.errors import ClawError
+    from claw.net.http import HttpClient, Timeouts
+    from claw.net.url import parse_url
+
+    parsed = parse_url(url)
+    route = config.proxies.route(parsed).describe()
+    async with HttpClient(config) as client:
+        try:
+            response = await client.request("HEAD", parsed.origin + "/",
+                                            timeouts=Timeouts(connect=timeout, read=timeout, total=2 * timeout))
+        except ClawError as exc:
+            return Probe(url, route, error=exc, tls=parsed.is_tls)
+        await response.aclose()
+    return Probe(url, route, status=response.status, tls=parsed.is_tls)
+
+
+def check_reachability(ctx: DoctorContext) -> CheckResult:
+    from claw.cli.status_cmd import base_url_for
+    from claw.errors import ClawError
+
+    provider = _provider(ctx)
+    base = base_url_for(provider, ctx.env)
+    if base.url is None:
+        return CheckResult("reachability", FAIL, base.error or "no usable base URL", (), base.hint)
+    try:
+        config = _net_config(ctx)
+        route = proxy_route_of(base.url, config)
+    except ClawError as exc:
+        return CheckResult("reachability", FAIL, f"{base.url}: {exc.message}", (), exc.hint)
+    where = f"{provider} base URL {base.url} ({base.source})"
+    if ctx.offline:
+        return CheckResult("reachability", OK, f"skipped (--offline): {where} via {route}")
+    from claw.net.url import parse_url
+
+    probe = _run_async(probe_base_url(base.url, config, timeout=ctx.timeout))
+    details = [f"HEAD {parse_url(base.url).origin}/ via {probe.route}"]
+    if probe.error is None:
+        if probe.tls:
+            details.append("TLS: the certificate was verified (trusted by the loaded trust sources)")
+        return CheckResult("reachability", OK, f"{where} answered HTTP {probe.status} via {probe.route}",
+                           tuple(details))
+    error = probe.error
+    details.append(error.message)
+    if error.kind == "tls_verify":
+        return CheckResult("reachability", FAIL, f"TLS verification failed for {base.url} via {probe.route}",
+                           tuple(details), error.hint)
+    return CheckResult("reachability", FAIL, f"cannot reach {where} via {probe.route} ({error.kind})",
+                       tuple(details), error.hint)
+
+
+def _run_async(coro: Any) -> Any:
+    """``asyncio.run(coro)``, or in a worker thread when this thread already runs a loop (``/doctor``
+    in the REPL)."""
+    import asyncio
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
+def _net_config(ctx: DoctorContext) -> Any:
+    loaded = ctx.settings()
+    if loaded is not None:
+        from claw.config.environment import network_config
+
+        return network_config(loaded.settings, ctx.env)
+    from claw.net.config import NetConfig
+
+    return NetConfig.from_env(ctx.env, proxy=ctx.network.get("proxy"),  # type: ignore[arg-type]
+                              no_proxy=ctx.network.get("no_proxy"))  # type: ignore[arg-type]
+
+
+def proxy_route_of(url: str, config: Any) -> str:
+    from claw.cli.status_cmd import proxy_route
+
+    return proxy_route(url, config)
+
+
+# --------------------------------------------------------------------------------------------------
+# MCP servers, sessions directory
+
+
+def check_mcp(ctx: DoctorContext) -> CheckResult:
+    from claw.errors import ClawError
+    from claw.mcp.config import load_mcp_config
+
+    try:
+        config = load_mcp_config(ctx.project_dir, ctx.env, loaded=ctx.settings(), settings_arg=ctx.settings_arg)
+    except ClawError as exc:
+        return CheckResult("mcp servers", FAIL, exc.message, (), exc.hint)
+    entries = list(config.servers.values())
+    bad = [e for e in entries if e.error]
+    details = []
+    for e in entries:
+        if e.error:
+            details.append(f"{e.name}: invalid: {e.error}")
+        else:
+            details.append(f"{e.name}: {e.transport} {e.target} ({e.scope}: {e.source})")
+    details.extend(f"warning: {w}" for w in config.warnings)
+    if config.sdk_servers:
+        details.append("left to the embedding SDK host: " + ", ".join(config.sdk_servers))
+    if not entries:
+        status = WARN if config.warnings else OK
+        return CheckResult("mcp servers", status, "none configured", tuple(details),
+                           "fix .mcp.json (see docs/CONFIGURATION.md)" if config.warnings else None)
+    summary = f"{len(entries)} configured (not connected by doctor): " + ", ".join(e.name for e in entries)
+    if bad:
+        summary += f"; {len(bad)} invalid"
+    if bad or config.warnings:
+        hint = next((e.hint for e in bad if e.hint), None) or \
+            "fix or remove the invalid entries: the other servers still start"
+        return CheckResult("mcp servers", WARN, summary, tuple(details), hint)
+    return CheckResult("mcp servers", OK, summary, tuple(details))
+
+
+def check_sessions_dir(ctx: DoctorContext) -> CheckResult:
+    """Create (then remove) a temporary file in ./.claw/sessions, creating and removing the missing
+    directories on the way, so nothing is left behind."""
+    import tempfile
+
+    from claw.runtime.session_store import SESSIONS_SUBDIR, SUFFIX
+
+    directory = os.path.join(ctx.project_dir, SESSIONS_SUBDIR)
+    existed = os.path.isdir(directory)
+    created: List[str] = []
+    try:
+        missing = []
+        path = directory
+        while not os.path.exists(path):
+            missing.append(path)
+            path = os.path.dirname(path)
+        for path in reversed(missing):
+            os.mkdir(path, 0o700)
+            created.append(path)
+        fd, tmp = tempfile.mkstemp(prefix=".claw-doctor-", dir=directory)
+        os.close(fd)
+        os.unlink(tmp)
+    except OSError as exc:
+        return CheckResult("sessions", FAIL, f"cannot write to {directory}: {exc.strerror or exc}", (),
+                           "sessions are saved in ./.claw/sessions of the project: make it writable, or run "
+                           "claw in (or with --cwd) a writable project directory")
+    finally:
+        for path in reversed(created):
+            try:
+                os.rmdir(path)
+            except OSError:
+                pass
+    if not existed:
+        return CheckResult("sessions", OK, f"{directory} can be created (no session saved here yet)")
+    count = sum(1 for n in os.listdir(directory) if n.endswith(SUFFIX))
+    return CheckResult("sessions", OK, f"{directory} is writable ({_plural(count, 'session')})")
+
+
+CHECKS: List[Check] = [check_python, check_install, check_dependencies, check_settings, check_credentials,
+                       check_model, check_tls, check_proxy, check_reachability, check_mcp, check_sessions_dir]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -319,18 +681,46 @@ def render_json(results: List[CheckResult]) -> str:
     }) + "\n"
 
 
-def run(argv: List[str]) -> int:
-    as_json = False
-    for arg in argv:
+_VALUE_FLAGS = ("--settings", "--cwd", "--model")
+
+
+def run(argv: List[str], *, env: Optional[Mapping[str, str]] = None) -> int:
+    as_json = offline = False
+    values: Dict[str, str] = {}
+    args = list(argv)
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        name, eq, inline = arg.partition("=")
         if arg in ("-h", "--help"):
             sys.stdout.write(USAGE)
             return 0
         if arg == "--json":
             as_json = True
+        elif arg == "--offline":
+            offline = True
+        elif name in _VALUE_FLAGS:
+            if eq:
+                values[name] = inline
+            elif i + 1 < len(args):
+                i += 1
+                values[name] = args[i]
+            else:
+                sys.stderr.write(f"claw doctor: {name} needs a value\nhint: run 'claw doctor --help'\n")
+                return 2
         else:
             sys.stderr.write(f"claw doctor: unknown argument {arg!r}\nhint: run 'claw doctor --help'\n")
             return 2
-    ctx = DoctorContext(env=os.environ, argv0=sys.argv[0] if sys.argv else "")
+        i += 1
+    cwd = os.getcwd()
+    if "--cwd" in values:
+        cwd = os.path.abspath(os.path.expanduser(values["--cwd"]))
+        if not os.path.isdir(cwd):
+            sys.stderr.write(f"claw doctor: --cwd {values['--cwd']!r} is not a directory\n")
+            return 2
+    ctx = build_context(os.environ if env is None else env, cwd, settings_arg=values.get("--settings"),
+                        model_arg=values.get("--model"), offline=offline,
+                        argv0=sys.argv[0] if sys.argv else "")
     results = run_checks(ctx)
     sys.stdout.write(render_json(results) if as_json else render_text(results))
     return exit_code(results)

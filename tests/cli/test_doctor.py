@@ -1,4 +1,9 @@
-"""`claw doctor` run as a user would (``python -m claw doctor``) with a controlled environment."""
+"""`claw doctor` run as a user would (``python -m claw doctor``) with a controlled environment.
+
+Every run here is ``--offline`` unless a test says otherwise (the reachability check is the only one
+that uses the network; tests/cli/test_doctor_reachability.py drives it against local peers), runs in
+an empty temporary project, and has an API key so the credentials check passes.
+"""
 
 from __future__ import annotations
 
@@ -15,19 +20,32 @@ import trustme
 from claw import __version__
 
 REPO = Path(__file__).resolve().parents[2]
+_WORK: list = []
 
 
-def doctor(*args: str, env: dict | None = None, cwd: Path | None = None, target=None):
+@pytest.fixture(autouse=True)
+def _project(tmp_path):
+    work = tmp_path / "project"
+    work.mkdir()
+    _WORK[:] = [work]
+    yield work
+    _WORK.clear()
+
+
+def doctor(*args: str, env: dict | None = None, cwd: Path | None = None, target=None, offline: bool = True,
+           key: bool = True):
+    work = cwd or _WORK[0]
     base = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(cwd or REPO),
+        "HOME": str(work),
         "PYTHONPATH": str(REPO),
         "NO_COLOR": "1",
     }
+    if key:
+        base["ANTHROPIC_API_KEY"] = "sk-ant-test-SECRET"
     base.update(env or {})
-    cmd = [sys.executable] + (target or ["-m", "claw"]) + ["doctor", *args]
-    return subprocess.run(cmd, env=base, cwd=str(cwd or REPO), capture_output=True, text=True,
-                          timeout=120)
+    cmd = [sys.executable] + (target or ["-m", "claw"]) + ["doctor", *args] + (["--offline"] if offline else [])
+    return subprocess.run(cmd, env=base, cwd=str(work), capture_output=True, text=True, timeout=120)
 
 
 def doctor_json(env: dict | None = None, **kw):
@@ -54,7 +72,8 @@ def test_clean_environment_passes():
     proc, data, checks = doctor_json()
     assert proc.returncode == 0, proc.stdout
     assert data["status"] in ("ok", "warn") and data["exit_code"] == 0
-    assert set(checks) >= {"python", "install", "dependencies", "tls trust", "proxy"}
+    assert list(checks) == ["python", "install", "dependencies", "settings", "credentials", "model", "tls trust",
+                            "proxy", "reachability", "mcp servers", "sessions"]
     for check in data["checks"]:
         assert check["status"] in ("ok", "warn", "fail")
         assert set(check) == {"name", "status", "summary", "details", "hint"}
@@ -64,12 +83,16 @@ def test_clean_environment_passes():
     assert checks["install"]["summary"].endswith(f"from the source tree {REPO}")
     assert any(d.startswith("certifi (bundled): ") for d in checks["tls trust"]["details"])
     assert checks["proxy"]["summary"] == "default API URL https://api.anthropic.com -> direct"
+    assert checks["reachability"]["summary"].startswith("skipped (--offline): anthropic base URL "
+                                                        "https://api.anthropic.com (default) via direct")
+    assert "sk-ant-test-SECRET" not in proc.stdout + proc.stderr
 
 
 def test_text_output_has_every_check():
     proc = doctor()
     assert proc.returncode == 0
-    for name in ("python", "install", "tls trust", "proxy"):
+    for name in ("python", "install", "settings", "credentials", "model", "tls trust", "proxy",
+                 "reachability", "mcp servers", "sessions"):
         assert f"] {name}" in proc.stdout
     assert "failed," in proc.stdout
 
@@ -154,7 +177,9 @@ def test_running_from_a_pyz_reports_its_path(tmp_path):
                 zf.write(path, path.relative_to(REPO).as_posix())
         zf.writestr("__main__.py", "from claw.cli.main import entry\nentry()\n")
     # run from an empty directory, without the source tree on sys.path
-    proc = doctor("--json", cwd=tmp_path, target=[str(pyz)], env={"PYTHONPATH": ""})
+    work = tmp_path / "empty"
+    work.mkdir()
+    proc = doctor("--json", cwd=work, target=[str(pyz)], env={"PYTHONPATH": ""})
     data = json.loads(proc.stdout)
     checks = {c["name"]: c for c in data["checks"]}
     assert checks["install"]["summary"] == f"claw {__version__} from the .pyz {pyz}", proc.stderr
@@ -164,3 +189,42 @@ def test_running_from_a_pyz_reports_its_path(tmp_path):
 def test_help_via_main_dispatch(flag):
     proc = doctor(flag)
     assert proc.returncode == 0 and "Exit status" in proc.stdout
+
+
+def test_value_flags_and_their_errors(tmp_path):
+    proc = doctor("--cwd", offline=False)
+    assert proc.returncode == 2 and "--cwd needs a value" in proc.stderr
+    proc = doctor("--cwd", str(tmp_path / "nope"))
+    assert proc.returncode == 2 and "is not a directory" in proc.stderr
+    other = tmp_path / "other"
+    (other / ".claw").mkdir(parents=True)
+    (other / ".claw" / "settings.json").write_text('{"model": "haiku"}')
+    proc = doctor("--json", f"--cwd={other}", "--settings", '{"permissions": {"defaultMode": "plan"}}')
+    data = json.loads(proc.stdout)
+    checks = {c["name"]: c for c in data["checks"]}
+    assert checks["settings"]["summary"] == "2 settings files, valid"
+    assert checks["model"]["summary"].startswith("anthropic/claude-haiku-5-5")
+    proc = doctor("--json", "--model", "opus", "--cwd", str(other))
+    checks = {c["name"]: c for c in json.loads(proc.stdout)["checks"]}
+    assert checks["model"]["summary"].startswith("anthropic/claude-opus-5-5")
+    assert "chosen by: opus from --model" in checks["model"]["details"]
+
+
+def test_a_broken_project_is_exit_1_with_every_problem(_project):
+    (_project / ".claw").mkdir()
+    (_project / ".claw" / "settings.json").write_text('{"model": "sonnet",\n  "permissions": {"allow": "Bash"}}')
+    (_project / ".claw.json").write_text('{"model": 1,}')
+    proc = doctor()
+    assert proc.returncode == 1
+    assert "[FAIL] settings" in proc.stdout
+    assert f"{_project / '.claw.json'}, line 1 column" in proc.stdout
+    assert "permissions.allow" in proc.stdout
+
+
+def test_settings_proxy_is_used_by_the_proxy_and_reachability_checks(_project):
+    (_project / ".claw").mkdir()
+    (_project / ".claw" / "settings.json").write_text(
+        json.dumps({"network": {"proxy": "http://carol:pw9@proxy.corp:3128"}}))
+    proc, _, checks = doctor_json()
+    assert "http://carol:***@proxy.corp:3128" in checks["reachability"]["summary"]
+    assert "pw9" not in proc.stdout + proc.stderr
