@@ -133,6 +133,9 @@ def parse_run_args(argv: List[str]) -> RunArgs:
                    ignored=ignored)
     if ns.prompt:
         args.prompt = " ".join(ns.prompt)
+    if args.sdk_url:
+        # As Claude Code: --sdk-url speaks stream-json both ways; the flags may be left out.
+        args.input_format = args.output_format = "stream-json"
     if args.resume is not None and args.continue_:
         raise UsageError("claw: --resume and --continue cannot be used together",
                          hint="--continue picks the latest session; --resume ID picks one")

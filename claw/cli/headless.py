@@ -69,16 +69,22 @@ async def _run(args: RunArgs, prompt: str, *, stdout: IO[str], stderr: IO[str], 
         from claw.cli.tty_prompt import ask_on_tty
 
         prompter = ask_on_tty
-    prepared = prepare(args, sink=sink, prompter=prompter)
+    from claw.cli.setup import launch_mcp, mcp_notices, start_mcp
+
+    launched = await launch_mcp(args)  # MCP servers boot while the run is prepared
+    try:
+        prepared = prepare(args, sink=sink, prompter=prompter)
+    except BaseException:
+        if launched is not None:
+            await launched.aclose()
+        raise
     writer = make_writer(args.output_format, prepared.info, partial=args.include_partial_messages,
                          verbose=args.verbose, stdout=stdout, stderr=stderr)
     holder.append(writer)
     for problem in prepared.settings.warnings:
         writer.notice(f"claw: warning: {problem.message}")
-    from claw.cli.setup import mcp_notices, start_mcp
-
     try:
-        await start_mcp(prepared, args)
+        await start_mcp(prepared, args, launched)
     except BaseException:
         await prepared.aclose()
         raise

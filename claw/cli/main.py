@@ -20,6 +20,8 @@ SUBCOMMANDS = {
     "login": "claw.cli.login_cmd:run_login",
     "logout": "claw.cli.login_cmd:run_logout",
     "whoami": "claw.cli.login_cmd:run_whoami",
+    "status": "claw.cli.status_cmd:run",
+    "sessions": "claw.cli.sessions_cmd:run",
 }
 
 HELP = """\
@@ -32,7 +34,11 @@ Usage:
 
 Commands:
   prompt      one headless run, like -p
-  doctor      check Python, the .pyz, TLS trust, proxies and configuration
+  doctor      check Python, the .pyz, settings, credentials, TLS trust, proxies and the API
+              (--offline: no network)
+  status      show the model, permission mode, credentials source, settings files and
+              session a run here would use (no network)
+  sessions    list, show, export or remove the sessions of this project
   config      show and edit settings (list, get, set, unset, add, remove, path)
   init        set this project up for claw (.claw/settings.json, CLAW.md)
   login       sign in with an Anthropic account (--no-browser over SSH)
@@ -87,6 +93,7 @@ def _run_command(args: list[str]) -> int:
             sys.stderr.write(f"claw: unknown command {first!r}\nhint: did you mean 'claw {close[0]}'?\n")
             return 2
     headless = "-p" in args or "--print" in args or not sys.stdin.isatty() or any(
+        a == "--sdk-url" or a.startswith("--sdk-url=") for a in args) or any(
         a in ("--output-format=json", "--output-format=stream-json", "--input-format=stream-json") for a in args
     ) or _flag_value(args, "--output-format") in ("json", "stream-json")
     if headless:

@@ -75,6 +75,8 @@ def result_object(outcome: Optional[TurnOutcome], info: RunInfo, *, duration_ms:
         obj["stop_reason"] = outcome.stop_reason
     if error is not None:
         obj["error"] = error.to_dict()
+        if obj["error"]["hint"] and info.session_id:
+            obj["error"]["hint"] = obj["error"]["hint"].replace("<session-id>", info.session_id)
         if not obj["result"]:
             obj["result"] = error.message
     elif is_error:

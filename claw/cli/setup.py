@@ -183,11 +183,11 @@ def prepare(args: RunArgs, *, sink: Any, prompter: Any = None, stdin_is_tty: boo
 
 
 def _start_remote(env: Dict[str, str], net: Any) -> Any:
-    """``claw.remote.bootstrap.start_remote``: never raises; a ``RemoteSetup`` (off, inherited, up or
-    failed with a one-line notice)."""
-    from claw.remote.bootstrap import start_remote
+    """``claw.remote.bootstrap.shared_remote``: never raises; a ``RemoteSetup`` (off, inherited, up or
+    failed with a one-line notice), one per process (``launch_mcp`` and ``prepare`` share it)."""
+    from claw.remote.bootstrap import shared_remote
 
-    return start_remote(env, net)
+    return shared_remote(env, net)
 
 
 def _with_warning(loaded: Any, text: str) -> Any:
@@ -274,23 +274,54 @@ def set_permission_mode(prepared: Prepared, name: str) -> str:
     return prepared.info.permission_mode
 
 
-async def start_mcp(prepared: Prepared, args: RunArgs) -> None:
-    """Connect the MCP servers (settings, ./.mcp.json, --mcp-config) with a bounded wait, add their
-    tools to the run's tool set and their status to ``info.mcp_servers``. A server that fails is a
-    status, never an error; an unreadable --mcp-config raises UsageError."""
-    from claw.mcp.manager import start_for_run
+async def launch_mcp(args: RunArgs, base_env: Optional[Dict[str, str]] = None) -> Any:
+    """Before ``prepare``: read the MCP config and spawn the servers (``initialize`` sent, answers
+    not awaited), so they boot while the run is prepared. None when no server is configured.
+    Raises UsageError for an unreadable --mcp-config. Pass the result to ``start_mcp``; if the run
+    fails before that, ``await manager.aclose()``."""
+    from claw.config.environment import network_config
+    from claw.mcp.startup import launch_for_run, may_have_servers
 
-    settings = prepared.settings.settings
+    cwd = project_dir(args)
+    loaded, env = load(args, cwd, base_env)
+    if not may_have_servers(str(cwd), loaded, args.mcp_config, args.strict_mcp_config):
+        return None
+    settings = loaded.settings
+    # remote sessions: MCP servers get the relay's shaped environment too (the relay is shared with prepare)
+    env = _start_remote(env, network_config(settings, env)).shaping.apply(env)
+    roots = [str(cwd)] + [str(Path(d).expanduser().resolve()) for d in
+                          list(args.add_dir) + list(settings.permissions.additional_directories)]
+    return await launch_for_run(cwd=str(cwd), env=env, net_config=network_config(settings, env),
+                                loaded_settings=loaded, mcp_config=args.mcp_config,
+                                strict=args.strict_mcp_config, roots=roots)
+
+
+_NOT_LAUNCHED: Any = object()
+
+
+async def start_mcp(prepared: Prepared, args: RunArgs, launched: Any = _NOT_LAUNCHED) -> None:
+    """Connect the MCP servers (settings, ./.mcp.json, --mcp-config) with a bounded wait, add their
+    tools to the run's tool set and their status to ``info.mcp_servers``. ``launched`` is what
+    ``launch_mcp`` returned (launched here when not given). A server that fails is a status, never
+    an error; an unreadable --mcp-config raises UsageError. Without servers ``prepared.mcp`` stays
+    None and nothing MCP is imported."""
+    from claw.mcp.startup import finish_for_run, launch_for_run
+
+    if launched is _NOT_LAUNCHED:
+        launched = await launch_for_run(
+            cwd=prepared.info.cwd, env=prepared.env, net_config=prepared.net_config,
+            loaded_settings=prepared.settings, mcp_config=args.mcp_config, strict=args.strict_mcp_config,
+            roots=[str(r) for r in prepared.policy.workspace_roots])
+    prepared.mcp = launched
+    if launched is None:
+        return
     tools = prepared.tool_runner.tools
     before = set(tools)
-    prepared.mcp = await start_for_run(
-        cwd=prepared.info.cwd, env=prepared.env, net_config=prepared.net_config,
-        loaded_settings=prepared.settings, tools=tools, mcp_config=args.mcp_config,
-        strict=args.strict_mcp_config, roots=[str(r) for r in prepared.policy.workspace_roots],
-        disallowed=args.disallowed_tools, deny_rules=settings.permissions.deny, tools_flag=args.tools)
+    await finish_for_run(launched, tools=tools, disallowed=args.disallowed_tools,
+                         deny_rules=prepared.settings.settings.permissions.deny, tools_flag=args.tools)
     prepared.info.tools.extend(name for name in tools if name not in before)
-    prepared.info.mcp_servers = prepared.mcp.status() + [
-        s for s in prepared.info.mcp_servers if s.get("name") not in prepared.mcp.servers]
+    prepared.info.mcp_servers = launched.status() + [
+        s for s in prepared.info.mcp_servers if s.get("name") not in launched.servers]
 
 
 def mcp_notices(prepared: Prepared) -> List[str]:
@@ -303,4 +334,7 @@ def mcp_notices(prepared: Prepared) -> List[str]:
         if server.status in ("failed", "needs-auth"):
             out.append(f"claw: warning: MCP server {server.name!r} {server.status}: {server.error}"
                        + (f" (hint: {server.hint})" if server.hint else ""))
+        elif server.status == "pending":
+            out.append(f"claw: note: MCP server {server.name!r} is still connecting; its tools join "
+                       "when it is ready (raise CLAW_MCP_TIMEOUT, in ms, to wait longer)")
     return out

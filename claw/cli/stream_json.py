@@ -135,7 +135,7 @@ class _StdoutGuard:
 
 
 async def serve(args: RunArgs, transport: Transport, *, stderr: IO[str]) -> int:
-    """The host loop over any transport (stdio today, a WebSocket for ``--sdk-url`` later)."""
+    """The host loop over any transport (stdio, or a WebSocket for ``--sdk-url``: claw.remote.sdk_url)."""
     return await HostSession(args, transport, stderr=stderr).run()
 
 

@@ -1,38 +1,114 @@
 """Asking the person at the terminal to approve a tool call.
 
 Used when a call needs more than the permission mode allows and a terminal is there to ask (the REPL,
-or ``claw -p`` started from a terminal). Reads the answer from ``/dev/tty`` in a worker thread, so it
-works even when stdin and stdout are pipes, and never blocks the event loop. Anything but ``y``/``yes``
-is a denial; a closed terminal is a denial too.
+or ``claw -p`` started from a terminal). The question and the answer go through ``/dev/tty``, so it
+works even when stdin and stdout are pipes. The answer is read with the event loop watching the
+terminal (no blocked worker thread), so cancelling the turn (Ctrl-C) abandons the question cleanly and
+the next line typed goes to whoever reads next, not to a forgotten reader.
+
+Anything but ``y``/``yes`` is a denial; end of input (Ctrl-D) or a terminal that cannot be opened is a
+denial too. Keys typed before the question appeared are discarded, so type-ahead never answers it. It decides nothing else: the policy says when to ask, the caller what a denial means.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
+from typing import Optional
 
 from claw.runtime.tool_calls import PermissionAnswer, PermissionRequest
 
+TTY_PATH = "/dev/tty"
+QUESTION = "Approve this tool call? [y/N] "
+INPUT_SHOWN_LIMIT = 400
 
-def _ask_blocking(request: PermissionRequest) -> bool:
-    shown = json.dumps(request.input, ensure_ascii=False)
-    if len(shown) > 400:
-        shown = shown[:399] + "…"
+
+def tty_available() -> bool:
+    """Whether a controlling terminal can be opened (false under a new session, cron, CI...)."""
     try:
-        with open("/dev/tty", "r+") as tty:
-            tty.write(
-                f"\nclaw wants to run {request.tool_name}: {shown}\n"
-                f"why it asks: {request.reason}\n"
-                "Approve this tool call? [y/N] "
-            )
-            tty.flush()
-            answer = tty.readline()
+        fd = os.open(TTY_PATH, os.O_RDWR | getattr(os, "O_NOCTTY", 0))
     except OSError:
         return False
-    return answer.strip().lower() in ("y", "yes")
+    os.close(fd)
+    return True
+
+
+def question_text(request: PermissionRequest) -> str:
+    shown = json.dumps(request.input, ensure_ascii=False)
+    if len(shown) > INPUT_SHOWN_LIMIT:
+        shown = shown[: INPUT_SHOWN_LIMIT - 1] + "…"
+    return (f"\nclaw wants to run {request.tool_name}: {shown}\n"
+            f"why it asks: {request.reason}\n{QUESTION}")
+
+
+def is_yes(answer: Optional[str]) -> bool:
+    return answer is not None and answer.strip().lower() in ("y", "yes")
+
+
+async def _read_line(fd: int) -> Optional[str]:
+    """One line from a terminal descriptor without blocking the loop; None at end of input."""
+    loop = asyncio.get_running_loop()
+    data = b""
+    while b"\n" not in data:
+        ready = loop.create_future()
+        loop.add_reader(fd, lambda: ready.done() or ready.set_result(None))
+        try:
+            await ready
+        finally:
+            loop.remove_reader(fd)
+        try:
+            chunk = os.read(fd, 1024)
+        except (BlockingIOError, InterruptedError):
+            continue
+        except OSError:  # the terminal went away (hang-up)
+            chunk = b""
+        if not chunk:
+            return data.decode("utf-8", "replace") if data else None
+        data += chunk
+    return data.split(b"\n", 1)[0].decode("utf-8", "replace")
+
+
+async def _read_line_in_thread(fd: int) -> Optional[str]:
+    """Where the loop cannot watch the descriptor: a blocking read in a worker thread."""
+    def read() -> Optional[str]:
+        data = b""
+        while b"\n" not in data:
+            chunk = os.read(fd, 1024)
+            if not chunk:
+                break
+            data += chunk
+        return data.split(b"\n", 1)[0].decode("utf-8", "replace") if data else None
+
+    return await asyncio.get_running_loop().run_in_executor(None, read)
+
+
+def _drop_typeahead(fd: int) -> None:
+    """Discard what was typed before the question was shown: a line typed ahead during the turn must
+    not become the answer (``sudo`` does the same)."""
+    try:
+        import termios
+
+        termios.tcflush(fd, termios.TCIFLUSH)
+    except (ImportError, OSError):
+        pass
 
 
 async def ask_on_tty(request: PermissionRequest) -> PermissionAnswer:
-    loop = asyncio.get_running_loop()
-    allowed = await loop.run_in_executor(None, _ask_blocking, request)
+    try:
+        fd = os.open(TTY_PATH, os.O_RDWR | getattr(os, "O_NOCTTY", 0))
+    except OSError:
+        return PermissionAnswer(allow=False, message="denied: no terminal to ask for approval")
+    try:
+        _drop_typeahead(fd)
+        os.write(fd, question_text(request).encode("utf-8", "replace"))
+        try:
+            answer = await _read_line(fd)
+        except (NotImplementedError, ValueError, OSError):  # a loop without add_reader for this fd
+            answer = await _read_line_in_thread(fd)
+    except OSError:
+        answer = None
+    finally:
+        os.close(fd)
+    allowed = is_yes(answer)
     return PermissionAnswer(allow=allowed, message="" if allowed else "denied at the terminal")

@@ -11,6 +11,8 @@ Python use::
         env = srv.env()              # ANTHROPIC_BASE_URL, ANTHROPIC_API_KEY, OPENAI_BASE_URL, ...
         ...
         srv.requests[0].json["model"]
+        srv.requests[1].time - srv.requests[0].finished   # time.time() stamps: request fully read,
+                                                          # last byte of its response written
 
 Standalone (e2e tests of the built .pyz, benchmarks)::
 
@@ -309,7 +311,8 @@ class RecordedRequest:
     headers: Dict[str, str]  # lower-case names; repeated headers joined with ", "
     body: bytes
     json: Any = None
-    time: float = field(default_factory=time.time)
+    time: float = field(default_factory=time.time)  # when the whole request had been read
+    finished: Optional[float] = None  # when the last byte of the response was written (POST answers)
 
     def header(self, name: str) -> Optional[str]:
         return self.headers.get(name.lower())
@@ -495,6 +498,7 @@ def _make_handler(fake: ModelServer):
                                    f"{req.method} {req.path} (request #{len(fake.requests)})"}})
                     return
                 self._respond(req, spec)
+                req.finished = time.time()
             except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError):
                 self.close_connection = True
 

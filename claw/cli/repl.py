@@ -1,0 +1,555 @@
+"""The interactive REPL: ``claw`` on a terminal.
+
+A loop of: read a prompt (readline editing and persistent history when available; a line ending in
+``\\`` continues, and a block opened with ``\"\"\"`` runs until the closing ``\"\"\"``), run one agent turn with
+the answer streamed and rendered, show tools compactly, repeat. Ctrl-C during a turn cancels that turn
+(the session stays consistent); Ctrl-C on the prompt twice in a row, Ctrl-D, or ``/exit`` leaves.
+Lines starting with ``/`` are slash commands (claw.cli.slash).
+
+What goes where: the assistant's text to stdout (Markdown styled only when stdout is a terminal and
+``NO_COLOR`` is unset); the banner, tool lines, notices and the spinner to stderr (the spinner only
+when stderr is a terminal); approval questions to ``/dev/tty`` (claw.cli.tty_prompt).
+
+One event loop serves the whole REPL so connections are reused between turns; input is read with the
+loop idle. This module owns the terminal; it does not know how tools or providers work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, List, Optional
+
+from claw.api.types import Usage
+from claw.cli.args import RunArgs, parse_run_args
+from claw.cli.errors import render_error
+from claw.cli.markdown import DIM, RESET, MarkdownStream
+from claw.cli.output import RunInfo, TextWriter
+from claw.errors import ClawError
+
+HISTORY_LENGTH = 1000
+SPIN_INTERVAL = 0.1
+
+
+def _unicode_ok(stream: Any) -> bool:
+    return "utf" in (getattr(stream, "encoding", "") or "").lower()
+
+
+def prompt_strings(stream: Any = None) -> tuple:
+    """The prompt and the continuation prompt (ASCII when the terminal's encoding is not UTF-8)."""
+    return ("› ", "… ") if _unicode_ok(stream or sys.stdout) else ("> ", ". ")
+
+
+def use_color(stream: Any, env: Optional[dict] = None) -> bool:
+    """ANSI styling on ``stream``: only on a terminal, never with ``NO_COLOR`` set (no-color.org) or
+    ``TERM=dumb``."""
+    env = os.environ if env is None else env
+    if env.get("NO_COLOR") or env.get("TERM") == "dumb":
+        return False
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
+@dataclass
+class SpendTally:
+    """What this REPL spent: every model response's usage, priced when it arrived (so a ``/model``
+    switch prices each response at its own model's rate)."""
+
+    usage: Usage = field(default_factory=Usage)
+    cost_usd: Optional[float] = 0.0  # None once a response had no known price
+    responses: int = 0
+    api_seconds: float = 0.0
+
+    def add(self, model: str, usage: Usage, cost_of: Optional[Callable[[str, Usage], Optional[float]]]) -> None:
+        self.usage = self.usage + usage
+        self.responses += 1
+        if self.cost_usd is not None:
+            cost = cost_of(model, usage) if cost_of is not None else None
+            self.cost_usd = None if cost is None else self.cost_usd + cost
+
+
+class ReplWriter(TextWriter):
+    """TextWriter with Markdown rendering, folded tool results, a spinner while waiting for the model,
+    and the spend tally."""
+
+    def __init__(self, info: RunInfo, *, color: bool, spinner: bool = False,
+                 loop: Optional[asyncio.AbstractEventLoop] = None, stdout: Any = None, stderr: Any = None) -> None:
+        super().__init__(info, stdout=stdout, stderr=stderr)
+        self.loop = loop  # where the spinner runs (the REPL's loop); default: the running one
+        self.color = color
+        self.spinner_enabled = spinner
+        self.md = MarkdownStream(color=color)
+        self.spinner: Optional[Spinner] = None
+        self._spinner_label = ""
+        self.tally = SpendTally()
+        self.cost_of: Optional[Callable[[str, Usage], Optional[float]]] = None
+        self._fancy = _unicode_ok(self.err)
+
+    def begin_turn(self) -> None:
+        self.md = MarkdownStream(color=self.color)
+        self._wrote_text = False
+        self._at_line_start = True
+
+    def __call__(self, event: Any) -> None:
+        from claw.api.types import MessageDone, TextDelta, ToolUseStarted
+        from claw.runtime.events import AssistantMessage, ModelStreamEvent, ToolFinished, UserMessage
+
+        if isinstance(event, ModelStreamEvent):
+            inner = event.event
+            if isinstance(inner, TextDelta) and inner.text:
+                self.stop_spinner()
+                rendered = self.md.feed(inner.text)
+                if rendered:
+                    self.out.write(rendered)
+                    self.out.flush()
+                self._at_line_start = inner.text.endswith("\n")
+                self._wrote_text = True
+                return
+            if isinstance(inner, (MessageDone, ToolUseStarted)):
+                self.stop_spinner()
+                self._flush_md()
+        elif isinstance(event, AssistantMessage):
+            self.tally.add(event.model, event.usage, self.cost_of)
+        elif isinstance(event, ToolFinished):
+            self._tool_finished(event)
+            return
+        elif isinstance(event, UserMessage) and event.is_tool_results:
+            self.start_spinner()  # the results go back to the model: waiting again
+        super().__call__(event)
+
+    def _tool_finished(self, event: Any) -> None:
+        lines = event.output.strip().splitlines() or [""]
+        first = lines[0] if len(lines[0]) <= 160 else lines[0][:159] + "…"
+        more = f" … +{len(lines) - 1} lines" if len(lines) > 1 else ""
+        mark = "⎿" if self._fancy else "->"
+        status = "error: " if event.is_error else ""
+        self.notice(f"  {mark} {status}{first}{more}")
+
+    def _flush_md(self) -> None:
+        tail = self.md.close()
+        if tail:
+            self.out.write(tail)
+            self.out.flush()
+
+    def _end_line(self) -> None:
+        self._flush_md()
+        super()._end_line()
+
+    def notice(self, text: str) -> None:
+        was_spinning = self.spinner is not None
+        self.stop_spinner()
+        if self.color:
+            text = f"{DIM}{text}{RESET}"
+        super().notice(text)
+        if was_spinning:
+            self.start_spinner(self._spinner_label)
+
+    def start_spinner(self, label: str = "", delay: float = 0.0) -> None:
+        """Turn the spinner (stderr, terminals only) until ``stop_spinner``; with ``delay``, only once
+        that many seconds passed (quick steps then show nothing)."""
+        self._spinner_label = label or self._spinner_label or "thinking"
+        if self.spinner_enabled and self.spinner is None:
+            self.spinner = Spinner(self.err, self._spinner_label, fancy=self._fancy, delay=delay,
+                                   loop=self.loop or asyncio.get_running_loop())
+
+    def stop_spinner(self) -> None:
+        if self.spinner is not None:
+            self.spinner.stop()
+            self.spinner = None
+
+
+class Spinner:
+    """``⠋ thinking… 3s`` redrawn in place on a terminal stream until stopped; stopping erases it."""
+
+    def __init__(self, stream: Any, label: str, *, fancy: bool, delay: float,
+                 loop: asyncio.AbstractEventLoop) -> None:
+        self.stream = stream
+        self.label = label
+        self.fancy = fancy
+        self.delay = delay
+        self.drawn = False
+        self.task = loop.create_task(self._run())
+
+    async def _run(self) -> None:
+        frames = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏" if self.fancy else "|/-\\"
+        ellipsis = "…" if self.fancy else "..."
+        started = time.monotonic()
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        i = 0
+        while True:
+            elapsed = time.monotonic() - started
+            self.stream.write(f"\r{frames[i % len(frames)]} {self.label}{ellipsis} {elapsed:.0f}s\x1b[K")
+            self.stream.flush()
+            self.drawn = True
+            i += 1
+            await asyncio.sleep(SPIN_INTERVAL)
+
+    def stop(self) -> None:
+        self.task.cancel()
+        if self.drawn:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+
+
+class Repl:
+    def __init__(self, args: RunArgs) -> None:
+        self.args = args
+        self.loop = asyncio.new_event_loop()
+        self.color = use_color(sys.stdout)
+        self.prepared: Any = None
+        self.writer: Optional[ReplWriter] = None
+        self.should_exit = False
+        self.history = History()
+
+    @property
+    def tally(self) -> SpendTally:
+        assert self.writer is not None
+        return self.writer.tally
+
+    # -- set-up ------------------------------------------------------------------------------------
+
+    def setup(self) -> None:
+        from claw.cli.setup import mcp_notices, prepare, start_mcp
+
+        def sink(event: Any) -> None:
+            if self.writer is not None:
+                self.writer(event)
+
+        self.prepared = self.loop.run_until_complete(_prepare_async(prepare, self.args, sink, self._ask))
+        self.writer = ReplWriter(self.prepared.info, color=self.color, spinner=use_color(sys.stderr),
+                                 loop=self.loop)
+        self.writer.cost_of = self.prepared.agent._cost_of
+        for problem in self.prepared.settings.warnings:
+            self.writer.notice(f"claw: warning: {problem.message}")
+        for warning in getattr(self.prepared.session, "warnings", ()):
+            self.writer.notice(f"claw: warning: {warning}")
+        self.run_async(start_mcp(self.prepared, self.args), label="starting MCP servers", spinner_delay=0.3)
+        for text in mcp_notices(self.prepared):
+            self.writer.notice(text)
+        self.run_async(self.prepared.agent.session_start(self.prepared.start_source))
+
+    async def _ask(self, request: Any) -> Any:
+        """The permission prompter: the spinner and any held text out of the way, then the question."""
+        from claw.cli.tty_prompt import ask_on_tty
+
+        if self.writer is not None:
+            self.writer.stop_spinner()
+            self.writer._end_line()
+        return await ask_on_tty(request)
+
+    def banner(self) -> None:
+        info = self.prepared.info
+        resumed = len(self.prepared.session.messages)
+        line = f"claw · {info.model} · {info.permission_mode} · session {info.session_id[:8]}"
+        if resumed:
+            line += f" (resumed, {resumed} messages)"
+        sys.stderr.write(f"{line}\n/help for commands, Ctrl-D to exit\n")
+        sys.stderr.flush()
+
+    # -- the loop ----------------------------------------------------------------------------------
+
+    def run(self, first_prompt: Optional[str]) -> int:
+        self.history.load()
+        pending = first_prompt
+        interrupts = 0
+        while not self.should_exit:
+            # Turns and commands turn Ctrl-C into a cancellation; a KeyboardInterrupt that reaches
+            # this level came while reading the prompt (or just around it).
+            try:
+                if pending is None:
+                    try:
+                        pending = read_prompt()
+                    finally:
+                        self.history.save()
+                    interrupts = 0
+                text, pending = pending.strip(), None
+                if not text:
+                    continue
+                if text.startswith("/") and not text.startswith("//"):
+                    self.slash(text)
+                else:
+                    self.turn(text[1:] if text.startswith("//") else text)
+            except KeyboardInterrupt:
+                pending = None
+                interrupts += 1
+                if interrupts >= 2:
+                    sys.stderr.write("\n")
+                    break
+                sys.stderr.write("\n(press Ctrl-C again to exit, or Ctrl-D)\n")
+            except EOFError:
+                sys.stderr.write("\n")
+                break
+        self.history.save()
+        return 0
+
+    def run_async(self, coro: Any, label: Optional[str] = None, spinner_delay: float = 0.0) -> Any:
+        """Run ``coro`` on the REPL's loop with Ctrl-C cancelling it (``asyncio.CancelledError`` is
+        raised to the caller) and, with a label, the spinner turning meanwhile."""
+        task = self.loop.create_task(coro)
+        writer = self.writer
+        if label and writer is not None:
+            writer.start_spinner(label, delay=spinner_delay)
+        installed = _on_sigint(self.loop, task.cancel)
+        try:
+            return self.loop.run_until_complete(task)
+        finally:
+            if installed:
+                _off_sigint(self.loop)
+            if writer is not None:
+                writer.stop_spinner()
+
+    def slash(self, text: str) -> None:
+        from claw.cli.slash import run_slash
+
+        assert self.writer is not None
+        try:
+            run_slash(self, text)
+        except (asyncio.CancelledError, KeyboardInterrupt):
+            self.writer.notice("\ninterrupted")
+        except SystemExit:  # argparse inside a command (/config --bad) must not end the REPL
+            pass
+        except Exception as exc:  # a bug in one command must not end the REPL
+            self.writer.notice(f"claw: {text.split()[0]} failed: {type(exc).__name__}: {exc}")
+
+    def turn(self, text: str) -> None:
+        assert self.writer is not None
+        writer = self.writer
+        writer.begin_turn()
+        outcome = None
+        try:
+            outcome = self.run_async(self.prepared.agent.run(text), label="thinking")
+        except asyncio.CancelledError:
+            writer._end_line()
+            writer.notice("interrupted: the turn was cancelled (the session keeps what was finished)")
+            return
+        except ClawError as exc:
+            writer._end_line()
+            writer.notice(render_error(exc, session_id=self.prepared.session.id))
+            return
+        except Exception as exc:  # a bug must not end the REPL; the session file has every message
+            writer._end_line()
+            writer.notice(f"claw: internal error: {type(exc).__name__}: {exc}")
+            return
+        finally:
+            self.prepared.session.sync()
+        writer.tally.api_seconds += outcome.duration_api_ms / 1000
+        writer._end_line()
+        if outcome.is_error:
+            error = outcome.error
+            if isinstance(error, ClawError):
+                writer.notice(render_error(error, session_id=self.prepared.session.id))
+            else:
+                writer.notice(f"claw: {outcome.result}")
+
+    def close(self) -> None:
+        if self.prepared is not None:
+            try:
+                self.loop.run_until_complete(self.prepared.agent.session_end("prompt_input_exit"))
+            except BaseException:
+                pass
+            try:
+                self.loop.run_until_complete(self.prepared.aclose())
+            except BaseException:
+                pass
+        self.loop.close()
+
+
+async def _prepare_async(prepare: Any, args: RunArgs, sink: Any, prompter: Any) -> Any:
+    return prepare(args, sink=sink, prompter=prompter)
+
+
+def _on_sigint(loop: asyncio.AbstractEventLoop, callback: Callable[[], Any]) -> bool:
+    try:
+        loop.add_signal_handler(signal.SIGINT, callback)
+        return True
+    except (NotImplementedError, RuntimeError, ValueError):  # no Unix signals here: Ctrl-C raises
+        return False
+
+
+def _off_sigint(loop: asyncio.AbstractEventLoop) -> None:
+    try:
+        loop.remove_signal_handler(signal.SIGINT)
+    except (NotImplementedError, RuntimeError, ValueError):
+        pass
+
+
+def _input(prompt: str) -> str:
+    """``input()`` on a terminal (readline editing); with stdout redirected the prompt goes to stderr
+    so stdout holds only the answers."""
+    if sys.stdout.isatty():
+        return input(prompt)
+    sys.stderr.write(prompt)
+    sys.stderr.flush()
+    line = sys.stdin.readline()
+    if not line:
+        raise EOFError
+    return line[:-1] if line.endswith("\n") else line
+
+
+def read_prompt(read: Callable[[str], str] = _input) -> str:
+    """One prompt: a line, ``\\``-continued lines, or a ``\"\"\"`` block (a line holding only ``\"\"\"``
+    opens it, the next such line closes it). Ctrl-D inside a block submits what was typed."""
+    prompt, continuation = prompt_strings()
+    first = read(prompt)
+    if first.strip() == '"""':
+        lines: List[str] = []
+        while True:
+            try:
+                line = read(continuation)
+            except EOFError:
+                return "\n".join(lines)
+            if line.strip() == '"""':
+                return "\n".join(lines)
+            lines.append(line)
+    lines = [first]
+    while lines[-1].endswith("\\"):
+        lines[-1] = lines[-1][:-1]
+        lines.append(read(continuation))
+    return "\n".join(lines)
+
+
+class History:
+    """Persistent prompt history in ``$CLAW_CONFIG_HOME/history`` (mode 0600), via readline when this
+    Python has it. New entries are appended after every prompt, so several REPLs at once and a REPL
+    that is killed lose nothing; the file is kept to the last ``HISTORY_LENGTH`` entries."""
+
+    def __init__(self, path: Optional[Path] = None) -> None:
+        self.path = path or history_path()
+        self._readline: Any = None
+        self._saved = 0  # history length already in the file
+
+    def load(self) -> None:
+        if not sys.stdin.isatty():
+            return
+        try:
+            import readline
+        except ImportError:  # no readline on this Python: plain input() still works
+            return
+        self._readline = readline
+        readline.set_history_length(HISTORY_LENGTH)
+        try:
+            readline.read_history_file(str(self.path))
+        except (OSError, UnicodeDecodeError):
+            pass
+        self._saved = readline.get_current_history_length()
+        _enable_completion(readline)
+
+    def save(self) -> None:
+        readline = self._readline
+        if readline is None:
+            return
+        length = readline.get_current_history_length()
+        new = length - self._saved
+        if new <= 0:
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if not self.path.exists():
+                os.close(os.open(str(self.path), os.O_WRONLY | os.O_CREAT, 0o600))
+            appended = False
+            if hasattr(readline, "append_history_file"):
+                try:
+                    readline.append_history_file(new, str(self.path))
+                    appended = True
+                except OSError:
+                    appended = False
+            if appended:
+                try:
+                    readline.history_truncate_file(str(self.path), HISTORY_LENGTH)
+                except (AttributeError, OSError):
+                    pass
+            else:
+                readline.write_history_file(str(self.path))
+            os.chmod(self.path, 0o600)
+        except OSError:
+            return
+        self._saved = length
+
+
+def history_path(env: Optional[dict] = None) -> Path:
+    from claw.config.sources import config_home
+
+    return Path(config_home(os.environ if env is None else env, os.getcwd())) / "history"
+
+
+def _enable_completion(readline: Any) -> None:
+    from claw.cli.slash import complete
+
+    def completer(text: str, state: int) -> Optional[str]:
+        buffer = readline.get_line_buffer()
+        options = complete(buffer) if buffer.startswith("/") and " " not in buffer else []
+        return options[state] if state < len(options) else None
+
+    readline.set_completer(completer)
+    readline.set_completer_delims(" \t\n")
+    if "libedit" in (getattr(readline, "__doc__", "") or ""):
+        readline.parse_and_bind("bind ^I rl_complete")
+    else:
+        readline.parse_and_bind("tab: complete")
+
+
+def _can_sign_in(error: ClawError) -> bool:
+    """No Anthropic credentials at all, on a terminal: ``/login`` can fix that without leaving."""
+    return (error.kind == "missing_credentials" and "claw login" in (error.hint or "")
+            and sys.stdin.isatty())
+
+
+def sign_in_first() -> bool:
+    """Before the REPL can start: offer ``/login`` (the only thing that helps); True once signed in."""
+    from claw.cli.login_cmd import run_login
+    from claw.cli.slash import parse
+
+    sys.stderr.write("Sign in now with /login (/login --no-browser over SSH), or leave with Ctrl-D.\n")
+    while True:
+        try:
+            line = read_prompt().strip()
+        except (EOFError, KeyboardInterrupt):
+            sys.stderr.write("\n")
+            return False
+        name, rest = parse(line) if line.startswith("/") else ("", "")
+        if name == "login":
+            try:
+                if run_login(rest.split()) == 0:
+                    return True
+            except SystemExit:  # /login --help
+                pass
+        elif name in ("exit", "quit", "q"):
+            return False
+        elif line:
+            sys.stderr.write("not signed in yet: /login to sign in, or Ctrl-D to leave\n")
+
+
+def run(argv: List[str]) -> int:
+    try:
+        args = parse_run_args(argv)
+    except ClawError as exc:
+        sys.stderr.write(render_error(exc) + "\n")
+        return exc.exit_code
+    repl = Repl(args)
+    while True:
+        try:
+            repl.setup()
+            break
+        except ClawError as exc:
+            sys.stderr.write(render_error(exc) + "\n")
+            if _can_sign_in(exc) and sign_in_first():
+                continue  # signed in: set up again with the saved login
+            repl.close()
+            return exc.exit_code
+        except (asyncio.CancelledError, KeyboardInterrupt):
+            sys.stderr.write("\ninterrupted\n")
+            repl.close()
+            return 130
+    try:
+        repl.banner()
+        return repl.run(args.prompt)
+    finally:
+        repl.close()

@@ -1,0 +1,359 @@
+"""Slash commands of the REPL.
+
+Each command is a small function taking the REPL and the rest of the line. ``run_slash`` dispatches,
+and an unknown command suggests the nearest known one. Two kinds of handler:
+
+- ``async def``: runs on the REPL's event loop, cancellable with Ctrl-C like a turn (``/compact``,
+  ``/model``, ``/clear``...);
+- plain ``def``: runs with the loop idle, for commands that own the terminal for a while or run their
+  own event loop (``/login`` reads a pasted code, ``/doctor``, ``/config``).
+
+Commands write to stderr (status, notices) or stdout (content the user asked to see, like ``/diff``),
+never raise for user mistakes (a ``ClawError`` is rendered as one message and a hint), and leave the
+session consistent.
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable, Dict, Tuple
+
+from claw.errors import ClawError
+
+Handler = Callable[[Any, str], Any]
+COMMANDS: Dict[str, Tuple[Handler, str]] = {}
+ALIASES = {"quit": "exit", "q": "exit", "?": "help", "reset": "clear"}
+
+
+def command(name: str, summary: str) -> Callable[[Handler], Handler]:
+    def register(fn: Handler) -> Handler:
+        COMMANDS[name] = (fn, summary)
+        return fn
+
+    return register
+
+
+def _say(text: str) -> None:
+    sys.stderr.write(text.rstrip("\n") + "\n")
+    sys.stderr.flush()
+
+
+def parse(line: str) -> Tuple[str, str]:
+    """``"/model  sonnet"`` -> ``("model", "sonnet")``."""
+    name, _, rest = line.strip()[1:].partition(" ")
+    return name.strip().lower(), rest.strip()
+
+
+def suggest(name: str) -> str:
+    """The nearest command name (prefix first, then spelling), or ''."""
+    known = sorted(COMMANDS)
+    prefixed = [n for n in known if name and n.startswith(name)]
+    if len(prefixed) == 1:
+        return prefixed[0]
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.5)
+    return close[0] if close else ""
+
+
+def complete(text: str) -> list:
+    """Completions of a partial ``/command`` (for readline's Tab)."""
+    if not text.startswith("/"):
+        return []
+    return [f"/{n}" for n in sorted(COMMANDS) if n.startswith(text[1:].lower())]
+
+
+def run_slash(repl: Any, line: str) -> None:
+    """Run one slash command line. ``repl`` provides ``run_async(coro, label)`` (runs a coroutine on
+    its loop, Ctrl-C cancels it) and the ``prepared`` run."""
+    name, rest = parse(line)
+    name = ALIASES.get(name, name)
+    entry = COMMANDS.get(name)
+    if entry is None:
+        near = suggest(name)
+        hint = f" — did you mean /{near}?" if near else ""
+        _say(f"unknown command /{name}{hint} (/help lists them)")
+        return
+    handler = entry[0]
+    try:
+        if inspect.iscoroutinefunction(handler):
+            repl.run_async(handler(repl, rest), label=_LABELS.get(name), spinner_delay=0.2)
+        else:
+            handler(repl, rest)
+    except ClawError as exc:
+        from claw.cli.errors import render_error
+
+        _say(render_error(exc))
+
+
+_LABELS = {"compact": "compacting", "model": "switching model"}
+
+
+# -- the commands ---------------------------------------------------------------------------------------
+
+
+@command("help", "list the commands")
+def _help(repl: Any, rest: str) -> None:
+    width = max(len(n) for n in COMMANDS) + 2
+    _say("\n".join(f"/{n.ljust(width)}{s}" for n, (_, s) in sorted(COMMANDS.items())))
+    _say('Multi-line input: end a line with \\ to continue it, or put """ alone on a line before and after.\n'
+         "Ctrl-C cancels the running turn; Ctrl-C twice on the prompt, Ctrl-D or /exit leaves.")
+
+
+@command("exit", "leave claw")
+def _exit(repl: Any, rest: str) -> None:
+    repl.should_exit = True
+
+
+@command("status", "model, permission mode, session, settings files")
+def _status(repl: Any, rest: str) -> None:
+    p = repl.prepared
+    lines = [
+        f"model:            {p.resolved_model.qualified}",
+        f"permission mode:  {p.info.permission_mode}",
+        f"session:          {p.session.id} ({len(p.session.messages)} messages)",
+        f"working dir:      {p.info.cwd}",
+        f"credentials:      {p.info.api_key_source}",
+    ]
+    sources = [s.describe() for s in p.settings.sources]
+    lines.append("settings files:   " + (", ".join(sources) if sources else "none"))
+    _say("\n".join(lines))
+
+
+@command("model", "show or switch the model: /model sonnet")
+async def _model(repl: Any, rest: str) -> None:
+    from claw.cli.setup import switch_model
+
+    if not rest:
+        _say(f"model: {repl.prepared.resolved_model.qualified}")
+        return
+    _say(f"model: {await switch_model(repl.prepared, rest)}")
+
+
+@command("permissions", "show or set the permission mode: /permissions workspace-write")
+def _permissions(repl: Any, rest: str) -> None:
+    from claw.cli.setup import set_permission_mode
+
+    if rest:
+        _say(f"permission mode: {set_permission_mode(repl.prepared, rest)}")
+        return
+    perms = repl.prepared.settings.settings.permissions
+    _say(f"permission mode: {repl.prepared.info.permission_mode}\n"
+         f"allow rules: {', '.join(perms.allow) or 'none'}\ndeny rules: {', '.join(perms.deny) or 'none'}\n"
+         f"ask rules: {', '.join(perms.ask) or 'none'}\n"
+         "modes: read-only, workspace-write, danger-full-access, default (ask above read-only)")
+
+
+@command("compact", "summarise the older conversation: /compact [what to focus on]")
+async def _compact(repl: Any, rest: str) -> None:
+    p = repl.prepared
+    await p.agent.compact(trigger="manual", instructions=rest)
+    p.session.sync()
+
+
+@command("clear", "start a fresh session (the old one stays on disk)")
+async def _clear(repl: Any, rest: str) -> None:
+    from claw.runtime.session_store import SessionStore
+
+    p = repl.prepared
+    old = p.session
+    await p.agent.session_end("clear")
+    _switch_session(p, SessionStore(Path(p.info.cwd)).create(model=p.resolved_model.qualified, cwd=p.info.cwd))
+    old.close()
+    await p.agent.session_start("clear")
+    _say(f"new session {p.session.id} (the previous one can be resumed with /resume {old.id})")
+
+
+def _switch_session(p: Any, session: Any) -> None:
+    p.session = session
+    p.agent.session = session
+    p.info.session_id = session.id
+    hooks = getattr(p.agent, "hooks", None)
+    if hooks is not None:
+        hooks.session_id = session.id
+        hooks.transcript_path = str(session.path)
+
+
+@command("cost", "tokens and cost spent in this REPL so far")
+def _cost(repl: Any, rest: str) -> None:
+    tally = repl.tally
+    usage = tally.usage
+    shown = "unknown (no price for this model)" if tally.cost_usd is None else f"${tally.cost_usd:.4f}"
+    _say(f"input {usage.input_tokens:,} · output {usage.output_tokens:,} · cache write "
+         f"{usage.cache_creation_input_tokens:,} · cache read {usage.cache_read_input_tokens:,} tokens "
+         f"({tally.responses} model response{'s' if tally.responses != 1 else ''})\n"
+         f"cost: {shown}\napi time: {tally.api_seconds:.1f}s")
+
+
+@command("sessions", "list the sessions of this workspace")
+def _sessions(repl: Any, rest: str) -> None:
+    from claw.runtime.session_store import SessionStore
+
+    rows = SessionStore(Path(repl.prepared.info.cwd)).list()
+    if not rows:
+        _say("no sessions yet")
+        return
+    current = repl.prepared.session.id
+    out = []
+    for r in rows[:20]:
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.updated))
+        mark = "*" if r.session_id == current else " "
+        out.append(f"{mark} {r.session_id}  {when}  {r.message_count:>4} msgs  {r.title or '(untitled)'}")
+    _say("\n".join(out))
+
+
+@command("resume", "switch to another session of this workspace: /resume ID")
+async def _resume(repl: Any, rest: str) -> None:
+    from claw.runtime.session_store import SessionStore
+
+    if not rest:
+        _sessions(repl, rest)
+        _say("then: /resume ID (a unique prefix is enough)")
+        return
+    p = repl.prepared
+    session = SessionStore(Path(p.info.cwd)).open(rest)
+    if session.id == p.session.id:
+        _say(f"already in session {session.id}")
+        return
+    await p.agent.session_end("other")
+    p.session.close()
+    _switch_session(p, session)
+    for warning in session.warnings:
+        _say(f"claw: warning: {warning}")
+    await p.agent.session_start("resume")
+    _say(f"resumed {session.id} ({len(session.messages)} messages)")
+
+
+@command("config", "show the merged settings and where each key came from: /config [get KEY|list]")
+def _config(repl: Any, rest: str) -> None:
+    from claw.cli.config_cmd import run as config_run
+
+    config_run(["list"] if not rest else rest.split())
+
+
+@command("hooks", "list the configured hooks")
+def _hooks(repl: Any, rest: str) -> None:
+    hooks = repl.prepared.settings.settings.hooks
+    if not hooks:
+        _say("no hooks configured (settings key: hooks)")
+        return
+    for event, matchers in hooks.items():
+        for m in matchers:
+            for h in m.hooks:
+                _say(f"{event} [{m.matcher or '*'}] {h.command}")
+
+
+@command("memory", "the instruction files loaded into the system prompt")
+def _memory(repl: Any, rest: str) -> None:
+    from claw.runtime.system_prompt import find_instruction_files
+
+    files = find_instruction_files(repl.prepared.info.cwd, env=repl.prepared.env)
+    _say("\n".join(f"{kind}: {path}" for kind, path in files) if files else
+         "no instruction files (CLAUDE.md, CLAW.md, AGENTS.md, CLAUDE.local.md); /init creates CLAW.md")
+
+
+@command("init", "create .claw/settings.json and a CLAW.md skeleton here")
+def _init(repl: Any, rest: str) -> None:
+    from claw.cli.init_cmd import run as init_run
+
+    init_run(["--cwd", repl.prepared.info.cwd])
+
+
+@command("diff", "the uncommitted changes of the working tree (git diff HEAD)")
+def _diff(repl: Any, rest: str) -> None:
+    cwd = repl.prepared.info.cwd
+    color = "--color=always" if getattr(repl, "color", False) else "--no-color"
+
+    def git(*args: str) -> "subprocess.CompletedProcess[str]":
+        return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=30)
+
+    try:
+        inside = git("rev-parse", "--is-inside-work-tree")
+        if inside.returncode or inside.stdout.strip() != "true":
+            _say(f"not a git repository: {cwd}")
+            return
+        has_head = git("rev-parse", "--verify", "--quiet", "HEAD").returncode == 0
+        out = git("diff", color, "--stat", "--patch", *(["HEAD"] if has_head else []))
+        untracked = git("ls-files", "--others", "--exclude-standard")
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        _say(f"git diff failed: {exc}")
+        return
+    if out.returncode:
+        _say(out.stderr.strip() or f"git diff failed (exit {out.returncode})")
+        return
+    sys.stdout.write(out.stdout or "no changes to tracked files\n")
+    sys.stdout.flush()
+    new_files = untracked.stdout.splitlines()
+    if new_files:
+        shown = ", ".join(new_files[:10]) + (f" and {len(new_files) - 10} more" if len(new_files) > 10 else "")
+        _say(f"untracked: {shown}")
+
+
+@command("export", "write the conversation to a file: /export [FILE.md|FILE.json]")
+def _export(repl: Any, rest: str) -> None:
+    p = repl.prepared
+    target = Path(rest or f"claw-session-{p.session.id[:8]}.md").expanduser()
+    if not target.is_absolute():
+        target = Path(p.info.cwd) / target
+    if target.suffix == ".json":
+        text = json.dumps(p.session.messages, ensure_ascii=False, indent=2)
+    else:
+        from claw.runtime.compaction import render_transcript
+
+        text = render_transcript(p.session.messages, 10**9)
+    try:
+        target.write_text(text + "\n", encoding="utf-8")
+    except OSError as exc:
+        _say(f"could not write {target}: {exc.strerror or exc}")
+        return
+    _say(f"wrote {target}")
+
+
+@command("doctor", "run the checks of claw doctor")
+def _doctor(repl: Any, rest: str) -> None:
+    from claw.cli.doctor import run as doctor_run
+
+    doctor_run(rest.split())
+
+
+@command("mcp", "MCP servers and their status")
+def _mcp(repl: Any, rest: str) -> None:
+    servers = repl.prepared.info.mcp_servers
+    if not servers:
+        _say("no MCP servers configured (.mcp.json, settings mcpServers, --mcp-config)")
+        return
+    _say("\n".join(f"{s.get('name')}: {s.get('status')}" for s in servers))
+
+
+@command("login", "sign in with an Anthropic account: /login [--no-browser]")
+def _login(repl: Any, rest: str) -> None:
+    from claw.cli.login_cmd import run_login
+
+    if run_login(rest.split()) == 0:
+        _reconnect(repl)
+
+
+@command("logout", "remove the saved Anthropic sign-in")
+def _logout(repl: Any, rest: str) -> None:
+    from claw.cli.login_cmd import run_logout
+
+    if run_logout(rest.split()) == 0:
+        _reconnect(repl)
+
+
+def _reconnect(repl: Any) -> None:
+    """After /login or /logout: a provider built with the credentials as they are now."""
+    from claw.cli.setup import _key_source, switch_model
+
+    p = repl.prepared
+    try:
+        repl.run_async(switch_model(p, p.resolved_model.qualified))
+    except ClawError as exc:
+        _say(f"claw: {exc.message}" + (f"\nhint: {exc.hint}" if exc.hint else ""))
+        return
+    p.info.api_key_source = _key_source(p.provider)
+    _say(f"credentials: {p.info.api_key_source}")
