@@ -65,9 +65,9 @@ async def _run(args: RunArgs, prompt: str, *, stdout: IO[str], stderr: IO[str], 
         holder[0](event)
 
     prompter = None
-    if args.output_format == "text" and _tty_available():
-        from claw.cli.tty_prompt import ask_on_tty
+    from claw.cli.tty_prompt import ask_on_tty, tty_available
 
+    if args.output_format == "text" and tty_available():
         prompter = ask_on_tty
     from claw.cli.setup import launch_mcp, mcp_notices, start_mcp
 
@@ -154,14 +154,6 @@ def _isatty(stream: IO[str]) -> bool:
     try:
         return stream.isatty()
     except (AttributeError, ValueError):
-        return False
-
-
-def _tty_available() -> bool:
-    try:
-        with open("/dev/tty", "r"):
-            return True
-    except OSError:
         return False
 
 

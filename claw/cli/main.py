@@ -63,7 +63,9 @@ def main(argv: list[str] | None = None) -> int:
     if args and args[0] in ("-v", "--version"):
         sys.stdout.write(f"{__version__} (claw)\n")
         return 0
-    if not args or args[0] in ("-h", "--help", "help"):
+    if not args:
+        return _run_command(args)  # the REPL on a terminal; piped stdin is the prompt of a headless run
+    if args[0] in ("-h", "--help", "help"):
         sys.stdout.write(HELP.format(version=__version__))
         return 0
     if args[0] == "version":
@@ -83,7 +85,7 @@ def _looks_like_command(word: str) -> bool:
 
 def _run_command(args: list[str]) -> int:
     """No subcommand: a headless run (-p, piped stdin, JSON formats) or the REPL on a terminal."""
-    first = args[0]
+    first = args[0] if args else "-"
     if not first.startswith("-") and _looks_like_command(first) and len(args) == 1:
         # `claw lgoin` is far more likely a mistyped command than a one-word prompt.
         import difflib

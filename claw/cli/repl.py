@@ -226,7 +226,7 @@ class Repl:
         self.prepared = self.loop.run_until_complete(_prepare_async(prepare, self.args, sink, self._ask))
         self.writer = ReplWriter(self.prepared.info, color=self.color, spinner=use_color(sys.stderr),
                                  loop=self.loop)
-        self.writer.cost_of = self.prepared.agent._cost_of
+        self.writer.cost_of = self.prepared.agent.cost_of
         for problem in self.prepared.settings.warnings:
             self.writer.notice(f"claw: warning: {problem.message}")
         for warning in getattr(self.prepared.session, "warnings", ()):

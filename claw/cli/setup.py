@@ -73,8 +73,8 @@ def load(args: RunArgs, cwd: Path, base_env: Optional[Dict[str, str]] = None):
     return loaded, effective_env(loaded.settings, base)
 
 
-def prepare(args: RunArgs, *, sink: Any, prompter: Any = None, stdin_is_tty: bool = False,
-            base_env: Optional[Dict[str, str]] = None, writer_info: Any = None) -> Prepared:
+def prepare(args: RunArgs, *, sink: Any, prompter: Any = None, base_env: Optional[Dict[str, str]] = None
+            ) -> Prepared:
     from claw.api.client import resolve_model
     from claw.cli.output import RunInfo
     from claw.config.environment import network_config
@@ -159,9 +159,8 @@ def prepare(args: RunArgs, *, sink: Any, prompter: Any = None, stdin_is_tty: boo
         hooks = HookRunner(settings.hooks, project_dir=cwd, env=env, session_id=session.id,
                            transcript_path=str(session.path))
 
-    info = writer_info or RunInfo(session_id=session.id, model=resolved.model, cwd=str(cwd),
-                                  permission_mode=mode.value if hasattr(mode, "value") else str(mode),
-                                  tools=list(tools), api_key_source=_key_source(provider))
+    info = RunInfo(session_id=session.id, model=resolved.model, cwd=str(cwd), permission_mode=mode.value,
+                   tools=list(tools), api_key_source=_key_source(provider))
     context = ToolContext(cwd=cwd, workspace_roots=tuple(roots), env=env, net_config=net,
                           is_read_denied=policy.read_denied_checker())
     runner = ToolCallRunner(tools=tools, policy=policy, context=context, sink=sink, hooks=hooks,
@@ -239,10 +238,6 @@ def _key_source(provider: Any) -> str:
     return describe() if describe else "none"
 
 
-def tool_names(prepared: Prepared) -> List[str]:
-    return list(prepared.tool_runner.tools)
-
-
 async def switch_model(prepared: Prepared, name: Optional[str]) -> str:
     """``/model NAME`` and the SDK's ``set_model``: a new provider when needed; returns the model id.
     ``None`` goes back to the default model."""
@@ -255,7 +250,7 @@ async def switch_model(prepared: Prepared, name: Optional[str]) -> str:
     prepared.agent.provider = provider
     prepared.agent.settings.model = resolved.model
     prepared.agent.settings.context_window = resolved.info.context_window
-    prepared.agent._cost_of = lambda model, usage: resolved.info.cost_usd(usage)
+    prepared.agent.cost_of = lambda model, usage: resolved.info.cost_usd(usage)
     prepared.resolved_model = resolved
     prepared.info.model = resolved.model
     prepared.session.set_model(resolved.qualified)
@@ -269,7 +264,7 @@ def set_permission_mode(prepared: Prepared, name: str) -> str:
 
     mode = parse_permission_mode(name)
     prepared.policy.mode = mode
-    prepared.info.permission_mode = mode.value if hasattr(mode, "value") else str(mode)
+    prepared.info.permission_mode = mode.value
     prepared.session.set_permission_mode(prepared.info.permission_mode)
     return prepared.info.permission_mode
 

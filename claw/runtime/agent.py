@@ -63,7 +63,7 @@ class Agent:
         self.session = session
         self.hooks = hooks
         self.sink = sink
-        self._cost_of = cost_of  # (model, Usage) -> float | None
+        self.cost_of = cost_of  # (model, Usage) -> float | None
 
     @property
     def messages(self) -> List[Dict[str, Any]]:
@@ -251,8 +251,8 @@ class _OutcomeBuilder:
 
     def add_usage(self, response: ModelResponse) -> None:
         self.usage = self.usage + response.usage
-        if self.cost is not None and self.agent._cost_of is not None:
-            cost = self.agent._cost_of(response.model or self.agent.settings.model, response.usage)
+        if self.cost is not None and self.agent.cost_of is not None:
+            cost = self.agent.cost_of(response.model or self.agent.settings.model, response.usage)
             self.cost = None if cost is None else self.cost + cost
 
     def finish(self, subtype: str, *, stop_reason: Optional[str] = None, error: Optional[Exception] = None

@@ -473,8 +473,6 @@ def test_ctrl_d_exits_with_code_zero(rig):
     assert finish(proc) == 0
 
 
-@pytest.mark.xfail(strict=True, reason="claw/cli/main.py sends a bare `claw` to --help; the fix is in the "
-                                       "REPL helper's report (remove this marker once it is applied)")
 def test_bare_claw_on_a_terminal_opens_the_repl(rig):
     rig.serve()
     proc = rig.start(bare=True)
