@@ -22,6 +22,7 @@ SUBCOMMANDS = {
     "whoami": "claw.cli.login_cmd:run_whoami",
     "status": "claw.cli.status_cmd:run",
     "sessions": "claw.cli.sessions_cmd:run",
+    "mcp": "claw.cli.mcp_cmd:run",
 }
 
 HELP = """\
@@ -39,6 +40,7 @@ Commands:
   status      show the model, permission mode, credentials source, settings files and
               session a run here would use (no network)
   sessions    list, show, export or remove the sessions of this project
+  mcp         list, inspect, add or remove MCP servers; `claw mcp serve` exposes claw's tools
   config      show and edit settings (list, get, set, unset, add, remove, path)
   init        set this project up for claw (.claw/settings.json, CLAW.md)
   login       sign in with an Anthropic account (--no-browser over SSH)
@@ -47,13 +49,36 @@ Commands:
   version     print version details
   help        show this help
 
-Options:
-  -p, --print              headless: print the answer and exit
-  --output-format FORMAT   text | json | stream-json
-  --model MODEL            model name or alias (opus, sonnet, haiku)
-  -v, --version            print the version and exit
-  -h, --help               show this help
+Options (headless and REPL; Claude Code's names):
+  -p, --print                  headless: print the answer and exit
+  --output-format FORMAT       text | json | stream-json
+  --input-format FORMAT        text | stream-json (drive claw from a program: docs/EMBEDDING.md)
+  --include-partial-messages   stream-json: also print the model's stream events
+  --model MODEL                a model or alias (opus, sonnet, haiku; anthropic/, openai/, xai/,
+                               ollama/, local/ prefixes)
+  --permission-mode MODE       read-only | workspace-write | danger-full-access | default
+                               (also plan, acceptEdits, bypassPermissions, dontAsk)
+  --dangerously-skip-permissions   the same as --permission-mode bypassPermissions
+  --tools LIST                 the tools offered to the model ("default" = all, "" = none)
+  --allowedTools LIST          pre-approved tools and rules, e.g. "Read,Bash(git status:*)"
+  --disallowedTools LIST       removed and denied tools and rules
+  --permission-prompt-tool stdio   ask the embedding host to approve tool calls
+  --max-turns N                stop after N model turns (a failure, exit 1)
+  --system-prompt TEXT         replace the base system prompt
+  --append-system-prompt TEXT  append to the system prompt
+  -c, --continue               continue the latest session of this directory
+  -r, --resume ID              resume a session (a unique id prefix is enough)
+  --fork-session               with --resume/--continue: continue in a new session
+  --session-id UUID            the id of a new session
+  --mcp-config FILE|JSON       MCP servers (repeatable); --strict-mcp-config: only these
+  --settings FILE|JSON         settings applied last
+  --add-dir DIR                another directory the tools may work in (repeatable)
+  --cwd DIR                    run in DIR instead of the current directory
+  --verbose                    more detail on stderr
+  -v, --version                print the version and exit
+  -h, --help                   show this help
 
+Exit codes: 0 success, 1 the run failed, 2 usage or configuration error, 130 interrupted.
 Every command takes --help. Docs: docs/ in the source tree.
 """
 
@@ -85,6 +110,9 @@ def _looks_like_command(word: str) -> bool:
 
 def _run_command(args: list[str]) -> int:
     """No subcommand: a headless run (-p, piped stdin, JSON formats) or the REPL on a terminal."""
+    if "-h" in args or "--help" in args:
+        sys.stdout.write(HELP.format(version=__version__))
+        return 0
     first = args[0] if args else "-"
     if not first.startswith("-") and _looks_like_command(first) and len(args) == 1:
         # `claw lgoin` is far more likely a mistyped command than a one-word prompt.
@@ -116,6 +144,9 @@ def _flag_value(args: list[str], flag: str) -> str | None:
 
 def _prompt_command(args: list[str]) -> int:
     """`claw prompt "text"`: the same as `claw -p "text"`."""
+    if "-h" in args or "--help" in args:
+        sys.stdout.write(HELP.format(version=__version__))
+        return 0
     from claw.cli.headless import run
 
     return run(["-p"] + args)

@@ -1,0 +1,42 @@
+"""The entry point: every subcommand takes --help, mistyped commands are caught, the fast paths."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from claw.cli.main import SUBCOMMANDS
+from tests.cli.headless_helpers import ROOT
+
+
+def _claw(*args: str, stdin: str = ""):
+    return subprocess.run([sys.executable, "-m", "claw", *args], cwd=ROOT, input=stdin, capture_output=True,
+                          text=True, timeout=60, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT),
+                                                      "HOME": "/nonexistent", "CLAW_CONFIG_HOME": "/nonexistent"})
+
+
+@pytest.mark.parametrize("command", sorted(SUBCOMMANDS) + ["-p", "help", "version"])
+def test_every_command_takes_help(command):
+    run = _claw(command, "--help")
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() and "Traceback" not in run.stderr
+
+
+def test_main_help_lists_every_command():
+    text = _claw("--help").stdout
+    for command in SUBCOMMANDS:
+        assert f"\n  {command} " in text
+
+
+@pytest.mark.parametrize("typo, meant", [("stauts", "status"), ("lgoin", "login"), ("doctr", "doctor")])
+def test_a_mistyped_command_is_a_usage_error_not_a_prompt(typo, meant):
+    run = _claw(typo)
+    assert run.returncode == 2
+    assert f"claw {meant}" in run.stderr
+
+
+def test_version_fast_path():
+    run = _claw("--version")
+    assert run.returncode == 0 and run.stdout.startswith("0.") and "(claw)" in run.stdout
