@@ -193,14 +193,23 @@ class HostSession:
 
     async def run(self) -> int:
         from claw.cli.sdk_mcp import sdk_server_names
-        from claw.cli.setup import prepare
+        from claw.cli.setup import launch_mcp, mcp_notices, prepare, start_mcp
 
         started = time.monotonic()
+        launched = None
         try:
             self._sdk_server_names = sdk_server_names(self.args.mcp_config)
             prompter = self._ask_host if self.args.permission_prompt_tool == "stdio" else None
+            launched = await launch_mcp(self.args)  # stdio/HTTP/WebSocket servers boot while we prepare
             self.prepared = prepare(self.args, sink=self._sink, prompter=prompter)
+            await start_mcp(self.prepared, self.args, launched)
+            for text in mcp_notices(self.prepared):
+                self.err.write(text + "\n")
         except ClawError as exc:  # before anything ran: one error result, as the JSON formats promise
+            if self.prepared is not None:
+                await self.prepared.aclose()
+            elif launched is not None:
+                await launched.aclose()
             self._notice_error(exc)
             info = RunInfo(session_id="", model="", cwd="", permission_mode="")
             self.transport.write_nowait(result_object(None, info, duration_ms=_ms(started), error=exc))
@@ -411,7 +420,8 @@ class HostSession:
         return {"model": await switch_model(self.prepared, model)}
 
     async def _on_mcp_status(self, request: Dict[str, Any]) -> Dict[str, Any]:
-        return {"mcpServers": [server.status_entry() for server in self._sdk_servers]}
+        hosted = self.prepared.mcp.status(detail=True) if self.prepared.mcp is not None else []
+        return {"mcpServers": hosted + [server.status_entry() for server in self._sdk_servers]}
 
     # -- one turn ---------------------------------------------------------------------------------
 
@@ -596,7 +606,8 @@ class HostSession:
                     continue
                 tools[name] = tool
                 info.tools.append(name)
-        info.mcp_servers = [{"name": s.name, "status": s.status} for s in servers]
+        info.mcp_servers = [m for m in info.mcp_servers if m.get("name") not in {s.name for s in servers}] + [
+            {"name": s.name, "status": s.status} for s in servers]
 
     # -- stderr -----------------------------------------------------------------------------------
 
