@@ -331,7 +331,8 @@ class ModelServer:
 
     def __init__(self, script: Union[None, List[Spec], Dict[str, Any]] = None, *, host: str = "127.0.0.1",
                  port: int = 0, handler: Optional[Callable[[RecordedRequest], Optional[Spec]]] = None,
-                 record_file: Optional[str] = None) -> None:
+                 record_file: Optional[str] = None, tls: Any = None) -> None:
+        self.tls = tls  # a trustme LeafCert: serve HTTPS with it
         self.host = host
         self.port = port
         self.handler = handler
@@ -379,7 +380,7 @@ class ModelServer:
     # addresses
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{'https' if self.tls is not None else 'http'}://{self.host}:{self.port}"
 
     @property
     def anthropic_base_url(self) -> str:
@@ -425,6 +426,13 @@ class ModelServer:
     def start(self) -> "ModelServer":
         server = ThreadingHTTPServer((self.host, self.port), _make_handler(self))
         server.daemon_threads = True
+        if self.tls is not None:
+            import ssl
+
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            self.tls.configure_cert(context)
+            # The handshake runs at accept; a client that rejects the certificate is dropped there.
+            server.socket = context.wrap_socket(server.socket, server_side=True)
         self._server = server
         self.port = server.server_address[1]
         self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},

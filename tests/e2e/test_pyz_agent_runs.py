@@ -1,0 +1,85 @@
+"""Whole agent runs of the built dist/claw.pyz on every supported Python, against the scripted model
+server: a tool round trip in each output format, the embedding protocol over stdin/stdout, a session
+resumed by a second process, a TLS model endpoint trusted through SSL_CERT_FILE, and a settings file in
+TOML (the vendored tomli on 3.9 and 3.10)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.e2e.util import SUPPORTED, python_for, run_claw
+from tests.fakes.model_server import ModelServer, reply, tool_use
+
+
+@pytest.fixture
+def workspace(tmp_path):
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "notes.txt").write_text("alpha\nbeta\n")
+    return ws
+
+
+def _env(srv, tmp_path, **extra):
+    env = dict(srv.env(), CLAW_CONFIG_HOME=str(tmp_path / "home"), HOME=str(tmp_path / "home"))
+    env.update(extra)
+    return env
+
+
+@pytest.mark.parametrize("version", SUPPORTED)
+def test_tool_round_trip_json_and_resume(version, claw_pyz, workspace, tmp_path):
+    python = python_for(version)
+    script = [reply(tool_uses=[tool_use("read_file", {"path": "notes.txt"}),
+                               tool_use("bash", {"command": "echo from-bash"})]),
+              reply(text="notes say alpha"), reply(text="second turn")]
+    with ModelServer(script) as srv:
+        first = run_claw(python, "-p", "read the notes", "--output-format", "json", cwd=workspace,
+                         env=_env(srv, tmp_path))
+        assert first.returncode == 0, first.stderr
+        obj = json.loads(first.stdout)
+        assert obj["result"] == "notes say alpha" and obj["num_turns"] == 2
+        outputs = {r["tool_name"]: r["output"] for r in obj["tool_results"]}
+        assert "alpha" in outputs["read_file"] and "from-bash" in outputs["bash"]
+        second = run_claw(python, "-p", "and then?", "--continue", "--output-format", "json", cwd=workspace,
+                          env=_env(srv, tmp_path))
+        assert second.returncode == 0, second.stderr
+        assert json.loads(second.stdout)["session_id"] == obj["session_id"]
+        assert len(srv.requests[2].json["messages"]) == 5
+
+
+@pytest.mark.parametrize("version", SUPPORTED)
+def test_stream_json_in_and_out(version, claw_pyz, workspace, tmp_path):
+    python = python_for(version)
+    lines = [json.dumps({"type": "user", "message": {"role": "user", "content": "hi"}}),
+             json.dumps({"type": "user", "message": {"role": "user", "content": "again"}})]
+    with ModelServer([reply(text="one"), reply(text="two")]) as srv:
+        run = run_claw(python, "--input-format", "stream-json", "--output-format", "stream-json",
+                       cwd=workspace, env=_env(srv, tmp_path), input="\n".join(lines) + "\n")
+    assert run.returncode == 0, run.stderr
+    out = [json.loads(line) for line in run.stdout.splitlines()]
+    results = [o for o in out if o["type"] == "result"]
+    assert [r["result"] for r in results] == ["one", "two"]
+    assert out[0]["type"] == "system" and out[0]["subtype"] == "init"
+
+
+@pytest.mark.parametrize("version", SUPPORTED)
+def test_tls_endpoint_with_private_ca_and_toml_settings(version, claw_pyz, workspace, tmp_path):
+    trustme = pytest.importorskip("trustme")
+    python = python_for(version)
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1", "localhost")
+    ca_file = tmp_path / "corp-ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    (workspace / ".claw").mkdir()
+    (workspace / ".claw" / "settings.toml").write_text('model = "claude-sonnet-4-5"\n[env]\nCLAW_E2E = "1"\n')
+    with ModelServer([reply(text="over tls")], tls=cert) as srv:
+        run = run_claw(python, "-p", "hi", "--output-format", "json", cwd=workspace,
+                       env=_env(srv, tmp_path, SSL_CERT_FILE=str(ca_file)))
+        assert run.returncode == 0, run.stderr
+        assert json.loads(run.stdout)["model"] == "claude-sonnet-4-5"
+        untrusted = run_claw(python, "-p", "hi", "--output-format", "json", cwd=workspace,
+                             env=_env(srv, tmp_path, CLAW_MAX_RETRIES="0"))
+    err = json.loads(untrusted.stdout)["error"]
+    assert untrusted.returncode == 1
+    assert err["failure_class"] == "provider_transport" and "127.0.0.1" in err["message"]
