@@ -22,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import secrets
 import stat
 import time
 from typing import Any, AsyncIterator, Dict, Iterator, Mapping, Optional
@@ -181,38 +180,16 @@ class CredentialStore:
     def write(self, data: Mapping[str, Any]) -> None:
         """Replace the file with ``data``, atomically, mode 0600. Hold ``locked()`` around the
         read-modify-write cycle that produced ``data``."""
-        target = os.path.realpath(self.path)
-        directory = os.path.dirname(target) or "."
+        from claw.fsutil import atomic_write
+
+        directory = os.path.dirname(os.path.realpath(self.path)) or "."
+        payload = (json.dumps(dict(data), indent=2, ensure_ascii=False) + "\n").encode("utf-8")
         try:
-            os.makedirs(directory, mode=DIR_MODE, exist_ok=True)
-            tmp = os.path.join(directory, f".{os.path.basename(target)}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+            atomic_write(self.path, payload, mode=FILE_MODE, make_dirs=DIR_MODE)
         except OSError as exc:
             raise ClawError(f"cannot write {self.path}: {exc.strerror or exc}",
-                            hint=f"check that {directory} exists and is writable by you",
+                            hint=f"check that {directory} exists, is writable by you and has free space",
                             kind="credentials_write", failure_class="runtime_io") from None
-        try:
-            try:
-                if hasattr(os, "fchmod"):
-                    os.fchmod(fd, FILE_MODE)
-                payload = (json.dumps(dict(data), indent=2, ensure_ascii=False) + "\n").encode("utf-8")
-                view = memoryview(payload)
-                while view:
-                    view = view[os.write(fd, view):]
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.replace(tmp, target)
-        except OSError as exc:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise ClawError(f"cannot write {self.path}: {exc.strerror or exc}",
-                            hint=f"check free space and permissions in {directory}",
-                            kind="credentials_write", failure_class="runtime_io") from None
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
         _fsync_dir(directory)
 
     # -- locking -------------------------------------------------------------------------------------

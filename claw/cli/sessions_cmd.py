@@ -233,33 +233,12 @@ def export_object(meta: Any, messages: List[Dict[str, Any]], title: str) -> Dict
 
 
 def write_atomically(path: str, text: str) -> None:
-    """``text`` to ``path`` through a temporary file in the same directory, renamed over ``path``.
-    An existing file keeps its mode; a new one gets 0600."""
-    import tempfile
+    """``text`` to ``path`` atomically; an existing file keeps its mode, a new one gets 0600."""
+    from claw.fsutil import atomic_write
 
-    path = os.path.abspath(path)
-    directory = os.path.dirname(path)
     try:
-        mode = os.stat(path).st_mode & 0o7777
-    except OSError:
-        mode = 0o600
-    try:
-        fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
+        atomic_write(path, text.encode("utf-8"), new_file_mode=0o600)
     except OSError as exc:
-        raise ClawError(f"cannot write {path}: {exc.strerror or exc}", kind="export_io",
-                        hint="choose a writable directory for -o") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except OSError as exc:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
         raise ClawError(f"cannot write {path}: {exc.strerror or exc}", kind="export_io",
                         hint="choose a writable location for -o") from None
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import copy
 import os
-import stat
 from typing import Any
 
 from claw.config.keypath import KeyPath, format_key_path
@@ -109,33 +108,16 @@ def unset_value(data: dict, path: KeyPath) -> tuple[dict, bool]:
 def write_object(source: SettingsSource, data: dict) -> str:
     """Write ``data`` as JSON to ``source.path`` atomically; returns the path written."""
     import json
-    import tempfile
+
+    from claw.fsutil import atomic_write
 
     if source.path is None or source.format != "json":
         raise ConfigError(f"claw config writes JSON settings files only, not {source.name}")
     path = os.path.realpath(source.path)
-    directory = os.path.dirname(path)
+    text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
     try:
-        os.makedirs(directory, exist_ok=True)
-        try:
-            mode = stat.S_IMODE(os.stat(path).st_mode)
-        except FileNotFoundError:
-            mode = NEW_FILE_MODE.get(source.scope, PRIVATE_MODE)
-        text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
-        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(text)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.chmod(tmp, mode)
-            os.replace(tmp, path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+        atomic_write(path, text.encode("utf-8"), new_file_mode=NEW_FILE_MODE.get(source.scope, PRIVATE_MODE),
+                     make_dirs=0o777)
     except OSError as exc:
         raise ConfigError(
             f"cannot write {path}: {exc.strerror or exc}",

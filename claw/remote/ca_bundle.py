@@ -145,27 +145,11 @@ def merge_bundle(system_pem: str, session_pem: str) -> str:
 
 def write_bundle(path: str, text: str) -> None:
     """Write ``text`` to ``path`` atomically (mode 0644); ``ClawError`` naming the path on failure."""
-    import tempfile
+    from claw.fsutil import atomic_write
 
-    directory = os.path.dirname(os.path.abspath(path)) or "."
-    tmp = None
     try:
-        os.makedirs(directory, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".ca-bundle-", suffix=".tmp", dir=directory)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(text.encode("ascii", "replace"))
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-        tmp = None
+        atomic_write(path, text.encode("ascii", "replace"), mode=0o644, make_dirs=0o777)
     except OSError as exc:
         raise ClawError(f"cannot write the CA bundle {path}: {exc.strerror or exc}",
                         kind="runtime_io",
                         hint=f"set {BUNDLE_PATH_VARIABLE} to a writable path") from None
-    finally:
-        if tmp is not None:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass

@@ -9,7 +9,7 @@ Errors say what to do: old_string not found (with a hint when only whitespace di
 without replace_all, identical old and new strings, an empty old_string on a non-empty file. An empty
 old_string on a missing (or empty) file creates it with new_string. In a CRLF file, ``\\n`` in the strings
 also matches ``\\r\\n``. Bytes that are not UTF-8 are kept as they were. The write is atomic and keeps
-the file mode (``write_file.atomic_write``).
+the file mode (``claw.fsutil.atomic_write``).
 
 It does not do fuzzy matching or regex replacement.
 """
@@ -23,7 +23,7 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 from claw.tools.base import PermissionLevel, Tool, ToolContext, ToolInputError, ToolResult, ToolSpec
 from claw.tools.paths import display_path, resolve_path, target_path
 from claw.tools.schema import check_input
-from claw.tools.write_file import atomic_write
+from claw.fsutil import atomic_write
 
 SNIPPET_CONTEXT = 3
 SNIPPET_MAX_LINES = 40

@@ -1,4 +1,4 @@
-"""The ``write_file`` tool and ``atomic_write``, which ``edit_file`` shares.
+"""The ``write_file`` tool.
 
 Input (CONTRACT): ``path``, ``content``. Parent directories are created. The new content goes to a
 temporary file in the same directory, is flushed and fsynced, takes the mode of the file it replaces
@@ -13,12 +13,10 @@ does not keep backups.
 from __future__ import annotations
 
 import asyncio
-import os
-import stat
-import tempfile
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional
 
+from claw.fsutil import atomic_write
 from claw.tools.base import PermissionLevel, Tool, ToolContext, ToolResult, ToolSpec
 from claw.tools.paths import display_path, resolve_path, target_path
 from claw.tools.schema import check_input
@@ -33,56 +31,6 @@ SCHEMA: Dict[str, Any] = {
     "required": ["path", "content"],
     "additionalProperties": False,
 }
-
-_umask: Optional[int] = None
-
-
-def _current_umask() -> int:
-    """The process umask, read without changing it where /proc allows (Linux), else by os.umask."""
-    global _umask
-    if _umask is None:
-        try:
-            with open("/proc/self/status", encoding="ascii", errors="replace") as fh:
-                for line in fh:
-                    if line.startswith("Umask:"):
-                        _umask = int(line.split()[1], 8)
-                        break
-        except (OSError, ValueError, IndexError):
-            pass
-        if _umask is None:
-            old = os.umask(0o022)
-            os.umask(old)
-            _umask = old
-    return _umask
-
-
-def atomic_write(path: Path, data: bytes, *, mode: Optional[int] = None) -> None:
-    """Write ``data`` to ``path`` atomically (temp file in the same directory + fsync + os.replace).
-
-    ``mode``: permission bits for the result; default the existing file's, else 0o666 minus the umask.
-    Raises OSError; on any failure the temporary file is removed and ``path`` is unchanged.
-    """
-    directory = path.parent
-    if mode is None:
-        try:
-            mode = stat.S_IMODE(os.stat(path).st_mode)
-        except FileNotFoundError:
-            mode = 0o666 & ~_current_umask()
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".claw-tmp", dir=str(directory))
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
 
 class WriteFileTool(Tool):
     spec = ToolSpec(
