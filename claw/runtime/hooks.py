@@ -35,18 +35,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
-HOOK_EVENTS = (
-    "PreToolUse",
-    "PostToolUse",
-    "PostToolUseFailure",
-    "UserPromptSubmit",
-    "SessionStart",
-    "SessionEnd",
-    "Stop",
-    "Notification",
-    "PreCompact",
-    "SubagentStop",  # accepted for Claude Code configs; claw has no subagents, so it never fires
-)
+from claw.config.schema import HOOK_EVENTS
+from claw.tools.registry import ALIASES  # SubagentStop is accepted there but never fires here
+
 TOOL_EVENTS = frozenset({"PreToolUse", "PostToolUse", "PostToolUseFailure"})
 # Events where exit code 2 / "decision": "block" means something (see HookOutcome.blocked).
 BLOCKING_EVENTS = frozenset({"PreToolUse", "PostToolUse", "PostToolUseFailure", "UserPromptSubmit", "Stop"})
@@ -60,18 +51,9 @@ OUTPUT_LIMIT = 1_000_000  # bytes of a hook's stdout/stderr that are kept
 REASON_LIMIT = 10_000  # characters of stderr used as a block reason
 
 # canonical tool name -> the Claude Code names users write in matchers (see docs/HOOKS.md).
-CLAUDE_CODE_TOOL_NAMES: Dict[str, Tuple[str, ...]] = {
-    "bash": ("Bash",),
-    "read_file": ("Read",),
-    "write_file": ("Write",),
-    "edit_file": ("Edit", "MultiEdit"),
-    "glob_search": ("Glob",),
-    "grep_search": ("Grep",),
-    "web_fetch": ("WebFetch",),
-    "web_search": ("WebSearch",),
-    "todo_write": ("TodoWrite",),
-}
-_ALIAS_TO_CANONICAL = {alias: name for name, aliases in CLAUDE_CODE_TOOL_NAMES.items() for alias in aliases}
+CLAUDE_CODE_TOOL_NAMES: Dict[str, Tuple[str, ...]] = {}
+for _alias, _name in ALIASES.items():
+    CLAUDE_CODE_TOOL_NAMES[_name] = CLAUDE_CODE_TOOL_NAMES.get(_name, ()) + (_alias,)
 _EXACT_MATCHER = re.compile(r"^[A-Za-z0-9_\-|, ]+$")
 
 # callback(callback_id, event payload, tool_use_id) -> the hook's JSON answer (a dict)
@@ -80,7 +62,7 @@ HookCallback = Callable[[str, Dict[str, Any], Optional[str]], Awaitable[Any]]
 
 def canonical_tool_name(name: str) -> str:
     """``Bash`` -> ``bash``, ``MultiEdit`` -> ``edit_file``; other names (MCP tools...) unchanged."""
-    return _ALIAS_TO_CANONICAL.get(name, name)
+    return ALIASES.get(name, name)
 
 
 def tool_names_for_matching(name: str) -> Tuple[str, ...]:
