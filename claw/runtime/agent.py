@@ -74,8 +74,11 @@ class Agent:
         outcome = _OutcomeBuilder(self)
         try:
             content = await self._user_prompt(prompt, outcome)
-            if content is None:
-                return outcome.finish("success", stop_reason="hook_blocked")
+            if content is None:  # a failure for the caller: nothing it asked for was done
+                return outcome.finish("error_during_execution", stop_reason="hook_blocked", error=ClawError(
+                    f"the prompt was blocked by a UserPromptSubmit hook: {outcome.last_text}",
+                    kind="hook_blocked", failure_class="tool",
+                    hint="see the hooks in your settings (claw status lists the files)"))
             self._append_user({"role": "user", "content": content})
             while True:
                 if self.settings.max_turns is not None and outcome.num_turns >= self.settings.max_turns:
@@ -95,8 +98,10 @@ class Agent:
                     return outcome.finish("success", stop_reason=response.stop_reason)
                 batch = await self.tools.run_all(calls, response.invalid_tool_inputs, outcome.record)
                 self._append_user({"role": "user", "content": batch.results}, tool_results=True)
-                if batch.stop_reason:
-                    return outcome.finish("success", stop_reason=batch.stop_reason)
+                if batch.stop_reason:  # a hook or the host ended the run before the model finished
+                    return outcome.finish("error_during_execution", stop_reason="hook_stopped", error=ClawError(
+                        f"the run was stopped before the model finished: {batch.stop_reason}",
+                        kind="stopped", failure_class="tool"))
         except asyncio.CancelledError:
             self._close_open_tool_uses()
             raise

@@ -278,3 +278,31 @@ def test_sigint_mid_stream_exits_130_and_leaves_a_resumable_session(work, home):
         again = run_subprocess(["-p", "go on", "--continue", "--output-format", "json"], env, work)
     assert again.code == 0, again.stderr
     assert again.json["result"] == "resumed fine"
+
+
+def _settings(work, hooks):
+    (work / ".claw").mkdir(exist_ok=True)
+    (work / ".claw" / "settings.json").write_text(json.dumps({"hooks": hooks}))
+
+
+def test_a_prompt_blocked_by_a_hook_is_a_failed_run(work, home, monkeypatch):
+    _settings(work, {"UserPromptSubmit": [{"hooks": [
+        {"type": "command", "command": "echo 'secrets are not allowed in prompts' >&2; exit 2"}]}]})
+    with ModelServer([reply(text="never")]) as srv:
+        run = run_inprocess(["-p", "x", "--output-format", "json"], isolated_env(srv.env(), home),
+                            monkeypatch, work)
+        assert srv.requests == []
+    assert run.code == 1
+    assert run.json["is_error"] and run.json["error"]["kind"] == "hook_blocked"
+    assert "secrets are not allowed" in run.json["error"]["message"]
+
+
+def test_a_hook_that_stops_the_run_is_a_failed_run(work, home, monkeypatch):
+    answer = json.dumps({"continue": False, "stopReason": "maintenance window"})
+    _settings(work, {"PreToolUse": [{"matcher": "*", "hooks": [{"type": "command", "command": f"echo '{answer}'"}]}]})
+    with ModelServer([reply(tool_uses=[tool_use("read_file", {"path": "hello.txt"})]), reply(text="never")]) as srv:
+        run = run_inprocess(["-p", "x", "--output-format", "json"], isolated_env(srv.env(), home),
+                            monkeypatch, work)
+        assert len(srv.requests) == 1
+    assert run.code == 1
+    assert run.json["error"]["kind"] == "stopped" and "maintenance window" in run.json["error"]["message"]
