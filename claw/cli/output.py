@@ -113,7 +113,9 @@ class OutputWriter:
         pass
 
     def notice(self, text: str) -> None:
-        self.err.write(text.rstrip("\n") + "\n")
+        from claw.redact import redact_text
+
+        self.err.write(redact_text(text.rstrip("\n")) + "\n")
         self.err.flush()
 
 
@@ -249,7 +251,11 @@ def init_object(info: RunInfo) -> Dict[str, Any]:
 
 
 def write_json_line(stream: IO[str], obj: Dict[str, Any]) -> None:
-    stream.write(json.dumps(obj, ensure_ascii=False, separators=(",", ":"), default=str) + "\n")
+    """One NDJSON line, flushed, with secrets (keys, tokens, proxy passwords a tool may have printed)
+    replaced: nothing claw writes may carry them, whatever the model or a tool produced."""
+    from claw.redact import redact_obj
+
+    stream.write(json.dumps(redact_obj(obj), ensure_ascii=False, separators=(",", ":"), default=str) + "\n")
     stream.flush()
 
 

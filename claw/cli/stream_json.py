@@ -149,7 +149,9 @@ class _HostWriter(StreamJsonWriter):
         self.transport = transport
 
     def emit(self, obj: Dict[str, Any]) -> None:
-        self.transport.write_nowait(obj)
+        from claw.redact import redact_obj
+
+        self.transport.write_nowait(redact_obj(obj))  # as write_json_line: no secret leaves claw
 
 
 class _Item:

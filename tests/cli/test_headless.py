@@ -306,3 +306,17 @@ def test_a_hook_that_stops_the_run_is_a_failed_run(work, home, monkeypatch):
         assert len(srv.requests) == 1
     assert run.code == 1
     assert run.json["error"]["kind"] == "stopped" and "maintenance window" in run.json["error"]["message"]
+
+
+@pytest.mark.parametrize("fmt", ["json", "stream-json", "text"])
+def test_a_secret_a_tool_prints_never_reaches_the_output(work, home, monkeypatch, fmt):
+    secret = "sk-ant-api03-supersecretvalue-0123456789"
+    with ModelServer([reply(tool_uses=[tool_use("bash", {"command": "echo key=$ANTHROPIC_API_KEY"})]),
+                      reply(text="done")]) as srv:
+        run = run_inprocess(["-p", "x", "--output-format", fmt], isolated_env(srv.env(ANTHROPIC_API_KEY=secret), home),
+                            monkeypatch, work)
+        sent = srv.requests[1].json["messages"][-1]["content"][0]["content"]
+    assert run.code == 0, run.stderr
+    assert secret in sent  # the model sees what the tool printed; nothing claw writes does
+    assert secret not in run.stdout and secret not in run.stderr
+    assert "[REDACTED]" in run.stdout + run.stderr
