@@ -260,7 +260,7 @@ def _get(args: Any, env: Dict[str, str], out: _Out) -> int:
     raw = entry.raw if isinstance(entry.raw, dict) else {}
     out.line(f"{server.name}:")
     out.line(f"  Scope: {_source_text(entry)}")
-    out.line(f"  Type: {entry.transport}" + (f" (connected as legacy SSE)" if server.transport_used == "sse"
+    out.line(f"  Type: {entry.transport}" + (" (connected as legacy SSE)" if server.transport_used == "sse"
                                               and entry.transport == "http" else ""))
     if "command" in raw:
         out.line(f"  Command: {raw.get('command')}")
@@ -394,7 +394,7 @@ def _add(args: Any, env: Dict[str, str], out: _Out) -> int:
             raise UsageError(f"mcp add: a {transport} server takes one URL, got {len(target)} arguments",
                              hint="put headers in -H 'Name: value'")
         if args.env:
-            raise UsageError(f"mcp add: -e is for stdio servers", hint="use -H 'Name: value' for headers")
+            raise UsageError("mcp add: -e is for stdio servers", hint="use -H 'Name: value' for headers")
         if args.server_cwd:
             raise UsageError("mcp add: --server-cwd is for stdio servers")
         entry["url"] = first

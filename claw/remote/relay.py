@@ -40,7 +40,7 @@ from claw.remote import relay_framing as framing
 
 MAX_HEAD_BYTES = 8192
 HEAD_TIMEOUT = 30.0  # seconds a client has to send its CONNECT request
-CLIENT_READ = 256 * 1024  # bytes read from a client at a time (one chunk message)
+CLIENT_READ = framing.MAX_CHUNK_BYTES  # bytes read from a client at a time (one chunk message)
 HALF_CLOSE_IDLE = 10.0  # after a client's EOF: seconds of server silence that end the tunnel
 _CLOSE_WAIT = 2.0
 

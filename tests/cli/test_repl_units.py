@@ -10,7 +10,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from claw.api.types import MessageDone, TextDelta, ToolUseStarted, Usage
+from claw.api.types import TextDelta, ToolUseStarted, Usage
 from claw.cli import repl as repl_mod
 from claw.cli import slash
 from claw.cli.output import RunInfo

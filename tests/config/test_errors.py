@@ -133,7 +133,7 @@ def test_type_errors(layout, content, key, expected):
 
 
 def test_long_values_are_truncated(layout):
-    path = layout.write("project", {"model": ["x" * 200]})
+    layout.write("project", {"model": ["x" * 200]})
     err = _error(layout)
     shown = err.message.split("got ", 1)[1]
     assert shown == '["' + "x" * 55 + "... (list)"

@@ -13,7 +13,7 @@ from claw.api.client import create_provider
 from claw.runtime.compaction import SUMMARY_PREFIX, compact, fallback_summary, split_point
 from claw.runtime.session_store import SessionStore
 from tests.cli.headless_helpers import isolated_env, run_inprocess
-from tests.fakes.model_server import ModelServer, error, reply, tool_use
+from tests.fakes.model_server import ModelServer, error, reply
 
 
 def _prompt(text):
