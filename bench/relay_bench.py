@@ -11,6 +11,10 @@ for http://), else a Python socket client.
 1. Throughput: a ``--size-mb`` download (default 100 MB) and an upload of the same size, directly to
    the target and through the relay, interleaved, ``--repeat`` times each (default 3: the best counts,
    which filters out other load on the machine); MB/s and the ratio relay/direct (target >= 0.5x).
+   For each relayed transfer it also reads, from /proc (Linux), the CPU time (user + system) the relay
+   process and the session-side process spent on it, per MB: the relay's figure is claw's own cost,
+   independent of how the four processes share the CPUs, and ``1 / (relay ms per MB)`` is what one
+   tunnel could reach if the relay had a core to itself (the lowest of the repeats is printed).
 2. Tunnel open: ``--opens`` sequential opens (default 200). Through the relay: TCP connect to the relay,
    ``CONNECT``, wait for the upstream's ``200`` (which includes the relay's WebSocket handshake and the
    upstream's TCP connect to the target). Direct: a TCP connect to the target. The added latency is the
@@ -93,7 +97,7 @@ def unpb(payload):
         length |= (byte & 0x7F) << shift
         if byte < 0x80: break
         shift += 7
-    return payload[pos:pos + length]
+    return memoryview(payload)[pos:pos + length]
 
 def frame_header(opcode, size):
     if size < 126: return bytes((0x80 | opcode, size))
@@ -104,13 +108,15 @@ class Target(asyncio.Protocol):
     def __init__(self, up): self.up = up
     def connection_made(self, transport):
         self.transport = transport
-        transport.set_write_buffer_limits(high=4 << 20)
     def data_received(self, data):
+        # two writes rather than writelines(): on 3.11 writelines() joins into a fresh buffer, and
+        # fresh large buffers cost page faults here (malloc trims the heap between them)
         up = self.up.transport
         for start in range(0, len(data), MAX):
             piece = data[start:start + MAX]
             head = pb(piece)
-            up.writelines([frame_header(2, len(head) + len(piece)), head, piece])
+            up.write(frame_header(2, len(head) + len(piece)) + head)
+            up.write(piece)
     def connection_lost(self, exc):
         if not self.up.transport.is_closing():
             self.up.transport.write(frame_header(8, 2) + struct.pack("!H", 1000))
@@ -121,7 +127,6 @@ class Target(asyncio.Protocol):
 class Upstream(asyncio.Protocol):
     def connection_made(self, transport):
         self.transport, self.buf, self.open, self.target, self.early = transport, bytearray(), False, None, []
-        transport.set_write_buffer_limits(high=4 << 20)
     def pause_writing(self):
         if self.target: self.target.transport.pause_reading()
     def resume_writing(self):
@@ -141,32 +146,36 @@ class Upstream(asyncio.Protocol):
             self.transport.write(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
                                  b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept + b"\r\n\r\n")
             self.open = True
-        buf = self.buf
-        while len(buf) >= 2:
-            b0, b1 = buf[0], buf[1]
-            size, pos = b1 & 0x7F, 2
-            if size == 126:
-                if len(buf) < 4: return
-                size, pos = struct.unpack_from("!H", buf, 2)[0], 4
-            elif size == 127:
-                if len(buf) < 10: return
-                size, pos = struct.unpack_from("!Q", buf, 2)[0], 10
-            if len(buf) < pos + 4 + size: return
-            key = bytes(buf[pos:pos + 4])
-            payload = apply_mask(bytes(buf[pos + 4:pos + 4 + size]), key)
-            del buf[:pos + 4 + size]
-            opcode = b0 & 0x0F
-            if opcode == 2: self.chunk(unpb(payload))
-            elif opcode == 9: self.transport.write(frame_header(10, len(payload)) + payload)
-            elif opcode == 8:
-                if not self.transport.is_closing():
-                    self.transport.write(frame_header(8, 2) + struct.pack("!H", 1000)); self.transport.close()
-                if self.target: self.target.transport.close()
-                return
+        buf, used = self.buf, 0
+        try:
+            while len(buf) - used >= 2:
+                b0, b1 = buf[used], buf[used + 1]
+                size, pos = b1 & 0x7F, used + 2
+                if size == 126:
+                    if len(buf) - used < 4: break
+                    size, pos = struct.unpack_from("!H", buf, used + 2)[0], used + 4
+                elif size == 127:
+                    if len(buf) - used < 10: break
+                    size, pos = struct.unpack_from("!Q", buf, used + 2)[0], used + 10
+                if len(buf) < pos + 4 + size: break
+                key = bytes(buf[pos:pos + 4])
+                with memoryview(buf) as view:  # unmask straight from the buffer: one copy
+                    payload = apply_mask(view[pos + 4:pos + 4 + size], key)
+                used = pos + 4 + size
+                opcode = b0 & 0x0F
+                if opcode == 2: self.chunk(unpb(payload))
+                elif opcode == 9: self.transport.write(frame_header(10, len(payload)) + payload)
+                elif opcode == 8:
+                    if not self.transport.is_closing():
+                        self.transport.write(frame_header(8, 2) + struct.pack("!H", 1000)); self.transport.close()
+                    if self.target: self.target.transport.close()
+                    return
+        finally:
+            if used: del buf[:used]
     def chunk(self, data):
         if not data: return
         if self.target is None and not self.early:
-            line = data.split(b"\r\n", 1)[0].decode().split(" ")
+            line = bytes(data).split(b"\r\n", 1)[0].decode().split(" ")
             self.early.append(None)
             asyncio.ensure_future(self.connect(line[1]))
             return
@@ -185,6 +194,7 @@ class Upstream(asyncio.Protocol):
         if self.target: self.target.transport.close()
 
 async def main():
+    bytearray(4 << 20)  # as claw's relay does: keep glibc from trimming the heap under every chunk
     server = await asyncio.get_running_loop().create_server(Upstream, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     print(json.dumps({"base_url": "http://127.0.0.1:%d" % port}), flush=True)
@@ -204,6 +214,16 @@ def _spawn(args: List[str]) -> Tuple[subprocess.Popen, dict]:
     if not line:
         raise SystemExit(f"could not start {' '.join(args[:3])}")
     return proc, json.loads(line)
+
+
+def _cpu_seconds(pid: int) -> Optional[float]:
+    """User + system CPU seconds of a process so far (Linux /proc; None elsewhere)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, AttributeError):
+        return None
 
 
 def _stop(proc: subprocess.Popen) -> None:
@@ -355,14 +375,26 @@ def main() -> int:
                           f"interleaved with the direct transfers)")
                     for kind in ("download", "upload"):
                         direct = relayed = float("inf")
+                        relay_cpu = upstream_cpu = float("inf")
                         for _ in range(max(1, args.repeat)):
                             direct = min(direct, transfer(kind, size, source_port, None, curl, tmpdir))
+                            before = (_cpu_seconds(relay.pid), _cpu_seconds(upstream.pid))
                             relayed = min(relayed, transfer(kind, size, source_port, relay_port, curl, tmpdir))
+                            after = (_cpu_seconds(relay.pid), _cpu_seconds(upstream.pid))
+                            if None not in before and None not in after:
+                                relay_cpu = min(relay_cpu, after[0] - before[0])
+                                upstream_cpu = min(upstream_cpu, after[1] - before[1])
                         ratio = direct / relayed
                         verdict = "meets" if ratio >= TARGET_THROUGHPUT else "below"
                         print(f"   {kind:8} direct {size / direct / 1e6:7.1f} MB/s   via relay "
                               f"{size / relayed / 1e6:7.1f} MB/s   ratio {ratio:.2f}x "
                               f"({verdict} the {TARGET_THROUGHPUT}x target)")
+                        if relay_cpu != float("inf"):
+                            mb = size / 1e6
+                            ceiling = f"{mb / relay_cpu:.0f} MB/s" if relay_cpu > 0 else "unmeasurable"
+                            print(f"            CPU per MB: claw's relay {relay_cpu * 1000 / mb:.2f} ms "
+                                  f"(one core to itself: {ceiling}), session side "
+                                  f"{upstream_cpu * 1000 / mb:.2f} ms")
                     opens_direct, opens_relayed = open_latencies(args.opens, source_port, relay_port)
                     d = statistics.median(opens_direct) * 1000
                     r = statistics.median(opens_relayed) * 1000
