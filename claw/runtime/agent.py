@@ -16,7 +16,7 @@ import asyncio
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from claw.api.types import MessageDone, ModelRequest, ModelResponse, Usage
 from claw.errors import ClawError
@@ -64,6 +64,8 @@ class Agent:
         self.hooks = hooks
         self.sink = sink
         self.cost_of = cost_of  # (model, Usage) -> float | None
+        # (tokens, message count, last message) of the history the provider last counted
+        self._known_prompt: Optional[Tuple[int, int, Dict[str, Any]]] = None
 
     @property
     def messages(self) -> List[Dict[str, Any]]:
@@ -152,9 +154,24 @@ class Agent:
     async def _maybe_compact(self) -> None:
         from claw.runtime.compaction import needs_compaction
 
-        if needs_compaction(self.messages, self._system(), self.tools.model_tools(),
-                            self.settings.context_window, self.settings.autocompact_pct):
+        if self.settings.context_window and needs_compaction(self._prompt_tokens(), self.settings.context_window,
+                                                             self.settings.autocompact_pct):
             await self.compact(trigger="auto")
+
+    def _prompt_tokens(self) -> int:
+        """The size of the next request's prompt: what the provider counted for the last response plus
+        an estimate of what came after it, so a long session is not re-serialised every turn; a full
+        estimate when nothing is known (first turn, after a compaction or a session switch)."""
+        from claw.api.preflight import estimate_tokens
+
+        messages = self.messages
+        known = self._known_prompt
+        if known is not None:
+            tokens, count, last = known
+            if 0 < count <= len(messages) and messages[count - 1] is last:
+                return tokens + estimate_tokens({"messages": messages[count:]})
+        return estimate_tokens({"system": self._system(), "messages": list(messages),
+                                "tools": self.tools.model_tools()})
 
     async def compact(self, *, trigger: str = "manual", instructions: str = "") -> Optional[Any]:
         """Summarise the older history (``/compact``); returns the CompactionResult or None."""
@@ -218,6 +235,8 @@ class Agent:
     def _append_assistant(self, response: ModelResponse) -> None:
         message = response.to_message()
         record_uuid = self.session.append_message(message, usage=response.usage.to_dict())
+        counted = response.usage.prompt_tokens + response.usage.output_tokens
+        self._known_prompt = (counted, len(self.messages), self.messages[-1]) if counted else None
         self.sink(
             AssistantMessage(
                 message=message,

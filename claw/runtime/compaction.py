@@ -56,12 +56,8 @@ def threshold_pct(env: Mapping[str, str]) -> int:
     return min(max(pct, 1), 100)
 
 
-def needs_compaction(messages: Sequence[Dict[str, Any]], system: str, tools: List[Dict[str, Any]],
-                     context_window: Optional[int], pct: int) -> bool:
-    if not context_window:
-        return False
-    used = estimate_tokens({"system": system, "messages": list(messages), "tools": tools})
-    return used * 100 >= context_window * pct
+def needs_compaction(used_tokens: int, context_window: Optional[int], pct: int) -> bool:
+    return bool(context_window) and used_tokens * 100 >= context_window * pct  # type: ignore[operator]
 
 
 def split_point(messages: Sequence[Dict[str, Any]], keep_prompts: int = KEEP_RECENT_PROMPTS) -> int:

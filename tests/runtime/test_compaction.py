@@ -13,7 +13,7 @@ from claw.api.client import create_provider
 from claw.runtime.compaction import SUMMARY_PREFIX, compact, fallback_summary, split_point
 from claw.runtime.session_store import SessionStore
 from tests.cli.headless_helpers import isolated_env, run_inprocess
-from tests.fakes.model_server import ModelServer, error, reply
+from tests.fakes.model_server import ModelServer, error, reply, tool_use
 
 
 def _prompt(text):
@@ -140,3 +140,25 @@ def test_auto_compaction_in_a_headless_run(tmp_path, monkeypatch):
     records = [json.loads(line) for line in
                next((work / ".claw" / "sessions").glob("*.jsonl")).read_text().splitlines()]
     assert any(r.get("type") == "compaction" and r.get("trigger") == "auto" for r in records)
+
+
+def test_auto_compaction_uses_the_providers_token_count(tmp_path, monkeypatch):
+    """The check before each turn trusts the provider's count of the last request (plus an estimate
+    of what came after), instead of re-serialising the whole history every turn."""
+    work, home = tmp_path / "ws", tmp_path / "home"
+    work.mkdir()
+    home.mkdir()
+    (work / "a.txt").write_text("tiny\n")
+    big_usage = {"input_tokens": 190_000, "output_tokens": 10}
+    with ModelServer([reply(text="first answer"),
+                      reply(tool_uses=[tool_use("read_file", {"path": "a.txt"})], usage=big_usage),
+                      reply(text="SUMMARY"), reply(text="after compaction")]) as srv:
+        env = isolated_env(srv.env(), home)
+        run_inprocess(["-p", "one", "--model", "claude-sonnet-4-5"], env, monkeypatch, work)
+        second = run_inprocess(["-p", "two", "--continue", "--model", "claude-sonnet-4-5", "--output-format",
+                                "json"], env, monkeypatch, work)
+        final = srv.requests[3].json
+    assert second.code == 0, second.stderr
+    assert second.json["result"] == "after compaction"
+    assert final["messages"][0]["content"][0]["text"].endswith("SUMMARY")
+    assert "compacted" in second.stderr
