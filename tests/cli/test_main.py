@@ -40,3 +40,12 @@ def test_a_mistyped_command_is_a_usage_error_not_a_prompt(typo, meant):
 def test_version_fast_path():
     run = _claw("--version")
     assert run.returncode == 0 and run.stdout.startswith("0.") and "(claw)" in run.stdout
+
+
+def test_a_reader_that_goes_away_is_not_a_traceback():
+    proc = subprocess.Popen([sys.executable, "-m", "claw", "--help"], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)})
+    proc.stdout.close()  # before claw writes: its write meets a closed pipe
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) in (0, 141)
+    assert "Traceback" not in err

@@ -89,10 +89,17 @@ def run_claw(python: Union[str, Path, None], *args: str, env: Optional[Mapping[s
 
 
 _PROBE = r"""
-import json, runpy, sys
+import json, os, runpy, sys
 pyz, out = sys.argv[1], sys.argv[2]
 sys.argv = [pyz] + sys.argv[3:]
 code = 0
+
+
+def _exit_here(status):  # claw ends with os._exit; the probe must outlive it to report
+    raise SystemExit(status)
+
+
+os._exit = _exit_here
 try:
     runpy.run_path(pyz, run_name="__main__")
 except SystemExit as exc:
@@ -127,6 +134,13 @@ _AFTER_START = r"""
 import os, runpy, sys
 pyz, snippet = sys.argv[1], sys.argv[2]
 sys.argv = [pyz, "--version"]
+
+
+def _exit_here(status):  # claw ends with os._exit; this harness goes on after it
+    raise SystemExit(status)
+
+
+os._exit = _exit_here
 saved = os.dup(1)
 os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
 try:
