@@ -18,7 +18,7 @@ from typing import Any, List, Mapping, Optional, Tuple
 
 from claw.errors import NetworkError
 from claw.mcp.streamable_http import STREAM_READ_TIMEOUT, status_error
-from claw.mcp.transport import Transport, decode_json, encode_json, mcp_error
+from claw.mcp.transport import Transport, decode_json, encode_json, mcp_error, stop_reader
 
 ENDPOINT_TIMEOUT = 10.0
 
@@ -157,12 +157,7 @@ class LegacySseTransport(Transport):
         if self._closed:
             return
         self._closed = True
-        if self._reader is not None:
-            self._reader.cancel()
-            try:
-                await self._reader
-            except (asyncio.CancelledError, Exception):
-                pass
+        await stop_reader(self._reader)
         if self._stream is not None:
             try:
                 await self._stream.aclose()

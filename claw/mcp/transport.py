@@ -77,6 +77,19 @@ def _ignore(*_: Any) -> None:
     return None
 
 
+async def stop_reader(task: Any) -> None:
+    """Cancel a transport's background reader task and wait for it to end, whatever it raises."""
+    if task is None:
+        return
+    import asyncio
+
+    task.cancel()
+    try:
+        await task
+    except (asyncio.CancelledError, Exception):
+        pass
+
+
 class Transport:
     """Base class; see the module docstring."""
 

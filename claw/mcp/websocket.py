@@ -13,7 +13,7 @@ import asyncio
 from typing import Any, List, Mapping, Optional, Tuple
 
 from claw.errors import NetworkError
-from claw.mcp.transport import Transport, decode_json, mcp_error
+from claw.mcp.transport import Transport, decode_json, mcp_error, stop_reader
 
 SUBPROTOCOL = "mcp"
 
@@ -99,12 +99,7 @@ class WebSocketTransport(Transport):
         if self._closed:
             return
         self._closed = True
-        if self._reader is not None:
-            self._reader.cancel()
-            try:
-                await self._reader
-            except (asyncio.CancelledError, Exception):
-                pass
+        await stop_reader(self._reader)
         if self._ws is not None:
             try:
                 await asyncio.wait_for(self._ws.aclose(), 3.0)
