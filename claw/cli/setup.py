@@ -63,14 +63,24 @@ def project_dir(args: RunArgs) -> Path:
     return Path(os.getcwd())
 
 
+_last_load: List[Any] = []  # [(key, result)]: launch_mcp then prepare read the same files back to back
+
+
 def load(args: RunArgs, cwd: Path, base_env: Optional[Dict[str, str]] = None):
-    """Settings and the effective environment (no network, no credentials)."""
+    """Settings and the effective environment (no network, no credentials). A second call with the
+    same arguments in the same run reuses the first result instead of reading every file again."""
     from claw.config.environment import effective_env
     from claw.config.loader import load_settings
 
     base = dict(os.environ if base_env is None else base_env)
+    key = (str(cwd), args.settings, tuple(sorted(base.items())))
+    if _last_load and _last_load[0][0] == key:
+        loaded, env = _last_load[0][1]
+        return loaded, dict(env)
     loaded = load_settings(str(cwd), base, args.settings)
-    return loaded, effective_env(loaded.settings, base)
+    result = (loaded, effective_env(loaded.settings, base))
+    _last_load[:] = [(key, result)]
+    return result[0], dict(result[1])
 
 
 def prepare(args: RunArgs, *, sink: Any, prompter: Any = None, base_env: Optional[Dict[str, str]] = None
@@ -91,6 +101,7 @@ def prepare(args: RunArgs, *, sink: Any, prompter: Any = None, base_env: Optiona
 
     cwd = project_dir(args)
     loaded, env = load(args, cwd, base_env)
+    _last_load.clear()  # reused once (after launch_mcp), never across runs: the files may change
     settings = loaded.settings
     # Whatever secret the effective environment holds (settings env included) never reaches a file.
     default_redactor().add_env(env)
