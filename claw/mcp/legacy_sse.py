@@ -14,29 +14,21 @@ Statuses are reported as in ``claw.mcp.streamable_http`` (401: needs authenticat
 from __future__ import annotations
 
 import asyncio
-from typing import Any, List, Mapping, Optional, Tuple
+from typing import Any, Mapping, Optional
 
 from claw.errors import NetworkError
 from claw.mcp.streamable_http import STREAM_READ_TIMEOUT, status_error
-from claw.mcp.transport import Transport, decode_json, encode_json, mcp_error, stop_reader
+from claw.mcp.transport import NetworkTransport, decode_json, encode_json, mcp_error, stop_reader
 
 ENDPOINT_TIMEOUT = 10.0
 
 
-class LegacySseTransport(Transport):
+class LegacySseTransport(NetworkTransport):
     kind = "sse"
 
     def __init__(self, url: str, headers: Mapping[str, str], net_config: Any, *,
                  endpoint_timeout: float = ENDPOINT_TIMEOUT) -> None:
-        super().__init__()
-        from claw.net.url import parse_url
-
-        try:
-            self.url = parse_url(url)
-        except ValueError as exc:
-            raise mcp_error(f"bad URL {url!r}: {exc}", "mcp_start") from None
-        self.headers: List[Tuple[str, str]] = [(str(k), str(v)) for k, v in headers.items()]
-        self.net_config = net_config
+        super().__init__(url, headers, net_config)
         self.endpoint_timeout = endpoint_timeout
         self.endpoint: Any = None
         self._client: Any = None
@@ -44,9 +36,6 @@ class LegacySseTransport(Transport):
         self._reader: Optional["asyncio.Task[None]"] = None
         self._endpoint_ready: Optional["asyncio.Future[Any]"] = None
         self._closed = False
-
-    def describe(self) -> str:
-        return f"{self.url.origin}{self.url.target}"
 
     async def start(self) -> None:
         from claw.net.http import HttpClient, Timeouts

@@ -27,7 +27,7 @@ import asyncio
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from claw.errors import NetworkError
-from claw.mcp.transport import Transport, decode_json, encode_json, mcp_error
+from claw.mcp.transport import NetworkTransport, decode_json, encode_json, mcp_error
 
 STREAM_READ_TIMEOUT = 7 * 24 * 3600.0  # the session's own timeouts bound requests; streams may idle
 MAX_RESUMES = 5
@@ -37,27 +37,16 @@ CLOSE_TIMEOUT = 2.0
 EXCERPT = 300
 
 
-class StreamableHttpTransport(Transport):
+class StreamableHttpTransport(NetworkTransport):
     kind = "http"
 
     def __init__(self, url: str, headers: Mapping[str, str], net_config: Any) -> None:
-        super().__init__()
-        from claw.net.url import parse_url
-
-        try:
-            self.url = parse_url(url)
-        except ValueError as exc:
-            raise mcp_error(f"bad URL {url!r}: {exc}", "mcp_start") from None
-        self.headers: List[Tuple[str, str]] = [(str(k), str(v)) for k, v in headers.items()]
-        self.net_config = net_config
+        super().__init__(url, headers, net_config)
         self.session_id: Optional[str] = None
         self._client: Any = None
         self._requests: Dict[Any, "asyncio.Task[None]"] = {}
         self._listener: Optional["asyncio.Task[None]"] = None
         self._closed = False
-
-    def describe(self) -> str:
-        return f"{self.url.origin}{self.url.target}"
 
     async def start(self) -> None:
         from claw.net.http import HttpClient

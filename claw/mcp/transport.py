@@ -21,7 +21,7 @@ Deliberately not here: request ids, matching, timeouts (rpc), the handshake (cli
 from __future__ import annotations
 
 import collections
-from typing import Any, Callable, Deque, Optional
+from typing import Any, Callable, Deque, List, Mapping, Optional, Tuple
 
 from claw.errors import ToolFailure
 
@@ -138,3 +138,22 @@ def encode_json(message: Any) -> bytes:
     from claw.proto.ndjson import encode_line
 
     return encode_line(message)[:-1]
+
+
+class NetworkTransport(Transport):
+    """Base of the transports that reach a server by URL (streamable HTTP, legacy SSE, WebSocket):
+    the parsed URL, the configured headers and the network config every connection goes through."""
+
+    def __init__(self, url: str, headers: Mapping[str, str], net_config: Any) -> None:
+        super().__init__()
+        from claw.net.url import parse_url
+
+        try:
+            self.url = parse_url(url)
+        except ValueError as exc:
+            raise mcp_error(f"bad URL {url!r}: {exc}", "mcp_start") from None
+        self.headers: List[Tuple[str, str]] = [(str(k), str(v)) for k, v in headers.items()]
+        self.net_config = net_config
+
+    def describe(self) -> str:
+        return f"{self.url.origin}{self.url.target}"

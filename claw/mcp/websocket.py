@@ -10,28 +10,20 @@ that picks another is refused. Binary frames are read as UTF-8 JSON too. A refus
 from __future__ import annotations
 
 import asyncio
-from typing import Any, List, Mapping, Optional, Tuple
+from typing import Any, Mapping, Optional
 
 from claw.errors import NetworkError
-from claw.mcp.transport import Transport, decode_json, mcp_error, stop_reader
+from claw.mcp.transport import NetworkTransport, decode_json, mcp_error, stop_reader
 
 SUBPROTOCOL = "mcp"
 
 
-class WebSocketTransport(Transport):
+class WebSocketTransport(NetworkTransport):
     kind = "ws"
 
     def __init__(self, url: str, headers: Mapping[str, str], net_config: Any, *,
                  connect_timeout: Optional[float] = None) -> None:
-        super().__init__()
-        from claw.net.url import parse_url
-
-        try:
-            self.url = parse_url(url)
-        except ValueError as exc:
-            raise mcp_error(f"bad URL {url!r}: {exc}", "mcp_start") from None
-        self.headers: List[Tuple[str, str]] = [(str(k), str(v)) for k, v in headers.items()]
-        self.net_config = net_config
+        super().__init__(url, headers, net_config)
         self.connect_timeout = connect_timeout
         self._ws: Any = None
         self._reader: Optional["asyncio.Task[None]"] = None
