@@ -111,7 +111,9 @@ def _build_parser() -> argparse.ArgumentParser:
 # -- helpers ---------------------------------------------------------------------------------------
 
 
-class _Out:
+class Output:
+    """stdout for results, stderr for warnings and notes (claw config, claw mcp)."""
+
     def __init__(self) -> None:
         self.out = sys.stdout
         self.err = sys.stderr
@@ -176,7 +178,7 @@ def _check_known(path) -> None:
             raise UsageError(text, hint=hint)
 
 
-def _print_problems(out: _Out, loaded) -> None:
+def _print_problems(out: Output, loaded) -> None:
     for problem in loaded.problems:
         if problem.level != "error":
             out.warn(problem.message)
@@ -195,7 +197,7 @@ def _scope_names(sources) -> str:
 # -- actions ---------------------------------------------------------------------------------------
 
 
-def _list(args, env, out: _Out) -> int:
+def _list(args, env, out: Output) -> int:
     from claw.config.keypath import format_key_path
     from claw.config.redact import redact
 
@@ -216,7 +218,7 @@ def _list(args, env, out: _Out) -> int:
     return 0
 
 
-def _get(args, env, out: _Out) -> int:
+def _get(args, env, out: Output) -> int:
     from claw.config.keypath import format_key_path
     from claw.config.loader import get_path
     from claw.config.redact import REDACTED, redact
@@ -271,7 +273,7 @@ def _validate_edit(source, new_data, path) -> None:
         raise ConfigError(f"{text}; nothing written", hint=problem.hint)
 
 
-def _after_write(args, env, out: _Out, path, written: str, removed: bool = False) -> None:
+def _after_write(args, env, out: Output, path, written: str, removed: bool = False) -> None:
     """Tell the user when the change is not the value in effect."""
     from claw.config.keypath import format_key_path
 
@@ -309,7 +311,7 @@ def _write(args, env, path, change) -> str:
     return write_object(source, new_data)
 
 
-def _set(args, env, out: _Out) -> int:
+def _set(args, env, out: Output) -> int:
     from claw.config.keypath import format_key_path
     from claw.config.redact import redact
     from claw.config.writer import set_value
@@ -323,7 +325,7 @@ def _set(args, env, out: _Out) -> int:
     return 0
 
 
-def _unset(args, env, out: _Out) -> int:
+def _unset(args, env, out: Output) -> int:
     from claw.config.keypath import format_key_path
     from claw.config.sources import scope_file
     from claw.config.writer import read_object, unset_value, write_object
@@ -364,7 +366,7 @@ def _toml_has(toml_path: str, path) -> bool:
     return data is not None and get_path(data, path, missing) is not missing
 
 
-def _add_remove(args, env, out: _Out, adding: bool) -> int:
+def _add_remove(args, env, out: Output, adding: bool) -> int:
     from claw.config.keypath import format_key_path
     from claw.config.loader import get_path
     from claw.config.writer import set_value
@@ -404,7 +406,7 @@ def _add_remove(args, env, out: _Out, adding: bool) -> int:
     return 0
 
 
-def _path(args, env, out: _Out) -> int:
+def _path(args, env, out: Output) -> int:
     from claw.config.sources import candidate_sources
 
     for source in candidate_sources(args.cwd, env, args.settings):
@@ -431,7 +433,7 @@ ACTIONS = {
 
 def run(argv: list, env=None) -> int:
     """Entry point of ``claw config``: ``run(argv_after_config) -> exit code``."""
-    out = _Out()
+    out = Output()
     env = os.environ if env is None else env
     try:
         parser = _build_parser()

@@ -25,6 +25,7 @@ import os
 import sys
 from typing import Any, Dict, List, Optional, Tuple
 
+from claw.cli.config_cmd import Output
 from claw.errors import ClawError, ConfigError, UsageError
 
 SCOPES = ("local", "project", "user")
@@ -142,18 +143,6 @@ def _build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-class _Out:
-    def __init__(self) -> None:
-        self.out = sys.stdout
-        self.err = sys.stderr
-
-    def line(self, text: str = "") -> None:
-        self.out.write(text + "\n")
-
-    def warn(self, text: str) -> None:
-        self.err.write(f"claw: warning: {text}\n")
-
-
 def _dumps(value: Any, indent: Optional[int] = 2) -> str:
     import json
 
@@ -173,7 +162,7 @@ def _load(args: Any, env: Dict[str, str]) -> Tuple[Any, Dict[str, str], Any]:
     return loaded, effective, network_config(loaded.settings, effective)
 
 
-def _manager(args: Any, env: Dict[str, str], out: _Out, only: Optional[str] = None) -> Any:
+def _manager(args: Any, env: Dict[str, str], out: Output, only: Optional[str] = None) -> Any:
     from claw.mcp.config import load_mcp_config
     from claw.mcp.manager import McpManager, startup_wait_from_env
 
@@ -215,7 +204,7 @@ def _source_text(entry: Any) -> str:
     return f"{entry.scope}: {entry.source}"
 
 
-def _list(args: Any, env: Dict[str, str], out: _Out) -> int:
+def _list(args: Any, env: Dict[str, str], out: Output) -> int:
     import asyncio
 
     manager = _manager(args, env, out)
@@ -241,7 +230,7 @@ def _list(args: Any, env: Dict[str, str], out: _Out) -> int:
     return 0
 
 
-def _get(args: Any, env: Dict[str, str], out: _Out) -> int:
+def _get(args: Any, env: Dict[str, str], out: Output) -> int:
     import asyncio
 
     manager = _manager(args, env, out, only=args.name)
@@ -318,7 +307,7 @@ def _check_name(name: str) -> None:
                          hint="use letters, digits, '_', '-' and '.' (the name becomes part of tool names)")
 
 
-def _validate(name: str, entry: Dict[str, Any], source: Any, env: Dict[str, str], out: _Out) -> None:
+def _validate(name: str, entry: Dict[str, Any], source: Any, env: Dict[str, str], out: Output) -> None:
     from claw.config.problems import INVALID
     from claw.config.schema import clean_mcp_servers
     from claw.mcp.expand import expand_entry
@@ -334,7 +323,7 @@ def _validate(name: str, entry: Dict[str, Any], source: Any, env: Dict[str, str]
         out.warn(problem.message)
 
 
-def _write_entry(args: Any, env: Dict[str, str], out: _Out, entry: Dict[str, Any]) -> int:
+def _write_entry(args: Any, env: Dict[str, str], out: Output, entry: Dict[str, Any]) -> int:
     from claw.config.writer import read_object, set_value, write_object
 
     _check_name(args.name)
@@ -363,7 +352,7 @@ def _split_pairs(items: List[str], sep: str, what: str, example: str) -> Dict[st
     return out
 
 
-def _add(args: Any, env: Dict[str, str], out: _Out) -> int:
+def _add(args: Any, env: Dict[str, str], out: Output) -> int:
     target = list(args.target) + list(getattr(args, "after_dashes", []))
     if not target:
         raise UsageError("mcp add: give the server's command (after --) or its URL",
@@ -405,7 +394,7 @@ def _add(args: Any, env: Dict[str, str], out: _Out) -> int:
     return _write_entry(args, env, out, entry)
 
 
-def _add_json(args: Any, env: Dict[str, str], out: _Out) -> int:
+def _add_json(args: Any, env: Dict[str, str], out: Output) -> int:
     import json
 
     try:
@@ -420,7 +409,7 @@ def _add_json(args: Any, env: Dict[str, str], out: _Out) -> int:
     return _write_entry(args, env, out, entry)
 
 
-def _remove(args: Any, env: Dict[str, str], out: _Out) -> int:
+def _remove(args: Any, env: Dict[str, str], out: Output) -> int:
     from claw.config.writer import read_object, unset_value, write_object
 
     scopes = [args.scope] if args.scope else list(SCOPES)
@@ -450,7 +439,7 @@ def _remove(args: Any, env: Dict[str, str], out: _Out) -> int:
 # -- serve -----------------------------------------------------------------------------------------
 
 
-def _serve(args: Any, env: Dict[str, str], out: _Out) -> int:
+def _serve(args: Any, env: Dict[str, str], out: Output) -> int:
     import asyncio
     from pathlib import Path
 
@@ -512,7 +501,7 @@ ACTIONS = {"list": _list, "get": _get, "add": _add, "add-json": _add_json, "remo
 
 def run(argv: List[str], env: Optional[Dict[str, str]] = None) -> int:
     """Entry point of ``claw mcp``: ``run(argv_after_mcp) -> exit code``."""
-    out = _Out()
+    out = Output()
     env = dict(os.environ if env is None else env)
     argv = list(argv)
     after: List[str] = []
