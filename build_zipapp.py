@@ -426,23 +426,53 @@ def find_pythons(root: Optional[Path] = None, versions: Sequence[str] = SUPPORTE
     return found
 
 
+# The pack's entry for the methods dataclasses generates (``__init__``, ``__repr__``, ``__eq__``, ...):
+# ``{generated source: marshalled code}``. Compiling those sources is most of what ``@dataclass``
+# costs (about 0.5 ms a class, 60-70 ms of a ``claw -p`` run); the importer hands dataclasses these
+# code objects instead. A source not in the table (another patch release generating different text,
+# a class made at run time) is compiled as usual, so the table can only save time, never change code.
+DATACLASS_CODE = "<dataclass methods>"
+
+
 _COMPILE_SCRIPT = r"""
 import importlib.util, os, py_compile, sys
-src, out, opt = sys.argv[1], sys.argv[2], int(sys.argv[3])
-for rel in sys.stdin.read().split("\n"):
-    if rel:
-        py_compile.compile(os.path.join(src, rel), cfile=os.path.join(out, rel + "c"), dfile=rel,
-                           doraise=True, optimize=opt,
-                           invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
+src, out, opt, table_path = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+names = [rel for rel in sys.stdin.read().split("\n") if rel]
+for rel in names:
+    py_compile.compile(os.path.join(src, rel), cfile=os.path.join(out, rel + "c"), dfile=rel,
+                       doraise=True, optimize=opt, invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
+# The methods dataclasses generates for claw's classes: import every module of the archive with
+# dataclasses' exec recording the source it is given, then compile each source (see DATACLASS_CODE).
+import builtins, dataclasses, importlib, marshal
+generated = set()
+def record(source, globals=None, locals=None):
+    if type(source) is str:
+        generated.add(source)
+    return builtins.exec(source, globals, locals)
+dataclasses.exec = record
+sys.path.insert(0, src)
+for rel in sorted(names):
+    if rel.startswith("claw/") and rel.endswith(".py") and not rel.endswith("__main__.py"):
+        module = rel[:-3].replace("/", ".")
+        module = module[:-len(".__init__")] if module.endswith(".__init__") else module
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:  # a platform module this machine lacks: that module's classes are left out
+            if (exc.name or "claw").split(".")[0] == "claw":
+                raise
+table = {text: marshal.dumps(compile(text, "<string>", "exec", dont_inherit=True)) for text in sorted(generated)}
+with open(table_path, "wb") as f:
+    f.write(marshal.dumps(table))
 sys.stdout.write("%d.%d %s\n" % (sys.version_info[0], sys.version_info[1], importlib.util.MAGIC_NUMBER.hex()))
 """
 
 
 def compile_tree(python: Path, sources: Dict[str, bytes],
-                 optimize: int = 0) -> Tuple[str, str, Dict[str, bytes]]:
+                 optimize: int = 0) -> Tuple[str, str, Dict[str, bytes], bytes]:
     """Compile every ``.py`` of ``sources`` with ``python`` in one fresh process (``PYTHONHASHSEED=0``,
-    sorted order: marshal output then does not vary between builds).
-    Returns (its "X.Y", its magic number in hex, {path.pyc: bytes})."""
+    sorted order: marshal output then does not vary between builds), and the methods dataclasses
+    generates for their classes (see ``DATACLASS_CODE``).
+    Returns (its "X.Y", its magic number in hex, {path.pyc: bytes}, the marshalled dataclass table)."""
     py_names = sorted(n for n in sources if n.endswith(".py"))
     with tempfile.TemporaryDirectory(prefix="claw-build-") as tmp:
         src, out = Path(tmp, "src"), Path(tmp, "out")
@@ -455,14 +485,15 @@ def compile_tree(python: Path, sources: Dict[str, bytes],
         # -S -s: no site-packages; -X no_debug_ranges (3.11+): no column tables, a quarter smaller
         # (tracebacks lose their ^^^ markers only); cwd=tmp: nothing local shadows the stdlib.
         cmd = [str(python), "-S", "-s", "-B", "-X", "no_debug_ranges", "-c", _COMPILE_SCRIPT,
-               str(src), str(out), str(optimize)]
+               str(src), str(out), str(optimize), str(Path(tmp, "dataclass-methods"))]
         proc = subprocess.run(cmd,
                               input="\n".join(py_names), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               text=True, env=env, cwd=tmp, timeout=300)
         if proc.returncode != 0:
             raise BuildError(f"compiling with {python} failed:\n{proc.stderr.strip()}")
         version, magic = proc.stdout.split()[-2:]
-        return version, magic, {name + "c": (out / (name + "c")).read_bytes() for name in py_names}
+        pycs = {name + "c": (out / (name + "c")).read_bytes() for name in py_names}
+        return version, magic, pycs, Path(tmp, "dataclass-methods").read_bytes()
 
 
 # --------------------------------------------------------------------------------------------------
@@ -548,7 +579,9 @@ A pack is one stored zip entry: ``b"CLAWPYC1"``, the magic number (4 bytes), the
 each module's code object, marshalled and raw-deflated with the last 32 KiB of the module's source
 as preset dictionary (names and strings are shared: a fifth smaller), at ``offset`` after the index.
 One entry per Python instead of one per module keeps the zip directory, which zipimport reads at
-every start, small.
+every start, small. The index's entry ``@DATACLASS_CODE@`` (raw-deflated, no dictionary) is a marshalled
+``{source: marshalled code}`` of the methods ``dataclasses`` generates for the archive's classes: once
+``dataclasses`` is imported, its ``exec`` takes the code from there instead of compiling the source.
 
 Generated by build_zipapp.py. It does not touch imports from anywhere but this archive.
 """
@@ -647,18 +680,67 @@ def install(loader: zipimport.zipimporter, tag: str, pack: "bytes | None", index
     for entry, finder in list(sys.path_importer_cache.items()):
         if isinstance(finder, zipimport.zipimporter) and finder.archive == archive:
             sys.path_importer_cache[entry] = ClawImporter(entry)
-'''
+    if pack is not None and "@DATACLASS_CODE@" in index:
+        offset, length, _ = index["@DATACLASS_CODE@"]
+        start = base_offset + offset
+        serve_dataclass_code(lambda: marshal.loads(zlib.decompress(pack[start:start + length], -15)))
+
+
+def serve_dataclass_code(load_table) -> None:
+    """Give ``dataclasses`` an ``exec`` that runs precompiled code for the sources in the table that
+    ``load_table()`` returns (loaded at the first call) and compiles any other source as usual.
+    ``dataclasses`` is patched when it is imported (a one-shot finder), or now if it already is."""
+    import builtins
+
+    builtin_exec = builtins.exec
+    table = None
+
+    def exec(source, globals=None, locals=None):
+        nonlocal table
+        if type(source) is str:
+            if table is None:
+                table = load_table()
+            code = table.get(source)
+            if code is not None:
+                source = marshal.loads(code)
+        return builtin_exec(source, globals, locals)
+
+    if "dataclasses" in sys.modules:
+        sys.modules["dataclasses"].exec = exec
+        return
+
+    class PatchDataclasses:
+        @staticmethod
+        def find_spec(fullname, path=None, target=None):
+            if fullname != "dataclasses":
+                return None
+            sys.meta_path.remove(PatchDataclasses)
+            spec = _frozen_importlib_external.PathFinder.find_spec(fullname, path)
+            if spec is not None and spec.loader is not None:
+                run = spec.loader.exec_module
+
+                def exec_module(module):
+                    run(module)
+                    module.exec = exec
+
+                spec.loader.exec_module = exec_module
+            return spec
+
+    sys.meta_path.insert(0, PatchDataclasses)
+'''.replace("@DATACLASS_CODE@", DATACLASS_CODE)
 
 
 PACK_SIGNATURE = b"CLAWPYC1"
 
 
+
 ZDICT_SIZE = 32768  # deflate's window: the most of a preset dictionary it can use
 
 
-def make_pack(magic_hex: str, pycs: Dict[str, bytes], sources: Dict[str, bytes]) -> bytes:
+def make_pack(magic_hex: str, pycs: Dict[str, bytes], sources: Dict[str, bytes],
+              dataclass_code: Optional[bytes] = None) -> bytes:
     """One interpreter's bytecode pack (format: see IMPORTER_SOURCE's docstring) from ``{path.pyc:
-    unchecked-hash pyc bytes}`` and ``{path.py: source bytes}``."""
+    unchecked-hash pyc bytes}``, ``{path.py: source bytes}`` and the marshalled dataclass table."""
     import marshal
 
     magic = bytes.fromhex(magic_hex)
@@ -671,6 +753,11 @@ def make_pack(magic_hex: str, pycs: Dict[str, bytes], sources: Dict[str, bytes])
         packer = zlib.compressobj(9, zlib.DEFLATED, -15, 9, zdict=sources[name[:-1]][-ZDICT_SIZE:])
         member = packer.compress(data[16:]) + packer.flush()
         index[name[:-1]] = (members.tell(), len(member), data[8:16])
+        members.write(member)
+    if dataclass_code is not None:
+        packer = zlib.compressobj(9, zlib.DEFLATED, -15, 9)
+        member = packer.compress(dataclass_code) + packer.flush()
+        index[DATACLASS_CODE] = (members.tell(), len(member), b"")
         members.write(member)
     index_bytes = marshal.dumps(index, 4)
     return PACK_SIGNATURE + magic + len(index_bytes).to_bytes(4, "little") + index_bytes + members.getvalue()
@@ -687,7 +774,8 @@ def read_pack(pack: bytes, sources: Dict[str, bytes]) -> Tuple[bytes, Dict[str, 
     base = 16 + size
     codes = {}
     for name, (off, length, _hash) in index.items():
-        inflate = zlib.decompressobj(-15, zdict=sources[name][-ZDICT_SIZE:])
+        inflate = (zlib.decompressobj(-15) if name == DATACLASS_CODE
+                   else zlib.decompressobj(-15, zdict=sources[name][-ZDICT_SIZE:]))
         codes[name] = inflate.decompress(pack[base + off:base + off + length]) + inflate.flush()
     return pack[8:12], codes
 
@@ -789,13 +877,13 @@ def build(out: Path, wheels_dir: Optional[Path] = None, cache_dir: Optional[Path
             log(f"build: warning: no Python {version} found; claw.pyz will compile its sources on every "
                 f"start under {version}")
         for version, python in sorted(pythons.items(), key=lambda kv: tuple(map(int, kv[0].split(".")))):
-            got_version, magic, pycs = compile_tree(python, sources)
+            got_version, magic, pycs, dataclass_code = compile_tree(python, sources)
             if got_version != version:
                 raise BuildError(f"{python} says it is Python {got_version}, expected {version}")
             tag = "cp" + version.replace(".", "")
             trees[tag] = magic
             used[tag] = str(python)
-            entries[f"{PYC_TREE}/{tag}.pack"] = make_pack(magic, pycs, sources)
+            entries[f"{PYC_TREE}/{tag}.pack"] = make_pack(magic, pycs, sources, dataclass_code)
     entries["__main__.py"] = main_py(trees)
     data = write_pyz(entries, out)
     return BuildResult(out, hashlib.sha256(data).hexdigest(), len(data), used, missing)

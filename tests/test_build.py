@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import marshal
 import os
 import shutil
 import stat
@@ -195,7 +196,12 @@ def test_archive_layout(two_builds, snapshot):
         for tag in result.trees:
             assert zf.getinfo(f"_pyc/{tag}.pack").compress_type == zipfile.ZIP_STORED
             magic, codes = bz.read_pack(zf.read(f"_pyc/{tag}.pack"), {n: zf.read(n) for n in sources})
+            table = marshal.loads(codes.pop(bz.DATACLASS_CODE))
             assert sorted(codes) == sorted(sources), tag
+            # The dataclass table holds the generated methods of claw's and the vendored classes.
+            assert any("message_id" in text for text in table), tag  # claw.api.types.MessageStarted
+            assert any("status_code" in text and "reason" in text for text in table), tag  # h11's Response
+            assert all(isinstance(code, bytes) for code in table.values())
             assert magic.hex() == bz.main_py_trees(zf.read("__main__.py"))[tag]
         # No vendored module still imports its siblings by their top-level name.
         for n in sources:

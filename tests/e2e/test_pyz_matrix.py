@@ -169,3 +169,29 @@ def test_python_38_gets_the_version_gate_from_the_source_tree():
     proc = subprocess.run([str(python), "-m", "claw", "--version"], cwd=ROOT, stdin=subprocess.DEVNULL,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=clean_env(), timeout=60)
     _assert_gate(proc, python)
+
+
+@pytest.mark.parametrize("version", SUPPORTED)
+def test_dataclass_methods_come_precompiled_from_the_pack(claw_pyz, version):
+    # Importing claw's modules compiles none of the methods dataclasses generates (the audit hook
+    # sees every compilation of source text; dataclasses wraps each in a "__create_fn__"): they come
+    # from the pack's table. A class the table does not know is compiled as usual and works.
+    snippet = """
+import sys
+compiled = []
+sys.addaudithook(lambda event, args: compiled.append(bytes(args[0]).decode() if isinstance(args[0], (bytes, bytearray)) else str(args[0])) if event == "compile" else None)
+import claw.api.types, claw.config.models, claw.runtime.events, claw._vendor.h11
+generated = [text for text in compiled if "__create_fn__" in text]
+assert generated == [], generated
+import dataclasses
+assert dataclasses.exec.__module__ == "_claw_importer", dataclasses.exec
+@dataclasses.dataclass(frozen=True)
+class Fresh:
+    size_in_furlongs: int = 3
+assert Fresh() == Fresh(3) and repr(Fresh()) == "Fresh(size_in_furlongs=3)", repr(Fresh())
+assert any("size_in_furlongs" in text for text in compiled), compiled
+print("ok")
+"""
+    proc = run_after_start(python_for(version), snippet)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().endswith("ok")
