@@ -45,6 +45,8 @@ _ALIAS_ENV = {
 
 @dataclass(frozen=True)
 class ResolvedModel:
+    """A model name as the user wrote it, resolved to a provider, its wire id and registry entry."""
+
     requested: str  # what the user wrote
     provider: str  # one of PROVIDERS
     model: str  # the id sent on the wire
@@ -83,6 +85,8 @@ def resolve_model(name: Optional[str], env: Optional[Mapping[str, str]] = None, 
 
 @dataclass(frozen=True)
 class ApiSettings:
+    """Timeouts and retry limits of model requests (from settings and the environment)."""
+
     api_timeout: float = DEFAULT_API_TIMEOUT
     idle_timeout: Optional[float] = None  # None: NetConfig.read_timeout (CLAW_STREAM_IDLE_TIMEOUT)
     max_retries: int = 8

@@ -27,6 +27,8 @@ MAX_REQUEST_BYTES = 32 * 1024 * 1024  # Anthropic's documented Messages API requ
 
 @dataclass(frozen=True)
 class TokenEstimate:
+    """A local estimate of a request's size against the model's context window."""
+
     input_tokens: int  # estimated prompt tokens
     max_tokens: int  # requested output ceiling
     context_window: Optional[int]  # None: unknown model, not checked

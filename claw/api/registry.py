@@ -59,6 +59,8 @@ FREE = Pricing(0.0, 0.0, 0.0, 0.0)
 
 @dataclass(frozen=True)
 class ModelInfo:
+    """What claw knows of one model: wire id, provider, context window, output limit and prices."""
+
     id: str  # the id sent on the wire
     provider: str  # one of PROVIDERS
     display_name: str

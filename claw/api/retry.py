@@ -27,6 +27,8 @@ DEFAULT_MAX_RETRIES = 8
 
 @dataclass(frozen=True)
 class RetryPolicy:
+    """How many times, and with what delays, a failed request is retried."""
+
     max_retries: int = DEFAULT_MAX_RETRIES  # 0 = one attempt
     initial_delay: float = 0.5
     max_delay: float = 8.0

@@ -163,6 +163,8 @@ class StreamEvent:
 
 @dataclass(eq=True)
 class MessageStarted(StreamEvent):
+    """The first event of a response: its id, model and the initial usage."""
+
     kind: ClassVar[str] = "message_started"
     message_id: str
     model: str
@@ -185,6 +187,8 @@ class BlockStarted(StreamEvent):
 
 @dataclass(eq=True)
 class TextDelta(StreamEvent):
+    """A piece of a text block's text."""
+
     kind: ClassVar[str] = "text_delta"
     index: int
     text: str
@@ -193,6 +197,8 @@ class TextDelta(StreamEvent):
 
 @dataclass(eq=True)
 class ThinkingDelta(StreamEvent):
+    """A piece of a thinking block's text."""
+
     kind: ClassVar[str] = "thinking_delta"
     index: int
     thinking: str
@@ -201,6 +207,8 @@ class ThinkingDelta(StreamEvent):
 
 @dataclass(eq=True)
 class ToolUseStarted(StreamEvent):
+    """A tool_use block begins: its id and the tool's name."""
+
     kind: ClassVar[str] = "tool_use_started"
     index: int
     id: str
@@ -210,6 +218,8 @@ class ToolUseStarted(StreamEvent):
 
 @dataclass(eq=True)
 class ToolInputDelta(StreamEvent):
+    """A piece of a tool_use block's input JSON, as text."""
+
     kind: ClassVar[str] = "tool_input_delta"
     index: int
     partial_json: str

@@ -54,6 +54,8 @@ def token_body_format(token_url: str) -> str:
 
 @dataclass(frozen=True)
 class OAuthConfig:
+    """The OAuth client and endpoints claw signs in with (defaults, overridden by settings)."""
+
     client_id: str = defaults.CLIENT_ID
     authorize_url: str = defaults.AUTHORIZE_URL
     token_url: str = defaults.TOKEN_URL

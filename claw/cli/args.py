@@ -23,6 +23,8 @@ INPUT_FORMATS = ("text", "stream-json")
 
 @dataclass
 class RunArgs:
+    """The parsed options of a headless run or a REPL session."""
+
     prompt: Optional[str] = None
     print_mode: bool = False
     output_format: str = "text"

@@ -26,6 +26,8 @@ DEFAULT_MODE = "danger-full-access"  # contract: fresh sessions default to dange
 
 @dataclass
 class Prepared:
+    """Everything a run needs, set up by ``prepare``: agent, session, settings, MCP and what to close."""
+
     agent: Any
     session: Any
     provider: Any

@@ -231,6 +231,8 @@ def describe_credentials(provider: str, loaded: Any, env: Mapping[str, str], cwd
 
 @dataclass
 class StatusReport:
+    """What ``claw status`` shows: each setting a run here would use and where it comes from."""
+
     cwd: str
     model: Choice
     resolved: Any = None  # claw.api.client.ResolvedModel, None when the name is malformed

@@ -35,6 +35,8 @@ def _as_path(key: KeyLike) -> KeyPath:
 
 @dataclass(frozen=True)
 class LoadedSettings:
+    """The merged settings, the files they came from and which file won each key."""
+
     settings: Settings
     sources: Tuple[SettingsSource, ...] = ()  # loaded files, lowest precedence first
     problems: Tuple[Problem, ...] = ()

@@ -20,6 +20,8 @@ from claw.config.redact import redact_url_password
 
 @dataclass(frozen=True)
 class PermissionSettings:
+    """The ``permissions`` section: default mode, rule lists and extra directories."""
+
     default_mode: Optional[str] = None  # as written: "plan", "workspace-write", ...
     allow: Tuple[str, ...] = ()
     deny: Tuple[str, ...] = ()
@@ -29,6 +31,8 @@ class PermissionSettings:
 
 @dataclass(frozen=True)
 class HookCommand:
+    """One hook command with its optional timeout."""
+
     command: str
     type: str = "command"
     timeout: Optional[float] = None  # seconds; None: the runtime's default
@@ -36,12 +40,16 @@ class HookCommand:
 
 @dataclass(frozen=True)
 class HookMatcher:
+    """The hooks of one event that run for the tools ``matcher`` matches."""
+
     matcher: str  # "" or "*" match everything; otherwise a tool name or a regex ("Edit|Write")
     hooks: Tuple[HookCommand, ...]
 
 
 @dataclass(frozen=True)
 class StdioServerConfig:
+    """An MCP server claw starts as a subprocess and talks to over stdin/stdout."""
+
     name: str
     command: str
     args: Tuple[str, ...] = ()
@@ -64,6 +72,8 @@ class HttpServerConfig:
 
 @dataclass(frozen=True)
 class WebSocketServerConfig:
+    """An MCP server reached over a WebSocket."""
+
     name: str
     url: str
     headers: Mapping[str, str] = field(default_factory=dict, repr=False)
@@ -76,6 +86,8 @@ McpServerConfig = Union[StdioServerConfig, HttpServerConfig, WebSocketServerConf
 
 @dataclass(frozen=True)
 class OAuthSettings:
+    """The ``oauth`` section: overrides of the OAuth client and endpoints."""
+
     client_id: Optional[str] = None
     authorize_url: Optional[str] = None
     token_url: Optional[str] = None
@@ -85,6 +97,8 @@ class OAuthSettings:
 
 @dataclass(frozen=True)
 class NetworkSettings:
+    """The ``network`` section: proxy, CA bundles, client certificate, timeouts and retries."""
+
     proxy: Optional[str] = field(default=None, repr=False)  # "" means: no proxy, whatever the env says
     no_proxy: Optional[str] = None  # comma-separated
     ca_files: Tuple[str, ...] = ()  # absolute
@@ -127,6 +141,8 @@ def mcp_server_from_clean(name: str, entry: Mapping[str, Any]) -> McpServerConfi
 
 @dataclass(frozen=True)
 class Settings:
+    """All settings, merged from every file; every field has a default."""
+
     model: Optional[str] = None
     aliases: Mapping[str, str] = field(default_factory=dict)
     permissions: PermissionSettings = field(default_factory=PermissionSettings)

@@ -27,6 +27,8 @@ DOCS_HINT = "see docs/CONFIGURATION.md"
 
 @dataclass(frozen=True)
 class Problem:
+    """One problem found in a settings file, with its level and a one-line message."""
+
     level: str  # ERROR | INVALID | WARNING
     message: str  # one line, naming the file (and the key path when there is one)
     hint: str | None = None

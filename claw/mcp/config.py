@@ -81,6 +81,8 @@ class ServerEntry:
 
 @dataclass
 class McpConfig:
+    """The MCP servers configured for a run, and warnings about the files they came from."""
+
     servers: Dict[str, ServerEntry] = field(default_factory=dict)
     warnings: List[str] = field(default_factory=list)  # one-line messages (unknown keys, bad files)
     sdk_servers: List[str] = field(default_factory=list)  # "type": "sdk" entries, left to the SDK host

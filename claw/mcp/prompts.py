@@ -14,6 +14,8 @@ from typing import List, Tuple
 
 @dataclass(frozen=True)
 class PromptArgument:
+    """One argument of an MCP prompt."""
+
     name: str
     description: str = ""
     required: bool = False

@@ -57,6 +57,8 @@ class RpcError(ToolFailure):
 
 @dataclass
 class _Pending:
+    """A request waiting for its response."""
+
     future: "asyncio.Future[Any]"
     method: str
     on_progress: Optional[ProgressCallback]

@@ -155,6 +155,8 @@ class TLSSettings:
 
 @dataclass
 class _Built:
+    """A built SSL context and the inputs it was built from (to reuse it while they hold)."""
+
     signature: Tuple[Any, ...]
     context: Any  # ssl.SSLContext
     report: Tuple[TrustSource, ...]

@@ -57,6 +57,8 @@ class RelayRequestError(Exception):
 
 @dataclass(frozen=True)
 class ConnectTarget:
+    """The host and port of a CONNECT request."""
+
     host: str
     port: int
 

@@ -39,6 +39,8 @@ Be specific and complete but concise. Do not invent anything. Output only the su
 
 @dataclass(frozen=True)
 class CompactionResult:
+    """A compaction's summary message and what it replaced."""
+
     summary_message: Dict[str, Any]
     replaced: int  # how many messages the summary replaced
     kept: int

@@ -18,6 +18,8 @@ from claw.api.types import Message, StreamEvent, Usage
 
 @dataclass(frozen=True)
 class ModelStreamEvent:
+    """A raw stream event of the model's response (for stream-json's partial messages)."""
+
     event: StreamEvent
 
 
@@ -45,6 +47,8 @@ class UserMessage:
 
 @dataclass(frozen=True)
 class ToolStarted:
+    """A tool call is about to run."""
+
     tool_use_id: str
     name: str
     input: Dict[str, Any]
@@ -52,6 +56,8 @@ class ToolStarted:
 
 @dataclass(frozen=True)
 class ToolFinished:
+    """A tool call finished: its output, and whether it was an error."""
+
     tool_use_id: str
     name: str
     output: str

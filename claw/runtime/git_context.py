@@ -26,6 +26,8 @@ COMMIT_LIMIT = 5
 
 @dataclass(frozen=True)
 class GitContext:
+    """The repository facts the system prompt mentions: root, branch, status and recent commits."""
+
     root: str
     branch: Optional[str]  # None when unknown; "HEAD (detached)" style text otherwise
     upstream: Optional[str]  # "origin/main [ahead 1]" when tracking

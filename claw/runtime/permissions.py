@@ -98,6 +98,8 @@ def parse_permission_mode(text: Union[str, PermissionMode], *, source: str = "--
 
 @dataclass(frozen=True)
 class Decision:
+    """A permission verdict for one tool call, and why."""
+
     outcome: str  # allow | deny | ask
     reason: str
     rule: Optional[str] = None  # the rule text that decided, when a rule did

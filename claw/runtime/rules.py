@@ -299,6 +299,8 @@ def strip_wrappers(words: Sequence[str]) -> List[str]:
 
 @dataclass(frozen=True)
 class BashPattern:
+    """The command part of a ``Bash(...)`` rule, parsed."""
+
     kind: str  # prefix | glob | exact
     words: Tuple[str, ...] = ()
     regex: Optional["re.Pattern[str]"] = None

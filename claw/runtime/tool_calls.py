@@ -26,6 +26,8 @@ INTERRUPTED = "Interrupted by the user: the tool call did not run to completion.
 
 @dataclass(frozen=True)
 class PermissionRequest:
+    """A tool call that needs the user's (or the host's) approval."""
+
     tool_name: str
     tool_use_id: str
     input: Dict[str, Any]
@@ -34,6 +36,8 @@ class PermissionRequest:
 
 @dataclass(frozen=True)
 class PermissionAnswer:
+    """The answer to a ``PermissionRequest``, optionally with a changed input."""
+
     allow: bool
     updated_input: Optional[Dict[str, Any]] = None
     message: str = ""
@@ -45,12 +49,16 @@ Prompter = Callable[[PermissionRequest], Awaitable[PermissionAnswer]]
 
 @dataclass
 class BatchResult:
+    """The tool results of one assistant message, and whether the run must stop."""
+
     results: List[Dict[str, Any]]  # tool_result blocks in call order
     stop_reason: Optional[str] = None  # a hook or the host asked to stop the run
 
 
 @dataclass
 class _Call:
+    """One tool call of a batch on its way through validation, hooks and permissions."""
+
     block: Dict[str, Any]
     tool: Any = None
     input: Dict[str, Any] = field(default_factory=dict)

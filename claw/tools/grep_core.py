@@ -26,6 +26,8 @@ BINARY_SNIFF_BYTES = 65_536
 
 @dataclass(frozen=True)
 class GrepQuery:
+    """A ``grep_search`` call's options, validated."""
+
     pattern: str
     root: str  # absolute; a directory, or a file when single_file
     single_file: bool = False
