@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import stat
-import tempfile
 from typing import Optional, Union
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -55,6 +54,8 @@ def atomic_write(path: PathLike, data: bytes, *, mode: Optional[int] = None, new
             mode = stat.S_IMODE(os.stat(target).st_mode)
         except FileNotFoundError:
             mode = default_file_mode() if new_file_mode is None else new_file_mode
+    import tempfile  # here, not at the top: start-up does not need it
+
     fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(target)}.", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "wb") as fh:

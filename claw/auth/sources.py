@@ -23,13 +23,17 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Any, List, Mapping, Optional, Tuple
+from typing import TYPE_CHECKING, Any, List, Mapping, Optional, Tuple
 
 from claw.api.auth import ApiKeyAuth, AuthSource, BearerAuth, CombinedAuth, Header, OAuthAuth
 from claw.auth.api_key_helper import ApiKeyHelper, helper_from_settings
-from claw.auth.credentials import CredentialStore
-from claw.auth.oauth import OAuthConfig, TokenSet, resolve_oauth_config
-from claw.auth.refresh import SavedLogin
+
+# The saved-login modules (credentials, oauth, refresh) are imported where a saved login is looked
+# at: a run with an API key never needs them, and they are a few milliseconds of start-up.
+if TYPE_CHECKING:
+    from claw.auth.credentials import CredentialStore
+    from claw.auth.oauth import OAuthConfig, TokenSet
+    from claw.auth.refresh import SavedLogin
 
 
 class HelperKeyAuth(AuthSource):
@@ -68,6 +72,10 @@ def saved_login_for(settings: Any, env: Mapping[str, str], *, net_config: Any = 
                     http: Any = None) -> Optional[SavedLogin]:
     """The saved login as an ``OAuthTokenSource``, or None when credentials.json holds none.
     (Also usable as ``create_provider(..., oauth=...)``.)"""
+    from claw.auth.credentials import CredentialStore
+    from claw.auth.oauth import resolve_oauth_config
+    from claw.auth.refresh import SavedLogin
+
     store = store or CredentialStore.for_env(env, cwd)
     if store.read_oauth() is None:
         return None
@@ -159,6 +167,7 @@ def describe_anthropic_auth(settings: Any, env: Mapping[str, str], *, cwd: Optio
                             store: Optional[CredentialStore] = None, helper_origin: Optional[str] = None,
                             now_ms: Optional[int] = None) -> AuthStatus:
     """The AuthStatus of this environment (no helper run, no network; credentials.json is read)."""
+    from claw.auth.credentials import CredentialStore
     from claw.errors import ClawError
 
     store = store or CredentialStore.for_env(env, cwd)

@@ -17,10 +17,10 @@ Deliberately not here: what any request means (claw.cli.stream_json), and I/O (t
 from __future__ import annotations
 
 import asyncio
-import uuid
 from typing import Any, Dict, Optional
 
 from claw.errors import ClawError
+from claw.ids import uuid4
 
 
 class ControlChannel:
@@ -39,7 +39,7 @@ class ControlChannel:
         if self.closed_reason is not None:
             raise ClawError(f"cannot ask the host ({subtype}): {self.closed_reason}", kind="host_closed",
                             hint="keep stdin open until the last result has arrived")
-        request_id = str(uuid.uuid4())
+        request_id = uuid4()
         future: "asyncio.Future[Dict[str, Any]]" = asyncio.get_running_loop().create_future()
         self._pending[request_id] = future
         body: Dict[str, Any] = {"subtype": subtype}

@@ -17,6 +17,7 @@ import sys
 import time
 from typing import IO, List, Optional
 
+from claw.cli import startup_gc
 from claw.cli.args import RunArgs, parse_run_args, sniff_output_format
 from claw.cli.output import OutputWriter, RunInfo, make_writer
 from claw.errors import ClawError, Interrupted, UsageError
@@ -90,6 +91,7 @@ async def _run(args: RunArgs, prompt: str, *, stdout: IO[str], stderr: IO[str], 
         raise
     for text in mcp_notices(prepared):
         writer.notice(text)
+    startup_gc.resume()
     writer.start()
     outcome = None
     error: Optional[ClawError] = None

@@ -83,13 +83,15 @@ Every command takes --help. Docs: docs/ in the source tree.
 """
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, own_process: bool = False) -> int:
+    """Run claw with ``argv`` (default: the command line); ``own_process`` when this process is claw's
+    own (the console entry), which lets start-up turn the garbage collector off (claw.cli.startup_gc)."""
     args = list(sys.argv[1:] if argv is None else argv)
     if args and args[0] in ("-v", "--version"):
         sys.stdout.write(f"{__version__} (claw)\n")
         return 0
     if not args:
-        return _run_command(args)  # the REPL on a terminal; piped stdin is the prompt of a headless run
+        return _run_command(args, own_process)  # the REPL on a terminal; piped stdin is the prompt of a headless run
     if args[0] in ("-h", "--help", "help"):
         sys.stdout.write(HELP.format(version=__version__))
         return 0
@@ -97,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         return _version_details()
     target = SUBCOMMANDS.get(args[0])
     if target is None:
-        return _run_command(args)
+        return _run_command(args, own_process)
     module_name, func_name = target.split(":")
     import importlib
 
@@ -108,11 +110,15 @@ def _looks_like_command(word: str) -> bool:
     return word.isalpha() and word.islower() and " " not in word
 
 
-def _run_command(args: list[str]) -> int:
+def _run_command(args: list[str], own_process: bool = False) -> int:
     """No subcommand: a headless run (-p, piped stdin, JSON formats) or the REPL on a terminal."""
     if "-h" in args or "--help" in args:
         sys.stdout.write(HELP.format(version=__version__))
         return 0
+    if own_process:
+        from claw.cli import startup_gc
+
+        startup_gc.pause()  # each run mode resumes it once it is set up
     first = args[0] if args else "-"
     if not first.startswith("-") and _looks_like_command(first) and len(args) == 1:
         # `claw lgoin` is far more likely a mistyped command than a one-word prompt.
@@ -172,7 +178,7 @@ def _version_details() -> int:
 def entry() -> None:
     """Console-script and ``python -m claw`` entry: exit with main's code."""
     try:
-        code = main()
+        code = main(own_process=True)
     except KeyboardInterrupt:
         sys.stderr.write("\ninterrupted\n")
         code = 130

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import json
 import sys
-import uuid
 from dataclasses import dataclass, field
 from typing import IO, Any, Dict, List, Optional
 
 from claw import CLAUDE_CODE_PROTOCOL_VERSION, __version__
 from claw.api.types import RetryScheduled, TextDelta, ToolUseStarted
 from claw.errors import ClawError
+from claw.ids import uuid4
 from claw.runtime.events import (
     AssistantMessage,
     ModelStreamEvent,
@@ -69,7 +69,7 @@ def result_object(outcome: Optional[TurnOutcome], info: RunInfo, *, duration_ms:
         "permission_denials": [d.to_dict() for d in outcome.permission_denials] if outcome else [],
         "tool_uses": list(outcome.tool_uses) if outcome else [],
         "tool_results": list(outcome.tool_results) if outcome else [],
-        "uuid": str(uuid.uuid4()),
+        "uuid": uuid4(),
     }
     if outcome is not None and outcome.stop_reason:
         obj["stop_reason"] = outcome.stop_reason
@@ -212,7 +212,7 @@ class StreamJsonWriter(OutputWriter):
                 self.notice(f"claw: {inner.describe()}")
             elif self.partial and inner.raw is not None:
                 self.emit({"type": "stream_event", "event": inner.raw, "session_id": sid,
-                           "parent_tool_use_id": None, "uuid": str(uuid.uuid4())})
+                           "parent_tool_use_id": None, "uuid": uuid4()})
         elif isinstance(event, AssistantMessage):
             message = {"id": event.message_id, "type": "message", "role": "assistant", "model": event.model,
                        "content": event.message["content"], "stop_reason": event.stop_reason,
@@ -246,7 +246,7 @@ def init_object(info: RunInfo) -> Dict[str, Any]:
         "output_style": "default",
         "claw_version": __version__,
         "claude_code_version": CLAUDE_CODE_PROTOCOL_VERSION,
-        "uuid": str(uuid.uuid4()),
+        "uuid": uuid4(),
     }
 
 

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Callable, List, Optional
 
 from claw.api.types import Usage
+from claw.cli import startup_gc
 from claw.cli.args import RunArgs, parse_run_args
 from claw.cli.errors import render_error
 from claw.cli.markdown import DIM, RESET, MarkdownStream
@@ -223,7 +224,10 @@ class Repl:
             if self.writer is not None:
                 self.writer(event)
 
-        self.prepared = self.loop.run_until_complete(_prepare_async(prepare, self.args, sink, self._ask))
+        try:
+            self.prepared = self.loop.run_until_complete(_prepare_async(prepare, self.args, sink, self._ask))
+        finally:
+            startup_gc.resume()  # the REPL may live for hours: never leave the collector off
         self.writer = ReplWriter(self.prepared.info, color=self.color, spinner=use_color(sys.stderr),
                                  loop=self.loop)
         self.writer.cost_of = self.prepared.agent.cost_of

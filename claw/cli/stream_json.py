@@ -34,16 +34,17 @@ import signal
 import sys
 import time
 import traceback
-import uuid
 from collections import deque
 from typing import IO, Any, Deque, Dict, List, Optional, Tuple
 
 from claw import CLAUDE_CODE_PROTOCOL_VERSION, __version__
+from claw.cli import startup_gc
 from claw.cli.args import RunArgs
 from claw.cli.control import ControlChannel
 from claw.cli.output import RunInfo, StreamJsonWriter, init_object, result_object
 from claw.cli.transport import StdioTransport, Transport
 from claw.errors import ClawError, Interrupted, UsageError
+from claw.ids import uuid4
 
 # What claw's side of the protocol supports, for hosts that detect features instead of versions.
 CAPABILITIES = (
@@ -161,7 +162,7 @@ class _Item:
                  ) -> None:
         self.prompt = prompt
         self.error = error
-        self.uuid = uuid_ or str(uuid.uuid4())
+        self.uuid = uuid_ or uuid4()
 
 
 class HostSession:
@@ -207,6 +208,7 @@ class HostSession:
             await start_mcp(self.prepared, self.args, launched)
             for text in mcp_notices(self.prepared):
                 self.err.write(text + "\n")
+            startup_gc.resume()
         except ClawError as exc:  # before anything ran: one error result, as the JSON formats promise
             if self.prepared is not None:
                 await self.prepared.aclose()
@@ -401,7 +403,7 @@ class HostSession:
             hooks.permission_mode = canonical
         self.transport.write_nowait({"type": "system", "subtype": "status", "status": None,
                                      "permissionMode": canonical, "session_id": self.prepared.info.session_id,
-                                     "uuid": str(uuid.uuid4())})
+                                     "uuid": uuid4()})
         return {"mode": canonical}
 
     async def _on_set_model(self, request: Dict[str, Any]) -> Dict[str, Any]:
@@ -489,7 +491,7 @@ class HostSession:
         frame: Dict[str, Any] = {"type": "system", "subtype": "session_state_changed", "state": state}
         if self._state_host_only:
             frame["sdk_host_only"] = True
-        frame.update({"uuid": str(uuid.uuid4()), "session_id": self.prepared.info.session_id})
+        frame.update({"uuid": uuid4(), "session_id": self.prepared.info.session_id})
         self.transport.write_nowait(frame)
 
     # -- events from the agent --------------------------------------------------------------------

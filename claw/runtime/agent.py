@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
@@ -29,6 +28,7 @@ from claw.runtime.events import (
     UserMessage,
 )
 from claw.runtime.tool_calls import ToolCallRunner, interrupted_results
+from claw.ids import uuid4
 
 
 @dataclass
@@ -230,7 +230,7 @@ class Agent:
 
     def _append_user(self, message: Dict[str, Any], *, tool_results: bool = False) -> None:
         record_uuid = self.session.append_message(message)
-        self.sink(UserMessage(message, uuid=record_uuid or str(uuid.uuid4()), is_tool_results=tool_results))
+        self.sink(UserMessage(message, uuid=record_uuid or uuid4(), is_tool_results=tool_results))
 
     def _append_assistant(self, response: ModelResponse) -> None:
         message = response.to_message()
@@ -244,7 +244,7 @@ class Agent:
                 model=response.model,
                 usage=response.usage,
                 stop_reason=response.stop_reason,
-                uuid=record_uuid or str(uuid.uuid4()),
+                uuid=record_uuid or uuid4(),
                 request_id=response.request_id,
             )
         )

@@ -29,7 +29,6 @@ import asyncio
 import json
 import os
 import re
-import shutil
 import signal
 import time
 from dataclasses import dataclass, field
@@ -296,6 +295,8 @@ class HookOutcome:
 
 @dataclass
 class _Verdict:
+    """What the hooks of one event decided together."""
+
     blocked: bool = False
     reasons: List[str] = field(default_factory=list)
     decision: Optional[str] = None
@@ -587,8 +588,18 @@ class HookRunner:
         merged["CLAW_PROJECT_DIR"] = self.project_dir
         merged["CLAUDE_PROJECT_DIR"] = self.project_dir
         self._env = merged
-        bash = shutil.which("bash", path=merged.get("PATH"))
-        self._shell = [bash, "-c"] if bash else ["/bin/sh", "-c"]
+        self._shell_argv: Optional[List[str]] = None
+
+    @property
+    def _shell(self) -> List[str]:
+        """bash when it is on the hooks' PATH, else /bin/sh; looked up when a first command hook runs
+        (``shutil`` is a few milliseconds of start-up that a run without hooks does not need)."""
+        if self._shell_argv is None:
+            import shutil
+
+            bash = shutil.which("bash", path=self._env.get("PATH"))
+            self._shell_argv = [bash, "-c"] if bash else ["/bin/sh", "-c"]
+        return self._shell_argv
 
     @property
     def config_warnings(self) -> Tuple[str, ...]:

@@ -28,13 +28,13 @@ import json
 import os
 import re
 import time
-import uuid as _uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Optional, Sequence, Union
 
 from claw import __version__
 from claw.errors import ClawError, UsageError
+from claw.ids import uuid4
 
 SCHEMA_VERSION = 1
 SESSIONS_SUBDIR = os.path.join(".claw", "sessions")
@@ -268,7 +268,7 @@ def _tool_use_ids(message: dict) -> list:
     return [b.get("id") for b in content if isinstance(b, dict) and b.get("type") == "tool_use"]
 
 
-_REPAIR_NAMESPACE = _uuid.UUID("6f1c3a52-8d0e-4c56-9a53-3c2d1e0b7a41")
+_REPAIR_NAMESPACE = "6f1c3a52-8d0e-4c56-9a53-3c2d1e0b7a41"  # a uuid.UUID when used
 
 
 def _interrupted_results(tool_use_ids: Sequence) -> list:
@@ -296,9 +296,11 @@ def repair_tool_pairs(messages: list, uuids: list) -> tuple[list, list, list[str
     pending: list = []  # tool_use ids of the previous assistant message
 
     def insert_results() -> None:
+        import uuid
+
         prev = out_u[-1] if out_u else ""
         out_m.append({"role": "user", "content": _interrupted_results(pending)})
-        out_u.append(str(_uuid.uuid5(_REPAIR_NAMESPACE, prev)))
+        out_u.append(str(uuid.uuid5(uuid.UUID(_REPAIR_NAMESPACE), prev)))
         inserted.append(len(out_m) - 1)
         notes.append(f"added interrupted results for {len(pending)} tool call(s)")
 
@@ -408,7 +410,7 @@ class Session:
         The stored copy is redacted and capped; ``messages`` keeps ``message`` itself.
         """
         _check_message(message)
-        uid = str(_uuid.uuid4())
+        uid = uuid4()
         stored, truncated = cap_for_storage(message, self._store_limit)
         record: dict = {
             "type": "message",
@@ -445,7 +447,7 @@ class Session:
         """
         _check_message(summary_message)
         replaced = self._resolve_replaced(replaced_uuids, upto)
-        uid = str(_uuid.uuid4())
+        uid = uuid4()
         stored, _ = cap_for_storage(summary_message, self._store_limit)
         record: dict = {
             "type": "compaction",
@@ -818,7 +820,7 @@ class SessionStore:
         """A new session (the file appears with its first record). ``session_id`` (``--session-id``)
         must be a UUID not used yet in this workspace."""
         if session_id is None:
-            session_id = str(_uuid.uuid4())
+            session_id = uuid4()
         else:
             session_id = validate_session_id(session_id)
             if self.path_for(session_id).exists():
@@ -887,7 +889,7 @@ class SessionStore:
         """A new session holding a copy of ``session_id``'s current history; it records its parent."""
         source = self.open(session_id)
         meta = SessionMeta(
-            session_id=str(_uuid.uuid4()),
+            session_id=uuid4(),
             created_at=_now_iso(),
             cwd=str(cwd if cwd is not None else source.meta.cwd),
             model=model if model is not None else source.meta.model,

@@ -22,7 +22,6 @@ It returns a ``SystemPrompt``: the text plus the sources used and skipped (for `
 from __future__ import annotations
 
 import datetime
-import hashlib
 import os
 import sys
 from dataclasses import dataclass
@@ -90,6 +89,8 @@ class PromptSource:
 
 @dataclass(frozen=True)
 class SystemPrompt:
+    """The system prompt's text and the sources it was built from."""
+
     text: str
     sources: Tuple[PromptSource, ...]
     skipped: Tuple[PromptSource, ...] = ()
@@ -102,6 +103,8 @@ class SystemPrompt:
 
 @dataclass
 class _FileText:
+    """A memory file read for the system prompt."""
+
     path: Path
     kind: str
     text: str
@@ -152,6 +155,8 @@ def _read_capped(path: Path, kind: str, cap: int) -> _FileText:
         size = os.fstat(f.fileno()).st_size
         data = f.read(cap * 4 + 4)  # a character is at most 4 bytes
     text = data.decode("utf-8", "replace").replace("\r\n", "\n")
+    import hashlib
+
     digest = hashlib.sha256(" ".join(text.split()).encode("utf-8")).hexdigest()
     truncated = len(text) > cap or size > len(data)
     if len(text) > cap:
@@ -202,9 +207,13 @@ def _environment_section(
     env: Mapping[str, str],
 ) -> str:
     if platform_name is None:
-        import platform
+        if hasattr(os, "uname"):  # what platform.system() and .release() say, without importing it (3 ms)
+            uname = os.uname()
+            platform_name = f"{sys.platform} ({uname.sysname} {uname.release})"
+        else:
+            import platform
 
-        platform_name = f"{sys.platform} ({platform.system()} {platform.release()})"
+            platform_name = f"{sys.platform} ({platform.system()} {platform.release()})"
     lines = ["# Environment", f"Working directory: {cwd}"]
     if additional_dirs:
         lines.append("Additional working directories: " + ", ".join(str(d) for d in additional_dirs))

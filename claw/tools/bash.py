@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional
@@ -164,6 +163,8 @@ class BashTool(Tool):
 
 
 def default_output_dir() -> Path:
+    import tempfile  # here, not at the top: start-up does not need it
+
     uid = os.getuid() if hasattr(os, "getuid") else 0
     return Path(tempfile.gettempdir()) / f"claw-{uid}" / "bash"
 

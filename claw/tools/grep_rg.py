@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 from typing import Dict, List, Optional, Tuple
 
 from claw.tools.grep_core import FileHits, GrepQuery
@@ -28,6 +27,8 @@ def find_rg(env: Optional[Dict[str, str]] = None) -> Optional[str]:
     environ = env if env is not None else os.environ
     if environ.get("CLAW_GREP_BACKEND", "").lower() == "python":
         return None
+    import shutil  # here, not at the top: start-up does not need it
+
     return shutil.which("rg", path=environ.get("PATH", os.defpath))
 
 
