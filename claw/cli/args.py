@@ -11,7 +11,6 @@ This module parses only: it does not read settings, check that files exist, or r
 
 from __future__ import annotations
 
-import argparse
 from dataclasses import dataclass, field
 from typing import List, Optional
 
@@ -63,78 +62,127 @@ class RunArgs:
         return self.output_format in ("json", "stream-json")
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # type: ignore[override]
-        raise UsageError(f"claw: {message}", hint="run 'claw --help' for the list of flags")
+# The flags, by kind. Names map to RunArgs fields; a flag may have several names (Claude Code's camelCase
+# and kebab-case). Parsing is by hand rather than with argparse: argparse and what it imports (gettext,
+# shutil with bz2 and lzma) were 4-6 ms of every run's start-up.
+_SWITCHES = {
+    "-p": "print_mode", "--print": "print_mode",
+    "--include-partial-messages": "include_partial_messages",
+    "--verbose": "verbose",
+    "--dangerously-skip-permissions": "dangerously_skip_permissions",
+    "-c": "continue_", "--continue": "continue_",
+    "--fork-session": "fork_session",
+    "--strict-mcp-config": "strict_mcp_config",
+    "--replay-user-messages": "replay_user_messages",
+}
+_VALUES = {
+    "--output-format": "output_format", "--input-format": "input_format",
+    "--model": "model", "--fallback-model": "fallback_model",
+    "--permission-mode": "permission_mode", "--tools": "tools",
+    "--permission-prompt-tool": "permission_prompt_tool",
+    "--max-turns": "max_turns", "--max-thinking-tokens": "max_thinking_tokens",
+    "--system-prompt": "system_prompt", "--system-prompt-file": "system_prompt_file",
+    "--append-system-prompt": "append_system_prompt",
+    "-r": "resume", "--resume": "resume", "--session-id": "session_id",
+    "--settings": "settings", "--cwd": "cwd", "--thinking": "thinking", "--sdk-url": "sdk_url",
+}
+_LISTS = {  # repeatable: every value is kept
+    "--allowedTools": "allowed_tools", "--allowed-tools": "allowed_tools",
+    "--disallowedTools": "disallowed_tools", "--disallowed-tools": "disallowed_tools",
+    "--mcp-config": "mcp_config", "--add-dir": "add_dir",
+}
+_CHOICES = {"output_format": OUTPUT_FORMATS, "input_format": INPUT_FORMATS,
+            "thinking": ("adaptive", "enabled", "disabled")}
+_POSITIVE_INTS = ("max_turns", "max_thinking_tokens")
+# Accepted for Agent SDK compatibility and recorded in RunArgs.ignored: these take a value...
+_IGNORED_VALUES = ("--setting-sources", "--betas", "--effort", "--json-schema", "--plugin-dir",
+                   "--max-budget-usd", "--task-budget", "--resume-session-at", "--resume-drops-turn",
+                   "--thinking-display")
+# ...and these do not.
+_IGNORED_SWITCHES = ("--include-hook-events", "--session-mirror", "--debug")
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+def _usage(message: str, hint: str = "run 'claw --help' for the list of flags") -> UsageError:
+    return UsageError(f"claw: {message}", hint=hint)
 
 
-def _parser() -> _Parser:
-    p = _Parser(prog="claw", add_help=False, allow_abbrev=False)
-    p.add_argument("prompt", nargs="*")
-    p.add_argument("-p", "--print", dest="print_mode", action="store_true")
-    p.add_argument("--output-format", choices=OUTPUT_FORMATS, default="text")
-    p.add_argument("--input-format", choices=INPUT_FORMATS, default="text")
-    p.add_argument("--include-partial-messages", action="store_true")
-    p.add_argument("--verbose", action="store_true")
-    p.add_argument("--model")
-    p.add_argument("--fallback-model")
-    p.add_argument("--permission-mode")
-    p.add_argument("--dangerously-skip-permissions", action="store_true")
-    p.add_argument("--tools")
-    p.add_argument("--allowedTools", "--allowed-tools", dest="allowed_tools", action="append", default=[])
-    p.add_argument("--disallowedTools", "--disallowed-tools", dest="disallowed_tools", action="append",
-                   default=[])
-    p.add_argument("--permission-prompt-tool")
-    p.add_argument("--max-turns", type=_positive_int)
-    p.add_argument("--system-prompt")
-    p.add_argument("--system-prompt-file")
-    p.add_argument("--append-system-prompt")
-    p.add_argument("-r", "--resume")
-    p.add_argument("-c", "--continue", dest="continue_", action="store_true")
-    p.add_argument("--fork-session", action="store_true")
-    p.add_argument("--session-id")
-    p.add_argument("--mcp-config", action="append", default=[])
-    p.add_argument("--strict-mcp-config", action="store_true")
-    p.add_argument("--settings")
-    p.add_argument("--add-dir", action="append", default=[])
-    p.add_argument("--cwd")
-    p.add_argument("--max-thinking-tokens", type=_positive_int)
-    p.add_argument("--thinking", choices=("adaptive", "enabled", "disabled"))
-    p.add_argument("--sdk-url")
-    p.add_argument("--replay-user-messages", action="store_true")
-    # Accepted for Agent SDK compatibility; recorded in RunArgs.ignored.
-    for flag in ("--setting-sources", "--betas", "--effort", "--json-schema", "--plugin-dir",
-                 "--max-budget-usd", "--task-budget", "--resume-session-at", "--resume-drops-turn",
-                 "--thinking-display"):
-        p.add_argument(flag, dest="ignored_" + flag[2:].replace("-", "_"), action="append")
-    for flag in ("--include-hook-events", "--session-mirror", "--debug"):
-        p.add_argument(flag, dest="ignored_" + flag[2:].replace("-", "_"), action="store_true")
-    return p
+def _is_number(arg: str) -> bool:
+    """``-1`` or ``-.5``: a word of the prompt, not a flag (as argparse treats it)."""
+    return arg[1:].replace(".", "", 1).isdigit()
+
+
+def _unknown(flag: str) -> UsageError:
+    import difflib
+
+    known = list(_SWITCHES) + list(_VALUES) + list(_LISTS) + list(_IGNORED_VALUES) + list(_IGNORED_SWITCHES)
+    close = difflib.get_close_matches(flag, [k for k in known if k.startswith("--")], n=1)
+    hint = f"did you mean {close[0]}? (claw --help lists the flags)" if close else "run 'claw --help' for the list of flags"
+    return _usage(f"unknown flag {flag}", hint)
+
+
+def _split(argv: List[str]) -> List[tuple]:
+    """``argv`` as ``(flag, inline value or None)`` pairs and ``(None, word)`` for prompt words.
+    ``--flag=value`` gives the inline value; ``-pc`` is ``-p -c``; ``-rID`` is ``-r ID``; after ``--``
+    everything is a prompt word."""
+    out: List[tuple] = []
+    for i, arg in enumerate(argv):
+        if arg == "--":
+            out.extend((None, word) for word in argv[i + 1:])
+            break
+        if not arg.startswith("-") or arg == "-" or _is_number(arg):
+            out.append((None, arg))
+        elif arg.startswith("--"):
+            name, eq, value = arg.partition("=")
+            out.append((name, value if eq else None))
+        else:
+            for j in range(1, len(arg)):
+                flag = "-" + arg[j]
+                rest = arg[j + 1:]
+                if flag in _VALUES and rest:
+                    out.append((flag, rest))
+                    break
+                out.append((flag, None))
+    return out
 
 
 def parse_run_args(argv: List[str]) -> RunArgs:
-    try:
-        ns = _parser().parse_args(argv)
-    except SystemExit as exc:  # argparse exits on its own only for --help, which we never register
-        raise UsageError("claw: could not parse the command line",
-                         hint="run 'claw --help' for the list of flags") from exc
-    values = vars(ns)
-    ignored = sorted(k[len("ignored_"):].replace("_", "-") for k, v in values.items()
-                     if k.startswith("ignored_") and v)
-    args = RunArgs(**{k: v for k, v in values.items() if not k.startswith("ignored_") and k != "prompt"},
-                   ignored=ignored)
-    if ns.prompt:
-        args.prompt = " ".join(ns.prompt)
+    args = RunArgs()
+    words: List[str] = []
+    ignored = set()
+    pairs = _split(argv)
+    i = 0
+    while i < len(pairs):
+        flag, value = pairs[i]
+        i += 1
+        if flag is None:
+            words.append(value)
+            continue
+        if flag in _SWITCHES or flag in _IGNORED_SWITCHES:
+            if value is not None:
+                raise _usage(f"{flag} takes no value (got {flag}={value})")
+            if flag in _SWITCHES:
+                setattr(args, _SWITCHES[flag], True)
+            else:
+                ignored.add(flag[2:])
+            continue
+        if flag not in _VALUES and flag not in _LISTS and flag not in _IGNORED_VALUES:
+            raise _unknown(flag)
+        if value is None:  # the next argument is the value, unless it is another flag
+            nxt = pairs[i] if i < len(pairs) else None
+            if nxt is None or nxt[0] is not None:
+                raise _usage(f"{flag} needs a value")
+            value = nxt[1]
+            i += 1
+        if flag in _IGNORED_VALUES:
+            ignored.add(flag[2:])
+        elif flag in _LISTS:
+            getattr(args, _LISTS[flag]).append(value)
+        else:
+            dest = _VALUES[flag]
+            setattr(args, dest, _checked(flag, dest, value))
+    args.ignored = sorted(ignored)
+    if words:
+        args.prompt = " ".join(words)
     if args.sdk_url:
         # As Claude Code: --sdk-url speaks stream-json both ways; the flags may be left out.
         args.input_format = args.output_format = "stream-json"
@@ -147,6 +195,21 @@ def parse_run_args(argv: List[str]) -> RunArgs:
         raise UsageError("claw: --input-format stream-json needs --output-format stream-json",
                          hint="embedding hosts run: claw --input-format stream-json --output-format stream-json")
     return args
+
+
+def _checked(flag: str, dest: str, value: str) -> object:
+    choices = _CHOICES.get(dest)
+    if choices is not None and value not in choices:
+        raise _usage(f"{flag}: invalid choice {value!r} (choose from {', '.join(choices)})")
+    if dest in _POSITIVE_INTS:
+        try:
+            number = int(value)
+        except ValueError:
+            raise _usage(f"{flag}: expected a whole number, got {value!r}") from None
+        if number < 1:
+            raise _usage(f"{flag}: must be at least 1, got {number}")
+        return number
+    return value
 
 
 def sniff_output_format(argv: List[str]) -> str:

@@ -1,0 +1,98 @@
+"""claw.cli.args: the run flags, parsed by hand (Claude Code's names, argparse's conventions)."""
+
+from __future__ import annotations
+
+import pytest
+
+from claw.cli.args import RunArgs, parse_run_args, sniff_output_format
+from claw.errors import UsageError
+
+
+def test_no_flags_gives_the_defaults():
+    assert parse_run_args([]) == RunArgs()
+
+
+def test_every_kind_of_flag():
+    args = parse_run_args([
+        "-p", "explain", "this", "--model", "opus", "--output-format=json", "--max-turns", "3",
+        "--allowedTools", "Read", "--allowed-tools=Bash(git status:*)", "--disallowedTools", "Write",
+        "--mcp-config", "a.json", "--mcp-config", "b.json", "--add-dir", "/x", "--verbose",
+        "--thinking", "adaptive", "--max-thinking-tokens=2048", "--fork-session", "-r", "abc",
+    ])
+    assert args.print_mode and args.verbose and args.fork_session
+    assert args.prompt == "explain this"
+    assert (args.model, args.output_format, args.max_turns, args.resume) == ("opus", "json", 3, "abc")
+    assert args.allowed_tools == ["Read", "Bash(git status:*)"]
+    assert args.disallowed_tools == ["Write"]
+    assert args.mcp_config == ["a.json", "b.json"] and args.add_dir == ["/x"]
+    assert (args.thinking, args.max_thinking_tokens) == ("adaptive", 2048)
+
+
+def test_prompt_words_may_come_anywhere_and_after_double_dash_anything_is_prompt():
+    assert parse_run_args(["hello", "--model", "m", "world"]).prompt == "hello world"
+    args = parse_run_args(["-p", "--", "--model", "-x"])
+    assert args.prompt == "--model -x" and args.model is None
+    assert parse_run_args(["-p", "-", "-1"]).prompt == "- -1"  # a lone dash and numbers are words
+
+
+def test_short_flags_combine_and_take_attached_values():
+    args = parse_run_args(["-pc"])
+    assert args.print_mode and args.continue_
+    assert parse_run_args(["-rabc"]).resume == "abc"
+    args = parse_run_args(["-pr", "abc"])
+    assert args.print_mode and args.resume == "abc"
+
+
+def test_the_last_value_of_a_single_value_flag_wins():
+    assert parse_run_args(["--model", "a", "--model", "b"]).model == "b"
+
+
+def test_sdk_compatibility_flags_are_accepted_and_recorded():
+    args = parse_run_args(["--setting-sources", "user,project", "--include-hook-events", "--debug",
+                           "--betas=x", "-p", "hi"])
+    assert args.ignored == ["betas", "debug", "include-hook-events", "setting-sources"]
+    assert args.prompt == "hi"
+
+
+def test_sdk_url_implies_stream_json_both_ways():
+    args = parse_run_args(["--sdk-url", "wss://host/x"])
+    assert (args.input_format, args.output_format) == ("stream-json", "stream-json")
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--no-such-flag"], "unknown flag --no-such-flag"),
+    (["--modle", "x"], "unknown flag --modle"),
+    (["-x"], "unknown flag -x"),
+    (["--model"], "--model needs a value"),
+    (["--model", "--verbose"], "--model needs a value"),
+    (["--verbose=yes"], "--verbose takes no value"),
+    (["--output-format", "xml"], "--output-format: invalid choice 'xml' (choose from text, json, stream-json)"),
+    (["--thinking", "max"], "invalid choice 'max'"),
+    (["--max-turns", "0"], "--max-turns: must be at least 1, got 0"),
+    (["--max-turns", "-2"], "must be at least 1, got -2"),
+    (["--max-turns", "many"], "--max-turns: expected a whole number, got 'many'"),
+    (["-r", "x", "-c"], "--resume and --continue cannot be used together"),
+    (["--include-partial-messages"], "--include-partial-messages needs --output-format stream-json"),
+    (["--input-format", "stream-json"], "--input-format stream-json needs --output-format stream-json"),
+])
+def test_usage_errors_say_what_is_wrong_and_hint(argv, message):
+    with pytest.raises(UsageError) as info:
+        parse_run_args(argv)
+    assert message in info.value.message
+    assert info.value.exit_code == 2
+
+
+def test_a_misspelled_flag_gets_a_did_you_mean():
+    with pytest.raises(UsageError) as info:
+        parse_run_args(["--modle", "x"])
+    assert "did you mean --model?" in info.value.hint
+    with pytest.raises(UsageError) as info:
+        parse_run_args(["--zzzzzz"])
+    assert "claw --help" in info.value.hint
+
+
+def test_sniff_output_format_reads_the_format_before_a_full_parse():
+    assert sniff_output_format(["--bogus", "--output-format", "json"]) == "json"
+    assert sniff_output_format(["--output-format=stream-json"]) == "stream-json"
+    assert sniff_output_format(["--output-format", "xml"]) == "text"
+    assert sniff_output_format([]) == "text"
