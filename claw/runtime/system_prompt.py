@@ -21,12 +21,15 @@ It returns a ``SystemPrompt``: the text plus the sources used and skipped (for `
 
 from __future__ import annotations
 
-import datetime
 import os
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import List, Mapping, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, List, Mapping, Optional, Sequence, Tuple
+
+if TYPE_CHECKING:
+    import datetime
 
 from claw.runtime.git_context import collect_git_context, find_git_root
 
@@ -202,7 +205,7 @@ def _environment_section(
     model: Optional[str],
     git_root: Optional[Path],
     additional_dirs: Sequence[str],
-    today: datetime.date,
+    today: str,
     platform_name: Optional[str],
     env: Mapping[str, str],
 ) -> str:
@@ -221,7 +224,7 @@ def _environment_section(
     shell = env.get("SHELL")
     if shell:
         lines.append(f"Shell: {os.path.basename(shell)}")
-    lines.append(f"Today's date: {today.isoformat()}")
+    lines.append(f"Today's date: {today}")
     if model:
         lines.append(f"Model: {model}")
     lines.append(f"Git repository: yes (root {git_root})" if git_root else "Git repository: no")
@@ -251,7 +254,7 @@ def build_system_prompt(
     """
     env = os.environ if env is None else env
     here = Path(cwd).resolve()
-    today = today or datetime.date.today()
+    today_text = today.isoformat() if today else time.strftime("%Y-%m-%d")  # local date, as date.today()
     sections: List[str] = []
     sources: List[PromptSource] = []
     skipped: List[PromptSource] = []
@@ -266,7 +269,7 @@ def build_system_prompt(
         sources.append(PromptSource("base", "claw base prompt", chars=len(BASE_PROMPT.strip())))
 
     git_root = find_git_root(here)
-    environment = _environment_section(here, model, git_root, additional_dirs, today, platform_name, env)
+    environment = _environment_section(here, model, git_root, additional_dirs, today_text, platform_name, env)
     sections.append(environment)
     sources.append(PromptSource("environment", "environment", chars=len(environment)))
 
