@@ -541,9 +541,7 @@ def _install_importer(loader):
             index = marshal.loads(pack[16:16 + size])
             offset, length, _ = index["_claw_importer.py"]
             start = 16 + size + offset
-            source = loader.get_data("_claw_importer.py")
-            inflate = zlib.decompressobj(-15, zdict=source[-32768:])
-            code = marshal.loads(inflate.decompress(pack[start:start + length]) + inflate.flush())
+            code = marshal.loads(zlib.decompress(pack[start:start + length], -15))
         else:
             pack = None
     if code is None:
@@ -576,10 +574,10 @@ source hash is compared with its source in the archive, and the source wins on a
 
 A pack is one stored zip entry: ``b"CLAWPYC1"``, the magic number (4 bytes), the index's length
 (4 bytes, little-endian), the index (marshal: ``{"claw/x.py": (offset, length, source_hash)}``), then
-each module's code object, marshalled and raw-deflated with the last 32 KiB of the module's source
-as preset dictionary (names and strings are shared: a fifth smaller), at ``offset`` after the index.
+each module's code object, marshalled and raw-deflated, at ``offset`` after the index. Loading a
+module reads nothing but its pack entry (its source is read only for tracebacks and hash checks).
 One entry per Python instead of one per module keeps the zip directory, which zipimport reads at
-every start, small. The index's entry ``@DATACLASS_CODE@`` (raw-deflated, no dictionary) is a marshalled
+every start, small. The index's entry ``@DATACLASS_CODE@`` (raw-deflated too) is a marshalled
 ``{source: marshalled code}`` of the methods ``dataclasses`` generates for the archive's classes: once
 ``dataclasses`` is imported, its ``exec`` takes the code from there instead of compiling the source.
 
@@ -607,7 +605,7 @@ def install(loader: zipimport.zipimporter, tag: str, pack: "bytes | None", index
     if pack is not None:
         import zlib
 
-        decompressobj = zlib.decompressobj
+        decompress = zlib.decompress
         base_offset = 16 + int.from_bytes(pack[12:16], "little")
         pack_path = archive + sep + "_pyc" + sep + tag + ".pack" + sep
         prefix_len = len(archive) + 1
@@ -645,13 +643,12 @@ def install(loader: zipimport.zipimporter, tag: str, pack: "bytes | None", index
             if entry is None:
                 return None, None
             offset, length, source_hash = entry
-            source = self.get_data(origin)
             if check_hash:
+                source = self.get_data(origin)
                 if _imp.source_hash(_frozen_importlib_external._RAW_MAGIC_NUMBER, source) != source_hash:
                     return None, None
             start = base_offset + offset
-            inflate = decompressobj(-15, zdict=source[-32768:])
-            code = marshal.loads(inflate.decompress(pack[start:start + length]) + inflate.flush())
+            code = marshal.loads(decompress(pack[start:start + length], -15))
             _imp._fix_co_filename(code, origin)
             return code, pack_path + origin[prefix_len:] + "c"
 
@@ -734,13 +731,14 @@ PACK_SIGNATURE = b"CLAWPYC1"
 
 
 
-ZDICT_SIZE = 32768  # deflate's window: the most of a preset dictionary it can use
+def _deflate(data: bytes) -> bytes:
+    packer = zlib.compressobj(9, zlib.DEFLATED, -15, 9)
+    return packer.compress(data) + packer.flush()
 
 
-def make_pack(magic_hex: str, pycs: Dict[str, bytes], sources: Dict[str, bytes],
-              dataclass_code: Optional[bytes] = None) -> bytes:
+def make_pack(magic_hex: str, pycs: Dict[str, bytes], dataclass_code: Optional[bytes] = None) -> bytes:
     """One interpreter's bytecode pack (format: see IMPORTER_SOURCE's docstring) from ``{path.pyc:
-    unchecked-hash pyc bytes}``, ``{path.py: source bytes}`` and the marshalled dataclass table."""
+    unchecked-hash pyc bytes}`` and the marshalled dataclass table."""
     import marshal
 
     magic = bytes.fromhex(magic_hex)
@@ -750,21 +748,19 @@ def make_pack(magic_hex: str, pycs: Dict[str, bytes], sources: Dict[str, bytes],
         data = pycs[name]
         if data[:4] != magic or int.from_bytes(data[4:8], "little") != 0b01:
             raise BuildError(f"{name}: not an unchecked-hash pyc for magic {magic_hex}")
-        packer = zlib.compressobj(9, zlib.DEFLATED, -15, 9, zdict=sources[name[:-1]][-ZDICT_SIZE:])
-        member = packer.compress(data[16:]) + packer.flush()
+        member = _deflate(data[16:])
         index[name[:-1]] = (members.tell(), len(member), data[8:16])
         members.write(member)
     if dataclass_code is not None:
-        packer = zlib.compressobj(9, zlib.DEFLATED, -15, 9)
-        member = packer.compress(dataclass_code) + packer.flush()
+        member = _deflate(dataclass_code)
         index[DATACLASS_CODE] = (members.tell(), len(member), b"")
         members.write(member)
     index_bytes = marshal.dumps(index, 4)
     return PACK_SIGNATURE + magic + len(index_bytes).to_bytes(4, "little") + index_bytes + members.getvalue()
 
 
-def read_pack(pack: bytes, sources: Dict[str, bytes]) -> Tuple[bytes, Dict[str, bytes]]:
-    """(magic, {path.py: marshalled code}) of a pack, given the sources it was made with."""
+def read_pack(pack: bytes) -> Tuple[bytes, Dict[str, bytes]]:
+    """(magic, {path.py: marshalled code, DATACLASS_CODE: marshalled table}) of a pack."""
     import marshal
 
     if pack[:8] != PACK_SIGNATURE:
@@ -774,9 +770,7 @@ def read_pack(pack: bytes, sources: Dict[str, bytes]) -> Tuple[bytes, Dict[str, 
     base = 16 + size
     codes = {}
     for name, (off, length, _hash) in index.items():
-        inflate = (zlib.decompressobj(-15) if name == DATACLASS_CODE
-                   else zlib.decompressobj(-15, zdict=sources[name][-ZDICT_SIZE:]))
-        codes[name] = inflate.decompress(pack[base + off:base + off + length]) + inflate.flush()
+        codes[name] = zlib.decompress(pack[base + off:base + off + length], -15)
     return pack[8:12], codes
 
 
@@ -883,7 +877,7 @@ def build(out: Path, wheels_dir: Optional[Path] = None, cache_dir: Optional[Path
             tag = "cp" + version.replace(".", "")
             trees[tag] = magic
             used[tag] = str(python)
-            entries[f"{PYC_TREE}/{tag}.pack"] = make_pack(magic, pycs, sources, dataclass_code)
+            entries[f"{PYC_TREE}/{tag}.pack"] = make_pack(magic, pycs, dataclass_code)
     entries["__main__.py"] = main_py(trees)
     data = write_pyz(entries, out)
     return BuildResult(out, hashlib.sha256(data).hexdigest(), len(data), used, missing)
