@@ -426,30 +426,50 @@ def find_pythons(root: Optional[Path] = None, versions: Sequence[str] = SUPPORTE
     return found
 
 
-# The pack's entry for the methods dataclasses generates (``__init__``, ``__repr__``, ``__eq__``, ...):
-# ``{generated source: marshalled code}``. Compiling those sources is most of what ``@dataclass``
-# costs (about 0.5 ms a class, 60-70 ms of a ``claw -p`` run); the importer hands dataclasses these
-# code objects instead. A source not in the table (another patch release generating different text,
-# a class made at run time) is compiled as usual, so the table can only save time, never change code.
+# Start-up tables: work every run would otherwise redo at import, done once per Python at build time
+# and stored in that Python's pack (see IMPORTER_SOURCE for how they are served). Each is keyed by
+# the complete input of the work it replaces, so an entry can save time but never change a result;
+# an input not in a table (another patch release, a class or pattern made at run time) is processed
+# as usual.
+#
+# DATACLASS_CODE: ``{generated source: marshalled code}`` for the methods dataclasses generates
+# (``__init__``, ``__repr__``, ``__eq__``...). Compiling them is most of what ``@dataclass`` costs:
+# about 0.5 ms a class, 45-65 ms of a ``claw -p`` run.
+# REGEX_PROGRAMS: ``(_sre.MAGIC, {(pattern, flags): arguments of _sre.compile})`` for the regular
+# expressions compiled while claw's modules (and the standard library they use) are imported:
+# parsing and compiling them in Python is ~50 patterns, 5-9 ms of a run.
 DATACLASS_CODE = "<dataclass methods>"
+REGEX_PROGRAMS = "<regex programs>"
+TABLES = (DATACLASS_CODE, REGEX_PROGRAMS)
 
 
 _COMPILE_SCRIPT = r"""
 import importlib.util, os, py_compile, sys
-src, out, opt, table_path = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+src, out, opt, tables = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 names = [rel for rel in sys.stdin.read().split("\n") if rel]
 for rel in names:
     py_compile.compile(os.path.join(src, rel), cfile=os.path.join(out, rel + "c"), dfile=rel,
                        doraise=True, optimize=opt, invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
-# The methods dataclasses generates for claw's classes: import every module of the archive with
-# dataclasses' exec recording the source it is given, then compile each source (see DATACLASS_CODE).
-import builtins, dataclasses, importlib, marshal
-generated = set()
-def record(source, globals=None, locals=None):
+
+# The start-up tables: import every module of the archive while recording the sources dataclasses
+# passes to exec and the patterns the regular expression compiler is given.
+import _sre, builtins, dataclasses, importlib, marshal, re
+if sys.version_info >= (3, 11):
+    from re import _compiler as sre_compiler, _parser as sre_parser
+else:
+    import sre_compile as sre_compiler, sre_parse as sre_parser
+generated, patterns = set(), set()
+def record_source(source, globals=None, locals=None):
     if type(source) is str:
         generated.add(source)
     return builtins.exec(source, globals, locals)
-dataclasses.exec = record
+compile_pattern = sre_compiler.compile
+def record_pattern(p, flags=0):
+    if type(p) in (str, bytes):
+        patterns.add((p, int(flags)))
+    return compile_pattern(p, flags)
+dataclasses.exec = record_source
+sre_compiler.compile = record_pattern
 sys.path.insert(0, src)
 for rel in sorted(names):
     if rel.startswith("claw/") and rel.endswith(".py") and not rel.endswith("__main__.py"):
@@ -460,19 +480,37 @@ for rel in sorted(names):
         except ImportError as exc:  # a platform module this machine lacks: that module's classes are left out
             if (exc.name or "claw").split(".")[0] == "claw":
                 raise
-table = {text: marshal.dumps(compile(text, "<string>", "exec", dont_inherit=True)) for text in sorted(generated)}
-with open(table_path, "wb") as f:
-    f.write(marshal.dumps(table))
+# Patterns the standard library compiled before the recorder was in place are in re's cache.
+patterns.update((key[1], int(key[2])) for key in list(getattr(re, "_cache", {})) if type(key[1]) in (str, bytes))
+code = {text: marshal.dumps(compile(text, "<string>", "exec", dont_inherit=True)) for text in sorted(generated)}
+programs = {}
+for pattern, flags in sorted(patterns, key=lambda k: (type(k[0]) is bytes, k[0], k[1])):
+    if flags & re.DEBUG:
+        continue
+    parsed = sre_parser.parse(pattern, flags)
+    indexgroup = [None] * parsed.state.groups
+    for name, index in parsed.state.groupdict.items():
+        indexgroup[index] = name
+    program = [int(op) for op in sre_compiler._code(parsed, flags)]  # opcodes are int subclasses
+    arguments = (int(flags | parsed.state.flags), program, parsed.state.groups - 1,
+                 dict(parsed.state.groupdict), tuple(indexgroup))
+    if _sre.compile(pattern, *arguments) != compile_pattern(pattern, flags):
+        raise SystemExit("the regex table does not reproduce re's own result for %r" % (pattern,))
+    programs[(pattern, flags)] = arguments
+with open(os.path.join(tables, "dataclass"), "wb") as f:
+    f.write(marshal.dumps(code))
+with open(os.path.join(tables, "regex"), "wb") as f:
+    f.write(marshal.dumps((_sre.MAGIC, programs)))
 sys.stdout.write("%d.%d %s\n" % (sys.version_info[0], sys.version_info[1], importlib.util.MAGIC_NUMBER.hex()))
 """
 
 
 def compile_tree(python: Path, sources: Dict[str, bytes],
-                 optimize: int = 0) -> Tuple[str, str, Dict[str, bytes], bytes]:
+                 optimize: int = 0) -> Tuple[str, str, Dict[str, bytes], Dict[str, bytes]]:
     """Compile every ``.py`` of ``sources`` with ``python`` in one fresh process (``PYTHONHASHSEED=0``,
-    sorted order: marshal output then does not vary between builds), and the methods dataclasses
-    generates for their classes (see ``DATACLASS_CODE``).
-    Returns (its "X.Y", its magic number in hex, {path.pyc: bytes}, the marshalled dataclass table)."""
+    sorted order: marshal output then does not vary between builds), and make its start-up tables
+    (see ``TABLES``). Returns (its "X.Y", its magic number in hex, {path.pyc: bytes},
+    {table name: marshalled table})."""
     py_names = sorted(n for n in sources if n.endswith(".py"))
     with tempfile.TemporaryDirectory(prefix="claw-build-") as tmp:
         src, out = Path(tmp, "src"), Path(tmp, "out")
@@ -485,7 +523,7 @@ def compile_tree(python: Path, sources: Dict[str, bytes],
         # -S -s: no site-packages; -X no_debug_ranges (3.11+): no column tables, a quarter smaller
         # (tracebacks lose their ^^^ markers only); cwd=tmp: nothing local shadows the stdlib.
         cmd = [str(python), "-S", "-s", "-B", "-X", "no_debug_ranges", "-c", _COMPILE_SCRIPT,
-               str(src), str(out), str(optimize), str(Path(tmp, "dataclass-methods"))]
+               str(src), str(out), str(optimize), tmp]
         proc = subprocess.run(cmd,
                               input="\n".join(py_names), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               text=True, env=env, cwd=tmp, timeout=300)
@@ -493,7 +531,8 @@ def compile_tree(python: Path, sources: Dict[str, bytes],
             raise BuildError(f"compiling with {python} failed:\n{proc.stderr.strip()}")
         version, magic = proc.stdout.split()[-2:]
         pycs = {name + "c": (out / (name + "c")).read_bytes() for name in py_names}
-        return version, magic, pycs, Path(tmp, "dataclass-methods").read_bytes()
+        tables = {DATACLASS_CODE: Path(tmp, "dataclass").read_bytes(), REGEX_PROGRAMS: Path(tmp, "regex").read_bytes()}
+        return version, magic, pycs, tables
 
 
 # --------------------------------------------------------------------------------------------------
@@ -577,9 +616,11 @@ A pack is one stored zip entry: ``b"CLAWPYC1"``, the magic number (4 bytes), the
 each module's code object, marshalled and raw-deflated, at ``offset`` after the index. Loading a
 module reads nothing but its pack entry (its source is read only for tracebacks and hash checks).
 One entry per Python instead of one per module keeps the zip directory, which zipimport reads at
-every start, small. The index's entry ``@DATACLASS_CODE@`` (raw-deflated too) is a marshalled
-``{source: marshalled code}`` of the methods ``dataclasses`` generates for the archive's classes: once
-``dataclasses`` is imported, its ``exec`` takes the code from there instead of compiling the source.
+every start, small. Two more index entries (raw-deflated too) are start-up tables made by the
+build: ``@DATACLASS_CODE@``, ``{source: marshalled code}`` of the methods ``dataclasses`` generates
+for the archive's classes, and ``@REGEX_PROGRAMS@``, ``(_sre.MAGIC, {(pattern, flags): arguments of
+_sre.compile})``. Once ``dataclasses`` (``re._compiler``) is imported, its ``exec`` (``compile``)
+takes the result from the table instead of compiling, for exactly the inputs in the table.
 
 Generated by build_zipapp.py. It does not touch imports from anywhere but this archive.
 """
@@ -677,16 +718,22 @@ def install(loader: zipimport.zipimporter, tag: str, pack: "bytes | None", index
     for entry, finder in list(sys.path_importer_cache.items()):
         if isinstance(finder, zipimport.zipimporter) and finder.archive == archive:
             sys.path_importer_cache[entry] = ClawImporter(entry)
-    if pack is not None and "@DATACLASS_CODE@" in index:
-        offset, length, _ = index["@DATACLASS_CODE@"]
-        start = base_offset + offset
-        serve_dataclass_code(lambda: marshal.loads(zlib.decompress(pack[start:start + length], -15)))
+    if pack is not None:
+        for name, serve in (("@DATACLASS_CODE@", serve_dataclass_code), ("@REGEX_PROGRAMS@", serve_regex_programs)):
+            if name in index:
+                offset, length, _ = index[name]
+                serve(_table_loader(pack, base_offset + offset, length))
+
+
+def _table_loader(pack: bytes, start: int, length: int):
+    import zlib
+
+    return lambda: marshal.loads(zlib.decompress(pack[start:start + length], -15))
 
 
 def serve_dataclass_code(load_table) -> None:
     """Give ``dataclasses`` an ``exec`` that runs precompiled code for the sources in the table that
-    ``load_table()`` returns (loaded at the first call) and compiles any other source as usual.
-    ``dataclasses`` is patched when it is imported (a one-shot finder), or now if it already is."""
+    ``load_table()`` returns (loaded at the first call) and compiles any other source as usual."""
     import builtins
 
     builtin_exec = builtins.exec
@@ -702,29 +749,65 @@ def serve_dataclass_code(load_table) -> None:
                 source = marshal.loads(code)
         return builtin_exec(source, globals, locals)
 
-    if "dataclasses" in sys.modules:
-        sys.modules["dataclasses"].exec = exec
+    def patch(module):
+        module.exec = exec
+
+    patch_on_import("dataclasses", patch)
+
+
+def serve_regex_programs(load_table) -> None:
+    """Give the regular expression compiler (``re._compiler``, ``sre_compile`` before 3.11) a
+    ``compile`` that builds the pattern from the table's precompiled program when the pattern and
+    flags are in the table that ``load_table()`` returns (loaded at the first call, and ignored
+    unless it was made for this ``_sre`` engine), and compiles anything else as usual."""
+    import _sre
+
+    table = None
+
+    def patch(module):
+        compile_pattern = module.compile
+
+        def compile(p, flags=0):
+            nonlocal table
+            if table is None:
+                magic, programs = load_table()
+                table = programs if magic == _sre.MAGIC else {}
+            arguments = table.get((p, flags)) if type(p) in (str, bytes) else None
+            if arguments is None:
+                return compile_pattern(p, flags)
+            return _sre.compile(p, *arguments)
+
+        module.compile = compile
+
+    patch_on_import("re._compiler" if sys.version_info >= (3, 11) else "sre_compile", patch)
+
+
+def patch_on_import(name: str, patch) -> None:
+    """Call ``patch(module)`` once the standard-library module ``name`` has run: now if it is already
+    imported, else through a one-shot finder at the front of ``sys.meta_path``."""
+    if name in sys.modules:
+        patch(sys.modules[name])
         return
 
-    class PatchDataclasses:
+    class PatchOnImport:
         @staticmethod
         def find_spec(fullname, path=None, target=None):
-            if fullname != "dataclasses":
+            if fullname != name:
                 return None
-            sys.meta_path.remove(PatchDataclasses)
+            sys.meta_path.remove(PatchOnImport)
             spec = _frozen_importlib_external.PathFinder.find_spec(fullname, path)
             if spec is not None and spec.loader is not None:
                 run = spec.loader.exec_module
 
                 def exec_module(module):
                     run(module)
-                    module.exec = exec
+                    patch(module)
 
                 spec.loader.exec_module = exec_module
             return spec
 
-    sys.meta_path.insert(0, PatchDataclasses)
-'''.replace("@DATACLASS_CODE@", DATACLASS_CODE)
+    sys.meta_path.insert(0, PatchOnImport)
+'''.replace("@DATACLASS_CODE@", DATACLASS_CODE).replace("@REGEX_PROGRAMS@", REGEX_PROGRAMS)
 
 
 PACK_SIGNATURE = b"CLAWPYC1"
@@ -736,9 +819,9 @@ def _deflate(data: bytes) -> bytes:
     return packer.compress(data) + packer.flush()
 
 
-def make_pack(magic_hex: str, pycs: Dict[str, bytes], dataclass_code: Optional[bytes] = None) -> bytes:
+def make_pack(magic_hex: str, pycs: Dict[str, bytes], tables: Optional[Dict[str, bytes]] = None) -> bytes:
     """One interpreter's bytecode pack (format: see IMPORTER_SOURCE's docstring) from ``{path.pyc:
-    unchecked-hash pyc bytes}`` and the marshalled dataclass table."""
+    unchecked-hash pyc bytes}`` and its start-up tables ``{name in TABLES: marshalled table}``."""
     import marshal
 
     magic = bytes.fromhex(magic_hex)
@@ -751,16 +834,16 @@ def make_pack(magic_hex: str, pycs: Dict[str, bytes], dataclass_code: Optional[b
         member = _deflate(data[16:])
         index[name[:-1]] = (members.tell(), len(member), data[8:16])
         members.write(member)
-    if dataclass_code is not None:
-        member = _deflate(dataclass_code)
-        index[DATACLASS_CODE] = (members.tell(), len(member), b"")
+    for name, table in sorted((tables or {}).items()):
+        member = _deflate(table)
+        index[name] = (members.tell(), len(member), b"")
         members.write(member)
     index_bytes = marshal.dumps(index, 4)
     return PACK_SIGNATURE + magic + len(index_bytes).to_bytes(4, "little") + index_bytes + members.getvalue()
 
 
 def read_pack(pack: bytes) -> Tuple[bytes, Dict[str, bytes]]:
-    """(magic, {path.py: marshalled code, DATACLASS_CODE: marshalled table}) of a pack."""
+    """(magic, {path.py: marshalled code, table name: marshalled table}) of a pack."""
     import marshal
 
     if pack[:8] != PACK_SIGNATURE:
@@ -871,13 +954,13 @@ def build(out: Path, wheels_dir: Optional[Path] = None, cache_dir: Optional[Path
             log(f"build: warning: no Python {version} found; claw.pyz will compile its sources on every "
                 f"start under {version}")
         for version, python in sorted(pythons.items(), key=lambda kv: tuple(map(int, kv[0].split(".")))):
-            got_version, magic, pycs, dataclass_code = compile_tree(python, sources)
+            got_version, magic, pycs, tables = compile_tree(python, sources)
             if got_version != version:
                 raise BuildError(f"{python} says it is Python {got_version}, expected {version}")
             tag = "cp" + version.replace(".", "")
             trees[tag] = magic
             used[tag] = str(python)
-            entries[f"{PYC_TREE}/{tag}.pack"] = make_pack(magic, pycs, dataclass_code)
+            entries[f"{PYC_TREE}/{tag}.pack"] = make_pack(magic, pycs, tables)
     entries["__main__.py"] = main_py(trees)
     data = write_pyz(entries, out)
     return BuildResult(out, hashlib.sha256(data).hexdigest(), len(data), used, missing)

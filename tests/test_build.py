@@ -197,11 +197,14 @@ def test_archive_layout(two_builds, snapshot):
             assert zf.getinfo(f"_pyc/{tag}.pack").compress_type == zipfile.ZIP_STORED
             magic, codes = bz.read_pack(zf.read(f"_pyc/{tag}.pack"))
             table = marshal.loads(codes.pop(bz.DATACLASS_CODE))
+            _sre_magic, programs = marshal.loads(codes.pop(bz.REGEX_PROGRAMS))
             assert sorted(codes) == sorted(sources), tag
             # The dataclass table holds the generated methods of claw's and the vendored classes.
             assert any("message_id" in text for text in table), tag  # claw.api.types.MessageStarted
             assert any("status_code" in text and "reason" in text for text in table), tag  # h11's Response
             assert all(isinstance(code, bytes) for code in table.values())
+            # The regex table holds the patterns claw compiles at import (claw.runtime.session_store's).
+            assert any("[0-9a-fA-F]{8}-" in pattern for pattern, _flags in programs), tag
             assert magic.hex() == bz.main_py_trees(zf.read("__main__.py"))[tag]
         # No vendored module still imports its siblings by their top-level name.
         for n in sources:

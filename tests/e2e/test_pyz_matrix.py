@@ -195,3 +195,29 @@ print("ok")
     proc = run_after_start(python_for(version), snippet)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().endswith("ok")
+
+
+@pytest.mark.parametrize("version", SUPPORTED)
+def test_regex_programs_come_precompiled_from_the_pack(claw_pyz, version):
+    # With the parser made to fail, claw's modules still import (their patterns come from the pack's
+    # table), and a pattern the table does not know still reaches the real compiler.
+    snippet = """
+import re, sys
+parser = sys.modules["re._parser" if sys.version_info >= (3, 11) else "sre_parse"]
+def refuse(*args, **kwargs):
+    raise RuntimeError("parsed")
+parser.parse = refuse
+re.purge()
+import claw.runtime.session_store, claw.net.tls, claw._vendor.h11
+assert claw.runtime.session_store._UUID_RE.match("6f1c3a52-8d0e-4c56-9a53-3c2d1e0b7a41")
+try:
+    re.compile("not in (the)? table{2}")
+except RuntimeError as exc:
+    assert str(exc) == "parsed"
+else:
+    raise AssertionError("an unknown pattern did not reach the compiler")
+print("ok")
+"""
+    proc = run_after_start(python_for(version), snippet)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().endswith("ok")
