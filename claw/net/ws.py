@@ -15,6 +15,13 @@ opening handshake (subprotocols, extra headers) and returns a ``WebSocket``:
   missing pong (``ping_timeout``) fails the connection, so a dead peer is noticed;
 - ``aclose(code, reason)`` runs the closing handshake (bounded wait), a server's close is answered.
 
+wsproto does the handshake, text messages, control frames and closing. Binary messages, the bulk of
+the relay's traffic, take a shorter path (``claw.proto.wsframe``): ``send_bytes`` frames and masks
+them itself in one buffer, and the reader splits the server's frames itself and hands wsproto only
+what is not binary data, so a binary message's payload is copied once (when its pieces are joined)
+instead of three times. The handshake feeds wsproto only the HTTP response head, so that frames
+arriving with it reach that reader too.
+
 It deliberately does not implement permessage-deflate or other extensions, streaming of partial
 messages to the caller, automatic reconnection (the caller decides), or a server side.
 """
@@ -24,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import os
+import re
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Deque, Dict, List, Optional, Sequence, Tuple, Union
 
@@ -41,6 +49,9 @@ DEFAULT_MAX_MESSAGE_SIZE = 16 * 2**20
 _QUEUE_LIMIT = 16  # unread messages held before the reader stops reading
 _CLOSE_TIMEOUT = 5.0  # seconds aclose() waits for the server's close frame
 _REJECT_BODY_LIMIT = 2048
+_SMALL_PIECE = 4096  # pieces of a message below this are gathered in one buffer as they come
+_MAX_RESPONSE_HEAD = 64 * 1024  # beyond this, the handshake response goes to wsproto as it comes
+_HEAD_END = re.compile(b"\n\r?\n")  # where h11 ends a head
 _RESERVED_HEADERS = {"host", "upgrade", "connection", "sec-websocket-key",
                      "sec-websocket-version", "sec-websocket-protocol",
                      "sec-websocket-extensions"}
@@ -61,7 +72,9 @@ class WebSocket:
 
     def __init__(self, conn: Connection, ws_conn: Any, url: URL, subprotocol: Optional[str], *,
                  max_message_size: int, ping_interval: Optional[float],
-                 ping_timeout: Optional[float]) -> None:
+                 ping_timeout: Optional[float], wsproto_holds_data: bool = False) -> None:
+        from claw.proto.wsframe import FrameReader
+
         self.subprotocol = subprotocol
         self.url = url
         self.close_code: Optional[int] = None
@@ -77,6 +90,10 @@ class WebSocket:
         self._discard = False
         self._closed: Optional[Tuple[str, bool, Optional[str]]] = None  # message, retryable, hint
         self._pings: Dict[bytes, asyncio.Future] = {}
+        # once wsproto holds received frame bytes, it must read everything after them too
+        self._frames = FrameReader(passthrough=wsproto_holds_data)
+        self._fragments: List[Any] = []  # the pieces of the message being received
+        self._size = 0  # their size
         self._reader = asyncio.ensure_future(self._read_loop())
         self._keepalive: Optional[asyncio.Future] = None
         if ping_interval:
@@ -89,11 +106,13 @@ class WebSocket:
 
         await self._send(events.TextMessage(data=text))
 
-    async def send_bytes(self, data: bytes) -> None:
-        """Send one binary message."""
-        events = _wsproto().events
+    async def send_bytes(self, *parts: Any) -> None:
+        """Send one binary message: the concatenation of ``parts`` (bytes-like), which are copied
+        straight into the masked frame (no need to join them first)."""
+        from claw.proto.wsframe import client_frame
 
-        await self._send(events.BytesMessage(data=bytes(data)))
+        self._check_open()
+        await self._conn.write(memoryview(client_frame(parts)))
 
     async def recv(self) -> Union[str, bytes]:
         """The next message; ``NetworkError(kind="closed")`` once closed and no message is left."""
@@ -174,11 +193,12 @@ class WebSocket:
 
     # internals
     async def _send(self, event: Any) -> None:
-        ConnectionState = _wsproto().ConnectionState
-
-        if self._closed is not None or self._ws.state is not ConnectionState.OPEN:
-            raise self._closed_error()
+        self._check_open()
         await self._conn.write(self._ws.send(event))
+
+    def _check_open(self) -> None:
+        if self._closed is not None or self._ws.state is not _wsproto().ConnectionState.OPEN:
+            raise self._closed_error()
 
     def _closed_error(self) -> NetworkError:
         if self._closed is None:  # pragma: no cover - only called once closed
@@ -207,49 +227,32 @@ class WebSocket:
                 waiter.exception()  # retrieved: no "never retrieved" warning if nobody waits
 
     async def _read_loop(self) -> None:
-        events = _wsproto().events
-        ConnectionState = _wsproto().ConnectionState
+        from claw.proto.wsframe import BINARY, FrameError
 
         ws = self._ws
-        fragments: List[Any] = []
-        size = 0
+        frames = self._frames
         try:
+            if await self._wsproto_events():  # what wsproto already holds comes first
+                return
             while True:
-                for event in ws.events():
-                    kind = type(event)
-                    if kind is events.TextMessage or kind is events.BytesMessage:
-                        size += len(event.data)
-                        if size > self._max_message_size:
-                            await self._fail(1009, "message too big",
-                                             f"a message from {self.url.origin} is larger than "
-                                             f"the limit of {self._max_message_size} bytes; "
-                                             f"closed with 1009")
-                            return
-                        fragments.append(event.data)
-                        if event.message_finished:
-                            if kind is events.TextMessage:
-                                message: Union[str, bytes] = "".join(fragments)
-                            else:
-                                message = b"".join(fragments) if len(fragments) > 1 \
-                                    else bytes(fragments[0])
-                            fragments = []
-                            size = 0
-                            if not self._discard:
-                                self._messages.append(message)
-                                self._readable.set()
-                                if len(self._messages) >= _QUEUE_LIMIT:
-                                    self._space.clear()
-                                    await self._space.wait()
-                    elif kind is events.Ping:
-                        if ws.state is ConnectionState.OPEN:
-                            await self._conn.write(ws.send(event.response()))
-                    elif kind is events.Pong:
-                        self._pong(bytes(event.payload))
-                    elif kind is events.CloseConnection:
-                        await self._on_close(event)
-                        return
                 data = await self._conn.read(WS_READ_CHUNK)
-                ws.receive_data(data if data else None)
+                if not data:
+                    ws.receive_data(None)
+                    if await self._wsproto_events():
+                        return
+                    continue
+                for kind, piece, finished in frames.feed(data):
+                    if kind is BINARY:
+                        if await self._data(piece, finished, bytes):
+                            return
+                    else:
+                        ws.receive_data(piece)
+                        if await self._wsproto_events():
+                            return
+        except FrameError as exc:
+            await self._fail(exc.code, exc.reason,
+                             f"WebSocket {self.url}: the server broke the protocol ({exc.reason}); "
+                             f"closed with {exc.code}")
         except NetworkError as exc:
             self._set_closed(1006, "", by_server=True,
                              message=f"WebSocket {self.url}: {exc.message} (1006)", hint=exc.hint)
@@ -263,6 +266,65 @@ class WebSocket:
                 self._set_closed(1006, "", by_server=True)
             if not self._conn.closed:
                 self._conn.abort()
+
+    async def _wsproto_events(self) -> bool:
+        """Act on wsproto's pending events; True when the connection is over."""
+        events = _wsproto().events
+        ConnectionState = _wsproto().ConnectionState
+
+        ws = self._ws
+        for event in ws.events():
+            kind = type(event)
+            if kind is events.BytesMessage:
+                if await self._data(event.data, event.message_finished, bytes):
+                    return True
+            elif kind is events.TextMessage:
+                if await self._data(event.data, event.message_finished, str):
+                    return True
+            elif kind is events.Ping:
+                if ws.state is ConnectionState.OPEN:
+                    await self._conn.write(ws.send(event.response()))
+            elif kind is events.Pong:
+                self._pong(bytes(event.payload))
+            elif kind is events.CloseConnection:
+                await self._on_close(event)
+                return True
+        return False
+
+    async def _data(self, piece: Any, finished: bool, kind: type) -> bool:
+        """A piece of a data message; queue the message when ``finished``. True when the message is
+        too big (the connection is then failed with 1009)."""
+        self._size += len(piece)
+        if self._size > self._max_message_size:
+            await self._fail(1009, "message too big",
+                             f"a message from {self.url.origin} is larger than the limit of "
+                             f"{self._max_message_size} bytes; closed with 1009")
+            return True
+        fragments = self._fragments
+        if not finished:
+            if kind is str or len(piece) >= _SMALL_PIECE:
+                fragments.append(piece)
+            elif fragments and type(fragments[-1]) is bytearray:
+                fragments[-1] += piece  # small pieces share one buffer: no per-frame overhead
+            else:
+                fragments.append(bytearray(piece))
+            return False
+        if kind is str:
+            message: Union[str, bytes] = "".join(fragments) + piece if fragments else piece
+        elif fragments:
+            fragments.append(piece)
+            message = b"".join(fragments)
+        else:
+            message = piece if type(piece) is bytes else bytes(piece)
+        fragments.clear()
+        self._size = 0
+        if not self._discard:
+            self._messages.append(message)
+            self._readable.set()
+            if len(self._messages) >= _QUEUE_LIMIT:
+                self._space.clear()
+                await self._space.wait()
+        return False
 
     async def _on_close(self, event: Any) -> None:
         ConnectionState = _wsproto().ConnectionState
@@ -388,7 +450,8 @@ async def connect_websocket(url: Union[URL, str], config: NetConfig, *,
                                  subprotocols=list(subprotocols), extra_headers=extra)
         await conn.write(ws_conn.send(request))
         try:
-            accepted = await asyncio.wait_for(_handshake(conn, ws_conn, url), timeout)
+            accepted, wsproto_holds_data = await asyncio.wait_for(_handshake(conn, ws_conn, url),
+                                                                  timeout)
         except asyncio.TimeoutError:
             raise NetworkError(
                 f"the WebSocket handshake with {url.origin} got no answer within {timeout:g}s",
@@ -400,26 +463,54 @@ async def connect_websocket(url: Union[URL, str], config: NetConfig, *,
     return WebSocket(conn, ws_conn, url, accepted.subprotocol, max_message_size=max_message_size,
                      ping_interval=ping_interval,
                      ping_timeout=ping_timeout if ping_timeout is not None
-                     else (ping_interval or 20.0))
+                     else (ping_interval or 20.0), wsproto_holds_data=wsproto_holds_data)
 
 
-async def _handshake(conn: Connection, ws_conn: Any, url: URL) -> Any:
+async def _handshake(conn: Connection, ws_conn: Any, url: URL) -> Tuple[Any, bool]:
+    """(the AcceptConnection event, whether wsproto holds bytes received after the response head).
+
+    wsproto is given the response head alone, and what came after it (the server's first frames) is
+    put back into ``conn`` for the WebSocket's reader. Only an odd response (a head wsproto does not
+    accept by itself, one larger than ``_MAX_RESPONSE_HEAD``) gets everything fed to wsproto."""
     events = _wsproto().events
     RemoteProtocolError = _wsproto().utilities.RemoteProtocolError
 
     rejected: Optional[Any] = None
     body = bytearray()
+    head = b""  # the response head so far, not yet given to wsproto
+    head_done = False
+    exact = True  # wsproto was given the response head and nothing after it
     while True:
         data = await conn.read(READ_CHUNK)
+        rest = b""
+        if head_done:
+            exact = False
+        else:
+            head += data
+            end = _HEAD_END.search(head)
+            if end is None and data and len(head) <= _MAX_RESPONSE_HEAD:
+                continue  # wait for the whole head
+            head_done = True
+            if end is None:
+                data, exact = head, False
+            else:
+                data, rest = head[:end.end()], head[end.end():]
+            head = b""
         try:
             ws_conn.receive_data(data if data else None)
             pending = list(_until_accept(ws_conn))
+            if rest and not any(isinstance(event, events.AcceptConnection) for event in pending):
+                ws_conn.receive_data(rest)  # a rejection's body (or an odd head): wsproto reads it
+                pending += list(_until_accept(ws_conn))
+                rest, exact = b"", False
         except RemoteProtocolError as exc:
             raise NetworkError(f"{url.origin} answered the WebSocket handshake wrongly: {exc}",
                                kind="protocol") from None
         for event in pending:
             if isinstance(event, events.AcceptConnection):
-                return event
+                if rest:
+                    conn.unread(rest)
+                return event, not exact
             if isinstance(event, events.RejectConnection):
                 rejected = event
                 if not event.has_body:

@@ -378,3 +378,152 @@ def test_wss_with_untrusted_certificate(tmp_path):
     with pytest.raises(NetworkError) as info:
         run(main())
     assert info.value.kind == "tls_verify"
+
+
+# -- the binary fast paths (claw.proto.wsframe) ----------------------------------------------------
+
+
+def _frame(opcode, payload, fin=True):
+    """An unmasked server frame."""
+    first = (0x80 if fin else 0) | opcode
+    if len(payload) < 126:
+        return bytes((first, len(payload))) + payload
+    if len(payload) < 65536:
+        return bytes((first, 126)) + len(payload).to_bytes(2, "big") + payload
+    return bytes((first, 127)) + len(payload).to_bytes(8, "big") + payload
+
+
+def _client_frames(data):
+    """The frames a client sent, as a wsproto server reads them: (opcode, payload)."""
+    from wsproto.frame_protocol import FrameProtocol
+
+    proto = FrameProtocol(client=False, extensions=[])
+    proto.receive_bytes(data)
+    return [(int(f.opcode), f.payload if isinstance(f.payload, (str, tuple)) else bytes(f.payload))
+            for f in proto.received_frames()]
+
+
+async def _until_close(reader, writer):
+    """Read the client's frames up to its close frame, answer that, close; the frames."""
+    received = b""
+    while True:
+        data = await reader.read(65536)
+        received += data
+        frames = _client_frames(received)
+        if not data or frames and frames[-1][0] == 0x8:
+            break
+    writer.write(_frame(0x8, b"\x03\xe8"))
+    await writer.drain()
+    writer.close()
+    return frames
+
+
+@pytest.mark.parametrize("split_head", [False, True])
+def test_frames_that_come_with_the_handshake_answer(config, split_head):
+    big = bytes(range(256)) * 300  # 76800 bytes: an 8-byte length
+    frames = (_frame(0x2, b"first") + _frame(0x9, b"ping!") + _frame(0x1, "tëxt".encode())
+              + _frame(0x2, big[:100], fin=False) + _frame(0x0, big[100:]))
+    got = {}
+
+    async def eager(reader, writer):
+        head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1")
+        key = next(line.split(":", 1)[1].strip() for line in head.split("\r\n")
+                   if line.lower().startswith("sec-websocket-key:"))
+        answer = ("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade"
+                  f"\r\nSec-WebSocket-Accept: {_accept_token(key)}\r\n\r\n").encode() + frames
+        if split_head:  # the head in two packets, the second one carrying the frames too
+            writer.write(answer[:40])
+            await writer.drain()
+            await asyncio.sleep(0.05)
+            answer = answer[40:]
+        writer.write(answer)  # the answer and the first frames in one packet
+        await writer.drain()
+        got["client"] = await _until_close(reader, writer)
+
+    async def main():
+        server = await asyncio.start_server(eager, "127.0.0.1", 0)
+        async with server:
+            ws = await connect_websocket(f"ws://127.0.0.1:{port_of(server)}/", config,
+                                         ping_interval=None)
+            messages = [await ws.recv() for _ in range(3)]
+            await ws.aclose()
+            return messages
+
+    assert run(main()) == [b"first", "tëxt", big]
+    assert got["client"][0] == (0xA, b"ping!")  # the ping that came with the answer was answered
+    assert got["client"][-1][0] == 0x8
+
+
+def test_send_bytes_in_parts(config):
+    big = bytes(range(256)) * 1200
+
+    async def main():
+        async with serve(echo, "127.0.0.1", 0, max_size=None, ping_interval=None) as server:
+            async with await connect_websocket(f"ws://127.0.0.1:{port_of(server)}/", config,
+                                               ping_interval=None) as ws:
+                await ws.send_bytes(b"\x0a", bytearray(b"abc"), memoryview(b"def"))
+                await ws.send_bytes()
+                await ws.send_bytes(big[:7], memoryview(big)[7:])
+                return [await ws.recv() for _ in range(3)]
+
+    assert run(main()) == [b"\x0aabcdef", b"", big]
+
+
+def test_send_bytes_after_close_raises(config):
+    async def main():
+        async with serve(echo, "127.0.0.1", 0, ping_interval=None) as server:
+            ws = await connect_websocket(f"ws://127.0.0.1:{port_of(server)}/", config,
+                                         ping_interval=None)
+            await ws.aclose()
+            with pytest.raises(NetworkError) as info:
+                await ws.send_bytes(b"late")
+            return info.value
+
+    assert run(main()).kind == "closed"
+
+
+def test_binary_message_interrupted_by_another_closes_with_1002(config):
+    got = {}
+
+    async def bad(reader, writer):
+        await _raw_handshake(reader, writer)
+        writer.write(_frame(0x2, b"part one", fin=False) + _frame(0x2, b"a new message"))
+        await writer.drain()
+        got["client"] = await _until_close(reader, writer)
+
+    async def main():
+        server = await asyncio.start_server(bad, "127.0.0.1", 0)
+        async with server:
+            ws = await connect_websocket(f"ws://127.0.0.1:{port_of(server)}/", config,
+                                         ping_interval=None)
+            with pytest.raises(NetworkError) as info:
+                await ws.recv()
+            await ws.aclose()
+            return info.value
+
+    error = run(main())
+    assert error.kind == "closed" and error.close_code == 1002
+    assert "CONTINUATION" in error.message
+    assert got["client"][0][0] == 0x8 and got["client"][0][1][0] == 1002
+
+
+def test_many_tiny_fragments_make_one_message(config):
+    async def tiny(reader, writer):
+        await _raw_handshake(reader, writer)
+        payload = bytes(range(256)) * 40
+        frames = [_frame(0x2 if i == 0 else 0x0, payload[i:i + 1], fin=i == len(payload) - 1)
+                  for i in range(len(payload))]
+        writer.write(b"".join(frames) + _frame(0x2, b"next"))
+        await writer.drain()
+        await _until_close(reader, writer)
+
+    async def main():
+        server = await asyncio.start_server(tiny, "127.0.0.1", 0)
+        async with server:
+            ws = await connect_websocket(f"ws://127.0.0.1:{port_of(server)}/", config,
+                                         ping_interval=None)
+            messages = [await ws.recv(), await ws.recv()]
+            await ws.aclose()
+            return messages
+
+    assert run(main()) == [bytes(range(256)) * 40, b"next"]
