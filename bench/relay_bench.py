@@ -11,20 +11,33 @@ for http://), else a Python socket client.
 1. Throughput: a ``--size-mb`` download (default 100 MB) and an upload of the same size, directly to
    the target and through the relay, interleaved, ``--repeat`` times each (default 3: the best counts,
    which filters out other load on the machine); MB/s and the ratio relay/direct (target >= 0.5x).
-   For each relayed transfer it also reads, from /proc (Linux), the CPU time (user + system) the relay
-   process and the session-side process spent on it, per MB: the relay's figure is claw's own cost,
-   independent of how the four processes share the CPUs, and ``1 / (relay ms per MB)`` is what one
-   tunnel could reach if the relay had a core to itself (the lowest of the repeats is printed).
+   For each relayed transfer it also reads, from /proc (Linux), the CPU time the relay process and the
+   session-side process spent on it, per MB: the relay's figure is claw's own cost, much less disturbed
+   by other load than throughput is, and ``1 / (relay ms per MB)`` is what one tunnel could reach if
+   the relay had a core to itself (the lowest of the repeats is printed). The time comes from
+   ``/proc/PID/task/*/schedstat`` (nanoseconds) where the kernel has it, else from ``/proc/PID/stat``
+   (user + system, in 10 ms ticks: 0.1 ms/MB steps at 100 MB).
 2. Tunnel open: ``--opens`` sequential opens (default 200). Through the relay: TCP connect to the relay,
    ``CONNECT``, wait for the upstream's ``200`` (which includes the relay's WebSocket handshake and the
    upstream's TCP connect to the target). Direct: a TCP connect to the target. The added latency is the
    difference of the medians (target <= 10 ms).
 
 Both measurements run against two session sides: a lean asyncio upstream written here (what is measured
-is then mostly claw's relay) and the ``websockets`` test fake.
+is then mostly claw's relay) and the ``websockets`` test fake. In a real session the session side runs
+on another machine; here it shares the CPUs with claw's relay, so its cost lowers the ratio too. The lean
+one therefore does as little as a WebSocket server can (since 2026-11-22: receive buffers shared by its
+connections, each piece of a frame unmasked as it arrives and passed on without reassembling the frame,
+each read of the target sent as one frame written around the data in place — one send per chunk instead
+of two, no copy); the transfers measured are the same 100 MB through claw's relay, and the direct
+transfers do not involve it.
+
+3. ``--ceiling`` (off by default) also runs both transfers through two chained trivial TCP forwarders
+   (Python asyncio protocols, no framing, no WebSocket: four processes on the same CPUs, two of which
+   only pass bytes on). A reference for what the relayed path can reach on the machine, not a strict
+   bound: each forwarder costs about what the relay costs on a download.
 
 Usage: python3 bench/relay_bench.py [--size-mb 100] [--opens 200] [--repeat 3] [--upstream lean|websockets|both]
-                                    [--python-client]
+                                    [--python-client] [--ceiling]
 Run from the repository root with the test virtualenv (it needs ``websockets`` for the fake upstream):
   .venv-test/bin/python bench/relay_bench.py
 It prints results; it asserts nothing and leaves no files behind.
@@ -71,8 +84,12 @@ asyncio.run(main())
 LEAN_UPSTREAM = r"""
 # A lean upstream for the benchmark: the same protocol as tests/fakes/relay_server.py (WebSocket handshake
 # with the bearer token, UpstreamProxyChunk messages, CONNECT chunk first, 200 answer, bytes both ways) on
-# bare asyncio protocols, unmasking with websockets' C helper, so that what is measured is claw's relay
-# rather than a Python WebSocket server. Not a general WebSocket server: no fragmentation, no extensions.
+# bare asyncio buffered protocols, so that what is measured is claw's relay rather than a Python
+# WebSocket server. A real session side runs on another machine; this one shares the CPUs with the relay,
+# so it does as little as it can: it reads into buffers it shares, unmasks each piece of a frame as it
+# arrives with websockets' C helper and passes it on (no reassembly of frames), and sends each read of the
+# target as one frame written around the data in place (one send, no copy). Not a general WebSocket
+# server: no fragmented messages, no extensions.
 import asyncio, base64, hashlib, json, struct, sys
 from websockets.speedups import apply_mask
 
@@ -81,42 +98,48 @@ HOSTS = dict((k, (v.rsplit(":", 1)[0], int(v.rsplit(":", 1)[1]))) for k, v in
              (item.split("=", 1) for item in sys.argv[3:]))
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 MAX = 512 * 1024
+ROOM = 16  # before the data read from the target: a frame header (<= 10) and a chunk prefix (<= 4)
+# One receive buffer for all connections of each kind (a buffer per connection would cost every tunnel
+# open a fresh, zeroed 1.5 MiB): what is read is used up before buffer_updated returns — unmasked into
+# new bytes, or sent. Python 3.12+ transports keep a view of what they could not send yet instead of a
+# copy: the target buffer is then replaced, not reused.
+TARGET_VIEW = [memoryview(bytearray(ROOM + MAX))]
+UPSTREAM_VIEW = memoryview(bytearray(1 << 20))
+KEEPS_VIEWS = sys.version_info >= (3, 12)
 
-def pb(data):
-    n, out = len(data), bytearray(b"\x0a")
+def pb_prefix(n):
+    out = bytearray(b"\x0a")
     while n > 0x7F:
         out.append((n & 0x7F) | 0x80); n >>= 7
     out.append(n)
     return bytes(out)
-
-def unpb(payload):
-    if not payload: return b""
-    length = shift = 0; pos = 1
-    while True:
-        byte = payload[pos]; pos += 1
-        length |= (byte & 0x7F) << shift
-        if byte < 0x80: break
-        shift += 7
-    return memoryview(payload)[pos:pos + length]
 
 def frame_header(opcode, size):
     if size < 126: return bytes((0x80 | opcode, size))
     if size < 65536: return struct.pack("!BBH", 0x80 | opcode, 126, size)
     return struct.pack("!BBQ", 0x80 | opcode, 127, size)
 
-class Target(asyncio.Protocol):
-    def __init__(self, up): self.up = up
+def message(data):
+    head = pb_prefix(len(data))
+    return frame_header(2, len(head) + len(data)) + head + data
+
+class Target(asyncio.BufferedProtocol):
+    def __init__(self, up):
+        self.up = up
     def connection_made(self, transport):
         self.transport = transport
-    def data_received(self, data):
-        # two writes rather than writelines(): on 3.11 writelines() joins into a fresh buffer, and
-        # fresh large buffers cost page faults here (malloc trims the heap between them)
-        up = self.up.transport
-        for start in range(0, len(data), MAX):
-            piece = data[start:start + MAX]
-            head = pb(piece)
-            up.write(frame_header(2, len(head) + len(piece)) + head)
-            up.write(piece)
+    def get_buffer(self, sizehint):
+        return TARGET_VIEW[0][ROOM:]
+    def buffer_updated(self, n):
+        # the frame is written around the data: one send
+        view, up = TARGET_VIEW[0], self.up.transport
+        head = pb_prefix(n)
+        head = frame_header(2, len(head) + n) + head
+        start = ROOM - len(head)
+        view[start:ROOM] = head
+        up.write(view[start:ROOM + n])
+        if KEEPS_VIEWS and up.get_write_buffer_size():
+            TARGET_VIEW[0] = memoryview(bytearray(ROOM + MAX))
     def connection_lost(self, exc):
         if not self.up.transport.is_closing():
             self.up.transport.write(frame_header(8, 2) + struct.pack("!H", 1000))
@@ -124,19 +147,30 @@ class Target(asyncio.Protocol):
     def pause_writing(self): self.up.transport.pause_reading()
     def resume_writing(self): self.up.transport.resume_reading()
 
-class Upstream(asyncio.Protocol):
+class Upstream(asyncio.BufferedProtocol):
     def connection_made(self, transport):
-        self.transport, self.buf, self.open, self.target, self.early = transport, bytearray(), False, None, []
+        self.transport, self.target, self.early = transport, None, []
+        self.view = UPSTREAM_VIEW
+        self.handshake = b""  # the request head, until the WebSocket is open
+        self.open = False
+        self.head = b""  # a frame header cut by a read
+        self.left = 0  # payload bytes of the current frame still to come
+        self.key, self.phase, self.opcode = b"", 0, 0
+        self.prefix = None  # the start of a message's chunk prefix (tag, varint) while it is read
+        self.control = b""  # the payload of a control frame
     def pause_writing(self):
         if self.target: self.target.transport.pause_reading()
     def resume_writing(self):
         if self.target: self.target.transport.resume_reading()
-    def data_received(self, data):
-        self.buf += data
+    def get_buffer(self, sizehint):
+        return self.view
+    def buffer_updated(self, n):
+        data = self.view[:n]
         if not self.open:
-            end = self.buf.find(b"\r\n\r\n")
+            self.handshake += bytes(data)
+            end = self.handshake.find(b"\r\n\r\n")
             if end < 0: return
-            head, self.buf = bytes(self.buf[:end]).decode("latin-1"), self.buf[end + 4:]
+            head, data = self.handshake[:end].decode("latin-1"), memoryview(self.handshake[end + 4:])
             headers = dict((k.strip().lower(), v.strip()) for k, _, v in
                            (line.partition(":") for line in head.split("\r\n")[1:]))
             if headers.get("authorization") != "Bearer " + TOKEN:
@@ -146,34 +180,49 @@ class Upstream(asyncio.Protocol):
             self.transport.write(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
                                  b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept + b"\r\n\r\n")
             self.open = True
-        buf, used = self.buf, 0
-        try:
-            while len(buf) - used >= 2:
-                b0, b1 = buf[used], buf[used + 1]
-                size, pos = b1 & 0x7F, used + 2
-                if size == 126:
-                    if len(buf) - used < 4: break
-                    size, pos = struct.unpack_from("!H", buf, used + 2)[0], used + 4
-                elif size == 127:
-                    if len(buf) - used < 10: break
-                    size, pos = struct.unpack_from("!Q", buf, used + 2)[0], used + 10
-                if len(buf) < pos + 4 + size: break
-                key = bytes(buf[pos:pos + 4])
-                with memoryview(buf) as view:  # unmask straight from the buffer: one copy
-                    payload = apply_mask(view[pos + 4:pos + 4 + size], key)
-                used = pos + 4 + size
-                opcode = b0 & 0x0F
-                if opcode == 2: self.chunk(unpb(payload))
-                elif opcode == 9: self.transport.write(frame_header(10, len(payload)) + payload)
-                elif opcode == 8:
-                    if not self.transport.is_closing():
-                        self.transport.write(frame_header(8, 2) + struct.pack("!H", 1000)); self.transport.close()
-                    if self.target: self.target.transport.close()
-                    return
-        finally:
-            if used: del buf[:used]
+        self.frames(data)
+    def frames(self, data):
+        pos, size = 0, len(data)
+        while pos < size:
+            if not self.left and self.key == b"":
+                h = self.head + bytes(data[pos:pos + 14])
+                if len(h) < 2: self.head = h; return
+                length, hlen = h[1] & 0x7F, 2
+                if length == 126: length, hlen = int.from_bytes(h[2:4], "big"), 4
+                elif length == 127: length, hlen = int.from_bytes(h[2:10], "big"), 10
+                if len(h) < hlen + 4: self.head = h; return
+                self.key, self.phase, self.opcode = h[hlen:hlen + 4], 0, h[0] & 0x0F
+                pos += hlen + 4 - len(self.head)
+                self.head, self.left = b"", length
+                if self.opcode == 2: self.prefix = b""
+                if not length: self.frame_done(); continue
+            take = min(self.left, size - pos)
+            k = self.phase
+            piece = apply_mask(data[pos:pos + take], self.key[k:] + self.key[:k])
+            pos += take
+            self.left -= take
+            self.phase = (k + take) & 3
+            if self.opcode == 2: self.payload(piece)
+            else: self.control += piece
+            if not self.left: self.frame_done()
+    def payload(self, piece):
+        if self.prefix is not None:  # strip the chunk's tag and varint length
+            p = self.prefix + piece[:6]
+            end = 1
+            while end < len(p) and p[end] & 0x80: end += 1
+            if end >= len(p): self.prefix = p; return
+            piece = piece[end + 1 - len(self.prefix):]
+            self.prefix = None
+        if piece: self.chunk(piece)
+    def frame_done(self):
+        opcode, payload = self.opcode, self.control
+        self.key, self.control, self.prefix = b"", b"", None
+        if opcode == 9: self.transport.write(frame_header(10, len(payload)) + payload)
+        elif opcode == 8:
+            if not self.transport.is_closing():
+                self.transport.write(frame_header(8, 2) + struct.pack("!H", 1000)); self.transport.close()
+            if self.target: self.target.transport.close()
     def chunk(self, data):
-        if not data: return
         if self.target is None and not self.early:
             line = bytes(data).split(b"\r\n", 1)[0].decode().split(" ")
             self.early.append(None)
@@ -185,9 +234,7 @@ class Upstream(asyncio.Protocol):
         host, port = HOSTS.get(authority, (authority.rsplit(":", 1)[0], int(authority.rsplit(":", 1)[1])))
         loop = asyncio.get_running_loop()
         _, self.target = await loop.create_connection(lambda: Target(self), host, port)
-        answer = b"HTTP/1.1 200 Connection Established\r\n\r\n"
-        head = pb(answer)
-        self.transport.writelines([frame_header(2, len(head) + len(answer)), head, answer])
+        self.transport.write(message(b"HTTP/1.1 200 Connection Established\r\n\r\n"))
         for data in self.early[1:]: self.target.transport.write(data)
         self.early = [None]
     def connection_lost(self, exc):
@@ -198,6 +245,50 @@ async def main():
     server = await asyncio.get_running_loop().create_server(Upstream, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     print(json.dumps({"base_url": "http://127.0.0.1:%d" % port}), flush=True)
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+
+asyncio.run(main())
+"""
+
+
+FORWARDER = r"""
+# A trivial TCP forwarder for --ceiling: 127.0.0.1:<ephemeral> -> 127.0.0.1:<argv[1]>, bytes as they
+# come, flow control and half-close passed on; nothing else.
+import asyncio, json, sys
+
+class Side(asyncio.Protocol):
+    def __init__(self, peer=None):
+        self.peer, self.transport, self.early, self.eof = peer, None, [], False
+    def connection_made(self, transport):
+        self.transport = transport
+    def data_received(self, data):
+        if self.peer.transport is None: self.early.append(data)
+        else: self.peer.transport.write(data)
+    def eof_received(self):
+        if self.peer.transport is None: self.eof = True
+        else: self.peer.transport.write_eof()
+        return True
+    def connection_lost(self, exc):
+        if self.peer.transport is not None: self.peer.transport.close()
+    def pause_writing(self): self.peer.transport.pause_reading()
+    def resume_writing(self): self.peer.transport.resume_reading()
+
+class Front(Side):
+    def connection_made(self, transport):
+        self.transport = transport
+        self.peer = Side(self)
+        transport.pause_reading()
+        asyncio.ensure_future(self.connect())
+    async def connect(self):
+        await asyncio.get_running_loop().create_connection(lambda: self.peer, "127.0.0.1", int(sys.argv[1]))
+        for data in self.early: self.peer.transport.write(data)
+        if self.eof: self.peer.transport.write_eof()
+        self.transport.resume_reading()
+
+async def main():
+    bytearray(4 << 20)  # as claw's relay does
+    server = await asyncio.get_running_loop().create_server(Front, "127.0.0.1", 0)
+    print(json.dumps({"port": server.sockets[0].getsockname()[1]}), flush=True)
     await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
 
 asyncio.run(main())
@@ -217,7 +308,21 @@ def _spawn(args: List[str]) -> Tuple[subprocess.Popen, dict]:
 
 
 def _cpu_seconds(pid: int) -> Optional[float]:
-    """User + system CPU seconds of a process so far (Linux /proc; None elsewhere)."""
+    """CPU seconds a process has used so far: the sum of its threads' /proc schedstat (nanoseconds),
+    else user + system from /proc/PID/stat (clock ticks); None where there is no /proc."""
+    total, found = 0, False
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            try:
+                with open(f"/proc/{pid}/task/{task}/schedstat") as fh:
+                    total += int(fh.read().split()[0])
+                found = True
+            except (OSError, ValueError, IndexError):
+                pass
+    except OSError:
+        pass
+    if found:
+        return total / 1e9
     try:
         with open(f"/proc/{pid}/stat") as fh:
             fields = fh.read().rsplit(")", 1)[1].split()
@@ -342,6 +447,25 @@ def _upstream(kind: str, source_port: int) -> Tuple[subprocess.Popen, dict]:
                    "--map", mapping])
 
 
+def _ceiling(args: argparse.Namespace, size: int, source_port: int, curl: Optional[str], tmpdir: str,
+             procs: List[subprocess.Popen]) -> None:
+    first, info = _spawn(["-c", FORWARDER, str(source_port)])
+    procs.append(first)
+    second, info = _spawn(["-c", FORWARDER, str(info["port"])])
+    procs.append(second)
+    port = info["port"]
+    transfer("download", 5_000_000, port, None, curl, tmpdir)  # warm-up
+    print(f"\nceiling: two trivial TCP forwarders in a row, no framing (best of {args.repeat}, "
+          f"interleaved with the direct transfers)")
+    for kind in ("download", "upload"):
+        direct = forwarded = float("inf")
+        for _ in range(max(1, args.repeat)):
+            direct = min(direct, transfer(kind, size, source_port, None, curl, tmpdir))
+            forwarded = min(forwarded, transfer(kind, size, port, None, curl, tmpdir))
+        print(f"   {kind:8} direct {size / direct / 1e6:7.1f} MB/s   via the forwarders "
+              f"{size / forwarded / 1e6:7.1f} MB/s   ratio {direct / forwarded:.2f}x")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size-mb", type=int, default=100)
@@ -351,6 +475,8 @@ def main() -> int:
     parser.add_argument("--python-client", action="store_true", help="use the Python client even with curl")
     parser.add_argument("--upstream", choices=("lean", "websockets", "both"), default="both",
                         help="the session side: a lean asyncio server, the websockets test fake, or both")
+    parser.add_argument("--ceiling", action="store_true",
+                        help="also transfer through two trivial TCP forwarders, for reference")
     args = parser.parse_args()
     size = args.size_mb * 1_000_000
     curl = None if args.python_client else shutil.which("curl")
@@ -407,6 +533,8 @@ def main() -> int:
                 finally:
                     _stop(relay)
                     _stop(upstream)
+            if args.ceiling:
+                _ceiling(args, size, source_port, curl, tmpdir, procs)
     finally:
         for proc in reversed(procs):
             _stop(proc)

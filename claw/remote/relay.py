@@ -13,7 +13,10 @@
    of what it relays. Back-pressure: the client is read only after the previous chunk was handed to
    the WebSocket connection and its send buffer drained; a chunk from the server is written to the
    client and drained before the next one is taken, and the WebSocket reader holds at most a few
-   messages — so memory per tunnel stays bounded (see docs/REMOTE.md for the numbers);
+   messages — so memory per tunnel stays bounded (see docs/REMOTE.md for the numbers). The hot paths
+   copy as little as they can: what a client sends is taken as the socket gave it (``_Client``) and
+   goes into the masked WebSocket frame with its chunk prefix in one pass (``WebSocket.send_bytes``
+   with two parts); a chunk from the server is written to the client as a view of the message;
 4. keep-alive: an empty chunk every ``keepalive_interval`` seconds plus WebSocket pings whose missing
    pong marks the tunnel dead;
 5. ends: the server closing the WebSocket normally closes the client connection gracefully (FIN);
@@ -32,8 +35,9 @@ nothing: counters are in ``stats``.
 from __future__ import annotations
 
 import asyncio
+import collections
 from dataclasses import dataclass, field
-from typing import Any, Optional, Set
+from typing import Any, Deque, Optional, Set
 
 from claw.errors import NetworkError
 from claw.remote import relay_framing as framing
@@ -41,6 +45,7 @@ from claw.remote import relay_framing as framing
 MAX_HEAD_BYTES = 8192
 HEAD_TIMEOUT = 30.0  # seconds a client has to send its CONNECT request
 CLIENT_READ = 256 * 1024  # bytes read from a client at a time (one chunk message)
+CLIENT_BUFFER = 2 * CLIENT_READ  # received from a client and not yet sent: stop reading above this
 HALF_CLOSE_IDLE = 10.0  # after a client's EOF: seconds of server silence that end the tunnel
 _CLOSE_WAIT = 2.0
 _ALLOCATOR_PRIME = 4 * 2**20  # see _settle_allocator
@@ -147,8 +152,9 @@ class UpstreamRelay:
 
     async def start(self) -> None:
         _settle_allocator()
-        self._server = await asyncio.start_server(self._serve_client, self.settings.host,
-                                                  self.settings.port, limit=CLIENT_READ)
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(lambda: _Client(self._serve_client),
+                                                self.settings.host, self.settings.port)
         self._port = self._server.sockets[0].getsockname()[1]
 
     @property
@@ -186,37 +192,37 @@ class UpstreamRelay:
 
     # -- one client ---------------------------------------------------------------------------------
 
-    async def _serve_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _serve_client(self, client: _Client) -> None:
         task = asyncio.current_task()
         if task is not None:
             self._tasks.add(task)
         try:
-            await self._tunnel(reader, writer)
+            await self._tunnel(client)
         except asyncio.CancelledError:  # the relay is closing: end quietly (asyncio would log it)
-            _abort(writer)
+            client.abort()
         except Exception as exc:  # noqa: BLE001 - one broken tunnel must not touch the others
             self.stats.last_failure = f"{type(exc).__name__}: {exc}"
-            _abort(writer)
+            client.abort()
         finally:
             if task is not None:
                 self._tasks.discard(task)
-            if not writer.is_closing():
-                writer.close()
+            if not client.is_closing():
+                client.close()
 
-    async def _tunnel(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _tunnel(self, client: _Client) -> None:
         try:
-            head, rest = await asyncio.wait_for(_read_head(reader), HEAD_TIMEOUT)
+            head, rest = await asyncio.wait_for(_read_head(client), HEAD_TIMEOUT)
             target = parse_connect_request(head)
         except RelayRequestError as exc:
             self.stats.bad_requests += 1
-            await _answer(writer, exc.status, exc.reason)
+            await _answer(client, exc.status, exc.reason)
             return
         except (asyncio.TimeoutError, asyncio.IncompleteReadError, ConnectionError, OSError):
             self.stats.bad_requests += 1
             return
         ws = await self._open_websocket(target)
         if ws is None:
-            await _answer(writer, 502, "Bad Gateway")
+            await _answer(client, 502, "Bad Gateway")
             return
         self.stats.tunnels_opened += 1
         self.stats.tunnels_active += 1
@@ -225,10 +231,10 @@ class UpstreamRelay:
                 target.authority, self.settings.session_id, self.settings.token)))
             for message in framing.encode_chunks(rest) if rest else ():
                 await ws.send_bytes(message)
-            await self._pump(reader, writer, ws)
+            await self._pump(client, ws)
         except NetworkError as exc:  # the WebSocket died while sending the CONNECT chunk
             self._broken(f"tunnel to {target.authority}: {exc.message}")
-            await _answer(writer, 502, "Bad Gateway")
+            await _answer(client, 502, "Bad Gateway")
         finally:
             self.stats.tunnels_active -= 1
             if not ws.closed:
@@ -257,10 +263,10 @@ class UpstreamRelay:
         self.stats.tunnels_broken += 1
         self.stats.last_failure = text
 
-    async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, ws: Any) -> None:
+    async def _pump(self, client: _Client, ws: Any) -> None:
         progress = [False, 0]  # [the server has sent data, payload bytes it sent]
-        up = asyncio.ensure_future(self._client_to_server(reader, ws))
-        down = asyncio.ensure_future(self._server_to_client(ws, writer, progress))
+        up = asyncio.ensure_future(self._client_to_server(client, ws))
+        down = asyncio.ensure_future(self._server_to_client(ws, client, progress))
         keepalive = None
         if self.settings.keepalive_interval:
             keepalive = asyncio.ensure_future(_keepalive(ws, self.settings.keepalive_interval))
@@ -293,47 +299,43 @@ class UpstreamRelay:
         if outcome == "closed":
             code = ws.close_code
             if not progress[0]:
-                await _answer(writer, 502, "Bad Gateway")
+                await _answer(client, 502, "Bad Gateway")
             elif code in (1000, 1001):
-                await _graceful_close(writer)
+                await _graceful_close(client)
             else:
                 self._broken(f"tunnel closed by the server with code {code}")
-                _abort(writer)
+                client.abort()
         elif outcome == "malformed":
             self._broken("the server sent a malformed tunnel message")
-            _abort(writer)
+            client.abort()
             await ws.aclose(1002, "malformed chunk")
         else:  # the client went away (or reset): the tunnel ends quietly
             await ws.aclose(1000, "client closed")
 
-    async def _client_to_server(self, reader: asyncio.StreamReader, ws: Any) -> str:
+    async def _client_to_server(self, client: _Client, ws: Any) -> str:
         """Client bytes to the server; returns ``eof`` (client half-closed), ``reset`` or ``closed``."""
         stats = self.stats
-        encode = framing.encode_chunk
-        limit = framing.MAX_CHUNK_BYTES
+        prefix = framing.chunk_prefix
         while True:
             try:
-                data = await reader.read(CLIENT_READ)
+                data = await client.read(CLIENT_READ)  # CLIENT_READ <= MAX_CHUNK_BYTES: one chunk
             except (ConnectionError, OSError):
                 return "reset"
             if not data:
                 return "eof"
             stats.bytes_up += len(data)
             try:
-                if len(data) <= limit:
-                    await ws.send_bytes(encode(data))
-                else:  # pragma: no cover - CLIENT_READ is below the chunk limit
-                    for message in framing.encode_chunks(data):
-                        await ws.send_bytes(message)
+                # the chunk's prefix and the data go into the frame as they are: no joined copy
+                await ws.send_bytes(prefix(len(data)), data)
             except NetworkError:
                 return "closed"
 
-    async def _server_to_client(self, ws: Any, writer: asyncio.StreamWriter, progress: list) -> str:
+    async def _server_to_client(self, ws: Any, client: _Client, progress: list) -> str:
         """Server chunks to the client; returns ``closed`` (the WebSocket ended), ``malformed`` or
         ``client`` (writing to the client failed)."""
         stats = self.stats
         offset_of = framing.data_offset
-        write = writer.write
+        write = client.write
         while True:
             try:
                 message = await ws.recv()
@@ -353,16 +355,138 @@ class UpstreamRelay:
             # no copy of the data: the transport sends from the view (or keeps it until it can)
             write(memoryview(message)[start:])
             try:
-                await writer.drain()
+                await client.drain()
             except (ConnectionError, OSError):
                 return "client"
+
+
+class _Client(asyncio.Protocol):
+    """One local client connection, for the tunnel task that ``serve`` starts.
+
+    What the client sends is kept as the chunks the socket gave (``read`` hands them out without
+    copying; reading the socket stops while more than ``CLIENT_BUFFER`` bytes wait); ``write`` and
+    ``drain`` send with the transport's flow control. The client's EOF leaves the connection open for
+    writing (a half-close); ``read`` then returns b"", and raises once the connection was reset."""
+
+    def __init__(self, serve: Any) -> None:
+        self._serve = serve
+        self.transport: Optional[asyncio.Transport] = None
+        self._chunks: Deque[bytes] = collections.deque()
+        self._size = 0
+        self._paused = False
+        self._eof = False
+        self._lost = False
+        self._error: Optional[BaseException] = None
+        self._write_paused = False
+        self._read_waiter: Optional[asyncio.Future] = None
+        self._drain_waiter: Optional[asyncio.Future] = None
+        self._closed: Optional[asyncio.Future] = None
+        self._task: Optional["asyncio.Task[Any]"] = None
+
+    # asyncio's callbacks
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        loop = asyncio.get_running_loop()
+        self._closed = loop.create_future()
+        self._task = loop.create_task(self._serve(self))  # referenced: a task must not be collected
+
+    def data_received(self, data: bytes) -> None:
+        self._chunks.append(data)
+        self._size += len(data)
+        _wake(self._read_waiter)
+        if self._size > CLIENT_BUFFER and not self._paused and self.transport is not None:
+            self._paused = True
+            self.transport.pause_reading()
+
+    def eof_received(self) -> bool:
+        self._eof = True
+        _wake(self._read_waiter)
+        return True  # keep the transport open: the client may still read (a half-close)
+
+    def connection_lost(self, exc: Optional[BaseException]) -> None:
+        self._lost = self._eof = True
+        if exc is not None:
+            self._error = exc
+        _wake(self._read_waiter)
+        _wake(self._drain_waiter)
+        _wake(self._closed)
+
+    def pause_writing(self) -> None:
+        self._write_paused = True
+
+    def resume_writing(self) -> None:
+        self._write_paused = False
+        _wake(self._drain_waiter)
+
+    # for the tunnel task
+    async def read(self, max_bytes: int) -> bytes:
+        """Up to ``max_bytes`` the client sent, b"" after its EOF; ``ConnectionError`` once it
+        reset the connection (after what arrived before)."""
+        chunks = self._chunks
+        while not chunks:
+            if self._error is not None:
+                raise self._error if isinstance(self._error, (ConnectionError, OSError)) \
+                    else ConnectionResetError(str(self._error))
+            if self._eof:
+                return b""
+            self._read_waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._read_waiter
+            finally:
+                self._read_waiter = None
+        data = chunks.popleft()
+        if len(data) > max_bytes:
+            chunks.appendleft(data[max_bytes:])
+            data = data[:max_bytes]
+        self._size -= len(data)
+        if self._paused and self._size <= CLIENT_READ and self.transport is not None:
+            self._paused = False
+            self.transport.resume_reading()
+        return data
+
+    def write(self, data: Any) -> None:
+        if self.transport is not None:
+            self.transport.write(data)
+
+    async def drain(self) -> None:
+        """Wait while the transport holds more than its high-water mark; ``ConnectionResetError``
+        once the connection is lost."""
+        while self._write_paused and not self._lost:
+            self._drain_waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._drain_waiter
+            finally:
+                self._drain_waiter = None
+        if self._lost:
+            raise ConnectionResetError("the client connection was lost")
+
+    def is_closing(self) -> bool:
+        return self.transport is None or self.transport.is_closing()
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+    def abort(self) -> None:
+        """Reset the connection (RST): a tunnel that broke must not look like a clean end."""
+        if self.transport is not None:
+            self.transport.abort()
+
+    async def wait_closed(self) -> None:
+        if self._closed is not None:
+            await asyncio.shield(self._closed)
+
+
+def _wake(waiter: Optional[asyncio.Future]) -> None:
+    if waiter is not None and not waiter.done():
+        waiter.set_result(None)
 
 
 def _settle_allocator() -> None:
     """Let the C allocator keep freed tunnel buffers instead of handing them back to the OS at once.
 
-    Every relayed chunk passes through several short-lived buffers of 256-512 KiB (reads, the chunk
-    message, wsproto's masking and framing copies). glibc serves such sizes with mmap, or from a heap
+    Every relayed chunk passes through short-lived buffers of 64-512 KiB (reads, the masked frame and
+    its masking temporaries, a joined message). glibc serves such sizes with mmap, or from a heap
     that it trims as soon as more than twice that is free, so each new buffer starts as untouched
     pages: measured, about 850 page faults per MB uploaded and twice the relay's CPU time. Freeing one
     mmapped block raises glibc's thresholds to its size, after which those buffers are recycled. This
@@ -370,11 +494,11 @@ def _settle_allocator() -> None:
     bytearray(_ALLOCATOR_PRIME)
 
 
-async def _read_head(reader: asyncio.StreamReader):
+async def _read_head(client: _Client):
     """(the request head up to and including the blank line, the bytes after it)."""
     buffer = b""
     while True:
-        data = await reader.read(MAX_HEAD_BYTES)
+        data = await client.read(MAX_HEAD_BYTES)
         if not data:
             raise asyncio.IncompleteReadError(buffer, None)
         buffer += data
@@ -394,27 +518,20 @@ async def _keepalive(ws: Any, interval: float) -> None:
             return
 
 
-async def _answer(writer: asyncio.StreamWriter, status: int, reason: str) -> None:
+async def _answer(client: _Client, status: int, reason: str) -> None:
     try:
-        writer.write(error_response(status, reason))
-        await asyncio.wait_for(writer.drain(), _CLOSE_WAIT)
+        client.write(error_response(status, reason))
+        await asyncio.wait_for(client.drain(), _CLOSE_WAIT)
     except (ConnectionError, OSError, asyncio.TimeoutError):
         pass
-    await _graceful_close(writer)
+    await _graceful_close(client)
 
 
-async def _graceful_close(writer: asyncio.StreamWriter) -> None:
-    if writer.is_closing():
+async def _graceful_close(client: _Client) -> None:
+    if client.is_closing():
         return
-    writer.close()
+    client.close()
     try:
-        await asyncio.wait_for(writer.wait_closed(), _CLOSE_WAIT)
+        await asyncio.wait_for(client.wait_closed(), _CLOSE_WAIT)
     except (ConnectionError, OSError, asyncio.TimeoutError):
-        _abort(writer)
-
-
-def _abort(writer: asyncio.StreamWriter) -> None:
-    """Reset the client connection (RST): a tunnel that broke must not look like a clean end."""
-    transport = writer.transport
-    if transport is not None:
-        transport.abort()
+        client.abort()

@@ -45,11 +45,18 @@ def _varint(n: int) -> bytes:
     return bytes(out)
 
 
+def chunk_prefix(length: int) -> bytes:
+    """What precedes ``length`` bytes of data in a chunk message: the tag and the varint length.
+    ``chunk_prefix(len(data)) + data`` is ``encode_chunk(data)``; the relay sends the two parts
+    without joining them (``WebSocket.send_bytes(prefix, data)`` copies them into the frame)."""
+    if not 0 <= length <= MAX_CHUNK_BYTES:
+        raise ValueError(f"a chunk holds at most {MAX_CHUNK_BYTES} bytes, not {length}")
+    return _TAG_BYTE + _varint(length)
+
+
 def encode_chunk(data: bytes) -> bytes:
     """One ``UpstreamProxyChunk`` message carrying ``data`` (``len(data) <= MAX_CHUNK_BYTES``)."""
-    if len(data) > MAX_CHUNK_BYTES:
-        raise ValueError(f"a chunk holds at most {MAX_CHUNK_BYTES} bytes, not {len(data)}")
-    return b"".join((_TAG_BYTE, _varint(len(data)), data))
+    return b"".join((chunk_prefix(len(data)), data))
 
 
 KEEPALIVE_MESSAGE = encode_chunk(b"")

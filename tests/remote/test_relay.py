@@ -294,3 +294,64 @@ def test_relay_aclose_ends_open_tunnels():
         await s.fake.aclose()
         await s.echo.aclose()
     asyncio.run(main())
+
+
+def test_early_bytes_larger_than_a_head_read():
+    async def main():
+        async with Setup() as s:
+            early = os.urandom(300_000)  # sent with the CONNECT head: read in pieces, all forwarded
+            reader, writer = await s.connect(extra=early)
+            assert await _status(reader) == b"HTTP/1.1 200 Connection Established"
+            assert await reader.readexactly(len(early)) == early
+            writer.close()
+    asyncio.run(main())
+
+
+def test_backpressure_bounds_what_a_fast_client_sends_up():
+    total = 192 << 20
+    state = {"received": 0}
+
+    async def main():
+        go = asyncio.Event()  # the target starts reading
+
+        async def slow_target(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await go.wait()  # reads nothing until released
+            while True:
+                data = await reader.read(1 << 20)
+                if not data:
+                    break
+                state["received"] += len(data)
+                if state["received"] >= total:
+                    writer.write(b"done")
+                    await writer.drain()
+            writer.close()
+
+        target = await asyncio.start_server(slow_target, "127.0.0.1", 0)
+        port = target.sockets[0].getsockname()[1]
+        async with Setup(host_map={"sink.test:443": ("127.0.0.1", port)}) as s:
+            reader, writer = await s.connect("sink.test:443")
+            assert await _status(reader) == b"HTTP/1.1 200 Connection Established"
+            block = bytes(1 << 20)
+
+            async def send() -> None:
+                for _ in range(total >> 20):
+                    writer.write(block)
+                    await writer.drain()
+
+            sender = asyncio.ensure_future(send())
+            # the target reads nothing: the upload must stall, not pile up in the relay
+            last, still = -1, 0
+            while still < 5:
+                await asyncio.sleep(0.1)
+                now = s.relay.stats.bytes_up
+                still = still + 1 if now == last else 0
+                last = now
+            assert not sender.done()
+            assert last < total // 3, f"{last} bytes taken from a client whose target reads nothing"
+            go.set()  # and it resumes when the target reads
+            await sender
+            assert await reader.readexactly(4) == b"done"
+            assert state["received"] == total
+            writer.close()
+        target.close()
+    asyncio.run(main())

@@ -82,3 +82,17 @@ def test_tunnel_head():
 def test_upgrade_headers():
     assert framing.upgrade_headers("tok") == [("Authorization", "Bearer tok"),
                                               ("Content-Type", "application/proto")]
+
+
+@pytest.mark.parametrize("size", [0, 1, 127, 128, 16383, 16384, 256 * 1024, framing.MAX_CHUNK_BYTES])
+def test_chunk_prefix(size):
+    data = bytes(size)
+    prefix = framing.chunk_prefix(size)
+    assert prefix + data == framing.encode_chunk(data)
+    assert framing.data_offset(prefix + data) == len(prefix)
+
+
+def test_chunk_prefix_limits():
+    for size in (-1, framing.MAX_CHUNK_BYTES + 1):
+        with pytest.raises(ValueError):
+            framing.chunk_prefix(size)
