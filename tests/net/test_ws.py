@@ -339,6 +339,21 @@ def test_connection_dropped_without_close_frame_is_1006(config):
     assert error.kind == "closed" and error.retryable and error.close_code == 1006
 
 
+def _first_recv_error(handler, config):
+    """The NetworkError that the first ``recv()`` raises against a server running ``handler``."""
+    async def main():
+        server = await asyncio.start_server(handler, "127.0.0.1", 0)
+        async with server:
+            ws = await connect_websocket(f"ws://127.0.0.1:{port_of(server)}/", config,
+                                         ping_interval=None)
+            with pytest.raises(NetworkError) as info:
+                await ws.recv()
+            await ws.aclose()
+            return info.value
+
+    return run(main())
+
+
 def test_protocol_violation_by_server_closes_with_its_code(config):
     async def bad(reader, writer):
         await _raw_handshake(reader, writer)
@@ -351,17 +366,7 @@ def test_protocol_violation_by_server_closes_with_its_code(config):
         finally:
             writer.close()
 
-    async def main():
-        server = await asyncio.start_server(bad, "127.0.0.1", 0)
-        async with server:
-            ws = await connect_websocket(f"ws://127.0.0.1:{port_of(server)}/", config,
-                                         ping_interval=None)
-            with pytest.raises(NetworkError) as info:
-                await ws.recv()
-            await ws.aclose()
-            return info.value
-
-    error = run(main())
+    error = _first_recv_error(bad, config)
     assert error.kind == "closed" and error.close_code == 1002
     assert "broke the protocol" in error.message
 
@@ -491,17 +496,7 @@ def test_binary_message_interrupted_by_another_closes_with_1002(config):
         await writer.drain()
         got["client"] = await _until_close(reader, writer)
 
-    async def main():
-        server = await asyncio.start_server(bad, "127.0.0.1", 0)
-        async with server:
-            ws = await connect_websocket(f"ws://127.0.0.1:{port_of(server)}/", config,
-                                         ping_interval=None)
-            with pytest.raises(NetworkError) as info:
-                await ws.recv()
-            await ws.aclose()
-            return info.value
-
-    error = run(main())
+    error = _first_recv_error(bad, config)
     assert error.kind == "closed" and error.close_code == 1002
     assert "CONTINUATION" in error.message
     assert got["client"][0][0] == 0x8 and got["client"][0][1][0] == 1002
