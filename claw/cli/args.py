@@ -116,8 +116,9 @@ def _unknown(flag: str) -> UsageError:
 
     known = list(_SWITCHES) + list(_VALUES) + list(_LISTS) + list(_IGNORED_VALUES) + list(_IGNORED_SWITCHES)
     close = difflib.get_close_matches(flag, [k for k in known if k.startswith("--")], n=1)
-    hint = f"did you mean {close[0]}? (claw --help lists the flags)" if close else "run 'claw --help' for the list of flags"
-    return _usage(f"unknown flag {flag}", hint)
+    if close:
+        return _usage(f"unknown flag {flag}", f"did you mean {close[0]}? (claw --help lists the flags)")
+    return _usage(f"unknown flag {flag}")
 
 
 def _split(argv: List[str]) -> List[tuple]:

@@ -179,7 +179,11 @@ def test_dataclass_methods_come_precompiled_from_the_pack(claw_pyz, version):
     snippet = """
 import sys
 compiled = []
-sys.addaudithook(lambda event, args: compiled.append(bytes(args[0]).decode() if isinstance(args[0], (bytes, bytearray)) else str(args[0])) if event == "compile" else None)
+def audit(event, args):
+    if event == "compile":
+        source = args[0]
+        compiled.append(bytes(source).decode() if isinstance(source, (bytes, bytearray)) else str(source))
+sys.addaudithook(audit)
 import claw.api.types, claw.config.models, claw.runtime.events, claw._vendor.h11
 generated = [text for text in compiled if "__create_fn__" in text]
 assert generated == [], generated
