@@ -171,8 +171,9 @@ def test_python_38_gets_the_version_gate_from_the_source_tree():
     _assert_gate(proc, python)
 
 
+@pytest.mark.parametrize("site", [True, False], ids=["site", "no-site"])  # imported before claw, or after
 @pytest.mark.parametrize("version", SUPPORTED)
-def test_dataclass_methods_come_precompiled_from_the_pack(claw_pyz, version):
+def test_dataclass_methods_come_precompiled_from_the_pack(claw_pyz, version, site):
     # Importing claw's modules compiles none of the methods dataclasses generates (the audit hook
     # sees every compilation of source text; dataclasses wraps each in a "__create_fn__"): they come
     # from the pack's table. A class the table does not know is compiled as usual and works.
@@ -196,13 +197,14 @@ assert Fresh() == Fresh(3) and repr(Fresh()) == "Fresh(size_in_furlongs=3)", rep
 assert any("size_in_furlongs" in text for text in compiled), compiled
 print("ok")
 """
-    proc = run_after_start(python_for(version), snippet)
+    proc = run_after_start(python_for(version), snippet, python_args=() if site else ("-S",))
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().endswith("ok")
 
 
+@pytest.mark.parametrize("site", [True, False], ids=["site", "no-site"])  # imported before claw, or after
 @pytest.mark.parametrize("version", SUPPORTED)
-def test_regex_programs_come_precompiled_from_the_pack(claw_pyz, version):
+def test_regex_programs_come_precompiled_from_the_pack(claw_pyz, version, site):
     # With the parser made to fail, claw's modules still import (their patterns come from the pack's
     # table), and a pattern the table does not know still reaches the real compiler.
     snippet = """
@@ -222,6 +224,6 @@ else:
     raise AssertionError("an unknown pattern did not reach the compiler")
 print("ok")
 """
-    proc = run_after_start(python_for(version), snippet)
+    proc = run_after_start(python_for(version), snippet, python_args=() if site else ("-S",))
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().endswith("ok")

@@ -154,11 +154,13 @@ exec(compile(snippet, "<snippet>", "exec"), {"__name__": "__snippet__"})
 
 
 def run_after_start(python: Union[str, Path], snippet: str, pyz: Union[str, Path, None] = None,
-                    env: Optional[Mapping[str, Optional[str]]] = None) -> subprocess.CompletedProcess:
+                    env: Optional[Mapping[str, Optional[str]]] = None,
+                    python_args: Sequence[str] = ()) -> subprocess.CompletedProcess:
     """Start the archive as ``python claw.pyz --version`` would (its importer installed, its output
     discarded), then run ``snippet`` in the same process; return the finished process (text)."""
     archive = str(Path(pyz or PYZ).resolve())
-    return subprocess.run([str(python), "-c", _AFTER_START, archive, snippet], stdin=subprocess.DEVNULL,
+    return subprocess.run([str(python), *python_args, "-c", _AFTER_START, archive, snippet],
+                          stdin=subprocess.DEVNULL,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=clean_env(env),
                           timeout=60)
 
