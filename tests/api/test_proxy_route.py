@@ -2,56 +2,20 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import signal
-import socket
-import subprocess
-import time
-
 import pytest
 
 from tests.api.helpers import collect, request, run
+from tests.fakes import tinyproxy as tinyproxy_module
 from tests.fakes.model_server import reply
 
-TINYPROXY = shutil.which("tinyproxy") or "/usr/bin/tinyproxy"
-
 pytestmark = [pytest.mark.peer,
-              pytest.mark.skipif(not os.path.exists(TINYPROXY), reason="tinyproxy is not installed")]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+              pytest.mark.skipif(not tinyproxy_module.available(), reason="tinyproxy is not installed")]
 
 
 @pytest.fixture
 def tinyproxy(tmp_path):
-    port = free_port()
-    conf = tmp_path / "tinyproxy.conf"
-    conf.write_text(f"Port {port}\nListen 127.0.0.1\nAllow 127.0.0.1\nTimeout 30\n"
-                    f"LogFile \"{tmp_path / 'tinyproxy.log'}\"\nLogLevel Info\nMaxClients 10\n")
-    proc = subprocess.Popen([TINYPROXY, "-d", "-c", str(conf)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            time.sleep(0.05)
-    else:  # pragma: no cover
-        proc.kill()
-        pytest.skip("tinyproxy did not start")
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:  # pragma: no cover
-            proc.kill()
+    with tinyproxy_module.Tinyproxy(tmp_path) as proxy:
+        yield proxy.url
 
 
 def test_streamed_request_goes_through_the_proxy(server, provider_for, tinyproxy):

@@ -8,25 +8,9 @@ import os
 import time
 from pathlib import Path
 
-import pytest
-
 from claw.cli import doctor as d
 
 SECRET = "sk-ant-api-SECRET-value"
-
-
-@pytest.fixture
-def home(tmp_path: Path) -> Path:
-    path = tmp_path / "home"
-    (path / ".claw").mkdir(parents=True)
-    return path
-
-
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
-    path = tmp_path / "project"
-    path.mkdir()
-    return path
 
 
 def ctx_for(project: Path, home: Path, settings_arg=None, model=None, offline=True, **env):

@@ -23,13 +23,6 @@ ID_B = "aaaaaaaa-2222-4222-8222-222222222222"
 ID_C = "cccccccc-3333-4333-8333-333333333333"
 
 
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
-    path = tmp_path / "project"
-    path.mkdir()
-    return path
-
-
 def sessions(project: Path, *args: str):
     out, err = io.StringIO(), io.StringIO()
     argv = list(args)

@@ -4,11 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import signal
-import socket
-import subprocess
-import time
 
 import pytest
 
@@ -16,6 +11,7 @@ from claw.tools import web_fetch as fetch_mod
 from claw.tools.base import ToolInputError
 from claw.tools.html_text import html_to_text
 from claw.tools.registry import get_tool
+from tests.fakes import tinyproxy as tinyproxy_module
 from tests.tools.helpers import LocalHttpServer, call, free_port, make_ctx
 
 PAGE = b"""<!doctype html><html><head><title>Test &amp; Page</title>
@@ -114,37 +110,12 @@ def test_http_is_upgraded_except_for_loopback(ctx):
     assert fetch_mod._upgrade("http://intranet.local/", ctx) == "http://intranet.local/"
 
 
-TINYPROXY = shutil.which("tinyproxy") or "/usr/bin/tinyproxy"
-
-
 @pytest.fixture
 def tinyproxy(tmp_path):
-    if not os.path.exists(TINYPROXY):
+    if not tinyproxy_module.available():
         pytest.skip("tinyproxy is not installed")
-    port = free_port()
-    conf = tmp_path / "tinyproxy.conf"
-    conf.write_text(f"Port {port}\nListen 127.0.0.1\nAllow 127.0.0.1\nTimeout 30\n"
-                    f"LogFile \"{tmp_path / 'tinyproxy.log'}\"\nLogLevel Info\nMaxClients 10\n")
-    proc = subprocess.Popen([TINYPROXY, "-d", "-c", str(conf)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            time.sleep(0.05)
-    else:  # pragma: no cover
-        proc.kill()
-        pytest.skip("tinyproxy did not start")
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:  # pragma: no cover
-            proc.kill()
+    with tinyproxy_module.Tinyproxy(tmp_path) as proxy:
+        yield proxy.url
 
 
 @pytest.mark.peer
