@@ -126,13 +126,6 @@ def work(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.fixture
-def home(tmp_path: Path) -> Path:
-    path = tmp_path / "home"
-    path.mkdir()
-    return path
-
-
 def test_provider_context_window_error_in_a_headless_run(work, home, monkeypatch):
     with ModelServer([error(400, "invalid_request_error", "prompt is too long: 212345 tokens > 200000 maximum",
                             request_id="req_ctx_1")]) as server:

@@ -27,13 +27,6 @@ def work(tmp_path):
     return ws
 
 
-@pytest.fixture
-def home(tmp_path):
-    h = tmp_path / "home"
-    h.mkdir()
-    return h
-
-
 def test_text_output_streams_answer_and_summarises_tools_on_stderr(work, home, monkeypatch):
     with ModelServer([reply(tool_uses=[tool_use("read_file", {"path": "hello.txt"})]),
                       reply(text="It says hi.")]) as srv:
