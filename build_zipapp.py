@@ -440,7 +440,6 @@ def find_pythons(root: Optional[Path] = None, versions: Sequence[str] = SUPPORTE
 # parsing and compiling them in Python is ~50 patterns, 5-9 ms of a run.
 DATACLASS_CODE = "<dataclass methods>"
 REGEX_PROGRAMS = "<regex programs>"
-TABLES = (DATACLASS_CODE, REGEX_PROGRAMS)
 
 
 _COMPILE_SCRIPT = r"""
@@ -509,7 +508,7 @@ def compile_tree(python: Path, sources: Dict[str, bytes],
                  optimize: int = 0) -> Tuple[str, str, Dict[str, bytes], Dict[str, bytes]]:
     """Compile every ``.py`` of ``sources`` with ``python`` in one fresh process (``PYTHONHASHSEED=0``,
     sorted order: marshal output then does not vary between builds), and make its start-up tables
-    (see ``TABLES``). Returns (its "X.Y", its magic number in hex, {path.pyc: bytes},
+    (``DATACLASS_CODE``, ``REGEX_PROGRAMS``). Returns (its "X.Y", its magic number in hex, {path.pyc: bytes},
     {table name: marshalled table})."""
     py_names = sorted(n for n in sources if n.endswith(".py"))
     with tempfile.TemporaryDirectory(prefix="claw-build-") as tmp:
@@ -821,7 +820,7 @@ def _deflate(data: bytes) -> bytes:
 
 def make_pack(magic_hex: str, pycs: Dict[str, bytes], tables: Optional[Dict[str, bytes]] = None) -> bytes:
     """One interpreter's bytecode pack (format: see IMPORTER_SOURCE's docstring) from ``{path.pyc:
-    unchecked-hash pyc bytes}`` and its start-up tables ``{name in TABLES: marshalled table}``."""
+    unchecked-hash pyc bytes}`` and its start-up tables ``{DATACLASS_CODE or REGEX_PROGRAMS: marshalled table}``."""
     import marshal
 
     magic = bytes.fromhex(magic_hex)
