@@ -73,9 +73,9 @@ class ProgressUpdate:
                 f"{self.message!r})")
 
 
-def tool_timeout_from_env(env: Mapping[str, str]) -> Optional[float]:
-    """``MCP_TOOL_TIMEOUT`` / ``CLAW_MCP_TOOL_TIMEOUT`` in milliseconds, as seconds."""
-    for name in ("CLAW_MCP_TOOL_TIMEOUT", "MCP_TOOL_TIMEOUT"):
+def seconds_from_env(env: Mapping[str, str], names: Sequence[str]) -> Optional[float]:
+    """The first of ``names`` set to a positive number of milliseconds, as seconds; None if none is."""
+    for name in names:
         raw = (env.get(name) or "").strip()
         if raw:
             try:
@@ -85,6 +85,11 @@ def tool_timeout_from_env(env: Mapping[str, str]) -> Optional[float]:
             if value > 0:
                 return value
     return None
+
+
+def tool_timeout_from_env(env: Mapping[str, str]) -> Optional[float]:
+    """``MCP_TOOL_TIMEOUT`` / ``CLAW_MCP_TOOL_TIMEOUT`` in milliseconds, as seconds."""
+    return seconds_from_env(env, ("CLAW_MCP_TOOL_TIMEOUT", "MCP_TOOL_TIMEOUT"))
 
 
 def file_uri(path: str) -> str:

@@ -32,7 +32,7 @@ import asyncio
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence
 
 from claw.errors import UsageError
-from claw.mcp.client import CONNECTED, DEFAULT_CONNECT_TIMEOUT, McpServer, ProgressHandler
+from claw.mcp.client import CONNECTED, DEFAULT_CONNECT_TIMEOUT, McpServer, ProgressHandler, seconds_from_env
 from claw.mcp.config import McpConfig
 
 DEFAULT_STARTUP_WAIT = 10.0
@@ -44,16 +44,7 @@ Allow = Callable[[str], bool]
 
 def startup_wait_from_env(env: Mapping[str, str]) -> float:
     """Seconds to wait for servers at start-up: ``CLAW_MCP_TIMEOUT`` or ``MCP_TIMEOUT`` (ms)."""
-    for name in ("CLAW_MCP_TIMEOUT", "MCP_TIMEOUT"):
-        raw = (env.get(name) or "").strip()
-        if raw:
-            try:
-                value = float(raw) / 1000.0
-            except ValueError:
-                continue
-            if value > 0:
-                return value
-    return DEFAULT_STARTUP_WAIT
+    return seconds_from_env(env, ("CLAW_MCP_TIMEOUT", "MCP_TIMEOUT")) or DEFAULT_STARTUP_WAIT
 
 
 class McpManager:
