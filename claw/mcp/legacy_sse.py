@@ -18,7 +18,7 @@ from typing import Any, Mapping, Optional
 
 from claw.errors import NetworkError
 from claw.mcp.streamable_http import STREAM_READ_TIMEOUT, status_error
-from claw.mcp.transport import NetworkTransport, decode_json, encode_json, mcp_error, stop_reader
+from claw.mcp.transport import NetworkTransport, encode_json, mcp_error, stop_reader
 
 ENDPOINT_TIMEOUT = 10.0
 
@@ -78,7 +78,7 @@ class LegacySseTransport(NetworkTransport):
                     if event.event == "endpoint":
                         self._set_endpoint(event.data.strip())
                     elif event.event == "message" and event.data.strip():
-                        self._deliver(event.data)
+                        self._deliver_json(event.data)
         except asyncio.CancelledError:
             raise
         except (NetworkError, SSEError) as exc:
@@ -109,17 +109,6 @@ class LegacySseTransport(NetworkTransport):
                 hint="a legacy SSE server must take messages on its own origin"))
             return
         future.set_result(endpoint)
-
-    def _deliver(self, data: str) -> None:
-        try:
-            value = decode_json(data)
-        except Exception as exc:  # noqa: BLE001
-            self.diagnostics.note(f"[claw] ignored a message that is {getattr(exc, 'message', exc)}")
-            return
-        try:
-            self.on_message(value)
-        except Exception as exc:  # noqa: BLE001
-            self.diagnostics.note(f"[claw] message handling failed: {exc}")
 
     async def send(self, message: dict) -> None:
         from claw.net.http import Timeouts

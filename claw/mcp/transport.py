@@ -157,3 +157,16 @@ class NetworkTransport(Transport):
 
     def describe(self) -> str:
         return f"{self.url.origin}{self.url.target}"
+
+    def _deliver_json(self, data: "str | bytes") -> None:
+        """Decode one message and hand it to ``on_message``; a message that does not decode, or whose
+        handling fails, is noted in the diagnostics and dropped."""
+        try:
+            value = decode_json(data)
+        except Exception as exc:  # noqa: BLE001
+            self.diagnostics.note(f"[claw] ignored a message that is {getattr(exc, 'message', exc)}")
+            return
+        try:
+            self.on_message(value)
+        except Exception as exc:  # noqa: BLE001
+            self.diagnostics.note(f"[claw] message handling failed: {exc}")

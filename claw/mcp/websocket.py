@@ -13,7 +13,7 @@ import asyncio
 from typing import Any, Mapping, Optional
 
 from claw.errors import NetworkError
-from claw.mcp.transport import NetworkTransport, decode_json, mcp_error, stop_reader
+from claw.mcp.transport import NetworkTransport, mcp_error, stop_reader
 
 SUBPROTOCOL = "mcp"
 
@@ -58,16 +58,7 @@ class WebSocketTransport(NetworkTransport):
         reason = "the server closed the WebSocket"
         try:
             while True:
-                data = await self._ws.recv()
-                try:
-                    value = decode_json(data)
-                except Exception as exc:  # noqa: BLE001
-                    self.diagnostics.note(f"[claw] ignored a message that is {getattr(exc, 'message', exc)}")
-                    continue
-                try:
-                    self.on_message(value)
-                except Exception as exc:  # noqa: BLE001
-                    self.diagnostics.note(f"[claw] message handling failed: {exc}")
+                self._deliver_json(await self._ws.recv())
         except asyncio.CancelledError:
             raise
         except NetworkError as exc:
