@@ -12,17 +12,6 @@ from claw.errors import NetworkError
 from claw.net.config import NetConfig
 from claw.net.connect import Connection, open_connection
 from claw.net.url import parse_url
-from tests.fakes.tls_server import make_tls
-
-
-@pytest.fixture(scope="module")
-def tls(tmp_path_factory):
-    return make_tls(tmp_path_factory.mktemp("ca"))
-
-
-@pytest.fixture
-def config(tls):
-    return NetConfig.from_env({}, ca_files=[tls.ca_path], connect_timeout=5, read_timeout=5)
 
 
 def run(coro):

@@ -15,16 +15,6 @@ from claw.net.http import HttpClient, Timeouts
 from tests.fakes.tls_server import ScriptedHttpServer, make_tls
 
 
-@pytest.fixture(scope="module")
-def tls(tmp_path_factory):
-    return make_tls(tmp_path_factory.mktemp("ca"))
-
-
-@pytest.fixture
-def config(tls):
-    return NetConfig.from_env({}, ca_files=[tls.ca_path], connect_timeout=5, read_timeout=5)
-
-
 def run(coro):
     return asyncio.run(coro)
 

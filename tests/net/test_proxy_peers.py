@@ -32,11 +32,6 @@ USER, PASSWORD = "claw-user", "s3cret.pa_ss-word"
 
 
 @pytest.fixture(scope="module")
-def tls(tmp_path_factory):
-    return make_tls(tmp_path_factory.mktemp("ca"))
-
-
-@pytest.fixture(scope="module")
 def proxy(tmp_path_factory):
     with Tinyproxy(tmp_path_factory.mktemp("tinyproxy")) as running:
         yield running
