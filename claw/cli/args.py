@@ -102,6 +102,10 @@ _IGNORED_VALUES = ("--setting-sources", "--betas", "--effort", "--json-schema", 
 _IGNORED_SWITCHES = ("--include-hook-events", "--session-mirror", "--debug")
 
 
+# Answered by claw.cli.main before a run's flags are parsed; listed so a typo of them gets a did-you-mean.
+_HANDLED_BY_MAIN = ("--version", "--help")
+
+
 def _usage(message: str, hint: str = "run 'claw --help' for the list of flags") -> UsageError:
     return UsageError(f"claw: {message}", hint=hint)
 
@@ -114,7 +118,8 @@ def _is_number(arg: str) -> bool:
 def _unknown(flag: str) -> UsageError:
     import difflib
 
-    known = list(_SWITCHES) + list(_VALUES) + list(_LISTS) + list(_IGNORED_VALUES) + list(_IGNORED_SWITCHES)
+    known = (list(_SWITCHES) + list(_VALUES) + list(_LISTS) + list(_IGNORED_VALUES) + list(_IGNORED_SWITCHES)
+             + list(_HANDLED_BY_MAIN))
     close = difflib.get_close_matches(flag, [k for k in known if k.startswith("--")], n=1)
     if close:
         return _usage(f"unknown flag {flag}", f"did you mean {close[0]}? (claw --help lists the flags)")

@@ -87,6 +87,9 @@ def test_a_misspelled_flag_gets_a_did_you_mean():
         parse_run_args(["--modle", "x"])
     assert "did you mean --model?" in info.value.hint
     with pytest.raises(UsageError) as info:
+        parse_run_args(["--verison"])  # main answers --version, but a typo of it reaches the run parser
+    assert "did you mean --version?" in info.value.hint
+    with pytest.raises(UsageError) as info:
         parse_run_args(["--zzzzzz"])
     assert "claw --help" in info.value.hint
 
