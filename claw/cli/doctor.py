@@ -180,16 +180,11 @@ def check_dependencies(ctx: DoctorContext) -> CheckResult:
     found: List[str] = []
     missing: List[str] = []
     for name in _vendor.VENDORED:
-        if name == "tomli" and sys.version_info >= (3, 11):
-            found.append("tomli (not needed: tomllib)")
-            continue
-        try:
-            module = getattr(_vendor, name)
-        except ImportError:
+        line = _vendor.describe(name)
+        if line is None:
             missing.append(name)
-            continue
-        where = "vendored" if module.__name__.startswith("claw._vendor.") else "from the environment"
-        found.append(f"{name} {getattr(module, '__version__', '?')} ({where})")
+        else:
+            found.append(line)
     if missing:
         return CheckResult(
             "dependencies", FAIL, "missing: " + ", ".join(missing), tuple(found),

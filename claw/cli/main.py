@@ -165,12 +165,7 @@ def _version_details() -> int:
     from claw import _vendor
 
     for name in _vendor.VENDORED:
-        try:
-            mod = getattr(_vendor, name)
-            where = "vendored" if mod.__name__.startswith("claw._vendor.") else f"from {mod.__file__}"
-            lines.append(f"{name} {getattr(mod, '__version__', '?')} ({where})")
-        except ImportError:
-            lines.append(f"{name} (not available)")
+        lines.append(_vendor.describe(name) or f"{name} (not available)")
     sys.stdout.write("\n".join(lines) + "\n")
     return 0
 

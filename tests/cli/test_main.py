@@ -42,6 +42,17 @@ def test_version_fast_path():
     assert run.returncode == 0 and run.stdout.startswith("0.") and "(claw)" in run.stdout
 
 
+def test_version_details_agree_with_doctor_about_tomli():
+    """On 3.11+ the standard library's tomllib is used: tomli is 'not needed', never 'not available'."""
+    run = _claw("version")
+    assert run.returncode == 0
+    tomli_line = next(line for line in run.stdout.splitlines() if line.startswith("tomli"))
+    if sys.version_info >= (3, 11):
+        assert tomli_line == "tomli (not needed: tomllib)"
+    else:
+        assert "not available" not in tomli_line
+
+
 def test_a_reader_that_goes_away_is_not_a_traceback():
     proc = subprocess.Popen([sys.executable, "-m", "claw", "--help"], cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)})
