@@ -44,6 +44,12 @@ class RunInfo:
     api_key_source: str = "none"
 
 
+def round_cost(cost: Optional[float]) -> float:
+    """Dollars to 10 decimal places (far below any token's price): sums of per-response costs carry
+    binary float noise (0.00016199999999999998) that no reader should see."""
+    return round(cost or 0.0, 10)
+
+
 def result_object(outcome: Optional[TurnOutcome], info: RunInfo, *, duration_ms: int,
                   error: Optional[ClawError] = None) -> Dict[str, Any]:
     """The contract's result object (json output, and the last line of stream-json)."""
@@ -62,7 +68,7 @@ def result_object(outcome: Optional[TurnOutcome], info: RunInfo, *, duration_ms:
         "num_turns": outcome.num_turns if outcome is not None else 0,
         "result": (outcome.result if outcome is not None else (error.message if error else "")),
         "session_id": info.session_id,
-        "total_cost_usd": (outcome.cost_usd or 0.0) if outcome is not None else 0.0,
+        "total_cost_usd": round_cost(outcome.cost_usd) if outcome is not None else 0.0,
         "cost_known": outcome is None or outcome.cost_usd is not None,
         "usage": usage,
         "model": info.model,

@@ -184,3 +184,11 @@ def test_a_provider_failure_in_a_headless_run_is_one_line_then_the_hint(work, ho
     assert lines[0].startswith("error [provider_auth]: Anthropic returned 401: invalid x-api-key")
     assert lines[0].endswith(f"(request id: req_auth, session id: {sid})")
     assert lines[1].startswith("hint: ") and "claw login" in lines[1]
+
+
+def test_total_cost_carries_no_float_noise():
+    from claw.cli.output import round_cost
+
+    noisy = 0.000054 + 0.000108  # 0.00016199999999999998 in binary floating point
+    assert repr(round_cost(noisy)) == "0.000162"
+    assert round_cost(None) == 0.0
