@@ -313,6 +313,11 @@ def missing_credentials(env: Mapping[str, str], *, provider: str = "anthropic") 
             others.append("OPENAI_API_KEY is set: use --model openai/<model> (e.g. openai/gpt-5)")
         if env.get("XAI_API_KEY"):
             others.append("XAI_API_KEY is set: use --model xai/<model> (e.g. xai/grok-4)")
+        if env.get("OPENAI_BASE_URL") and not env.get("OPENAI_API_KEY"):
+            others.append("OPENAI_BASE_URL is set: for a local OpenAI-compatible server use "
+                          "--model local/<model> (no key needed)")
+        if env.get("OLLAMA_HOST"):
+            others.append("OLLAMA_HOST is set: use --model ollama/<model>")
         if others:
             hint += "; " + "; ".join(others)
     elif provider == "xai":

@@ -102,6 +102,9 @@ def test_missing_credentials_hint_mentions_other_routes_only_when_set():
     assert "claw login" in err.hint and "OPENAI" not in err.hint
     assert err.to_dict()["kind"] == "missing_credentials" and err.exit_code == 1
     assert "openai/" in missing_credentials({"OPENAI_API_KEY": "k"}).hint
+    local = missing_credentials({"OPENAI_BASE_URL": "http://127.0.0.1:8000/v1"}).hint
+    assert "--model local/<model>" in local and "ollama" not in local
+    assert "--model ollama/<model>" in missing_credentials({"OLLAMA_HOST": "127.0.0.1:11434"}).hint
 
 
 def test_render_failure_substitutes_the_session():
