@@ -90,6 +90,7 @@ def prepare(args: RunArgs, *, sink: Any, prompter: Any = None, base_env: Optiona
     from claw.api.client import resolve_model
     from claw.cli.output import RunInfo
     from claw.config.environment import network_config
+    from claw.config.sources import config_home
     from claw.runtime.agent import Agent, AgentSettings
     from claw.runtime.compaction import threshold_pct
     from claw.runtime.hooks import HookRunner
@@ -133,6 +134,7 @@ def prepare(args: RunArgs, *, sink: Any, prompter: Any = None, base_env: Optiona
         deny_rules=settings.permissions.deny,
         ask_rules=settings.permissions.ask,
         cwd=cwd,
+        config_home=config_home(env, str(cwd)),
     )
 
     store = SessionStore(cwd)
