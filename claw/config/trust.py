@@ -41,6 +41,20 @@ class TrustState:
     reason: str  # one line: "trusted folder /x (claw trust)", "CLAW_TRUST_PROJECT=1", "not trusted"
 
 
+def describe(state: Optional[TrustState]) -> str:
+    """One line for ``claw status`` / ``claw doctor``: ``trusted (CLAW_TRUST_PROJECT=1)``, ``not trusted``."""
+    if state is None:
+        return "unknown"
+    return f"trusted ({state.reason})" if state.trusted else "not trusted"
+
+
+def state_for(loaded: Any, folder: str, env: Mapping[str, str]) -> TrustState:
+    """The trust state a load decided, or (when nothing in the project needed it) the folder's own.
+    Raises ``ConfigError`` for a corrupt store."""
+    state = getattr(loaded, "trust", None)
+    return state if state is not None else trust_state(folder, env)
+
+
 def env_trusts(env: Mapping[str, str]) -> bool:
     return (env.get(ENV_VAR) or "").strip().lower() in ("1", "true", "yes")
 
