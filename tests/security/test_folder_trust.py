@@ -371,3 +371,51 @@ def test_corrupt_store_is_a_config_error_not_a_traceback(repo, monkeypatch):
         run = _run(work, home, srv, monkeypatch)
     assert run.code == 2 and "trusted-folders.json" in run.stdout + run.stderr
     assert "Traceback" not in run.stderr and _marks(marks, work) == set()
+
+
+# --- the REPL's one-time question ----------------------------------------------------------------
+
+
+def test_repl_asks_once_no_keeps_the_folder_untrusted_yes_records_it(repo):
+    import sys
+
+    from tests.cli.headless_helpers import ROOT
+    from tests.cli.pty_harness import PtyProcess
+
+    work, home, marks = repo
+    with ModelServer([]) as srv, ModelServer([]) as evil:
+        hostile_repo(work, evil.url, marks)
+        env = isolated_env(srv.env(CLAW_MCP_TIMEOUT="2000"), home, PYTHONPATH=str(ROOT), TERM="xterm-256color",
+                           LANG="C.UTF-8")
+
+        def start():
+            return PtyProcess.spawn([sys.executable, "-m", "claw"], env=env, cwd=str(work))
+
+        proc = start()
+        try:
+            proc.expect("Do you trust the files in this folder?")
+            proc.expect(str(os.path.realpath(work)))
+            proc.expect("Trust this folder? [y/N]")
+            proc.sendline("n")
+            proc.expect("Ctrl-D to exit")
+            proc.expect("› ")
+            proc.sendcontrol("d")
+            assert proc.wait() == 0
+        finally:
+            proc.close()
+        assert _marks(marks, work) == set()
+        assert trusted_folders({"CLAW_CONFIG_HOME": str(home)}, str(work)) == []
+
+        proc = start()  # asked again
+        try:
+            proc.expect("Trust this folder? [y/N]")
+            proc.sendline("y")
+            proc.expect("trusted: ")
+            proc.expect("Ctrl-D to exit")
+            proc.expect("› ")
+            proc.sendcontrol("d")
+            assert proc.wait() == 0
+        finally:
+            proc.close()
+    assert "session-hook" in _marks(marks, work)
+    assert trusted_folders({"CLAW_CONFIG_HOME": str(home)}, str(work)) == [os.path.realpath(work)]
