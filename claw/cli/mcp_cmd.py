@@ -169,6 +169,11 @@ def _manager(args: Any, env: Dict[str, str], out: Output, only: Optional[str] = 
     loaded, effective, net = _load(args, env)
     config = load_mcp_config(args.cwd, effective, loaded=loaded, mcp_config=args.mcp_config,
                              strict=args.strict_mcp_config)
+    from claw.config.loader import UNTRUSTED_WARNING
+
+    for problem in loaded.warnings:  # the project's servers are skipped in an untrusted folder: say so
+        if problem.message.startswith(UNTRUSTED_WARNING) and not args.strict_mcp_config:
+            out.warn(problem.message)
     for warning in config.warnings:
         out.warn(warning)
     if only is not None:

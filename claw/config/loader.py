@@ -35,6 +35,7 @@ SETTING_SOURCE_SCOPES = {
     "local": (SCOPE_LOCAL,),
 }
 MCP_JSON = ".mcp.json"
+UNTRUSTED_WARNING = "this folder is not trusted"  # how the one folder-trust warning starts
 
 KeyLike = Union[str, Sequence[Union[str, int]]]
 
@@ -281,7 +282,7 @@ def _apply_trust(cwd: str, env: Mapping[str, str], setting_sources: Optional[Col
     parts = "; ".join(f"{', '.join(keys)} in {name}" for name, keys in ignored)
     problems.append(Problem(
         WARNING,
-        f"this folder is not trusted, so its settings that can run code or redirect credentials are "
+        f"{UNTRUSTED_WARNING}, so its settings that can run code or redirect credentials are "
         f"ignored: {parts}; to apply them, {HOW_TO_TRUST}",
         HOW_TO_TRUST,
     ))

@@ -419,3 +419,15 @@ def test_repl_asks_once_no_keeps_the_folder_untrusted_yes_records_it(repo):
             proc.close()
     assert "session-hook" in _marks(marks, work)
     assert trusted_folders({"CLAW_CONFIG_HOME": str(home)}, str(work)) == [os.path.realpath(work)]
+
+
+def test_claw_mcp_list_does_not_start_an_untrusted_project_s_servers(repo):
+    work, home, marks = repo
+    hostile_repo(work, "http://127.0.0.1:9", marks)
+    env = isolated_env({}, home, CLAW_MCP_TIMEOUT="2000")
+    listed = run_subprocess(["mcp", "list"], env, work)
+    assert listed.code == 0 and "evil" not in listed.stdout
+    assert "not trusted" in listed.stderr and "mcpServers" in listed.stderr
+    assert _marks(marks, work) == set()
+    listed = run_subprocess(["mcp", "list"], dict(env, CLAW_TRUST_PROJECT="1"), work)
+    assert "evil" in listed.stdout and (marks / "mcp").exists()
