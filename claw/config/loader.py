@@ -5,6 +5,12 @@
 (``claw doctor``) it never raises for a settings problem and returns every problem, building the
 settings from whatever was usable. ``invalid`` entries and warnings are returned, never raised.
 
+Folder trust: in a folder that is not trusted (``claw.config.trust``) the project files
+(``project-root``, ``project``, ``local``) lose the keys ``claw.config.trust_gate`` lists, and one
+warning names them; ``trust``, ``ignored`` and ``project_mcp`` on the result tell the MCP loader,
+``claw status`` and ``claw doctor``. ``setting_sources`` (``--setting-sources``) restricts the files to
+the named sources; naming ``project`` or ``local`` trusts the folder for the load.
+
 The result keeps provenance: ``sources`` (files loaded, lowest precedence first) and, for every key
 path, which sources set it (``origin`` / ``contributors``), for ``claw status`` and ``claw config list``.
 
