@@ -2,7 +2,7 @@
 
 Flag names follow Claude Code's CLI (``-p/--print``, ``--output-format``, ``--allowedTools``...) so
 scripts and the Agent SDKs carry over; camelCase flags also accept their kebab-case spelling. Flags the
-SDKs may pass that claw does not act on (``--setting-sources``, ``--include-hook-events``, ``--betas``...)
+SDKs may pass that claw does not act on (``--include-hook-events``, ``--betas``...)
 are accepted and recorded, so an embedding host never fails on them; anything else unknown is a usage
 error with a hint.
 
@@ -49,6 +49,8 @@ class RunArgs:
     mcp_config: List[str] = field(default_factory=list)
     strict_mcp_config: bool = False
     settings: Optional[str] = None
+    # --setting-sources: which settings files load ("user", "project", "local"); None: all of them
+    setting_sources: Optional[List[str]] = None
     add_dir: List[str] = field(default_factory=list)
     cwd: Optional[str] = None
     max_thinking_tokens: Optional[int] = None
@@ -84,7 +86,8 @@ _VALUES = {
     "--system-prompt": "system_prompt", "--system-prompt-file": "system_prompt_file",
     "--append-system-prompt": "append_system_prompt",
     "-r": "resume", "--resume": "resume", "--session-id": "session_id",
-    "--settings": "settings", "--cwd": "cwd", "--thinking": "thinking", "--sdk-url": "sdk_url",
+    "--settings": "settings", "--setting-sources": "setting_sources",
+    "--cwd": "cwd", "--thinking": "thinking", "--sdk-url": "sdk_url",
 }
 _LISTS = {  # repeatable: every value is kept
     "--allowedTools": "allowed_tools", "--allowed-tools": "allowed_tools",
@@ -95,7 +98,7 @@ _CHOICES = {"output_format": OUTPUT_FORMATS, "input_format": INPUT_FORMATS,
             "thinking": ("adaptive", "enabled", "disabled")}
 _POSITIVE_INTS = ("max_turns", "max_thinking_tokens")
 # Accepted for Agent SDK compatibility and recorded in RunArgs.ignored: these take a value...
-_IGNORED_VALUES = ("--setting-sources", "--betas", "--effort", "--json-schema", "--plugin-dir",
+_IGNORED_VALUES = ("--betas", "--effort", "--json-schema", "--plugin-dir",
                    "--max-budget-usd", "--task-budget", "--resume-session-at", "--resume-drops-turn",
                    "--thinking-display")
 # ...and these do not.
@@ -203,7 +206,22 @@ def parse_run_args(argv: List[str]) -> RunArgs:
     return args
 
 
+SETTING_SOURCES = ("user", "project", "local")
+
+
+def _setting_sources(value: str) -> List[str]:
+    """``user,project,local`` (any subset, any order); ``""`` loads no settings files at all."""
+    names = [name.strip() for name in value.split(",") if name.strip()]
+    for name in names:
+        if name not in SETTING_SOURCES:
+            raise _usage(f"--setting-sources: unknown source {name!r}",
+                         "valid sources: user, project, local (comma-separated; \"\" for none)")
+    return list(dict.fromkeys(names))
+
+
 def _checked(flag: str, dest: str, value: str) -> object:
+    if dest == "setting_sources":
+        return _setting_sources(value)
     choices = _CHOICES.get(dest)
     if choices is not None and value not in choices:
         raise _usage(f"{flag}: invalid choice {value!r} (choose from {', '.join(choices)})")

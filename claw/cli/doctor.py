@@ -345,6 +345,27 @@ def check_settings(ctx: DoctorContext) -> CheckResult:
     return CheckResult("settings", OK, summary, tuple(details))
 
 
+def check_folder_trust(ctx: DoctorContext) -> CheckResult:
+    """Whether the project folder is trusted, why, and which project keys an untrusted one ignores."""
+    from claw.config.trust import HOW_TO_TRUST, describe, state_for
+    from claw.errors import ClawError
+
+    loaded = ctx.settings()
+    try:
+        state = state_for(loaded, ctx.project_dir, ctx.env)
+    except ClawError as exc:
+        return CheckResult("folder trust", FAIL, exc.message, (), exc.hint)
+    ignored = list(getattr(loaded, "ignored", ()) or ())
+    details = tuple(f"ignored: {', '.join(keys)} in {name}" for name, keys in ignored)
+    if state.trusted:
+        return CheckResult("folder trust", OK, f"{state.folder} is {describe(state)}")
+    if ignored:
+        return CheckResult("folder trust", WARN, f"{state.folder} is not trusted: its settings that can run "
+                           "code or redirect credentials are ignored", details, HOW_TO_TRUST)
+    return CheckResult("folder trust", OK, f"{state.folder} is not trusted (nothing in its settings needs it)",
+                       (), None)
+
+
 def _plural(n: int, one: str, many: Optional[str] = None) -> str:
     return f"{n} {one if n == 1 else (many or one + 's')}"
 
@@ -611,8 +632,8 @@ def check_sessions_dir(ctx: DoctorContext) -> CheckResult:
     return CheckResult("sessions", OK, f"{directory} is writable ({_plural(count, 'session')})")
 
 
-CHECKS: List[Check] = [check_python, check_install, check_dependencies, check_settings, check_credentials,
-                       check_model, check_tls, check_proxy, check_reachability, check_mcp, check_sessions_dir]
+CHECKS: List[Check] = [check_python, check_install, check_dependencies, check_settings, check_folder_trust,
+                       check_credentials, check_model, check_tls, check_proxy, check_reachability, check_mcp, check_sessions_dir]
 
 
 # --------------------------------------------------------------------------------------------------

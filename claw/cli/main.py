@@ -23,6 +23,7 @@ SUBCOMMANDS = {
     "status": "claw.cli.status_cmd:run",
     "sessions": "claw.cli.sessions_cmd:run",
     "mcp": "claw.cli.mcp_cmd:run",
+    "trust": "claw.cli.trust_cmd:run",
 }
 
 HELP = """\
@@ -43,6 +44,7 @@ Commands:
   mcp         list, inspect, add or remove MCP servers; `claw mcp serve` exposes claw's tools
   config      show and edit settings (list, get, set, unset, add, remove, path)
   init        set this project up for claw (.claw/settings.json, CLAW.md)
+  trust       trust a folder's project settings (hooks, env, MCP servers...); --list, --remove
   login       sign in with an Anthropic account (--no-browser over SSH)
   logout      remove the saved login
   whoami      show which credentials Anthropic requests use
@@ -72,6 +74,8 @@ Options (headless and REPL; Claude Code's names):
   --session-id UUID            the id of a new session
   --mcp-config FILE|JSON       MCP servers (repeatable); --strict-mcp-config: only these
   --settings FILE|JSON         settings applied last
+  --setting-sources LIST       load only these settings files: user,project,local ("" = none);
+                               naming project or local trusts the folder for this run
   --add-dir DIR                another directory the tools may work in (repeatable)
   --cwd DIR                    run in DIR instead of the current directory
   --verbose                    more detail on stderr

@@ -169,6 +169,11 @@ def _manager(args: Any, env: Dict[str, str], out: Output, only: Optional[str] = 
     loaded, effective, net = _load(args, env)
     config = load_mcp_config(args.cwd, effective, loaded=loaded, mcp_config=args.mcp_config,
                              strict=args.strict_mcp_config)
+    from claw.config.loader import UNTRUSTED_WARNING
+
+    for problem in loaded.warnings:  # the project's servers are skipped in an untrusted folder: say so
+        if problem.message.startswith(UNTRUSTED_WARNING) and not args.strict_mcp_config:
+            out.warn(problem.message)
     for warning in config.warnings:
         out.warn(warning)
     if only is not None:
@@ -445,6 +450,7 @@ def _serve(args: Any, env: Dict[str, str], out: Output) -> int:
 
     from claw.config.environment import effective_env, network_config
     from claw.config.loader import load_settings
+    from claw.config.sources import config_home
     from claw.mcp.serve import ToolServer
     from claw.runtime.permissions import PermissionPolicy, parse_permission_mode
     from claw.tools.base import PermissionLevel, ToolContext
@@ -463,7 +469,8 @@ def _serve(args: Any, env: Dict[str, str], out: Output) -> int:
     tools = build_tools(args.tools, args.disallowed_tools)
     policy = PermissionPolicy(mode=mode, workspace_roots=roots, cwd=cwd, allowed=args.allowed_tools,
                               disallowed=args.disallowed_tools, allow_rules=settings.permissions.allow,
-                              deny_rules=settings.permissions.deny, ask_rules=settings.permissions.ask)
+                              deny_rules=settings.permissions.deny, ask_rules=settings.permissions.ask,
+                              config_home=config_home(effective, str(cwd)))
     context = ToolContext(cwd=cwd, workspace_roots=tuple(roots), env=effective,
                           net_config=network_config(settings, effective),
                           is_read_denied=policy.is_read_denied)

@@ -531,12 +531,55 @@ def sign_in_first() -> bool:
             sys.stderr.write("not signed in yet: /login to sign in, or Ctrl-D to leave\n")
 
 
+TRUST_QUESTION = """\
+Do you trust the files in this folder?
+  {folder}
+Its project settings ({files}) want to set: {keys}.
+Trusting the folder lets them run commands (hooks, MCP servers, apiKeyHelper), change the environment
+(e.g. where the API key is sent), allow tools and widen the permission mode. If you say no, claw
+ignores those keys for this run and asks again next time (claw trust DIR trusts a folder any time).
+Trust this folder? [y/N] """
+
+
+def trust_question(args: RunArgs) -> None:
+    """The REPL's one-time question: on a start in a folder that is not trusted and whose project
+    settings hold something only trust unlocks, ask; "yes" records the folder (``claw trust``)."""
+    from claw.cli.setup import project_dir
+    from claw.cli.tty_prompt import ask_yes_no
+    from claw.config import trust
+    from claw.config.loader import load_settings
+
+    if args.setting_sources is not None:
+        return  # the sources were chosen on the command line
+    env = dict(os.environ)
+    try:
+        cwd = str(project_dir(args))
+        loaded = load_settings(cwd, env, args.settings, strict=False)
+    except ClawError:
+        return  # setup reports it
+    if loaded.project_trusted or not loaded.ignored:
+        return
+    files = ", ".join(os.path.relpath(name, cwd) for name, _ in loaded.ignored)
+    keys = ", ".join(dict.fromkeys(key for _, found in loaded.ignored for key in found))
+    answer = ask_yes_no(TRUST_QUESTION.format(folder=loaded.trust.folder, files=files, keys=keys))
+    if not answer:
+        sys.stderr.write("not trusted: the keys above are ignored for this run\n")
+        return
+    try:
+        recorded = trust.add_trust(cwd, env, cwd)
+    except ClawError as exc:
+        sys.stderr.write(render_error(exc) + "\n")
+        return
+    sys.stderr.write(f"trusted: {recorded} (claw trust --remove undoes it)\n")
+
+
 def run(argv: List[str]) -> int:
     try:
         args = parse_run_args(argv)
     except ClawError as exc:
         sys.stderr.write(render_error(exc) + "\n")
         return exc.exit_code
+    trust_question(args)
     repl = Repl(args)
     while True:
         try:

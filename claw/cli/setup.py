@@ -75,11 +75,12 @@ def load(args: RunArgs, cwd: Path, base_env: Optional[Dict[str, str]] = None):
     from claw.config.loader import load_settings
 
     base = dict(os.environ if base_env is None else base_env)
-    key = (str(cwd), args.settings, tuple(sorted(base.items())))
+    sources = getattr(args, "setting_sources", None)
+    key = (str(cwd), args.settings, None if sources is None else tuple(sources), tuple(sorted(base.items())))
     if _last_load and _last_load[0][0] == key:
         loaded, env = _last_load[0][1]
         return loaded, dict(env)
-    loaded = load_settings(str(cwd), base, args.settings)
+    loaded = load_settings(str(cwd), base, args.settings, setting_sources=sources)
     result = (loaded, effective_env(loaded.settings, base))
     _last_load[:] = [(key, result)]
     return result[0], dict(result[1])
@@ -90,6 +91,7 @@ def prepare(args: RunArgs, *, sink: Any, prompter: Any = None, base_env: Optiona
     from claw.api.client import resolve_model
     from claw.cli.output import RunInfo
     from claw.config.environment import network_config
+    from claw.config.sources import config_home
     from claw.runtime.agent import Agent, AgentSettings
     from claw.runtime.compaction import threshold_pct
     from claw.runtime.hooks import HookRunner
@@ -133,6 +135,7 @@ def prepare(args: RunArgs, *, sink: Any, prompter: Any = None, base_env: Optiona
         deny_rules=settings.permissions.deny,
         ask_rules=settings.permissions.ask,
         cwd=cwd,
+        config_home=config_home(env, str(cwd)),
     )
 
     store = SessionStore(cwd)

@@ -251,6 +251,9 @@ class StatusReport:
     mcp_warnings: List[str] = field(default_factory=list)
     session: Any = None  # claw.runtime.session_store.SessionSummary
     sessions_dir: str = ""
+    trust: Any = None  # claw.config.trust.TrustState
+    trust_error: Optional[str] = None
+    trust_ignored: List[Tuple[str, Tuple[str, ...]]] = field(default_factory=list)  # (file, keys)
 
     def to_json(self) -> Dict[str, Any]:
         from claw import __version__
@@ -300,6 +303,12 @@ class StatusReport:
                 for e in self.mcp_servers
             ],
             "mcp_warnings": list(self.mcp_warnings),
+            "folder_trust": {
+                "trusted": None if self.trust is None else self.trust.trusted,
+                "how": None if self.trust is None else self.trust.how,
+                "reason": self.trust_error if self.trust is None else self.trust.reason,
+                "ignored": [{"file": name, "keys": list(keys)} for name, keys in self.trust_ignored],
+            },
             "continue_session": None if self.session is None else {
                 "id": self.session.session_id,
                 "title": self.session.title,
@@ -336,6 +345,13 @@ def collect_status(cwd: str, base_env: Mapping[str, str], *, settings_arg: Optio
     report.sources = list(loaded.sources)
     report.key_origins = loaded.top_level_origins()
     report.warnings = [p.message for p in loaded.problems]
+    from claw.config.trust import state_for
+
+    try:
+        report.trust = state_for(loaded, cwd, base_env)
+    except ClawError as exc:
+        report.trust_error = exc.message
+    report.trust_ignored = list(loaded.ignored)
 
     from claw.api.client import resolve_model
 
@@ -416,6 +432,14 @@ def render_text(report: StatusReport) -> str:
             lines.append(f"  base URL:         {report.base.url} ({report.base.source})")
             route = report.route if report.route_error is None else f"unknown: {report.route_error}"
             lines.append(f"  route:            {route}")
+    from claw.config.trust import HOW_TO_TRUST, describe
+
+    shown = report.trust_error if report.trust is None else describe(report.trust)
+    lines.append(f"  folder trust:     {shown}")
+    for name, keys in report.trust_ignored:
+        lines.append(f"                    ignored here: {', '.join(keys)} in {name}")
+    if report.trust is not None and not report.trust.trusted:
+        lines.append(f"                    to trust it: {HOW_TO_TRUST}")
     if report.sources:
         lines.append("  settings files (lowest precedence first; later wins):")
         width = max(len(s.scope) for s in report.sources)

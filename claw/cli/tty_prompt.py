@@ -94,6 +94,29 @@ def _drop_typeahead(fd: int) -> None:
         pass
 
 
+def ask_yes_no(text: str) -> Optional[bool]:
+    """Ask ``text`` on the terminal before any event loop runs (a blocking read); True for y/yes,
+    False for anything else, None when there is no terminal to ask."""
+    try:
+        fd = os.open(TTY_PATH, os.O_RDWR | getattr(os, "O_NOCTTY", 0))
+    except OSError:
+        return None
+    try:
+        _drop_typeahead(fd)
+        os.write(fd, text.encode("utf-8", "replace"))
+        data = b""
+        while b"\n" not in data:
+            chunk = os.read(fd, 1024)
+            if not chunk:
+                break
+            data += chunk
+    except OSError:
+        data = b""
+    finally:
+        os.close(fd)
+    return is_yes(data.split(b"\n", 1)[0].decode("utf-8", "replace") if data else None)
+
+
 async def ask_on_tty(request: PermissionRequest) -> PermissionAnswer:
     try:
         fd = os.open(TTY_PATH, os.O_RDWR | getattr(os, "O_NOCTTY", 0))

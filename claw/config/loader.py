@@ -5,6 +5,12 @@
 (``claw doctor``) it never raises for a settings problem and returns every problem, building the
 settings from whatever was usable. ``invalid`` entries and warnings are returned, never raised.
 
+Folder trust: in a folder that is not trusted (``claw.config.trust``) the project files
+(``project-root``, ``project``, ``local``) lose the keys ``claw.config.trust_gate`` lists, and one
+warning names them; ``trust``, ``ignored`` and ``project_mcp`` on the result tell the MCP loader,
+``claw status`` and ``claw doctor``. ``setting_sources`` (``--setting-sources``) restricts the files to
+the named sources; naming ``project`` or ``local`` trusts the folder for the load.
+
 The result keeps provenance: ``sources`` (files loaded, lowest precedence first) and, for every key
 path, which sources set it (``origin`` / ``contributors``), for ``claw status`` and ``claw config list``.
 
@@ -16,7 +22,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Any, Collection, Iterator, Mapping, Sequence, Tuple, Union
+from typing import Any, Collection, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 from claw.config.keypath import KeyPath, format_key_path, parse_key_path
 from claw.config.merge import merge_all
@@ -24,7 +30,18 @@ from claw.config.models import Settings
 from claw.config.parsing import read_source
 from claw.config.problems import ERROR, INVALID, WARNING, Problem
 from claw.config.schema import clean_settings
-from claw.config.sources import SettingsSource, candidate_sources
+from claw.config.sources import (SCOPE_FLAG, SCOPE_LOCAL, SCOPE_PROJECT, SCOPE_PROJECT_ROOT, SCOPE_USER,
+                                 SettingsSource, candidate_sources)
+
+PROJECT_SCOPES = (SCOPE_PROJECT_ROOT, SCOPE_PROJECT, SCOPE_LOCAL)
+# --setting-sources names (Claude Code's) -> the scopes they load; --settings (flag) always loads.
+SETTING_SOURCE_SCOPES = {
+    "user": (SCOPE_USER,),
+    "project": (SCOPE_PROJECT_ROOT, SCOPE_PROJECT),
+    "local": (SCOPE_LOCAL,),
+}
+MCP_JSON = ".mcp.json"
+UNTRUSTED_WARNING = "this folder is not trusted"  # how the one folder-trust warning starts
 
 KeyLike = Union[str, Sequence[Union[str, int]]]
 
@@ -41,6 +58,17 @@ class LoadedSettings:
     sources: Tuple[SettingsSource, ...] = ()  # loaded files, lowest precedence first
     problems: Tuple[Problem, ...] = ()
     origins: Mapping[KeyPath, Tuple[int, ...]] = field(default_factory=dict, repr=False)
+    # Folder trust (claw.config.trust): None when nothing in the project needed it decided.
+    trust: Any = None  # TrustState
+    # (file, ignored key paths as text) for each project file an untrusted folder did not fully apply
+    ignored: Tuple[Tuple[str, Tuple[str, ...]], ...] = ()
+    # ./.mcp.json may be used: the project source is on and the folder is trusted (or it was not needed)
+    project_mcp: bool = True
+
+    @property
+    def project_trusted(self) -> bool:
+        """Project files may use the gated keys (``claw.config.trust_gate``)."""
+        return self.trust is None or self.trust.trusted
 
     @property
     def raw(self) -> Mapping[str, Any]:
@@ -130,6 +158,7 @@ def load_settings(
     *,
     strict: bool = True,
     only_scopes: Collection[str] | None = None,
+    setting_sources: Optional[Collection[str]] = None,
 ) -> LoadedSettings:
     """Load the settings that apply in project directory ``cwd``.
 
@@ -143,8 +172,11 @@ def load_settings(
     raws: list[dict] = []
     cleans: list[dict] = []
     problems: list[Problem] = []
+    allowed_scopes = _scopes_for(setting_sources)
     for source in candidate_sources(cwd, env, settings_arg):
         if only_scopes is not None and source.scope not in only_scopes:
+            continue
+        if allowed_scopes is not None and source.scope not in allowed_scopes:
             continue
         if source.path is not None and any(s.path and _same_file(s.path, source.path) for s in loaded):
             continue  # e.g. run in $HOME: ~/.claw/settings.json is both the user and the project file
@@ -157,6 +189,9 @@ def load_settings(
         loaded.append(source)
         raws.append(data)
         cleans.append(cleaned)
+    project_mcp = allowed_scopes is None or SCOPE_PROJECT in allowed_scopes
+    trust, ignored, project_mcp = _apply_trust(cwd, env, setting_sources, loaded, raws, cleans, problems,
+                                               project_mcp, strict)
     raw, origins = merge_all(raws)
     clean, _ = merge_all(cleans)
     problems = list(dict.fromkeys(problems))
@@ -165,6 +200,9 @@ def load_settings(
         sources=tuple(loaded),
         problems=tuple(problems),
         origins={path: tuple(indices) for path, indices in origins.items()},
+        trust=trust,
+        ignored=ignored,
+        project_mcp=project_mcp,
     )
     if strict:
         errors = result.errors
@@ -175,6 +213,86 @@ def load_settings(
                 error.hint = f"{error.hint}; {more}" if error.hint else more
             raise error
     return result
+
+
+def _scopes_for(setting_sources: Optional[Collection[str]]) -> Optional[Tuple[str, ...]]:
+    """The scopes ``--setting-sources`` loads (None: all). Raises UsageError for an unknown name."""
+    if setting_sources is None:
+        return None
+    scopes: List[str] = [SCOPE_FLAG]
+    for name in setting_sources:
+        if name not in SETTING_SOURCE_SCOPES:
+            from claw.errors import UsageError
+
+            raise UsageError(f"claw: --setting-sources: unknown source {name!r}",
+                             hint="valid sources: " + ", ".join(SETTING_SOURCE_SCOPES) + " (comma-separated; "
+                             "\"\" loads no settings files)")
+        scopes.extend(SETTING_SOURCE_SCOPES[name])
+    return tuple(scopes)
+
+
+def _baseline_mode(loaded: Sequence[SettingsSource], cleans: Sequence[dict]) -> Optional[str]:
+    """The permission mode the user and --settings files give, without the project's (None: unset)."""
+    mode: Optional[str] = None
+    for source, data in zip(loaded, cleans):
+        if source.scope in PROJECT_SCOPES:
+            continue
+        perms = data.get("permissions", False)
+        if perms is None:
+            mode = None
+        elif isinstance(perms, dict) and "defaultMode" in perms:
+            mode = perms["defaultMode"]
+    return mode
+
+
+def _apply_trust(cwd: str, env: Mapping[str, str], setting_sources: Optional[Collection[str]],
+                 loaded: List[SettingsSource], raws: List[dict], cleans: List[dict], problems: List[Problem],
+                 project_mcp: bool, strict: bool):
+    """Drop what an untrusted folder's project files may not set (``claw.config.trust_gate``), in place;
+    add one warning naming it. Returns (TrustState or None, ignored, project_mcp)."""
+    from claw.config.keypath import format_key_path
+    from claw.config.trust_gate import gate
+
+    baseline = _baseline_mode(loaded, cleans)
+    pending = []
+    for i, source in enumerate(loaded):
+        if source.scope not in PROJECT_SCOPES:
+            continue
+        clean, dropped = gate(cleans[i], baseline)
+        raw, _ = gate(raws[i], baseline)
+        if dropped:
+            pending.append((i, clean, raw, dropped))
+    mcp_json = os.path.join(os.path.abspath(cwd), MCP_JSON)
+    has_mcp_json = project_mcp and os.path.isfile(mcp_json)
+    if not pending and not has_mcp_json:
+        return None, (), project_mcp
+    from claw.config.trust import HOW_TO_TRUST, TrustState, trust_state
+    from claw.errors import ConfigError
+
+    explicit = setting_sources is not None and bool({"project", "local"} & set(setting_sources))
+    try:
+        trust = trust_state(cwd, env, explicit_project=explicit)
+    except ConfigError as exc:
+        if strict:
+            raise
+        problems.append(Problem(ERROR, exc.message, exc.hint))
+        trust = TrustState(os.path.realpath(cwd), False, "none", "not trusted (the trust store is not valid)")
+    if trust.trusted:
+        return trust, (), project_mcp
+    ignored = []
+    for i, clean, raw, dropped in pending:
+        cleans[i], raws[i] = clean, raw
+        ignored.append((loaded[i].name, tuple(format_key_path(p) for p in dropped)))
+    if has_mcp_json:
+        ignored.append((mcp_json, ("mcpServers",)))
+    parts = "; ".join(f"{', '.join(keys)} in {name}" for name, keys in ignored)
+    problems.append(Problem(
+        WARNING,
+        f"{UNTRUSTED_WARNING}, so its settings that can run code or redirect credentials are "
+        f"ignored: {parts}; to apply them, {HOW_TO_TRUST}",
+        HOW_TO_TRUST,
+    ))
+    return trust, tuple(ignored), False
 
 
 def format_source_list(loaded: LoadedSettings) -> list[str]:

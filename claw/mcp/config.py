@@ -8,7 +8,9 @@ whole; ``null`` removes it):
 3. the project's settings files (``./.claw.json``, ``./.claw/settings*``) and ``--settings``,
 4. each ``--mcp-config`` value in order (a file, or inline JSON starting with ``{``).
 
-With ``--strict-mcp-config`` only (4) counts. This mirrors Claude Code, where a project's
+With ``--strict-mcp-config`` only (4) counts. In a folder that is not trusted (``claw.config.trust``),
+or when ``--setting-sources`` leaves the project out, (2) and the project's settings servers are
+skipped (the ``LoadedSettings`` says so: ``project_mcp``, ``project_trusted``). This mirrors Claude Code, where a project's
 ``.mcp.json`` overrides user servers and local ones override the project's.
 
 Each entry is expanded (``claw.mcp.expand``, against the effective environment) and then validated
@@ -113,14 +115,23 @@ def load_mcp_config(
             from claw.config.loader import load_settings
 
             loaded = load_settings(cwd, env, settings_arg, strict=False)
+        from claw.config.loader import PROJECT_SCOPES
+
         project_file = SettingsSource(SCOPE_MCP_JSON, os.path.join(cwd, MCP_JSON), "json", cwd)
+        # folder trust / --setting-sources: an untrusted project's servers are not started (the
+        # settings loader already warned about them)
+        use_mcp_json = getattr(loaded, "project_mcp", True)
+        project_trusted = getattr(loaded, "project_trusted", True)
         placed = False
         for source in loaded.sources:
             if not placed and source.scope != SCOPE_USER:
-                layers.append(_project_layer(project_file, result))
+                if use_mcp_json:
+                    layers.append(_project_layer(project_file, result))
                 placed = True
+            if source.scope in PROJECT_SCOPES and not project_trusted:
+                continue
             layers.append((source, _settings_servers(source), False))
-        if not placed:
+        if not placed and use_mcp_json:
             layers.append(_project_layer(project_file, result))
     for value in mcp_config:
         layers.append(_flag_layer(value, cwd, env))

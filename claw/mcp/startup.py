@@ -56,7 +56,7 @@ def may_have_servers(cwd: str, loaded_settings: Any, mcp_config: Sequence[str] =
         return True
     if strict:
         return False
-    if os.path.exists(os.path.join(cwd, ".mcp.json")):
+    if getattr(loaded_settings, "project_mcp", True) and os.path.exists(os.path.join(cwd, ".mcp.json")):
         return True
     raw = getattr(getattr(loaded_settings, "settings", None), "raw", None)
     return loaded_settings is None or bool(raw and raw.get("mcpServers"))

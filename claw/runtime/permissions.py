@@ -7,11 +7,14 @@ Modes (``--permission-mode``, settings ``permissions.defaultMode``; Claude Code 
 - ``danger-full-access`` (``bypassPermissions``): everything runs (deny and ask rules still apply).
 - ``dontAsk``: as ``default``, but whatever would ask is denied.
 In every mode but danger-full-access a file tool whose path resolves (``..``, symlinks, ``~``) outside
-the workspace roots (cwd, ``--add-dir``, ``permissions.additionalDirectories``) asks.
+the workspace roots (cwd, ``--add-dir``, ``permissions.additionalDirectories``) asks, and so does a write
+to a protected control file (``claw.runtime.protected``: ``.claw/``, ``.claude/``, ``.git/``, ``.mcp.json``,
+the config home, shell start-up files), whatever the allow rules say (read-only mode denies it).
 
 Rules (``claw.runtime.rules``) from ``--allowedTools`` (pre-approved), ``--disallowedTools`` (denied;
 bare names are also removed from the offered set by ``claw.tools.registry.build_tools``) and settings
-``permissions.allow|deny|ask``. Order: deny rules, then ask rules, then allow rules, then the mode. An
+``permissions.allow|deny|ask``. Order: deny rules, then ask rules, then protected files, then allow
+rules, then the mode. An
 allow rule for bash applies only when every part of a compound command is allowed and the command has
 no substitution or output redirection to a file. A bare allow rule for a file tool (``Edit``) does not
 lift the workspace check; a path rule (``Edit(//tmp/**)``) does.
@@ -28,7 +31,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable, List, Mapping, Optional, Sequence, Union
 
 from claw.errors import ConfigError, UsageError
-from claw.runtime.rules import (PATH_TOOLS, PermissionRule, Target, bash_subcommands,
+from claw.runtime.rules import (EDIT_FAMILY, PATH_TOOLS, PermissionRule, Target, bash_subcommands,
                                 expand_targets, home_dir, parse_rules, strip_wrappers)
 from claw.tools.base import PermissionLevel
 from claw.tools.paths import within_any
@@ -133,6 +136,7 @@ class PermissionPolicy:
         deny_rules: Iterable[str] = (),
         ask_rules: Iterable[str] = (),
         home: Optional[str] = None,
+        config_home: Union[str, "os.PathLike[str]", None] = None,
     ) -> None:
         self.mode = parse_permission_mode(mode)
         self.cwd = os.path.realpath(os.fspath(cwd) if cwd is not None else os.getcwd())
@@ -141,6 +145,9 @@ class PermissionPolicy:
             roots.insert(0, self.cwd)
         self.workspace_roots = tuple(roots)
         self.home = os.path.realpath(home) if home else home_dir()
+        # claw's user config home: protected (``claw.runtime.protected``); default ~/.claw
+        self.config_home = (os.path.realpath(os.path.expanduser(os.fspath(config_home))) if config_home
+                            else os.path.join(self.home, ".claw"))
         self.warnings: List[str] = []
         kw = dict(cwd=self.cwd, home=self.home, warnings=self.warnings)
         self.deny: List[PermissionRule] = (
@@ -195,6 +202,9 @@ class PermissionPolicy:
         rule = self._first_match(self.ask, name, tool_input, targets, allow=False)
         if rule is not None:
             return self._ask(f"the rule {rule.label} asks for approval", rule.text)
+        protected = self._protected(name, targets)
+        if protected is not None:
+            return protected
         allowed = self._allowed_by_rules(name, tool_input, targets)
         if isinstance(allowed, Decision):
             return allowed
@@ -202,6 +212,26 @@ class PermissionPolicy:
         if allowed and decision.outcome != ALLOW:
             decision = Decision(decision.outcome, f"{decision.reason} ({allowed})", decision.rule)
         return decision
+
+    def protection(self, path: str) -> Optional[str]:
+        """Why a write to the absolute ``path`` is protected (``claw.runtime.protected``), or None."""
+        from claw.runtime.protected import protection
+
+        return protection(path, home=self.home, config_home=self.config_home)
+
+    def _protected(self, name: str, targets: Sequence[Target]) -> Optional[Decision]:
+        """A write to a protected control file: ask (denied under dontAsk and read-only) in every mode
+        but danger-full-access, whatever the allow rules say. Both the resolved path and the path as
+        written count, so a symlink to a protected file and a protected symlink are both caught."""
+        if name not in EDIT_FAMILY or self.mode is PermissionMode.DANGER_FULL_ACCESS:
+            return None
+        for resolved, lexical in targets:
+            reason = self.protection(resolved) or self.protection(lexical)
+            if reason is not None:
+                if self.mode is PermissionMode.READ_ONLY:
+                    return Decision(DENY, f"{reason}; the mode is read-only, which allows only read-only tools")
+                return self._ask(reason)
+        return None
 
     def _by_mode(self, name: str, level: PermissionLevel, targets: Sequence[Target]) -> Decision:
         mode = self.mode

@@ -72,7 +72,7 @@ def test_clean_environment_passes():
     proc, data, checks = doctor_json()
     assert proc.returncode == 0, proc.stdout
     assert data["status"] in ("ok", "warn") and data["exit_code"] == 0
-    assert list(checks) == ["python", "install", "dependencies", "settings", "credentials", "model", "tls trust",
+    assert list(checks) == ["python", "install", "dependencies", "settings", "folder trust", "credentials", "model", "tls trust",
                             "proxy", "reachability", "mcp servers", "sessions"]
     for check in data["checks"]:
         assert check["status"] in ("ok", "warn", "fail")

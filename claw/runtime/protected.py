@@ -1,0 +1,71 @@
+"""Protected control files: paths whose content decides what claw (or Claude Code, git, a login shell)
+runs next, so that a write to them is an escalation, not an edit.
+
+``protection(path, home=..., config_home=...)`` says whether one absolute path is protected and why,
+as a reason string naming the class of file. The classes:
+
+- claw's and Claude Code's project control files: any path with a component ``.claw`` or ``.claude``,
+  and files named ``.claw.json`` or ``.mcp.json`` wherever they are;
+- git's control directory: any path with a component ``.git`` (hooks, config, ...);
+- claw's user config home (``$CLAW_CONFIG_HOME``, default ``~/.claw``) and everything under it;
+- shell start-up files and other files in ``$HOME`` that run code or grant access at the next login:
+  ``.bashrc``, ``.bash_profile``, ``.bash_login``, ``.bash_logout``, ``.profile``, ``.zshrc``,
+  ``.zshenv``, ``.zprofile``, ``.zlogin``, ``.zlogout``, ``.inputrc``, ``.config/fish/**``,
+  ``.ssh/**``, ``.gitconfig``, ``.config/git/**``, ``.pam_environment``, ``.xprofile``,
+  ``.xinitrc``, ``.xsessionrc``, ``.config/autostart/**``, ``.config/systemd/**``.
+
+It is pure: it compares strings (callers pass the path once as written and once resolved, so a
+symlink to a protected file is caught through its resolved half) and touches no file. What a
+protected path means for a tool call (ask in every mode but danger-full-access) is the permission
+policy's business (``claw.runtime.permissions``).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Optional
+
+CONTROL_DIRS = (".claw", ".claude")
+CONTROL_FILES = (".claw.json", ".mcp.json")
+GIT_DIR = ".git"
+# Relative to $HOME: a file, or a directory (everything under it is protected).
+HOME_FILES = (
+    ".bashrc", ".bash_profile", ".bash_login", ".bash_logout", ".profile",
+    ".zshrc", ".zshenv", ".zprofile", ".zlogin", ".zlogout", ".inputrc",
+    ".gitconfig", ".pam_environment", ".xprofile", ".xinitrc", ".xsessionrc",
+)
+HOME_DIRS = (".ssh", ".config/fish", ".config/git", ".config/autostart", ".config/systemd")
+
+TAIL = "writing it asks in every mode but bypassPermissions"
+
+
+def _under(path: str, base: str) -> bool:
+    base = base.rstrip("/") or "/"
+    return path == base or path.startswith(base if base == "/" else base + "/")
+
+
+def protection(path: str, *, home: Optional[str] = None, config_home: Optional[str] = None) -> Optional[str]:
+    """Why writing the absolute, normalised ``path`` is protected, or None when it is not."""
+    if not path:
+        return None
+    if config_home and _under(path, config_home):
+        return f"{path} is in claw's user config home ({config_home}); {TAIL}"
+    parts = [p for p in path.split("/") if p]
+    if ".claw" in parts or (parts and parts[-1] == ".claw.json"):
+        return f"{path} is a claw control file; {TAIL}"
+    if ".claude" in parts:
+        return f"{path} is a Claude Code control file; {TAIL}"
+    if parts and parts[-1] == ".mcp.json":
+        return f"{path} is an MCP server config file (it names programs to start); {TAIL}"
+    if GIT_DIR in parts:
+        return f"{path} is inside a .git directory (hooks, config); {TAIL}"
+    if home:
+        home = home.rstrip("/") or "/"
+        for name in HOME_FILES:
+            if path == os.path.join(home, name):
+                return f"{path} is a shell start-up or login file in your home directory; {TAIL}"
+        for name in HOME_DIRS:
+            if _under(path, os.path.join(home, name)):
+                what = "an SSH key or config file" if name == ".ssh" else "a start-up or login file"
+                return f"{path} is {what} in your home directory; {TAIL}"
+    return None

@@ -1,0 +1,36 @@
+"""Suite-wide fixtures.
+
+Folder trust: most tests put hooks, env, MCP servers or allow rules in a temporary project's settings
+to test those features, not trust. Outside ``tests/security`` (which tests trust itself) every folder
+counts as trusted unless a test is marked ``untrusted_folders``: in-process through ``trust_state``,
+in subprocesses that inherit ``os.environ`` through ``CLAW_TRUST_PROJECT=1``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+_SECURITY = Path(__file__).resolve().parent / "security"
+
+
+@pytest.fixture(autouse=True)
+def _project_folders_trusted(request, monkeypatch):
+    path = Path(str(request.node.fspath)).resolve()
+    if _SECURITY in path.parents or request.node.get_closest_marker("untrusted_folders"):
+        yield
+        return
+    from claw.config import trust
+
+    real = trust.trust_state
+
+    def trusted(folder, env, *, explicit_project=False):
+        state = real(folder, env, explicit_project=explicit_project)
+        if state.trusted:
+            return state
+        return trust.TrustState(state.folder, True, "env", "trusted by the test suite")
+
+    monkeypatch.setattr(trust, "trust_state", trusted)
+    monkeypatch.setenv(trust.ENV_VAR, "1")  # subprocesses that inherit os.environ
+    yield
