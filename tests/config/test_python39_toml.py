@@ -60,13 +60,15 @@ assert sys.version_info[:2] == (3, 9), sys.version
 from claw.config.loader import load_settings
 from claw.errors import ConfigError
 cwd, home = sys.argv[1], sys.argv[2]
-loaded = load_settings(cwd, {"CLAW_CONFIG_HOME": home})
+# the project sets noProxy and allow rules, which take effect in a trusted folder only
+env = {"CLAW_CONFIG_HOME": home, "CLAW_TRUST_PROJECT": "1"}
+loaded = load_settings(cwd, env)
 s = loaded.settings
 print(s.model, s.network.no_proxy, s.permissions.allow, loaded.origin("model").format)
 assert "tomli" in sys.modules and "tomllib" not in sys.modules
 open(cwd + "/.claw/settings.local.toml", "w").write("model = \n")
 try:
-    load_settings(cwd, {"CLAW_CONFIG_HOME": home})
+    load_settings(cwd, env)
 except ConfigError as exc:
     print(exc.message.replace(cwd, "CWD"))
 """
