@@ -141,7 +141,11 @@ class ToolContext:
     ``claw.net.http.HttpClient`` (an async context manager) for ``web_fetch``/``web_search``; when None the
     tools build one from ``net_config`` (or ``NetConfig.from_env(env)``). ``is_read_denied`` hides paths from glob/grep results
     (the loop passes the policy's read-deny check). ``output_dir`` holds background bash output files
-    (default: a per-user directory under the system temp dir).
+    (default: see ``claw.tools.job_output``). ``session_dir`` is the directory of the session's own
+    files (background output goes below it when ``$XDG_RUNTIME_DIR`` is not usable).
+    ``approved_paths`` is set by the tool-call runner on the copy of the context it hands one file
+    tool call: the resolved paths the permission policy approved, which the tool acts on instead of
+    resolving the model's path again (``claw.tools.paths.approved_path``).
     """
 
     cwd: Path
@@ -155,6 +159,8 @@ class ToolContext:
     is_read_denied: Optional[Callable[[Path], bool]] = None
     output_dir: Optional[Path] = None
     net_config: Optional[Any] = None  # claw.net.config.NetConfig for web tools; None: from env
+    session_dir: Optional[Path] = None
+    approved_paths: Optional[Tuple[Path, ...]] = None
 
     def __post_init__(self) -> None:
         self.cwd = Path(self.cwd)
