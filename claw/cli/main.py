@@ -78,7 +78,8 @@ Options (headless and REPL; Claude Code's names):
   -v, --version                print the version and exit
   -h, --help                   show this help
 
-Exit codes: 0 success, 1 the run failed, 2 usage or configuration error, 130 interrupted.
+Exit codes: 0 success, 1 the run failed, 2 usage or configuration error, 130 interrupted,
+143/129 stopped by SIGTERM/SIGHUP.
 Every command takes --help. Docs: docs/ in the source tree.
 """
 
