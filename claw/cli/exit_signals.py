@@ -8,13 +8,18 @@ calls ``note(signo)``; after removing their loop handler they call ``restore()``
 is what ``entry`` exits with: 128 + the first signal received, else ``code``. SIGINT keeps its own
 path (KeyboardInterrupt / cancellation, exit 130).
 
+A handler's exception can be lost (raised while Python runs a ``__del__`` or weakref callback, it is
+only printed), so the first signal also arms a watchdog: if ``entry`` has not called ``disarm`` within
+``WATCHDOG_SECONDS`` it runs the registered cleanup and exits with 128 + signo from a timer thread.
+
 It does not kill anything itself.
 """
 
 from __future__ import annotations
 
+import os
 import signal
-from typing import Any, List
+from typing import Any, Callable, List
 
 SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
 
@@ -32,7 +37,46 @@ class SignalExit(BaseException):
 
 def _raise(signo: int, frame: Any) -> None:
     note(signo)
+    _arm_watchdog(signo)
     raise SignalExit(signo)
+
+
+WATCHDOG_SECONDS = 3.0
+_watchdog: List[Any] = []
+_cleanup: List[Callable[[], None]] = []
+
+
+def _arm_watchdog(signo: int) -> None:
+    """A signal handler's exception can be swallowed (raised inside a ``__del__`` or a weakref
+    callback, it is only printed): if claw has not reached ``disarm`` a few seconds later, a timer
+    thread runs the cleanup and exits with 128 + signo itself."""
+    if _watchdog:
+        return
+    import threading
+
+    def force() -> None:
+        for step in _cleanup:
+            try:
+                step()
+            except BaseException:
+                pass
+        os._exit(128 + signo)
+
+    timer = threading.Timer(WATCHDOG_SECONDS, force)
+    timer.daemon = True
+    _watchdog.append(timer)
+    timer.start()
+
+
+def on_forced_exit(step: Callable[[], None]) -> None:
+    """What the watchdog runs before exiting (``claw.cli.main`` registers the process cleanup)."""
+    _cleanup.append(step)
+
+
+def disarm() -> None:
+    """claw has reached its own exit path: the watchdog is not needed."""
+    for timer in _watchdog:
+        timer.cancel()
 
 
 def install() -> None:

@@ -182,6 +182,7 @@ def entry() -> None:
     from claw.cli import exit_signals
 
     exit_signals.install()
+    exit_signals.on_forced_exit(_stop_tool_processes)
     try:
         try:
             code = main(own_process=True)
@@ -196,6 +197,7 @@ def entry() -> None:
     except exit_signals.SignalExit as late:  # a signal while finishing up
         code = 128 + late.signo
     finally:
+        exit_signals.disarm()
         _stop_tool_processes()
     for stream in (sys.stdout, sys.stderr):
         try:

@@ -120,7 +120,7 @@ class _Registry:
                 stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                 cwd="/", start_new_session=True, close_fds=True,
             )
-        except (OSError, ValueError):
+        except (OSError, ValueError, TypeError):  # no usable interpreter to run it (see the module doc)
             self.guard_failed = True
             return
         # The write end stays a raw descriptor (close-on-exec, as every pipe Python makes): no buffering.

@@ -205,3 +205,54 @@ def test_a_run_that_starts_no_process_starts_no_guard(work, home):
         proc = subprocess.run([sys.executable, "-c", code], cwd=work, env=_env(srv, home), capture_output=True,
                               text=True, timeout=60)
     assert "LAZY" in proc.stderr, proc.stderr
+
+
+@pytest.mark.parametrize("sig,code", [(signal.SIGHUP, 129), (signal.SIGTERM, 143)])
+def test_the_repl_stopped_by_a_signal_kills_the_leftover(tmp_path, pids, sig, code):
+    """The REPL at its prompt after a turn whose bash call left a child: SIGHUP (terminal closed) or
+    SIGTERM ends claw with 128 + signo and the child dies."""
+    from tests.cli.pty_harness import PtyProcess
+
+    work, home = tmp_path / "ws", tmp_path / "home"
+    work.mkdir()
+    (home / ".claw").mkdir(parents=True)
+    script = [reply(tool_uses=[tool_use("bash", {"command": LEFTOVER}, id="t1")]), reply(text="all done")]
+    with ModelServer(script) as srv:
+        env = isolated_env(srv.env(), home, PYTHONPATH=str(ROOT), TERM="xterm-256color", LANG="C.UTF-8")
+        proc = PtyProcess.spawn([sys.executable, "-m", "claw", "--cwd", str(work)], env=env, cwd=str(work))
+        try:
+            proc.expect("Ctrl-D to exit")
+            proc.sendline("start it")
+            proc.expect("all done")
+            pid = _pid(work)
+            pids.append(pid)
+            assert _alive(pid)
+            proc.proc.send_signal(sig)
+            assert proc.wait() == code
+        finally:
+            proc.close()
+    assert _wait(lambda: not _alive(pid), 5), f"the sleep outlived the REPL stopped by {sig.name}"
+
+
+def test_a_swallowed_signal_exception_still_ends_claw_with_cleanup(tmp_path):
+    """SIGTERM's exception can be lost (raised inside a __del__ or weakref callback); the watchdog then
+    runs the cleanup and exits 143 anyway."""
+    marker = tmp_path / "cleaned"
+    code = (
+        "import os, signal, sys, time\n"
+        "from claw.cli import exit_signals\n"
+        "exit_signals.install()\n"
+        f"exit_signals.on_forced_exit(lambda: open({str(marker)!r}, 'w').write('x'))\n"
+        "try:\n"
+        "    os.kill(os.getpid(), signal.SIGTERM)\n"
+        "    time.sleep(1)\n"
+        "except exit_signals.SignalExit:\n"
+        "    pass  # swallowed, as Python does for an exception in a weakref callback\n"
+        "time.sleep(30)\n"
+        "sys.exit(7)\n"
+    )
+    started = time.monotonic()
+    proc = subprocess.run([sys.executable, "-c", code], env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=60)
+    assert proc.returncode == 143
+    assert marker.read_text() == "x"
+    assert time.monotonic() - started < 20
