@@ -19,12 +19,11 @@ from __future__ import annotations
 
 import os
 import signal
-from typing import Any, Callable, List
 
 SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
 
-_received: List[int] = []
-_installed: List[bool] = []
+_received: list = []  # no typing import: claw --version loads this module
+_installed: list = []
 
 
 class SignalExit(BaseException):
@@ -35,15 +34,15 @@ class SignalExit(BaseException):
         self.signo = signo
 
 
-def _raise(signo: int, frame: Any) -> None:
+def _raise(signo: int, frame: object) -> None:
     note(signo)
     _arm_watchdog(signo)
     raise SignalExit(signo)
 
 
 WATCHDOG_SECONDS = 3.0
-_watchdog: List[Any] = []
-_cleanup: List[Callable[[], None]] = []
+_watchdog: list = []
+_cleanup: list = []  # callables run by the watchdog
 
 
 def _arm_watchdog(signo: int) -> None:
@@ -68,7 +67,7 @@ def _arm_watchdog(signo: int) -> None:
     timer.start()
 
 
-def on_forced_exit(step: Callable[[], None]) -> None:
+def on_forced_exit(step: object) -> None:
     """What the watchdog runs before exiting (``claw.cli.main`` registers the process cleanup)."""
     _cleanup.append(step)
 
