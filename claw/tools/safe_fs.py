@@ -31,8 +31,10 @@ from typing import Optional, Tuple
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _DIRECTORY = getattr(os, "O_DIRECTORY", 0)
-# O_PATH (Linux) opens a directory we may search but not list; elsewhere read access is needed.
-_DIR_FLAGS = (getattr(os, "O_PATH", 0) or os.O_RDONLY) | _DIRECTORY | _NOFOLLOW | _CLOEXEC
+# O_PATH (Linux) / O_SEARCH opens a directory we may search but not list; elsewhere (macOS before
+# O_SEARCH) each directory on the path must also be readable.
+_SEARCH = getattr(os, "O_PATH", 0) or getattr(os, "O_SEARCH", 0) or os.O_RDONLY
+_DIR_FLAGS = _SEARCH | _DIRECTORY | _NOFOLLOW | _CLOEXEC
 
 
 class PathChanged(OSError):
