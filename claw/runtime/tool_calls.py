@@ -249,7 +249,10 @@ class ToolCallRunner:
 
 
 def _check_failed(name: str, exc: BaseException) -> str:
-    detail = (getattr(exc, "strerror", None) or str(exc)) if isinstance(exc, OSError) else f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, OSError):
+        detail = exc.strerror or str(exc)
+    else:
+        detail = f"{type(exc).__name__}: {exc}"
     where = getattr(exc, "filename", None)
     return (f"{name} was not run: its path could not be checked ({detail}{f': {where}' if where else ''}); "
             "it may have changed or vanished meanwhile. Nothing was done.")
