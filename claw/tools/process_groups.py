@@ -116,7 +116,7 @@ class _Registry:
 
         try:
             self.guard = subprocess.Popen(
-                [sys.executable, "-S", "-c", _GUARD.replace("GRACE", repr(KILL_GRACE))],
+                [sys.executable, "-I", "-S", "-c", _GUARD.replace("GRACE", repr(KILL_GRACE))],
                 stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                 cwd="/", start_new_session=True, close_fds=True,
             )
