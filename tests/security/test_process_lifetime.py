@@ -256,3 +256,22 @@ def test_a_swallowed_signal_exception_still_ends_claw_with_cleanup(tmp_path):
     assert proc.returncode == 143
     assert marker.read_text() == "x"
     assert time.monotonic() - started < 20
+
+
+def test_groups_are_forgotten_once_gone_and_kept_while_a_leftover_lives(tmp_path, pids):
+    """A group claw saw empty is forgotten (its id may be reused by someone else's process); one with a
+    leftover child stays recorded until it is killed."""
+    from claw.tools import process_groups
+    from tests.tools.helpers import call, make_ctx
+
+    ctx = make_ctx(tmp_path)
+    clean = call("bash", {"command": "echo $$"}, ctx)
+    assert int(clean.content.strip()) not in process_groups.recorded()
+    left = call("bash", {"command": "sleep 300 & echo $! > pidfile; echo $$"}, ctx)
+    pgid = int(left.content.splitlines()[0])
+    pid = int((tmp_path / "pidfile").read_text())
+    pids.append(pid)
+    assert pgid in process_groups.recorded()
+    process_groups.terminate([pgid])
+    assert _wait(lambda: not _alive(pid), 5)
+    assert pgid not in process_groups.recorded()
