@@ -5,8 +5,8 @@ exit code: 0 success, 1 a failed run (API, tools, max turns), 2 usage or configu
 interrupted. A failed run never exits 0, and in the JSON formats every failure — usage errors and
 failures before the first request included — is one result object with ``is_error: true``.
 
-Ctrl-C (SIGINT) and SIGTERM cancel the run cleanly: the session keeps a consistent history and the
-result says ``interrupted``. The stream-json *input* protocol lives in claw.cli.stream_json.
+Ctrl-C (SIGINT), SIGTERM and SIGHUP cancel the run cleanly: the session keeps a consistent history and
+the result says ``interrupted``; claw then exits 130, 143 or 129 (``claw.cli.exit_signals``). The stream-json *input* protocol lives in claw.cli.stream_json.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import sys
 import time
 from typing import IO, List, Optional
 
-from claw.cli import startup_gc
+from claw.cli import exit_signals, startup_gc
 from claw.cli.args import RunArgs, parse_run_args, sniff_output_format
 from claw.cli.output import OutputWriter, RunInfo, make_writer
 from claw.errors import ClawError, Interrupted, UsageError
@@ -136,20 +136,28 @@ def _report_early(fmt: str, exc: ClawError, stdout: IO[str], stderr: IO[str], st
     writer.finish(None, duration_ms=_ms(started), error=exc)
 
 
+_SIGNALS = (signal.SIGINT,) + exit_signals.SIGNALS
+
+
 def _on_signals(loop: asyncio.AbstractEventLoop, task: "asyncio.Future[object]") -> None:
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    def stop(sig: int) -> None:
+        exit_signals.note(sig)  # claw exits with 128 + sig once the run has wound down
+        task.cancel()
+
+    for sig in _SIGNALS:
         try:
-            loop.add_signal_handler(sig, task.cancel)
+            loop.add_signal_handler(sig, stop, sig)
         except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or no Unix signals
             pass
 
 
 def _off_signals(loop: asyncio.AbstractEventLoop) -> None:
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in _SIGNALS:
         try:
             loop.remove_signal_handler(sig)
         except (NotImplementedError, RuntimeError, ValueError):
             pass
+    exit_signals.restore()
 
 
 def _isatty(stream: IO[str]) -> bool:

@@ -82,7 +82,8 @@ Options (headless and REPL; Claude Code's names):
   -v, --version                print the version and exit
   -h, --help                   show this help
 
-Exit codes: 0 success, 1 the run failed, 2 usage or configuration error, 130 interrupted.
+Exit codes: 0 success, 1 the run failed, 2 usage or configuration error, 130 interrupted,
+143/129 stopped by SIGTERM/SIGHUP.
 Every command takes --help. Docs: docs/ in the source tree.
 """
 
@@ -175,14 +176,28 @@ def _version_details() -> int:
 
 
 def entry() -> None:
-    """Console-script and ``python -m claw`` entry: exit with main's code."""
+    """Console-script and ``python -m claw`` entry: exit with main's code. SIGTERM and SIGHUP end claw
+    like Ctrl-C does (exit 143, 129); on every way out the tool processes claw started are killed."""
+    from claw.cli import exit_signals
+
+    exit_signals.install()
+    exit_signals.on_forced_exit(_stop_tool_processes)
     try:
-        code = main(own_process=True)
-    except KeyboardInterrupt:
-        sys.stderr.write("\ninterrupted\n")
-        code = 130
-    except BrokenPipeError:  # the reader went away (``claw --help | head -1``): quietly, as SIGPIPE would
-        code = 141
+        try:
+            code = main(own_process=True)
+        except KeyboardInterrupt:
+            sys.stderr.write("\ninterrupted\n")
+            code = 130
+        except exit_signals.SignalExit:
+            code = 1  # replaced by 128 + signo below
+        except BrokenPipeError:  # the reader went away (``claw --help | head -1``): quietly, as SIGPIPE would
+            code = 141
+        code = exit_signals.exit_code(code)
+    except exit_signals.SignalExit as late:  # a signal while finishing up
+        code = 128 + late.signo
+    finally:
+        exit_signals.disarm()
+        _stop_tool_processes()
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
@@ -192,3 +207,23 @@ def entry() -> None:
     # closed, settings and credentials replaced atomically), so skip the interpreter's teardown:
     # it costs 25-75 ms after a run and would wait on worker threads still blocked on a terminal read.
     os._exit(code)
+
+
+def _stop_tool_processes() -> None:
+    """Kill the process groups tools started (claw.tools.process_groups), if any tool ran at all."""
+    groups = sys.modules.get("claw.tools.process_groups")
+    if groups is None:
+        return
+    import signal
+
+    from claw.cli.exit_signals import SIGNALS
+
+    for sig in SIGNALS:  # no second signal may interrupt the cleanup
+        try:
+            signal.signal(sig, signal.SIG_IGN)
+        except (OSError, ValueError):
+            pass
+    try:
+        groups.shutdown()
+    except BaseException:
+        pass

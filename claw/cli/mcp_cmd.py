@@ -481,8 +481,7 @@ def _serve(args: Any, env: Dict[str, str], out: Output) -> int:
             return True
         return PermissionLevel(tool.spec.permission) <= mode.auto_level or tool.spec.name in allowed_by_rule
 
-    def decide(tool: Any, tool_input: Dict[str, Any]) -> Optional[str]:
-        paths = tool.target_paths(tool_input) if hasattr(tool, "target_paths") else []
+    def decide(tool: Any, tool_input: Dict[str, Any], paths: List[Any]) -> Optional[str]:
         decision = policy.decide(tool.spec.name, tool.spec, tool_input, paths)
         if decision.outcome == "allow":
             return None

@@ -178,7 +178,8 @@ def prepare(args: RunArgs, *, sink: Any, prompter: Any = None, base_env: Optiona
     info = RunInfo(session_id=session.id, model=resolved.model, cwd=str(cwd), permission_mode=mode.value,
                    tools=list(tools), api_key_source=_key_source(provider))
     context = ToolContext(cwd=cwd, workspace_roots=tuple(roots), env=env, net_config=net,
-                          is_read_denied=policy.read_denied_checker())
+                          is_read_denied=policy.read_denied_checker(),
+                          session_dir=session.path.parent / session.id)
     runner = ToolCallRunner(tools=tools, policy=policy, context=context, sink=sink, hooks=hooks,
                             prompter=prompter)
     agent = Agent(

@@ -627,18 +627,32 @@ class HostSession:
     # -- signals ----------------------------------------------------------------------------------
 
     def _on_signals(self, loop: asyncio.AbstractEventLoop) -> None:
-        for sig, handler in ((signal.SIGINT, self._on_sigint), (signal.SIGTERM, self._terminate)):
+        from claw.cli import exit_signals
+
+        handlers = [(signal.SIGINT, self._on_sigint, ())]
+        handlers += [(sig, self._on_exit_signal, (sig,)) for sig in exit_signals.SIGNALS]
+        for sig, handler, extra in handlers:
             try:
-                loop.add_signal_handler(sig, handler)
+                loop.add_signal_handler(sig, handler, *extra)
             except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or no signals
                 pass
 
     def _off_signals(self, loop: asyncio.AbstractEventLoop) -> None:
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        from claw.cli import exit_signals
+
+        for sig in (signal.SIGINT,) + exit_signals.SIGNALS:
             try:
                 loop.remove_signal_handler(sig)
             except (NotImplementedError, RuntimeError, ValueError):
                 pass
+        exit_signals.restore()
+
+    def _on_exit_signal(self, sig: int) -> None:
+        """SIGTERM/SIGHUP: stop as on end of input; claw exits with 128 + sig (143, 129)."""
+        from claw.cli import exit_signals
+
+        exit_signals.note(sig)
+        self._terminate()
 
     def _interrupt_turn(self) -> None:
         if self._turn is not None and not self._turn.done():

@@ -7,6 +7,9 @@ call, rewrite its input or decide its permission; the permission policy allows, 
 ask is a denial recorded in ``permission_denials``); the tool runs; PostToolUse / PostToolUseFailure hooks
 see the result. Runs of consecutive read-only calls execute concurrently; results always go back in call
 order. Nothing raised by a tool or a hook escapes: the model always gets a truthful tool_result.
+A file tool's paths are resolved once, checked by the policy, and handed to the tool as approved
+(``ToolContext.approved_paths``) so the tool acts on exactly what was checked; a path that vanishes or
+changes while it is resolved makes that call an error result.
 
 Deliberately not here: the tools themselves (claw.tools), the rules (claw.runtime.permissions), hook
 processes (claw.runtime.hooks).
@@ -166,7 +169,11 @@ class ToolCallRunner:
                     return f"A PreToolUse hook rewrote the input into an invalid one: {exc}", True, {}
             decided_by_hook = pre.permission_decision  # "allow" skips the policy's ask; "ask" forces one
 
-        decision = self.policy.decide(call.name, call.tool.spec, call.input, self._target_paths(call))
+        try:  # a path that vanishes or changes while it is resolved is this call's error, not a crash
+            targets = self._target_paths(call)
+            decision = self.policy.decide(call.name, call.tool.spec, call.input, targets)
+        except Exception as exc:
+            return _check_failed(call.name, exc), True, {}
         outcome = decision.outcome
         reason = decision.reason
         if decided_by_hook == "allow" and outcome == "ask":
@@ -174,13 +181,19 @@ class ToolCallRunner:
         elif decided_by_hook == "ask" and outcome == "allow":
             outcome, reason = "ask", "a PreToolUse hook asked for confirmation"
         if outcome == "ask":
+            asked = call.input
             outcome, reason = await self._ask(call, reason)
+            if outcome == "allow" and call.input is not asked:  # the approver changed the input
+                try:
+                    targets = self._target_paths(call)
+                except Exception as exc:
+                    return _check_failed(call.name, exc), True, {}
         if outcome != "allow":
             self._deny(call, reason, log)
             return f"Permission denied: {reason}", True, {}
 
         try:
-            result = await call.tool.run(call.input, self.context)
+            result = await call.tool.run(call.input, _approved_context(self.context, targets))
             output, is_error, metadata = _text_of(result.content), bool(result.is_error), dict(
                 getattr(result, "metadata", None) or {})
         except asyncio.CancelledError:
@@ -213,7 +226,10 @@ class ToolCallRunner:
         if not answer.allow:
             return "deny", answer.message or "the user denied this tool call"
         if answer.updated_input is not None:
-            call.input = call.tool.validate(answer.updated_input)
+            try:
+                call.input = call.tool.validate(answer.updated_input)
+            except Exception as exc:
+                return "deny", f"the approved input is not valid for {call.name}: {exc}"
         return "allow", ""
 
     def _target_paths(self, call: _Call) -> List[Any]:
@@ -230,6 +246,26 @@ class ToolCallRunner:
             self.sink(Notice(warning, level="warning"))
         if getattr(result, "system_message", None):
             self.sink(Notice(result.system_message))
+
+
+def _check_failed(name: str, exc: BaseException) -> str:
+    if isinstance(exc, OSError):
+        detail = exc.strerror or str(exc)
+    else:
+        detail = f"{type(exc).__name__}: {exc}"
+    where = getattr(exc, "filename", None)
+    return (f"{name} was not run: its path could not be checked ({detail}{f': {where}' if where else ''}); "
+            "it may have changed or vanished meanwhile. Nothing was done.")
+
+
+def _approved_context(context: Any, targets: List[Any]) -> Any:
+    """The context for one call: with the resolved paths the policy approved, so a file tool acts on
+    exactly those (claw.tools.paths.approved_path) instead of resolving the model's path a second time."""
+    import dataclasses
+
+    if not targets or not dataclasses.is_dataclass(context) or not hasattr(context, "approved_paths"):
+        return context
+    return dataclasses.replace(context, approved_paths=tuple(targets))
 
 
 def _text_of(content: Any) -> str:

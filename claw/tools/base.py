@@ -106,25 +106,32 @@ class BackgroundJobs:
 
     def __init__(self) -> None:
         self.jobs: Dict[str, Tuple[Any, Path]] = {}  # id -> (subprocess.Popen, output file)
+        self.kept: set = set()  # ids of jobs the user wants kept after claw exits
 
-    def add(self, job_id: str, proc: Any, output: Path) -> None:
+    def add(self, job_id: str, proc: Any, output: Path, keep: bool = False) -> None:
         self.jobs[job_id] = (proc, output)
+        if keep:
+            self.kept.add(job_id)
 
     def running(self) -> List[str]:
         return [job_id for job_id, (proc, _) in self.jobs.items() if proc.poll() is None]
 
     def terminate_all(self) -> None:
-        """SIGTERM the process group of every background job still running (never raises)."""
-        import signal
+        """Stop the process group of every background job (SIGTERM, then SIGKILL after a grace), except
+        the jobs kept with ``CLAW_KEEP_BACKGROUND_JOBS=1``. Never raises."""
+        if not self.jobs:
+            return
+        from claw.tools import process_groups
 
-        for proc, _ in list(self.jobs.values()):
-            if proc.poll() is not None:
-                continue
-            try:
-                os.killpg(proc.pid, signal.SIGTERM)
-            except OSError:
-                pass
+        groups = [proc.pid for job_id, (proc, _) in self.jobs.items() if job_id not in self.kept]
+        for proc, _ in self.jobs.values():
+            proc.poll()  # reap what has exited
+        try:
+            process_groups.terminate(groups)
+        except Exception:
+            pass
         self.jobs.clear()
+        self.kept.clear()
 
 
 def _default_env() -> Dict[str, str]:
@@ -141,7 +148,11 @@ class ToolContext:
     ``claw.net.http.HttpClient`` (an async context manager) for ``web_fetch``/``web_search``; when None the
     tools build one from ``net_config`` (or ``NetConfig.from_env(env)``). ``is_read_denied`` hides paths from glob/grep results
     (the loop passes the policy's read-deny check). ``output_dir`` holds background bash output files
-    (default: a per-user directory under the system temp dir).
+    (default: see ``claw.tools.job_output``). ``session_dir`` is the directory of the session's own
+    files (background output goes below it when ``$XDG_RUNTIME_DIR`` is not usable).
+    ``approved_paths`` is set by the tool-call runner on the copy of the context it hands one file
+    tool call: the resolved paths the permission policy approved, which the tool acts on instead of
+    resolving the model's path again (``claw.tools.paths.approved_path``).
     """
 
     cwd: Path
@@ -155,6 +166,8 @@ class ToolContext:
     is_read_denied: Optional[Callable[[Path], bool]] = None
     output_dir: Optional[Path] = None
     net_config: Optional[Any] = None  # claw.net.config.NetConfig for web tools; None: from env
+    session_dir: Optional[Path] = None
+    approved_paths: Optional[Tuple[Path, ...]] = None
 
     def __post_init__(self) -> None:
         self.cwd = Path(self.cwd)

@@ -9,9 +9,14 @@ whole group gets SIGTERM then, after ``KILL_GRACE`` seconds, SIGKILL — childre
 is capped at ``MAX_OUTPUT_CHARS`` (the first and last halves kept, with a note saying how much was cut).
 A non-zero exit code is reported and makes the result an error.
 
-Background: the command's output goes to a file (``ctx.output_dir``, default a private directory under
-the system temp dir), the result gives the job id, pid and file path, and ``[claw: exit code N]`` is
-appended to the file when the command ends. ``ctx.background.terminate_all()`` stops them.
+Background: the command's output goes to a new 0600 file in a verified private directory
+(``claw.tools.job_output``; an unsafe directory is an error, never a fallback), the result gives the job
+id, pid and file path, and ``[claw: exit code N]`` is appended to the file when the command ends.
+``ctx.background.terminate_all()`` stops them.
+
+Every process group started here is recorded in ``claw.tools.process_groups`` and killed when claw
+exits, however it exits — leftovers of a finished foreground call (``sleep 300 & echo x``) included, and
+background jobs unless ``CLAW_KEEP_BACKGROUND_JOBS=1``.
 
 Every call starts in ``ctx.cwd``; a ``cd`` does not carry over to the next call. The environment is
 ``ctx.env`` as given.
@@ -131,16 +136,27 @@ class BashTool(Tool):
         import secrets
         import subprocess
 
-        out_dir = ctx.output_dir or default_output_dir()
+        from claw.tools import process_groups
+        from claw.tools.job_output import UnsafeOutputDir, create_log, job_output_dir
+
         try:
-            out_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            out_dir = job_output_dir(ctx)
+        except UnsafeOutputDir as exc:
+            return ToolResult.error(
+                f"Refusing to start the background job: its output directory is not private ({exc}). "
+                "Remove or fix that directory (it must be yours, a real directory, mode 700).")
         except OSError as exc:
-            return ToolResult.error(f"Cannot create the output directory {out_dir}: {exc.strerror or exc}")
+            return ToolResult.error(f"Cannot create the output directory: {exc.strerror or exc}")
         job_id = "bash-" + secrets.token_hex(4)
         output = out_dir / f"{job_id}.log"
+        keep = process_groups.keep_background(ctx.env)
         wrapper = 'bash -c "$1"; code=$?; printf "\\n[claw: exit code %d]\\n" "$code"'
         try:
-            with open(output, "wb") as sink:
+            fd = create_log(out_dir, output.name)
+        except OSError as exc:
+            return ToolResult.error(f"Cannot create the output file {output}: {exc.strerror or exc}")
+        try:
+            with os.fdopen(fd, "wb") as sink:
                 proc = subprocess.Popen(
                     ["bash", "-c", wrapper, "claw-bg", command],
                     cwd=str(ctx.cwd),
@@ -149,10 +165,12 @@ class BashTool(Tool):
                     stdout=sink,
                     stderr=subprocess.STDOUT,
                     start_new_session=True,
+                    preexec_fn=None if keep else process_groups.child_setup(),
                 )
         except OSError as exc:
             return ToolResult.error(f"Could not start bash: {exc.strerror or exc}")
-        ctx.background.add(job_id, proc, output)
+        process_groups.track(proc.pid, keep=keep)
+        ctx.background.add(job_id, proc, output, keep=keep)
         return ToolResult(
             f"Started in the background as job {job_id} (pid {proc.pid}).\n"
             f"Output file: {output}\n"
@@ -160,13 +178,6 @@ class BashTool(Tool):
             f"with read_file or with bash (e.g. `tail -n 50 {output}`); stop it with `kill -- -{proc.pid}`.",
             metadata={"job_id": job_id, "pid": proc.pid, "output_file": str(output), "background": True},
         )
-
-
-def default_output_dir() -> Path:
-    import tempfile  # here, not at the top: start-up does not need it
-
-    uid = os.getuid() if hasattr(os, "getuid") else 0
-    return Path(tempfile.gettempdir()) / f"claw-{uid}" / "bash"
 
 
 class _BashProtocol(asyncio.SubprocessProtocol):
@@ -191,33 +202,9 @@ class _BashProtocol(asyncio.SubprocessProtocol):
 
 
 def _group_alive(pgid: int) -> bool:
-    """Whether a live (not zombie) process is left in the group. Zombies are ignored: when pid 1 of a
-    container does not reap orphans they linger, and they are dead anyway."""
-    proc_dir = "/proc"
-    if os.path.isdir(os.path.join(proc_dir, "self")):
-        try:
-            names = os.listdir(proc_dir)
-        except OSError:
-            names = []
-        for name in names:
-            if not name.isdigit():
-                continue
-            try:
-                with open(os.path.join(proc_dir, name, "stat"), "rb") as fh:
-                    stat = fh.read()
-            except OSError:
-                continue
-            fields = stat[stat.rfind(b")") + 2 :].split()
-            if len(fields) > 2 and fields[2] == str(pgid).encode() and fields[0] != b"Z":
-                return True
-        return False
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    from claw.tools.process_groups import group_alive
+
+    return group_alive(pgid)
 
 
 def _signal_group(pgid: int, sig: int) -> None:
@@ -247,6 +234,8 @@ async def kill_group(pgid: int, exited: "asyncio.Future[None]", grace: Optional[
 
 
 async def run_foreground(command: str, ctx: ToolContext, timeout: float) -> ToolResult:
+    from claw.tools import process_groups
+
     loop = asyncio.get_running_loop()
     started = time.monotonic()
     sink = OutputCollector()
@@ -264,6 +253,7 @@ async def run_foreground(command: str, ctx: ToolContext, timeout: float) -> Tool
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=process_groups.child_setup(),
         )
     )
     try:
@@ -273,14 +263,17 @@ async def run_foreground(command: str, ctx: ToolContext, timeout: float) -> Tool
             transport, protocol = await creating
         except Exception:
             raise asyncio.CancelledError() from None
+        process_groups.track(transport.get_pid())
         try:
             await kill_group(transport.get_pid(), protocol.exited)
         finally:
             transport.close()
+            process_groups.settle(transport.get_pid())
         raise
     except OSError as exc:
         return ToolResult.error(f"Could not start bash: {exc.strerror or exc}")
     pgid = transport.get_pid()  # start_new_session: the group id is the leader's pid
+    process_groups.track(pgid)  # killed at claw's exit if anything is still left in it then
     watched: List["asyncio.Future[Any]"] = [protocol.exited]
     cancel_waiter: Optional["asyncio.Future[Any]"] = None
     if ctx.cancel is not None:
@@ -305,6 +298,7 @@ async def run_foreground(command: str, ctx: ToolContext, timeout: float) -> Tool
         if cancel_waiter is not None and not cancel_waiter.done():
             cancel_waiter.cancel()
         transport.close()
+        process_groups.settle(pgid)
     code = transport.get_returncode()
     elapsed_ms = int((time.monotonic() - started) * 1000)
     text = sink.text().rstrip("\n")

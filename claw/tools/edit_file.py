@@ -9,7 +9,8 @@ Errors say what to do: old_string not found (with a hint when only whitespace di
 without replace_all, identical old and new strings, an empty old_string on a non-empty file. An empty
 old_string on a missing (or empty) file creates it with new_string. In a CRLF file, ``\\n`` in the strings
 also matches ``\\r\\n``. Bytes that are not UTF-8 are kept as they were. The write is atomic and keeps
-the file mode (``claw.fsutil.atomic_write``).
+the file mode; the file is read and replaced at exactly the path the permission policy approved,
+without following a symlink swapped in meanwhile (``claw.tools.safe_fs``).
 
 It does not do fuzzy matching or regex replacement.
 """
@@ -17,13 +18,14 @@ It does not do fuzzy matching or regex replacement.
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from claw.tools.base import PermissionLevel, Tool, ToolContext, ToolInputError, ToolResult, ToolSpec
-from claw.tools.paths import display_path, resolve_path, target_path
+from claw.tools.paths import approved_path, display_path, target_path
+from claw.tools.safe_fs import PathChanged, changed_message, open_for_read, replace_file
 from claw.tools.schema import check_input
-from claw.fsutil import atomic_write
 
 SNIPPET_CONTEXT = 3
 SNIPPET_MAX_LINES = 40
@@ -105,19 +107,28 @@ class EditFileTool(Tool):
         return [target_path(tool_input["path"], cwd)]
 
     async def run(self, tool_input: Dict[str, Any], ctx: ToolContext) -> ToolResult:
-        return await asyncio.get_running_loop().run_in_executor(None, self._edit, tool_input, ctx.cwd)
+        path = approved_path(tool_input["path"], ctx)
+        return await asyncio.get_running_loop().run_in_executor(None, self._edit, tool_input, path, ctx.cwd)
 
-    def _edit(self, data: Mapping[str, Any], cwd: Path) -> ToolResult:
-        path = resolve_path(data["path"], cwd)
+    def _edit(self, data: Mapping[str, Any], path: Path, cwd: Path) -> ToolResult:
         shown = display_path(path, cwd)
         edits = data["edits"]
-        if path.is_dir():
+        try:
+            raw = _read_regular(str(path))
+        except PathChanged:
+            return ToolResult.error(changed_message(shown))
+        except IsADirectoryError:
             return ToolResult.error(f"{shown} is a directory, not a file.")
-        if not path.exists():
+        except FileNotFoundError:
+            raw = None
+        except OSError as exc:
+            return ToolResult.error(f"Cannot read {shown}: {exc.strerror or exc}")
+        if raw is None:
             if len(edits) == 1 and edits[0]["old_string"] == "":
                 try:
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                    atomic_write(path, edits[0]["new_string"].encode("utf-8", "surrogateescape"))
+                    replace_file(str(path), edits[0]["new_string"].encode("utf-8", "surrogateescape"))
+                except PathChanged:
+                    return ToolResult.error(changed_message(shown))
                 except OSError as exc:
                     return ToolResult.error(f"Could not create {shown}: {exc.strerror or exc}")
                 return ToolResult(f"Created {shown}", metadata={"path": str(path), "created": True})
@@ -125,10 +136,6 @@ class EditFileTool(Tool):
                 f"File does not exist: {shown}. To create a file use write_file (or edit_file with an "
                 "empty old_string)."
             )
-        try:
-            raw = path.read_bytes()
-        except OSError as exc:
-            return ToolResult.error(f"Cannot read {shown}: {exc.strerror or exc}")
         if b"\0" in raw[:8192]:
             return ToolResult.error(f"{shown} is a binary file; edit_file edits text files only.")
         original = raw.decode("utf-8", "surrogateescape")
@@ -138,7 +145,9 @@ class EditFileTool(Tool):
             prefix = "No changes were made. " if len(edits) > 1 else ""
             return ToolResult.error(prefix + str(exc))
         try:
-            atomic_write(path, content.encode("utf-8", "surrogateescape"))
+            replace_file(str(path), content.encode("utf-8", "surrogateescape"), make_dirs=False)
+        except PathChanged:
+            return ToolResult.error(changed_message(shown))
         except OSError as exc:
             return ToolResult.error(f"Could not write {shown}: {exc.strerror or exc}")
         summary = f"Edited {shown}: {replaced} replacement{'s' if replaced != 1 else ''}"
@@ -147,6 +156,21 @@ class EditFileTool(Tool):
         snippet = changed_snippet(original, content)
         text = summary + (f"\n{snippet}" if snippet else "")
         return ToolResult(text, metadata={"path": str(path), "replacements": replaced})
+
+
+def _read_regular(path: str) -> bytes:
+    """The whole file at the resolved ``path``, opened without following a symlink (safe_fs)."""
+    import stat
+
+    fd = open_for_read(path)
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(21, "is a directory", path)
+        raise OSError(22, "not a regular file", path)
+    with os.fdopen(fd, "rb") as fh:
+        return fh.read()
 
 
 def apply_edits(content: str, edits: List[Mapping[str, Any]], shown: str) -> Tuple[str, int]:

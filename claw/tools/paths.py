@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Iterable, Union
+from typing import Any, Iterable, Union
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -35,6 +35,16 @@ def target_path(raw: PathLike, cwd: "PathLike | None") -> Path:
     if cwd is None:
         return Path(os.path.expanduser(os.fspath(raw)))
     return resolve_path(raw, cwd)
+
+
+def approved_path(raw: PathLike, ctx: Any) -> Path:
+    """The path a file tool acts on: the one the permission policy approved when the tool-call runner
+    handed it over (``ctx.approved_paths``), so a symlink swapped in after the check cannot redirect the
+    call; else (a direct call) ``raw`` resolved now."""
+    approved = getattr(ctx, "approved_paths", None)
+    if approved:
+        return Path(approved[0])
+    return resolve_path(raw, ctx.cwd)
 
 
 def is_within(path: PathLike, root: PathLike) -> bool:

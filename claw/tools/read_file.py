@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional
 
 from claw.tools.base import PermissionLevel, Tool, ToolContext, ToolResult, ToolSpec
-from claw.tools.paths import display_path, resolve_path, target_path
+from claw.tools.paths import approved_path, display_path, target_path
+from claw.tools.safe_fs import PathChanged, changed_message, open_for_read
 from claw.tools.schema import check_input
 
 DEFAULT_LIMIT = 2000
@@ -77,32 +78,32 @@ class ReadFileTool(Tool):
         return [target_path(tool_input["path"], cwd)]
 
     async def run(self, tool_input: Dict[str, Any], ctx: ToolContext) -> ToolResult:
-        return await asyncio.get_running_loop().run_in_executor(None, self._read, tool_input, ctx.cwd)
+        path = approved_path(tool_input["path"], ctx)
+        return await asyncio.get_running_loop().run_in_executor(None, self._read, tool_input, path, ctx.cwd)
 
-    def _read(self, data: Mapping[str, Any], cwd: Path) -> ToolResult:
-        path = resolve_path(data["path"], cwd)
+    def _read(self, data: Mapping[str, Any], path: Path, cwd: Path) -> ToolResult:
         shown = display_path(path, cwd)
-        try:
-            st = os.stat(path)
+        try:  # the approved path, opened without following a symlink swapped in since (safe_fs)
+            fd = open_for_read(str(path))
+        except PathChanged:
+            return ToolResult.error(changed_message(shown, wrote=False))
         except FileNotFoundError:
             return ToolResult.error(f"File does not exist: {shown}")
         except OSError as exc:
             return ToolResult.error(f"Cannot read {shown}: {exc.strerror or exc}")
-        if stat.S_ISDIR(st.st_mode):
-            return ToolResult.error(
-                f"{shown} is a directory, not a file. List it with glob_search (pattern \"*\", path "
-                f"\"{shown}\") or bash `ls`."
-            )
+        st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
+            os.close(fd)
+            if stat.S_ISDIR(st.st_mode):
+                return ToolResult.error(
+                    f"{shown} is a directory, not a file. List it with glob_search (pattern \"*\", path "
+                    f"\"{shown}\") or bash `ls`."
+                )
             return ToolResult.error(f"{shown} is not a regular file (device, socket or pipe); not read.")
-        offset = max(1, data.get("offset") or 1)
-        limit = data.get("limit") or DEFAULT_LIMIT
-        narrowed = "offset" in data or "limit" in data
-        try:
-            fh = open(path, "rb")
-        except OSError as exc:
-            return ToolResult.error(f"Cannot read {shown}: {exc.strerror or exc}")
-        with fh:
+        with os.fdopen(fd, "rb") as fh:
+            offset = max(1, data.get("offset") or 1)
+            limit = data.get("limit") or DEFAULT_LIMIT
+            narrowed = "offset" in data or "limit" in data
             head = fh.read(SNIFF_BYTES)
             refusal = _refusal(path, head)
             if refusal:

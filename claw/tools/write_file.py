@@ -6,8 +6,9 @@ temporary file in the same directory, is flushed and fsynced, takes the mode of 
 the old file or the new one, never a part, and a failed write leaves the old file untouched. A path
 that is a symlink writes through to the file it points at (the link stays a link).
 
-It does not write outside the path it was given (the permission policy checks that path first) and
-does not keep backups.
+It writes exactly the resolved path the permission policy approved, reached without following any
+symlink (``claw.tools.safe_fs``): a directory swapped for a symlink after the check is an error for
+the call, never a write elsewhere. It does not keep backups.
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ import asyncio
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional
 
-from claw.fsutil import atomic_write
 from claw.tools.base import PermissionLevel, Tool, ToolContext, ToolResult, ToolSpec
-from claw.tools.paths import display_path, resolve_path, target_path
+from claw.tools.paths import approved_path, display_path, target_path
+from claw.tools.safe_fs import PathChanged, changed_message, replace_file
 from claw.tools.schema import check_input
 
 SCHEMA: Dict[str, Any] = {
@@ -51,18 +52,18 @@ class WriteFileTool(Tool):
         return [target_path(tool_input["path"], cwd)]
 
     async def run(self, tool_input: Dict[str, Any], ctx: ToolContext) -> ToolResult:
-        return await asyncio.get_running_loop().run_in_executor(None, self._write, tool_input, ctx.cwd)
+        path = approved_path(tool_input["path"], ctx)
+        return await asyncio.get_running_loop().run_in_executor(None, self._write, tool_input, path, ctx.cwd)
 
-    def _write(self, data: Mapping[str, Any], cwd: Path) -> ToolResult:
-        path = resolve_path(data["path"], cwd)
+    def _write(self, data: Mapping[str, Any], path: Path, cwd: Path) -> ToolResult:
         shown = display_path(path, cwd)
-        if path.is_dir():
-            return ToolResult.error(f"{shown} is a directory; give a file path.")
-        existed = path.exists()
         body = data["content"].encode("utf-8", "surrogateescape")
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write(path, body)
+            existed = replace_file(str(path), body, make_dirs=True)
+        except PathChanged:
+            return ToolResult.error(changed_message(shown))
+        except IsADirectoryError:
+            return ToolResult.error(f"{shown} is a directory; give a file path.")
         except OSError as exc:
             return ToolResult.error(f"Could not write {shown}: {exc.strerror or exc}")
         lines = data["content"].count("\n") + (0 if data["content"].endswith("\n") or not data["content"] else 1)
