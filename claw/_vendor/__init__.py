@@ -31,14 +31,14 @@ def __getattr__(name: str):
 
 def describe(name: str) -> "str | None":
     """One line for ``claw version`` and ``claw doctor``: ``h11 0.16.0 (vendored)``; None when the
-    package is missing (tomli on 3.11+ is never missing: the standard library's tomllib is used)."""
+    package is missing (tomli on 3.11+ is never missing: the standard library's tomllib stands in)."""
     import sys
 
-    if name == "tomli" and sys.version_info >= (3, 11):
-        return "tomli (not needed: tomllib)"
     try:
         module = __getattr__(name)
     except ImportError:
+        if name == "tomli" and sys.version_info >= (3, 11):
+            return "tomli (not needed: tomllib)"
         return None
     where = "vendored" if module.__name__.startswith(f"{__name__}.") else f"from {module.__file__}"
     return f"{name} {getattr(module, '__version__', '?')} ({where})"
