@@ -118,6 +118,10 @@ class OutputWriter:
         self.err.write(redact_text(text.rstrip("\n")) + "\n")
         self.err.flush()
 
+    def warning(self, text: str) -> None:
+        """A warning about the run itself (a damaged session file): ``claw: warning: ...`` on stderr."""
+        self.notice(f"claw: warning: {text}")
+
 
 class TextWriter(OutputWriter):
     """The assistant's text streamed to stdout; tool activity, notices and errors to stderr."""
@@ -204,6 +208,11 @@ class StreamJsonWriter(OutputWriter):
     def emit(self, obj: Dict[str, Any]) -> None:
         write_json_line(self.out, obj)
 
+    def warning(self, text: str) -> None:
+        """On stderr as in every format, and as a ``system``/``notice`` message for the host."""
+        super().warning(text)
+        self.emit(notice_object(self.info, text, level="warning"))
+
     def __call__(self, event: Any) -> None:
         sid = self.info.session_id
         if isinstance(event, ModelStreamEvent):
@@ -248,6 +257,13 @@ def init_object(info: RunInfo) -> Dict[str, Any]:
         "claude_code_version": CLAUDE_CODE_PROTOCOL_VERSION,
         "uuid": uuid4(),
     }
+
+
+def notice_object(info: RunInfo, text: str, *, level: str = "info") -> Dict[str, Any]:
+    """``{"type": "system", "subtype": "notice", "level", "text"}``: something the host should know
+    that is not part of the conversation (a skipped line of the resumed session file)."""
+    return {"type": "system", "subtype": "notice", "level": level, "text": text,
+            "session_id": info.session_id, "uuid": uuid4()}
 
 
 def write_json_line(stream: IO[str], obj: Dict[str, Any]) -> None:
