@@ -124,20 +124,48 @@ class OutputWriter:
 
 
 class TextWriter(OutputWriter):
-    """The assistant's text streamed to stdout; tool activity, notices and errors to stderr."""
+    """The assistant's text streamed to stdout; tool activity, notices and errors to stderr.
+
+    Everything goes through claw.redact as in the JSON formats. So that a secret split across two
+    stream deltas is still recognised, the assistant's text is written a line at a time (a line
+    longer than ``HOLD_LIMIT`` is written up to its last space).
+    """
+
+    HOLD_LIMIT = 4096
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._at_line_start = True
         self._wrote_text = False
+        self._held = ""
+
+    def _text(self, text: str) -> None:
+        held = self._held + text
+        cut = held.rfind("\n") + 1
+        if not cut and len(held) > self.HOLD_LIMIT:
+            cut = held.rfind(" ") + 1 or len(held)
+        if cut:
+            self._write_text(held[:cut])
+            held = held[cut:]
+        self._held = held
+
+    def _flush_text(self) -> None:
+        if self._held:
+            held, self._held = self._held, ""
+            self._write_text(held)
+
+    def _write_text(self, text: str) -> None:
+        from claw.redact import redact_text
+
+        self.out.write(redact_text(text))
+        self.out.flush()
+        self._at_line_start = text.endswith("\n")
 
     def __call__(self, event: Any) -> None:
         if isinstance(event, ModelStreamEvent):
             inner = event.event
             if isinstance(inner, TextDelta) and inner.text:
-                self.out.write(inner.text)
-                self.out.flush()
-                self._at_line_start = inner.text.endswith("\n")
+                self._text(inner.text)
                 self._wrote_text = True
             elif isinstance(inner, RetryScheduled):
                 self.notice(f"claw: {inner.describe()}")
@@ -153,7 +181,12 @@ class TextWriter(OutputWriter):
         elif isinstance(event, Notice):
             self.notice(("claw: warning: " if event.level == "warning" else "claw: ") + event.text)
 
+    def notice(self, text: str) -> None:
+        self._flush_text()  # the assistant's text so far comes first, as it did
+        super().notice(text)
+
     def _end_line(self) -> None:
+        self._flush_text()
         if not self._at_line_start:
             self.out.write("\n")
             self.out.flush()
@@ -174,8 +207,7 @@ class TextWriter(OutputWriter):
             if hint:
                 self.notice(f"hint: {hint}")
         elif outcome is not None and not self._wrote_text and outcome.result:
-            self.out.write(outcome.result.rstrip("\n") + "\n")
-            self.out.flush()
+            self._write_text(outcome.result.rstrip("\n") + "\n")
 
 
 class JsonWriter(OutputWriter):
