@@ -164,12 +164,12 @@ class ToolCallRunner:
                     call.input = call.tool.validate(pre.updated_input)
                 except Exception as exc:
                     return f"A PreToolUse hook rewrote the input into an invalid one: {exc}", True, {}
-            decided_by_hook = pre.permission_decision  # "allow" skips the policy's ask; "ask" forces one
+            decided_by_hook = pre.permission_decision  # "allow" skips the mode's ask; "ask" forces one
 
         decision = self.policy.decide(call.name, call.tool.spec, call.input, self._target_paths(call))
         outcome = decision.outcome
         reason = decision.reason
-        if decided_by_hook == "allow" and outcome == "ask":
+        if decided_by_hook == "allow" and outcome == "ask" and _hook_may_approve(decision):
             outcome = "allow"
         elif decided_by_hook == "ask" and outcome == "allow":
             outcome, reason = "ask", "a PreToolUse hook asked for confirmation"
@@ -230,6 +230,13 @@ class ToolCallRunner:
             self.sink(Notice(warning, level="warning"))
         if getattr(result, "system_message", None):
             self.sink(Notice(result.system_message))
+
+
+def _hook_may_approve(decision: Any) -> bool:
+    """Whether a PreToolUse ``allow`` answers this ``ask``. As in Claude Code, a hook's allow skips the
+    prompt the permission mode would show, but deny rules still deny and ask rules still ask (a rule
+    decided: ``decision.rule``); neither does it answer for a protected control file."""
+    return decision.rule is None and not getattr(decision, "protected", False)
 
 
 def _text_of(content: Any) -> str:
