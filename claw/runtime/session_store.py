@@ -13,6 +13,10 @@ at the end of a turn - or per record with ``fsync="always"``. Loading tolerates 
 invalid line anywhere is skipped and reported in ``Session.warnings`` (data, not prints), and a turn
 cut short after a ``tool_use`` gets an error ``tool_result`` so the history can be sent again.
 
+One writer per session: the first append (or ``open(..., lock=True)``, which a resuming run uses)
+takes the file's ``flock`` (claw.runtime.session_lock) until ``close()``; another process trying the
+same gets ``SessionInUse``. Readers (show, export, fork's source) take no lock.
+
 Before a record is written, secrets are redacted (``claw.redact``) and tool results over
 ``TOOL_RESULT_STORE_LIMIT`` characters are stored truncated with a note; the in-memory history keeps
 the original objects for the current process.
@@ -536,12 +540,6 @@ class Session:
         except ValueError:
             raise ValueError(f"uuid {upto} is not in the current history") from None
         return self._uuids[: index + 1]
-
-    def acquire(self) -> None:
-        """Open the file for appending and take its one-writer lock now (``SessionInUse`` when another
-        process holds it) instead of at the first append. Idempotent."""
-        if self._fd is None:
-            self._fd = self._open_fd()
 
     def _open_fd(self) -> int:
         from claw.runtime.session_lock import open_locked
