@@ -130,6 +130,18 @@ def s_api(text: str) -> List[Row]:
     return rows
 
 
+def s_rules(text: str) -> List[Row]:
+    rows = []
+    for n, ms, ratio, per in re.findall(r"([\d,]+) rules \([\d.]+ MB\): load \+ PermissionPolicy +([\d.]+) ms.*?"
+                                        r"ratio +([\d.]+)x +\(([\d.]+) us per rule\)", text):
+        count = int(n.replace(",", ""))
+        target = "<= 500 ms" if count == 20_000 else "linear"
+        met = float(ms) <= 500 if count == 20_000 else None
+        rows.append(Row("12", f"load settings + PermissionPolicy, {n} rules ({per} us/rule, {ratio}x json.loads)",
+                        f"{ms} ms", target, met))
+    return rows
+
+
 def s_session(text: str) -> List[Row]:
     med = _f(r"resume \(SessionStore\.open\): median (\d+) ms", text)
     size = _f(r"session file: ([\d.]+) MB", text)
@@ -216,6 +228,7 @@ BENCHES = [
     Bench("sse", "sse_throughput.py", "sdk", [], ["--mb", "5", "--reps", "2"], s_sse),
     Bench("api", "api_stream.py", "sdk", [], ["--runs", "2"], s_api),
     Bench("session", "session_resume.py", "self", [], ["--mb", "2", "--runs", "2"], s_session),
+    Bench("rules", "permission_rules.py", "self", [], ["--rules", "20000", "--runs", "2"], s_rules),
     Bench("grep", "grep_bench.py", "self", [], ["--runs", "2", "--python-runs", "0"], s_grep),
     Bench("tools", "tool_overhead.py", "self", [], ["--runs", "200"], s_tool),
     Bench("agent", "agent_overhead.py", "self", [], ["--processes", "1", "--rounds", "10", "--turns", "30",

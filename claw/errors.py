@@ -129,6 +129,13 @@ class ToolFailure(ClawError):
     failure_class = "tool"
 
 
+class SessionInUse(ClawError):
+    """Another claw process is appending to the session this run wants to append to (exit 1)."""
+
+    kind = "session_in_use"
+    failure_class = "runtime_io"
+
+
 class Interrupted(ClawError):
     """The user or the embedding host interrupted the run: exit 130."""
 

@@ -201,15 +201,16 @@ class Redactor:
             self.add_secret(part)
             self.add_secret(unquote(part))
 
-    def redact_text(self, text: str) -> str:
-        """``text`` with every secret the rules find replaced by ``[REDACTED]``."""
+    def redact_text(self, text: str, *, urls: bool = True) -> str:
+        """``text`` with every secret the rules find replaced by ``[REDACTED]``. ``urls=False`` leaves
+        URL credentials to the caller (claw.config.redact shows them as ``user:***@``)."""
         if not text:
             return text
         for secret in self._secrets:
             if secret in text:
                 text = text.replace(secret, MARK)
         lower = None
-        if "://" in text and "@" in text:
+        if urls and "://" in text and "@" in text:
             text = _compiled().url.sub(r"\1" + MARK + "@", text)
         if "sk-" in text or "xai-" in text:
             text = _compiled().key.sub(MARK, text)
@@ -276,9 +277,9 @@ def add_secret(value: str | None) -> None:
     default_redactor().add_secret(value)
 
 
-def redact_text(text: str) -> str:
+def redact_text(text: str, *, urls: bool = True) -> str:
     """``default_redactor().redact_text(text)``."""
-    return default_redactor().redact_text(text)
+    return default_redactor().redact_text(text, urls=urls)
 
 
 def redact_obj(obj: Any) -> Any:

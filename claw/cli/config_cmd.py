@@ -187,7 +187,22 @@ def _print_problems(out: Output, loaded) -> None:
 def _load(args, env, strict=True, scopes=None):
     from claw.config.loader import load_settings
 
-    return load_settings(args.cwd, env, args.settings, strict=strict, only_scopes=scopes)
+    loaded = load_settings(args.cwd, env, args.settings, strict=strict, only_scopes=scopes)
+    _know_secrets(env, loaded)
+    return loaded
+
+
+def _know_secrets(env, loaded) -> None:
+    """Register the secret values of the environment and of the settings ``env`` with the redactor,
+    so that one copied elsewhere (``"apiKeyHelper": "printf %s <the key>"``) is not printed either."""
+    from claw.redact import default_redactor, is_secret_env_name
+
+    settings_env = loaded.raw.get("env") if isinstance(loaded.raw, dict) else None
+    merged = dict(env or {})
+    if isinstance(settings_env, dict):
+        merged.update((k, v) for k, v in settings_env.items() if isinstance(k, str) and isinstance(v, str))
+    # Only the secret-named values: proxy URLs keep their user name on display (``user:***@``).
+    default_redactor().add_env({k: v for k, v in merged.items() if is_secret_env_name(k)})
 
 
 def _scope_names(sources) -> str:

@@ -93,6 +93,8 @@ async def _run(args: RunArgs, prompt: str, *, stdout: IO[str], stderr: IO[str], 
         writer.notice(text)
     startup_gc.resume()
     writer.start()
+    for warning in prepared.session.warnings:  # a damaged session file: which lines were skipped
+        writer.warning(warning)
     outcome = None
     error: Optional[ClawError] = None
     task = asyncio.ensure_future(_one_turn(prepared, prompt))

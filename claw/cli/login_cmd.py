@@ -73,6 +73,21 @@ class _Io:
         self.stderr.flush()
 
 
+class _RedactingIo(_Io):
+    """``_Io`` whose every line goes through claw.redact first (whoami prints the apiKeyHelper command,
+    which may hold a key literally)."""
+
+    def out(self, text: str) -> None:
+        from claw.redact import redact_text
+
+        super().out(redact_text(text))
+
+    def err(self, text: str) -> None:
+        from claw.redact import redact_text
+
+        super().err(redact_text(text))
+
+
 def _fail(io: _Io, error: ClawError) -> int:
     from claw.cli.errors import render_error
 
@@ -366,7 +381,7 @@ _METHODS = {
 
 def run_whoami(argv: list, *, stdout: Optional[TextIO] = None, stderr: Optional[TextIO] = None,
                env: Optional[Mapping[str, str]] = None) -> int:
-    io = _Io(None, stdout, stderr)
+    io = _RedactingIo(None, stdout, stderr)
     as_json = "--json" in argv
     try:
         p = _Parser(prog="claw whoami", description=WHOAMI_DESCRIPTION,
@@ -379,6 +394,9 @@ def run_whoami(argv: list, *, stdout: Optional[TextIO] = None, stderr: Optional[
         from claw.auth.sources import describe_anthropic_auth
 
         loaded, eff_env, cwd = _context(args, env)
+        from claw.redact import default_redactor
+
+        default_redactor().add_env(eff_env)  # the keys in use, from the environment or the settings env
         origin = loaded.origin(("apiKeyHelper",))
         store = CredentialStore.for_env(eff_env, cwd)
         now = now_ms()

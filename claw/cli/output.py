@@ -124,22 +124,54 @@ class OutputWriter:
         self.err.write(redact_text(text.rstrip("\n")) + "\n")
         self.err.flush()
 
+    def warning(self, text: str) -> None:
+        """A warning about the run itself (a damaged session file): ``claw: warning: ...`` on stderr."""
+        self.notice(f"claw: warning: {text}")
+
 
 class TextWriter(OutputWriter):
-    """The assistant's text streamed to stdout; tool activity, notices and errors to stderr."""
+    """The assistant's text streamed to stdout; tool activity, notices and errors to stderr.
+
+    Everything goes through claw.redact as in the JSON formats. So that a secret split across two
+    stream deltas is still recognised, the assistant's text is written a line at a time (a line
+    longer than ``HOLD_LIMIT`` is written up to its last space).
+    """
+
+    HOLD_LIMIT = 4096
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._at_line_start = True
         self._wrote_text = False
+        self._held = ""
+
+    def _text(self, text: str) -> None:
+        held = self._held + text
+        cut = held.rfind("\n") + 1
+        if not cut and len(held) > self.HOLD_LIMIT:
+            cut = held.rfind(" ") + 1 or len(held)
+        if cut:
+            self._write_text(held[:cut])
+            held = held[cut:]
+        self._held = held
+
+    def _flush_text(self) -> None:
+        if self._held:
+            held, self._held = self._held, ""
+            self._write_text(held)
+
+    def _write_text(self, text: str) -> None:
+        from claw.redact import redact_text
+
+        self.out.write(redact_text(text))
+        self.out.flush()
+        self._at_line_start = text.endswith("\n")
 
     def __call__(self, event: Any) -> None:
         if isinstance(event, ModelStreamEvent):
             inner = event.event
             if isinstance(inner, TextDelta) and inner.text:
-                self.out.write(inner.text)
-                self.out.flush()
-                self._at_line_start = inner.text.endswith("\n")
+                self._text(inner.text)
                 self._wrote_text = True
             elif isinstance(inner, RetryScheduled):
                 self.notice(f"claw: {inner.describe()}")
@@ -155,7 +187,12 @@ class TextWriter(OutputWriter):
         elif isinstance(event, Notice):
             self.notice(("claw: warning: " if event.level == "warning" else "claw: ") + event.text)
 
+    def notice(self, text: str) -> None:
+        self._flush_text()  # the assistant's text so far comes first, as it did
+        super().notice(text)
+
     def _end_line(self) -> None:
+        self._flush_text()
         if not self._at_line_start:
             self.out.write("\n")
             self.out.flush()
@@ -176,8 +213,7 @@ class TextWriter(OutputWriter):
             if hint:
                 self.notice(f"hint: {hint}")
         elif outcome is not None and not self._wrote_text and outcome.result:
-            self.out.write(outcome.result.rstrip("\n") + "\n")
-            self.out.flush()
+            self._write_text(outcome.result.rstrip("\n") + "\n")
 
 
 class JsonWriter(OutputWriter):
@@ -209,6 +245,11 @@ class StreamJsonWriter(OutputWriter):
 
     def emit(self, obj: Dict[str, Any]) -> None:
         write_json_line(self.out, obj)
+
+    def warning(self, text: str) -> None:
+        """On stderr as in every format, and as a ``system``/``notice`` message for the host."""
+        super().warning(text)
+        self.emit(notice_object(self.info, text, level="warning"))
 
     def __call__(self, event: Any) -> None:
         sid = self.info.session_id
@@ -254,6 +295,13 @@ def init_object(info: RunInfo) -> Dict[str, Any]:
         "claude_code_version": CLAUDE_CODE_PROTOCOL_VERSION,
         "uuid": uuid4(),
     }
+
+
+def notice_object(info: RunInfo, text: str, *, level: str = "info") -> Dict[str, Any]:
+    """``{"type": "system", "subtype": "notice", "level", "text"}``: something the host should know
+    that is not part of the conversation (a skipped line of the resumed session file)."""
+    return {"type": "system", "subtype": "notice", "level": level, "text": text,
+            "session_id": info.session_id, "uuid": uuid4()}
 
 
 def write_json_line(stream: IO[str], obj: Dict[str, Any]) -> None:

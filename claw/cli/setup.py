@@ -139,10 +139,12 @@ def prepare(args: RunArgs, *, sink: Any, prompter: Any = None, base_env: Optiona
     )
 
     store = SessionStore(cwd)
+    # A run that appends to the session holds its lock from here (SessionInUse if another process
+    # does); a fork only reads the original.
     if args.resume:
-        session = store.open(args.resume)
+        session = store.open(args.resume, lock=not args.fork_session)
     elif args.continue_:
-        session = store.latest()
+        session = store.latest(lock=not args.fork_session)
     else:
         session = None
     if session is not None and args.fork_session:

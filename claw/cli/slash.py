@@ -215,10 +215,11 @@ async def _resume(repl: Any, rest: str) -> None:
         _say("then: /resume ID (a unique prefix is enough)")
         return
     p = repl.prepared
-    session = SessionStore(Path(p.info.cwd)).open(rest)
-    if session.id == p.session.id:
-        _say(f"already in session {session.id}")
+    store = SessionStore(Path(p.info.cwd))
+    if store.resolve(rest).name == p.session.path.name:
+        _say(f"already in session {p.session.id}")
         return
+    session = store.open(rest, lock=True)  # SessionInUse when another claw appends to it
     await p.agent.session_end("other")
     p.session.close()
     _switch_session(p, session)

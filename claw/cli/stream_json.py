@@ -225,6 +225,8 @@ class HostSession:
                                   verbose=args.verbose)
         for problem in self.prepared.settings.warnings:
             self._warn(problem.message)
+        for warning in self.prepared.session.warnings:  # a damaged session file: which lines were skipped
+            self.writer.warning(warning)
         if self.prepared.agent.hooks is not None:
             self._install_hooks(None)  # settings hooks, read the way HookRunner expects them
         loop = asyncio.get_running_loop()

@@ -45,10 +45,21 @@ def replaced_whole(path: KeyPath) -> bool:
 
 
 def _dedup(items: list) -> list:
+    """``items`` without repeats, first occurrence kept, in linear time for hashable items (rules are
+    strings; hook entries, which are dicts, are few and compared one by one)."""
     out: list = []
+    seen: set = set()
+    unhashable: list = []
     for item in items:
-        if item not in out:
-            out.append(item)
+        try:
+            if item in seen:
+                continue
+            seen.add(item)
+        except TypeError:
+            if item in unhashable:
+                continue
+            unhashable.append(item)
+        out.append(item)
     return out
 
 

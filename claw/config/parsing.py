@@ -5,6 +5,10 @@ wins, as in JSON parsers generally); TOML through ``tomllib`` on Python 3.11+ an
 below, both imported only when a file of that format exists. A file that is empty or only whitespace
 counts as an empty object. A UTF-8 byte order mark is accepted.
 
+Limits: a source larger than ``MAX_SETTINGS_BYTES`` (16 MiB) or nested deeper than ``MAX_DEPTH`` (64
+levels of objects and lists) is an error naming the source, never a traceback (``RecursionError`` of
+the parsers on absurd nesting included); every Python version answers the same.
+
 This module checks syntax and that the top level is an object; what the keys mean is the schema's job.
 """
 
@@ -17,6 +21,11 @@ from claw.config.sources import SCOPE_FLAG, SettingsSource
 
 JSON_HINT = "JSON allows no comments or trailing commas; fix the file, or write it as TOML (settings.toml)"
 TOML_HINT = "fix the TOML syntax (https://toml.io); quote keys and strings, one key = value per line"
+
+MAX_SETTINGS_BYTES = 16 * 1024 * 1024
+MAX_DEPTH = 64
+SIZE_HINT = "settings files are small; keep long lists (permission rules) under 16 MiB per file"
+DEPTH_HINT = f"settings are nested a few levels deep; flatten the structure (at most {MAX_DEPTH} levels)"
 
 _AT = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
 _AT_END = re.compile(r"\s*\(at end of document\)\s*$")
@@ -50,11 +59,13 @@ def read_source(source: SettingsSource) -> tuple[dict | None, list[Problem]]:
     ``--settings`` file is an error), ``(None, [problem])`` when it cannot be used, else the object
     and any warnings."""
     if source.inline_text is not None:
+        if len(source.inline_text) > MAX_SETTINGS_BYTES:
+            return None, [_too_large(source)]
         return _parse(source, source.inline_text)
     assert source.path is not None
     try:
         with open(source.path, "rb") as fh:
-            data = fh.read()
+            data = fh.read(MAX_SETTINGS_BYTES + 1)
     except FileNotFoundError:
         if source.scope == SCOPE_FLAG:
             return None, [
@@ -69,6 +80,8 @@ def read_source(source: SettingsSource) -> tuple[dict | None, list[Problem]]:
     except OSError as exc:
         reason = exc.strerror or exc.__class__.__name__
         return None, [Problem(ERROR, f"cannot read {source.path}: {reason}", "check the file's permissions", source)]
+    if len(data) > MAX_SETTINGS_BYTES:
+        return None, [_too_large(source)]
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -85,12 +98,47 @@ def read_source(source: SettingsSource) -> tuple[dict | None, list[Problem]]:
     return _parse(source, text)
 
 
+def _too_large(source: SettingsSource) -> Problem:
+    return Problem(ERROR, f"{source.name}: larger than {MAX_SETTINGS_BYTES // (1024 * 1024)} MiB", SIZE_HINT, source)
+
+
+def _too_deep_problem(source: SettingsSource) -> Problem:
+    return Problem(ERROR, f"{source.name}: nested more than {MAX_DEPTH} levels deep", DEPTH_HINT, source)
+
+
+def nesting_exceeds(value: object, limit: int = MAX_DEPTH) -> bool:
+    """Whether objects and lists in ``value`` nest deeper than ``limit`` levels (iterative: any depth)."""
+    stack = [(value, 1)]
+    pop, push = stack.pop, stack.append
+    while stack:
+        item, depth = pop()
+        if isinstance(item, dict):
+            children = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        for child in children:
+            if isinstance(child, (dict, list)):
+                push((child, depth + 1))
+    return False
+
+
 def _parse(source: SettingsSource, text: str) -> tuple[dict | None, list[Problem]]:
     if not text.strip():
         return {}, []
-    if source.format == "toml":
-        return _parse_toml(source, text)
-    return _parse_json(source, text)
+    try:
+        if source.format == "toml":
+            value, problems = _parse_toml(source, text)
+        else:
+            value, problems = _parse_json(source, text)
+    except RecursionError:  # nesting the parser's recursion cannot follow: far beyond the limit
+        return None, [_too_deep_problem(source)]
+    if value is not None and nesting_exceeds(value):
+        return None, [p for p in problems if p.level != ERROR] + [_too_deep_problem(source)]
+    return value, problems
 
 
 def _parse_json(source: SettingsSource, text: str) -> tuple[dict | None, list[Problem]]:

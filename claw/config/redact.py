@@ -2,8 +2,10 @@
 
 Values under ``env`` and ``headers`` whose name looks secret (KEY, TOKEN, SECRET, PASSWORD, AUTH,
 COOKIE, CREDENTIAL) become ``<redacted>``; a password in any URL (``http://user:pw@proxy``) becomes
-``***``. This is display hygiene for ``claw config``, ``claw status`` and error messages; it does not
-change what claw uses.
+``***``; every other string also goes through the process-wide redactor of claw.redact (the keys it
+knows from the environment, ``sk-ant-...`` keys, bearer tokens, ``X_TOKEN=...`` assignments), so a
+literal key inside an ``apiKeyHelper`` command is not shown either. This is display hygiene for
+``claw config``, ``claw status`` and error messages; it does not change what claw uses.
 """
 
 from __future__ import annotations
@@ -32,6 +34,13 @@ def redact_url_password(text: str) -> str:
     return _URL_PASSWORD.sub(r"\1:***@", text)
 
 
+def redact_text(text: str) -> str:
+    """A settings string safe to print: URL passwords as ``***``, then claw.redact's text rules."""
+    from claw.redact import redact_text as redact_secrets
+
+    return redact_secrets(redact_url_password(text), urls=False)
+
+
 def redact(path: KeyPath, value):
     """A copy of ``value`` (found at ``path``) that is safe to print."""
     if is_secret_path(path):
@@ -41,5 +50,5 @@ def redact(path: KeyPath, value):
     if isinstance(value, list):
         return [redact(path + (i,), v) for i, v in enumerate(value)]
     if isinstance(value, str):
-        return redact_url_password(value)
+        return redact_text(value)
     return value

@@ -26,7 +26,7 @@ from typing import Any, Callable, Dict
 
 from claw.config.keypath import KeyPath, format_key_path
 from claw.config.problems import DOCS_HINT, ERROR, INVALID, WARNING, Problem, did_you_mean, problem_at
-from claw.config.redact import REDACTED, is_secret_path, redact_url_password
+from claw.config.redact import REDACTED, is_secret_path, redact_text
 from claw.config.sources import SettingsSource, expand_user
 
 HOOK_EVENTS = (
@@ -122,7 +122,7 @@ def describe_value(path: KeyPath, value: Any, limit: int = 60) -> str:
         text = json.dumps(value, ensure_ascii=False, default=str)
     except (TypeError, ValueError):
         text = repr(value)
-    text = redact_url_password(text)
+    text = redact_text(text)
     if len(text) > limit:
         text = text[: limit - 3] + "..."
     return f"{text} ({kind})"

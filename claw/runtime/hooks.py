@@ -48,6 +48,7 @@ MATCH_FIELDS = {"SessionStart": "source", "SessionEnd": "reason", "PreCompact": 
 DEFAULT_TIMEOUT = 60.0
 OUTPUT_LIMIT = 1_000_000  # bytes of a hook's stdout/stderr that are kept
 REASON_LIMIT = 10_000  # characters of stderr used as a block reason
+DRAIN_GRACE = 0.25  # seconds to keep reading a hook's pipes after it exited while a child holds them
 
 # canonical tool name -> the Claude Code names users write in matchers (see docs/HOOKS.md).
 CLAUDE_CODE_TOOL_NAMES: Dict[str, Tuple[str, ...]] = {}
@@ -520,25 +521,53 @@ async def _feed(proc: "asyncio.subprocess.Process", data: bytes) -> None:
             pass
 
 
-async def _drain(stream: Optional["asyncio.StreamReader"], limit: int) -> bytes:
-    """Read a pipe to its end, keeping at most ``limit`` bytes (a chatty hook cannot fill memory)."""
+async def _drain(stream: Optional["asyncio.StreamReader"], kept: bytearray, limit: int) -> None:
+    """Read a pipe to its end into ``kept``, keeping at most ``limit`` bytes (a chatty hook cannot fill
+    memory). What was read stays in ``kept`` when the read is cancelled."""
     if stream is None:
-        return b""
-    kept = bytearray()
+        return
     while True:
         chunk = await stream.read(65536)
         if not chunk:
-            return bytes(kept)
+            return
         if len(kept) < limit:
             kept += chunk[: limit - len(kept)]
 
 
+async def _exited(proc: "asyncio.subprocess.Process") -> None:
+    """Until the hook process itself has exited. ``proc.returncode`` is set when it exits, whereas
+    ``proc.wait()`` on Python 3.12+ also waits for its pipes to close, which a background child that
+    inherited them can delay indefinitely."""
+    while proc.returncode is None:
+        await asyncio.sleep(0.05)
+
+
 async def _communicate(proc: "asyncio.subprocess.Process", data: bytes) -> Tuple[bytes, bytes]:
-    out, err, _ = await asyncio.gather(
-        _drain(proc.stdout, OUTPUT_LIMIT), _drain(proc.stderr, OUTPUT_LIMIT), _feed(proc, data)
-    )
-    await proc.wait()
-    return out, err
+    """Feed the event, collect stdout and stderr, return once the hook process has exited.
+
+    The hook is judged by its own exit, not by the end of its output: when it exits but something it
+    started in the background still holds its stdout or stderr, what it wrote is read for up to
+    ``DRAIN_GRACE`` seconds more and then the reads stop (the caller kills the process group).
+    """
+    out, err = bytearray(), bytearray()
+    readers = [asyncio.ensure_future(_drain(proc.stdout, out, OUTPUT_LIMIT)),
+               asyncio.ensure_future(_drain(proc.stderr, err, OUTPUT_LIMIT))]
+    feeder = asyncio.ensure_future(_feed(proc, data))
+    both = asyncio.gather(*readers)
+    exit_ = asyncio.ensure_future(_exited(proc))
+    try:
+        await asyncio.wait([both, exit_], return_when=asyncio.FIRST_COMPLETED)
+        if both.done():  # the usual case: output closed with the process; its exit follows at once
+            await proc.wait()
+        else:  # exited, but its pipes live on in a child: take what is there, briefly
+            await asyncio.wait([both], timeout=DRAIN_GRACE)
+    finally:
+        tasks = readers + [feeder, exit_]
+        for task in tasks:
+            if not task.done():
+                task.cancel()
+        await asyncio.gather(both, *tasks, return_exceptions=True)
+    return bytes(out), bytes(err)
 
 
 def _close_transport(proc: "asyncio.subprocess.Process") -> None:
@@ -727,6 +756,7 @@ class HookRunner:
             out, err = await asyncio.wait_for(_communicate(proc, stdin), spec.timeout)
             result.exit_code = proc.returncode
             result.stdout, result.stderr = _decode(out), _decode(err)
+            _kill_group(proc.pid)  # what the hook left running in its group (`sleep 30 &`) ends with it
         except asyncio.TimeoutError:
             result.timed_out = True
             _kill_group(proc.pid)

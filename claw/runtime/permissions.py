@@ -106,6 +106,7 @@ class Decision:
     outcome: str  # allow | deny | ask
     reason: str
     rule: Optional[str] = None  # the rule text that decided, when a rule did
+    protected: bool = False  # a write to a protected control file: only a person (or host) may approve
 
     @property
     def allowed(self) -> bool:
@@ -229,8 +230,9 @@ class PermissionPolicy:
             reason = self.protection(resolved) or self.protection(lexical)
             if reason is not None:
                 if self.mode is PermissionMode.READ_ONLY:
-                    return Decision(DENY, f"{reason}; the mode is read-only, which allows only read-only tools")
-                return self._ask(reason)
+                    return Decision(DENY, f"{reason}; the mode is read-only, which allows only read-only tools",
+                                    protected=True)
+                return self._ask(reason, protected=True)
         return None
 
     def _by_mode(self, name: str, level: PermissionLevel, targets: Sequence[Target]) -> Decision:
@@ -251,10 +253,10 @@ class PermissionPolicy:
             )
         return Decision(ALLOW, f"{mode.value} mode allows {level.label} tools inside the workspace")
 
-    def _ask(self, reason: str, rule: Optional[str] = None) -> Decision:
+    def _ask(self, reason: str, rule: Optional[str] = None, *, protected: bool = False) -> Decision:
         if self.mode is PermissionMode.DONT_ASK:
-            return Decision(DENY, f"{reason}; dontAsk mode denies what would need approval", rule)
-        return Decision(ASK, reason, rule)
+            return Decision(DENY, f"{reason}; dontAsk mode denies what would need approval", rule, protected)
+        return Decision(ASK, reason, rule, protected)
 
     def _first_match(self, rules: Sequence[PermissionRule], name: str, tool_input: Mapping[str, Any],
                      targets: Sequence[Target], *, allow: bool) -> Optional[PermissionRule]:

@@ -101,11 +101,28 @@ def compile_path_pattern(pattern: str, cwd: str, home: str) -> PathPattern:
         readings.append((cwd, text))  # gitignore rules: anchored when it has a slash
     compiled = []
     for base, glob in readings:
-        line = GitignoreLine.parse(glob)
+        try:
+            line = GitignoreLine.parse(glob)
+        except re.error:  # a class such as [z-a]: no reading, so the rule is reported as invalid
+            continue
         if line is None or line.negated:
             continue
-        compiled.append((os.path.realpath(base), line))
+        compiled.append((_realpath(base), line))
     return PathPattern(tuple(compiled))
+
+
+_REAL_BASES: dict = {}
+
+
+def _realpath(base: str) -> str:
+    """``os.path.realpath`` of a rule's base (the cwd, the home, ``/``): the same few for thousands of
+    rules, resolved once per process."""
+    real = _REAL_BASES.get(base)
+    if real is None:
+        if len(_REAL_BASES) >= 64:
+            _REAL_BASES.clear()
+        real = _REAL_BASES[base] = os.path.realpath(base)
+    return real
 
 
 # --- bash commands -------------------------------------------------------------------------------

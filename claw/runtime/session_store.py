@@ -13,6 +13,10 @@ at the end of a turn - or per record with ``fsync="always"``. Loading tolerates 
 invalid line anywhere is skipped and reported in ``Session.warnings`` (data, not prints), and a turn
 cut short after a ``tool_use`` gets an error ``tool_result`` so the history can be sent again.
 
+One writer per session: the first append (or ``open(..., lock=True)``, which a resuming run uses)
+takes the file's ``flock`` (claw.runtime.session_lock) until ``close()``; another process trying the
+same gets ``SessionInUse``. Readers (show, export, fork's source) take no lock.
+
 Before a record is written, secrets are redacted (``claw.redact``) and tool results over
 ``TOOL_RESULT_STORE_LIMIT`` characters are stored truncated with a note; the in-memory history keeps
 the original objects for the current process.
@@ -538,12 +542,18 @@ class Session:
         return self._uuids[: index + 1]
 
     def _open_fd(self) -> int:
+        from claw.runtime.session_lock import open_locked
+
         directory = self.path.parent
         _ensure_sessions_dir(directory)
         try:
-            fd = os.open(str(self.path), os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_CLOEXEC", 0), 0o600)
+            fd = open_locked(self.path, self.id)
         except OSError as exc:
             raise _io_error("could not open the session file", self.path, exc) from None
+        return self._prepare_fd(fd)
+
+    def _prepare_fd(self, fd: int) -> int:
+        """Mode 0600 and a complete last line, on a descriptor that holds the lock."""
         try:
             if hasattr(os, "fchmod"):
                 os.fchmod(fd, 0o600)
@@ -562,9 +572,9 @@ class Session:
     def _write(self, record: dict) -> None:
         if self._fd is None:
             self._fd = self._open_fd()
-            if not self._on_disk:
-                self._pending.insert(0, self._header_record())
         records = self._pending + [record]
+        if not self._on_disk:
+            records.insert(0, self._header_record())
         self._pending = []
         data = b"".join(_dumps(self._redact(r)) for r in records)
         try:
@@ -674,24 +684,50 @@ def _fill_placeholders(text: str, messages: list, uuids: list) -> tuple[list, li
     return out_m, out_u
 
 
-def load_session_file(path: Path, *, redact: Optional[Redact] = None, fsync: str = "turn") -> Session:
-    """Read a session file into a ``Session`` ready to append to (the resume path)."""
+def load_session_file(path: Path, *, redact: Optional[Redact] = None, fsync: str = "turn",
+                      lock: bool = False) -> Session:
+    """Read a session file into a ``Session`` ready to append to (the resume path).
+
+    With ``lock`` the session's one-writer lock is taken before the file is read (``SessionInUse``
+    when another process appends to it), so the history read is the one appended to. Without it the
+    lock is taken at the first append; readers (show, export, fork) never take it.
+    """
+    fd: Optional[int] = None
+    if lock:
+        from claw.runtime.session_lock import open_locked
+
+        try:
+            fd = open_locked(path, _name_of(path))
+        except OSError as exc:
+            raise _io_error("could not open the session file", path, exc) from None
     try:
-        with open(str(path), "rb") as f:
-            data = f.read()
-    except OSError as exc:
-        raise _io_error("could not read the session file", path, exc) from None
-    was_enabled = gc.isenabled()
-    gc.disable()  # hundreds of thousands of new containers: the cyclic collector would only slow this
-    try:
-        return _build_session(path, data, redact, fsync)
-    finally:
-        if was_enabled:
-            gc.enable()
+        try:
+            with open(str(path), "rb") as f:
+                data = f.read()
+        except OSError as exc:
+            raise _io_error("could not read the session file", path, exc) from None
+        was_enabled = gc.isenabled()
+        gc.disable()  # hundreds of thousands of new containers: the cyclic collector would only slow this
+        try:
+            session = _build_session(path, data, redact, fsync)
+        finally:
+            if was_enabled:
+                gc.enable()
+    except BaseException:
+        if fd is not None:
+            os.close(fd)
+        raise
+    if fd is not None:
+        session._fd = session._prepare_fd(fd)
+    return session
+
+
+def _name_of(path: Path) -> str:
+    return path.name[: -len(SUFFIX)] if path.name.endswith(SUFFIX) else path.name
 
 
 def _build_session(path: Path, data: bytes, redact: Optional[Redact], fsync: str) -> Session:
-    name = path.name[: -len(SUFFIX)] if path.name.endswith(SUFFIX) else path.name
+    name = _name_of(path)
     text = data.decode("utf-8", "replace")
     records, warnings = _parse_records(text, name, _replaced_by_compactions(text))
 
@@ -703,6 +739,7 @@ def _build_session(path: Path, data: bytes, redact: Optional[Redact], fsync: str
     newer = False
     unknown_types: set = set()
     lost_links = 0
+    out_of_order = 0
     for r in records:
         kind = r.get("type")
         if r.get("v", 1) != SCHEMA_VERSION:
@@ -714,8 +751,11 @@ def _build_session(path: Path, data: bytes, redact: Optional[Redact], fsync: str
                 warnings.append(f"session {name}: a message record without message or uuid; skipped")
                 continue
             parent = r.get("parent_uuid")
-            if parent is not None and parent != last_uuid and parent not in seen:
-                lost_links += 1
+            if parent is not None and parent != last_uuid:
+                if parent in seen:
+                    out_of_order += 1  # continues an older message: two writers interleaved
+                else:
+                    lost_links += 1
             messages.append(message)
             uuids.append(uid)
             seen.add(uid)
@@ -760,6 +800,12 @@ def _build_session(path: Path, data: bytes, redact: Optional[Redact], fsync: str
         warnings.append(f"session {name}: ignored records of unknown type {sorted(unknown_types)}")
     if lost_links:
         warnings.append(f"session {name}: {lost_links} record(s) refer to a message that is missing (damaged file)")
+    if out_of_order:
+        warnings.append(
+            f"session {name}: {out_of_order} message record(s) do not follow the message before them (two "
+            "processes appended at once?); the history is read in file order and tool results that no longer "
+            "follow their call are replaced by error results; the file itself keeps every record"
+        )
 
     if any(m.get("type") == _SKIPPED for m in messages):  # only in damaged files
         messages, uuids = _fill_placeholders(text, messages, uuids)
@@ -834,9 +880,12 @@ class SessionStore:
         )
         return Session(self.path_for(session_id), meta, redact=self._redact, fsync=self._fsync)
 
-    def open(self, session_id: str) -> Session:
-        """Resume a session by id or unique id prefix: its history with compactions applied."""
-        return load_session_file(self.resolve(session_id), redact=self._redact, fsync=self._fsync)
+    def open(self, session_id: str, *, lock: bool = False) -> Session:
+        """Resume a session by id or unique id prefix: its history with compactions applied.
+
+        ``lock``: take the one-writer lock now (``SessionInUse`` if another process holds it), as a
+        run that will append does; otherwise it is taken at the first append."""
+        return load_session_file(self.resolve(session_id), redact=self._redact, fsync=self._fsync, lock=lock)
 
     def resolve(self, session_id: str) -> Path:
         """The file of a session id or unique prefix; ``UsageError`` with recent sessions otherwise."""
@@ -862,8 +911,8 @@ class SessionStore:
             kind="session_not_found",
         )
 
-    def latest(self) -> Session:
-        """The most recently written session of this workspace (``--continue``)."""
+    def latest(self, *, lock: bool = False) -> Session:
+        """The most recently written session of this workspace (``--continue``); ``lock`` as ``open``."""
         files = self._files()
         if not files:
             raise UsageError(
@@ -872,7 +921,7 @@ class SessionStore:
                 kind="session_not_found",
             )
         newest = max(files, key=lambda p: (_mtime(p), p.name))
-        return load_session_file(newest, redact=self._redact, fsync=self._fsync)
+        return load_session_file(newest, redact=self._redact, fsync=self._fsync, lock=lock)
 
     def list(self) -> list:
         """Summaries of every session here, most recently updated first."""

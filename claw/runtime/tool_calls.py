@@ -167,7 +167,7 @@ class ToolCallRunner:
                     call.input = call.tool.validate(pre.updated_input)
                 except Exception as exc:
                     return f"A PreToolUse hook rewrote the input into an invalid one: {exc}", True, {}
-            decided_by_hook = pre.permission_decision  # "allow" skips the policy's ask; "ask" forces one
+            decided_by_hook = pre.permission_decision  # "allow" skips the mode's ask; "ask" forces one
 
         try:  # a path that vanishes or changes while it is resolved is this call's error, not a crash
             targets = self._target_paths(call)
@@ -176,7 +176,7 @@ class ToolCallRunner:
             return _check_failed(call.name, exc), True, {}
         outcome = decision.outcome
         reason = decision.reason
-        if decided_by_hook == "allow" and outcome == "ask":
+        if decided_by_hook == "allow" and outcome == "ask" and _hook_may_approve(decision):
             outcome = "allow"
         elif decided_by_hook == "ask" and outcome == "allow":
             outcome, reason = "ask", "a PreToolUse hook asked for confirmation"
@@ -266,6 +266,13 @@ def _approved_context(context: Any, targets: List[Any]) -> Any:
     if not targets or not dataclasses.is_dataclass(context) or not hasattr(context, "approved_paths"):
         return context
     return dataclasses.replace(context, approved_paths=tuple(targets))
+
+
+def _hook_may_approve(decision: Any) -> bool:
+    """Whether a PreToolUse ``allow`` answers this ``ask``. As in Claude Code, a hook's allow skips the
+    prompt the permission mode would show, but deny rules still deny and ask rules still ask (a rule
+    decided: ``decision.rule``); neither does it answer for a protected control file."""
+    return decision.rule is None and not decision.protected
 
 
 def _text_of(content: Any) -> str:

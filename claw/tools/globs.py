@@ -180,16 +180,27 @@ class GitignoreLine:
     """One line of a .gitignore (or one ripgrep ``--glob``), compiled.
 
     ``matches(rel, is_dir)`` tests a path relative to the directory the line belongs to. ``negated``
-    says the line re-includes (``!pattern``).
+    says the line re-includes (``!pattern``). The regex is compiled on first use (``regex``): tens of
+    thousands of permission rules are parsed at start-up and most are never consulted. A glob with a
+    ``[...]`` class, which may not compile, is compiled at once so a bad one fails at parse time.
     """
 
-    __slots__ = ("text", "negated", "dir_only", "regex")
+    __slots__ = ("text", "negated", "dir_only", "glob", "ignore_case", "_regex")
 
-    def __init__(self, text: str, negated: bool, dir_only: bool, regex: Pattern[str]) -> None:
+    def __init__(self, text: str, negated: bool, dir_only: bool, regex: Optional[Pattern[str]] = None,
+                 *, glob: str = "", ignore_case: bool = False) -> None:
         self.text = text
         self.negated = negated
         self.dir_only = dir_only
-        self.regex = regex
+        self.glob = glob
+        self.ignore_case = ignore_case
+        self._regex = regex
+
+    @property
+    def regex(self) -> Pattern[str]:
+        if self._regex is None:
+            self._regex = compile_path_glob(self.glob, self.ignore_case)
+        return self._regex
 
     @classmethod
     def parse(cls, line: str, *, ignore_case: bool = False) -> Optional["GitignoreLine"]:
@@ -225,7 +236,8 @@ class GitignoreLine:
             line = "**/" + line
         if line.endswith("/**"):
             line += "/*"
-        return cls(original, negated, dir_only, compile_path_glob(line, ignore_case))
+        eager = compile_path_glob(line, ignore_case) if "[" in line else None
+        return cls(original, negated, dir_only, eager, glob=line, ignore_case=ignore_case)
 
     def matches(self, rel: str, is_dir: bool) -> bool:
         if self.dir_only and not is_dir:
