@@ -1,6 +1,6 @@
 """The ``bash`` tool: run a command with ``bash -c`` in the working directory.
 
-Input (CONTRACT): ``command``, ``timeout?`` (milliseconds, default 120000, at most 600000),
+Input (docs/TOOLS.md): ``command``, ``timeout?`` (milliseconds, default 120000, at most 600000),
 ``run_in_background?``, ``description?`` (shown to the user, not used).
 
 Foreground: stdin is /dev/null, stdout and stderr are merged in the order written, the process runs

@@ -1,6 +1,6 @@
 """The ``edit_file`` tool: exact string replacement in a file, one edit or several all-or-nothing.
 
-Input: the CONTRACT's ``path``, ``old_string``, ``new_string``, ``replace_all?`` — or, instead of the
+Input: ``path``, ``old_string``, ``new_string``, ``replace_all?`` — or, instead of the
 last three, ``edits: [{old_string, new_string, replace_all?}, ...]`` (Claude Code's MultiEdit, which is
 why the ``MultiEdit`` alias resolves here): the edits apply in order, each to the result of the previous
 one, and the file is written once, only if every edit applies.

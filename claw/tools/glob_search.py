@@ -1,6 +1,6 @@
 """The ``glob_search`` tool: find files by name pattern, newest first.
 
-Input (CONTRACT): ``pattern`` (``**`` spans directories, ``{a,b}`` alternatives, ``*``/``?``/``[...]``
+Input (docs/TOOLS.md): ``pattern`` (``**`` spans directories, ``{a,b}`` alternatives, ``*``/``?``/``[...]``
 within one name), ``path?`` (the directory the pattern is relative to; default the working directory).
 An absolute pattern, or one starting with ``../``, starts its walk at its own fixed leading directories
 (``target_paths`` reports that directory so the policy checks it). Results are files (not directories),

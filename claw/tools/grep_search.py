@@ -1,6 +1,6 @@
 """The ``grep_search`` tool: regex search over file contents, with ripgrep when present.
 
-Input (CONTRACT): ``pattern``, ``path?``, ``glob?``, ``type?``, ``output_mode?`` (content /
+Input (docs/TOOLS.md): ``pattern``, ``path?``, ``glob?``, ``type?``, ``output_mode?`` (content /
 files_with_matches (default) / count), ``-i?``, ``-n?`` (default true), ``-A?``, ``-B?``, ``-C?``,
 ``head_limit?``. Uses ``rg`` when it is on PATH (``CLAW_GREP_BACKEND=python`` forces the fallback), the
 pure-Python backend otherwise; both feed ``grep_core.format_hits`` so the output is the same.

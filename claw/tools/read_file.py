@@ -1,6 +1,6 @@
 """The ``read_file`` tool: a text file's lines, numbered like ``cat -n``.
 
-Input (CONTRACT): ``path``, ``offset?`` (1-based first line; 0 is taken as 1), ``limit?`` (lines; default
+Input (docs/TOOLS.md): ``path``, ``offset?`` (1-based first line; 0 is taken as 1), ``limit?`` (lines; default
 ``DEFAULT_LIMIT``). Lines longer than ``MAX_LINE_CHARS`` are cut with a note, the whole answer stops at
 ``MAX_OUTPUT_CHARS`` with a note saying which offset to continue from. Refused with a reason: directories
 (with a hint), images and PDFs (by extension or magic bytes), other binary files (a NUL byte in the first

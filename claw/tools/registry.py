@@ -1,6 +1,6 @@
 """The built-in tools by canonical name, the Claude Code aliases, and the tool-list flag syntax.
 
-- ``BUILTIN_NAMES``: the canonical names the model sees (CONTRACT), in presentation order.
+- ``BUILTIN_NAMES``: the canonical names the model sees (docs/TOOLS.md), in presentation order.
 - ``ALIASES``: Claude Code's names (``Bash``, ``Read``, ``Write``, ``Edit``, ``MultiEdit``, ``Glob``,
   ``Grep``, ``WebFetch``, ``WebSearch``, ``TodoWrite``) -> canonical. ``MultiEdit`` is ``edit_file``, whose
   ``edits`` input is the multi-edit form.

@@ -1,6 +1,6 @@
 """The ``todo_write`` tool: the model's task list for the session, replaced as a whole on each call.
 
-Input (CONTRACT): ``todos``: ``[{content, status, activeForm?, id?, priority?}]`` — Claude Code's
+Input (docs/TOOLS.md): ``todos``: ``[{content, status, activeForm?, id?, priority?}]`` — Claude Code's
 TodoWrite shapes (the current one with ``activeForm``, the older one with ``id``/``priority``) are both
 accepted. ``status`` is pending / in_progress / completed. The list lives in ``ctx.todos``; the result
 is a summary the model can read back.

@@ -1,6 +1,6 @@
 """The ``web_fetch`` tool: GET a URL through claw's network stack and return readable text.
 
-Input (CONTRACT): ``url``, ``prompt?``. ``http://`` is upgraded to ``https://`` except for loopback hosts
+Input (docs/TOOLS.md): ``url``, ``prompt?``. ``http://`` is upgraded to ``https://`` except for loopback hosts
 (or when ``CLAW_WEB_FETCH_ALLOW_HTTP=1`` is in the tool environment). Redirects: up to
 ``MAX_REDIRECTS`` on the same host (``www.`` added or removed counts as the same); a redirect to another
 host is not followed but reported, so the model fetches the new URL in a call of its own that the

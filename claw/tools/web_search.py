@@ -1,6 +1,6 @@
 """The ``web_search`` tool: query a configured search backend and list the results.
 
-Input (CONTRACT): ``query``, ``allowed_domains?``, ``blocked_domains?`` (a result is kept when its host
+Input (docs/TOOLS.md): ``query``, ``allowed_domains?``, ``blocked_domains?`` (a result is kept when its host
 is, or is below, an allowed domain — if any are given — and is not below a blocked one).
 
 Backend: ``ctx.web_search_url`` or ``CLAW_WEB_SEARCH_URL`` in the tool environment: a SearXNG-compatible

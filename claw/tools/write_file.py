@@ -1,6 +1,6 @@
 """The ``write_file`` tool.
 
-Input (CONTRACT): ``path``, ``content``. Parent directories are created. The new content goes to a
+Input (docs/TOOLS.md): ``path``, ``content``. Parent directories are created. The new content goes to a
 temporary file in the same directory, is flushed and fsynced, takes the mode of the file it replaces
 (or the umask default for a new file), and is moved over the target with ``os.replace``: a reader sees
 the old file or the new one, never a part, and a failed write leaves the old file untouched. A path

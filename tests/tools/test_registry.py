@@ -9,7 +9,7 @@ from claw.tools.base import PermissionLevel
 from claw.tools.registry import (ALIASES, BUILTIN_NAMES, build_tools, canonical_tool_name, parse_tools_flag,
                                  resolve_tool_names, split_tool_list)
 
-CONTRACT_SCHEMAS = {
+PINNED_SCHEMAS = {
     "bash": ({"command"}, {"timeout", "run_in_background", "description"}),
     "read_file": ({"path"}, {"offset", "limit"}),
     "write_file": ({"path", "content"}, set()),
@@ -29,7 +29,7 @@ def test_every_builtin_has_the_contract_schema_and_level():
     for name, tool in tools.items():
         assert tool.spec.name == name
         props = set(tool.spec.input_schema["properties"])
-        pinned, optional = CONTRACT_SCHEMAS[name]
+        pinned, optional = PINNED_SCHEMAS[name]
         assert pinned | optional == props, name
         assert tool.spec.input_schema["type"] == "object"
     levels = {n: t.spec.permission for n, t in tools.items()}
