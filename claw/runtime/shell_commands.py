@@ -31,6 +31,11 @@ from claw.runtime.shell_syntax import ShellAnalysis, SimpleCommand, Word, analys
 NOT_FILES = frozenset({"/dev/null", "/dev/stdout", "/dev/stderr", "/dev/fd/1", "/dev/fd/2"})
 _ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
 MAX_NESTING = 8
+# builtins that evaluate an argument naming a variable (``read 'a[$(cmd)]'`` runs cmd): with an argument
+# holding ``[``, ``$`` or a backtick they may run code no rule sees
+EVALUATING_BUILTINS = frozenset({"read", "printf", "declare", "typeset", "local", "export", "readonly", "test",
+                                 "[", "let", "getopts", "mapfile", "readarray", "unset", "wait", "source", ".",
+                                 "alias", "bind", "complete", "compgen", "hash", "fc", "enable"})
 
 Values = Tuple[Optional[str], ...]  # a command's words: the literal value, None where not a literal
 
@@ -151,6 +156,8 @@ def deny_view(analysis: ShellAnalysis, nesting: int = 0) -> DenyView:
     why = None
     if analysis.unknown:
         why = f"the command could not be parsed with certainty ({analysis.unknown})"
+    elif analysis.evaluates:
+        why = f"{analysis.evaluates[0]} may run code held in a variable"
     for cmd in analysis.commands:
         if cmd.words:
             found = _expand(list(cmd.words), False, forms, nesting)
@@ -170,6 +177,8 @@ def _expand(words: List[Word], open_ended: bool, forms: List[Form], nesting: int
     base = name.value.rstrip("/").rsplit("/", 1)[-1]
     if base != name.value:
         forms.append(Form((base,) + values(words[1:]), open_ended))
+    if base in EVALUATING_BUILTINS and _evaluates(words[1:]):
+        return f"{base} may evaluate its arguments as code"
     runner = RUNNERS.get(base)
     if runner is None:
         return None
@@ -191,6 +200,10 @@ def _expand(words: List[Word], open_ended: bool, forms: List[Form], nesting: int
     view = deny_view(analyse(script), nesting + 1)
     forms.extend(view.forms)
     return view.conservative
+
+
+def _evaluates(args: Sequence[Word]) -> bool:
+    return any(not w.literal or any(ch in w.value for ch in "[$`") for w in args)
 
 
 def _unwrap(runner: Runner, args: List[Word]) -> Tuple[List[List[Word]], Optional[str]]:
@@ -330,6 +343,8 @@ def allow_coverage(rules: Sequence[Any], analysis: ShellAnalysis) -> Coverage:
         return Coverage((), f"the command could not be parsed with certainty ({analysis.unknown})")
     if analysis.problems:
         return Coverage((), f"allow rules cannot vouch for {analysis.problems[0]}")
+    if analysis.evaluates:
+        return Coverage((), f"{analysis.evaluates[0]} may run code held in a variable")
     for word in analysis.words + tuple(r.target for r in analysis.redirects):
         if word.problem:
             return Coverage((), f"allow rules cannot vouch for {word.problem} in {word.raw!r}")
@@ -347,6 +362,8 @@ def allow_coverage(rules: Sequence[Any], analysis: ShellAnalysis) -> Coverage:
                 return Coverage((), f"allow rules cannot vouch for {word.problem} in {cmd.text!r}")
         if not cmd.words[0].literal:
             return Coverage((), f"the command word {cmd.words[0].raw} is not a literal")
+        if cmd.words[0].value in EVALUATING_BUILTINS and _evaluates(cmd.words[1:]):
+            return Coverage((), f"{cmd.words[0].value} may evaluate its arguments as code in {cmd.text!r}")
         if whole is not None:
             continue
         rule = _covering(rules, cmd)

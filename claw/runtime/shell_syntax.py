@@ -71,13 +71,16 @@ class SimpleCommand:
 @dataclass(frozen=True)
 class ShellAnalysis:
     """Everything in a command that permission rules care about, flattened (see the module doc).
-    ``problems``: constructs no allow rule can vouch for; ``unknown``: why parsing was not certain."""
+    ``problems``: constructs no allow rule can vouch for; ``unknown``: why parsing was not certain;
+    ``evaluates``: expansions that run code held in a variable's value (arithmetic naming a variable,
+    ``${x@P}``, ``${!x}``, subscripts), which no rule can see into."""
 
     commands: Tuple[SimpleCommand, ...] = ()
     redirects: Tuple[Redirect, ...] = ()
     words: Tuple[Word, ...] = ()
     problems: Tuple[str, ...] = ()
     unknown: Optional[str] = None
+    evaluates: Tuple[str, ...] = ()
 
 
 @dataclass
@@ -88,6 +91,7 @@ class _Out:
     redirects: List[Redirect] = field(default_factory=list)
     words: List[Word] = field(default_factory=list)
     problems: List[str] = field(default_factory=list)
+    evaluates: List[str] = field(default_factory=list)
 
 
 @functools.lru_cache(maxsize=256)
@@ -98,8 +102,9 @@ def analyse(command: str) -> ShellAnalysis:
         _Parser(command, out, 0).parse_all()
     except (Unknown, RecursionError) as exc:
         return ShellAnalysis(tuple(out.commands), tuple(out.redirects), tuple(out.words), tuple(out.problems),
-                             unknown=str(exc) or "the command is nested too deeply")
-    return ShellAnalysis(tuple(out.commands), tuple(out.redirects), tuple(out.words), tuple(out.problems))
+                             str(exc) or "the command is nested too deeply", tuple(out.evaluates))
+    return ShellAnalysis(tuple(out.commands), tuple(out.redirects), tuple(out.words), tuple(out.problems),
+                         None, tuple(out.evaluates))
 
 
 class _Parser(Lexer):
@@ -383,6 +388,7 @@ class _Parser(Lexer):
             self.out.words.append(word)
             if word.value in _ARITH_TESTS or "[" in word.value:
                 self.out.problems.append(f"[[ ... {word.raw} ... ]] evaluates variables as arithmetic")
+                self.out.evaluates.append(f"[[ ... {word.raw} ... ]]")
             if word.raw == "=~":
                 self.skip_blanks()
                 while self.peek() and self.peek() not in " \t\n" and not self.at("]]"):

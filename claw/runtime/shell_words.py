@@ -21,6 +21,9 @@ NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _ANSI = {"a": "\a", "b": "\b", "e": "\x1b", "E": "\x1b", "f": "\f", "n": "\n", "r": "\r", "t": "\t",
          "v": "\v", "\\": "\\", "'": "'", '"': '"', "?": "?"}
 MAX_DEPTH = 40
+# ${...} forms that evaluate a variable's value as code: indirection, subscripts, substring offsets
+# (arithmetic), prompt expansion (@P)
+_RISKY_PARAMETER = re.compile(r"^!|\[|^[A-Za-z_][A-Za-z0-9_]*:[^-=?+]|@P")
 RESERVED = frozenset({"if", "then", "elif", "else", "fi", "for", "select", "while", "until", "do", "done",
                       "case", "esac", "in", "function", "coproc", "time", "{", "}", "!", "[[", "]]"})
 RESERVED_RE = re.compile(r"(\[\[|\]\]|[{}!]|[a-z]+)(?=[ \t\n;&|()<>]|\Z)")
@@ -311,6 +314,8 @@ class Lexer:
             inner_problem = self.braced_parameter()
             inner = self.s[start + 2:self.i - 1]
             plain = NAME_RE.match(inner) or inner.isdigit() or (len(inner) == 1 and inner in "@*#?-$!")
+            if _RISKY_PARAMETER.search(inner):
+                self.out.evaluates.append(f"the expansion ${{{inner}}}")
             word = self.piece(start, None if plain and not inner_problem else
                               inner_problem or "the expansion ${...} (only a plain ${NAME} cannot run code)", quoted)
             if inner in ("@", "*") and quoted:
@@ -408,7 +413,11 @@ class Lexer:
         return None
 
     def arith(self, start: int, end: int, problem: Optional[str]) -> None:
+        """Arithmetic text: a variable named in it is evaluated as arithmetic in turn, so whatever
+        its value holds (``x[$(cmd)]``) runs; such text is recorded in ``out.evaluates``."""
         if problem:
             self.out.problems.append(problem)
+        if re.search(r"[A-Za-z_$]", self.s[start:end]):
+            self.out.evaluates.append(f"the arithmetic {self.s[start:end].strip()!r}")
         sub = type(self)(self.s[start:end], self.out, self.depth + 1)
         sub.read_quoted(heredoc=True)
