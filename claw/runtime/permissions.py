@@ -11,10 +11,19 @@ the workspace roots (cwd, ``--add-dir``, ``permissions.additionalDirectories``) 
 
 Rules (``claw.runtime.rules``) from ``--allowedTools`` (pre-approved), ``--disallowedTools`` (denied;
 bare names are also removed from the offered set by ``claw.tools.registry.build_tools``) and settings
-``permissions.allow|deny|ask``. Order: deny rules, then ask rules, then allow rules, then the mode. An
-allow rule for bash applies only when every part of a compound command is allowed and the command has
-no substitution or output redirection to a file. A bare allow rule for a file tool (``Edit``) does not
-lift the workspace check; a path rule (``Edit(//tmp/**)``) does.
+``permissions.allow|deny|ask``. Order: deny rules, then ask rules, then allow rules, then the mode. A
+bare allow rule for a file tool (``Edit``) does not lift the workspace check; a path rule
+(``Edit(//tmp/**)``) does.
+
+Bash (``_decide_bash``): deny rules match any simple command anywhere in the command, seen through
+wrappers, and match conservatively what they cannot see (``claw.runtime.shell_commands``). An output
+redirection to a file is a write_file call on its target: denied when an Edit/Write deny rule (or
+the protected-files check) denies that write, in every mode; asked when it would ask with the mode's
+own limits lifted. Then ask rules. An allow rule with a pattern applies only when every simple
+command is proven covered and each redirection target, a literal path, is allowed as write_file
+would be in this mode (``ls > out.txt`` under ``Bash(ls:*)`` runs in workspace-write, asks in
+default). A bare ``Bash`` allow rule is all of bash: only what a rule or a protected file says about a
+redirection's target still asks or denies.
 
 ``decide`` returns a ``Decision`` whose ``reason`` names the rule or mode that decided. Turning an ask
 into a prompt (TTY, SDK ``can_use_tool``) or a denial (headless) is the conversation loop's job.

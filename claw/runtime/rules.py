@@ -7,8 +7,9 @@ Rule syntax (Claude Code's):
 - ``Bash(git status:*)``: the command starts with these words (word boundary: ``git status`` and
   ``git status -s`` match, ``git statusx`` does not); ``Bash(npm run test)``: exactly this command;
   ``Bash(git * main)``: ``*`` matches anything (a trailing `` *`` also matches nothing). Words are
-  compared after shell-style unquoting, so spacing and quoting do not matter. A compound command
-  (``&&``, ``||``, ``;``, ``|``, ``&``, newlines) is checked part by part — see ``bash_subcommands``.
+  compared after shell-style unquoting, so spacing and quoting do not matter. A command is taken apart
+  by ``claw.runtime.shell_syntax`` and each simple command in it is matched (``BashPattern``); what
+  an allow or deny rule then means for the whole command is ``claw.runtime.shell_commands``.
 - ``Read(pattern)``, ``Edit(...)``, ``Write(...)``, ``Glob(...)``, ``Grep(...)``: gitignore-style path
   globs. ``//abs/path`` is absolute; ``~/x`` is under the home directory; ``./x`` and ``x/y`` are relative
   to the project directory (cwd); a name without a slash (``*.env``) matches at any depth below it;
