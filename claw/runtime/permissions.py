@@ -39,7 +39,7 @@ from typing import Any, Iterable, List, Mapping, Optional, Sequence, Tuple, Unio
 
 from claw.errors import ConfigError, UsageError
 from claw.runtime.rules import PATH_TOOLS, PermissionRule, Target, expand_targets, home_dir, parse_rules
-from claw.runtime.shell_commands import allow_coverage, deny_view, rule_hit, write_targets
+from claw.runtime.shell_commands import allow_coverage, changes_directory, deny_view, rule_hit, write_targets
 from claw.runtime.shell_syntax import analyse
 from claw.tools.base import PermissionLevel
 from claw.tools.paths import within_any
@@ -302,9 +302,9 @@ class PermissionPolicy:
         if hit is not None:
             why = f": {hit[1]}, so the rule may match" if hit[1] else ""
             return Decision(DENY, f"denied by the rule {hit[0].label}{why}", hit[0].text)
-        moves = any(c.words and c.words[0].value in ("cd", "pushd", "popd") for c in analysis.commands)
-        targets = [(t, t.value if t.literal and (os.path.isabs(t.value) or not moves) else None)
-                   for t in write_targets(analysis)]
+        moves = changes_directory(analysis)
+        targets = [(t, t.value if (t.literal or t.home_path) and (t.value[:1] in ("/", "~") or not moves)
+                    else None) for t in write_targets(analysis)]
         pending: Optional[Decision] = None  # an ask a redirection needs whatever allows the command
         for target, path in targets:
             verdict = self._redirect_verdict(target, path, strict=False)

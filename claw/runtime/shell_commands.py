@@ -16,8 +16,8 @@ whose command cannot be known (``env -S``, ``eval $X``) or text that could not b
 result *conservative*: every deny/ask rule with a pattern matches.
 
 Not here: the rule syntax and word matching (``claw.runtime.rules.BashPattern``), file-write
-decisions (``claw.runtime.permissions``). What stays out of reach (interpreters, scripts, ``find
--exec``, aliases, ``hash -p``) is listed in docs/TOOLS.md.
+decisions (``claw.runtime.permissions``). What stays out of reach (interpreters, scripts, aliases,
+``hash -p``, redirections inside ``eval``/``sh -c`` strings) is listed in docs/TOOLS.md.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ Values = Tuple[Optional[str], ...]  # a command's words: the literal value, None
 class Runner:
     """How a command that runs another command takes its arguments. ``kind``: ``wrapper`` (options,
     then the command and its arguments), ``eval`` (the arguments joined are a command), ``shell``
-    (``-c STRING``), ``trap`` (its first argument is a command). Short options are letters: ``flags``
+    (``-c STRING``), ``trap`` (its first argument is a command), ``find`` (``-exec CMD... ;``). Short options are letters: ``flags``
     take no argument, ``with_arg`` take one (attached or the next word), ``optional_arg`` take one only
     attached; ``opaque`` options hide the command (``env -S``); with a ``no_run`` option nothing is run
     (``command -v``). ``positionals``: words before the command (``timeout``'s duration);
@@ -105,6 +105,7 @@ RUNNERS = {
                      long_with_arg=("class", "classdata", "pid", "pgid", "uid")),
     "time": Runner(flags="pavq", with_arg="fo", long_flags=("portability", "append", "verbose", "quiet"),
                    long_with_arg=("format", "output")),
+    "find": Runner(kind="find"),
     "eval": Runner(kind="eval"),
     "trap": Runner(kind="trap"),
     "sh": _SHELL, "bash": _SHELL, "dash": _SHELL, "zsh": _SHELL, "ksh": _SHELL, "mksh": _SHELL, "ash": _SHELL,
@@ -183,6 +184,12 @@ def _expand(words: List[Word], open_ended: bool, forms: List[Form], nesting: int
     if runner is None:
         return None
     args = list(words[1:])
+    if runner.kind == "find":
+        for inner in _find_commands(args):
+            why = _expand(inner, open_ended, forms, nesting + 1)
+            if why:
+                return why
+        return None
     if runner.kind == "wrapper":
         candidates, why = _unwrap(runner, args)
         if why:
@@ -279,6 +286,24 @@ def _unwrap(runner: Runner, args: List[Word]) -> Tuple[List[List[Word]], Optiona
     return ([inner] if inner else []), None
 
 
+def _find_commands(args: List[Word]) -> List[List[Word]]:
+    """The commands of ``find``'s ``-exec``/``-execdir``/``-ok``/``-okdir`` actions (``{}`` is a file name)."""
+    out = []
+    i = 0
+    while i < len(args):
+        if args[i].value in ("-exec", "-execdir", "-ok", "-okdir"):
+            j = i + 1
+            while j < len(args) and args[j].value not in (";", "+"):
+                j += 1
+            inner = [w if "{}" not in w.value else Word(w.raw, w.value, False, False, w.problem, w.quoted)
+                     for w in args[i + 1:j]]
+            if inner:
+                out.append(inner)
+            i = j
+        i += 1
+    return out
+
+
 def _script(runner: Runner, args: List[Word]) -> Tuple[Optional[str], Optional[str]]:
     """The command text ``eval``, ``trap`` or ``sh -c`` runs (None: none), or why it cannot be known."""
     if runner.kind == "eval":
@@ -348,6 +373,9 @@ def allow_coverage(rules: Sequence[Any], analysis: ShellAnalysis) -> Coverage:
     for word in analysis.words + tuple(r.target for r in analysis.redirects):
         if word.problem:
             return Coverage((), f"allow rules cannot vouch for {word.problem} in {word.raw!r}")
+    for redirect in analysis.redirects:
+        if redirect.op in ("<", "<>") and not (redirect.target.literal or redirect.target.home_path):
+            return Coverage((), f"the command reads {redirect.target.raw!r}, which is not a literal path")
     sequence = command_sequence(analysis)
     whole = next((r for r in rules if r.bash is not None and r.bash.matches_whole(sequence)), None)
     used: List[Any] = []
@@ -383,6 +411,15 @@ def _covering(rules: Sequence[Any], cmd: SimpleCommand) -> Any:
 
 def write_targets(analysis: ShellAnalysis) -> List[Word]:
     """The targets of the redirections that write files (``/dev/null`` and the standard streams are
-    not files)."""
+    not files), and of any redirection to bash's ``/dev/tcp``/``/dev/udp`` network paths."""
     return [r.target for r in analysis.redirects
-            if r.is_write and not (r.target.literal and r.target.value in NOT_FILES)]
+            if (r.is_write and not (r.target.literal and r.target.value in NOT_FILES))
+            or r.target.value.startswith(("/dev/tcp/", "/dev/udp/"))]
+
+
+def changes_directory(analysis: ShellAnalysis) -> bool:
+    """Some command may change the working directory (then relative redirection targets are unknown)."""
+    if analysis.unknown:
+        return True
+    return any(not w.literal or w.value.rsplit("/", 1)[-1] in ("cd", "pushd", "popd", "eval", "source", ".")
+               for c in analysis.commands for w in c.words[:1] + tuple(x for x in c.words[1:] if x.literal))

@@ -46,6 +46,7 @@ class Word:
     single: bool = True
     problem: Optional[str] = None
     quoted: bool = False
+    home_path: bool = False  # a literal but for a leading ``~/`` (a path under $HOME)
 
 
 
@@ -127,7 +128,7 @@ class Lexer:
         literal = single = True
         quoted = False
         problem: Optional[str] = None
-        glob_open = brace_open = brace_sep = False
+        glob_open = brace_open = brace_sep = tilde = False
         glob = brace = False
         while self.i < self.n:
             c = self.s[self.i]
@@ -180,6 +181,7 @@ class Lexer:
                 elif c == "}" and brace_open and brace_sep:
                     brace = True
                 elif c == "~" and self.i == start:
+                    tilde = self.peek(1) == "/"
                     literal = False
                 value.append(c)
                 self.i += 1
@@ -190,8 +192,9 @@ class Lexer:
             single = single and part.single
             problem = problem or part.problem
         if glob or brace:
-            literal = single = False
-        return Word(self.s[start:self.i], "".join(value), literal, single, problem, quoted)
+            literal = single = tilde = False
+        home_path = tilde and all(ch not in "$`" for ch in self.s[start:self.i]) and problem is None
+        return Word(self.s[start:self.i], "".join(value), literal, single, problem, quoted, home_path)
 
     def check_heredoc_newline(self, text: str) -> None:
         if self.heredocs and "\n" in text:

@@ -112,6 +112,20 @@ def test_redirections_are_decided_as_file_writes(ws):
     assert decide(strict(ws, mode="default"), "ls > out.txt").outcome == ASK
 
 
+def test_redirection_targets_under_home_and_network_paths(ws, monkeypatch):
+    home = ws.parent / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    policy = PermissionPolicy(mode="danger-full-access", cwd=ws, home=str(home), deny_rules=["Edit(~/.bashrc)"])
+    assert decide(policy, "echo x >> ~/.bashrc").outcome == DENY
+    assert decide(policy, "echo x >> ~/notes.txt").outcome == ALLOW
+    ww = strict(ws, mode="workspace-write")
+    d = decide(ww, "git status < /dev/tcp/example.com/80")
+    assert d.outcome == ASK and "/dev/tcp/example.com/80" in d.reason
+    assert decide(ww, 'cat < "$F"').outcome == ASK
+    assert decide(ww, "cat < in.txt").outcome == ALLOW
+
+
 def test_write_deny_rules_reach_redirections_in_every_mode(ws):
     for mode in ("danger-full-access", "workspace-write", "default"):
         for allow in ([], ["Bash"], ALLOWED):
@@ -142,7 +156,7 @@ DENIED = [
     "echo x | xargs rm", "xargs -n 1 rm", "xargs -0 -P 4 rm", "xargs -I{} rm {}", "xargs -d , rm",
     "echo rm | xargs -I R R x", "xargs sh -c 'rm \"$@\"' _",
     "eval rm x", "eval 'rm x'", 'eval "ls; rm x"', "bash -c 'rm x'", "sh -c 'rm x'", "bash -ec 'rm x'",
-    "trap 'rm x' EXIT",
+    "trap 'rm x' EXIT", "find . -exec rm {} +", "find . -name x -execdir /bin/rm -f {} \\;",
     # not literals: conservatively denied
     "$(echo rm) x", "`echo rm` x", "$X x", '"$X" x', "${X} x", "/bin/r? x", "{rm,x} y", "~/rm x",
     "eval $X", "env -S 'rm x'", "bash -c \"$X\"", "nice -n 5 $X", "xargs $X",
