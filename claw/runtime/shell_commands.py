@@ -279,6 +279,8 @@ def _unwrap(runner: Runner, args: List[Word]) -> Tuple[List[List[Word]], Optiona
             i += 1
             continue
         break
+    while runner.assignments and i < len(args) and args[i].literal and _ASSIGNMENT.match(args[i].value):
+        i += 1  # env -- A=1 cmd
     inner = args[i:] if i < len(args) else [Word(w, w) for w in runner.default]
     if replace:
         inner = [w if replace not in w.value else Word(w.raw, w.value, False, False, w.problem, w.quoted)

@@ -99,6 +99,8 @@ def analyse(command: str) -> ShellAnalysis:
     """Parse ``command``; never raises (a parse failure is ``unknown``)."""
     out = _Out()
     try:
+        if "\0" in command:
+            raise Unknown("a NUL character (bash would see only the text before it)")
         _Parser(command, out, 0).parse_all()
     except (Unknown, RecursionError) as exc:
         return ShellAnalysis(tuple(out.commands), tuple(out.redirects), tuple(out.words), tuple(out.problems),
