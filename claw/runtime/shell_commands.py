@@ -44,8 +44,8 @@ Values = Tuple[Optional[str], ...]  # a command's words: the literal value, None
 class Runner:
     """How a command that runs another command takes its arguments. ``kind``: ``wrapper`` (options,
     then the command and its arguments), ``eval`` (the arguments joined are a command), ``shell``
-    (``-c STRING``), ``trap`` (its first argument is a command), ``find`` (``-exec CMD... ;``). Short options are letters: ``flags``
-    take no argument, ``with_arg`` take one (attached or the next word), ``optional_arg`` take one only
+    (``-c STRING``), ``trap`` (its first argument is a command), ``find`` (``-exec CMD... ;``).
+    Short options are letters: ``flags`` take no argument, ``with_arg`` take one (attached or the next word), ``optional_arg`` take one only
     attached; ``opaque`` options hide the command (``env -S``); with a ``no_run`` option nothing is run
     (``command -v``). ``positionals``: words before the command (``timeout``'s duration);
     ``assignments``: ``NAME=value`` words are skipped (``env``); ``numeric``: ``-N`` is an option

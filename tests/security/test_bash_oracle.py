@@ -5,8 +5,8 @@ with options, compound commands, functions, substitutions, heredocs, redirection
 pipes, xargs, eval, ``sh -c``) and runs each with the real ``bash -c`` in a scratch workspace whose
 PATH holds only a directory of logging stubs: ``rm``, ``git``, ``ls``... are ``#!/bin/sh`` scripts
 that append their name and arguments to a log; ``env``, ``nice``, ``nohup``, ``timeout``, ``stdbuf``,
-``xargs``, ``setsid``, ``bash`` and ``sh`` are symlinks to the real programs, so they run the stubs
-through PATH. ``sudo`` and ``doas`` are not installed here: their stubs log themselves, skip their
+``xargs``, ``setsid``, ``find``, ``bash`` and ``sh`` are symlinks to the real programs, so they run
+the stubs through PATH. ``sudo`` and ``doas`` are not installed here: their stubs log themselves, skip their
 options the way the real ones do and exec the rest.
 
 Properties, for a dontAsk policy and a workspace-write policy with an Edit deny rule:
@@ -37,10 +37,11 @@ pytestmark = pytest.mark.skipif(BASH is None or not os.path.exists("/bin/sh"), r
 ROOT = Path(tempfile.mkdtemp(prefix="claw-bash-oracle-")).resolve()
 STUBS = ROOT / "stubs"
 PROGRAMS = ("rm", "git", "ls", "cat", "touch", "python3", "mkdir")
-REAL = ("env", "nice", "nohup", "timeout", "stdbuf", "xargs", "setsid", "bash", "sh")
+REAL = ("env", "nice", "nohup", "timeout", "stdbuf", "xargs", "setsid", "bash", "sh", "find")
 ALLOW_RULES = ["Bash(git status:*)", "Bash(ls:*)", "Bash(echo:*)", "Bash(cat:*)",
                # builtins and the functions the grammar defines, so that compound commands can be covered
-               "Bash(true)", "Bash(false)", "Bash(:)", "Bash(wait)", "Bash(break)", "Bash(f)", "Bash(g)"]
+               "Bash(true)", "Bash(false)", "Bash(:)", "Bash(wait)", "Bash(break)", "Bash(f)", "Bash(g)",
+               "Bash(cd:*)"]
 DENY_RULES = ["Bash(rm:*)", "Bash(python3:*)"]
 
 # one write per run (records of programs running in parallel do not interleave)
@@ -125,12 +126,13 @@ def _spell(name: str, form: str) -> str:
 
 WRAPPERS = st.sampled_from([
     "", "", "", "command ", "builtin ", "exec ", "env ", "env A=1 ", "env -u FOO ", "env -- ", "nice ",
-    "nice -n 5 ", "nice -5 ", "nohup ", "timeout 5 ", "timeout -s KILL 5 ", "timeout --signal=TERM 5 ",
+    "nice -n 5 ", "nice -5 ", "nohup ", "env -- A=1 ", "timeout 5 ", "timeout -s KILL 5 ", "timeout --signal=TERM 5 ",
     "stdbuf -o0 ", "stdbuf -o 0 ", "setsid ", "sudo ", "sudo -u root ", "doas ", "doas -u root ", "time ",
     "time -p ", "! ", "nice -n 5 env A=1 ", "A=1 ", "PATH=$PATH ",
 ])
 ARGS = st.sampled_from([
-    "status", "-s", "x", "x", "-la", "'a b'", "\"q\"", "$HOME", "${HOME}", "*.txt", "-s", "x", "-rf", "'a b'", "$HOME", "$(echo hi)", "$((1+2))", "*.txt", "-la", "--",
+    "status", "-s", "x", "x", "-la", "'a b'", "\"q\"", "$HOME", "${HOME}", "*.txt", "-s", "x", "-rf", "'a b'",
+    "$HOME", "$(echo hi)", "$((1+2))", "*.txt", "-la", "--",
     "$(rm sub)", "`rm tick`", "$(git status)", "\"$(python3 -c 1)\"", "<(rm procsub)", "${x@P}", "$((y))",
 ])
 REDIRECTS = st.sampled_from([
@@ -138,6 +140,7 @@ REDIRECTS = st.sampled_from([
     "2> err.txt", "> /dev/null", "2>&1", ">/dev/null 2>&1", "< in.txt", "<<< hi", "<<< $(rm here)",
     "< $(echo in.txt)", "<`rm tick`", "> protected/p.txt", "> ../outside/o.txt", "<> rw.txt",
     "{fd}> fd.txt", "> \"$(echo sub.txt)\"", "3> three.txt", "> $HOME/home.txt", f"> {ROOT}/ws/abs.txt",
+    "> ~/tilde.txt", "> protected/../protected/q.txt", "> p.txt",
 ])
 
 
@@ -159,7 +162,8 @@ def _compound(inner):
     return st.one_of(
         st.tuples(st.just("( {} )"), inner), st.tuples(st.just("{{ {}; }}"), inner),
         st.tuples(st.just("if true; then {}; fi"), inner), st.tuples(st.just("if false; then :; else {}; fi"), inner),
-        st.tuples(st.just("for i in a; do {}; done"), inner), st.tuples(st.just("while true; do {}; break; done"), inner),
+        st.tuples(st.just("for i in a; do {}; done"), inner),
+        st.tuples(st.just("while true; do {}; break; done"), inner),
         st.tuples(st.just("case x in x) {};; esac"), inner), st.tuples(st.just("f() {{ {}; }}; f"), inner),
         st.tuples(st.just("function g {{ {}; }}; g"), inner), st.tuples(st.just("coproc {}; wait"), inner),
         st.tuples(st.just("echo $({})"), inner), st.tuples(st.just("echo `{}`"), inner),
@@ -170,9 +174,13 @@ def _compound(inner):
         st.tuples(st.just("x={}; echo ${{x@P}}"), inner.map(lambda c: shlex.quote(f"$({c})"))),
         st.tuples(st.just("y={}; echo $((y))"), inner.map(lambda c: shlex.quote(f"z[$({c})]"))),
         st.tuples(st.just("echo x | xargs {}"), inner),
+        st.tuples(st.just("cd protected && {}"), inner), st.tuples(st.just("cd .. && {}"), inner),
+        st.tuples(st.just("trap {} EXIT"), inner.map(shlex.quote)),
+        st.tuples(st.just("read {} <<< x"), inner.map(lambda c: shlex.quote(f"a[$({c})]"))),
     ).map(lambda t: t[0].format(t[1]))
 
 
+FIND = NAMES.map(lambda name: f"find . -maxdepth 0 -exec {name} {{}} ';'")
 XARGS = st.tuples(st.sampled_from(["", "-n 1 ", "-I R ", "-0 ", "-r ", "-P 2 ", "-d , ", "-L 1 "]), NAMES).map(
     lambda t: f"echo x | xargs {t[0]}{t[1]}{' R' if 'R' in t[0] else ''}")
 
@@ -197,7 +205,7 @@ BENIGN = st.tuples(
     REDIRECTS,
 ).map(lambda t: f"{t[0]}{t[1]} {t[2]} {t[3]}".strip())
 
-COMMANDS = st.one_of(_commands(st.one_of(simple(), XARGS)), _commands(BENIGN))
+COMMANDS = st.one_of(_commands(st.one_of(simple(), XARGS, FIND)), _commands(BENIGN))
 
 # --- running it --------------------------------------------------------------------------------------
 
