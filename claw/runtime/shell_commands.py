@@ -45,12 +45,13 @@ class Runner:
     """How a command that runs another command takes its arguments. ``kind``: ``wrapper`` (options,
     then the command and its arguments), ``eval`` (the arguments joined are a command), ``shell``
     (``-c STRING``), ``trap`` (its first argument is a command), ``find`` (``-exec CMD... ;``).
-    Short options are letters: ``flags`` take no argument, ``with_arg`` take one (attached or the next word), ``optional_arg`` take one only
-    attached; ``opaque`` options hide the command (``env -S``); with a ``no_run`` option nothing is run
-    (``command -v``). ``positionals``: words before the command (``timeout``'s duration);
-    ``assignments``: ``NAME=value`` words are skipped (``env``); ``numeric``: ``-N`` is an option
-    (``nice -5``); ``appends``: the command gets more arguments at run time (``xargs``); ``replace``:
-    options naming a replace-string (``xargs -I R``); ``default``: the command when none is given."""
+    Short options are letters: ``flags`` take no argument, ``with_arg`` take one (attached or the
+    next word), ``optional_arg`` take one only attached; ``opaque`` options hide the command
+    (``env -S``); with a ``no_run`` option nothing is run (``command -v``). ``positionals``: words
+    before the command (``timeout``'s duration); ``assignments``: ``NAME=value`` words are skipped
+    (``env``); ``numeric``: ``-N`` is an option (``nice -5``); ``appends``: the command gets more
+    arguments at run time (``xargs``); ``replace``: options naming a replace-string (``xargs -I R``);
+    ``default``: the command when none is given."""
 
     kind: str = "wrapper"
     flags: str = ""
