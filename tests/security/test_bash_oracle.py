@@ -307,6 +307,32 @@ def test_matcher_agrees_with_what_bash_runs(command):
     check(command)
 
 
+# token soup: allowed command heads followed by shell punctuation in any order, to catch the places
+# where the matcher's tokenizer and bash's could part ways
+_TOKENS = st.sampled_from([
+    "echo", "ls", "rm", "cat", "git status", " ", ";", "&", "|", "(", ")", "{", "}", "$", "`", "'", '"', "\\",
+    "\n", "<", ">", "#", "=", "x", "[", "]", "*", "?", "~", "!", ":", "-", "$(", "${", "<<", "EOF", "\t", "@",
+    ",", "$'", "\\x72m", "in", "do", "done", "for", "if", "then", "fi", "case", "esac", ";;", "((", "))", "[[",
+    "]]", "&>", "2", "0",
+])
+_SAFE = st.sampled_from([" ", " ", "x", "-l", "'a;b'", '"q"', "\\;", "$HOME", "2>&1", ">/dev/null", "<in.txt",
+                         ";", "&&", "|", "\n", "*", "#", ")", "}"])
+_HEAD = st.sampled_from(["echo ", "ls ", "cat ", "git status ", "true; ", "( ls ", "{ echo ", "if true; then ls; fi ",
+                         "cat <<E\n", "E\n"])
+SOUP = st.lists(st.tuples(_HEAD, st.lists(_SAFE, max_size=4).map("".join),
+                          st.lists(_TOKENS, max_size=2).map("".join)).map("".join),
+                min_size=1, max_size=4).map("".join)
+
+
+@settings(max_examples=300, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much])
+@given(SOUP)
+@example("echo x\\\nrm y")
+@example("ls #$(rm x)\nrm y")
+def test_token_soup_agrees_with_bash(command):
+    check(command)
+
+
 def test_the_stubs_log_what_bash_runs():
     # the oracle is only as good as its log: a stub run through a wrapper is seen, with its arguments
     _, ran, changed = _run("nice -n 5 git status 'a b' && echo x | xargs rm && ls > out.txt")
