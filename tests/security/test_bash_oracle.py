@@ -17,6 +17,7 @@ Properties, for a dontAsk policy and a workspace-write policy with an Edit deny 
 
 from __future__ import annotations
 
+import atexit
 import os
 import shlex
 import shutil
@@ -35,6 +36,7 @@ BASH = shutil.which("bash")
 pytestmark = pytest.mark.skipif(BASH is None or not os.path.exists("/bin/sh"), reason="needs bash and /bin/sh")
 
 ROOT = Path(tempfile.mkdtemp(prefix="claw-bash-oracle-")).resolve()
+atexit.register(shutil.rmtree, ROOT, True)
 STUBS = ROOT / "stubs"
 PROGRAMS = ("rm", "git", "ls", "cat", "touch", "python3", "mkdir")
 REAL = ("env", "nice", "nohup", "timeout", "stdbuf", "xargs", "setsid", "bash", "sh", "find")
