@@ -14,10 +14,18 @@ the config home, shell start-up files), whatever the allow rules say (read-only 
 Rules (``claw.runtime.rules``) from ``--allowedTools`` (pre-approved), ``--disallowedTools`` (denied;
 bare names are also removed from the offered set by ``claw.tools.registry.build_tools``) and settings
 ``permissions.allow|deny|ask``. Order: deny rules, then ask rules, then protected files, then allow
-rules, then the mode. An
-allow rule for bash applies only when every part of a compound command is allowed and the command has
-no substitution or output redirection to a file. A bare allow rule for a file tool (``Edit``) does not
-lift the workspace check; a path rule (``Edit(//tmp/**)``) does.
+rules, then the mode. A bare allow rule for a file tool (``Edit``) does not lift the workspace check; a
+path rule (``Edit(//tmp/**)``) does.
+
+Bash (``_decide_bash``): deny rules match any simple command anywhere in the command, seen through
+wrappers, and match conservatively what they cannot see (``claw.runtime.shell_commands``). An output
+redirection to a file is a write_file call on its target: denied when an Edit/Write deny rule (or
+the protected-files check) denies that write, in every mode; asked when it would ask with the mode's
+own limits lifted. Then ask rules. An allow rule with a pattern applies only when every simple
+command is proven covered and each redirection target, a literal path, is allowed as write_file
+would be in this mode (``ls > out.txt`` under ``Bash(ls:*)`` runs in workspace-write, asks in
+default). A bare ``Bash`` allow rule is all of bash: only what a rule or a protected file says about a
+redirection's target still asks or denies.
 
 ``decide`` returns a ``Decision`` whose ``reason`` names the rule or mode that decided. Turning an ask
 into a prompt (TTY, SDK ``can_use_tool``) or a denial (headless) is the conversation loop's job.
@@ -25,14 +33,14 @@ into a prompt (TTY, SDK ``can_use_tool``) or a denial (headless) is the conversa
 
 from __future__ import annotations
 
+import copy
 import enum
 import os
 from dataclasses import dataclass
-from typing import Any, Iterable, List, Mapping, Optional, Sequence, Union
+from typing import Any, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 from claw.errors import ConfigError, UsageError
-from claw.runtime.rules import (EDIT_FAMILY, PATH_TOOLS, PermissionRule, Target, bash_subcommands,
-                                expand_targets, home_dir, parse_rules, strip_wrappers)
+from claw.runtime.rules import EDIT_FAMILY, PATH_TOOLS, PermissionRule, Target, expand_targets, home_dir, parse_rules
 from claw.tools.base import PermissionLevel
 from claw.tools.paths import within_any
 from claw.tools.registry import canonical_tool_name, split_tool_list
@@ -196,6 +204,8 @@ class PermissionPolicy:
         tool_input = tool_input or {}
         level = PermissionLevel(getattr(spec, "permission", PermissionLevel.DANGER_FULL_ACCESS))
         targets = expand_targets(target_paths, self.cwd)
+        if name == "bash":
+            return self._decide_bash(str(tool_input.get("command", "")), level)
 
         rule = self._first_match(self.deny, name, tool_input, targets, allow=False)
         if rule is not None:
@@ -260,23 +270,14 @@ class PermissionPolicy:
 
     def _first_match(self, rules: Sequence[PermissionRule], name: str, tool_input: Mapping[str, Any],
                      targets: Sequence[Target], *, allow: bool) -> Optional[PermissionRule]:
-        """The first deny/ask rule (``allow=False``) matching the call. Bash: any part of a compound
-        command, also with leading assignments and wrappers (sudo, env...) stripped."""
-        parsed = None
+        """The first deny/ask rule (``allow=False``) matching a call of any tool but bash (bash:
+        ``_bash_rule_hit``)."""
         for rule in rules:
             if not rule.covers_tool(name):
                 continue
             if rule.pattern is None:
                 return rule
-            if rule.bash is not None:
-                if parsed is None:
-                    parsed = bash_subcommands(str(tool_input.get("command", "")))
-                if rule.bash.matches_whole(parsed):
-                    return rule
-                for part in parsed.parts:
-                    if rule.bash.matches_part(part) or rule.bash.matches_part(strip_wrappers(part)):
-                        return rule
-            elif rule.path is not None:
+            if rule.path is not None:
                 if rule.matches_paths(targets, every=allow):
                     return rule
             elif rule.matches_input(name, tool_input):
@@ -289,8 +290,6 @@ class PermissionPolicy:
         rules = [r for r in self.allow if r.covers_tool(name)]
         if not rules:
             return None
-        if name == "bash":
-            return self._bash_allowed(rules, str(tool_input.get("command", "")))
         for rule in rules:
             if rule.path is not None:
                 if rule.matches_paths(targets, every=True):
@@ -303,31 +302,108 @@ class PermissionPolicy:
                 return Decision(ALLOW, f"allowed by the rule {rule.label}", rule.text)
         return None
 
-    def _bash_allowed(self, rules: Sequence[PermissionRule], command: str) -> Union[Decision, str, None]:
-        bare = next((r for r in rules if r.pattern is None), None)
-        if bare is not None:
-            return Decision(ALLOW, f"allowed by the rule {bare.label}", bare.text)
-        parsed = bash_subcommands(command)
+    # --- bash ----------------------------------------------------------------------------------
+    def _bash_rule_hit(self, rules: Sequence[PermissionRule],
+                       analysis: Any) -> Optional[Tuple[PermissionRule, str]]:
+        """The first bash deny/ask rule matching the analysed command (``claw.runtime.shell_commands``:
+        any simple command anywhere in it, seen through wrappers), with the reason when it matched only
+        because the command could not be fully seen."""
+        from claw.runtime.shell_commands import deny_view, rule_hit
+
+        view = None
         for rule in rules:
-            if rule.bash is not None and rule.bash.matches_whole(parsed) and parsed.simple:
-                return Decision(ALLOW, f"allowed by the rule {rule.label}", rule.text)
-        if not parsed.parts:
-            return None
-        if not parsed.simple:
-            return ("allow rules do not cover commands with $(...), backticks, heredocs or output "
-                    "redirected to a file")
-        used: List[PermissionRule] = []
-        for part in parsed.parts:
-            rule = next((r for r in rules if r.bash is not None and r.bash.matches_part(part)), None)
-            if rule is None:
-                if len(parsed.parts) > 1:
-                    return f"no allow rule covers the part {' '.join(part)!r}"
-                return None
-            if rule not in used:
-                used.append(rule)
-        labels = ", ".join(r.label for r in used)
-        return Decision(ALLOW, f"allowed by the rule{'s' if len(used) > 1 else ''} {labels}",
-                        used[0].text if len(used) == 1 else None)
+            if not rule.covers_tool("bash"):
+                continue
+            if rule.bash is None:
+                return rule, ""
+            if view is None:
+                view = deny_view(analysis)
+            hit, why = rule_hit(rule.bash, view)
+            if hit:
+                return rule, why
+        return None
+
+    def _decide_bash(self, command: str, level: PermissionLevel) -> Decision:
+        """Deny rules, writes by redirection that a rule or a protected file forbids, ask rules, allow
+        rules (all of the command proven covered, its redirections allowed as file writes), the mode.
+        The shell analysis is imported here, not at the top: a run whose model never calls bash does
+        not load it."""
+        from claw.runtime.shell_commands import allow_coverage, changes_directory, write_targets
+        from claw.runtime.shell_syntax import analyse
+
+        analysis = analyse(command)
+        hit = self._bash_rule_hit(self.deny, analysis)
+        if hit is not None:
+            why = f": {hit[1]}, so the rule may match" if hit[1] else ""
+            return Decision(DENY, f"denied by the rule {hit[0].label}{why}", hit[0].text)
+        moves = changes_directory(analysis)
+        targets = [(t, t.value if (t.literal or t.home_path) and (t.value[:1] in ("/", "~") or not moves)
+                    else None) for t in write_targets(analysis)]
+        pending: Optional[Decision] = None  # an ask a redirection needs whatever allows the command
+        for target, path in targets:
+            verdict = self._redirect_verdict(target, path, strict=False)
+            if verdict.denied:
+                return verdict
+            pending = pending or (verdict if verdict.needs_approval else None)
+        hit = self._bash_rule_hit(self.ask, analysis)
+        if hit is not None:
+            why = f" ({hit[1]}, so the rule may match)" if hit[1] else ""
+            return self._ask(f"the rule {hit[0].label} asks for approval{why}", hit[0].text)
+        rules = [r for r in self.allow if r.covers_tool("bash")]
+        bare = next((r for r in rules if r.bash is None), None)
+        note = ""
+        if bare is not None:  # all bash; only what a rule or a protected file says about writes remains
+            return pending or Decision(ALLOW, f"allowed by the rule {bare.label}", bare.text)
+        if rules:
+            coverage = allow_coverage(rules, analysis)
+            note = coverage.reason
+            unknown = next((t for t, path in targets if path is None), None)
+            if coverage.rules and unknown is not None:
+                note = f"the command writes to {unknown.raw!r}, which is not a literal path here"
+            elif coverage.rules:
+                labels = ", ".join(r.label for r in coverage.rules)
+                allowed = f"allowed by the rule{'s' if len(coverage.rules) > 1 else ''} {labels}"
+                for target, path in targets:
+                    verdict = self._redirect_verdict(target, path, strict=True)
+                    if not verdict.allowed:
+                        return Decision(verdict.outcome, f"{verdict.reason} (the command is otherwise {allowed})",
+                                        verdict.rule, verdict.protected)
+                return Decision(ALLOW, allowed, coverage.rules[0].text if len(coverage.rules) == 1 else None)
+        decision = self._by_mode("bash", level, ())
+        if pending is not None and not decision.denied:
+            return pending
+        if note and not decision.allowed:
+            decision = Decision(decision.outcome, f"{decision.reason} ({note})", decision.rule)
+        return decision
+
+    def _redirect_verdict(self, target: Any, path: Optional[str], *, strict: bool) -> Decision:
+        """Writing ``path`` through an output redirection is a write_file call: decided as one
+        (``strict``, for a command allowed by specific rules), or (else) with the mode's own limits
+        lifted so that only Edit/Write rules and protected files count. ``path`` None (not a literal
+        path): every Edit/Write deny or ask rule may match it."""
+        where = f"the command writes to {target.raw} (an output redirection)"
+        if path is None:
+            for rules, outcome in ((self.deny, DENY), (self.ask, ASK)):
+                rule = next((r for r in rules if r.covers_tool("write_file") and (r.path or r.pattern is None)),
+                            None)
+                if rule is not None:
+                    why = f"{where}, not a literal path, so the rule {rule.label} may match it"
+                    return Decision(DENY, why, rule.text) if outcome == DENY else self._ask(why, rule.text)
+            return Decision(ALLOW, where)
+        from claw.tools.registry import get_tool
+
+        policy = self
+        if not strict:
+            policy = copy.copy(self)
+            full = self.mode is PermissionMode.DANGER_FULL_ACCESS
+            policy.mode = PermissionMode.DANGER_FULL_ACCESS if full else PermissionMode.WORKSPACE_WRITE
+            policy.workspace_roots = ("/",)
+        verdict = policy.decide("write_file", get_tool("write_file").spec, {"path": path}, [path])
+        if verdict.allowed:
+            return verdict
+        if verdict.denied:
+            return Decision(DENY, f"{where}: {verdict.reason}", verdict.rule, verdict.protected)
+        return self._ask(f"{where}: {verdict.reason}", verdict.rule, protected=verdict.protected)
 
     def read_denied_checker(self):
         """A ``ToolContext.is_read_denied`` callable, or None when no deny rule concerns reads."""

@@ -7,8 +7,9 @@ Rule syntax (Claude Code's):
 - ``Bash(git status:*)``: the command starts with these words (word boundary: ``git status`` and
   ``git status -s`` match, ``git statusx`` does not); ``Bash(npm run test)``: exactly this command;
   ``Bash(git * main)``: ``*`` matches anything (a trailing `` *`` also matches nothing). Words are
-  compared after shell-style unquoting, so spacing and quoting do not matter. A compound command
-  (``&&``, ``||``, ``;``, ``|``, ``&``, newlines) is checked part by part — see ``bash_subcommands``.
+  compared after shell-style unquoting, so spacing and quoting do not matter. A command is taken apart
+  by ``claw.runtime.shell_syntax`` and each simple command in it is matched (``BashPattern``); what
+  an allow or deny rule then means for the whole command is ``claw.runtime.shell_commands``.
 - ``Read(pattern)``, ``Edit(...)``, ``Write(...)``, ``Glob(...)``, ``Grep(...)``: gitignore-style path
   globs. ``//abs/path`` is absolute; ``~/x`` is under the home directory; ``./x`` and ``x/y`` are relative
   to the project directory (cwd); a name without a slash (``*.env``) matches at any depth below it;
@@ -25,11 +26,12 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, List, Mapping, Optional, Sequence, Tuple, Type
 
 from claw.errors import ClawError, UsageError
+from claw.runtime.shell_syntax import analyse
 from claw.tools.globs import GitignoreLine
 from claw.tools.registry import CLAUDE_CODE_ONLY, canonical_tool_name, is_mcp_name, valid_names_hint
 
@@ -127,231 +129,104 @@ def _realpath(base: str) -> str:
 
 # --- bash commands -------------------------------------------------------------------------------
 
-_SAFE_REDIRECT_TARGETS = ("/dev/null", "&1", "&2", "&-")
-_WRAPPERS = frozenset({"sudo", "env", "command", "nohup", "time", "nice", "exec", "builtin", "doas"})
 
-
-@dataclass
-class ParsedCommand:
-    """A shell command split at control operators into word lists.
-
-    ``simple`` is False when allow rules must not vouch for the command: command or process
-    substitution, backticks, heredocs, output redirected to a file, unbalanced quotes.
-    """
-
-    parts: List[List[str]] = field(default_factory=list)
-    simple: bool = True
-
-
-def bash_subcommands(command: str) -> ParsedCommand:
-    """Split ``command`` into subcommands of unquoted words (a small POSIX-shell tokenizer)."""
-    result = ParsedCommand()
-    words: List[str] = []
-    word: List[str] = []
-    in_word = False
-    i = 0
-    n = len(command)
-    redirect_pending = False
-
-    def end_word() -> None:
-        nonlocal in_word, redirect_pending
-        if in_word:
-            text = "".join(word)
-            if redirect_pending:
-                if text not in _SAFE_REDIRECT_TARGETS:
-                    result.simple = False
-                redirect_pending = False
-            else:
-                words.append(text)
-        word.clear()
-        in_word = False
-
-    def end_part() -> None:
-        end_word()
-        if words:
-            result.parts.append(list(words))
-        words.clear()
-
-    while i < n:
-        c = command[i]
-        if c == "\\":
-            if i + 1 < n and command[i + 1] == "\n":
-                i += 2
-                continue
-            word.append(command[i + 1] if i + 1 < n else "\\")
-            in_word = True
-            i += 2
-            continue
-        if c == "'":
-            j = command.find("'", i + 1)
-            if j == -1:
-                result.simple = False
-                word.append(command[i + 1 :])
-                in_word = True
-                break
-            word.append(command[i + 1 : j])
-            in_word = True
-            i = j + 1
-            continue
-        if c == '"':
-            j = i + 1
-            buf = []
-            closed = False
-            while j < n:
-                d = command[j]
-                if d == "\\" and j + 1 < n and command[j + 1] in '"\\$`\n':
-                    buf.append(command[j + 1])
-                    j += 2
-                    continue
-                if d == '"':
-                    closed = True
-                    break
-                if d == "`" or (d == "$" and j + 1 < n and command[j + 1] == "("):
-                    result.simple = False
-                buf.append(d)
-                j += 1
-            if not closed:
-                result.simple = False
-            word.append("".join(buf))
-            in_word = True
-            i = j + 1
-            continue
-        if c == "`" or (c == "$" and i + 1 < n and command[i + 1] == "("):
-            result.simple = False
-            word.append(c)
-            in_word = True
-            i += 1
-            continue
-        if c in "<>" and i + 1 < n and command[i + 1] == "(":
-            result.simple = False  # process substitution
-            i += 2
-            continue
-        if c == "#" and not in_word:
-            j = command.find("\n", i)
-            i = n if j == -1 else j
-            continue
-        if c in " \t":
-            end_word()
-            i += 1
-            continue
-        if c == "\n" or c == ";":
-            end_part()
-            i += 1
-            continue
-        if c == "&":
-            if command.startswith("&&", i):
-                end_part()
-                i += 2
-                continue
-            if command.startswith("&>", i):
-                end_word()
-                redirect_pending = True
-                i += 3 if command.startswith("&>>", i) else 2
-                continue
-            end_part()  # background
-            i += 1
-            continue
-        if c == "|":
-            end_part()
-            i += 2 if command.startswith(("||", "|&"), i) else 1
-            continue
-        if c in "<>":
-            # a redirection; a leading fd number belongs to it, not to the words
-            if in_word and "".join(word).isdigit():
-                word.clear()
-                in_word = False
-            else:
-                end_word()
-            if command.startswith("<<", i):
-                result.simple = False  # heredoc / herestring
-                i += 3 if command.startswith("<<<", i) else 2
-                continue
-            if c == ">":
-                redirect_pending = True
-                i += 1
-                if i < n and command[i] in ">|":
-                    i += 1
-                if i < n and command[i] == "&":
-                    # >&2 style duplication
-                    j = i + 1
-                    while j < n and (command[j].isdigit() or command[j] == "-"):
-                        j += 1
-                    redirect_pending = False
-                    i = j
-                continue
-            # input redirection: reading is fine, skip the file word
-            i += 1
-            while i < n and command[i] in " \t":
-                i += 1
-            j = i
-            while j < n and command[j] not in " \t\n;&|<>":
-                j += 1
-            i = j
-            continue
-        word.append(c)
-        in_word = True
-        i += 1
-    end_part()
-    if redirect_pending:
-        result.simple = False
-    return result
-
-
-def strip_wrappers(words: Sequence[str]) -> List[str]:
-    """Drop leading ``VAR=value`` assignments and wrappers (``sudo``, ``env``, ``nohup``...)."""
-    out = list(words)
-    changed = True
-    while out and changed:
-        changed = False
-        while out and re.match(r"^[A-Za-z_][A-Za-z0-9_]*=", out[0]):
-            out.pop(0)
-            changed = True
-        if out and out[0] in _WRAPPERS:
-            out.pop(0)
-            while out and out[0].startswith("-"):
-                out.pop(0)
-            changed = True
-    return out
+def _rule_words(text: str) -> Tuple[Tuple[str, ...], ...]:
+    """The simple commands of a rule's command text, as unquoted words."""
+    parsed = analyse(text)
+    return tuple(tuple(w.value for w in c.assignments + c.words) for c in parsed.commands if c.words or c.assignments)
 
 
 @dataclass(frozen=True)
 class BashPattern:
-    """The command part of a ``Bash(...)`` rule, parsed."""
+    """The command part of a ``Bash(...)`` rule, parsed. Commands are given as word values, None for a
+    word that is not a literal: for allow (``matches_part``) such a word equals no rule word (a ``*``
+    still takes it); for deny/ask (``could_match``) it may stand for any number of words."""
 
     kind: str  # prefix | glob | exact
     words: Tuple[str, ...] = ()
     regex: Optional["re.Pattern[str]"] = None
+    pieces: Tuple[str, ...] = ()  # glob: the literal text between the stars
+    open_tail: bool = False  # glob: ends with " *"
     exact_parts: Tuple[Tuple[str, ...], ...] = ()
 
     @classmethod
     def compile(cls, pattern: str) -> "BashPattern":
         text = pattern.strip()
         if text.endswith(":*"):
-            parsed = bash_subcommands(text[:-2])
-            words = tuple(w for part in parsed.parts for w in part)
-            return cls("prefix", words=words)
+            return cls("prefix", words=tuple(w for part in _rule_words(text[:-2]) for w in part))
         if "*" in text:
             optional_tail = text.endswith(" *")
             core = text[:-2] if optional_tail else text
-            source = ".*".join(re.escape(" ".join(p.split())) for p in core.split("*"))
+            pieces = tuple(" ".join(p.split()) for p in core.split("*"))
+            source = ".*".join(re.escape(p) for p in pieces)
             if optional_tail:
                 source += "(?: .*)?"
-            return cls("glob", regex=re.compile(source + r"\Z", re.DOTALL))
-        parsed = bash_subcommands(text)
-        return cls("exact", exact_parts=tuple(tuple(p) for p in parsed.parts))
+            return cls("glob", regex=re.compile(source + r"\Z", re.DOTALL), pieces=pieces, open_tail=optional_tail)
+        return cls("exact", exact_parts=_rule_words(text))
 
-    def matches_part(self, words: Sequence[str]) -> bool:
+    def matches_part(self, words: Sequence[Optional[str]]) -> bool:
+        """Allow: the rule matches this command for certain."""
         if self.kind == "prefix":
-            return tuple(words[: len(self.words)]) == self.words
+            return len(words) >= len(self.words) and tuple(words[: len(self.words)]) == self.words
         if self.kind == "glob":
             assert self.regex is not None
-            return self.regex.match(" ".join(words)) is not None
+            return self.regex.match(" ".join("\0" if w is None else w for w in words)) is not None
         return len(self.exact_parts) == 1 and tuple(words) == self.exact_parts[0]
 
-    def matches_whole(self, parsed: ParsedCommand) -> bool:
-        """An exact rule written as a compound command matches that same compound command."""
+    def could_match(self, words: Sequence[Optional[str]], open_ended: bool = False) -> bool:
+        """Deny/ask: the command could be one this rule matches, once its non-literal words (None) are
+        expanded and, when ``open_ended``, more arguments appended."""
+        if None not in words and not open_ended:
+            return self.matches_part(words)
+        if self.kind == "glob":
+            return self._glob_could_match(words, open_ended)
+        if self.kind == "prefix":
+            return _flex_match(self.words, words, prefix=True, open_ended=open_ended)
+        return len(self.exact_parts) == 1 and _flex_match(self.exact_parts[0], words, prefix=False,
+                                                          open_ended=open_ended)
+
+    def _glob_could_match(self, words: Sequence[Optional[str]], open_ended: bool) -> bool:
+        # an over-approximation: the literal text before the first unknown word must fit the pattern's
+        # text before its first star, and the text after the last unknown word its text after the last
+        first = words.index(None) if None in words else len(words)
+        head = " ".join(w for w in words[:first] if w is not None)
+        if not (head.startswith(self.pieces[0]) or self.pieces[0].startswith(head)):
+            return False
+        if open_ended or self.open_tail or None not in words:
+            return True
+        last = len(words) - 1 - list(reversed(words)).index(None)
+        tail = " ".join(w for w in words[last + 1:] if w is not None)
+        return tail.endswith(self.pieces[-1]) or self.pieces[-1].endswith(tail)
+
+    def matches_whole(self, sequence: Sequence[Sequence[Optional[str]]]) -> bool:
+        """An exact rule written as a compound command matches that same sequence of commands."""
         return (self.kind == "exact" and len(self.exact_parts) > 1
-                and tuple(tuple(p) for p in parsed.parts) == self.exact_parts)
+                and tuple(tuple(p) for p in sequence) == self.exact_parts)
+
+
+def _flex_match(rule: Tuple[str, ...], words: Sequence[Optional[str]], *, prefix: bool, open_ended: bool) -> bool:
+    """Can ``words`` (None: any number of words) expand to ``rule`` (``prefix``: to something starting
+    with it), with more words appended when ``open_ended``?"""
+    seen = set()
+    stack = [(0, 0)]
+    while stack:
+        r, c = stack.pop()
+        if (r, c) in seen:
+            continue
+        seen.add((r, c))
+        if r == len(rule) and (prefix or all(w is None for w in words[c:])):
+            return True
+        if c == len(words):
+            if open_ended:
+                return True
+            continue
+        if words[c] is None:
+            stack.append((r, c + 1))
+            if r < len(rule):
+                stack.append((r + 1, c))
+        elif r < len(rule) and words[c] == rule[r]:
+            stack.append((r + 1, c + 1))
+    return False
 
 
 # --- rules ---------------------------------------------------------------------------------------

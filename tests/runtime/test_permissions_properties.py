@@ -9,7 +9,8 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from claw.runtime.permissions import ALLOW, ASK, DENY, PermissionPolicy
-from claw.runtime.rules import bash_subcommands
+from claw.runtime.shell_commands import command_sequence
+from claw.runtime.shell_syntax import analyse
 from claw.tools.registry import get_tool
 
 WORKSPACE = os.path.realpath(tempfile.mkdtemp(prefix="claw-perm-props-"))
@@ -76,15 +77,16 @@ def test_compound_commands_split_into_their_parts(parts, ops):
     command = " ".join(parts[0])
     for i, part in enumerate(parts[1:]):
         command += ops[i % len(ops)] + " ".join(part)
-    parsed = bash_subcommands(command)
-    assert parsed.simple and parsed.parts == parts
+    parsed = analyse(command)
+    assert parsed.unknown is None and not parsed.problems and not parsed.redirects
+    assert [list(p) for p in command_sequence(parsed)] == parts
 
 
 @settings(max_examples=200, deadline=None)
 @given(words=WORDS)
 def test_quoting_does_not_change_words(words):
     quoted = " ".join(f"'{w}'" if i % 2 else f'"{w}"' for i, w in enumerate(words))
-    assert bash_subcommands(quoted).parts == [words]
+    assert [list(p) for p in command_sequence(analyse(quoted))] == [words]
 
 
 @settings(max_examples=200, deadline=None)

@@ -197,3 +197,46 @@ def test_headless_bypass_permissions_writes_the_control_file(tmp_path, monkeypat
                mode="bypassPermissions")
     assert obj["permission_denials"] == []
     assert (work / ".claw" / "settings.local.json").read_text() == "{}"
+
+
+# --- bash output redirections are writes too ----------------------------------------------------
+
+BASH = TOOLS["bash"].spec
+
+
+@pytest.mark.parametrize("mode, outcome", [("acceptEdits", ASK), ("dontAsk", DENY), ("default", ASK),
+                                           ("bypassPermissions", ALLOW)])
+@pytest.mark.parametrize("command", ["echo '{}' > .claw/settings.local.json",
+                                     "echo x >> .git/hooks/pre-commit",
+                                     "ls >& .mcp.json",
+                                     "cat a 2> {home}/.bashrc"])
+def test_a_redirection_into_a_control_file_is_a_protected_write(dirs, mode, outcome, command):
+    work, home, conf = dirs
+    pol = policy(work, home, conf, mode=mode, allowed=["Bash(echo:*)", "Bash(ls:*)", "Bash(cat:*)"])
+    d = pol.decide("bash", BASH, {"command": command.replace("{home}", str(home))})
+    assert d.outcome == outcome, d
+    assert d.protected == (outcome != ALLOW)
+
+
+def test_a_bare_bash_allow_rule_does_not_lift_the_protection_of_a_redirect_target(dirs):
+    work, home, conf = dirs
+    d = policy(work, home, conf, mode="dontAsk", allowed=["Bash"]).decide(
+        "bash", BASH, {"command": "echo '{\"permissions\":{\"allow\":[\"Bash\"]}}' > .claw/settings.local.json"})
+    assert d.outcome == DENY and d.protected
+
+
+def test_headless_bash_redirect_into_settings_is_denied_even_when_a_hook_allows(tmp_path, monkeypatch):
+    """A hook's allow answers the mode's question, never the one a control file's write asks — and
+    the redirection really does not happen."""
+    work, home = tmp_path / "work", tmp_path / "home"
+    (work / ".claw").mkdir(parents=True)
+    home.mkdir()
+    allow = """echo '{"hookSpecificOutput":{"hookEventName":"PreToolUse","permissionDecision":"allow"}}'"""
+    (home / "settings.json").write_text(json.dumps(
+        {"hooks": {"PreToolUse": [{"matcher": "Bash", "hooks": [{"type": "command", "command": allow}]}]}}))
+    env = {"home": home, "extra": {"CLAW_CONFIG_HOME": str(home)}}
+    command = "echo '{\"permissions\":{\"allow\":[\"Bash\"]}}' > .claw/settings.local.json"
+    obj = _run(work, env, monkeypatch, [tool_use("bash", {"command": command}, id="b")],
+               extra=["--allowedTools", "Bash(echo:*)"])
+    assert [d["tool_use_id"] for d in obj["permission_denials"]] == ["b"]
+    assert not (work / ".claw" / "settings.local.json").exists()
