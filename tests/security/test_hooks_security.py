@@ -9,33 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import time
 from pathlib import Path
 
 import pytest
 
 from tests.cli.headless_helpers import isolated_env, run_subprocess
 from tests.fakes.model_server import ModelServer, reply, tool_use
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split()[2] != "Z"
-    except FileNotFoundError:
-        return False
-    except OSError:
-        return False
-
-
-def _wait_gone(pid: int, seconds: float = 5.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if not _alive(pid):
-            return True
-        time.sleep(0.05)
-    return False
+from tests.processes import wait_gone
 
 
 def _run_hook(command: str, tmp_path: Path, timeout: float = 20):
@@ -56,7 +36,7 @@ def test_background_child_holding_output_does_not_lose_the_answer(tmp_path, stre
     assert outcome.blocked, outcome.warnings
     assert outcome.reason == "kept answer"
     assert not outcome.warnings
-    assert _wait_gone(int(pidfile.read_text())), "the hook's background child outlived it"
+    assert wait_gone(int(pidfile.read_text())), "the hook's background child outlived it"
 
 
 def test_exit_code_2_with_a_background_child_still_blocks(tmp_path):
@@ -110,7 +90,7 @@ def test_headless_run_is_not_held_up_by_a_hook_background_child(dirs, tmp_path):
     assert not (project / "blocked.txt").exists()
     results = run.json["tool_results"]
     assert results and "not today" in results[0]["output"]
-    assert _wait_gone(int(pidfile.read_text()))
+    assert wait_gone(int(pidfile.read_text()))
 
 
 def test_hook_allow_skips_the_modes_question(dirs):

@@ -16,36 +16,14 @@ import pytest
 
 from tests.cli.headless_helpers import ROOT, isolated_env
 from tests.fakes.model_server import ModelServer, reply, tool_use
+from tests.processes import alive, wait_until
 
 LEFTOVER = "sleep 300 & echo $! > pidfile; echo started"
 
 
-def _alive(pid: int) -> bool:
-    """A process that exists and is not a zombie."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            data = fh.read()
-    except OSError:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        return True
-    return data[data.rfind(b")") + 2 :].split()[0] != b"Z"
-
-
-def _wait(predicate, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
-
-
 def _pid(work: Path, seconds: float = 30) -> int:
     path = work / "pidfile"
-    assert _wait(lambda: path.exists() and path.read_text().strip().isdigit(), seconds), "no pidfile"
+    assert wait_until(lambda: path.exists() and path.read_text().strip().isdigit(), seconds), "no pidfile"
     return int(path.read_text().strip())
 
 
@@ -92,7 +70,7 @@ def test_leftover_of_a_foreground_call_dies_when_claw_exits_normally(work, home,
     assert proc.returncode == 0, err
     pid = _pid(work)
     pids.append(pid)
-    assert _wait(lambda: not _alive(pid), 5), "the sleep left by the bash call outlived claw"
+    assert wait_until(lambda: not alive(pid), 5), "the sleep left by the bash call outlived claw"
 
 
 @pytest.mark.parametrize("sig,code", [(signal.SIGTERM, 143), (signal.SIGHUP, 129), (signal.SIGINT, 130)])
@@ -105,7 +83,7 @@ def test_leftover_dies_when_claw_is_stopped_by_a_signal_mid_run(work, home, pids
             pid = _pid(work)
             pids.append(pid)
             srv.wait_for_requests(2, timeout=30)
-            assert _alive(pid)
+            assert alive(pid)
             proc.send_signal(sig)
             out, err = proc.communicate(timeout=30)
         finally:
@@ -113,7 +91,7 @@ def test_leftover_dies_when_claw_is_stopped_by_a_signal_mid_run(work, home, pids
                 proc.kill()
     assert proc.returncode == code, err
     assert "Traceback" not in err
-    assert _wait(lambda: not _alive(pid), 5), f"the sleep outlived claw stopped by {sig.name}"
+    assert wait_until(lambda: not alive(pid), 5), f"the sleep outlived claw stopped by {sig.name}"
 
 
 def test_leftover_dies_after_claw_is_killed_with_sigkill(work, home, pids):
@@ -131,7 +109,7 @@ def test_leftover_dies_after_claw_is_killed_with_sigkill(work, home, pids):
             if proc.poll() is None:
                 proc.kill()
     assert proc.returncode == -signal.SIGKILL
-    assert _wait(lambda: not _alive(pid), 8), "the sleep outlived a kill -9 of claw"
+    assert wait_until(lambda: not alive(pid), 8), "the sleep outlived a kill -9 of claw"
 
 
 def test_a_running_foreground_command_dies_after_sigkill_of_claw(work, home, pids):
@@ -147,7 +125,7 @@ def test_a_running_foreground_command_dies_after_sigkill_of_claw(work, home, pid
         finally:
             if proc.poll() is None:
                 proc.kill()
-    assert _wait(lambda: not _alive(pid), 8), "the running command outlived a kill -9 of claw"
+    assert wait_until(lambda: not alive(pid), 8), "the running command outlived a kill -9 of claw"
 
 
 BACKGROUND = "echo $$ > pidfile; exec sleep 300"
@@ -167,13 +145,13 @@ def _run_background(work: Path, home: Path, pids: List[int], **extra: str) -> in
 
 def test_a_background_job_is_killed_when_claw_exits(work, home, pids):
     pid = _run_background(work, home, pids)
-    assert _wait(lambda: not _alive(pid), 5), "the background job outlived claw"
+    assert wait_until(lambda: not alive(pid), 5), "the background job outlived claw"
 
 
 def test_a_background_job_is_kept_with_the_opt_out(work, home, pids):
     pid = _run_background(work, home, pids, CLAW_KEEP_BACKGROUND_JOBS="1")
     # Longer than the guard's grace: nothing (claw, pdeathsig, the guard) may kill it.
-    assert not _wait(lambda: not _alive(pid), 3), "a kept background job was killed"
+    assert not wait_until(lambda: not alive(pid), 3), "a kept background job was killed"
 
 
 def test_a_background_job_dies_after_sigkill_of_claw(work, home, pids):
@@ -191,7 +169,7 @@ def test_a_background_job_dies_after_sigkill_of_claw(work, home, pids):
         finally:
             if proc.poll() is None:
                 proc.kill()
-    assert _wait(lambda: not _alive(pid), 8), "the background job outlived a kill -9 of claw"
+    assert wait_until(lambda: not alive(pid), 8), "the background job outlived a kill -9 of claw"
 
 
 def test_a_run_that_starts_no_process_starts_no_guard(work, home):
@@ -226,12 +204,12 @@ def test_the_repl_stopped_by_a_signal_kills_the_leftover(tmp_path, pids, sig, co
             proc.expect("all done")
             pid = _pid(work)
             pids.append(pid)
-            assert _alive(pid)
+            assert alive(pid)
             proc.proc.send_signal(sig)
             assert proc.wait() == code
         finally:
             proc.close()
-    assert _wait(lambda: not _alive(pid), 5), f"the sleep outlived the REPL stopped by {sig.name}"
+    assert wait_until(lambda: not alive(pid), 5), f"the sleep outlived the REPL stopped by {sig.name}"
 
 
 def test_a_swallowed_signal_exception_still_ends_claw_with_cleanup(tmp_path):
@@ -273,5 +251,5 @@ def test_groups_are_forgotten_once_gone_and_kept_while_a_leftover_lives(tmp_path
     pids.append(pid)
     assert pgid in process_groups.recorded()
     process_groups.terminate([pgid])
-    assert _wait(lambda: not _alive(pid), 5)
+    assert wait_until(lambda: not alive(pid), 5)
     assert pgid not in process_groups.recorded()

@@ -13,30 +13,8 @@ import pytest
 from claw.tools import bash as bash_mod
 from claw.tools.base import ToolInputError
 from claw.tools.registry import get_tool
+from tests.processes import alive, wait_gone
 from tests.tools.helpers import call, make_ctx
-
-
-def _alive(pid: int) -> bool:
-    """A process that exists and is not a zombie."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            data = fh.read()
-    except OSError:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        return True
-    return data[data.rfind(b")") + 2 :].split()[0] != b"Z"
-
-
-def _wait_gone(pid: int, seconds: float = 5.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if not _alive(pid):
-            return True
-        time.sleep(0.02)
-    return False
 
 
 @pytest.fixture
@@ -70,7 +48,7 @@ def test_timeout_kills_the_process_group_including_children(tmp_path, ctx):
     assert r.is_error and r.metadata["timed_out"]
     assert "timed out after 300 ms" in r.content
     child = int(pidfile.read_text())
-    assert _wait_gone(child), "the child sleep survived the timeout"
+    assert wait_gone(child), "the child sleep survived the timeout"
 
 
 def test_sigterm_ignoring_child_gets_sigkill(tmp_path, ctx, monkeypatch):
@@ -79,7 +57,7 @@ def test_sigterm_ignoring_child_gets_sigkill(tmp_path, ctx, monkeypatch):
     script = f"bash -c 'trap \"\" TERM; echo $$ > {pidfile}; while :; do sleep 0.05; done' & wait"
     r = call("bash", {"command": script, "timeout": 400}, ctx)
     assert r.metadata["timed_out"]
-    assert _wait_gone(int(pidfile.read_text()))
+    assert wait_gone(int(pidfile.read_text()))
 
 
 def test_cancel_event_interrupts_and_kills(tmp_path, ctx):
@@ -95,7 +73,7 @@ def test_cancel_event_interrupts_and_kills(tmp_path, ctx):
 
     r = asyncio.run(main())
     assert r.is_error and r.metadata["interrupted"] and "interrupted" in r.content
-    assert _wait_gone(int(pidfile.read_text()))
+    assert wait_gone(int(pidfile.read_text()))
 
 
 def test_task_cancellation_kills_the_group(tmp_path, ctx):
@@ -110,7 +88,7 @@ def test_task_cancellation_kills_the_group(tmp_path, ctx):
             await task
 
     asyncio.run(main())
-    assert _wait_gone(int(pidfile.read_text()))
+    assert wait_gone(int(pidfile.read_text()))
 
 
 def test_already_cancelled_context_does_not_start(ctx):
@@ -161,7 +139,7 @@ def test_background_jobs_can_be_terminated(tmp_path, ctx):
     pid = r.metadata["pid"]
     assert ctx.background.running() == [r.metadata["job_id"]]
     ctx.background.terminate_all()
-    assert _wait_gone(pid)
+    assert wait_gone(pid)
 
 
 def test_validation_limits():
