@@ -69,18 +69,20 @@ async def _read_line(fd: int) -> Optional[str]:
     return data.split(b"\n", 1)[0].decode("utf-8", "replace")
 
 
+def _read_line_blocking(fd: int) -> Optional[str]:
+    """One line from ``fd`` (without its newline); None at end of input before any byte."""
+    data = b""
+    while b"\n" not in data:
+        chunk = os.read(fd, 1024)
+        if not chunk:
+            break
+        data += chunk
+    return data.split(b"\n", 1)[0].decode("utf-8", "replace") if data else None
+
+
 async def _read_line_in_thread(fd: int) -> Optional[str]:
     """Where the loop cannot watch the descriptor: a blocking read in a worker thread."""
-    def read() -> Optional[str]:
-        data = b""
-        while b"\n" not in data:
-            chunk = os.read(fd, 1024)
-            if not chunk:
-                break
-            data += chunk
-        return data.split(b"\n", 1)[0].decode("utf-8", "replace") if data else None
-
-    return await asyncio.get_running_loop().run_in_executor(None, read)
+    return await asyncio.get_running_loop().run_in_executor(None, _read_line_blocking, fd)
 
 
 def _drop_typeahead(fd: int) -> None:
@@ -104,17 +106,12 @@ def ask_yes_no(text: str) -> Optional[bool]:
     try:
         _drop_typeahead(fd)
         os.write(fd, text.encode("utf-8", "replace"))
-        data = b""
-        while b"\n" not in data:
-            chunk = os.read(fd, 1024)
-            if not chunk:
-                break
-            data += chunk
+        answer = _read_line_blocking(fd)
     except OSError:
-        data = b""
+        answer = None
     finally:
         os.close(fd)
-    return is_yes(data.split(b"\n", 1)[0].decode("utf-8", "replace") if data else None)
+    return is_yes(answer)
 
 
 async def ask_on_tty(request: PermissionRequest) -> PermissionAnswer:
