@@ -23,7 +23,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from claw.cli.config_cmd import Output
 from claw.errors import ClawError, ConfigError, UsageError
@@ -481,13 +481,14 @@ def _serve(args: Any, env: Dict[str, str], out: Output) -> int:
             return True
         return PermissionLevel(tool.spec.permission) <= mode.auto_level or tool.spec.name in allowed_by_rule
 
-    def decide(tool: Any, tool_input: Dict[str, Any], paths: List[Any]) -> Optional[str]:
+    def decide(tool: Any, tool_input: Dict[str, Any], paths: List[Any]) -> Tuple[Optional[str], Sequence[str]]:
         decision = policy.decide(tool.spec.name, tool.spec, tool_input, paths)
         if decision.outcome == "allow":
-            return None
+            return None, decision.paths
         if decision.outcome == "ask":
-            return f"{decision.reason}; claw mcp serve cannot ask for approval (see claw mcp serve --help)"
-        return decision.reason
+            return (f"{decision.reason}; claw mcp serve cannot ask for approval (see claw mcp serve --help)",
+                    ())
+        return decision.reason, ()
 
     for warning in policy.warnings:
         out.warn(warning)

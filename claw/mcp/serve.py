@@ -23,14 +23,14 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from typing import Any, Callable, Dict, List, Mapping, Optional
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from claw.mcp.client import LATEST_VERSION, SUPPORTED_VERSIONS
 from claw.proto.jsonrpc import (INTERNAL_ERROR, INVALID_PARAMS, METHOD_NOT_FOUND, PARSE_ERROR, ErrorResponse,
                                 InvalidMessage, Notification, Request, Response, parse_message, to_dict)
 
-# (tool, input, resolved target paths) -> denial reason, or None
-Decide = Callable[[Any, Dict[str, Any], List[Any]], Optional[str]]
+# (tool, input, resolved target paths) -> (denial reason or None, the resolved paths the tool acts on)
+Decide = Callable[[Any, Dict[str, Any], List[Any]], Tuple[Optional[str], Sequence[Any]]]
 
 
 class ToolServer:
@@ -124,13 +124,13 @@ class ToolServer:
         try:  # resolved once: the policy checks these paths and the tool acts on exactly them
             getter = getattr(tool, "target_paths", None)
             targets = list(getter(clean, cwd=getattr(self.context, "cwd", None))) if getter else []
-            denial = self.decide(tool, clean, targets)
+            denial, approved = self.decide(tool, clean, targets)
         except Exception as exc:  # a path that vanished or changed while it was resolved
             return _result(f"{name} was not run: its path could not be checked ({exc}). Nothing was done.", True)
         if denial is not None:
             return _result(f"Permission denied: {denial}", True)
         try:
-            outcome = await tool.run(clean, _approved(self.context, targets))
+            outcome = await tool.run(clean, self.context.for_approved(approved))
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - a tool bug is the caller's error result
@@ -248,11 +248,3 @@ async def _read_chunks(stream: Any):
             return
         yield data
 
-
-def _approved(context: Any, targets: List[Any]) -> Any:
-    """The context for one call with the paths the policy approved (``ToolContext.approved_paths``)."""
-    import dataclasses
-
-    if not targets or not dataclasses.is_dataclass(context) or not hasattr(context, "approved_paths"):
-        return context
-    return dataclasses.replace(context, approved_paths=tuple(targets))

@@ -36,7 +36,7 @@ from __future__ import annotations
 import copy
 import enum
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 from claw.errors import ConfigError, UsageError
@@ -115,6 +115,7 @@ class Decision:
     reason: str
     rule: Optional[str] = None  # the rule text that decided, when a rule did
     protected: bool = False  # a write to a protected control file: only a person (or host) may approve
+    paths: Tuple[str, ...] = ()  # the resolved paths judged; a file tool acts on exactly these
 
     @property
     def allowed(self) -> bool:
@@ -199,13 +200,21 @@ class PermissionPolicy:
         target_paths: Iterable[Any] = (),
     ) -> Decision:
         """Allow, deny or ask for one call. ``spec`` is the tool's ToolSpec (its ``permission`` level);
-        ``target_paths`` what ``Tool.target_paths`` returned (resolved here again either way)."""
+        ``target_paths`` what ``Tool.target_paths`` returned, resolved here (symlinks followed) once:
+        the decision's ``paths`` are those resolved paths, and a caller that runs the tool hands the
+        tool exactly them, so nothing swapped in after this check is ever what the tool acts on."""
         name = canonical_tool_name(tool_name) or tool_name
         tool_input = tool_input or {}
         level = PermissionLevel(getattr(spec, "permission", PermissionLevel.DANGER_FULL_ACCESS))
-        targets = expand_targets(target_paths, self.cwd)
         if name == "bash":
             return self._decide_bash(str(tool_input.get("command", "")), level)
+        targets = expand_targets(target_paths, self.cwd)
+        decision = self._decide_paths(name, level, tool_input, targets)
+        return replace(decision, paths=tuple(resolved for resolved, _ in targets)) if targets else decision
+
+    def _decide_paths(self, name: str, level: PermissionLevel, tool_input: Mapping[str, Any],
+                      targets: Sequence[Target]) -> Decision:
+        """Every tool but bash: deny rules, ask rules, protected files, allow rules, the mode."""
 
         rule = self._first_match(self.deny, name, tool_input, targets, allow=False)
         if rule is not None:

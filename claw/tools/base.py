@@ -178,6 +178,13 @@ class ToolContext:
     def cancelled(self) -> bool:
         return self.cancel is not None and self.cancel.is_set()
 
+    def for_approved(self, paths: Any) -> "ToolContext":
+        """This context for one call whose resolved ``paths`` the permission policy approved (the
+        file tools act on exactly these); unchanged when there are none."""
+        from dataclasses import replace
+
+        return replace(self, approved_paths=tuple(Path(p) for p in paths)) if paths else self
+
 
 class Tool:
     """Base class of the built-in tools. Subclasses set ``spec`` and implement ``validate`` and ``run``."""

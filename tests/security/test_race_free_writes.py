@@ -75,6 +75,37 @@ class _SwapAfterCheck:
         return decision
 
 
+class _SwapDuringCheck:
+    """A policy that judges a path the caller resolved a moment earlier while ``outside`` is, for the
+    length of the check only, a symlink into the workspace: the policy sees a path inside."""
+
+    def __init__(self, real: PermissionPolicy, outside: Path, inside: Path) -> None:
+        self.real, self.outside, self.inside = real, outside, inside
+
+    def decide(self, *args: Any, **kw: Any) -> Any:
+        parked = self.outside.with_name("parked")
+        os.rename(self.outside, parked)
+        self.outside.symlink_to(self.inside, target_is_directory=True)
+        try:
+            return self.real.decide(*args, **kw)
+        finally:
+            self.outside.unlink()
+            os.rename(parked, self.outside)
+
+
+def test_the_tool_acts_on_the_path_the_policy_judged_not_on_an_earlier_resolution(layout):
+    """The runner resolves outside/f.txt (a real directory then); during the check outside/ is a
+    symlink into the workspace, so the policy judges ws/sub/f.txt and allows it; afterwards outside/
+    is a real directory again. The write must land where the policy looked, never in outside/."""
+    ws, outside = layout
+    real = PermissionPolicy(mode=parse_permission_mode("workspace-write"), workspace_roots=[ws], cwd=ws)
+    runner = _runner(ws, _SwapDuringCheck(real, outside, ws / "sub"))
+    result = _run(runner, "write_file", {"path": str(outside / "f.txt"), "content": "x\n"})
+    assert os.listdir(outside) == []
+    assert result.get("is_error") is not True, result
+    assert (ws / "sub" / "f.txt").read_text() == "x\n"
+
+
 @pytest.mark.parametrize("name,tool_input", [
     ("write_file", {"path": "sub/f.txt", "content": "pwned\n"}),
     ("edit_file", {"path": "sub/f.txt", "old_string": "", "new_string": "pwned\n"}),
