@@ -245,8 +245,11 @@ class PermissionPolicy:
         written count, so a symlink to a protected file and a protected symlink are both caught."""
         if name not in EDIT_FAMILY or self.mode is PermissionMode.DANGER_FULL_ACCESS:
             return None
+        from claw.runtime.protected import linked_control_file
+
         for resolved, lexical in targets:
-            reason = self.protection(resolved) or self.protection(lexical)
+            reason = (self.protection(resolved) or self.protection(lexical)
+                      or linked_control_file(resolved, self.cwd))
             if reason is not None:
                 if self.mode is PermissionMode.READ_ONLY:
                     return Decision(DENY, f"{reason}; the mode is read-only, which allows only read-only tools",

@@ -14,8 +14,10 @@ as a reason string naming the class of file. The classes:
   ``.ssh/**``, ``.gitconfig``, ``.config/git/**``, ``.pam_environment``, ``.xprofile``,
   ``.xinitrc``, ``.xsessionrc``, ``.config/autostart/**``, ``.config/systemd/**``.
 
-It is pure: it compares strings (callers pass the path once as written and once resolved, so a
-symlink to a protected file is caught through its resolved half) and touches no file. What a
+``protection`` is pure: it compares strings (callers pass the path once as written and once resolved,
+so a symlink to a protected file is caught through its resolved half) and touches no file.
+``linked_control_file`` covers the other direction, an ordinary file that a project control file or a
+git hook is a symlink to; it reads those links. What a
 protected path means for a tool call (ask in every mode but danger-full-access) is the permission
 policy's business (``claw.runtime.permissions``).
 """
@@ -35,6 +37,15 @@ HOME_FILES = (
     ".gitconfig", ".pam_environment", ".xprofile", ".xinitrc", ".xsessionrc",
 )
 HOME_DIRS = (".ssh", ".config/fish", ".config/git", ".config/autostart", ".config/systemd")
+# The control files claw reads, relative to the project directory: when one of them is a symlink (a
+# repository may ship .claw/settings.local.json -> ../conf/app.json, or .git/hooks/pre-commit ->
+# ../../scripts/hook.sh), the file it points to is a control file too. The policy resolves these.
+PROJECT_CONTROL_FILES = (
+    ".claw.json", ".mcp.json",
+    ".claw/settings.json", ".claw/settings.toml", ".claw/settings.local.json", ".claw/settings.local.toml",
+    ".claude/settings.json", ".claude/settings.local.json",
+)
+GIT_HOOKS_DIR = ".git/hooks"
 
 TAIL = "writing it asks in every mode but bypassPermissions"
 
@@ -68,4 +79,20 @@ def protection(path: str, *, home: Optional[str] = None, config_home: Optional[s
             if _under(path, os.path.join(home, name)):
                 what = "an SSH key or config file" if name == ".ssh" else "a start-up or login file"
                 return f"{path} is {what} in your home directory; {TAIL}"
+    return None
+
+
+def linked_control_file(path: str, project_dir: str) -> Optional[str]:
+    """Why writing ``path`` (resolved) changes a control file of ``project_dir`` through a symlink —
+    one of ``PROJECT_CONTROL_FILES`` or a git hook that points at it — or None. Reads the links; writes
+    nothing."""
+    candidates = [os.path.join(project_dir, name) for name in PROJECT_CONTROL_FILES]
+    hooks = os.path.join(project_dir, GIT_HOOKS_DIR)
+    try:
+        candidates += [os.path.join(hooks, name) for name in os.listdir(hooks)]
+    except OSError:
+        pass
+    for candidate in candidates:
+        if os.path.islink(candidate) and os.path.realpath(candidate) == path:
+            return f"{path} is what the control file {candidate} links to; {TAIL}"
     return None

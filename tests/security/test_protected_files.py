@@ -240,3 +240,21 @@ def test_headless_bash_redirect_into_settings_is_denied_even_when_a_hook_allows(
                extra=["--allowedTools", "Bash(echo:*)"])
     assert [d["tool_use_id"] for d in obj["permission_denials"]] == ["b"]
     assert not (work / ".claw" / "settings.local.json").exists()
+
+
+@pytest.mark.parametrize("link, points_to", [
+    (".claw/settings.local.json", "conf/app.json"),
+    (".mcp.json", "conf/servers.json"),
+    (".git/hooks/pre-commit", "scripts/hook.sh"),
+])
+def test_a_file_that_a_control_file_links_to_is_protected_too(dirs, link, points_to):
+    """A repository may ship a control file as a symlink to an ordinary file; writing that file changes
+    the control file, so it asks like the control file itself."""
+    work, home, conf = dirs
+    (work / points_to).parent.mkdir(parents=True, exist_ok=True)
+    (work / points_to).write_text("{}\n")
+    (work / link).parent.mkdir(parents=True, exist_ok=True)
+    os.symlink(os.path.relpath(work / points_to, (work / link).parent), work / link)
+    d = decide(policy(work, home, conf, allowed=["Edit", "Write"]), "write_file", work / points_to)
+    assert d.outcome == ASK and d.protected and link in d.reason
+    assert decide(policy(work, home, conf), "write_file", work / "conf" / "other.json").outcome == ALLOW
