@@ -1,0 +1,101 @@
+"""Build time, in each target interpreter: compile the archive's modules and write its boot and pack.
+
+build_zipapp.py runs ``python -S -s -B [-X no_debug_ranges] -m claw._pyz.compile_worker OUT CODEC
+OPTIMIZE ENTRY...`` with the archive's source tree as the working directory and the ``.py`` paths on
+stdin, in a fresh process with ``PYTHONHASHSEED=0`` (so marshal output does not vary between builds).
+It compiles every module, then imports them all with the start-up table recorders in place
+(tables.py): first the ``ENTRY`` modules in the order given (what a ``claw -p`` run imports), then
+the rest. The pack stores the modules in that import order (those ``claw.cli.main`` imports first,
+then the tables, then the others), so a run decompresses as little of it as it can. Writes
+``OUT/boot`` and ``OUT/pack`` (format: pack.py) and prints ``X.Y MAGICHEX``.
+
+It deliberately does not write anything else, and is never imported at run time.
+"""
+
+from __future__ import annotations
+
+import importlib
+import marshal
+import os
+import sys
+from typing import Dict, List, Tuple
+
+from claw._pyz import cpython, pack, tables
+
+
+def module_name(path: str) -> str:
+    """``claw/x/__init__.py`` -> ``claw.x``; ``claw/x/y.py`` -> ``claw.x.y``."""
+    name = path[:-3].replace("/", ".")
+    return name[:-len(".__init__")] if name.endswith(".__init__") else name
+
+
+def import_all(names: List[str], entries: List[str]) -> Tuple[List[str], int]:
+    """Import ``entries`` (in order; missing ones skipped), then every module of ``names``; return the
+    modules in the order their import started, and how many of them the first entry imported."""
+    before = set(sys.modules)
+    first = 0
+    for i, module in enumerate(entries + sorted(names)):
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
+            missing = exc.name or "claw"
+            if i < len(entries) and missing == module:
+                continue  # an entry that no longer exists: only the order suffers
+            if missing.split(".")[0] == "claw":
+                raise
+            # else a platform module this machine lacks: that module's classes are left out
+        if i == 0:
+            first = len([m for m in sys.modules if m not in before and m in names])
+    order = [m for m in sys.modules if m not in before and m in names]
+    return order, first
+
+
+def main(argv: List[str]) -> int:
+    out, codec, optimize, entries = argv[0], argv[1], int(argv[2]), argv[3:]
+    paths = [rel for rel in sys.stdin.read().split("\n") if rel]
+    magic = cpython.pyc_magic()
+    if magic is None:
+        sys.stderr.write("compile_worker: CPython %d.%d is not one claw's packs support\n" % sys.version_info[:2])
+        return 2
+    code: Dict[str, object] = {}
+    members: Dict[str, Tuple[bytes, bytes]] = {}
+    for rel in sorted(paths):
+        with open(rel, "rb") as f:
+            source = f.read()
+        code[rel] = compile(source, rel, "exec", dont_inherit=True, optimize=optimize)
+        members[rel] = (marshal.dumps(code[rel]), cpython.source_hash(source))
+
+    recorder = tables.Recorder()
+    recorder.install()
+    by_name = {module_name(rel): rel for rel in paths if rel.startswith("claw/")}
+    order, first = import_all([m for m in by_name if not m.endswith("__main__")], entries)
+    recorded = recorder.tables()
+
+    boot = []
+    for name in pack.BOOT_MODULES:
+        rel = name.replace(".", "/") + ("/__init__.py" if f"{name.replace('.', '/')}/__init__.py" in code else ".py")
+        boot.append((name, rel.endswith("__init__.py"), code[rel]))
+    in_boot = {rel for rel in code if module_name(rel) in pack.BOOT_MODULES}
+    # tables.py runs at install; then what importing claw.cli.main imports; the tables; the rest.
+    fast = ["claw/_pyz/tables.py"] + [by_name[m] for m in order[:first]]
+    rest = [by_name[m] for m in order[first:]] + sorted(members)
+    stream: List[Tuple[str, bytes, bytes]] = []
+    seen = set(in_boot)
+    for group in (fast, None, rest):
+        if group is None:
+            stream += [(name, data, b"") for name, data in sorted(recorded.items())]
+            continue
+        for rel in group:
+            if rel not in seen:
+                seen.add(rel)
+                stream.append((rel, *members[rel]))
+    with open(os.path.join(out, "boot"), "wb") as f:
+        f.write(pack.write_boot(magic, boot))
+    with open(os.path.join(out, "pack"), "wb") as f:
+        f.write(pack.write_pack(magic, stream, codec))
+    sys.stdout.write("%d.%d %s\n" % (sys.version_info[0], sys.version_info[1], magic.hex()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
