@@ -30,6 +30,9 @@ from claw._pyz import cpython
 from claw._pyz.pack import BOOT_MODULES, PackError, PackReader, boot_path, pack_path
 
 
+_CODE = type(compile("", "", "exec"))
+
+
 class ClawImporter(zipimport.zipimporter):
     """zipimporter for this archive's paths: modules keep their source locations, code from the pack."""
 
@@ -73,7 +76,9 @@ class ClawImporter(zipimport.zipimporter):
             return None, None
         try:
             code = marshal.loads(pack.get(name) or b"")
-        except (PackError, EOFError, ValueError, TypeError):
+        except Exception:  # PackError (damaged: the checksum did not match), or marshal's errors
+            return None, None
+        if type(code) is not _CODE:  # a damaged stream can unmarshal to anything
             return None, None
         cpython.fix_co_filename(code, origin)
         return code, ClawImporter._cached_prefix + name + "c"
@@ -137,11 +142,12 @@ def install(loader: Any, tag: str, precompiled: bool) -> Optional[PackReader]:
 
 
 def _adopt_boot_modules(archive: str, tag: Optional[str]) -> None:
-    """Give the modules ``__main__.py`` ran from the boot entry (no spec, no loader) the spec,
-    loader and ``__cached__`` of a module imported from this archive."""
+    """Give the modules imported before ``ClawImporter`` was in place (run by ``__main__.py`` from the
+    boot entry of ``tag``, or compiled from source by stock zipimport when ``tag`` is None) the spec,
+    loader and ``__cached__`` of a module imported by it."""
     for name in BOOT_MODULES:
         module = sys.modules.get(name)
-        if module is None or getattr(module, "__spec__", None) is not None:
+        if module is None or isinstance(getattr(module, "__loader__", None), ClawImporter):
             continue
         parent = name.rpartition(".")[0]
         finder = ClawImporter(archive + os.sep + parent.replace(".", os.sep) if parent else archive)
@@ -150,6 +156,7 @@ def _adopt_boot_modules(archive: str, tag: Optional[str]) -> None:
             continue
         module.__spec__ = spec
         module.__loader__ = finder
-        if tag is not None:
-            rel = spec.origin[len(archive) + 1:] if spec.origin else ""
+        module.__cached__ = None
+        if tag is not None and spec.origin:
+            rel = spec.origin[len(archive) + 1:]
             module.__cached__ = archive + os.sep + boot_path(tag).replace("/", os.sep) + os.sep + rel + "c"

@@ -11,12 +11,13 @@ For each Python the build compiled claw with (tag ``cpXY``), the archive holds t
 ``claw/_pyz/cpXY.pack`` (stored: its content is compressed already)
     The magic number (4 bytes), a header (marshal), then one compressed stream that runs to the end
     of the entry. Header: ``{"format": FORMAT, "codec": "zlib" | "lzma", "length": bytes of the
-    stream, "size": bytes once decompressed, "members": {name: (offset, length, source_hash)}}``.
+    stream, "size": bytes once decompressed, "members": {name: (offset, length, source_hash, crc32)}}``.
     A member is ``"claw/x.py"``, the marshalled code of that module (``source_hash`` the 8-byte hash
     that hash-based pycs record), or a start-up table (see tables.py; hash ``b""``). Members are
     stored one after another in the order the build chose (what a run imports first comes first);
-    ``offset`` and ``length`` are positions in the decompressed stream. The stream is raw deflate
-    (``zlib``) or raw LZMA2 (``lzma``, ``dict_size`` in the header).
+    ``offset`` and ``length`` are positions in the decompressed stream, ``crc32`` the member's
+    checksum (checked before the member is used: marshal is not safe against damaged data). The
+    stream is raw deflate (``zlib``) or raw LZMA2 (``lzma``, ``dict_size`` in the header).
 
 ``PackReader`` decompresses the stream lazily, only as far as the last member asked for, so a run that
 imports three modules inflates a few kilobytes. Any part that does not check out raises ``PackError``
@@ -69,20 +70,20 @@ def write_pack(magic: bytes, members: Sequence[Tuple[str, bytes, bytes]], codec:
     """The pack entry for ``members`` ``(name, data, source_hash)``, stored in the order given."""
     if len(magic) != 4:
         raise ValueError("magic number must be 4 bytes")
-    index: Dict[str, Tuple[int, int, bytes]] = {}
+    import zlib
+
+    index: Dict[str, Tuple[int, int, bytes, int]] = {}
     chunks: List[bytes] = []
     offset = 0
     for name, data, source_hash in members:
         if name in index:
             raise ValueError(f"member {name!r} given twice")
-        index[name] = (offset, len(data), bytes(source_hash))
+        index[name] = (offset, len(data), bytes(source_hash), zlib.crc32(data))
         chunks.append(bytes(data))
         offset += len(data)
     raw = b"".join(chunks)
     header: Dict[str, Any] = {"format": FORMAT, "codec": codec, "size": len(raw), "members": index}
     if codec == "zlib":
-        import zlib
-
         packer = zlib.compressobj(9, zlib.DEFLATED, -15, 9)
         stream = packer.compress(raw) + packer.flush()
     elif codec == "lzma":
@@ -140,14 +141,15 @@ class PackReader:
                 or type(header.get("size")) is not int or not 0 < header["length"] <= len(data) - 5):
             raise PackError("not a claw bytecode pack of format %d" % FORMAT)
         for entry in header["members"].values():
-            if (type(entry) is not tuple or len(entry) != 3 or entry[0] < 0 or entry[1] < 0
+            if (type(entry) is not tuple or len(entry) != 4 or entry[0] < 0 or entry[1] < 0
                     or entry[0] + entry[1] > header["size"]):
                 raise PackError("pack index damaged")
         self.magic = bytes(data[:4])
         self.codec: str = header["codec"]
         self.size: int = header["size"]
-        self.members: Dict[str, Tuple[int, int, bytes]] = header["members"]
-        self._stream = view[len(data) - header["length"]:]
+        self.members: Dict[str, Tuple[int, int, bytes, int]] = header["members"]
+        self.stream_offset = len(data) - header["length"]  # where the compressed stream starts
+        self._stream = view[self.stream_offset:]
         self._decompress = _decompressor(self.codec, header)
         self._out = bytearray()
         self._pos = 0
@@ -165,7 +167,7 @@ class PackReader:
         entry = self.members.get(name)
         if entry is None:
             return None
-        offset, length, _ = entry
+        offset, length, _, crc = entry
         end = offset + length
         out = self._out
         while len(out) < end:
@@ -179,12 +181,21 @@ class PackReader:
             except Exception as exc:  # zlib.error, lzma.LZMAError: the stream is damaged
                 raise PackError(f"pack stream damaged: {exc}") from None
         with memoryview(out) as view:  # one copy (a bytearray slice would make two)
-            return view[offset:end].tobytes()
+            data = view[offset:end].tobytes()
+        if _crc32(data) != crc:
+            raise PackError(f"pack member {name} damaged")
+        return data
 
     def items(self) -> List[Tuple[str, bytes]]:
         """Every member, in stream order (decompresses everything)."""
         order = sorted(self.members, key=lambda name: self.members[name][0])
         return [(name, self.get(name) or b"") for name in order]
+
+
+def _crc32(data: bytes) -> int:
+    import zlib
+
+    return zlib.crc32(data)
 
 
 def _decompressor(codec: str, header: Dict[str, Any]):
