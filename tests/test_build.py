@@ -346,3 +346,11 @@ def test_a_build_says_which_interpreters_it_uses(snapshot, wheels, path_pythons,
     assert any("warning: no Python 3.13" in m for m in messages)
     with zipfile.ZipFile(result.path) as zf:
         assert {pack.pack_path("cp310"), pack.pack_path("cp312")} <= set(zf.namelist())
+
+
+def test_start_order_names_modules_that_exist():
+    # A stale name costs start-up time silently (the pack's order no longer follows a -p run).
+    for module in bz.START_ORDER:
+        base = ROOT / module.replace(".", "/")
+        assert (base.with_suffix(".py").exists() or (base / "__init__.py").exists()
+                or module.startswith("claw._vendor.")), module
