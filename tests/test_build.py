@@ -1,5 +1,6 @@
-"""Tests of build_zipapp.py: the import rewriter, vendor.txt and wheel checks, the archive's layout,
-reproducibility (two builds, same bytes), and a build that lacks some interpreters.
+"""Tests of build_zipapp.py and buildlib/: the import rewriter, vendor.txt and wheel checks, the archive's
+layout, reproducibility (two builds, same bytes), finding interpreters (pyenv, the running one, PATH),
+and a build that lacks some interpreters.
 
 The archive's behaviour on each Python is tested by tests/e2e/ against dist/claw.pyz. Builds here run
 on a snapshot of claw/ (other work may change the tree meanwhile) into temporary directories, with the
@@ -25,6 +26,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 import build_zipapp as bz  # noqa: E402
 from build_zipapp import BuildError, check_rewrite, rewrite_imports  # noqa: E402
+from buildlib import vendoring  # noqa: E402
 from claw._pyz import pack, tables  # noqa: E402
 
 NAMES = ("h11", "wsproto", "certifi", "tomli")
@@ -124,7 +126,7 @@ def wheels():
 def test_wrong_hash_is_refused(wheels, tmp_path):
     pins = bz.parse_vendor_txt((ROOT / "vendor.txt").read_text())
     pin = pins[0]
-    real = bz._find_wheel(pin, wheels)
+    real = vendoring._find_wheel(pin, wheels)
     fake = tmp_path / real.name
     fake.write_bytes(real.read_bytes() + b"\0")
     with pytest.raises(BuildError, match="sha256 mismatch"):
@@ -232,7 +234,7 @@ def test_vendored_sources_differ_from_the_wheel_only_in_imports(two_builds, whee
     pins = bz.parse_vendor_txt((ROOT / "vendor.txt").read_text())
     with zipfile.ZipFile(two_builds[0].path) as pyz:
         for pin in pins:
-            with zipfile.ZipFile(bz._find_wheel(pin, wheels)) as whl:
+            with zipfile.ZipFile(vendoring._find_wheel(pin, wheels)) as whl:
                 for member in whl.namelist():
                     if not member.endswith(".py") or f"claw/_vendor/{member}" not in pyz.namelist():
                         continue
