@@ -31,6 +31,7 @@ It deliberately knows nothing about imports, modules or tables.
 
 from __future__ import annotations
 
+import bisect
 import marshal
 TYPE_CHECKING = False  # typing is not imported at start-up (it costs ~10 ms)
 if TYPE_CHECKING:
@@ -151,7 +152,9 @@ class PackReader:
         self.stream_offset = len(data) - header["length"]  # where the compressed stream starts
         self._stream = view[self.stream_offset:]
         self._decompress = _decompressor(self.codec, header)
-        self._out = bytearray()
+        self._chunks: List[bytes] = []  # decompressed so far, in order (never joined: no reallocation)
+        self._starts: List[int] = []  # offset of each chunk in the decompressed stream
+        self._decoded = 0  # bytes decompressed so far
         self._pos = 0
         self._step = _FIRST_STEP
 
@@ -169,19 +172,31 @@ class PackReader:
             return None
         offset, length, _, crc = entry
         end = offset + length
-        out = self._out
-        while len(out) < end:
+        while self._decoded < end:
             if self._pos >= len(self._stream):
                 raise PackError("pack stream ends early")
             chunk = self._stream[self._pos:self._pos + self._step]
             self._pos += self._step
             self._step = min(self._step * 2, _MAX_STEP)
             try:
-                out += self._decompress(chunk)
+                out = self._decompress(chunk)
             except Exception as exc:  # zlib.error, lzma.LZMAError: the stream is damaged
                 raise PackError(f"pack stream damaged: {exc}") from None
-        with memoryview(out) as view:  # one copy (a bytearray slice would make two)
-            data = view[offset:end].tobytes()
+            if out:
+                self._chunks.append(out)
+                self._starts.append(self._decoded)
+                self._decoded += len(out)
+        i = bisect.bisect_right(self._starts, offset) - 1
+        start = self._starts[i]
+        if end <= start + len(self._chunks[i]):
+            data = self._chunks[i][offset - start:end - start]
+        else:
+            parts = [self._chunks[i][offset - start:]]
+            while start + len(self._chunks[i]) < end:
+                i += 1
+                start = self._starts[i]
+                parts.append(self._chunks[i][:end - start])
+            data = b"".join(parts)
         if _crc32(data) != crc:
             raise PackError(f"pack member {name} damaged")
         return data
