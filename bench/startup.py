@@ -45,6 +45,9 @@ import importlib, os, runpy, sys
 pyz, mods = sys.argv[1], [m for m in sys.argv[2].split(",") if m]
 sys.argv = [pyz, "--version"]
 out = os.dup(1); os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
+def _exit_here(status):  # claw ends with os._exit; this script goes on importing after it
+    raise SystemExit(status)
+os._exit = _exit_here
 try:
     runpy.run_path(pyz, run_name="__main__")
 except SystemExit:

@@ -8,3 +8,5 @@ build_zipapp.py, read at run time); ``importer`` serves claw's modules from them
 Nothing here is used when claw runs from a source checkout. This package must stay importable on any
 Python 3.9+ without the rest of claw: the generated ``__main__.py`` runs it before anything else.
 """
+
+from __future__ import annotations

@@ -171,6 +171,8 @@ class PackReader:
         if entry is None:
             return None
         offset, length, _, crc = entry
+        if length == 0:
+            return b""
         end = offset + length
         while self._decoded < end:
             if self._pos >= len(self._stream):

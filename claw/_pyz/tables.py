@@ -99,11 +99,12 @@ class Recorder:
 
 
 def serve(get: Callable[[str], Optional[bytes]], names: Any) -> None:
-    """Serve the tables among ``names`` (the pack's members), read with ``get`` at first use."""
+    """Serve the tables among ``names`` (the pack's members), read with ``get`` at first use (a table
+    that cannot be read, e.g. a damaged one, is served as empty: everything is compiled as usual)."""
     if DATACLASS_CODE in names:
-        serve_dataclass_code(lambda: marshal.loads(get(DATACLASS_CODE) or b"0"))
+        serve_dataclass_code(lambda: marshal.loads(get(DATACLASS_CODE)))
     if REGEX_PROGRAMS in names:
-        serve_regex_programs(lambda: marshal.loads(get(REGEX_PROGRAMS) or b"0"))
+        serve_regex_programs(lambda: marshal.loads(get(REGEX_PROGRAMS)))
 
 
 def serve_dataclass_code(load_table: Callable[[], Any]) -> None:
