@@ -50,6 +50,35 @@ def test_pack_round_trip_keeps_order_and_decompresses_lazily(codec):
     assert pack.write_pack(MAGIC, members, codec) == data  # deterministic
 
 
+def test_members_can_be_read_from_several_threads_at_once():
+    # Imports may run in several threads; zlib releases the GIL while it inflates.
+    import threading
+
+    members = _members(60)
+    data = pack.write_pack(MAGIC, members)
+    expected = {name: raw for name, raw, _ in members}
+    errors = []
+
+    def read(seed):
+        order = list(expected)
+        random.Random(seed).shuffle(order)
+        for name in order:
+            try:
+                if reader.get(name) != expected[name]:
+                    errors.append(name)
+            except Exception as exc:  # e.g. a chunk list another thread is halfway through updating
+                errors.append(repr(exc))
+
+    for _ in range(20):
+        reader = pack.PackReader(data, MAGIC)
+        threads = [threading.Thread(target=read, args=(seed,)) for seed in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert errors == []
+
+
 def test_pack_is_refused_when_it_does_not_check_out():
     data = pack.write_pack(MAGIC, _members())
     with pytest.raises(pack.PackError, match="another Python"):

@@ -31,6 +31,7 @@ It deliberately knows nothing about imports, modules or tables.
 
 from __future__ import annotations
 
+import _thread
 import bisect
 import marshal
 TYPE_CHECKING = False  # typing is not imported at start-up (it costs ~10 ms)
@@ -157,6 +158,7 @@ class PackReader:
         self._decoded = 0  # bytes decompressed so far
         self._pos = 0
         self._step = _FIRST_STEP
+        self._lock = _thread.allocate_lock()  # modules may be imported from several threads at once
 
     def __contains__(self, name: str) -> bool:
         return name in self.members
@@ -174,31 +176,32 @@ class PackReader:
         if length == 0:
             return b""
         end = offset + length
-        while self._decoded < end:
-            if self._pos >= len(self._stream):
-                raise PackError("pack stream ends early")
-            chunk = self._stream[self._pos:self._pos + self._step]
-            self._pos += self._step
-            self._step = min(self._step * 2, _MAX_STEP)
-            try:
-                out = self._decompress(chunk)
-            except Exception as exc:  # zlib.error, lzma.LZMAError: the stream is damaged
-                raise PackError(f"pack stream damaged: {exc}") from None
-            if out:
-                self._chunks.append(out)
-                self._starts.append(self._decoded)
-                self._decoded += len(out)
-        i = bisect.bisect_right(self._starts, offset) - 1
-        start = self._starts[i]
-        if end <= start + len(self._chunks[i]):
-            data = self._chunks[i][offset - start:end - start]
-        else:
-            parts = [self._chunks[i][offset - start:]]
-            while start + len(self._chunks[i]) < end:
-                i += 1
-                start = self._starts[i]
-                parts.append(self._chunks[i][:end - start])
-            data = b"".join(parts)
+        with self._lock:
+            while self._decoded < end:
+                if self._pos >= len(self._stream):
+                    raise PackError("pack stream ends early")
+                chunk = self._stream[self._pos:self._pos + self._step]
+                self._pos += self._step
+                self._step = min(self._step * 2, _MAX_STEP)
+                try:
+                    out = self._decompress(chunk)
+                except Exception as exc:  # zlib.error, lzma.LZMAError: the stream is damaged
+                    raise PackError(f"pack stream damaged: {exc}") from None
+                if out:
+                    self._chunks.append(out)
+                    self._starts.append(self._decoded)
+                    self._decoded += len(out)
+            i = bisect.bisect_right(self._starts, offset) - 1
+            start = self._starts[i]
+            if end <= start + len(self._chunks[i]):
+                data = self._chunks[i][offset - start:end - start]
+            else:
+                parts = [self._chunks[i][offset - start:]]
+                while start + len(self._chunks[i]) < end:
+                    i += 1
+                    start = self._starts[i]
+                    parts.append(self._chunks[i][:end - start])
+                data = b"".join(parts)
         if _crc32(data) != crc:
             raise PackError(f"pack member {name} damaged")
         return data
