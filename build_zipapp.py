@@ -171,9 +171,9 @@ def find_pythons(root: Optional[Path] = None, versions: Sequence[str] = SUPPORTE
 # --------------------------------------------------------------------------------------------------
 # bytecode
 
-# The modules a `claw -p` run imports (each with what it imports), in order: the compile worker
-# imports these first, and the pack stores modules in the order their import started, so a run
-# decompresses as little of its pack as it can. A name that no longer exists is skipped; a stale
+# The modules a `claw -p` run imports (each with what it imports), in order, then those of `claw
+# version` and the REPL: the compile worker imports these first, and the pack stores modules in the
+# order their import started, so a run inflates as few of its pack's segments as it can. A name that no longer exists is skipped; a stale
 # list costs start-up time, never correctness. Regenerate from `python -X importtime dist/claw.pyz -p`.
 START_ORDER = (
     "claw.cli.main", "claw.cli.startup_gc", "claw.cli.headless", "claw.cli.setup", "claw.cli.tty_prompt",
@@ -187,6 +187,8 @@ START_ORDER = (
     "claw.tools.bash", "claw.tools.edit_file", "claw.tools.glob_search", "claw.tools.grep_search",
     "claw.tools.read_file", "claw.tools.todo_write", "claw.tools.web_fetch", "claw.tools.web_search",
     "claw.tools.write_file",
+    # then `claw version` (the other vendored libraries) and the REPL
+    "claw._vendor.wsproto", "claw._vendor.certifi", "claw._vendor.tomli", "claw.cli.repl",
 )
 
 
