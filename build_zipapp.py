@@ -77,6 +77,7 @@ def claw_files(root: Path, vendored: Sequence[str]) -> Dict[str, bytes]:
 
 
 def pyenv_root() -> Path:
+    """``$PYENV_ROOT``, else what ``pyenv root`` says, else ``~/.pyenv`` (which may not exist)."""
     env = os.environ.get("PYENV_ROOT")
     if env:
         return Path(env)
