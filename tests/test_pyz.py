@@ -52,7 +52,8 @@ def test_pack_round_trip_keeps_order_and_decompresses_lazily(codec):
 
 
 def test_members_can_be_read_from_several_threads_at_once():
-    # Imports may run in several threads; zlib releases the GIL while it inflates.
+    # Imports may run in several threads (zlib releases the GIL while it inflates): each must get the
+    # right bytes while others inflate and drop segments.
     import threading
 
     members = _members(60)
@@ -70,13 +71,18 @@ def test_members_can_be_read_from_several_threads_at_once():
             except Exception as exc:  # e.g. a chunk list another thread is halfway through updating
                 errors.append(repr(exc))
 
-    for _ in range(20):
-        reader = pack.PackReader(data, MAGIC)
-        threads = [threading.Thread(target=read, args=(seed,)) for seed in range(8)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible, to meet the races
+    try:
+        for _ in range(20):
+            reader = pack.PackReader(data, MAGIC)
+            threads = [threading.Thread(target=read, args=(seed,)) for seed in range(8)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+    finally:
+        sys.setswitchinterval(interval)
     assert errors == []
 
 

@@ -26,8 +26,8 @@ For each Python the build compiled claw with (tag ``cpXY``), the archive holds t
     own as raw deflate (``zlib``) or raw LZMA2 (``lzma``, ``dict_size`` in the header); compressed
     offsets count from the end of the header.
 
-``PackReader`` decompresses a segment the first time one of its members is asked for, so a run that
-imports three modules inflates one or two segments. Segments, rather than one stream, keep that true
+``PackReader`` decompresses a segment when one of its members is asked for (and keeps the last two),
+so a run that imports three modules inflates one or two segments. Segments, rather than one stream, keep that true
 for runs that skip around (``claw version``, the REPL); they cost 2 % of size against one stream.
 Any part that does not check out raises ``PackError``, and the importer then compiles the sources.
 
@@ -39,6 +39,7 @@ It deliberately knows nothing about imports, modules or tables.
 
 from __future__ import annotations
 
+import _thread
 import bisect
 import marshal
 
@@ -49,6 +50,7 @@ if TYPE_CHECKING:
 FORMAT = 2
 CODECS = ("zlib", "lzma")
 SEGMENT_SIZE = 1 << 17  # 128 KiB of members per segment: -2 % of size against one stream, ~0.5 ms to inflate
+_KEEP = 2  # inflated segments kept (members are asked for in layout order, mostly): 256 KiB at most
 BOOT_MODULES = ("claw", "claw._pyz", "claw._pyz.cpython", "claw._pyz.pack", "claw._pyz.importer")
 
 
@@ -157,7 +159,8 @@ class PackReader:
     """One pack, checked at construction (raises ``PackError``), decompressed as members are asked for.
 
     ``magic`` None reads a pack of any Python (for tools and tests: ``get`` returns bytes anyway).
-    Safe to use from several threads (two may inflate the same segment; both get the same bytes)."""
+    Safe to use from several threads. It keeps the last ``_KEEP`` inflated segments, not all: a run
+    would otherwise hold ~2 MB it no longer needs."""
 
     def __init__(self, data: bytes, magic: Optional[bytes] = None) -> None:
         if len(data) < 5 or (magic is not None and bytes(data[:4]) != magic):
@@ -193,7 +196,8 @@ class PackReader:
         self._starts = [segment[0] for segment in self.segments]
         self._stream = view[self.stream_offset:]
         self._decompress = _decompressor(self.codec, header)
-        self._inflated: Dict[int, bytes] = {}  # segment number -> its members' bytes
+        self._inflated: Dict[int, bytes] = {}  # segment number -> its members' bytes, least recent first
+        self._lock = _thread.allocate_lock()  # modules may be imported from several threads at once
 
     def __contains__(self, name: str) -> bool:
         return name in self.members
@@ -209,11 +213,15 @@ class PackReader:
             return None
         offset, length, _, crc = entry
         i = bisect.bisect_right(self._starts, offset) - 1
-        raw = self._inflated.get(i)
-        if raw is None:
-            if i < 0:
-                raise PackError("pack index damaged")
-            raw = self._inflated[i] = self._inflate(i)
+        if i < 0:
+            raise PackError("pack index damaged")
+        with self._lock:
+            raw = self._inflated.pop(i, None)
+            if raw is None:
+                raw = self._inflate(i)
+                while len(self._inflated) >= _KEEP:  # drop the least recently used
+                    del self._inflated[next(iter(self._inflated))]
+            self._inflated[i] = raw
         start = self._starts[i]
         if offset + length > start + len(raw):
             raise PackError(f"pack member {name} is not inside one segment")
