@@ -215,9 +215,13 @@ def test_archive_layout(two_builds, snapshot):
             assert boot[:4] == reader.magic
             # The modules claw.cli.main needs come first in the stream (a --version run inflates
             # only them), the built-in tools before the vendored libraries a -p run does not use.
-            position = {name: reader.members[name][0] for name in reader.members}
+            position = {name: reader.members[name][:2] for name in reader.members}  # (segment, offset)
             assert position["claw/cli/main.py"] < position[tables.DATACLASS_CODE] < position["claw/cli/headless.py"]
             assert position["claw/tools/bash.py"] < position["claw/_vendor/wsproto/__init__.py"]
+            # ... in a first segment of their own, small to inflate.
+            first = [name for name, (segment, _) in position.items() if segment == 0]
+            assert {"claw/_pyz/tables.py", "claw/cli/__init__.py", "claw/cli/main.py"} <= set(first), first
+            assert tables.DATACLASS_CODE not in first and reader.segments[0][0] < 64 * 1024
             # The dataclass table holds the generated methods of claw's and the vendored classes.
             assert any("message_id" in text for text in table), tag  # claw.api.types.MessageStarted
             assert any("status_code" in text and "reason" in text for text in table), tag  # h11's Response

@@ -45,6 +45,8 @@ def test_pack_round_trip_keeps_order_and_decompresses_lazily(codec):
     assert len(fresh.segments) == 7  # 40 members of 5 KB, 30 KB segments: 6 members each
     assert fresh.get("claw/m20.py") == members[20][1]
     assert list(fresh._inflated) == [3]  # only the segment of the member asked for is inflated
+    cut = pack.PackReader(pack.write_pack(MAGIC, members, codec, cut_before=["claw/m2.py"]), MAGIC)
+    assert cut.segments[0][0] == 2 * 5000 and cut.members["claw/m2.py"][:2] == (1, 0)
     assert fresh.get("claw/nothing.py") is None and "claw/m3.py" in fresh
     for name, raw, source_hash in members:
         assert fresh.get(name) == raw and fresh.source_hash(name) == source_hash
@@ -109,8 +111,8 @@ def test_a_member_whose_checksum_differs_is_refused():
     members = [("claw/a.py", b"A" * 100, b""), ("claw/b.py", b"B" * 100, b"")]
     data = pack.write_pack(MAGIC, members)
     header = marshal.loads(data[4:])
-    offset, length, source_hash, crc = header["members"]["claw/b.py"]
-    header["members"]["claw/b.py"] = (offset, length, source_hash, crc ^ 1)
+    segment, offset, length, source_hash, crc = header["members"]["claw/b.py"]
+    header["members"]["claw/b.py"] = (segment, offset, length, source_hash, crc ^ 1)
     stream = data[len(data) - header["length"]:]
     tampered = pack.PackReader(MAGIC + marshal.dumps(header, 4) + stream, MAGIC)
     assert tampered.get("claw/a.py") == b"A" * 100
@@ -224,7 +226,7 @@ def test_a_regex_table_for_another_engine_is_ignored(restore_patches):
     pattern = "(a)(b)"
     arguments = cpython.sre_arguments(pattern, 0)
     wrong = (arguments[0], [0], *arguments[2:])  # a program that would fail if used
-    tables.serve_regex_programs(lambda: (-1, {(pattern, 0): wrong}))
+    tables.patch_on_import({cpython.regex_compiler_name(): tables.regex_patch(lambda: (-1, {(pattern, 0): wrong}))})
     re.purge()
     assert re.compile(pattern).match("ab").groups() == ("a", "b")
 

@@ -8,7 +8,8 @@ compiled at start-up; ``__cached__`` then names the module's place in the pack. 
 the pack's codec) the sources are compiled, once per module (stock zipimport compiles each module
 twice: once to find its file name, once to run it). With ``--check-hash-based-pycs always`` each
 module's recorded source hash is compared with its source in the archive, and the source wins on a
-mismatch. Once installed, the pack's start-up tables are served (tables.py).
+mismatch. Once installed, the pack's start-up tables are served (tables.py) from the first import of
+``dataclasses`` or the regex compiler on.
 
 The generated ``__main__.py`` calls ``install`` first thing, after running this module and its
 siblings in ``pack.BOOT_MODULES`` from ``cpXY.boot`` (or importing them from source). It does not
@@ -134,11 +135,35 @@ def install(loader: Any, tag: str, precompiled: bool) -> Optional[PackReader]:
         if isinstance(finder, zipimport.zipimporter) and finder.archive == archive:
             sys.path_importer_cache[entry] = ClawImporter(entry)
     _adopt_boot_modules(archive, tag if precompiled else None)
-    if pack is not None:
+    if pack is not None and any(name.startswith("<") for name in pack.members):
+        _serve_tables_on_first_use(pack)
+    return pack
+
+
+def _serve_tables_on_first_use(pack: PackReader) -> None:
+    """Serve the pack's start-up tables (tables.py) once ``dataclasses`` or the regex compiler is
+    imported, importing tables.py only then: ``--version`` needs neither."""
+    names = {"dataclasses", cpython.regex_compiler_name()} - {None}
+    if names & set(sys.modules):  # imported already (by site, say): serve now
         from claw._pyz import tables
 
         tables.serve(pack.get, pack.members)
-    return pack
+        return
+
+    class ServeTables:
+        @staticmethod
+        def find_spec(fullname: str, path: Any = None, target: Any = None) -> Any:
+            if fullname not in names:
+                return None
+            sys.meta_path.remove(ServeTables)
+            from claw._pyz import tables
+
+            patches = tables.patches(pack.get, pack.members)
+            patch = patches.pop(fullname, None)
+            tables.patch_on_import(patches)
+            return tables.patched_spec(fullname, path, patch) if patch is not None else None
+
+    sys.meta_path.insert(0, ServeTables)
 
 
 def _adopt_boot_modules(archive: str, tag: Optional[str]) -> None:

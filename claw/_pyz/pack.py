@@ -14,17 +14,17 @@ For each Python the build compiled claw with (tag ``cpXY``), the archive holds t
 
         {"format": FORMAT, "codec": "zlib" | "lzma", "size": bytes of all members,
          "length": bytes of all compressed segments,
-         "segments": ((offset, length, compressed offset, compressed length), ...),
-         "members": {name: (offset, length, source_hash, crc32)}}
+         "segments": ((length, compressed offset, compressed length), ...),
+         "members": {name: (segment, offset, length, source_hash, crc32)}}
 
     Members are laid out one after another, in the order the build chose (what a run imports first
-    comes first); ``offset`` and ``length`` are positions in that layout. A member is ``"claw/x.py"``,
-    the marshalled code of that module (``source_hash``: the 8-byte hash hash-based pycs record), or
-    a start-up table (see tables.py; hash ``b""``); ``crc32`` is checked before a member is used
-    (marshal is not safe against damaged data). The layout is cut, between members, into segments of
-    about ``SEGMENT_SIZE`` bytes (a bigger member is a segment of its own), each compressed on its
-    own as raw deflate (``zlib``) or raw LZMA2 (``lzma``, ``dict_size`` in the header); compressed
-    offsets count from the end of the header.
+    comes first), and that layout is cut, between members, into segments of about ``SEGMENT_SIZE``
+    bytes (a bigger member is a segment of its own; the build also cuts after what ``--version``
+    needs), each compressed on its own as raw deflate (``zlib``) or raw LZMA2 (``lzma``,
+    ``dict_size`` in the header); compressed offsets count from the end of the header. A member is
+    ``"claw/x.py"``, the marshalled code of that module (``source_hash``: the 8-byte hash hash-based
+    pycs record), or a start-up table (see tables.py; hash ``b""``), at ``offset`` in its segment;
+    ``crc32`` is checked before a member is used (marshal is not safe against damaged data).
 
 ``PackReader`` decompresses a segment when one of its members is asked for (and keeps the last two),
 so a run that imports three modules inflates one or two segments. Segments, rather than one stream, keep that true
@@ -40,14 +40,13 @@ It deliberately knows nothing about imports, modules or tables.
 from __future__ import annotations
 
 import _thread
-import bisect
 import marshal
 
 TYPE_CHECKING = False  # typing is not imported at start-up (it costs ~10 ms)
 if TYPE_CHECKING:
     from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
-FORMAT = 2
+FORMAT = 3
 CODECS = ("zlib", "lzma")
 SEGMENT_SIZE = 1 << 17  # 128 KiB of members per segment: -2 % of size against one stream, ~0.5 ms to inflate
 _KEEP = 2  # inflated segments kept (members are asked for in layout order, mostly): 256 KiB at most
@@ -78,36 +77,37 @@ def write_boot(magic: bytes, modules: Sequence[Tuple[str, bool, Any]]) -> bytes:
 
 
 def write_pack(magic: bytes, members: Sequence[Tuple[str, bytes, bytes]], codec: str = "zlib",
-               segment_size: int = SEGMENT_SIZE) -> bytes:
-    """The pack entry for ``members`` ``(name, data, source_hash)``, laid out in the order given."""
+               segment_size: int = SEGMENT_SIZE, cut_before: Sequence[str] = ()) -> bytes:
+    """The pack entry for ``members`` ``(name, data, source_hash)``, laid out in the order given,
+    with a new segment at least before each member named in ``cut_before``."""
     import zlib
 
     if len(magic) != 4:
         raise ValueError("magic number must be 4 bytes")
     if codec not in CODECS:
         raise ValueError(f"unknown codec {codec!r}; one of {', '.join(CODECS)}")
-    index: Dict[str, Tuple[int, int, bytes, int]] = {}
+    index: Dict[str, Tuple[int, int, int, bytes, int]] = {}
     cuts: List[List[bytes]] = [[]]
-    offset = start = 0
+    offset = size = 0  # offset in the current segment, bytes of all members
     for name, data, source_hash in members:
         if name in index:
             raise ValueError(f"member {name!r} given twice")
-        if cuts[-1] and offset + len(data) - start > segment_size:
+        if cuts[-1] and (offset + len(data) > segment_size or name in cut_before):
             cuts.append([])
-            start = offset
-        index[name] = (offset, len(data), bytes(source_hash), zlib.crc32(data))
+            offset = 0
+        index[name] = (len(cuts) - 1, offset, len(data), bytes(source_hash), zlib.crc32(data))
         cuts[-1].append(bytes(data))
         offset += len(data)
-    raws = [b"".join(parts) for parts in cuts if parts]
-    header: Dict[str, Any] = {"format": FORMAT, "codec": codec, "size": offset, "members": index}
-    compress = _compressor(codec, header, max((len(raw) for raw in raws), default=0))
+        size += len(data)
+    raws = [b"".join(parts) for parts in cuts]
+    header: Dict[str, Any] = {"format": FORMAT, "codec": codec, "size": size, "members": index}
+    compress = _compressor(codec, header, max(len(raw) for raw in raws))
     segments, stream = [], []
-    raw_offset = stream_offset = 0
+    stream_offset = 0
     for raw in raws:
         packed = compress(raw)
-        segments.append((raw_offset, len(raw), stream_offset, len(packed)))
+        segments.append((len(raw), stream_offset, len(packed)))
         stream.append(packed)
-        raw_offset += len(raw)
         stream_offset += len(packed)
     header["segments"] = tuple(segments)
     header["length"] = stream_offset
@@ -179,21 +179,16 @@ class PackReader:
         self.magic = bytes(data[:4])
         self.codec: str = header["codec"]
         self.size: int = header["size"]
-        self.members: Dict[str, Tuple[int, int, bytes, int]] = header["members"]
-        self.segments: Tuple[Tuple[int, int, int, int], ...] = header["segments"]
-        expected = 0
+        self.members: Dict[str, Tuple[int, int, int, bytes, int]] = header["members"]
+        self.segments: Tuple[Tuple[int, int, int], ...] = header["segments"]
         for segment in self.segments:
-            if (type(segment) is not tuple or len(segment) != 4 or segment[0] != expected
-                    or segment[2] < 0 or segment[2] + segment[3] > header["length"]):
+            if (type(segment) is not tuple or len(segment) != 3 or segment[1] < 0
+                    or segment[1] + segment[2] > header["length"]):
                 raise PackError("pack segments damaged")
-            expected += segment[1]
-        if expected != self.size:
-            raise PackError("pack segments damaged")
         for entry in self.members.values():
-            if (type(entry) is not tuple or len(entry) != 4 or entry[0] < 0 or entry[1] < 0
-                    or entry[0] + entry[1] > self.size):
+            if (type(entry) is not tuple or len(entry) != 5 or not 0 <= entry[0] < len(self.segments)
+                    or entry[1] < 0 or entry[2] < 0 or entry[1] + entry[2] > self.segments[entry[0]][0]):
                 raise PackError("pack index damaged")
-        self._starts = [segment[0] for segment in self.segments]
         self._stream = view[self.stream_offset:]
         self._decompress = _decompressor(self.codec, header)
         self._inflated: Dict[int, bytes] = {}  # segment number -> its members' bytes, least recent first
@@ -204,17 +199,14 @@ class PackReader:
 
     def source_hash(self, name: str) -> Optional[bytes]:
         entry = self.members.get(name)
-        return None if entry is None else entry[2]
+        return None if entry is None else entry[3]
 
     def get(self, name: str) -> Optional[bytes]:
         """The bytes of member ``name`` (None if there is no such member)."""
         entry = self.members.get(name)
         if entry is None:
             return None
-        offset, length, _, crc = entry
-        i = bisect.bisect_right(self._starts, offset) - 1
-        if i < 0:
-            raise PackError("pack index damaged")
+        i, offset, length, _, crc = entry
         with self._lock:
             raw = self._inflated.pop(i, None)
             if raw is None:
@@ -222,16 +214,13 @@ class PackReader:
                 while len(self._inflated) >= _KEEP:  # drop the least recently used
                     del self._inflated[next(iter(self._inflated))]
             self._inflated[i] = raw
-        start = self._starts[i]
-        if offset + length > start + len(raw):
-            raise PackError(f"pack member {name} is not inside one segment")
-        data = raw[offset - start:offset - start + length]
+        data = raw[offset:offset + length]
         if _crc32(data) != crc:
             raise PackError(f"pack member {name} damaged")
         return data
 
     def _inflate(self, i: int) -> bytes:
-        _, length, stream_offset, stream_length = self.segments[i]
+        length, stream_offset, stream_length = self.segments[i]
         try:
             raw = self._decompress(self._stream[stream_offset:stream_offset + stream_length], length)
         except Exception as exc:  # zlib.error, lzma.LZMAError: the segment is damaged
@@ -242,7 +231,7 @@ class PackReader:
 
     def items(self) -> List[Tuple[str, bytes]]:
         """Every member, in layout order (decompresses everything)."""
-        order = sorted(self.members, key=lambda name: self.members[name][0])
+        order = sorted(self.members, key=lambda name: self.members[name][:2])
         return [(name, self.get(name) or b"") for name in order]
 
 

@@ -101,15 +101,23 @@ class Recorder:
 def serve(get: Callable[[str], Optional[bytes]], names: Any) -> None:
     """Serve the tables among ``names`` (the pack's members), read with ``get`` at first use (a table
     that cannot be read, e.g. a damaged one, is served as empty: everything is compiled as usual)."""
+    patch_on_import(patches(get, names))
+
+
+def patches(get: Callable[[str], Optional[bytes]], names: Any) -> Dict[str, Callable[[Any], Any]]:
+    """``{module name: patch(module)}`` that serve the tables among ``names``: see ``serve``."""
+    out: Dict[str, Callable[[Any], Any]] = {}
+    compiler = cpython.regex_compiler_name()
     if DATACLASS_CODE in names:
-        serve_dataclass_code(lambda: marshal.loads(get(DATACLASS_CODE)))
-    if REGEX_PROGRAMS in names:
-        serve_regex_programs(lambda: marshal.loads(get(REGEX_PROGRAMS)))
+        out["dataclasses"] = dataclass_patch(lambda: marshal.loads(get(DATACLASS_CODE)))
+    if REGEX_PROGRAMS in names and compiler is not None:
+        out[compiler] = regex_patch(lambda: marshal.loads(get(REGEX_PROGRAMS)))
+    return out
 
 
-def serve_dataclass_code(load_table: Callable[[], Any]) -> None:
-    """Give ``dataclasses`` an ``exec`` that runs precompiled code for the sources in the table that
-    ``load_table()`` returns (loaded at the first call) and compiles any other source as usual."""
+def dataclass_patch(load_table: Callable[[], Any]) -> Callable[[Any], Any]:
+    """A patch that gives ``dataclasses`` an ``exec`` running precompiled code for the sources in the
+    table that ``load_table()`` returns (loaded at the first call), compiling any other source as usual."""
     import builtins
 
     builtin_exec = builtins.exec
@@ -126,17 +134,14 @@ def serve_dataclass_code(load_table: Callable[[], Any]) -> None:
                 source = marshal.loads(code)
         return builtin_exec(source, globals, locals)
 
-    patch_on_import("dataclasses", lambda module: cpython.set_dataclasses_exec(module, exec))
+    return lambda module: cpython.set_dataclasses_exec(module, exec)
 
 
-def serve_regex_programs(load_table: Callable[[], Any]) -> None:
-    """Give the regular expression compiler a ``compile`` that builds the pattern from the table's
-    precompiled program when the pattern and flags are in the table that ``load_table()`` returns
-    (loaded at the first call, and ignored unless it was made for this engine), and compiles
+def regex_patch(load_table: Callable[[], Any]) -> Callable[[Any], Any]:
+    """A patch that gives the regular expression compiler a ``compile`` that builds the pattern from
+    the table's precompiled program when the pattern and flags are in the table that ``load_table()``
+    returns (loaded at the first call, and ignored unless it was made for this engine), and compiles
     anything else as usual."""
-    name = cpython.regex_compiler_name()
-    if name is None:
-        return
     table: Optional[dict] = None
 
     def patch(module: Any) -> None:
@@ -155,7 +160,7 @@ def serve_regex_programs(load_table: Callable[[], Any]) -> None:
 
         cpython.set_regex_compile(module, compile)
 
-    patch_on_import(name, patch)
+    return patch
 
 
 def _load_or_none(load_table: Callable[[], Any]) -> Any:
@@ -165,29 +170,44 @@ def _load_or_none(load_table: Callable[[], Any]) -> Any:
         return None
 
 
-def patch_on_import(name: str, patch: Callable[[Any], Any]) -> None:
-    """Call ``patch(module)`` once the standard-library module ``name`` has run: now if it is already
-    imported, else through a one-shot finder at the front of ``sys.meta_path``."""
-    if name in sys.modules:
-        patch(sys.modules[name])
+def patch_on_import(patches: Dict[str, Callable[[Any], Any]]) -> None:
+    """Call ``patch(module)`` for each ``{name: patch}`` once the standard-library module ``name`` has
+    run: now if it is already imported, else through a finder at the front of ``sys.meta_path`` that
+    goes away once it has patched them all."""
+    waiting = {}
+    for name, patch in patches.items():
+        if name in sys.modules:
+            patch(sys.modules[name])
+        else:
+            waiting[name] = patch
+    if not waiting:
         return
-    from importlib.machinery import PathFinder
 
     class PatchOnImport:
         @staticmethod
         def find_spec(fullname, path=None, target=None):
-            if fullname != name:
+            patch = waiting.pop(fullname, None)
+            if patch is None:
                 return None
-            sys.meta_path.remove(PatchOnImport)
-            spec = PathFinder.find_spec(fullname, path)
-            if spec is not None and spec.loader is not None:
-                run = spec.loader.exec_module
-
-                def exec_module(module):
-                    run(module)
-                    patch(module)
-
-                spec.loader.exec_module = exec_module
-            return spec
+            if not waiting:
+                sys.meta_path.remove(PatchOnImport)
+            return patched_spec(fullname, path, patch)
 
     sys.meta_path.insert(0, PatchOnImport)
+
+
+def patched_spec(fullname: str, path: Any, patch: Callable[[Any], Any]) -> Any:
+    """The spec the path finder gives the standard-library module ``fullname``, set to call
+    ``patch(module)`` once the module has run."""
+    from importlib.machinery import PathFinder
+
+    spec = PathFinder.find_spec(fullname, path)
+    if spec is not None and spec.loader is not None:
+        run = spec.loader.exec_module
+
+        def exec_module(module):
+            run(module)
+            patch(module)
+
+        spec.loader.exec_module = exec_module
+    return spec
