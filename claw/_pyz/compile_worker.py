@@ -6,7 +6,8 @@ stdin, in a fresh process with ``PYTHONHASHSEED=0`` (so marshal output does not 
 It compiles every module, then imports them all with the start-up table recorders in place
 (tables.py): first the ``ENTRY`` modules in the order given (what a ``claw -p`` run imports), then
 the rest. The pack stores the modules in that import order (those ``claw.cli.main`` imports first,
-then the tables, then the others), so a run decompresses as little of it as it can. Writes
+in a segment of their own, then the tables, then the others), so a run inflates as little of it as
+it can. Writes
 ``OUT/boot`` and ``OUT/pack`` (format: pack.py) and prints ``X.Y MAGICHEX``.
 
 It deliberately does not write anything else, and is never imported at run time.
@@ -33,6 +34,7 @@ def import_all(names: List[str], entries: List[str]) -> Tuple[List[str], int]:
     """Import ``entries`` (in order; missing ones skipped), then every module of ``names``; return the
     modules in the order their import started, and how many of them the first entry imported."""
     before = set(sys.modules)
+    wanted = set(names)
     first = 0
     for i, module in enumerate(entries + sorted(names)):
         try:
@@ -45,8 +47,8 @@ def import_all(names: List[str], entries: List[str]) -> Tuple[List[str], int]:
                 raise
             # else a platform module this machine lacks: that module's classes are left out
         if i == 0:
-            first = len([m for m in sys.modules if m not in before and m in names])
-    order = [m for m in sys.modules if m not in before and m in names]
+            first = len([m for m in sys.modules if m not in before and m in wanted])
+    order = [m for m in sys.modules if m not in before and m in wanted]
     return order, first
 
 
@@ -75,22 +77,23 @@ def main(argv: List[str]) -> int:
     for name in pack.BOOT_MODULES:
         rel = name.replace(".", "/") + ("/__init__.py" if f"{name.replace('.', '/')}/__init__.py" in code else ".py")
         boot.append((name, rel.endswith("__init__.py"), code[rel]))
-    in_boot = {rel for rel in code if module_name(rel) in pack.BOOT_MODULES}
-    # tables.py runs at install; then what importing claw.cli.main imports; the tables; the rest.
-    fast = ["claw/_pyz/tables.py"] + [by_name[m] for m in order[:first]]
-    rest = [by_name[m] for m in order[first:]] + sorted(members)
+    # Layout: what importing claw.cli.main imports (all --version needs: a segment of its own), then
+    # tables.py and the tables it serves (the first dataclass needs them), then the rest in import order.
     stream: List[Tuple[str, bytes, bytes]] = []
-    seen = set(in_boot)
-    cut_before: List[str] = []  # a segment ends after what --version needs (so it inflates ~20 KiB)
-    for group in (fast, None, rest):
-        if group is None:
-            stream += [(name, data, b"") for name, data in sorted(recorded.items())]
-            cut_before += [name for name in sorted(recorded)][:1]
-            continue
-        for rel in group:
-            if rel not in seen:
-                seen.add(rel)
-                stream.append((rel, *members[rel]))
+    seen = {rel for rel in code if module_name(rel) in pack.BOOT_MODULES}
+
+    def add(rel: str) -> None:
+        if rel not in seen:
+            seen.add(rel)
+            stream.append((rel, *members[rel]))
+
+    for module in order[:first]:
+        add(by_name[module])
+    cut_before = ["claw/_pyz/tables.py"]
+    add("claw/_pyz/tables.py")
+    stream += [(name, data, b"") for name, data in sorted(recorded.items())]
+    for rel in [by_name[m] for m in order[first:]] + sorted(members):
+        add(rel)
     with open(os.path.join(out, "boot"), "wb") as f:
         f.write(pack.write_boot(magic, boot))
     with open(os.path.join(out, "pack"), "wb") as f:
