@@ -107,6 +107,27 @@ def test_pack_is_refused_when_it_does_not_check_out():
         pack.write_pack(MAGIC, _members(), "bz2")
 
 
+def test_a_pack_read_in_parts_from_its_zip_entry(tmp_path):
+    # The importer reads the header, then each segment when needed, from the stored zip entry.
+    members = _members()
+    data = pack.write_pack(MAGIC, members, segment_size=30_000)
+    archive = tmp_path / "a.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("claw/other.txt", "deflated " * 100, compress_type=zipfile.ZIP_DEFLATED)
+        zf.writestr("claw/_pyz/cp.pack", data)  # stored
+    zipimport.zipimporter(str(archive))  # reads the table of contents, as the import system does
+    location = cpython.stored_zip_entry(str(archive), "claw/_pyz/cp.pack")
+    assert location is not None and location[1] == len(data)
+    assert archive.read_bytes()[location[0]:location[0] + location[1]] == data
+    assert cpython.stored_zip_entry(str(archive), "claw/other.txt") is None  # deflated
+    assert cpython.stored_zip_entry(str(archive), "claw/missing") is None
+    reader = pack.PackReader(pack.FileSpan(str(archive), *location), MAGIC)
+    assert reader.items() == pack.PackReader(data, MAGIC).items()
+    short = pack.PackReader(pack.FileSpan(str(archive), location[0], location[1] - 100), MAGIC)
+    with pytest.raises(pack.PackError):  # the entry, cut short
+        short.items()
+
+
 def test_a_member_whose_checksum_differs_is_refused():
     members = [("claw/a.py", b"A" * 100, b""), ("claw/b.py", b"B" * 100, b"")]
     data = pack.write_pack(MAGIC, members)
@@ -161,6 +182,7 @@ def test_internals_decline_on_an_unchecked_python(monkeypatch):
     assert cpython.regex_compiler_name() is None
     assert cpython.sre_arguments("a", 0) is None and cpython.sre_magic() is None
     assert not cpython.zipimporter_subclassable()
+    assert cpython.stored_zip_entry(__file__, "x") is None
 
     class Module:
         exec = compile = None

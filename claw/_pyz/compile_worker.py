@@ -73,10 +73,14 @@ def main(argv: List[str]) -> int:
     order, first = import_all([m for m in by_name if not m.endswith("__main__")], entries)
     recorded = recorder.tables()
 
+    # The boot modules run at every start: compiled without docstrings (nothing reads them; they are
+    # a third of the entry), with no asserts to lose.
     boot = []
     for name in pack.BOOT_MODULES:
         rel = name.replace(".", "/") + ("/__init__.py" if f"{name.replace('.', '/')}/__init__.py" in code else ".py")
-        boot.append((name, rel.endswith("__init__.py"), code[rel]))
+        with open(rel, "rb") as f:
+            boot.append((name, rel.endswith("__init__.py"), compile(f.read(), rel, "exec", dont_inherit=True,
+                                                                    optimize=2)))
     # Layout: what importing claw.cli.main imports (all --version needs: a segment of its own), then
     # tables.py and the tables it serves (the first dataclass needs them), then the rest in import order.
     stream: List[Tuple[str, bytes, bytes]] = []

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from typing import Any, Optional, Tuple
 
 from claw._pyz import cpython
-from claw._pyz.pack import BOOT_MODULES, PackError, PackReader, boot_path, pack_path
+from claw._pyz.pack import BOOT_MODULES, FileSpan, PackError, PackReader, boot_path, pack_path
 
 
 _CODE = type(compile("", "", "exec"))
@@ -107,7 +107,10 @@ def open_pack(loader: zipimport.zipimporter, tag: str) -> Optional[PackReader]:
     magic = cpython.pyc_magic()
     if magic is None:
         return None
+    location = cpython.stored_zip_entry(loader.archive, pack_path(tag))
     try:
+        if location is not None:  # read the header now and each segment when needed, not 800 KiB
+            return PackReader(FileSpan(os.path.abspath(loader.archive), *location), magic)
         return PackReader(loader.get_data(pack_path(tag).replace("/", os.sep)), magic)
     except (OSError, PackError):
         return None

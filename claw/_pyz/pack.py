@@ -49,6 +49,7 @@ if TYPE_CHECKING:
 FORMAT = 3
 CODECS = ("zlib", "lzma")
 SEGMENT_SIZE = 1 << 17  # 128 KiB of members per segment: -2 % of size against one stream, ~0.5 ms to inflate
+_HEAD = 1 << 15  # bytes read first for the header (it is ~10 KiB)
 _KEEP = 2  # inflated segments kept (members are asked for in layout order, mostly): 256 KiB at most
 BOOT_MODULES = ("claw", "claw._pyz", "claw._pyz.cpython", "claw._pyz.pack", "claw._pyz.importer")
 
@@ -155,6 +156,29 @@ def read_boot(data: bytes, magic: bytes) -> tuple:
     return modules
 
 
+class FileSpan:
+    """Part of a file (a stored zip entry), read piece by piece when needed instead of all at once."""
+
+    def __init__(self, path: str, offset: int, size: int) -> None:
+        self.path, self.offset, self.size = path, offset, size
+
+    def __len__(self) -> int:
+        return self.size
+
+    def read(self, offset: int, length: int) -> bytes:
+        with open(self.path, "rb") as f:
+            f.seek(self.offset + offset)
+            return f.read(max(0, min(length, self.size - offset)))
+
+
+class _BytesSpan:
+    def __init__(self, data: bytes) -> None:
+        self.view = memoryview(data)
+
+    def read(self, offset: int, length: int) -> Any:
+        return self.view[offset:offset + length]
+
+
 class PackReader:
     """One pack, checked at construction (raises ``PackError``), decompressed as members are asked for.
 
@@ -162,34 +186,36 @@ class PackReader:
     Safe to use from several threads. It keeps the last ``_KEEP`` inflated segments, not all: a run
     would otherwise hold ~2 MB it no longer needs."""
 
-    def __init__(self, data: bytes, magic: Optional[bytes] = None) -> None:
-        if len(data) < 5 or (magic is not None and bytes(data[:4]) != magic):
+    def __init__(self, data: Any, magic: Optional[bytes] = None) -> None:
+        """``data``: the pack's bytes, or a ``FileSpan`` to read its parts from when needed."""
+        read = data.read if isinstance(data, FileSpan) else _BytesSpan(data).read
+        size = len(data)
+        head = read(0, min(size, _HEAD))
+        if size < 5 or (magic is not None and bytes(head[:4]) != magic):
             raise PackError("pack made for another Python")
-        view = memoryview(data)
-        try:
-            header = marshal.loads(view[4:])
-        except (EOFError, ValueError, TypeError) as exc:
-            raise PackError(f"pack header damaged: {exc}") from None
+        header = None
+        while header is None:
+            try:
+                header = marshal.loads(memoryview(head)[4:])
+            except EOFError:  # a header longer than what was read
+                if len(head) >= size:
+                    raise PackError("pack header damaged: cut short") from None
+                head = read(0, min(size, 2 * len(head)))
+            except (ValueError, TypeError) as exc:
+                raise PackError(f"pack header damaged: {exc}") from None
         if (type(header) is not dict or header.get("format") != FORMAT or header.get("codec") not in CODECS
                 or type(header.get("members")) is not dict or type(header.get("segments")) is not tuple
                 or type(header.get("length")) is not int or type(header.get("size")) is not int
-                or not 0 <= header["length"] <= len(data) - 5):
+                or not 0 <= header["length"] <= size - 5):
             raise PackError("not a claw bytecode pack of format %d" % FORMAT)
-        self.stream_offset = len(data) - header["length"]  # where the compressed segments start
-        self.magic = bytes(data[:4])
+        self.stream_offset = size - header["length"]  # where the compressed segments start
+        self.magic = bytes(head[:4])
         self.codec: str = header["codec"]
         self.size: int = header["size"]
         self.members: Dict[str, Tuple[int, int, int, bytes, int]] = header["members"]
         self.segments: Tuple[Tuple[int, int, int], ...] = header["segments"]
-        for segment in self.segments:
-            if (type(segment) is not tuple or len(segment) != 3 or segment[1] < 0
-                    or segment[1] + segment[2] > header["length"]):
-                raise PackError("pack segments damaged")
-        for entry in self.members.values():
-            if (type(entry) is not tuple or len(entry) != 5 or not 0 <= entry[0] < len(self.segments)
-                    or entry[1] < 0 or entry[2] < 0 or entry[1] + entry[2] > self.segments[entry[0]][0]):
-                raise PackError("pack index damaged")
-        self._stream = view[self.stream_offset:]
+        self._length = header["length"]
+        self._read = read
         self._decompress = _decompressor(self.codec, header)
         self._inflated: Dict[int, bytes] = {}  # segment number -> its members' bytes, least recent first
         self._lock = _thread.allocate_lock()  # modules may be imported from several threads at once
@@ -206,7 +232,12 @@ class PackReader:
         entry = self.members.get(name)
         if entry is None:
             return None
-        i, offset, length, _, crc = entry
+        try:  # the index is checked here, entry by entry, not all of it at every start
+            i, offset, length, _, crc = entry
+            if not 0 <= i < len(self.segments) or offset < 0 or length < 0:
+                raise ValueError
+        except (TypeError, ValueError):
+            raise PackError("pack index damaged") from None
         with self._lock:
             raw = self._inflated.pop(i, None)
             if raw is None:
@@ -215,15 +246,20 @@ class PackReader:
                     del self._inflated[next(iter(self._inflated))]
             self._inflated[i] = raw
         data = raw[offset:offset + length]
-        if _crc32(data) != crc:
+        if len(data) != length or _crc32(data) != crc:
             raise PackError(f"pack member {name} damaged")
         return data
 
     def _inflate(self, i: int) -> bytes:
-        length, stream_offset, stream_length = self.segments[i]
         try:
-            raw = self._decompress(self._stream[stream_offset:stream_offset + stream_length], length)
-        except Exception as exc:  # zlib.error, lzma.LZMAError: the segment is damaged
+            length, stream_offset, stream_length = self.segments[i]
+            if stream_offset < 0 or stream_length < 0 or stream_offset + stream_length > self._length:
+                raise ValueError("outside the pack")
+            packed = self._read(self.stream_offset + stream_offset, stream_length)
+            if len(packed) != stream_length:
+                raise ValueError("pack cut short")
+            raw = self._decompress(packed, length)
+        except Exception as exc:  # zlib.error, lzma.LZMAError, OSError, a damaged segment entry
             raise PackError(f"pack segment damaged: {exc}") from None
         if len(raw) != length:
             raise PackError("pack segment damaged: wrong length")
