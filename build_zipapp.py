@@ -42,10 +42,7 @@ ROOT = Path(__file__).resolve().parent
 if str(ROOT) not in sys.path:  # for buildlib/ and the pack format, claw/_pyz/pack.py
     sys.path.insert(0, str(ROOT))
 from buildlib import BuildError  # noqa: E402
-from buildlib.vendoring import (  # noqa: E402,F401  (re-exported for tests and benchmarks)
-    STRING_PATCHES, Pin, absolute_imports, check_rewrite, fetch_wheels, parse_vendor_txt, patch_strings,
-    rewrite_imports, vendor_files,
-)
+from buildlib.vendoring import fetch_wheels, parse_vendor_txt, vendor_files  # noqa: E402
 from claw._pyz import pack as pack_format  # noqa: E402
 
 SUPPORTED_PYTHONS = ("3.9", "3.10", "3.11", "3.12", "3.13")

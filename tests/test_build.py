@@ -25,8 +25,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 import build_zipapp as bz  # noqa: E402
-from build_zipapp import BuildError, check_rewrite, rewrite_imports  # noqa: E402
-from buildlib import vendoring  # noqa: E402
+from buildlib import BuildError, vendoring  # noqa: E402
+from buildlib.vendoring import check_rewrite, rewrite_imports  # noqa: E402
 from claw._pyz import pack, tables  # noqa: E402
 
 NAMES = ("h11", "wsproto", "certifi", "tomli")
@@ -89,13 +89,13 @@ def test_check_rewrite_catches_other_changes():
 
 def test_string_literals_naming_vendored_packages_need_a_declared_patch():
     with pytest.raises(BuildError, match="names a vendored package"):
-        bz.patch_strings("wsproto/x.py", 'NAME = "h11._util"\n', NAMES)
-    assert bz.patch_strings("wsproto/x.py", 'NAME = "h11 is nice"\n', NAMES) == 'NAME = "h11 is nice"\n'
-    patched = bz.patch_strings("certifi/core.py", 'a("certifi")\nb(\'certifi\')\nc("certifi")\nd("certifi")\n', NAMES)
+        vendoring.patch_strings("wsproto/x.py", 'NAME = "h11._util"\n', NAMES)
+    assert vendoring.patch_strings("wsproto/x.py", 'NAME = "h11 is nice"\n', NAMES) == 'NAME = "h11 is nice"\n'
+    patched = vendoring.patch_strings("certifi/core.py", 'a("certifi")\nb(\'certifi\')\nc("certifi")\nd("certifi")\n', NAMES)
     assert patched == 'a("claw._vendor.certifi")\nb(\'claw._vendor.certifi\')\nc("claw._vendor.certifi")\n' \
                       'd("claw._vendor.certifi")\n'
     with pytest.raises(BuildError, match="expected 4"):
-        bz.patch_strings("certifi/core.py", 'a("certifi")\n', NAMES)
+        vendoring.patch_strings("certifi/core.py", 'a("certifi")\n', NAMES)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -104,7 +104,7 @@ def test_string_literals_naming_vendored_packages_need_a_declared_patch():
 
 def test_parse_vendor_txt():
     pins = bz.parse_vendor_txt("# comment\nh11==0.16.0 --hash=sha256:" + "a" * 64 + "  # why\n\n")
-    assert pins == [bz.Pin("h11", "0.16.0", "a" * 64)]
+    assert pins == [vendoring.Pin("h11", "0.16.0", "a" * 64)]
     with pytest.raises(BuildError, match="line 1"):
         bz.parse_vendor_txt("h11>=0.16 --hash=sha256:" + "a" * 64)
     with pytest.raises(BuildError, match="no package"):
@@ -231,7 +231,7 @@ def test_archive_layout(two_builds, snapshot):
         # No vendored module still imports its siblings by their top-level name.
         for n in sources:
             if n.startswith("claw/_vendor/"):
-                assert bz.absolute_imports(ast.parse(zf.read(n)), NAMES) == [], n
+                assert vendoring.absolute_imports(ast.parse(zf.read(n)), NAMES) == [], n
 
 
 def test_vendored_sources_differ_from_the_wheel_only_in_imports(two_builds, wheels):
@@ -244,7 +244,7 @@ def test_vendored_sources_differ_from_the_wheel_only_in_imports(two_builds, whee
                         continue
                     original = whl.read(member).decode()
                     vendored = pyz.read(f"claw/_vendor/{member}").decode()
-                    if not any(p[0] == member for p in bz.STRING_PATCHES):
+                    if not any(p[0] == member for p in vendoring.STRING_PATCHES):
                         check_rewrite(original, vendored, NAMES)
                     changed = [(a, b) for a, b in zip(original.splitlines(), vendored.splitlines()) if a != b]
                     for old, new in changed:

@@ -47,7 +47,6 @@ class Recorder:
         import builtins
         import dataclasses
         import importlib
-        import re  # noqa: F401  (imports the compiler module named below)
 
         name = cpython.regex_compiler_name()
         if name is None:
