@@ -31,7 +31,11 @@ Wall time (spawn to exit), CPU time and peak RSS (GNU time %M; see bench/benchli
 wall time goes: spawn to the first model request read by the server, and from the last byte of the
 last response to the process's exit.
 
+``--baseline OTHER.pyz`` (another build, e.g. of the main branch) adds ``claw -S`` with it to the
+interleaved commands, to compare two builds on a machine whose load changes from run to run.
+
 Usage: python3 bench/cli_vs_claude_code.py [--runs 9] [--python PATH] [--pyz dist/claw.pyz] [--claude PATH]
+       [--baseline OLD.pyz]
 It prints figures; it asserts nothing about speed, and writes only temporary directories.
 """
 
@@ -169,6 +173,7 @@ def main(argv=None) -> int:
     ap.add_argument("--runs", type=int, default=9)
     ap.add_argument("--python", type=Path, help="interpreter for claw (default: the real CPython 3.11 binary)")
     ap.add_argument("--pyz", type=Path, default=PYZ)
+    ap.add_argument("--baseline", type=Path, metavar="PYZ", help="another build of claw to run alongside")
     ap.add_argument("--claude", type=Path, default=CLAUDE_CODE)
     ap.add_argument("--no-trace", action="store_true", help="skip the strace check runs")
     args = ap.parse_args(argv)
@@ -200,6 +205,9 @@ def main(argv=None) -> int:
                 "Claude Code": (lambda s: [str(args.claude), "-p", PROMPTS[s], "--model", MODEL,
                                            "--permission-mode", "bypassPermissions"], cc_env),
             }
+            if args.baseline:
+                commands["baseline -S"] = (
+                    lambda s: [str(python), "-S", str(args.baseline), "-p", PROMPTS[s], "--model", MODEL], base)
             print(f"claw ({args.pyz.name}, {python}) vs Claude Code {version}; {os.cpu_count()} CPUs, "
                   f"load average {load_average()}; {args.runs} runs each, interleaved, medians")
             seen: Dict[tuple, str] = {}
@@ -244,6 +252,13 @@ def main(argv=None) -> int:
                       f"{first * 1000:5.0f} ms {tail * 1000:3.0f} ms{ratio}")
         print("(1st req: spawn -> first model request read by the server; tail: last byte of the last response "
               "-> process reaped)")
+        if args.baseline:
+            for scenario in PROMPTS:
+                new, old = results[("claw -S", scenario)], results[("baseline -S", scenario)]
+                print(f"claw -S / baseline -S, {scenario}: wall "
+                      f"{median([r.wall for r, _, _ in new]) / median([r.wall for r, _, _ in old]):.3f}x, CPU "
+                      f"{median([r.cpu for r, _, _ in new]) / median([r.cpu for r, _, _ in old]):.3f}x, peak RSS "
+                      f"{median([r.maxrss_kib for r, _, _ in new]) / median([r.maxrss_kib for r, _, _ in old]):.3f}x")
     return 0
 
 

@@ -13,7 +13,12 @@ all in one run, interleaving the commands compared so that machine load hits the
    - importing every claw module (roughly what a full agent run loads),
    each through the archive's own __main__ and importer (run with runpy from a tiny ``-c`` script).
 
-Usage: python3 bench/startup.py [--runs 15] [--pyz dist/claw.pyz] [--python 3.11 ...] [--with-site]
+``--baseline OTHER.pyz`` (another build, e.g. of the main branch) adds its ``--version`` to the
+interleaved commands of part 1, with the ratio new / baseline: the way to compare two builds on a
+machine whose load changes from one run to the next.
+
+Usage: python3 bench/startup.py [--runs 15] [--pyz dist/claw.pyz] [--baseline OLD.pyz] [--python 3.11 ...]
+       [--with-site]
 Every command runs with ``-S`` (no site module) unless ``--with-site`` is given: on these machines
 the interpreters' site-packages hold a .pth file, not claw's, that imports certifi at every start
 (~150 ms), which would drown what is measured here. Wall time per process with time.perf_counter around subprocess.run, and the child's CPU time
@@ -45,6 +50,9 @@ import importlib, os, runpy, sys
 pyz, mods = sys.argv[1], [m for m in sys.argv[2].split(",") if m]
 sys.argv = [pyz, "--version"]
 out = os.dup(1); os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
+def _exit_here(status):  # claw ends with os._exit; this script goes on importing after it
+    raise SystemExit(status)
+os._exit = _exit_here
 try:
     runpy.run_path(pyz, run_name="__main__")
 except SystemExit:
@@ -114,6 +122,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--pyz", type=Path, default=ROOT / "dist" / "claw.pyz")
+    parser.add_argument("--baseline", type=Path, metavar="PYZ", help="another build to compare --version with")
     parser.add_argument("--python", action="append", help="X.Y to measure (default: all found)")
     parser.add_argument("--with-site", action="store_true", help="do not pass -S to the interpreters")
     args = parser.parse_args(argv)
@@ -139,13 +148,18 @@ def main(argv=None) -> int:
               f"   (target: ratio <= {TARGET_RATIO}x)")
         rows = []
         for version, python in sorted(pythons.items(), key=lambda kv: tuple(map(int, kv[0].split(".")))):
-            m = compare({"pass": [str(python), *flags, "-c", "pass"],
-                         "empty": [str(python), *flags, str(empty)],
-                         "version": [str(python), *flags, str(args.pyz), "--version"]}, args.runs)
+            commands = {"pass": [str(python), *flags, "-c", "pass"],
+                        "empty": [str(python), *flags, str(empty)],
+                        "version": [str(python), *flags, str(args.pyz), "--version"]}
+            if args.baseline:
+                commands["baseline"] = [str(python), *flags, str(args.baseline), "--version"]
+            m = compare(commands, args.runs)
+            c = dict(CPU)
             ratio = m["version"] / m["pass"]
             print(f"{version:8} {m['pass'] * 1000:7.1f}ms {m['empty'] * 1000:8.1f}ms {m['version'] * 1000:8.1f}ms "
-                  f"{ratio:5.2f}x {m['version'] / m['empty']:8.2f}x{'' if ratio <= TARGET_RATIO else '  OVER'}")
-            c = dict(CPU)
+                  f"{ratio:5.2f}x {m['version'] / m['empty']:8.2f}x{'' if ratio <= TARGET_RATIO else '  OVER'}"
+                  + (f"   vs baseline {m['baseline'] * 1000:.1f}ms: {m['version'] / m['baseline']:.3f}x wall, "
+                     f"{c['version'] / c['baseline']:.3f}x cpu" if args.baseline else ""))
             print(f"{'  cpu':8} {c['pass'] * 1000:7.1f}ms {c['empty'] * 1000:8.1f}ms {c['version'] * 1000:8.1f}ms "
                   f"{c['version'] / c['pass']:5.2f}x {c['version'] / c['empty']:8.2f}x")
             rows.append((version, python))

@@ -1,5 +1,6 @@
-"""Tests of build_zipapp.py: the import rewriter, vendor.txt and wheel checks, the archive's layout,
-reproducibility (two builds, same bytes), and a build that lacks some interpreters.
+"""Tests of build_zipapp.py and buildlib/: the import rewriter, vendor.txt and wheel checks, the archive's
+layout, reproducibility (two builds, same bytes), finding interpreters (pyenv, the running one, PATH),
+and a build that lacks some interpreters.
 
 The archive's behaviour on each Python is tested by tests/e2e/ against dist/claw.pyz. Builds here run
 on a snapshot of claw/ (other work may change the tree meanwhile) into temporary directories, with the
@@ -24,7 +25,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 import build_zipapp as bz  # noqa: E402
-from build_zipapp import BuildError, check_rewrite, rewrite_imports  # noqa: E402
+from buildlib import BuildError, vendoring  # noqa: E402
+from buildlib.vendoring import check_rewrite, rewrite_imports  # noqa: E402
+from claw._pyz import pack, tables  # noqa: E402
 
 NAMES = ("h11", "wsproto", "certifi", "tomli")
 
@@ -86,13 +89,13 @@ def test_check_rewrite_catches_other_changes():
 
 def test_string_literals_naming_vendored_packages_need_a_declared_patch():
     with pytest.raises(BuildError, match="names a vendored package"):
-        bz.patch_strings("wsproto/x.py", 'NAME = "h11._util"\n', NAMES)
-    assert bz.patch_strings("wsproto/x.py", 'NAME = "h11 is nice"\n', NAMES) == 'NAME = "h11 is nice"\n'
-    patched = bz.patch_strings("certifi/core.py", 'a("certifi")\nb(\'certifi\')\nc("certifi")\nd("certifi")\n', NAMES)
+        vendoring.patch_strings("wsproto/x.py", 'NAME = "h11._util"\n', NAMES)
+    assert vendoring.patch_strings("wsproto/x.py", 'NAME = "h11 is nice"\n', NAMES) == 'NAME = "h11 is nice"\n'
+    patched = vendoring.patch_strings("certifi/core.py", 'a("certifi")\nb(\'certifi\')\nc("certifi")\nd("certifi")\n', NAMES)
     assert patched == 'a("claw._vendor.certifi")\nb(\'claw._vendor.certifi\')\nc("claw._vendor.certifi")\n' \
                       'd("claw._vendor.certifi")\n'
     with pytest.raises(BuildError, match="expected 4"):
-        bz.patch_strings("certifi/core.py", 'a("certifi")\n', NAMES)
+        vendoring.patch_strings("certifi/core.py", 'a("certifi")\n', NAMES)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -101,7 +104,7 @@ def test_string_literals_naming_vendored_packages_need_a_declared_patch():
 
 def test_parse_vendor_txt():
     pins = bz.parse_vendor_txt("# comment\nh11==0.16.0 --hash=sha256:" + "a" * 64 + "  # why\n\n")
-    assert pins == [bz.Pin("h11", "0.16.0", "a" * 64)]
+    assert pins == [vendoring.Pin("h11", "0.16.0", "a" * 64)]
     with pytest.raises(BuildError, match="line 1"):
         bz.parse_vendor_txt("h11>=0.16 --hash=sha256:" + "a" * 64)
     with pytest.raises(BuildError, match="no package"):
@@ -123,7 +126,7 @@ def wheels():
 def test_wrong_hash_is_refused(wheels, tmp_path):
     pins = bz.parse_vendor_txt((ROOT / "vendor.txt").read_text())
     pin = pins[0]
-    real = bz._find_wheel(pin, wheels)
+    real = vendoring._find_wheel(pin, wheels)
     fake = tmp_path / real.name
     fake.write_bytes(real.read_bytes() + b"\0")
     with pytest.raises(BuildError, match="sha256 mismatch"):
@@ -179,7 +182,7 @@ def test_archive_layout(two_builds, snapshot):
             assert info.date_time == (1980, 1, 2, 0, 0, 0)
             assert info.external_attr >> 16 == 0o100644
             assert info.compress_type == (zipfile.ZIP_STORED if info.filename.endswith(".pack")
-                                          else zipfile.ZIP_DEFLATED)
+                                          else zipfile.ZIP_DEFLATED), info.filename
             assert "__pycache__" not in info.filename and not info.filename.endswith("/")
             assert "/tests/" not in info.filename and not info.filename.endswith("py.typed")
         assert "__main__.py" in names and "claw/__init__.py" in names
@@ -191,38 +194,57 @@ def test_archive_layout(two_builds, snapshot):
         sources = [n for n in names if n.endswith(".py") and n != "__main__.py"]
         own = {str(p.relative_to(snapshot).as_posix()) for p in (snapshot / "claw").rglob("*.py")}
         assert own <= set(sources)
-        assert sorted(n for n in names if n.startswith("_pyc/")) == sorted(
-            f"_pyc/{tag}.pack" for tag in result.trees)
+        # Nothing at the top level but __main__.py and claw/.
+        assert {n.split("/", 1)[0] for n in names} == {"__main__.py", "claw"}
+        assert sorted(n for n in names if n.endswith((".pack", ".boot"))) == sorted(
+            path for tag in result.trees for path in (pack.boot_path(tag), pack.pack_path(tag)))
+        boot_sources = {"claw/__init__.py", "claw/_pyz/__init__.py", "claw/_pyz/cpython.py", "claw/_pyz/pack.py",
+                        "claw/_pyz/importer.py"}
+        assert len(boot_sources) == len(pack.BOOT_MODULES)
+        assert boot_sources <= set(sources)
         for tag in result.trees:
-            assert zf.getinfo(f"_pyc/{tag}.pack").compress_type == zipfile.ZIP_STORED
-            magic, codes = bz.read_pack(zf.read(f"_pyc/{tag}.pack"))
-            table = marshal.loads(codes.pop(bz.DATACLASS_CODE))
-            _sre_magic, programs = marshal.loads(codes.pop(bz.REGEX_PROGRAMS))
-            assert sorted(codes) == sorted(sources), tag
+            assert zf.getinfo(pack.pack_path(tag)).compress_type == zipfile.ZIP_STORED
+            reader = pack.PackReader(zf.read(pack.pack_path(tag)))
+            assert reader.codec == bz.DEFAULT_CODEC
+            codes = dict(reader.items())
+            table = marshal.loads(codes.pop(tables.DATACLASS_CODE))
+            _sre_magic, programs = marshal.loads(codes.pop(tables.REGEX_PROGRAMS))
+            # Every module is in the pack but those the boot entry holds.
+            assert sorted(codes) == sorted(set(sources) - boot_sources), tag
+            boot = zf.read(pack.boot_path(tag))
+            assert boot[:4] == reader.magic
+            # The modules claw.cli.main needs come first in the stream (a --version run inflates
+            # only them), the built-in tools before the vendored libraries a -p run does not use.
+            position = {name: reader.members[name][:2] for name in reader.members}  # (segment, offset)
+            assert position["claw/cli/main.py"] < position[tables.DATACLASS_CODE] < position["claw/cli/headless.py"]
+            assert position["claw/tools/bash.py"] < position["claw/_vendor/wsproto/__init__.py"]
+            # ... in a first segment of their own, small to inflate for --version.
+            first = [name for name, (segment, _) in position.items() if segment == 0]
+            assert {"claw/cli/__init__.py", "claw/cli/main.py"} <= set(first), first
+            assert tables.DATACLASS_CODE not in first and reader.segments[0][0] < 64 * 1024
             # The dataclass table holds the generated methods of claw's and the vendored classes.
             assert any("message_id" in text for text in table), tag  # claw.api.types.MessageStarted
             assert any("status_code" in text and "reason" in text for text in table), tag  # h11's Response
             assert all(isinstance(code, bytes) for code in table.values())
             # The regex table holds the patterns claw compiles at import (claw.runtime.session_store's).
             assert any("[0-9a-fA-F]{8}-" in pattern for pattern, _flags in programs), tag
-            assert magic.hex() == bz.main_py_trees(zf.read("__main__.py"))[tag]
         # No vendored module still imports its siblings by their top-level name.
         for n in sources:
             if n.startswith("claw/_vendor/"):
-                assert bz.absolute_imports(ast.parse(zf.read(n)), NAMES) == [], n
+                assert vendoring.absolute_imports(ast.parse(zf.read(n)), NAMES) == [], n
 
 
 def test_vendored_sources_differ_from_the_wheel_only_in_imports(two_builds, wheels):
     pins = bz.parse_vendor_txt((ROOT / "vendor.txt").read_text())
     with zipfile.ZipFile(two_builds[0].path) as pyz:
         for pin in pins:
-            with zipfile.ZipFile(bz._find_wheel(pin, wheels)) as whl:
+            with zipfile.ZipFile(vendoring._find_wheel(pin, wheels)) as whl:
                 for member in whl.namelist():
                     if not member.endswith(".py") or f"claw/_vendor/{member}" not in pyz.namelist():
                         continue
                     original = whl.read(member).decode()
                     vendored = pyz.read(f"claw/_vendor/{member}").decode()
-                    if not any(p[0] == member for p in bz.STRING_PATCHES):
+                    if not any(p[0] == member for p in vendoring.STRING_PATCHES):
                         check_rewrite(original, vendored, NAMES)
                     changed = [(a, b) for a, b in zip(original.splitlines(), vendored.splitlines()) if a != b]
                     for old, new in changed:
@@ -240,7 +262,7 @@ def test_source_date_epoch_sets_the_timestamps(tmp_path, monkeypatch):
 @pytest.fixture(scope="module")
 def one_python_root(tmp_path_factory):
     """A pythons root holding only one supported interpreter (a symlink to the real install)."""
-    pythons = bz.find_pythons()
+    pythons = bz.find_pythons(running=False, path="")
     if "3.12" not in pythons or "3.11" not in pythons:
         pytest.skip("needs Python 3.11 and 3.12 under $(pyenv root)/versions")
     root = tmp_path_factory.mktemp("pythons")
@@ -253,7 +275,7 @@ def one_python_root(tmp_path_factory):
 def test_missing_interpreters_fail_the_build_when_all_are_required(snapshot, wheels, one_python_root, tmp_path):
     with pytest.raises(BuildError, match=r"no interpreter for Python 3\.9, 3\.10, 3\.11, 3\.13"):
         bz.build(tmp_path / "x.pyz", wheels_dir=wheels, root=snapshot, pythons_root=one_python_root,
-                 require_all_pythons=True, log=lambda msg: None)
+                 require_all_pythons=True, search_path="", running=False, log=lambda msg: None)
     assert not (tmp_path / "x.pyz").exists()
 
 
@@ -262,17 +284,79 @@ def test_missing_interpreters_warn_and_those_pythons_run_from_sources(snapshot, 
 
     messages = []
     result = bz.build(tmp_path / "x.pyz", wheels_dir=wheels, root=snapshot, pythons_root=one_python_root,
-                      log=messages.append)
+                      search_path="", running=False, log=messages.append)
     assert sorted(result.trees) == ["cp312"]
     assert result.missing == ["3.9", "3.10", "3.11", "3.13"]
     assert sum("warning: no Python" in m for m in messages) == 4
 
     with_tree = probe_modules(find_python("3.12"), "version", pyz=result.path)
     assert with_tree["exit"] == 0
-    assert all(info["cached"] and "/_pyc/cp312.pack/" in info["cached"]
+    assert all(info["cached"] and "/claw/_pyz/cp312." in info["cached"]
                for info in with_tree["modules"].values())
 
     without = probe_modules(find_python("3.11"), "version", pyz=result.path)
     assert without["exit"] == 0
     assert "claw._vendor.h11" in without["modules"]
     assert all(info["cached"] is None for info in without["modules"].values())
+
+
+# ------------------------------------------------------------------------------------------------
+# finding interpreters without pyenv
+
+
+@pytest.fixture(scope="module")
+def path_pythons(tmp_path_factory):
+    """A PATH of symlinks (python3.10 and python3.12 to the real binaries, python3.9 to the 3.12 one,
+    a python3.13 that fails like a pyenv shim without that version) and an empty pyenv root."""
+    real = bz.find_pythons(running=False, path="")
+    if not {"3.10", "3.12"} <= set(real):
+        pytest.skip("needs Python 3.10 and 3.12 under $(pyenv root)/versions")
+    base = tmp_path_factory.mktemp("path")
+    first, second, empty = base / "bin1", base / "bin2", base / "pyenv"
+    for d in (first, second, empty):
+        d.mkdir()
+    os.symlink(real["3.10"], first / "python3.10")
+    os.symlink(real["3.12"], first / "python3.12")
+    os.symlink(real["3.12"], second / "python3.12")  # the same binary again, later on PATH
+    os.symlink(real["3.12"], second / "python3.9")  # a misleading name: it is 3.12
+    shim = second / "python3.13"
+    shim.write_text("#!/bin/sh\necho 'pyenv: python3.13: command not found' >&2\nexit 127\n")
+    shim.chmod(0o755)
+    return {"path": f"{first}{os.pathsep}{second}", "root": empty, "real": real}
+
+
+def test_interpreters_come_from_path_and_the_running_python_without_pyenv(path_pythons):
+    found = bz.discover_pythons(path_pythons["root"], path=path_pythons["path"])
+    by_version = {p.version: p for p in found}
+    running = "%d.%d" % sys.version_info[:2]
+    expected = {"3.10", "3.12", running}
+    assert set(by_version) == expected  # not 3.9 (that name is 3.12), not 3.13 (it fails)
+    assert by_version["3.10"].origin == "PATH"
+    assert os.path.realpath(by_version["3.10"].path) == os.path.realpath(path_pythons["real"]["3.10"])
+    assert os.path.realpath(by_version["3.12"].path) == os.path.realpath(path_pythons["real"]["3.12"])
+    assert by_version[running].origin == "running"
+    assert by_version["3.12"].release.startswith("3.12.")
+    # Without the running interpreter and PATH nothing is found in an empty pyenv root.
+    assert bz.discover_pythons(path_pythons["root"], path="", running=False) == []
+
+
+def test_a_build_says_which_interpreters_it_uses(snapshot, wheels, path_pythons, tmp_path):
+    messages = []
+    result = bz.build(tmp_path / "x.pyz", wheels_dir=wheels, root=snapshot, pythons_root=path_pythons["root"],
+                      search_path=path_pythons["path"], running=False, versions=("3.10", "3.12", "3.13"),
+                      log=messages.append)
+    assert sorted(result.trees) == ["cp310", "cp312"]
+    assert result.missing == ["3.13"]
+    found = [m for m in messages if m.startswith("build: Python ")]
+    assert len(found) == 2 and all("(PATH)" in m for m in found), messages
+    assert any("warning: no Python 3.13" in m for m in messages)
+    with zipfile.ZipFile(result.path) as zf:
+        assert {pack.pack_path("cp310"), pack.pack_path("cp312")} <= set(zf.namelist())
+
+
+def test_start_order_names_modules_that_exist():
+    # A stale name costs start-up time silently (the pack's order no longer follows a -p run).
+    for module in bz.START_ORDER:
+        base = ROOT / module.replace(".", "/")
+        assert (base.with_suffix(".py").exists() or (base / "__init__.py").exists()
+                or module.startswith("claw._vendor.")), module

@@ -1,5 +1,5 @@
 """Fixtures for the end-to-end tests: the built ``dist/claw.pyz``, built once per session if missing
-or older than its inputs (claw's sources, build_zipapp.py, vendor.txt).
+or older than its inputs (claw's sources, build_zipapp.py, buildlib/, vendor.txt).
 
 It does not build when the archive is fresh (scripts/test builds it before pytest runs), and never
 downloads anything when ``build/wheels`` already holds the pinned wheels.
@@ -19,11 +19,12 @@ from tests.e2e.util import PYZ, ROOT, in_ci
 
 def _newest_input_mtime() -> float:
     newest = max((ROOT / "build_zipapp.py").stat().st_mtime, (ROOT / "vendor.txt").stat().st_mtime)
-    for dirpath, dirnames, filenames in os.walk(ROOT / "claw"):
-        dirnames[:] = [d for d in dirnames if d != "__pycache__"]
-        for name in filenames:
-            if not name.endswith((".pyc", ".pyo")):
-                newest = max(newest, os.stat(os.path.join(dirpath, name)).st_mtime)
+    for top in ("claw", "buildlib"):
+        for dirpath, dirnames, filenames in os.walk(ROOT / top):
+            dirnames[:] = [d for d in dirnames if d != "__pycache__"]
+            for name in filenames:
+                if not name.endswith((".pyc", ".pyo")):
+                    newest = max(newest, os.stat(os.path.join(dirpath, name)).st_mtime)
     return newest
 
 

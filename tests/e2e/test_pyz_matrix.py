@@ -14,6 +14,8 @@ import zipfile
 
 import pytest
 
+from claw._pyz import pack
+
 from tests.e2e.util import (
     ROOT, SUPPORTED, TOO_OLD, claw_version, clean_env, find_python, in_ci, probe_modules, python_for,
     run_after_start, run_claw, vendored_pins,
@@ -69,7 +71,7 @@ def test_modules_come_from_the_archive_and_its_bytecode(claw_pyz, version):
     assert report["exit"] == 0
     modules = report["modules"]
     archive = str(claw_pyz.resolve())
-    pack = f"{archive}/_pyc/cp{version.replace('.', '')}.pack/"
+    tag = "cp" + version.replace(".", "")
     for name in ("claw", "claw.cli.main", "claw._vendor.h11", "claw._vendor.wsproto",
                  "claw._vendor.certifi", "claw._vendor.tomli"):
         assert name in modules, sorted(modules)
@@ -77,7 +79,9 @@ def test_modules_come_from_the_archive_and_its_bytecode(claw_pyz, version):
     for name, info in modules.items():
         assert info["file"].startswith(archive + "/claw/"), (name, info)
         rel = info["file"][len(archive) + 1:]
-        assert info["cached"] == pack + rel + "c", (name, info)
+        # The importer and what it needs run from the boot entry, everything else from the pack.
+        entry = pack.boot_path(tag) if name in pack.BOOT_MODULES else pack.pack_path(tag)
+        assert info["cached"] == f"{archive}/{entry}/{rel}c", (name, info)
 
 
 @pytest.mark.parametrize("version", SUPPORTED)
@@ -86,6 +90,49 @@ def test_sources_are_used_when_bytecode_is_switched_off(claw_pyz, version):
     assert report["exit"] == 0
     assert report["modules"]["claw.cli.main"]["cached"] is None
     assert report["modules"]["claw._vendor.h11"]["cached"] is None
+
+
+def _copy_with(archive, tmp_path, replace):
+    """A copy of ``archive`` with the entries in ``replace`` ({name: new bytes}) swapped."""
+    out = tmp_path / "claw.pyz"
+    with zipfile.ZipFile(archive) as src, open(out, "wb") as f:
+        f.write(b"#!/usr/bin/env python3\n")
+        with zipfile.ZipFile(f, "w") as dst:
+            for info in src.infolist():
+                dst.writestr(info, replace.get(info.filename, src.read(info.filename)))
+    return out
+
+
+@pytest.mark.parametrize("damage", ["pack-header", "pack-stream", "boot-magic", "boot-body"])
+@pytest.mark.parametrize("version", SUPPORTED)
+def test_a_pack_that_does_not_check_out_falls_back_to_sources(claw_pyz, version, damage, tmp_path):
+    # The importer declines a pack (and __main__.py a boot entry) that does not check out, and claw
+    # runs from its sources instead: same output, modules compiled from source.
+    tag = "cp" + version.replace(".", "")
+    with zipfile.ZipFile(claw_pyz) as zf:
+        boot, data = zf.read(pack.boot_path(tag)), zf.read(pack.pack_path(tag))
+    if damage == "pack-header":
+        replace = {pack.pack_path(tag): data[:4] + b"\xff" * 64 + data[68:]}
+    elif damage == "pack-stream":  # header fine: the damage shows when a member is decompressed
+        cut = pack.PackReader(data).stream_offset + 2000
+        replace = {pack.pack_path(tag): data[:cut] + bytes(len(data) - cut)}
+    elif damage == "boot-magic":
+        replace = {pack.boot_path(tag): b"\0\0\r\n" + boot[4:]}
+    else:
+        replace = {pack.boot_path(tag): boot[:4] + b"\xff" * 32}
+    damaged = _copy_with(claw_pyz, tmp_path, replace)
+    expected = run_claw(python_for(version), "version").stdout
+    proc = run_claw(python_for(version), "version", pyz=damaged)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == expected
+    report = probe_modules(python_for(version), "version", pyz=damaged)
+    assert report["exit"] == 0
+    if damage == "pack-stream":  # members before the damage still come from the pack
+        assert report["modules"]["claw._vendor.h11"]["cached"] is None
+    else:
+        assert all(info["cached"] is None or "/cp" not in info["cached"] or ".boot/" in info["cached"]
+                   for info in report["modules"].values()), report["modules"]
+        assert report["modules"]["claw.cli.main"]["cached"] is None
 
 
 @pytest.mark.parametrize("version", SUPPORTED)
@@ -189,7 +236,7 @@ import claw.api.types, claw.config.models, claw.runtime.events, claw._vendor.h11
 generated = [text for text in compiled if "__create_fn__" in text]
 assert generated == [], generated
 import dataclasses
-assert dataclasses.exec.__module__ == "_claw_importer", dataclasses.exec
+assert dataclasses.exec.__module__ == "claw._pyz.tables", dataclasses.exec
 @dataclasses.dataclass(frozen=True)
 class Fresh:
     size_in_furlongs: int = 3

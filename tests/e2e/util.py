@@ -46,7 +46,8 @@ _pythons: Optional[Dict[str, Path]] = None
 
 
 def find_python(version: str) -> Optional[Path]:
-    """The real binary of ``version`` (``"3.11"``) under ``$(pyenv root)/versions``, or None."""
+    """The binary of ``version`` (``"3.11"``) the build would use (``$(pyenv root)/versions`` first,
+    then the running interpreter and ``python3.X`` on PATH), or None."""
     global _pythons
     if _pythons is None:
         _pythons = build_zipapp.find_pythons(versions=SUPPORTED + (TOO_OLD,))

@@ -1,0 +1,169 @@
+"""Every use of CPython internals by the .pyz machinery, each behind a version check.
+
+The bytecode packs and start-up tables lean on details no public API promises: marshalled code
+objects and the interpreter's magic number, the hash that hash-based pycs record, ``co_filename``
+fix-ups, the inner workings of ``zipimport.zipimporter`` and its table of contents, the regular-expression compiler's program
+format (``_sre``) and ``dataclasses`` compiling generated methods with a module-global ``exec``. Each
+is used through one function here, written against and tested on CPython ``TESTED`` (3.9-3.13). On
+anything else (another implementation, a newer CPython) the functions say no (``None``/``False``),
+and the callers fall back to what plain Python does: compile the sources, leave ``dataclasses`` and
+``re`` alone. That fallback is tested by forcing ``_VERSION`` out of range.
+
+It deliberately does not decide anything (the importer and the tables do) and imports nothing that
+is not already loaded when a zipapp starts, except ``_sre`` internals at build time.
+"""
+
+from __future__ import annotations
+
+import sys
+TYPE_CHECKING = False  # typing is not imported at start-up (it costs ~10 ms)
+if TYPE_CHECKING:
+    from typing import Any, Callable, Optional, Tuple
+
+TESTED = ((3, 9), (3, 13))  # first and last CPython minor version these functions were checked on
+_VERSION: Tuple[int, int] = (sys.version_info[0], sys.version_info[1])  # tests move it out of range
+
+
+def tested() -> bool:
+    """Whether the running interpreter is a CPython these internals were checked on."""
+    return sys.implementation.name == "cpython" and TESTED[0] <= _VERSION <= TESTED[1]
+
+
+def pyc_magic() -> Optional[bytes]:
+    """The magic number of this interpreter's marshalled code (a pack made by another one is
+    refused), or None when packs are not to be trusted here at all."""
+    if not tested():
+        return None
+    import _frozen_importlib_external
+
+    return bytes(_frozen_importlib_external.MAGIC_NUMBER)
+
+
+def source_hash(source: bytes) -> bytes:
+    """The 8-byte source hash hash-based pycs record (what ``--check-hash-based-pycs`` compares)."""
+    import _frozen_importlib_external
+    import _imp
+
+    return _imp.source_hash(_frozen_importlib_external._RAW_MAGIC_NUMBER, source)
+
+
+def check_source_hashes() -> bool:
+    """Whether the interpreter was told to compare pycs with their sources
+    (``--check-hash-based-pycs always``)."""
+    import _imp
+
+    return _imp.check_hash_based_pycs == "always"
+
+
+def fix_co_filename(code: Any, path: str) -> None:
+    """Point ``code`` (and its nested code objects) at ``path``, as the import system does for
+    pycs, so tracebacks name the source inside the archive."""
+    import _imp
+
+    _imp._fix_co_filename(code, path)
+
+
+def stored_zip_entry(archive: str, name: str) -> Optional[Tuple[int, int]]:
+    """(offset of the data, size) in the file ``archive`` of its stored (uncompressed) entry ``name``
+    (``/``-separated), from the table of contents zipimport has already read (``_zip_directory_cache``:
+    ``(path, compress, data_size, file_size, header_offset, time, date, crc)`` on CPython 3.9-3.13) and
+    the entry's local header; None where any of that is not so. Lets a reader fetch parts of an entry
+    instead of all of it."""
+    if not tested():
+        return None
+    import zipimport
+
+    try:
+        toc = zipimport._zip_directory_cache[archive][name.replace("/", _path_sep())]
+        if len(toc) != 8 or toc[1] != 0 or toc[2] != toc[3]:
+            return None
+        with open(archive, "rb") as f:
+            f.seek(toc[4])
+            header = f.read(30)
+    except (AttributeError, KeyError, TypeError, OSError):
+        return None
+    if len(header) != 30 or header[:4] != b"PK\x03\x04":
+        return None
+    skip = 30 + int.from_bytes(header[26:28], "little") + int.from_bytes(header[28:30], "little")
+    return toc[4] + skip, toc[2]
+
+
+def _path_sep() -> str:
+    import os
+
+    return os.sep
+
+
+def zipimporter_subclassable() -> bool:
+    """Whether the importer may subclass ``zipimport.zipimporter``: it relies on its ``archive``,
+    ``prefix``, ``is_package`` and ``get_data`` behaving as in CPython 3.9-3.13."""
+    return tested()
+
+
+# --------------------------------------------------------------------------------------------------
+# dataclasses
+
+
+def set_dataclasses_exec(module: Any, exec_function: Callable[..., Any]) -> bool:
+    """Make ``dataclasses`` (``module``) compile the methods it generates through ``exec_function``:
+    it looks ``exec`` up as a module global on CPython 3.9-3.13. False (and nothing done) elsewhere."""
+    if not tested():
+        return False
+    module.exec = exec_function
+    return True
+
+
+# --------------------------------------------------------------------------------------------------
+# regular expressions
+
+
+def regex_compiler_name() -> Optional[str]:
+    """The module whose ``compile(pattern, flags)`` turns a pattern into a compiled one:
+    ``re._compiler`` from 3.11, ``sre_compile`` before; None where that is not known."""
+    if not tested():
+        return None
+    return "re._compiler" if _VERSION >= (3, 11) else "sre_compile"
+
+
+def set_regex_compile(module: Any, compile_function: Callable[..., Any]) -> bool:
+    """Replace ``module.compile`` (``module`` named by ``regex_compiler_name()``)."""
+    if not tested():
+        return False
+    module.compile = compile_function
+    return True
+
+
+def sre_magic() -> Optional[int]:
+    """The version of the regular-expression engine's program format (``_sre.MAGIC``)."""
+    if not tested():
+        return None
+    import _sre
+
+    return int(_sre.MAGIC)
+
+
+def sre_arguments(pattern: Any, flags: int) -> Optional[tuple]:
+    """The arguments ``_sre.compile`` gets for ``re.compile(pattern, flags)`` (computed as
+    ``re``'s own compiler does), or None where that is not known. Build time only."""
+    if not tested():
+        return None
+    if _VERSION >= (3, 11):
+        from re import _compiler as sre_compiler
+        from re import _parser as sre_parser
+    else:
+        import sre_compile as sre_compiler
+        import sre_parse as sre_parser
+    parsed = sre_parser.parse(pattern, flags)
+    indexgroup = [None] * parsed.state.groups
+    for name, index in parsed.state.groupdict.items():
+        indexgroup[index] = name
+    program = [int(op) for op in sre_compiler._code(parsed, flags)]  # opcodes are int subclasses
+    return (int(flags | parsed.state.flags), program, parsed.state.groups - 1,
+            dict(parsed.state.groupdict), tuple(indexgroup))
+
+
+def sre_compile(pattern: Any, arguments: tuple) -> Any:
+    """The compiled pattern for ``pattern`` from the arguments ``sre_arguments`` gave."""
+    import _sre
+
+    return _sre.compile(pattern, *arguments)
