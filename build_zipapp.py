@@ -353,6 +353,8 @@ def build(out: Path, wheels_dir: Optional[Path] = None, cache_dir: Optional[Path
         raise BuildError(f"source tree and vendored files collide: {overlap[:3]}")
     sources.update(vendored)
     sources["claw/_vendor/vendor.txt"] = (root / "vendor.txt").read_bytes()
+    for page in sorted((root / "docs").glob("*.md")):  # `claw help TOPIC` prints these
+        sources[f"claw/_docs/{page.name}"] = page.read_bytes()
 
     used: Dict[str, str] = {}
     missing: List[str] = []

@@ -49,7 +49,7 @@ Commands:
   logout      remove the saved login
   whoami      show which credentials Anthropic requests use
   version     print version details
-  help        show this help
+  help        show this help; `claw help TOPIC` prints a page of the documentation
 
 Options (headless and REPL; Claude Code's names):
   -p, --print                  headless: print the answer and exit
@@ -84,7 +84,7 @@ Options (headless and REPL; Claude Code's names):
 
 Exit codes: 0 success, 1 the run failed, 2 usage or configuration error, 130 interrupted,
 143/129 stopped by SIGTERM/SIGHUP.
-Every command takes --help. Docs: docs/ in the source tree.
+Every command takes --help. The documentation: claw help TOPIC (claw help topics lists them).
 """
 
 
@@ -97,9 +97,13 @@ def main(argv: list[str] | None = None, *, own_process: bool = False) -> int:
         return 0
     if not args:
         return _run_command(args, own_process)  # the REPL on a terminal; piped stdin is the prompt of a headless run
-    if args[0] in ("-h", "--help", "help"):
+    if args[0] in ("-h", "--help"):
         sys.stdout.write(HELP.format(version=__version__))
         return 0
+    if args[0] == "help":
+        from claw.cli.help_cmd import run as run_help
+
+        return run_help(args[1:], HELP.format(version=__version__))
     if args[0] == "version":
         return _version_details()
     target = SUBCOMMANDS.get(args[0])

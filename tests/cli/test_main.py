@@ -60,3 +60,17 @@ def test_a_reader_that_goes_away_is_not_a_traceback():
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=60) in (0, 141)
     assert "Traceback" not in err
+
+
+def test_help_topic_prints_a_page_of_the_documentation():
+    run = _claw("help", "cli")
+    assert run.returncode == 0 and run.stdout.startswith("# The command line")
+    assert _claw("help", "config").stdout == (ROOT / "docs" / "CONFIGURATION.md").read_text()
+    listed = _claw("help", "topics").stdout.split()
+    assert "tools" in listed and "embedding" in listed
+
+
+def test_an_unknown_help_topic_is_a_usage_error_that_lists_the_topics():
+    run = _claw("help", "nonsense")
+    assert run.returncode == 2 and "no help topic 'nonsense'" in run.stderr and "tools" in run.stderr
+    assert _claw("help", "../README").returncode == 2

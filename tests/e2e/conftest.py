@@ -19,7 +19,7 @@ from tests.e2e.util import PYZ, ROOT, in_ci
 
 def _newest_input_mtime() -> float:
     newest = max((ROOT / "build_zipapp.py").stat().st_mtime, (ROOT / "vendor.txt").stat().st_mtime)
-    for top in ("claw", "buildlib"):
+    for top in ("claw", "buildlib", "docs"):  # docs/ is bundled for `claw help TOPIC`
         for dirpath, dirnames, filenames in os.walk(ROOT / top):
             dirnames[:] = [d for d in dirnames if d != "__pycache__"]
             for name in filenames:

@@ -41,6 +41,21 @@ def test_help_flag(claw_pyz, version):
 
 
 @pytest.mark.parametrize("version", SUPPORTED)
+def test_help_topics_come_from_the_archive(claw_pyz, version, tmp_path):
+    """Someone with only the .pyz reads the docs with `claw help TOPIC`: the pages are inside it."""
+    lonely = tmp_path / "claw.pyz"  # no docs/ anywhere near this copy
+    lonely.write_bytes(claw_pyz.read_bytes())
+    python = python_for(version)
+    proc = subprocess.run([str(python), str(lonely), "help", "tools"], capture_output=True, text=True, timeout=60,
+                          env=clean_env(), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == (ROOT / "docs" / "TOOLS.md").read_text(encoding="utf-8")
+    listed = subprocess.run([str(python), str(lonely), "help", "topics"], capture_output=True, text=True,
+                            timeout=60, env=clean_env(), cwd=tmp_path).stdout.split()
+    assert listed == sorted(p.stem.lower() for p in (ROOT / "docs").glob("*.md"))
+
+
+@pytest.mark.parametrize("version", SUPPORTED)
 def test_version_command_reports_pinned_vendored_libs(claw_pyz, version):
     proc = run_claw(python_for(version), "version")
     assert proc.returncode == 0, proc.stderr
