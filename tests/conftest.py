@@ -34,3 +34,19 @@ def _project_folders_trusted(request, monkeypatch):
     monkeypatch.setattr(trust, "trust_state", trusted)
     monkeypatch.setenv(trust.ENV_VAR, "1")  # subprocesses that inherit os.environ
     yield
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    """A temporary home directory with its ``.claw`` config directory."""
+    path = tmp_path / "home"
+    (path / ".claw").mkdir(parents=True)
+    return path
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A temporary, empty project directory."""
+    path = tmp_path / "project"
+    path.mkdir()
+    return path

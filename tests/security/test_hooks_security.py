@@ -54,11 +54,7 @@ def test_hook_that_really_runs_too_long_still_times_out(tmp_path):
 
 
 @pytest.fixture
-def dirs(tmp_path: Path):
-    home = tmp_path / "home"
-    (home / ".claw").mkdir(parents=True)
-    project = tmp_path / "project"
-    project.mkdir()
+def dirs(home: Path, project: Path):
     return home, project
 
 

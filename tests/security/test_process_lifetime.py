@@ -35,13 +35,6 @@ def work(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def home(tmp_path: Path) -> Path:
-    path = tmp_path / "home"
-    (path / ".claw").mkdir(parents=True)
-    return path
-
-
-@pytest.fixture
 def pids():
     started: List[int] = []
     yield started

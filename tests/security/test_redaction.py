@@ -20,11 +20,7 @@ LITERAL = "sk-ant-api03-" + "A1b2C3d4" * 6
 
 
 @pytest.fixture
-def dirs(tmp_path: Path):
-    home = tmp_path / "home"
-    (home / ".claw").mkdir(parents=True)
-    project = tmp_path / "project"
-    project.mkdir()
+def dirs(home: Path, project: Path):
     return home, project
 
 
