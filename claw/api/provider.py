@@ -29,12 +29,11 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any, AsyncIterator, Dict, List, Optional, Tuple
+from typing import Any, AsyncIterator, Dict, List, Optional, Tuple, Union
 
 from claw import __version__
 from claw.api.accumulator import EmptyStream, MessageAccumulator
 from claw.api.attempts import (
-    AFTER_CONTENT,
     ALLOWANCE_OF,
     DELIVER,
     GIVE_UP,
@@ -162,16 +161,13 @@ class Provider:
                     yield ev
                 yield MessageDone(outcome.response, outcome.last_raw)
                 return
+            assert failure is not None
             if action == RESEND_UNSTREAMED:
                 continue
-            if action == REFRESH and await self.auth.refresh():
-                continue
-            assert failure is not None
-            if kind == AFTER_CONTENT:
-                raise failure  # content already reached the caller: not ours to repeat
-            self.last_request_id = failure.request_id or self.last_request_id
-            if failure.failure_class == "context_window" and getattr(failure, "model", None) is None:
-                failure.model = self.model.id  # type: ignore[attr-defined]  # for the CLI's recovery block
+            if action == REFRESH:
+                if await self.auth.refresh():
+                    continue
+                raise failure
             if action == RETRY:
                 delay = policy.delay(counted - 1, outcome.headers)
                 yield RetryScheduled(
@@ -187,10 +183,10 @@ class Provider:
                 continue
             if action == GIVE_UP:
                 raise retries_exhausted(failure, counted, self.last_request_id)
-            raise failure  # RAISE, or a REFRESH that did not work
+            raise failure  # RAISE: permanent, or content already reached the caller
 
     async def _attempt(self, request: ModelRequest, streamed_body: Optional[bytes],
-                       max_tokens: int) -> AsyncIterator[Any]:
+                       max_tokens: int) -> AsyncIterator[Union[StreamEvent, AttemptOutcome]]:
         """One request: yields the events the caller may see now, then one ``AttemptOutcome``.
 
         Events are held back until the first content block starts; after that they go to the caller as
@@ -248,6 +244,11 @@ class Provider:
             outcome.delivered = acc.content_started
         finally:
             await _close(response)
+        failure = outcome.error
+        if failure is not None:
+            self.last_request_id = failure.request_id or self.last_request_id
+            if failure.failure_class == "context_window" and getattr(failure, "model", None) is None:
+                failure.model = self.model.id  # type: ignore[attr-defined]  # for the CLI's recovery block
         yield outcome
 
     async def aclose(self) -> None:
