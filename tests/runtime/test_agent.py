@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -129,6 +130,12 @@ def test_a_text_answer_ends_the_turn_with_success(tmp_path):
     request = h.model.requests[0]
     assert request.system == "sys" and request.messages[0]["content"] == [{"type": "text", "text": "hi"}]
     assert [m["role"] for m in h.reloaded()] == ["user", "assistant"]
+
+
+def test_the_stop_reason_of_the_last_response_is_the_outcome_s(tmp_path):
+    h = Harness(tmp_path, [Turn(text="cut short", stop_reason="max_tokens")])
+    outcome = h.run("write a novel")
+    assert (outcome.subtype, outcome.stop_reason, outcome.result) == ("success", "max_tokens", "cut short")
 
 
 def test_tool_results_go_back_in_call_order_and_the_model_sees_them(tmp_path):
@@ -314,21 +321,25 @@ def test_cancel_mid_stream_leaves_the_history_valid(tmp_path):
 
 
 def test_cancel_mid_tool_answers_every_call_as_interrupted(tmp_path):
-    calls = [ToolUse("bash", {"command": "sleep 30"}, id="b1"), ToolUse("bash", {"command": "echo later"}, id="b2")]
+    pidfile = tmp_path / "sleep.pid"
+    calls = [ToolUse("bash", {"command": f"echo $$ > {pidfile}; sleep 30"}, id="b1"),
+             ToolUse("bash", {"command": "echo later"}, id="b2")]
     h = Harness(tmp_path, [Turn(tool_uses=calls)], mode="bypassPermissions")
 
     async def scenario():
         task = asyncio.ensure_future(h.agent.run("sleep"))
         for _ in range(1000):
-            if any(isinstance(e, ToolStarted) for e in h.events):
+            if pidfile.exists() and pidfile.read_text().strip():
                 break
             await asyncio.sleep(0.005)
-        await asyncio.sleep(0.05)  # the sleep process is running
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await asyncio.wait_for(task, 10)
 
     asyncio.run(scenario())
+    pid = int(pidfile.read_text())
+    with pytest.raises(ProcessLookupError):  # the tool's process did not outlive the interrupt
+        os.kill(pid, 0)
     messages = h.reloaded()
     assert [m["role"] for m in messages] == ["user", "assistant", "user"]
     results = tool_results(messages[-1])
