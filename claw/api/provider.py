@@ -16,6 +16,9 @@
   5. a 401 with a refreshable OAuth source refreshes the token once and resends;
   6. when attempts run out: ``retries_exhausted`` with the last error's class, status and request id.
 
+Each attempt is one call of ``_attempt`` (one request, ending in an ``AttemptOutcome``); what follows a
+failure is decided by the table in claw.api.attempts, and ``stream`` is the loop that performs it.
+
 The idle limit (no byte for ``idle_timeout`` seconds, keep-alive comments included as liveness) is
 enforced by ``claw.net.http``; ``api_timeout`` bounds a non-streamed request.
 
@@ -26,10 +29,23 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any, AsyncIterator, Dict, List, Optional, Tuple
+from typing import Any, AsyncIterator, Dict, List, Optional, Tuple, Union
 
 from claw import __version__
 from claw.api.accumulator import EmptyStream, MessageAccumulator
+from claw.api.attempts import (
+    ALLOWANCE_OF,
+    DELIVER,
+    GIVE_UP,
+    REFRESH,
+    RESEND_UNSTREAMED,
+    RETRY,
+    AttemptOutcome,
+    Attempts,
+    allowances,
+    next_action,
+    outcome_kind,
+)
 from claw.api.auth import AuthSource
 from claw.api.failures import classify_http_error, retries_exhausted, retry_reason
 from claw.api.preflight import TokenEstimate, check, estimate
@@ -119,102 +135,121 @@ class Provider:
         check(est, model=self.model.id)
 
         policy = self.retry
-        attempt = 0  # attempts that count against max_retries
-        streaming = True
-        fallback_used = False
-        refreshed = False
+        state = Attempts(allowances(policy.max_retries))
         while True:
-            attempt += 1
-            acc = MessageAccumulator(provider=self.label)
-            pending: List[StreamEvent] = []
-            response = None
-            last_raw: Optional[Dict[str, Any]] = None
+            outcome = AttemptOutcome()
+            attempt = self._attempt(request, data if state.streaming else None, max_tokens)
             try:
-                payload = data if streaming else _dumps(self.build_body(request, max_tokens=max_tokens,
-                                                                        stream=False))
-                response = await self._send(request, payload, streaming)
-                acc.request_id = request_id_of(response.headers)
-                self.last_request_id = acc.request_id or self.last_request_id
-                ctype = (response.header("content-type") or "").lower()
-                if streaming and not ctype.startswith("application/json"):
-                    source = self._stream_events(response, self.stream_translator())
-                else:  # not streamed, or a gateway that answered stream: true with a whole message
-                    source = self._replay(response)
-                async for raw in source:
-                    events = acc.feed(raw)
-                    if raw.get("type") == "message_stop":
-                        last_raw = raw
-                    if not events:
-                        continue
-                    if acc.content_started:
-                        if pending:
-                            for ev in pending:
-                                yield ev
-                            pending = []
-                        for ev in events:
-                            yield ev
+                async for item in attempt:
+                    if isinstance(item, AttemptOutcome):
+                        outcome = item
                     else:
-                        pending.extend(events)
-                result = acc.finish()
-            except EmptyStream:
-                await _close(response)
-                if not fallback_used:
-                    fallback_used = True
-                    streaming = False
-                    attempt -= 1  # the non-streamed retry is extra, not one of the counted retries
-                    continue
-                failure: ClawError = ProviderError(
-                    f"{self.label} returned an empty response, streamed and not streamed",
-                    hint="the endpoint answered without any message; check the base URL and the model name",
-                    kind="empty_response",
-                    failure_class="provider_internal",
-                    request_id=acc.request_id,
-                    retryable=True,
-                )
-                headers: List[Tuple[str, str]] = []
-            except _HttpFailure as exc:
-                await _close(response)
-                failure, headers = exc.error, exc.headers
-                if failure.status == 401 and self.auth.refreshable and not refreshed:
-                    refreshed = True
-                    if await self.auth.refresh():
-                        attempt -= 1
-                        continue
-            except ClawError as exc:
-                await _close(response)
-                failure, headers = exc, []
-                if failure.request_id is None:
-                    failure.request_id = acc.request_id
-                if acc.content_started:
-                    raise  # content already reached the caller: not ours to repeat
-            except BaseException:
-                await _close(response)
-                raise
-            else:
-                await _close(response)
-                for ev in pending:
-                    yield ev
-                yield MessageDone(result, last_raw)
-                return
+                        yield item
+            finally:
+                await attempt.aclose()  # a caller that stops early closes the response now
+            failure = outcome.error
+            retryable = failure is not None and policy.error_retryable(failure, outcome.headers)
+            kind = outcome_kind(outcome, retryable=retryable, refreshable=self.auth.refreshable)
+            action = next_action(kind, state)
+            counted = state.counted
+            allowance = ALLOWANCE_OF.get(action)
+            if allowance is not None:
+                state.spend(allowance)
 
+            if action == DELIVER:
+                for ev in outcome.held_back:
+                    yield ev
+                yield MessageDone(outcome.response, outcome.last_raw)
+                return
+            assert failure is not None
+            if action == RESEND_UNSTREAMED:
+                continue
+            if action == REFRESH:
+                if await self.auth.refresh():
+                    continue
+                raise failure
+            if action == RETRY:
+                delay = policy.delay(counted - 1, outcome.headers)
+                yield RetryScheduled(
+                    attempt=counted + 1,
+                    max_attempts=policy.max_attempts,
+                    delay=delay,
+                    reason=retry_reason(failure),
+                    failure_class=failure.failure_class,
+                    status=failure.status,
+                    request_id=failure.request_id,
+                )
+                await policy.sleep(delay)
+                continue
+            if action == GIVE_UP:
+                raise retries_exhausted(failure, counted, self.last_request_id)
+            raise failure  # RAISE: permanent, or content already reached the caller
+
+    async def _attempt(self, request: ModelRequest, streamed_body: Optional[bytes],
+                       max_tokens: int) -> AsyncIterator[Union[StreamEvent, AttemptOutcome]]:
+        """One request: yields the events the caller may see now, then one ``AttemptOutcome``.
+
+        Events are held back until the first content block starts; after that they go to the caller as
+        they come and a failure is marked ``delivered``. ``streamed_body``: the streamed request's body,
+        or None to ask without streaming. Cancellation and errors that are not ClawErrors propagate.
+        """
+        streaming = streamed_body is not None
+        acc = MessageAccumulator(provider=self.label)
+        outcome = AttemptOutcome()
+        response = None
+        try:
+            payload = streamed_body if streamed_body is not None else _dumps(
+                self.build_body(request, max_tokens=max_tokens, stream=False))
+            response = await self._send(request, payload, streaming)
+            acc.request_id = outcome.request_id = request_id_of(response.headers)
+            self.last_request_id = acc.request_id or self.last_request_id
+            ctype = (response.header("content-type") or "").lower()
+            if streaming and not ctype.startswith("application/json"):
+                source = self._stream_events(response, self.stream_translator())
+            else:  # not streamed, or a gateway that answered stream: true with a whole message
+                source = self._replay(response)
+            async for raw in source:
+                events = acc.feed(raw)
+                if raw.get("type") == "message_stop":
+                    outcome.last_raw = raw
+                if not events:
+                    continue
+                if acc.content_started:
+                    outcome.delivered = True
+                    held, outcome.held_back = outcome.held_back, []
+                    for ev in held:
+                        yield ev
+                    for ev in events:
+                        yield ev
+                else:
+                    outcome.held_back.extend(events)
+            outcome.response = acc.finish()
+        except EmptyStream:
+            outcome.empty = True
+            outcome.error = ProviderError(
+                f"{self.label} returned an empty response, streamed and not streamed",
+                hint="the endpoint answered without any message; check the base URL and the model name",
+                kind="empty_response",
+                failure_class="provider_internal",
+                request_id=acc.request_id,
+                retryable=True,
+            )
+        except _HttpFailure as exc:
+            outcome.error, outcome.headers = exc.error, exc.headers
+            outcome.request_id = exc.error.request_id
+        except ClawError as exc:
+            if exc.request_id is None:
+                exc.request_id = acc.request_id
+            outcome.error = exc
+            outcome.delivered = acc.content_started
+        finally:
+            await _close(response)
+        failure = outcome.error
+        if failure is not None:
             self.last_request_id = failure.request_id or self.last_request_id
             if failure.failure_class == "context_window" and getattr(failure, "model", None) is None:
                 failure.model = self.model.id  # type: ignore[attr-defined]  # for the CLI's recovery block
-            if not policy.error_retryable(failure, headers):
-                raise failure
-            if attempt >= policy.max_attempts:
-                raise retries_exhausted(failure, attempt, self.last_request_id)
-            delay = policy.delay(attempt - 1, headers)
-            yield RetryScheduled(
-                attempt=attempt + 1,
-                max_attempts=policy.max_attempts,
-                delay=delay,
-                reason=retry_reason(failure),
-                failure_class=failure.failure_class,
-                status=failure.status,
-                request_id=failure.request_id,
-            )
-            await policy.sleep(delay)
+        yield outcome
 
     async def aclose(self) -> None:
         if self._http is not None and self._own_http:

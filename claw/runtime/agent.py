@@ -15,9 +15,9 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Callable, List, Optional, Sequence, Tuple, Union
 
-from claw.api.types import MessageDone, ModelRequest, ModelResponse, Usage
+from claw.api.types import Block, Message, MessageDone, ModelRequest, ModelResponse, Usage
 from claw.errors import ClawError
 from claw.runtime.events import (
     AssistantMessage,
@@ -27,8 +27,16 @@ from claw.runtime.events import (
     TurnOutcome,
     UserMessage,
 )
-from claw.runtime.tool_calls import ToolCallRunner, interrupted_results
+from claw.runtime.ports import HookRunner, HookVerdict, JsonObject, ModelClient, SessionLog, ToolSet
+from claw.runtime.tool_calls import interrupted_results
 from claw.ids import uuid4
+
+if TYPE_CHECKING:
+    from claw.runtime.compaction import CompactionResult
+    from claw.runtime.events import PermissionDenial
+
+Prompt = Union[str, List[Block]]  # a user turn: text, or content blocks (text, images, documents)
+CostOf = Callable[[str, Usage], Optional[float]]  # (model, usage) -> USD, None when the price is unknown
 
 
 @dataclass
@@ -39,7 +47,7 @@ class AgentSettings:
     system_prompt: str
     max_turns: Optional[int] = None
     max_tokens: Optional[int] = None
-    thinking: Optional[Dict[str, Any]] = None
+    thinking: Optional[JsonObject] = None
     extra_context: List[str] = field(default_factory=list)
     context_window: Optional[int] = None  # of the model; None: unknown, no auto-compaction
     autocompact_pct: int = 80  # CLAW_AUTOCOMPACT_PCT; 100 turns auto-compaction off in practice
@@ -49,13 +57,13 @@ class Agent:
     def __init__(
         self,
         *,
-        provider: Any,
+        provider: ModelClient,
         settings: AgentSettings,
-        tool_runner: ToolCallRunner,
-        session: Any,
-        hooks: Any = None,
+        tool_runner: ToolSet,
+        session: SessionLog,
+        hooks: Optional[HookRunner] = None,
         sink: EventSink,
-        cost_of: Any = None,
+        cost_of: Optional[CostOf] = None,
     ) -> None:
         self.provider = provider
         self.settings = settings
@@ -65,13 +73,13 @@ class Agent:
         self.sink = sink
         self.cost_of = cost_of  # (model, Usage) -> float | None
         # (tokens, message count, last message) of the history the provider last counted
-        self._known_prompt: Optional[Tuple[int, int, Dict[str, Any]]] = None
+        self._known_prompt: Optional[Tuple[int, int, Message]] = None
 
     @property
-    def messages(self) -> List[Dict[str, Any]]:
+    def messages(self) -> List[Message]:
         return self.session.messages
 
-    async def run(self, prompt: Any) -> TurnOutcome:
+    async def run(self, prompt: Prompt) -> TurnOutcome:
         """Run one user turn. ``prompt`` is a string or a list of content blocks."""
         outcome = _OutcomeBuilder(self)
         try:
@@ -113,7 +121,7 @@ class Agent:
 
     # -- steps -------------------------------------------------------------------------------------
 
-    async def _user_prompt(self, prompt: Any, outcome: "_OutcomeBuilder") -> Optional[List[Dict[str, Any]]]:
+    async def _user_prompt(self, prompt: Prompt, outcome: "_OutcomeBuilder") -> Optional[List[Block]]:
         content = [{"type": "text", "text": prompt}] if isinstance(prompt, str) else list(prompt)
         if self.hooks is None:
             return content
@@ -173,7 +181,7 @@ class Agent:
         return estimate_tokens({"system": self._system(), "messages": list(messages),
                                 "tools": self.tools.model_tools()})
 
-    async def compact(self, *, trigger: str = "manual", instructions: str = "") -> Optional[Any]:
+    async def compact(self, *, trigger: str = "manual", instructions: str = "") -> Optional["CompactionResult"]:
         """Summarise the older history (``/compact``); returns the CompactionResult or None."""
         from claw.runtime.compaction import compact
 
@@ -220,7 +228,7 @@ class Agent:
             return result.reason
         return None
 
-    def _hook_notices(self, result: Any) -> None:
+    def _hook_notices(self, result: HookVerdict) -> None:
         for warning in getattr(result, "warnings", ()) or ():
             self.sink(Notice(warning, level="warning"))
         if getattr(result, "system_message", None):
@@ -228,7 +236,7 @@ class Agent:
 
     # -- history -----------------------------------------------------------------------------------
 
-    def _append_user(self, message: Dict[str, Any], *, tool_results: bool = False) -> None:
+    def _append_user(self, message: Message, *, tool_results: bool = False) -> None:
         record_uuid = self.session.append_message(message)
         self.sink(UserMessage(message, uuid=record_uuid or uuid4(), is_tool_results=tool_results))
 
@@ -305,22 +313,22 @@ class _ToolLog:
     """What the tool pipeline reports back for the result object."""
 
     def __init__(self) -> None:
-        self.denials: List[Any] = []
-        self.uses: List[Dict[str, Any]] = []
-        self.results: List[Dict[str, Any]] = []
+        self.denials: List["PermissionDenial"] = []
+        self.uses: List[JsonObject] = []
+        self.results: List[JsonObject] = []
 
-    def use(self, tool_use_id: str, name: str, tool_input: Dict[str, Any]) -> None:
+    def use(self, tool_use_id: str, name: str, tool_input: JsonObject) -> None:
         self.uses.append({"id": tool_use_id, "name": name, "input": tool_input})
 
     def result(self, tool_use_id: str, name: str, output: str, is_error: bool) -> None:
         self.results.append({"tool_use_id": tool_use_id, "tool_name": name, "output": output,
                              "is_error": is_error})
 
-    def denial(self, denial: Any) -> None:
+    def denial(self, denial: "PermissionDenial") -> None:
         self.denials.append(denial)
 
 
-def last_assistant_text(messages: Sequence[Dict[str, Any]]) -> str:
+def last_assistant_text(messages: Sequence[Message]) -> str:
     for message in reversed(messages):
         if message.get("role") == "assistant":
             return "".join(b.get("text", "") for b in message.get("content", []) if b.get("type") == "text")

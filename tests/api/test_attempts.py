@@ -1,0 +1,86 @@
+"""The retry table (claw.api.attempts): every row, with its allowances left and spent, and the outcome
+classification that picks the row. The driver that performs the actions is covered end to end against
+the scripted model server (test_anthropic_provider.py, test_openai_provider.py, tests/auth/test_refresh.py).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from claw.api import attempts as a
+from claw.errors import NetworkError, ProviderError
+
+
+def state(max_retries=8, **spent):
+    return a.Attempts(a.allowances(max_retries), dict(spent))
+
+
+# (kind, allowances spent, expected action): every row of ACTIONS, each of its actions reached.
+ROWS = [
+    (a.OK, {}, a.DELIVER),
+    (a.OK, {"retries": 8, "unstreamed": 1, "refresh": 1}, a.DELIVER),
+    (a.AFTER_CONTENT, {}, a.RAISE),
+    (a.PERMANENT, {}, a.RAISE),
+    (a.AUTH_EXPIRED, {}, a.REFRESH),
+    (a.AUTH_EXPIRED, {"refresh": 1}, a.RAISE),
+    (a.EMPTY_STREAM, {}, a.RESEND_UNSTREAMED),
+    (a.EMPTY_STREAM, {"unstreamed": 1}, a.RETRY),
+    (a.EMPTY_STREAM, {"unstreamed": 1, "retries": 8}, a.GIVE_UP),
+    (a.RETRYABLE, {}, a.RETRY),
+    (a.RETRYABLE, {"retries": 7}, a.RETRY),
+    (a.RETRYABLE, {"retries": 8}, a.GIVE_UP),
+]
+
+
+@pytest.mark.parametrize("kind, spent, expected", ROWS)
+def test_every_row(kind, spent, expected):
+    assert a.next_action(kind, state(**spent)) == expected
+
+
+def test_the_rows_above_reach_every_action_of_every_row():
+    reached = {(kind, action) for kind, _, action in ROWS}
+    assert reached == {(kind, action) for kind, actions in a.ACTIONS.items() for action in actions}
+
+
+def test_every_row_ends_with_an_action_that_needs_no_allowance():
+    for kind, actions in a.ACTIONS.items():
+        assert actions and actions[-1] not in a.ALLOWANCE_OF, kind
+
+
+def test_max_retries_zero_means_one_attempt_then_give_up():
+    s = state(max_retries=0)
+    assert s.counted == 1
+    assert a.next_action(a.RETRYABLE, s) == a.GIVE_UP
+
+
+def test_spending_the_allowances():
+    s = state(max_retries=2)
+    assert s.streaming and s.counted == 1
+    s.spend("unstreamed")  # the resend without streaming is not a counted attempt
+    assert not s.streaming and s.counted == 1
+    s.spend("retries")
+    s.spend("retries")
+    assert s.counted == 3
+    assert a.next_action(a.RETRYABLE, s) == a.GIVE_UP
+
+
+def _failed(error, **kw):
+    return a.AttemptOutcome(error=error, **kw)
+
+
+def test_outcome_kinds():
+    kind = a.outcome_kind
+    assert kind(a.AttemptOutcome(response=object()), retryable=False, refreshable=False) == a.OK
+    e529 = ProviderError("overloaded", status=529, failure_class="provider_overloaded")
+    assert kind(_failed(e529), retryable=True, refreshable=True) == a.RETRYABLE
+    assert kind(_failed(e529, delivered=True), retryable=True, refreshable=True) == a.AFTER_CONTENT
+    e400 = ProviderError("bad", status=400, failure_class="provider_error")
+    assert kind(_failed(e400), retryable=False, refreshable=True) == a.PERMANENT
+    e401 = ProviderError("expired", status=401, failure_class="provider_auth")
+    assert kind(_failed(e401), retryable=False, refreshable=True) == a.AUTH_EXPIRED
+    assert kind(_failed(e401), retryable=False, refreshable=False) == a.PERMANENT
+    empty = ProviderError("empty", kind="empty_response", retryable=True)
+    assert kind(_failed(empty, empty=True), retryable=True, refreshable=False) == a.EMPTY_STREAM
+    idle = NetworkError("idle", kind="timeout", retryable=True)
+    assert kind(_failed(idle), retryable=True, refreshable=False) == a.RETRYABLE
+    assert kind(_failed(idle, delivered=True), retryable=True, refreshable=False) == a.AFTER_CONTENT
