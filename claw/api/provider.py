@@ -30,7 +30,7 @@ from typing import Any, AsyncIterator, Dict, List, Optional, Tuple
 
 from claw import __version__
 from claw.api.accumulator import EmptyStream, MessageAccumulator
-from claw.api.auth import AuthSource
+from claw.auth.headers import AuthSource
 from claw.api.failures import classify_http_error, retries_exhausted, retry_reason
 from claw.api.preflight import TokenEstimate, check, estimate
 from claw.api.registry import ModelInfo
