@@ -94,7 +94,6 @@ def prepare(args: RunArgs, *, sink: Any, prompter: Any = None, base_env: Optiona
     from claw.config.sources import config_home
     from claw.runtime.agent import Agent, AgentSettings
     from claw.runtime.compaction import threshold_pct
-    from claw.runtime.hooks import HookRunner
     from claw.runtime.permissions import PermissionPolicy, parse_permission_mode
     from claw.runtime.session_store import SessionStore
     from claw.runtime.system_prompt import build_system_prompt
@@ -174,6 +173,8 @@ def prepare(args: RunArgs, *, sink: Any, prompter: Any = None, base_env: Optiona
     )
     hooks = None
     if settings.hooks:
+        from claw.runtime.hooks import HookRunner  # a run without hooks does not load the runner
+
         hooks = HookRunner(settings.hooks, project_dir=cwd, env=env, session_id=session.id,
                            transcript_path=str(session.path))
 

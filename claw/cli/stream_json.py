@@ -506,7 +506,7 @@ class HostSession:
 
     async def _ask_host(self, request: Any) -> Any:
         """The permission prompter: ``can_use_tool`` to the host; a host that cannot answer denies."""
-        from claw.runtime.hooks import CLAUDE_CODE_TOOL_NAMES
+        from claw.runtime.hook_config import CLAUDE_CODE_TOOL_NAMES
         from claw.runtime.tool_calls import PermissionAnswer
 
         fields: Dict[str, Any] = {
@@ -555,7 +555,8 @@ class HostSession:
     def _install_hooks(self, host_hooks: Optional[Dict[str, Any]]) -> None:
         """Settings hooks plus the host's callback hooks, in one HookRunner used by the agent and its
         tool pipeline."""
-        from claw.runtime.hooks import HookRunner, combine_hooks_configs
+        from claw.runtime.hook_config import combine_hooks_configs
+        from claw.runtime.hooks import HookRunner
 
         prepared = self.prepared
         callback_groups: Dict[str, List[Dict[str, Any]]] = {}

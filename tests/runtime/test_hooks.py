@@ -8,14 +8,8 @@ import os
 
 import pytest
 
-from claw.runtime.hooks import (
-    HookRunner,
-    canonical_tool_name,
-    combine_hooks_configs,
-    matcher_matches,
-    parse_hooks_config,
-    tool_names_for_matching,
-)
+from claw.runtime.hook_config import combine_hooks_configs, matcher_matches, parse_hooks_config, tool_names_for_matching
+from claw.runtime.hooks import HookRunner
 
 
 def cmd(command, timeout=None):
@@ -324,8 +318,8 @@ def test_matcher_matches(matcher, tool, expected):
 
 
 def test_alias_helpers():
-    assert canonical_tool_name("MultiEdit") == "edit_file"
-    assert canonical_tool_name("mcp__a__b") == "mcp__a__b"
+    assert tool_names_for_matching("MultiEdit")[0] == "edit_file"
+    assert tool_names_for_matching("mcp__a__b") == ("mcp__a__b",)
     assert tool_names_for_matching("Edit") == ("edit_file", "Edit", "MultiEdit")
 
 
