@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Dict, List, Mapping, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from claw.config.schema import HOOK_EVENTS
 from claw.tools.registry import ALIASES, canonical_tool_name  # SubagentStop is accepted there but never fires here
