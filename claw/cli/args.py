@@ -59,11 +59,6 @@ class RunArgs:
     replay_user_messages: bool = False  # stream-json input: echo the host's user messages back
     ignored: List[str] = field(default_factory=list)  # accepted for SDK compatibility, not acted on
 
-    @property
-    def json_output(self) -> bool:
-        return self.output_format in ("json", "stream-json")
-
-
 # The flags, by kind. Names map to RunArgs fields; a flag may have several names (Claude Code's camelCase
 # and kebab-case). Parsing is by hand rather than with argparse: argparse and what it imports (gettext,
 # shutil with bz2 and lzma) were 4-6 ms of every run's start-up.
