@@ -173,10 +173,11 @@ def prepare(args: RunArgs, *, sink: Any, prompter: Any = None, base_env: Optiona
     )
     hooks = None
     if settings.hooks:
-        from claw.runtime.hooks import HookRunner  # a run without hooks does not load the runner
+        from claw.runtime.hook_config import HooksConfig  # a run without hooks does not load these
+        from claw.runtime.hooks import HookRunner
 
-        hooks = HookRunner(settings.hooks, project_dir=cwd, env=env, session_id=session.id,
-                           transcript_path=str(session.path))
+        hooks = HookRunner(HooksConfig.from_settings(settings.hooks), project_dir=cwd, env=env,
+                           session_id=session.id, transcript_path=str(session.path))
 
     info = RunInfo(session_id=session.id, model=resolved.model, cwd=str(cwd), permission_mode=mode.value,
                    tools=list(tools), api_key_source=_key_source(provider))

@@ -20,7 +20,7 @@ A hook that fails, times out or prints nonsense never raises: it becomes a warni
 
 It deliberately does not decide what an outcome means for the run (the loop does: skip the tool,
 use the updated input, stop the turn...), does not print, and does not read settings files: the
-caller passes the merged ``hooks`` value, the environment and the ids. Reading that value and matching
+caller passes the hooks (typed, validated once by claw.config), the environment and the ids. Reading that value and matching
 is claw.runtime.hook_config; reading a hook's answer and folding the answers is claw.runtime.hook_verdicts;
 this module runs the hooks.
 """
@@ -39,9 +39,9 @@ from claw.runtime.hook_config import (
     CLAUDE_CODE_TOOL_NAMES,
     MATCH_FIELDS,
     TOOL_EVENTS,
+    HooksConfig,
     HookSpec,
     matcher_matches,
-    parse_hooks_config,
     tool_names_for_matching,
 )
 from claw.runtime.hook_verdicts import HookOutcome, HookResult, combine, verdict_for_callback, verdict_for_command
@@ -151,7 +151,7 @@ def _close_transport(proc: "asyncio.subprocess.Process") -> None:
 class HookRunner:
     """Runs the configured hooks of one session.
 
-    ``hooks_config``: the merged settings ``hooks`` value (or a ``HooksConfig``). ``env``: variables
+    ``hooks_config``: the hooks of the run (``HooksConfig.from_settings``, plus a host's callbacks). ``env``: variables
     layered on ``os.environ`` for command hooks (settings ``env``, proxy and CA variables; a value of
     ``None`` removes a variable); ``CLAW_PROJECT_DIR`` and ``CLAUDE_PROJECT_DIR`` are added.
     ``callback``: async ``(callback_id, payload, tool_use_id) -> dict`` for callback hooks.
@@ -160,7 +160,7 @@ class HookRunner:
 
     def __init__(
         self,
-        hooks_config: Any,
+        hooks_config: HooksConfig,
         *,
         project_dir: str,
         env: Optional[Mapping[str, Optional[str]]] = None,
@@ -169,7 +169,7 @@ class HookRunner:
         callback: Optional[HookCallback] = None,
         permission_mode: Optional[str] = None,
     ) -> None:
-        self.config = parse_hooks_config(hooks_config)
+        self.config = hooks_config
         self.project_dir = str(project_dir)
         self.session_id = session_id
         self.transcript_path = str(transcript_path)
@@ -196,10 +196,6 @@ class HookRunner:
             bash = shutil.which("bash", path=self._env.get("PATH"))
             self._shell_argv = [bash, "-c"] if bash else ["/bin/sh", "-c"]
         return self._shell_argv
-
-    @property
-    def config_warnings(self) -> Tuple[str, ...]:
-        return self.config.warnings
 
     def matching(self, event: str, *, tool_name: Optional[str] = None, match_value: Optional[str] = None) -> List[HookSpec]:
         """The hooks that would run for this event (duplicates of the same command once)."""
