@@ -35,7 +35,8 @@ from typing import (TYPE_CHECKING, Any, AsyncIterator, Deque, Dict, Iterable, Li
                     Optional, Sequence, Tuple, Union)
 
 from claw.errors import NetworkError
-from claw.net.connect import READ_CHUNK, Connection, open_connection, proxy_refusal
+from claw.net.connect import open_connection, proxy_refusal
+from claw.net.connection import READ_CHUNK, Connection
 
 if TYPE_CHECKING:  # pragma: no cover
     from claw.net.config import NetConfig
