@@ -7,7 +7,9 @@ Rules, each replacing the secret with ``[REDACTED]``:
 - values of environment variables whose names look secret: ``*_API_KEY`` (and ``API_KEY``),
   ``*_TOKEN`` (and ``TOKEN``), ``*SECRET*``, ``*PASSWORD*``, ``*PASSWD*``, plus the password and
   user name of a ``user:pass@`` proxy URL in ``*_PROXY`` variables (read by ``Redactor.from_env``);
-- credentials in URLs: ``scheme://user:pass@host`` becomes ``scheme://[REDACTED]@host``;
+- credentials in URLs: ``scheme://user:pass@host`` becomes ``scheme://[REDACTED]@host`` (for display,
+  ``hide_url_password`` keeps the user name: ``scheme://user:***@host``; claw.config.redact, the
+  settings display policy, uses it);
 - Anthropic-style keys ``sk-ant-...``, other long ``sk-...`` and ``xai-...`` keys;
 - bearer tokens: ``Bearer <token>`` keeps the word, loses the token;
 - shell/env assignments to such names in text: ``ANTHROPIC_API_KEY=...``, ``export GH_TOKEN="..."``;
@@ -41,6 +43,7 @@ __all__ = [
     "Redactor",
     "add_secret",
     "default_redactor",
+    "hide_url_password",
     "is_secret_env_name",
     "is_secret_key",
     "redact_obj",
@@ -111,6 +114,7 @@ class _Patterns:
         import re
 
         self.url = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*://)([^/?#\s@\"'<>]*)@")
+        self.url_password = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://[^/@\s:]*):[^/@\s]*@")
         self.key = re.compile(r"\b(?:sk-ant-[A-Za-z0-9_\-]{8,}|sk-[A-Za-z0-9_\-]{20,}|xai-[A-Za-z0-9_\-]{20,})")
         self.bearer = re.compile(r"(?i)\b(bearer)(\s+)[A-Za-z0-9\-._~+/]+=*")
         names = "|".join(name.replace("-", "[-_]") for name in _SECRET_HEADERS)
@@ -203,7 +207,7 @@ class Redactor:
 
     def redact_text(self, text: str, *, urls: bool = True) -> str:
         """``text`` with every secret the rules find replaced by ``[REDACTED]``. ``urls=False`` leaves
-        URL credentials to the caller (claw.config.redact shows them as ``user:***@``)."""
+        URL credentials to the caller (``hide_url_password`` shows them as ``user:***@``)."""
         if not text:
             return text
         for secret in self._secrets:
@@ -257,6 +261,14 @@ class Redactor:
         if isinstance(obj, str):
             return self.redact_text(str(obj))
         return obj
+
+
+def hide_url_password(text: str) -> str:
+    """``text`` with the password of every ``scheme://user:password@`` replaced by ``***`` and the user
+    name kept (``http://jdoe:***@proxy:3128``): how settings and proxy routes are shown to their owner."""
+    if "://" not in text or "@" not in text:
+        return text
+    return _compiled().url_password.sub(r"\1:***@", text)
 
 
 _default: Redactor | None = None

@@ -44,11 +44,6 @@ SHARED = {"errors", "ids", "fsutil", "redact", "_vendor", "_pyz"}  # and claw/__
 
 # (importing module, imported module): known upward imports, to be removed by the issues named.
 KNOWN_EXCEPTIONS: Dict[Tuple[str, str], str] = {
-    # AuthSource and its implementations live in api/ but credential lookup is in auth/; moving
-    # AuthSource down to auth/ is part of the "one source for each rule" work.
-    ("claw.auth.sources", "claw.api.auth"): "AuthSource lives in api/ (to move to auth/)",
-    # The missing-credentials error is built by api/failures; it belongs with the credential rules.
-    ("claw.auth.sources", "claw.api.failures"): "missing_credentials lives in api/failures",
     # MCP tools are adapted into claw Tool objects (and claw's own tools served over MCP), so mcp/
     # uses the Tool base classes and the tool-list parser of tools/. A fix moves the Tool interface
     # (claw.tools.base) and split_tool_list below mcp/, or the adapters up into tools/.

@@ -12,7 +12,7 @@ Modules (import them directly; this package imports nothing so that ``claw.api.t
   preflight         local prompt-size estimate and context-window check
   retry             which failures are retried and how long to wait
   failures          failure classes, messages, hints, rendering
-  auth              credential sources (API key, bearer, OAuth Protocol + refresh hook)
 
-It does not print, read settings files, or store credentials (cli/, config/ and auth/ do).
+It does not print, read settings files, or choose and store credentials (cli/, config/ and auth/ do:
+claw.auth.headers is the AuthSource a provider sends).
 """

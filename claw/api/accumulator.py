@@ -30,7 +30,6 @@ from claw.api.failures import classify_stream_error
 from claw.api.types import (
     BlockStarted,
     BlockStopped,
-    MessageDone,
     MessageStarted,
     ModelResponse,
     RawEvent,
@@ -257,10 +256,6 @@ class MessageAccumulator:
             request_id=self.request_id,
             invalid_tool_inputs=dict(self._invalid),
         )
-
-    def done_event(self, raw: Optional[Dict[str, Any]] = None) -> MessageDone:
-        return MessageDone(self.finish(), raw)
-
 
 def _ignore(event: Dict[str, Any]) -> List[StreamEvent]:
     return []

@@ -3,7 +3,7 @@
 Base URL: ANTHROPIC_BASE_URL (default https://api.anthropic.com); it may carry a path prefix (a gateway
 such as ``https://gw.example/anthropic``), a trailing ``/`` is trimmed. Headers: ``anthropic-version:
 2023-06-01``, ``content-type``, ``accept``, a ``user-agent`` naming claw and its version, the auth
-headers (claw.api.auth) and ``anthropic-beta`` when the request or the auth source asks for betas.
+headers (claw.auth.headers) and ``anthropic-beta`` when the request or the auth source asks for betas.
 Body: model, max_tokens, messages, system, tools, tool_choice, stream, and thinking / temperature /
 stop_sequences / metadata when set.
 

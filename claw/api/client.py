@@ -30,7 +30,7 @@ import os
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional
 
-from claw.api.auth import AuthSource, OAuthTokenSource, anthropic_auth, bearer_or_none
+from claw.auth.headers import AuthSource, OAuthTokenSource, bearer_or_none
 from claw.api.provider import DEFAULT_API_TIMEOUT, Provider
 from claw.api.registry import DEFAULT_MODEL, FAMILY_ALIASES, PROVIDERS, ModelInfo, guess_provider, lookup
 from claw.api.retry import RetryPolicy, parse_seconds_env
@@ -108,7 +108,6 @@ def create_provider(
     net_config: Any = None,
     http: Any = None,
     oauth: Optional[OAuthTokenSource] = None,
-    api_key: Optional[str] = None,
     auth: Optional[AuthSource] = None,
     aliases: Optional[Mapping[str, str]] = None,
     settings: Optional[ApiSettings] = None,
@@ -122,7 +121,7 @@ def create_provider(
     ``http``: a shared ``claw.net.http.HttpClient`` (the provider then does not close it).
     Anthropic credentials: ``auth`` (a ready AuthSource, e.g. claw.auth.sources.anthropic_auth_for,
     which adds apiKeyHelper and the saved login) wins; otherwise ANTHROPIC_API_KEY /
-    ANTHROPIC_AUTH_TOKEN from ``env``, then ``oauth``; ``api_key`` replaces ANTHROPIC_API_KEY.
+    ANTHROPIC_AUTH_TOKEN from ``env``, then ``oauth``, in claw.auth.sources' order.
     For the OpenAI-compatible providers ``auth`` replaces the key from the environment.
     """
     env = os.environ if env is None else env
@@ -141,7 +140,9 @@ def create_provider(
 
         base = _base_url(env, "ANTHROPIC_BASE_URL", DEFAULT_BASE_URL)
         if auth is None:
-            auth = anthropic_auth(env, oauth=oauth, api_key=api_key)
+            from claw.auth.sources import anthropic_auth, oauth_login
+
+            auth = anthropic_auth(env, login=oauth_login(oauth))
         return AnthropicProvider(base_url=base, auth=auth, **common)
 
     from claw.api.openai_compat import OPENAI_BASE_URL, XAI_BASE_URL, OpenAICompatProvider

@@ -3,8 +3,8 @@
 Pure functions from what a provider said (HTTP status, headers, error body, an ``event: error`` payload)
 to a ``claw.errors.ProviderError`` whose ``kind``, ``failure_class``, ``status``, ``request_id`` and
 ``retryable`` are set per instance. Also: recognising context-window errors in whatever words a provider
-or gateway uses, the "retries exhausted" wrapper, the missing-credentials error, and a plain-text rendering
-for users (the CLI decides where it goes).
+or gateway uses, and the "retries exhausted" wrapper. How a failure reads on a terminal is
+claw.cli.errors' business.
 
 Nothing here does I/O or prints. Messages never contain secrets: error bodies are cut short and only
 their ``message`` text is used.
@@ -302,50 +302,6 @@ def retries_exhausted(last: ClawError, attempts: int, request_id: Optional[str] 
     err.__cause__ = last
     return err
 
-
-def missing_credentials(env: Mapping[str, str], *, provider: str = "anthropic") -> ProviderError:
-    """No credentials for the chosen provider: exit 1, kind missing_credentials, class provider_auth."""
-    if provider == "anthropic":
-        message = "no Anthropic credentials: ANTHROPIC_API_KEY and ANTHROPIC_AUTH_TOKEN are unset and no saved login"
-        hint = "set ANTHROPIC_API_KEY (x-api-key) or ANTHROPIC_AUTH_TOKEN (bearer), or run `claw login`"
-        others = []
-        if env.get("OPENAI_API_KEY"):
-            others.append("OPENAI_API_KEY is set: use --model openai/<model> (e.g. openai/gpt-5)")
-        if env.get("XAI_API_KEY"):
-            others.append("XAI_API_KEY is set: use --model xai/<model> (e.g. xai/grok-4)")
-        if env.get("OPENAI_BASE_URL") and not env.get("OPENAI_API_KEY"):
-            others.append("OPENAI_BASE_URL is set: for a local OpenAI-compatible server use "
-                          "--model local/<model> (no key needed)")
-        if env.get("OLLAMA_HOST"):
-            others.append("OLLAMA_HOST is set: use --model ollama/<model>")
-        if others:
-            hint += "; " + "; ".join(others)
-    elif provider == "xai":
-        message = "no xAI credentials: XAI_API_KEY is unset"
-        hint = "set XAI_API_KEY, or choose another provider with --model"
-    else:
-        message = f"no {provider} credentials: OPENAI_API_KEY is unset"
-        hint = (
-            "set OPENAI_API_KEY, or point OPENAI_BASE_URL at a local OpenAI-compatible server "
-            "(then no key is needed), or use --model ollama/<model>"
-        )
-    return ProviderError(message, hint=hint, kind="missing_credentials", failure_class="provider_auth",
-                         retryable=False)
-
-
-def render_failure(error: ClawError, *, session_id: Optional[str] = None) -> str:
-    """Plain text for users: class and one-line message, request id, session id, recovery hint."""
-    lines = [f"error [{error.failure_class}]: {error.message}"]
-    if error.request_id:
-        lines.append(f"request id: {error.request_id}")
-    if session_id:
-        lines.append(f"session id: {session_id}")
-    hint = error.hint
-    if hint and session_id:
-        hint = hint.replace("<session-id>", session_id)
-    if hint:
-        lines.append(f"hint: {hint}")
-    return "\n".join(lines)
 
 
 def _default_message(status: int) -> str:

@@ -46,12 +46,12 @@ from claw.api.attempts import (
     next_action,
     outcome_kind,
 )
-from claw.api.auth import AuthSource
 from claw.api.failures import classify_http_error, retries_exhausted, retry_reason
 from claw.api.preflight import TokenEstimate, check, estimate
 from claw.api.registry import ModelInfo
 from claw.api.retry import RetryPolicy, header
 from claw.api.types import MessageDone, ModelRequest, ModelResponse, RetryScheduled, StreamEvent
+from claw.auth.headers import AuthSource
 from claw.errors import ClawError, NetworkError, ProviderError
 
 MAX_ERROR_BODY = 64 * 1024

@@ -58,12 +58,6 @@ class Usage:
             "cache_read_input_tokens": self.cache_read_input_tokens,
         }
 
-    @classmethod
-    def from_dict(cls, data: Optional[Dict[str, Any]]) -> "Usage":
-        if not data:
-            return cls()
-        return cls(*(_int(data.get(name)) for name in USAGE_FIELDS))
-
     def merged(self, update: Optional[Dict[str, Any]]) -> "Usage":
         """This usage with the fields present (and not null) in ``update`` replaced.
 

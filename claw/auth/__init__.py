@@ -1,6 +1,6 @@
 """Anthropic account sign-in and the choice of credentials for Anthropic requests.
 
-Modules: defaults (Anthropic's endpoints and client id: the one place), pkce (verifier, challenge,
+Modules: headers (AuthSource: credentials -> request headers, for every provider), defaults (Anthropic's endpoints and client id: the one place), pkce (verifier, challenge,
 state), oauth (sans-IO: config resolution, URLs, token request bodies, response and redirect parsing),
 exchange (the token POST through claw.net), credentials (credentials.json: 0600, atomic, locked),
 refresh (the saved login as a token source that refreshes), login (the sign-in flow with a loopback

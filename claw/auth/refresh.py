@@ -1,6 +1,6 @@
 """The saved login as a token source for model requests: valid tokens, refreshed when needed.
 
-``SavedLogin`` satisfies ``claw.api.auth.OAuthTokenSource``:
+``SavedLogin`` satisfies ``claw.auth.headers.OAuthTokenSource``:
   - ``get_token()`` returns the saved access token while it has more than ``margin_ms`` (5 minutes)
     left; otherwise it refreshes first. It never returns an expired token: when the refresh fails the
     user is told to run ``claw login`` (kind ``oauth_expired``, failure_class ``provider_auth``);

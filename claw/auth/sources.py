@@ -1,4 +1,4 @@
-"""Which Anthropic credentials a run uses, in the documented order, as a ``claw.api.auth.AuthSource``.
+"""Which Anthropic credentials a run uses, in the documented order, as a ``claw.auth.headers.AuthSource``.
 
 Precedence (docs/AUTH.md):
   1. an API key, sent as ``x-api-key``: ``ANTHROPIC_API_KEY``, else the settings ``apiKeyHelper``
@@ -10,6 +10,8 @@ Precedence (docs/AUTH.md):
      a failed refresh says to run ``claw login``, never falls back to the stale token);
   4. nothing: the ``missing_credentials`` error (exit 1, failure_class ``provider_auth``).
 
+The order is written once, in ``anthropic_precedence`` (names of the sources that are used);
+``anthropic_auth`` turns those names into an AuthSource, ``describe_anthropic_auth`` into a status.
 ``anthropic_auth_for`` builds the AuthSource for a run (no I/O beyond reading credentials.json when
 step 3 is reached); ``describe_anthropic_auth`` says what would be used, for ``claw whoami`` and
 ``claw status``, without running the helper or touching the network. ``HelperKeyAuth`` is the
@@ -23,9 +25,10 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, List, Mapping, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Tuple
 
-from claw.api.auth import ApiKeyAuth, AuthSource, BearerAuth, CombinedAuth, Header, OAuthAuth
+from claw.auth.headers import (ApiKeyAuth, AuthSource, BearerAuth, CombinedAuth, Header, OAuthAuth,
+                               OAuthTokenSource, missing_credentials)
 from claw.auth.api_key_helper import ApiKeyHelper, helper_from_settings
 
 # The saved-login modules (credentials, oauth, refresh) are imported where a saved login is looked
@@ -83,6 +86,54 @@ def saved_login_for(settings: Any, env: Mapping[str, str], *, net_config: Any = 
     return SavedLogin(store, config, net_config=net_config, http=http)
 
 
+API_KEY, HELPER, AUTH_TOKEN, SAVED_LOGIN = "ANTHROPIC_API_KEY", "apiKeyHelper", "ANTHROPIC_AUTH_TOKEN", "saved login"
+
+
+def anthropic_precedence(env: Mapping[str, str], *, helper: bool, saved_login: Callable[[], bool]) -> Tuple[str, ...]:
+    """The credential sources Anthropic requests use, in order (the rule of the module docstring):
+    ANTHROPIC_API_KEY, else the apiKeyHelper (when ``helper``); plus ANTHROPIC_AUTH_TOKEN; only when
+    neither gives anything, the saved login (``saved_login()`` is asked only then). Empty: nothing."""
+    used: List[str] = []
+    if _env_value(env, API_KEY):
+        used.append(API_KEY)
+    elif helper:
+        used.append(HELPER)
+    if _env_value(env, AUTH_TOKEN):
+        used.append(AUTH_TOKEN)
+    if not used and saved_login():
+        used.append(SAVED_LOGIN)
+    return tuple(used)
+
+
+def anthropic_auth(env: Mapping[str, str], *, helper: Optional[AuthSource] = None,
+                   login: Optional[Callable[[], Optional[AuthSource]]] = None) -> AuthSource:
+    """The AuthSource for Anthropic requests per ``anthropic_precedence``, or the classified
+    ``missing_credentials`` error. ``helper``: the key of the settings apiKeyHelper (used when
+    ANTHROPIC_API_KEY is unset); ``login``: builds the saved-login source, or None when there is none
+    (called only when nothing else applies)."""
+    found: List[AuthSource] = []
+
+    def has_login() -> bool:
+        source = login() if login is not None else None
+        if source is not None:
+            found.append(source)
+        return source is not None
+
+    names = anthropic_precedence(env, helper=helper is not None, saved_login=has_login)
+    make: Dict[str, Callable[[], AuthSource]] = {
+        API_KEY: lambda: ApiKeyAuth(_env_value(env, API_KEY), API_KEY),
+        HELPER: lambda: helper,  # type: ignore[return-value,arg-type]
+        AUTH_TOKEN: lambda: BearerAuth(_env_value(env, AUTH_TOKEN), AUTH_TOKEN),
+        SAVED_LOGIN: lambda: found[0],
+    }
+    sources = [make[name]() for name in names]
+    if len(sources) == 1:
+        return sources[0]
+    if sources:
+        return CombinedAuth(sources)
+    raise missing_credentials(env, provider="anthropic")
+
+
 def anthropic_auth_for(settings: Any, env: Mapping[str, str], *, net_config: Any = None,
                        cwd: Optional[str] = None, store: Optional[CredentialStore] = None,
                        config: Optional[OAuthConfig] = None, helper_origin: Optional[str] = None,
@@ -91,28 +142,23 @@ def anthropic_auth_for(settings: Any, env: Mapping[str, str], *, net_config: Any
     ``missing_credentials`` ProviderError when there is nothing to use. ``settings``: a
     ``claw.config.models.Settings`` (or None); ``env``: the effective environment."""
     cwd = cwd or os.getcwd()
-    sources: List[AuthSource] = []
-    key = _env_value(env, "ANTHROPIC_API_KEY")
-    if key:
-        sources.append(ApiKeyAuth(key, "ANTHROPIC_API_KEY"))
-    else:
-        helper = helper_from_settings(getattr(settings, "api_key_helper", None), cwd=cwd, env=env,
-                                      origin=helper_origin)
-        if helper is not None:
-            sources.append(HelperKeyAuth(helper))
-    token = _env_value(env, "ANTHROPIC_AUTH_TOKEN")
-    if token:
-        sources.append(BearerAuth(token, "ANTHROPIC_AUTH_TOKEN"))
-    if len(sources) == 1:
-        return sources[0]
-    if sources:
-        return CombinedAuth(sources)
-    login = saved_login_for(settings, env, net_config=net_config, cwd=cwd, store=store, config=config, http=http)
-    if login is not None:
-        return OAuthAuth(login, source=f"saved login ({login.store.path})")
-    from claw.api.failures import missing_credentials
+    helper: Optional[AuthSource] = None
+    if not _env_value(env, API_KEY):
+        found = helper_from_settings(getattr(settings, "api_key_helper", None), cwd=cwd, env=env,
+                                     origin=helper_origin)
+        helper = HelperKeyAuth(found) if found is not None else None
 
-    raise missing_credentials(env, provider="anthropic")
+    def login() -> Optional[AuthSource]:
+        saved = saved_login_for(settings, env, net_config=net_config, cwd=cwd, store=store, config=config,
+                                http=http)
+        return None if saved is None else OAuthAuth(saved, source=f"saved login ({saved.store.path})")
+
+    return anthropic_auth(env, helper=helper, login=login)
+
+
+def oauth_login(tokens: Optional[OAuthTokenSource]) -> Callable[[], Optional[AuthSource]]:
+    """``anthropic_auth``'s ``login`` for a token source given by a caller (or none)."""
+    return lambda: None if tokens is None else OAuthAuth(tokens)
 
 
 # -- describing, for whoami / status -------------------------------------------------------------------
@@ -182,31 +228,24 @@ def describe_anthropic_auth(settings: Any, env: Mapping[str, str], *, cwd: Optio
     except ClawError as exc:
         problems.append(exc.message)
     helper = getattr(settings, "api_key_helper", None) or None
-    sources: List[str] = []
+    sources = list(anthropic_precedence(env, helper=bool(helper), saved_login=lambda: saved is not None))
     unused: List[str] = []
-    if _env_value(env, "ANTHROPIC_API_KEY"):
-        sources.append("ANTHROPIC_API_KEY")
-        if helper:
-            unused.append("apiKeyHelper")
-    elif helper:
-        sources.append("apiKeyHelper")
-    if _env_value(env, "ANTHROPIC_AUTH_TOKEN"):
-        sources.append("ANTHROPIC_AUTH_TOKEN")
-    has_key = any(s in ("ANTHROPIC_API_KEY", "apiKeyHelper") for s in sources)
-    has_token = "ANTHROPIC_AUTH_TOKEN" in sources
+    if helper and HELPER not in sources:
+        unused.append(HELPER)
+    if saved is not None and SAVED_LOGIN not in sources:
+        unused.append(SAVED_LOGIN)
+    has_key = API_KEY in sources or HELPER in sources
+    has_token = AUTH_TOKEN in sources
     if has_key and has_token:
         method = "api_key+auth_token"
     elif has_key:
         method = "api_key"
     elif has_token:
         method = "auth_token"
-    elif saved is not None:
+    elif SAVED_LOGIN in sources:
         method = "oauth"
-        sources.append("saved login")
     else:
         method = "none"
-    if saved is not None and method != "oauth":
-        unused.append("saved login")
     oauth_fields: dict = {}
     if saved is not None:
         oauth_fields = dict(

@@ -6,13 +6,17 @@ SDKs may pass that claw does not act on (``--include-hook-events``, ``--betas``.
 are accepted and recorded, so an embedding host never fails on them; anything else unknown is a usage
 error with a hint.
 
+It is the one parser of a run's argv: claw.cli.main reads the parsed value to choose headless or
+the REPL (``RunArgs.headless``), and the front ends use the same value, or the partial value read before
+a usage error (``read_run_args``) to report that error in the output format asked for.
+
 This module parses only: it does not read settings, check that files exist, or resolve tool names.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 from claw.errors import UsageError
 
@@ -58,11 +62,15 @@ class RunArgs:
     sdk_url: Optional[str] = None
     replay_user_messages: bool = False  # stream-json input: echo the host's user messages back
     ignored: List[str] = field(default_factory=list)  # accepted for SDK compatibility, not acted on
+    # --output-format as written (before --sdk-url implies stream-json): failures before a run could
+    # start are reported in it
+    requested_output_format: str = "text"
 
     @property
-    def json_output(self) -> bool:
-        return self.output_format in ("json", "stream-json")
-
+    def headless(self) -> bool:
+        """A headless run (one prompt, then exit) rather than the REPL, whatever stdin is."""
+        return (self.print_mode or self.sdk_url is not None or self.output_format in ("json", "stream-json")
+                or self.input_format == "stream-json")
 
 # The flags, by kind. Names map to RunArgs fields; a flag may have several names (Claude Code's camelCase
 # and kebab-case). Parsing is by hand rather than with argparse: argparse and what it imports (gettext,
@@ -155,7 +163,18 @@ def _split(argv: List[str]) -> List[tuple]:
 
 
 def parse_run_args(argv: List[str]) -> RunArgs:
+    """The flags of a run; raises the first ``UsageError`` in them."""
+    args, error = read_run_args(argv)
+    if error is not None:
+        raise error
+    return args
+
+
+def read_run_args(argv: List[str]) -> Tuple[RunArgs, Optional[UsageError]]:
+    """``argv`` parsed as far as it can be, and its first usage error (None when there is none). Never
+    raises: after a bad flag the rest is still read, so a caller knows e.g. the output format asked for."""
     args = RunArgs()
+    errors: List[UsageError] = []
     words: List[str] = []
     ignored = set()
     pairs = _split(argv)
@@ -168,18 +187,20 @@ def parse_run_args(argv: List[str]) -> RunArgs:
             continue
         if flag in _SWITCHES or flag in _IGNORED_SWITCHES:
             if value is not None:
-                raise _usage(f"{flag} takes no value (got {flag}={value})")
-            if flag in _SWITCHES:
+                errors.append(_usage(f"{flag} takes no value (got {flag}={value})"))
+            elif flag in _SWITCHES:
                 setattr(args, _SWITCHES[flag], True)
             else:
                 ignored.add(flag[2:])
             continue
         if flag not in _VALUES and flag not in _LISTS and flag not in _IGNORED_VALUES:
-            raise _unknown(flag)
+            errors.append(_unknown(flag))
+            continue
         if value is None:  # the next argument is the value, unless it is another flag
             nxt = pairs[i] if i < len(pairs) else None
             if nxt is None or nxt[0] is not None:
-                raise _usage(f"{flag} needs a value")
+                errors.append(_usage(f"{flag} needs a value"))
+                continue
             value = nxt[1]
             i += 1
         if flag in _IGNORED_VALUES:
@@ -188,22 +209,27 @@ def parse_run_args(argv: List[str]) -> RunArgs:
             getattr(args, _LISTS[flag]).append(value)
         else:
             dest = _VALUES[flag]
-            setattr(args, dest, _checked(flag, dest, value))
+            try:
+                setattr(args, dest, _checked(flag, dest, value))
+            except UsageError as exc:
+                errors.append(exc)
     args.ignored = sorted(ignored)
+    args.requested_output_format = args.output_format
     if words:
         args.prompt = " ".join(words)
     if args.sdk_url:
         # As Claude Code: --sdk-url speaks stream-json both ways; the flags may be left out.
         args.input_format = args.output_format = "stream-json"
     if args.resume is not None and args.continue_:
-        raise UsageError("claw: --resume and --continue cannot be used together",
-                         hint="--continue picks the latest session; --resume ID picks one")
+        errors.append(UsageError("claw: --resume and --continue cannot be used together",
+                                 hint="--continue picks the latest session; --resume ID picks one"))
     if args.include_partial_messages and args.output_format != "stream-json":
-        raise UsageError("claw: --include-partial-messages needs --output-format stream-json")
+        errors.append(UsageError("claw: --include-partial-messages needs --output-format stream-json"))
     if args.input_format == "stream-json" and args.output_format != "stream-json":
-        raise UsageError("claw: --input-format stream-json needs --output-format stream-json",
-                         hint="embedding hosts run: claw --input-format stream-json --output-format stream-json")
-    return args
+        errors.append(UsageError(
+            "claw: --input-format stream-json needs --output-format stream-json",
+            hint="embedding hosts run: claw --input-format stream-json --output-format stream-json"))
+    return args, (errors[0] if errors else None)
 
 
 SETTING_SOURCES = ("user", "project", "local")
@@ -234,17 +260,3 @@ def _checked(flag: str, dest: str, value: str) -> object:
             raise _usage(f"{flag}: must be at least 1, got {number}")
         return number
     return value
-
-
-def sniff_output_format(argv: List[str]) -> str:
-    """The output format asked for, read before a full parse, so a usage error can still be reported
-    in the format the caller reads."""
-    for i, arg in enumerate(argv):
-        if arg == "--output-format" and i + 1 < len(argv):
-            value = argv[i + 1]
-        elif arg.startswith("--output-format="):
-            value = arg.split("=", 1)[1]
-        else:
-            continue
-        return value if value in OUTPUT_FORMATS else "text"
-    return "text"

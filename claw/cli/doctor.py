@@ -1,7 +1,8 @@
 """``claw doctor``: check the installation, settings, credentials, TLS trust, proxy routing and the
 API endpoint, and say how to fix problems.
 
-Each check is a function ``(DoctorContext) -> CheckResult`` listed in ``CHECKS``; a check reports a
+Each check is a function ``(DoctorContext) -> CheckResult`` (claw.cli.doctor_context) listed in
+``CHECKS``; the network ones (TLS, proxy, reachability) are in claw.cli.doctor_network; a check reports a
 status (``ok``, ``warn``, ``fail``), a one-line summary, detail lines and a fix hint. The checks:
 Python, the install, vendored dependencies, settings files (every problem, with file, line and key),
 credentials (which source; an expired login warns), the model (known? its context window), TLS trust
@@ -19,13 +20,22 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
+from typing import Dict, List, Mapping, Optional, Tuple
 
-OK, WARN, FAIL = "ok", "warn", "fail"
+from claw.cli.doctor_context import (
+    FAIL,
+    OK,
+    WARN,
+    Check,
+    CheckResult,
+    DoctorContext,
+    build_context,
+    provider_name,
+    resolved_model,
+)
+from claw.cli.doctor_network import check_proxy, check_reachability, check_tls
+
 _RANK = {OK: 0, WARN: 1, FAIL: 2}
-DEFAULT_BASE_URL = "https://api.anthropic.com"
-REACH_TIMEOUT = 5.0  # seconds to connect, and again to get the response head
 
 USAGE = """\
 Usage: claw doctor [--json] [--offline] [--settings FILE|JSON] [--cwd DIR] [--model MODEL]
@@ -47,76 +57,6 @@ Options:
 
 Exit status: 0 when every check passes or only warns, 1 when a check fails, 2 on bad usage.
 """
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    """The outcome of one check."""
-
-    name: str
-    status: str  # "ok" | "warn" | "fail"
-    summary: str
-    details: Tuple[str, ...] = ()
-    hint: Optional[str] = None
-
-    def to_dict(self) -> dict:
-        return {"name": self.name, "status": self.status, "summary": self.summary,
-                "details": list(self.details), "hint": self.hint}
-
-
-@dataclass
-class DoctorContext:
-    """What the checks look at. ``env`` is the effective environment (settings ``env`` applied);
-    ``network`` holds settings-file values (``proxy``, ``no_proxy``, ``ca_files``, ``client_cert``,
-    ``client_key``); ``loaded`` the settings loaded leniently (``load_settings(strict=False)``), loaded
-    on first use when not given. ``offline`` skips the network check."""
-
-    env: Mapping[str, str]
-    argv0: str = ""
-    network: Dict[str, object] = field(default_factory=dict)
-    cwd: str = ""
-    settings_arg: Optional[str] = None
-    model_arg: Optional[str] = None
-    offline: bool = False
-    timeout: float = REACH_TIMEOUT
-    loaded: Any = None
-    load_error: Optional[str] = None
-
-    @property
-    def project_dir(self) -> str:
-        return self.cwd or os.getcwd()
-
-    def settings(self) -> Any:
-        """The ``LoadedSettings`` (lenient), or None when they could not be loaded at all."""
-        if self.loaded is None and self.load_error is None:
-            from claw.config.loader import load_settings
-            from claw.errors import ClawError
-
-            try:
-                self.loaded = load_settings(self.project_dir, self.env, self.settings_arg, strict=False)
-            except ClawError as exc:
-                self.load_error = exc.message
-        return self.loaded
-
-
-def build_context(base_env: Mapping[str, str], cwd: str, *, settings_arg: Optional[str] = None,
-                  model_arg: Optional[str] = None, offline: bool = False, argv0: str = "") -> DoctorContext:
-    """The context of a ``claw doctor`` run: settings loaded leniently, their ``env`` block applied to
-    the environment and their ``network`` block passed to the TLS, proxy and reachability checks."""
-    from claw.config.environment import effective_env
-
-    ctx = DoctorContext(env=dict(base_env), argv0=argv0, cwd=cwd, settings_arg=settings_arg,
-                        model_arg=model_arg, offline=offline)
-    loaded = ctx.settings()
-    if loaded is not None:
-        ctx.env = effective_env(loaded.settings, base_env)
-        net = loaded.settings.network
-        ctx.network = {"proxy": net.proxy, "no_proxy": net.no_proxy, "ca_files": net.ca_files,
-                       "client_cert": net.client_cert, "client_key": net.client_key}
-    return ctx
-
-
-Check = Callable[[DoctorContext], CheckResult]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -194,119 +134,6 @@ def check_dependencies(ctx: DoctorContext) -> CheckResult:
     return CheckResult("dependencies", OK, ", ".join(f.split(" (")[0] for f in found), tuple(found))
 
 
-def check_tls(ctx: DoctorContext) -> CheckResult:
-    from claw.errors import ClawError
-    from claw.net.tls import TLSSettings, client_certificate_error, trust_report
-
-    try:
-        settings = TLSSettings.from_env(
-            ctx.env,
-            ca_files=tuple(ctx.network.get("ca_files") or ()),  # type: ignore[arg-type]
-            client_cert=ctx.network.get("client_cert"),  # type: ignore[arg-type]
-            client_key=ctx.network.get("client_key"),  # type: ignore[arg-type]
-        )
-    except ClawError as exc:
-        return CheckResult("tls trust", FAIL, exc.message, (), exc.hint)
-    report = trust_report(settings)
-    details = [s.describe() for s in report]
-    total = sum(s.certificates for s in report)
-    loaded = [s for s in report if s.certificates]
-    summary = f"{len(loaded)} trust source{'s' if len(loaded) != 1 else ''}, {total} certificates"
-    status, hints = OK, []
-    user_errors = [s for s in report if s.error and not s.name.startswith(("system", "certifi"))]
-    if user_errors:
-        status = WARN
-        names = ", ".join(sorted({s.name for s in user_errors}))
-        hints.append(f"fix or unset {names}: the other trust sources still apply")
-    certifi = [s for s in report if s.name.startswith("certifi")]
-    if certifi and not certifi[0].certificates:
-        status = WARN
-        hints.append("certifi's bundle is missing: use the released claw.pyz, which contains it")
-    if settings.client_cert:
-        error = client_certificate_error(settings)
-        if error is not None:
-            status = FAIL
-            details.append(f"client certificate: {error.message}")
-            hints.append(error.hint or "fix the client certificate settings")
-        else:
-            line, expired = _describe_client_cert(settings.client_cert)
-            details.append(line)
-            summary += ", client certificate loaded"
-            if expired:
-                status = FAIL if status == FAIL else WARN
-                hints.append("the client certificate has expired: replace the file (claw re-reads it)")
-    if total == 0:
-        status = FAIL
-        hints.append("no trusted certificates at all: set SSL_CERT_FILE to a CA bundle (PEM)")
-    return CheckResult("tls trust", status, summary, tuple(details), "; ".join(hints) or None)
-
-
-def _describe_client_cert(path: str) -> Tuple[str, bool]:
-    from datetime import datetime, timezone
-
-    from claw.net.x509 import X509Error, parse_certificate, pem_certificates
-
-    try:
-        with open(path, encoding="latin-1") as fh:
-            ders = pem_certificates(fh.read())
-        cert = parse_certificate(ders[0])
-    except (OSError, IndexError, X509Error):
-        return f"client certificate {path}", False
-    expired = cert.not_after < datetime.now(timezone.utc)
-    state = "EXPIRED" if expired else "valid"
-    return (f"client certificate {path}: {cert.subject.short()}, issuer {cert.issuer.short()}, "
-            f"{state} until {cert.not_after:%Y-%m-%d}"), expired
-
-
-def check_proxy(ctx: DoctorContext) -> CheckResult:
-    from claw.errors import ClawError
-    from claw.net.proxy import ProxySettings
-    from claw.net.url import parse_url
-
-    raw = (ctx.env.get("ANTHROPIC_BASE_URL") or "").strip()
-    name = "ANTHROPIC_BASE_URL" if raw else "default API URL"
-    try:
-        url = parse_url(raw or DEFAULT_BASE_URL)
-    except ValueError as exc:
-        return CheckResult("proxy", FAIL, f"ANTHROPIC_BASE_URL is invalid: {exc}", (),
-                           "set ANTHROPIC_BASE_URL to a URL like https://api.anthropic.com")
-    try:
-        proxies = ProxySettings.from_env(
-            ctx.env,
-            proxy=ctx.network.get("proxy"),  # type: ignore[arg-type]
-            no_proxy=ctx.network.get("no_proxy"),  # type: ignore[arg-type]
-        )
-    except ClawError as exc:
-        return CheckResult("proxy", FAIL, exc.message, (), exc.hint)
-    route = proxies.route(url)
-    details = [
-        f"https/wss proxy: {_proxy_line(proxies.https)}",
-        f"http/ws proxy: {_proxy_line(proxies.http)}",
-        f"{proxies.no_proxy.source}: "
-        + (", ".join(e.text for e in proxies.no_proxy.entries) or "(none)"),
-        "loopback (localhost, 127.0.0.0/8, ::1): "
-        + ("direct" if proxies.no_proxy.loopback else "proxied (CLAW_PROXY_LOOPBACK=1)"),
-    ]
-    status, hints = OK, []
-    if proxies.no_proxy.invalid:
-        status = WARN
-        details.append(f"ignored {proxies.no_proxy.source} entries: "
-                       + ", ".join(proxies.no_proxy.invalid))
-        hints.append("NO_PROXY takes *, host, .suffix, IP, CIDR, host:port and [v6]:port entries")
-    if route.proxy is not None and route.proxy.scheme == "https" and sys.version_info < (3, 11):
-        status = WARN
-        hints.append("an https:// proxy needs Python 3.11 or newer: run claw with a newer Python "
-                     "or use an http:// proxy URL")
-    summary = f"{name} {url.origin} -> {route.describe()}"
-    return CheckResult("proxy", status, summary, tuple(details), "; ".join(hints) or None)
-
-
-def _proxy_line(proxy) -> str:
-    if proxy is None:
-        return "none"
-    return f"{proxy.redacted()} (from {proxy.source})"
-
-
 # --------------------------------------------------------------------------------------------------
 # Settings, credentials, model
 
@@ -370,26 +197,6 @@ def _plural(n: int, one: str, many: Optional[str] = None) -> str:
     return f"{n} {one if n == 1 else (many or one + 's')}"
 
 
-def _resolved_model(ctx: DoctorContext) -> Tuple[Any, Any, Optional[Any]]:
-    """``(choice, resolved or None, error or None)`` for the model a run would use."""
-    from claw.api.client import resolve_model
-    from claw.cli.status_cmd import model_choice
-    from claw.errors import ClawError
-
-    loaded = ctx.settings()
-    choice = model_choice(ctx.model_arg, ctx.env, loaded)
-    aliases = loaded.settings.aliases if loaded is not None else None
-    try:
-        return choice, resolve_model(choice.value, ctx.env, aliases=aliases), None
-    except ClawError as exc:
-        return choice, None, exc
-
-
-def _provider(ctx: DoctorContext) -> str:
-    _, resolved, _ = _resolved_model(ctx)
-    return resolved.provider if resolved is not None else "anthropic"
-
-
 _MISSING_HINTS = {
     "anthropic": "run `claw login`, or set ANTHROPIC_API_KEY (x-api-key) or ANTHROPIC_AUTH_TOKEN (bearer)",
     "openai": "set OPENAI_API_KEY, or point OPENAI_BASE_URL at a local OpenAI-compatible server "
@@ -401,7 +208,7 @@ _MISSING_HINTS = {
 def check_credentials(ctx: DoctorContext) -> CheckResult:
     from claw.cli.status_cmd import base_url_for, describe_credentials
 
-    provider = _provider(ctx)
+    provider = provider_name(ctx)
     creds = describe_credentials(provider, ctx.settings(), ctx.env, ctx.project_dir, base_url_for(provider, ctx.env))
     details: List[str] = []
     status, hints = OK, []
@@ -436,7 +243,7 @@ def check_credentials(ctx: DoctorContext) -> CheckResult:
 
 
 def check_model(ctx: DoctorContext) -> CheckResult:
-    choice, resolved, error = _resolved_model(ctx)
+    choice, resolved, error = resolved_model(ctx)
     chosen = f"chosen by: {choice.value + ' from ' if choice.value else ''}{choice.source}"
     if resolved is None:
         return CheckResult("model", FAIL, f"{choice.value!r} cannot be used: {error.message}", (chosen,),
@@ -454,107 +261,6 @@ def check_model(ctx: DoctorContext) -> CheckResult:
         details.append("price unknown: cost is reported as unknown, never as 0")
     return CheckResult("model", WARN, f"{name}: not in claw's model list", tuple(details),
                        "check the spelling if this is not a custom or gateway model; aliases: opus, sonnet, haiku")
-
-
-# --------------------------------------------------------------------------------------------------
-# Reachability (the one check that uses the network)
-
-
-@dataclass(frozen=True)
-class Probe:
-    """The outcome of one request to a base URL's root: an HTTP status, or the error that stopped it."""
-
-    url: str
-    route: str
-    status: Optional[int] = None
-    error: Any = None  # claw.errors.ClawError
-    tls: bool = False
-
-
-async def probe_base_url(url: str, config: Any, *, timeout: float = REACH_TIMEOUT) -> Probe:
-    """Send ``HEAD /`` to ``url``'s origin through the proxy ``config`` names for it. Any HTTP status
-    counts as reachable; a transport failure (DNS, connect, proxy, TLS) is returned in ``error``."""
-    from claw.errors import ClawError
-    from claw.net.http import HttpClient, Timeouts
-    from claw.net.url import parse_url
-
-    parsed = parse_url(url)
-    route = config.proxies.route(parsed).describe()
-    async with HttpClient(config) as client:
-        try:
-            response = await client.request("HEAD", parsed.origin + "/",
-                                            timeouts=Timeouts(connect=timeout, read=timeout, total=2 * timeout))
-        except ClawError as exc:
-            return Probe(url, route, error=exc, tls=parsed.is_tls)
-        await response.aclose()
-    return Probe(url, route, status=response.status, tls=parsed.is_tls)
-
-
-def check_reachability(ctx: DoctorContext) -> CheckResult:
-    from claw.cli.status_cmd import base_url_for
-    from claw.errors import ClawError
-
-    provider = _provider(ctx)
-    base = base_url_for(provider, ctx.env)
-    if base.url is None:
-        return CheckResult("reachability", FAIL, base.error or "no usable base URL", (), base.hint)
-    try:
-        config = _net_config(ctx)
-        route = proxy_route_of(base.url, config)
-    except ClawError as exc:
-        return CheckResult("reachability", FAIL, f"{base.url}: {exc.message}", (), exc.hint)
-    where = f"{provider} base URL {base.url} ({base.source})"
-    if ctx.offline:
-        return CheckResult("reachability", OK, f"skipped (--offline): {where} via {route}")
-    from claw.net.url import parse_url
-
-    probe = _run_async(probe_base_url(base.url, config, timeout=ctx.timeout))
-    details = [f"HEAD {parse_url(base.url).origin}/ via {probe.route}"]
-    if probe.error is None:
-        if probe.tls:
-            details.append("TLS: the certificate was verified (trusted by the loaded trust sources)")
-        return CheckResult("reachability", OK, f"{where} answered HTTP {probe.status} via {probe.route}",
-                           tuple(details))
-    error = probe.error
-    details.append(error.message)
-    if error.kind == "tls_verify":
-        return CheckResult("reachability", FAIL, f"TLS verification failed for {base.url} via {probe.route}",
-                           tuple(details), error.hint)
-    return CheckResult("reachability", FAIL, f"cannot reach {where} via {probe.route} ({error.kind})",
-                       tuple(details), error.hint)
-
-
-def _run_async(coro: Any) -> Any:
-    """``asyncio.run(coro)``, or in a worker thread when this thread already runs a loop (``/doctor``
-    in the REPL)."""
-    import asyncio
-
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coro)
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, coro).result()
-
-
-def _net_config(ctx: DoctorContext) -> Any:
-    loaded = ctx.settings()
-    if loaded is not None:
-        from claw.config.environment import network_config
-
-        return network_config(loaded.settings, ctx.env)
-    from claw.net.config import NetConfig
-
-    return NetConfig.from_env(ctx.env, proxy=ctx.network.get("proxy"),  # type: ignore[arg-type]
-                              no_proxy=ctx.network.get("no_proxy"))  # type: ignore[arg-type]
-
-
-def proxy_route_of(url: str, config: Any) -> str:
-    from claw.cli.status_cmd import proxy_route
-
-    return proxy_route(url, config)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ import time
 from typing import IO, List, Optional
 
 from claw.cli import exit_signals, startup_gc
-from claw.cli.args import RunArgs, parse_run_args, sniff_output_format
+from claw.cli.args import RunArgs, read_run_args
 from claw.cli.output import OutputWriter, RunInfo, make_writer
 from claw.errors import ClawError, Interrupted, UsageError
 
@@ -29,9 +29,11 @@ def run(argv: List[str], *, stdin: Optional[IO[str]] = None, stdout: Optional[IO
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
     started = time.monotonic()
-    fmt = sniff_output_format(argv)
+    args, error = read_run_args(argv)
+    fmt = args.requested_output_format
     try:
-        args = parse_run_args(argv)
+        if error is not None:
+            raise error
         if args.input_format == "stream-json":
             from claw.cli.stream_json import run_stream_json
 

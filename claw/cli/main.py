@@ -137,24 +137,16 @@ def _run_command(args: list[str], own_process: bool = False) -> int:
         if close:
             sys.stderr.write(f"claw: unknown command {first!r}\nhint: did you mean 'claw {close[0]}'?\n")
             return 2
-    headless = "-p" in args or "--print" in args or not sys.stdin.isatty() or any(
-        a == "--sdk-url" or a.startswith("--sdk-url=") for a in args) or any(
-        a in ("--output-format=json", "--output-format=stream-json", "--input-format=stream-json") for a in args
-    ) or _flag_value(args, "--output-format") in ("json", "stream-json")
-    if headless:
+    from claw.cli.args import read_run_args
+
+    parsed, _ = read_run_args(args)  # a usage error is reported by the front end the flags choose
+    if parsed.headless or not sys.stdin.isatty():
         from claw.cli.headless import run
 
         return run(args)
     from claw.cli.repl import run as run_repl
 
     return run_repl(args)
-
-
-def _flag_value(args: list[str], flag: str) -> str | None:
-    for i, arg in enumerate(args[:-1]):
-        if arg == flag:
-            return args[i + 1]
-    return None
 
 
 def _prompt_command(args: list[str]) -> int:

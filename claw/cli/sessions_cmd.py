@@ -287,7 +287,8 @@ def _list(args: Any, out: IO[str], err: IO[str]) -> int:
 
 
 def _load(args: Any, err: IO[str]) -> tuple:
-    from claw.runtime.session_store import load_session_file, summarize_session_file
+    from claw.runtime.session_store import load_session_file
+    from claw.runtime.session_summary import summarize_session_file
 
     store = _store(args)
     path = store.resolve(args.id)
@@ -342,7 +343,7 @@ def _export(args: Any, out: IO[str], err: IO[str]) -> int:
 
 
 def _rm(args: Any, out: IO[str], err: IO[str]) -> int:
-    from claw.runtime.session_store import summarize_session_file
+    from claw.runtime.session_summary import summarize_session_file
 
     store = _store(args)
     path = store.resolve(args.id)

@@ -94,7 +94,6 @@ def prepare(args: RunArgs, *, sink: Any, prompter: Any = None, base_env: Optiona
     from claw.config.sources import config_home
     from claw.runtime.agent import Agent, AgentSettings
     from claw.runtime.compaction import threshold_pct
-    from claw.runtime.hooks import HookRunner
     from claw.runtime.permissions import PermissionPolicy, parse_permission_mode
     from claw.runtime.session_store import SessionStore
     from claw.runtime.system_prompt import build_system_prompt
@@ -174,8 +173,11 @@ def prepare(args: RunArgs, *, sink: Any, prompter: Any = None, base_env: Optiona
     )
     hooks = None
     if settings.hooks:
-        hooks = HookRunner(settings.hooks, project_dir=cwd, env=env, session_id=session.id,
-                           transcript_path=str(session.path))
+        from claw.runtime.hook_config import HooksConfig  # a run without hooks does not load these
+        from claw.runtime.hooks import HookRunner
+
+        hooks = HookRunner(HooksConfig.from_settings(settings.hooks), project_dir=cwd, env=env,
+                           session_id=session.id, transcript_path=str(session.path))
 
     info = RunInfo(session_id=session.id, model=resolved.model, cwd=str(cwd), permission_mode=mode.value,
                    tools=list(tools), api_key_source=_key_source(provider))

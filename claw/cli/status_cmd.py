@@ -249,7 +249,7 @@ class StatusReport:
     warnings: List[str] = field(default_factory=list)
     mcp_servers: List[Any] = field(default_factory=list)  # claw.mcp.config.ServerEntry
     mcp_warnings: List[str] = field(default_factory=list)
-    session: Any = None  # claw.runtime.session_store.SessionSummary
+    session: Any = None  # claw.runtime.session_summary.SessionSummary
     sessions_dir: str = ""
     trust: Any = None  # claw.config.trust.TrustState
     trust_error: Optional[str] = None

@@ -506,7 +506,7 @@ class HostSession:
 
     async def _ask_host(self, request: Any) -> Any:
         """The permission prompter: ``can_use_tool`` to the host; a host that cannot answer denies."""
-        from claw.runtime.hooks import CLAUDE_CODE_TOOL_NAMES
+        from claw.runtime.hook_config import CLAUDE_CODE_TOOL_NAMES
         from claw.runtime.tool_calls import PermissionAnswer
 
         fields: Dict[str, Any] = {
@@ -554,31 +554,45 @@ class HostSession:
 
     def _install_hooks(self, host_hooks: Optional[Dict[str, Any]]) -> None:
         """Settings hooks plus the host's callback hooks, in one HookRunner used by the agent and its
-        tool pipeline."""
-        from claw.runtime.hooks import HookRunner, combine_hooks_configs
+        tool pipeline. Settings hooks were validated by claw.config; the host's are checked here."""
+        import re
+
+        from claw.config.schema import HOOK_EVENTS
+        from claw.runtime.hook_config import HooksConfig, HookSpec
+        from claw.runtime.hooks import HookRunner
 
         prepared = self.prepared
-        callback_groups: Dict[str, List[Dict[str, Any]]] = {}
+        callbacks: List[HookSpec] = []
         for event, matchers in (host_hooks or {}).items():
-            for matcher in matchers if isinstance(matchers, list) else []:
+            if event not in HOOK_EVENTS:
+                self._warn(f"hooks: unknown event {event!r} ignored (known: {', '.join(HOOK_EVENTS)})")
+                continue
+            for index, matcher in enumerate(matchers if isinstance(matchers, list) else []):
                 if not isinstance(matcher, dict):
                     continue
+                pattern = matcher.get("matcher") or ""
+                if not isinstance(pattern, str):
+                    self._warn(f"hooks.{event}[{index}]: matcher must be a string")
+                    continue
+                pattern = pattern.strip()
+                if pattern not in ("", "*"):
+                    try:
+                        re.compile(pattern)
+                    except re.error as exc:
+                        self._warn(f"hooks.{event}[{index}]: matcher {pattern!r} is not a valid regex ({exc}); "
+                                   "it matches nothing")
                 ids = [i for i in matcher.get("hookCallbackIds") or () if isinstance(i, str)]
                 timeout = matcher.get("timeout")
                 seconds = float(timeout) if isinstance(timeout, (int, float)) and not isinstance(timeout, bool) \
                     and timeout > 0 else HOOK_TIMEOUT
                 for callback_id in ids:
                     self._hook_meta[callback_id] = (seconds, matcher.get("onFailure"))
-                callback_groups.setdefault(str(event), []).append(
-                    {"matcher": matcher.get("matcher") or "", "hookCallbackIds": ids,
-                     "timeout": seconds + HOOK_BACKSTOP})
-        settings_hooks = _raw_hooks(prepared.settings.settings.hooks)
-        runner = HookRunner(combine_hooks_configs(settings_hooks, callback_groups),
-                            project_dir=prepared.info.cwd, env=prepared.env,
+                    callbacks.append(HookSpec(event, pattern, "callback", callback_id=callback_id,
+                                              timeout=seconds + HOOK_BACKSTOP))
+        hooks = HooksConfig.from_settings(prepared.settings.settings.hooks).plus(callbacks)
+        runner = HookRunner(hooks, project_dir=prepared.info.cwd, env=prepared.env,
                             session_id=prepared.session.id, transcript_path=str(prepared.session.path),
                             callback=self._hook_callback, permission_mode=prepared.info.permission_mode)
-        for warning in runner.config_warnings:
-            self._warn(warning)
         prepared.agent.hooks = runner
         prepared.tool_runner.hooks = runner
 
@@ -693,28 +707,6 @@ def _prompt_of(message: Dict[str, Any]) -> Any:
     return UsageError("a user message's content must be a string or a non-empty list of content blocks",
                       kind="invalid_input",
                       hint='e.g. "content": "hello" or "content": [{"type": "text", "text": "hello"}]')
-
-
-def _raw_hooks(hooks: Any) -> Dict[str, List[Dict[str, Any]]]:
-    """Settings ``hooks`` (typed claw.config.models values, or raw dicts) in the raw shape HookRunner
-    parses."""
-    out: Dict[str, List[Dict[str, Any]]] = {}
-    for event, matchers in (hooks or {}).items():
-        groups: List[Dict[str, Any]] = []
-        for matcher in matchers or ():
-            if isinstance(matcher, dict):
-                groups.append(matcher)
-                continue
-            entries = []
-            for hook in getattr(matcher, "hooks", ()) or ():
-                entry: Dict[str, Any] = {"type": getattr(hook, "type", "command"),
-                                         "command": getattr(hook, "command", None)}
-                if getattr(hook, "timeout", None):
-                    entry["timeout"] = hook.timeout
-                entries.append(entry)
-            groups.append({"matcher": getattr(matcher, "matcher", "") or "", "hooks": entries})
-        out[str(event)] = groups
-    return out
 
 
 def _disallowed(values: List[str]) -> set:

@@ -15,8 +15,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional, Tuple, Union
 
-from claw.config.redact import redact_url_password
-
 
 @dataclass(frozen=True)
 class PermissionSettings:
@@ -109,7 +107,9 @@ class NetworkSettings:
     max_retries: Optional[int] = None
 
     def __repr__(self) -> str:
-        proxy = None if self.proxy is None else redact_url_password(self.proxy)
+        from claw.redact import hide_url_password
+
+        proxy = None if self.proxy is None else hide_url_password(self.proxy)
         return (
             f"NetworkSettings(proxy={proxy!r}, no_proxy={self.no_proxy!r}, ca_files={self.ca_files!r}, "
             f"client_cert={self.client_cert!r}, client_key={self.client_key!r}, "

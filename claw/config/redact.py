@@ -1,11 +1,13 @@
-"""Hiding secrets in settings values before they reach a message or the terminal.
+"""The display policy for settings values: which settings are secret as a whole, and their marker.
 
 Values under ``env`` and ``headers`` whose name looks secret (KEY, TOKEN, SECRET, PASSWORD, AUTH,
-COOKIE, CREDENTIAL) become ``<redacted>``; a password in any URL (``http://user:pw@proxy``) becomes
-``***``; every other string also goes through the process-wide redactor of claw.redact (the keys it
-knows from the environment, ``sk-ant-...`` keys, bearer tokens, ``X_TOKEN=...`` assignments), so a
-literal key inside an ``apiKeyHelper`` command is not shown either. This is display hygiene for
-``claw config``, ``claw status`` and error messages; it does not change what claw uses.
+COOKIE, CREDENTIAL: wider than claw.redact's rule, because here the key path says the value is a
+setting's credential) and ``apiKey``/``accessToken``/``refreshToken`` become ``<redacted>``. Every
+other string goes through claw.redact, the one implementation of the text rules: URL passwords are
+shown as ``user:***@`` (``hide_url_password``), then the process-wide redactor (keys it knows from the
+environment, ``sk-ant-...`` keys, bearer tokens, ``X_TOKEN=...`` assignments), so a literal key inside
+an ``apiKeyHelper`` command is not shown either. This is display hygiene for ``claw config``,
+``claw status`` and error messages; it does not change what claw uses.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ from claw.config.keypath import KeyPath
 
 REDACTED = "<redacted>"
 _SECRET_NAME = re.compile(r"(?i)(key|token|secret|passw|auth|cookie|credential)")
-_URL_PASSWORD = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://[^/@\s:]*):[^/@\s]*@")
 _SECRET_PARENTS = ("env", "headers")
 
 
@@ -30,15 +31,11 @@ def is_secret_path(path: KeyPath) -> bool:
     return bool(path) and isinstance(path[-1], str) and path[-1] in ("apiKey", "accessToken", "refreshToken")
 
 
-def redact_url_password(text: str) -> str:
-    return _URL_PASSWORD.sub(r"\1:***@", text)
-
-
 def redact_text(text: str) -> str:
     """A settings string safe to print: URL passwords as ``***``, then claw.redact's text rules."""
-    from claw.redact import redact_text as redact_secrets
+    from claw.redact import hide_url_password, redact_text as redact_secrets
 
-    return redact_secrets(redact_url_password(text), urls=False)
+    return redact_secrets(hide_url_password(text), urls=False)
 
 
 def redact(path: KeyPath, value):

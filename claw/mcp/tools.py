@@ -51,10 +51,6 @@ def tool_name(server: str, tool: str) -> str:
     return f"{name[:MAX_NAME - 9]}_{digest}"
 
 
-def server_prefix(server: str) -> str:
-    return f"mcp__{safe_part(server)}__"
-
-
 def _object_schema(schema: Any) -> Dict[str, Any]:
     if isinstance(schema, dict) and schema.get("type") == "object":
         return schema

@@ -1,8 +1,8 @@
 """HTTP/1.1 client on h11 over ``claw.net.connect`` connections: the one way claw sends HTTP.
 
 ``HttpClient.request`` sends a request and returns an ``HttpResponse`` as soon as the response head
-has arrived; the body is streamed with ``iter_bytes()`` (gzip/deflate decoded) or read whole with
-``read()``. What it does:
+has arrived; the body is streamed with ``iter_bytes()`` (gzip/deflate decoded by
+claw.net.content_encoding) or read whole with ``read()``. What it does:
 
 - request bodies from ``bytes`` (Content-Length) or an (async) iterable of ``bytes`` (chunked);
   ``Host`` from the URL, ``User-Agent: claw/<version>`` and ``Accept-Encoding: gzip, deflate`` unless
@@ -30,13 +30,13 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import zlib
 from dataclasses import dataclass
-from typing import (TYPE_CHECKING, Any, AsyncIterator, Deque, Dict, Iterable, Iterator, List, Mapping,
+from typing import (TYPE_CHECKING, Any, AsyncIterator, Deque, Dict, Iterable, List, Mapping,
                     Optional, Sequence, Tuple, Union)
 
 from claw.errors import NetworkError
-from claw.net.connect import READ_CHUNK, Connection, open_connection, proxy_refusal
+from claw.net.connect import open_connection, proxy_refusal
+from claw.net.connection import READ_CHUNK, Connection
 
 if TYPE_CHECKING:  # pragma: no cover
     from claw.net.config import NetConfig
@@ -48,7 +48,6 @@ MAX_IDLE_PER_ORIGIN = 4
 DEFAULT_KEEP_ALIVE = 60.0  # seconds an idle connection is kept when the server does not say
 DRAIN_LIMIT = 64 * 1024  # an unread body this small (and of known length) is read to reuse the socket
 _DRAIN_TIMEOUT = 1.0
-_DECODE_PIECE = 256 * 1024  # decompressed output per piece: bounds memory for a compressed body
 _BODY_METHODS = ("POST", "PUT", "PATCH")
 
 HeadersArg = Union[Mapping[str, str], Sequence[Tuple[str, str]]]
@@ -189,7 +188,12 @@ class HttpResponse:
         if self._streamed:
             raise RuntimeError("the response body has already been read")
         self._streamed = True
-        decoder = _decoder_for(self.header("content-encoding"))
+        encoding = self.header("content-encoding")
+        decoder = None
+        if encoding:  # most responses have none: the decoders are imported when one does
+            from claw.net.content_encoding import decoder_for
+
+            decoder = decoder_for(encoding)
         while True:
             raw = await self._next_raw()
             if raw is None:
@@ -617,83 +621,3 @@ def _keep_alive_seconds(value: Optional[str]) -> Optional[float]:
                 return None
             return max(seconds - 1.0, 0.0)
     return None
-
-
-# --------------------------------------------------------------------------------------------------
-# Content-Encoding
-
-
-class _ZlibStage:
-    def __init__(self, coding: str) -> None:
-        self.coding = coding
-        self._wbits = 16 + zlib.MAX_WBITS if coding in ("gzip", "x-gzip") else zlib.MAX_WBITS
-        self._inflate = zlib.decompressobj(self._wbits)
-        self._started = False
-
-    def feed(self, data: bytes) -> Iterator[bytes]:
-        inflate = self._inflate
-        if not self._started and data:
-            self._started = True
-            if self.coding == "deflate":
-                try:
-                    out = inflate.decompress(data, _DECODE_PIECE)
-                except zlib.error:  # raw deflate without the zlib wrapper (old servers)
-                    self._wbits = -zlib.MAX_WBITS
-                    inflate = self._inflate = zlib.decompressobj(self._wbits)
-                    out = inflate.decompress(data, _DECODE_PIECE)
-                if out:
-                    yield out
-                data = inflate.unconsumed_tail
-        while data:
-            out = inflate.decompress(data, _DECODE_PIECE)
-            if out:
-                yield out
-            data = inflate.unconsumed_tail
-            if not data and inflate.eof and inflate.unused_data:
-                # another gzip member follows (concatenated gzip)
-                data = inflate.unused_data
-                inflate = self._inflate = zlib.decompressobj(self._wbits)
-
-    def finish(self) -> bytes:
-        return self._inflate.flush()
-
-
-class _Decoder:
-    def __init__(self, codings: List[str]) -> None:
-        # Content-Encoding lists codings in the order applied; undo them in reverse.
-        self._stages = [_ZlibStage(coding) for coding in reversed(codings)]
-
-    def feed(self, data: bytes, on_error: Any) -> Iterator[bytes]:
-        pieces: Iterable[bytes] = (data,)
-        try:
-            for stage in self._stages:
-                pieces = _chain(stage, pieces)
-            yield from pieces
-        except zlib.error as exc:
-            raise on_error("+".join(s.coding for s in self._stages), exc) from None
-
-    def finish(self, on_error: Any) -> bytes:
-        try:
-            tail = b""
-            for stage in self._stages:
-                if tail:
-                    tail = b"".join(stage.feed(tail))
-                tail += stage.finish()
-            return tail
-        except zlib.error as exc:
-            raise on_error("+".join(s.coding for s in self._stages), exc) from None
-
-
-def _chain(stage: _ZlibStage, pieces: Iterable[bytes]) -> Iterator[bytes]:
-    for piece in pieces:
-        yield from stage.feed(piece)
-
-
-def _decoder_for(content_encoding: Optional[str]) -> Optional[_Decoder]:
-    if not content_encoding:
-        return None
-    codings = [c.strip().lower() for c in content_encoding.split(",")]
-    codings = [c for c in codings if c and c != "identity"]
-    if not codings or any(c not in ("gzip", "x-gzip", "deflate") for c in codings):
-        return None
-    return _Decoder(codings)

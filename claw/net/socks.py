@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Optional, Union
 from claw.errors import NetworkError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from claw.net.connect import Connection
+    from claw.net.connection import Connection
     from claw.net.proxy import ProxyConfig
 
 SOCKS5_REPLIES = {

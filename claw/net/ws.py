@@ -36,7 +36,8 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Deque, Dict, List, Optional, Sequence, Tuple, Union
 
 from claw.errors import NetworkError
-from claw.net.connect import READ_CHUNK, Connection, open_connection
+from claw.net.connect import open_connection
+from claw.net.connection import READ_CHUNK, Connection
 
 # Large reads: the relay moves ~1.5x more per second through a tunnel than with 64 KiB reads.
 WS_READ_CHUNK = 4 * READ_CHUNK

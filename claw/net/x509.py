@@ -111,9 +111,6 @@ class Certificate:
     def validity(self) -> str:
         return f"{self.not_before:%Y-%m-%d} to {self.not_after:%Y-%m-%d}"
 
-    def is_valid_at(self, when: datetime) -> bool:
-        return self.not_before <= when <= self.not_after
-
     def describe(self) -> str:
         """One line: subject, issuer, validity and names."""
         text = f"subject {self.subject.short()}; issuer {self.issuer.short()}"

@@ -422,14 +422,3 @@ class PermissionPolicy:
         if not any(r.path is not None and r.covers_tool("read_file") for r in self.deny):
             return None
         return lambda path: self.is_read_denied(path)
-
-
-def describe_mode(mode: PermissionMode) -> str:
-    return {
-        PermissionMode.READ_ONLY: "read-only tools run; writes and bash are denied",
-        PermissionMode.DEFAULT: "read-only tools run; anything else asks",
-        PermissionMode.WORKSPACE_WRITE: "reads and file writes inside the workspace run; bash asks",
-        PermissionMode.DANGER_FULL_ACCESS: "every tool runs",
-        PermissionMode.DONT_ASK: "read-only tools run; anything else is denied unless allowed by a rule",
-    }[mode]
-

@@ -42,11 +42,6 @@ class ToolSpec:
     permission: PermissionLevel
     read_only: bool  # True: may run concurrently with other read-only calls
 
-    def to_api(self) -> Dict[str, Any]:
-        """The tool definition as the Messages API takes it."""
-        return {"name": self.name, "description": self.description, "input_schema": self.input_schema}
-
-
 @dataclass
 class ToolResult:
     """What goes back to the model as a tool_result (``content``, ``is_error``) plus UI metadata."""

@@ -522,7 +522,7 @@ def test_html_from_a_captive_proxy_is_a_classified_failure(server, provider_for)
 
 
 def test_an_explicit_auth_source_wins(server, provider_for):
-    from claw.api.auth import BearerAuth
+    from claw.auth.headers import BearerAuth
 
     server.enqueue(reply("ok"))
     run(collect(provider_for(auth=BearerAuth("from-store", "saved login")), request()))

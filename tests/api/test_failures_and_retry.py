@@ -11,11 +11,10 @@ from claw.api.failures import (
     classify_http_error,
     classify_stream_error,
     is_context_window_message,
-    missing_credentials,
-    render_failure,
     retries_exhausted,
 )
 from claw.api.retry import RetryPolicy, parse_int_env, parse_seconds_env, server_delay
+from claw.auth.headers import missing_credentials
 from claw.errors import FAILURE_CLASSES, ConfigError, NetworkError
 
 
@@ -107,18 +106,10 @@ def test_missing_credentials_hint_mentions_other_routes_only_when_set():
     assert "--model ollama/<model>" in missing_credentials({"OLLAMA_HOST": "127.0.0.1:11434"}).hint
 
 
-def test_render_failure_substitutes_the_session():
-    err = classify_http_error(400, body("invalid_request_error", "prompt is too long"), request_id="req_r")
-    text = render_failure(err, session_id="sess-42")
-    assert text.splitlines()[0].startswith("error [context_window]:")
-    assert "request id: req_r" in text and "session id: sess-42" in text
-    assert "claw --resume sess-42" in text
-
-
 def test_secrets_never_in_messages():
     err = classify_http_error(401, body("authentication_error", "invalid x-api-key"))
     assert "sk-" not in err.message
-    r = repr(__import__("claw.api.auth", fromlist=["ApiKeyAuth"]).ApiKeyAuth("sk-secret-value"))
+    r = repr(__import__("claw.auth.headers", fromlist=["ApiKeyAuth"]).ApiKeyAuth("sk-secret-value"))
     assert "sk-secret" not in r and "ANTHROPIC_API_KEY" in r
 
 

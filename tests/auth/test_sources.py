@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from claw.api.auth import OAuthAuth
+from claw.auth.headers import OAuthAuth
 from claw.auth.api_key_helper import ApiKeyHelper, helper_from_settings, ttl_ms_from_env
 from claw.auth.credentials import CredentialStore
 from claw.auth.oauth import TokenSet

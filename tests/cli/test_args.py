@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from claw.cli.args import RunArgs, parse_run_args, sniff_output_format
+from claw.cli.args import RunArgs, parse_run_args, read_run_args
 from claw.errors import UsageError
 
 
@@ -95,8 +95,24 @@ def test_a_misspelled_flag_gets_a_did_you_mean():
     assert "claw --help" in info.value.hint
 
 
-def test_sniff_output_format_reads_the_format_before_a_full_parse():
-    assert sniff_output_format(["--bogus", "--output-format", "json"]) == "json"
-    assert sniff_output_format(["--output-format=stream-json"]) == "stream-json"
-    assert sniff_output_format(["--output-format", "xml"]) == "text"
-    assert sniff_output_format([]) == "text"
+def requested_format(argv):
+    return read_run_args(argv)[0].requested_output_format
+
+
+def test_the_output_format_is_read_past_a_usage_error():
+    args, error = read_run_args(["--bogus", "--output-format", "json"])
+    assert "unknown flag --bogus" in error.message
+    assert requested_format(["--bogus", "--output-format", "json"]) == "json"
+    assert requested_format(["--output-format=stream-json"]) == "stream-json"
+    assert requested_format(["--output-format", "xml"]) == "text"
+    assert requested_format([]) == "text"
+    assert requested_format(["--sdk-url", "wss://host/x"]) == "text"  # the run itself speaks stream-json
+
+
+@pytest.mark.parametrize("argv,headless", [
+    (["-p", "hi"], True), (["-pc"], True), (["--print"], True), (["--output-format", "json"], True),
+    (["--output-format=stream-json", "--input-format=stream-json"], True), (["--sdk-url", "wss://h/x"], True),
+    (["--output-format", "text"], False), (["hello", "world"], False), (["--", "-p"], False),
+])
+def test_headless_is_read_from_the_parsed_flags(argv, headless):
+    assert read_run_args(argv)[0].headless is headless

@@ -14,7 +14,7 @@ from typing import Dict
 
 import pytest
 
-from claw.cli.doctor import probe_base_url
+from claw.cli.doctor_network import probe_base_url
 from claw.net.config import NetConfig
 from tests.fakes import tinyproxy
 from tests.fakes.tls_server import ScriptedHttpServer, make_tls

@@ -11,7 +11,7 @@ import pytest
 
 from claw.api.failures import classify_http_error, classify_stream_error, context_window_error, retries_exhausted
 from claw.api.preflight import TokenEstimate, check
-from claw.cli.errors import estimate_line, render_error
+from claw.cli.errors import estimate_line, render_error, render_failure_line
 from claw.errors import ConfigError, NetworkError, ProviderError, UsageError
 from tests.cli.headless_helpers import isolated_env, run_inprocess
 from tests.fakes.model_server import ModelServer, error, reply
@@ -24,6 +24,14 @@ def body(etype: str, message: str) -> bytes:
 
 
 # -- unit ------------------------------------------------------------------------------------------
+
+
+def test_failure_line_substitutes_the_session():
+    err = classify_http_error(400, body("invalid_request_error", "prompt is too long"), request_id="req_r")
+    text = render_failure_line(err, session_id="sess-42")
+    assert text.splitlines()[0].startswith("error [context_window]:")
+    assert "request id: req_r" in text and "session id: sess-42" in text
+    assert "claw --resume sess-42" in text
 
 
 def test_preflight_block_has_model_estimate_ids_and_recovery():

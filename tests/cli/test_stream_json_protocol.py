@@ -291,6 +291,24 @@ def test_hook_callback_failures_warn_or_block_per_on_failure(workspace):
     assert "hook_warn" in claw.stderr and "callback raised" in claw.stderr
 
 
+def test_unusable_host_hooks_are_warnings(workspace):
+    with ModelServer([reply(text="end")]) as srv, ClawProcess(env=_env(srv, workspace), cwd=workspace) as claw:
+        claw.control("init", "initialize", hooks={"NotAnEvent": [{"hookCallbackIds": ["h0"]}],
+                                                   "PreToolUse": [{"matcher": "(bad", "hookCallbackIds": ["h1"]},
+                                                                  {"matcher": 7, "hookCallbackIds": ["h2"]}]})
+        assert claw.control_response("init")["response"]["hook_on_failure_supported"] is True
+        claw.user("go")
+        while True:
+            message = claw.next()
+            assert message is not None, claw.stderr
+            if message["type"] == "result":
+                break
+        assert claw.wait() == 0
+    assert "hooks: unknown event 'NotAnEvent' ignored" in claw.stderr
+    assert "hooks.PreToolUse[0]: matcher '(bad' is not a valid regex" in claw.stderr
+    assert "hooks.PreToolUse[1]: matcher must be a string" in claw.stderr
+
+
 def test_interrupt_while_waiting_for_the_host_cancels_the_request(workspace):
     script = [reply(tool_uses=[tool_use("bash", {"command": "touch never"}, id="b1")]), reply(text="next turn")]
     with ModelServer(script) as srv, ClawProcess(["--permission-prompt-tool", "stdio", "--permission-mode",

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Dict, List, Optional, Sequence
 
 from claw.api.accumulator import MessageAccumulator, events_from_message
-from claw.api.types import ModelRequest, StreamEvent, Usage
+from claw.api.types import MessageDone, ModelRequest, StreamEvent, Usage
 
 
 @dataclass
@@ -80,7 +80,7 @@ class ScriptedModel:
                 self.streaming.set()
                 await asyncio.Event().wait()  # until the task is cancelled
             await asyncio.sleep(0)  # a real stream gives the loop a chance between events
-        yield acc.done_event(last_raw)
+        yield MessageDone(acc.finish(), last_raw)
 
     def _message(self, turn: Turn) -> Dict[str, Any]:
         self._ids += 1

@@ -10,7 +10,8 @@ import pytest
 
 from claw.errors import NetworkError
 from claw.net.config import NetConfig
-from claw.net.connect import Connection, open_connection
+from claw.net.connect import open_connection
+from claw.net.connection import Connection
 from claw.net.url import parse_url
 
 

@@ -154,3 +154,14 @@ def test_module_level_functions_use_the_environment(monkeypatch):
         assert redact_module.redact_obj(["runtime-secret-77"]) == [MARK]
     finally:
         redact_module._default = None
+
+
+@pytest.mark.parametrize("text,shown", [
+    ("proxy http://jdoe:hunter2@proxy.corp:3128 (from HTTPS_PROXY)", "proxy http://jdoe:***@proxy.corp:3128 (from HTTPS_PROXY)"),
+    ("http://user:@proxy:3128", "http://user:***@proxy:3128"),
+    ("http://:secret@proxy", "http://:***@proxy"),
+    ("http://user@proxy:3128", "http://user@proxy:3128"),
+    ("no url here", "no url here"),
+])
+def test_display_form_of_url_credentials_keeps_the_user_name(text, shown):
+    assert redact_module.hide_url_password(text) == shown

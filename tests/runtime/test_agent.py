@@ -50,6 +50,18 @@ class Probe(Tool):
         return ToolResult(f"probe {tag}")
 
 
+def _typed_hooks(hooks: Dict[str, Any], root: Path) -> Any:
+    """Settings ``hooks`` as written, validated by claw.config as a settings file's would be."""
+    from claw.config.models import Settings
+    from claw.config.schema import clean_settings
+    from claw.config.sources import SCOPE_FLAG, SettingsSource
+    from claw.runtime.hook_config import HooksConfig
+
+    cleaned, problems = clean_settings({"hooks": hooks}, SettingsSource(SCOPE_FLAG, None, "json", str(root)))
+    assert not problems, problems
+    return HooksConfig.from_settings(Settings.from_clean(cleaned).hooks)
+
+
 class Harness:
     """An Agent wired to a ScriptedModel, real tools, policy, hooks and session store in ``root``."""
 
@@ -64,7 +76,7 @@ class Harness:
                                        config_home=root / "home" / ".claw")
         self.hooks = None
         if hooks:
-            self.hooks = HookRunner(hooks, project_dir=str(root), session_id=self.session.id,
+            self.hooks = HookRunner(_typed_hooks(hooks, root), project_dir=str(root), session_id=self.session.id,
                                     transcript_path=str(self.session.path))
         context = ToolContext(cwd=root, workspace_roots=(root,), is_read_denied=self.policy.read_denied_checker())
         self.runner = ToolCallRunner(tools=tools if tools is not None else build_tools(), policy=self.policy,

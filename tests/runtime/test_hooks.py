@@ -8,14 +8,9 @@ import os
 
 import pytest
 
-from claw.runtime.hooks import (
-    HookRunner,
-    canonical_tool_name,
-    combine_hooks_configs,
-    matcher_matches,
-    parse_hooks_config,
-    tool_names_for_matching,
-)
+from claw.config.models import HookCommand, HookMatcher
+from claw.runtime.hook_config import DEFAULT_TIMEOUT, HooksConfig, HookSpec, matcher_matches, tool_names_for_matching
+from claw.runtime.hooks import HookRunner
 
 
 def cmd(command, timeout=None):
@@ -25,10 +20,29 @@ def cmd(command, timeout=None):
     return hook
 
 
+def hooks_of(raw):
+    """The HooksConfig of a ``hooks`` value written in the settings' shape, plus the host's callback
+    forms (``hookCallbackIds`` groups, ``{"type": "callback"}`` items). Only well-formed values: the
+    settings are validated by claw.config (tests/config), not here."""
+    specs = []
+    for event, groups in (raw or {}).items():
+        for group in groups:
+            matcher = group.get("matcher") or ""
+            for callback_id in group.get("hookCallbackIds") or ():
+                specs.append(HookSpec(event, matcher, "callback", callback_id=callback_id))
+            for hook in group.get("hooks") or ():
+                timeout = float(hook.get("timeout", DEFAULT_TIMEOUT))
+                if hook.get("type", "command") == "command":
+                    specs.append(HookSpec(event, matcher, "command", command=hook["command"], timeout=timeout))
+                else:
+                    specs.append(HookSpec(event, matcher, "callback", callback_id=hook["callback_id"], timeout=timeout))
+    return HooksConfig().plus(specs)
+
+
 def runner(tmp_path, config, **kw):
     kw.setdefault("session_id", "sess-1")
     kw.setdefault("transcript_path", str(tmp_path / "t.jsonl"))
-    return HookRunner(config, project_dir=str(tmp_path), **kw)
+    return HookRunner(hooks_of(config), project_dir=str(tmp_path), **kw)
 
 
 def run(r, event, payload=None, **kw):
@@ -206,7 +220,7 @@ def test_hooks_run_concurrently(tmp_path):
 
 
 def test_unstartable_hook_is_a_warning(tmp_path):
-    r = HookRunner({"Stop": [{"hooks": [cmd("true")]}]}, project_dir=str(tmp_path / "missing-dir"),
+    r = HookRunner(hooks_of({"Stop": [{"hooks": [cmd("true")]}]}), project_dir=str(tmp_path / "missing-dir"),
                    session_id="s", transcript_path="t")
     out = run(r, "Stop", {})
     assert len(out.warnings) == 1 and "could not run" in out.warnings[0]
@@ -324,8 +338,8 @@ def test_matcher_matches(matcher, tool, expected):
 
 
 def test_alias_helpers():
-    assert canonical_tool_name("MultiEdit") == "edit_file"
-    assert canonical_tool_name("mcp__a__b") == "mcp__a__b"
+    assert tool_names_for_matching("MultiEdit")[0] == "edit_file"
+    assert tool_names_for_matching("mcp__a__b") == ("mcp__a__b",)
     assert tool_names_for_matching("Edit") == ("edit_file", "Edit", "MultiEdit")
 
 
@@ -352,27 +366,15 @@ def test_user_prompt_submit_ignores_matcher(tmp_path):
 # -- configuration -----------------------------------------------------------------------------------
 
 
-def test_config_warnings():
-    config = parse_hooks_config({
-        "PreToolUse": [{"matcher": "(bad", "hooks": [{"type": "command"}, {"type": "prompt", "prompt": "x"},
-                                                      {"type": "command", "command": "x", "timeout": -1}]}],
-        "Bogus": [],
-        "Stop": "not a list",
-    })
-    text = " | ".join(config.warnings)
-    assert "not a valid regex" in text and "non-empty 'command'" in text and "'prompt' is not supported" in text
-    assert "timeout" in text and "Bogus" in text and "hooks.Stop" in text
-    assert [s.timeout for s in config.for_event("PreToolUse")] == [60.0]
-    assert parse_hooks_config("nonsense").warnings
-
-
-def test_combine_configs():
-    a = {"PreToolUse": [{"matcher": "Bash", "hooks": [cmd("a")]}]}
-    b = {"PreToolUse": [{"matcher": "Bash", "hookCallbackIds": ["hook_0"]}], "Stop": [{"hookCallbackIds": ["hook_1"]}]}
-    merged = combine_hooks_configs(a, b, None)
-    assert len(merged["PreToolUse"]) == 2 and len(merged["Stop"]) == 1
-    specs = parse_hooks_config(merged).for_event("PreToolUse")
+def test_settings_hooks_come_before_host_callbacks():
+    settings = {"PreToolUse": (HookMatcher("Bash", (HookCommand("a"),)),)}
+    callbacks = [HookSpec("PreToolUse", "Bash", "callback", callback_id="hook_0"),
+                 HookSpec("Stop", "", "callback", callback_id="hook_1")]
+    config = HooksConfig.from_settings(settings).plus(callbacks)
+    assert len(config.for_event("PreToolUse")) == 2 and len(config.for_event("Stop")) == 1
+    specs = config.for_event("PreToolUse")
     assert [s.type for s in specs] == ["command", "callback"]
+    assert specs[0].timeout == 60.0 and HooksConfig.from_settings(None).by_event == {}
 
 
 # -- callbacks -------------------------------------------------------------------------------------
@@ -424,10 +426,11 @@ def test_typed_settings_model_is_accepted(tmp_path):
     models = pytest.importorskip("claw.config.models")
     typed = {"PreToolUse": (models.HookMatcher("Bash", (models.HookCommand("echo 'no' >&2; exit 2", "command", 5),)),),
              "SubagentStop": ()}
-    config = parse_hooks_config(typed)
-    assert config.warnings == ()
+    config = HooksConfig.from_settings(typed)
+    assert set(config.by_event) == {"PreToolUse"}
     assert [(s.matcher, s.command, s.timeout) for s in config.for_event("PreToolUse")] == [("Bash", "echo 'no' >&2; exit 2", 5.0)]
-    out = run(runner(tmp_path, typed), "PreToolUse", {}, tool_name="bash")
+    out = run(HookRunner(config, project_dir=str(tmp_path), session_id="s", transcript_path="t"), "PreToolUse", {},
+              tool_name="bash")
     assert out.blocked and out.reason == "no"
 
 

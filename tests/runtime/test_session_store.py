@@ -16,14 +16,13 @@ from pathlib import Path
 import pytest
 
 from claw.errors import ClawError, UsageError
-from claw.runtime.session_store import (
+from claw.runtime.session_records import (
     INTERRUPTED_TOOL_RESULT,
     TOOL_RESULT_STORE_LIMIT,
-    SessionStore,
     cap_for_storage,
     repair_tool_pairs,
-    validate_session_id,
 )
+from claw.runtime.session_store import SessionStore, validate_session_id
 
 SECRET = "sk-ant-api03-TESTSECRETVALUE"
 REPO_ROOT = Path(__file__).resolve().parents[2]

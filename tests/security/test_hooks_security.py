@@ -19,9 +19,11 @@ from tests.processes import wait_gone
 
 
 def _run_hook(command: str, tmp_path: Path, timeout: float = 20):
+    from claw.config.models import HookCommand, HookMatcher
+    from claw.runtime.hook_config import HooksConfig
     from claw.runtime.hooks import HookRunner
 
-    config = {"PreToolUse": [{"matcher": "", "hooks": [{"type": "command", "command": command, "timeout": timeout}]}]}
+    config = HooksConfig.from_settings({"PreToolUse": (HookMatcher("", (HookCommand(command, "command", timeout),)),)})
     runner = HookRunner(config, project_dir=str(tmp_path), session_id="s", transcript_path=str(tmp_path / "t"))
     return asyncio.run(runner.run("PreToolUse", {"tool_name": "bash", "tool_input": {"command": "ls"}}))
 

@@ -1,24 +1,27 @@
-"""Where the credentials of a model request come from, as a small abstraction.
+"""How credentials become request headers: the ``AuthSource`` abstraction every provider uses.
 
 An ``AuthSource`` turns into request headers and may be refreshable:
   - ``ApiKeyAuth``: ANTHROPIC_API_KEY -> ``x-api-key``;
   - ``BearerAuth``: ANTHROPIC_AUTH_TOKEN (or OPENAI_API_KEY / XAI_API_KEY) -> ``Authorization: Bearer``;
-  - ``OAuthAuth``: a bearer token from an ``OAuthTokenSource`` (the credential store of the OAuth
-    issue implements that Protocol) plus the ``anthropic-beta: oauth-2025-04-20`` flag; on a 401 the
+  - ``OAuthAuth``: a bearer token from an ``OAuthTokenSource`` (the saved login of claw.auth.refresh
+    implements that Protocol) plus the ``anthropic-beta: oauth-2025-04-20`` flag; on a 401 the
     provider calls ``refresh()`` once and retries;
   - ``CombinedAuth``: several at once (both ANTHROPIC_API_KEY and ANTHROPIC_AUTH_TOKEN set: both
-    headers are sent, as the contract pins).
-
-Resolution order for Anthropic (contract): ANTHROPIC_API_KEY and/or ANTHROPIC_AUTH_TOKEN; otherwise the
-saved OAuth login; otherwise ``missing_credentials``. Secrets never appear in reprs: ``describe()``
+    headers are sent);
+  - ``NoAuth``: a local server that needs no key.
+``bearer_or_none`` is the whole rule of the OpenAI-compatible providers; ``missing_credentials`` is the
+classified error when a provider has nothing to send. Secrets never appear in reprs: ``describe()``
 names the source (the variable), never the value.
+
+Deliberately not here: which Anthropic credentials win (claw.auth.sources, the one place that
+precedence is written), reading settings or credential files, any I/O.
 """
 
 from __future__ import annotations
 
-from typing import List, Mapping, Optional, Protocol, Sequence, Tuple
+from typing import List, Mapping, Protocol, Sequence, Tuple
 
-from claw.api.failures import missing_credentials
+from claw.errors import ProviderError
 
 Header = Tuple[str, str]
 OAUTH_BETA = "oauth-2025-04-20"
@@ -151,27 +154,6 @@ class CombinedAuth(AuthSource):
         return tuple(b for s in self.sources for b in s.betas())
 
 
-def anthropic_auth(env: Mapping[str, str], *, oauth: Optional[OAuthTokenSource] = None,
-                   api_key: Optional[str] = None) -> AuthSource:
-    """The Anthropic credentials per the contract, or the classified missing_credentials error.
-
-    ``api_key`` is a key from elsewhere (settings ``apiKeyHelper``): it takes ANTHROPIC_API_KEY's place.
-    """
-    sources: List[AuthSource] = []
-    key = api_key or (env.get("ANTHROPIC_API_KEY") or "").strip()
-    if key:
-        sources.append(ApiKeyAuth(key, "apiKeyHelper" if api_key else "ANTHROPIC_API_KEY"))
-    token = (env.get("ANTHROPIC_AUTH_TOKEN") or "").strip()
-    if token:
-        sources.append(BearerAuth(token, "ANTHROPIC_AUTH_TOKEN"))
-    if len(sources) == 1:
-        return sources[0]
-    if sources:
-        return CombinedAuth(sources)
-    if oauth is not None:
-        return OAuthAuth(oauth)
-    raise missing_credentials(env, provider="anthropic")
-
 
 def bearer_or_none(env: Mapping[str, str], variable: str, *, required: bool, provider: str) -> AuthSource:
     """OpenAI-compatible providers: ``Authorization: Bearer $VARIABLE``; no key is fine for local servers."""
@@ -181,3 +163,33 @@ def bearer_or_none(env: Mapping[str, str], variable: str, *, required: bool, pro
     if required:
         raise missing_credentials(env, provider=provider)
     return NoAuth()
+
+
+def missing_credentials(env: Mapping[str, str], *, provider: str = "anthropic") -> ProviderError:
+    """No credentials for the chosen provider: exit 1, kind missing_credentials, class provider_auth."""
+    if provider == "anthropic":
+        message = "no Anthropic credentials: ANTHROPIC_API_KEY and ANTHROPIC_AUTH_TOKEN are unset and no saved login"
+        hint = "set ANTHROPIC_API_KEY (x-api-key) or ANTHROPIC_AUTH_TOKEN (bearer), or run `claw login`"
+        others = []
+        if env.get("OPENAI_API_KEY"):
+            others.append("OPENAI_API_KEY is set: use --model openai/<model> (e.g. openai/gpt-5)")
+        if env.get("XAI_API_KEY"):
+            others.append("XAI_API_KEY is set: use --model xai/<model> (e.g. xai/grok-4)")
+        if env.get("OPENAI_BASE_URL") and not env.get("OPENAI_API_KEY"):
+            others.append("OPENAI_BASE_URL is set: for a local OpenAI-compatible server use "
+                          "--model local/<model> (no key needed)")
+        if env.get("OLLAMA_HOST"):
+            others.append("OLLAMA_HOST is set: use --model ollama/<model>")
+        if others:
+            hint += "; " + "; ".join(others)
+    elif provider == "xai":
+        message = "no xAI credentials: XAI_API_KEY is unset"
+        hint = "set XAI_API_KEY, or choose another provider with --model"
+    else:
+        message = f"no {provider} credentials: OPENAI_API_KEY is unset"
+        hint = (
+            "set OPENAI_API_KEY, or point OPENAI_BASE_URL at a local OpenAI-compatible server "
+            "(then no key is needed), or use --model ollama/<model>"
+        )
+    return ProviderError(message, hint=hint, kind="missing_credentials", failure_class="provider_auth",
+                         retryable=False)
