@@ -181,6 +181,7 @@ class HostSession:
         self._turn: Optional["asyncio.Task[Any]"] = None
         self._handlers: Dict[str, "asyncio.Task[None]"] = {}
         self._initialized = False
+        self._early_init: Optional[Dict[str, Any]] = None  # the initialize read before start (--await-initialize)
         self._sdk_servers: List[Any] = []
         self._sdk_server_names: List[str] = []
         self._ready_task: Optional["asyncio.Task[None]"] = None
@@ -200,7 +201,15 @@ class HostSession:
 
         started = time.monotonic()
         launched = None
+        early = None
         try:
+            if self.args.await_initialize:  # the host's initialize carries MCP servers and the system prompt
+                from claw.cli.sdk_initialize import apply_to_args, read_initialize
+
+                early = await read_initialize(self.transport)
+                if early.request_message is not None:
+                    apply_to_args(self.args, early.request_message["request"])
+                    self._early_init = early.request_message["request"]
             self._sdk_server_names = sdk_server_names(self.args.mcp_config)
             prompter = self._ask_host if self.args.permission_prompt_tool == "stdio" else None
             launched = await launch_mcp(self.args)  # stdio/HTTP/WebSocket servers boot while we prepare
@@ -229,6 +238,11 @@ class HostSession:
             self.writer.warning(warning)
         if self.prepared.agent.hooks is not None:
             self._install_hooks(None)  # settings hooks, read the way HookRunner expects them
+        for message in (early.before + [early.request_message]) if early is not None else ():
+            if isinstance(message, ClawError):
+                self._enqueue(_Item(error=message))
+            elif message is not None:
+                self._dispatch(message)
         loop = asyncio.get_running_loop()
         self._on_signals(loop)
         reader = asyncio.ensure_future(self._read_loop())
@@ -358,6 +372,12 @@ class HostSession:
             if not isinstance(hooks, dict):
                 raise UsageError("initialize: 'hooks' must be an object of event -> matchers")
             self._install_hooks(hooks)
+        if request is not self._early_init:
+            from claw.cli.sdk_initialize import apply_system_prompt
+
+            apply_system_prompt(self.prepared, self.args, request)
+            if request.get("mcpServers"):
+                self._warn("initialize: 'mcpServers' are read only with --await-initialize; ignored")
         if request.get("agents"):
             self._warn("initialize: subagent definitions ('agents') are not supported by claw; ignored")
         extra_servers = request.get("sdkMcpServers")  # the TypeScript SDK names its servers here
@@ -383,6 +403,7 @@ class HostSession:
             "current_permission_mode": info.permission_mode,
             "hook_on_failure_supported": True,
             "hooks_applied": True,
+            "mcp_servers_applied": request is self._early_init and bool(request.get("mcpServers")),
             "session_state": "running" if self._turn is not None else "idle",
             "capabilities": list(CAPABILITIES),
         }
