@@ -95,13 +95,13 @@ def apply_system_prompt(prepared: Any, args: Any, request: Dict[str, Any]) -> bo
         return False
     from pathlib import Path
 
-    from claw.cli.setup import _append_prompt, _system_prompt_override
+    from claw.cli.setup import append_prompt_of, system_prompt_override
     from claw.runtime.system_prompt import build_system_prompt
 
     custom, append = fields
     if custom is None:
-        custom = _system_prompt_override(args)
-    appended = "\n\n".join(p for p in (_append_prompt(args), append) if p) or None
+        custom = system_prompt_override(args)
+    appended = "\n\n".join(p for p in (append_prompt_of(args), append) if p) or None
     roots = list(prepared.policy.workspace_roots)
     system = build_system_prompt(cwd=Path(prepared.info.cwd), model=prepared.agent.settings.model,
                                  env=prepared.env, custom_prompt=custom, append_prompt=appended,

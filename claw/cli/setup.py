@@ -181,8 +181,8 @@ def prepare(args: RunArgs, *, sink: Any, prompter: Any = None, base_env: Optiona
         cwd=cwd,
         model=resolved.model,
         env=env,
-        custom_prompt=_system_prompt_override(args),
-        append_prompt=_append_prompt(args),
+        custom_prompt=system_prompt_override(args),
+        append_prompt=append_prompt_of(args),
         additional_dirs=[str(r) for r in roots[1:]],
     )
     hooks = None
@@ -249,7 +249,7 @@ def _provider_for(resolved: Any, loaded: Any, env: Dict[str, str], net: Any, cwd
     return create_provider(name, env=env, net_config=net, aliases=settings.aliases, auth=auth, settings=api)
 
 
-def _system_prompt_override(args: RunArgs) -> Optional[str]:
+def system_prompt_override(args: RunArgs) -> Optional[str]:
     if args.system_prompt_file:
         try:
             return Path(args.system_prompt_file).read_text(encoding="utf-8")
@@ -259,7 +259,7 @@ def _system_prompt_override(args: RunArgs) -> Optional[str]:
     return args.system_prompt
 
 
-def _append_prompt(args: RunArgs) -> Optional[str]:
+def append_prompt_of(args: RunArgs) -> Optional[str]:
     """``--append-system-prompt`` and ``--append-system-prompt-file`` (both may be given: file last)."""
     parts = [args.append_system_prompt] if args.append_system_prompt else []
     if args.append_system_prompt_file:
