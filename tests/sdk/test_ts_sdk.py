@@ -51,10 +51,12 @@ def work(tmp_path: Path) -> Path:
 
 
 def run_ts(tmp_path: Path, srv: ModelServer, work: Path, prompt: str = "hi", *,
-           can_use_tool: Optional[Dict[str, Any]] = None, **options: Any) -> Tuple[List[Dict[str, Any]], Dict[str, Any]]:
+           can_use_tool: Optional[Dict[str, Any]] = None, executable: Optional[Path] = None,
+           **options: Any) -> Tuple[List[Dict[str, Any]], Dict[str, Any]]:
     """Run one query(); returns (SDK messages, the final {"kind": "end"|"error", ...} line); the
-    ``can_use_tool`` calls are kept in ``run_ts.calls``."""
-    wrapper = write_claw_wrapper(tmp_path / "bin")
+    ``can_use_tool`` calls are kept in ``run_ts.calls``. ``executable``: what the SDK starts instead of
+    the wrapper that runs the source tree."""
+    wrapper = executable or write_claw_wrapper(tmp_path / "bin")
     env = srv.env(CLAW_CONFIG_HOME=str(tmp_path / "claw-home"), HOME=str(tmp_path / "home"),
                   PATH=os.environ.get("PATH", "/usr/bin:/bin"))
     spec = {"prompt": prompt, "options": dict({"pathToClaudeCodeExecutable": str(wrapper), "cwd": str(work),
@@ -96,6 +98,20 @@ def test_one_shot_prompt(tmp_path: Path, work: Path) -> None:
     result = _result(messages)
     assert result["subtype"] == "success" and result["result"] == "hello from the fake"
     assert srv.requests[0].json["messages"][0]["content"][0]["text"] == "say hello"
+
+
+def test_the_sdk_starts_the_built_pyz_directly(tmp_path: Path, work: Path) -> None:
+    """``pathToClaudeCodeExecutable: "claw.pyz"``: the SDK spawns a path without a .js/.mjs suffix as an
+    executable, and the .pyz is one (a python3 shebang, mode 755)."""
+    pyz = ROOT / "dist" / "claw.pyz"
+    if not pyz.is_file():
+        if IN_CI:
+            pytest.fail("dist/claw.pyz is missing (scripts/test builds it)")
+        pytest.skip("dist/claw.pyz is not built")
+    with ModelServer([reply(text="from the pyz")]) as srv:
+        messages, end = run_ts(tmp_path, srv, work, executable=pyz)
+    assert end["kind"] == "end", end
+    assert _result(messages)["result"] == "from the pyz"
 
 
 def test_max_turns_stops_the_run(tmp_path: Path, work: Path) -> None:
