@@ -12,6 +12,11 @@ Two fields change the run itself, and claw acts on both:
   run; the answer says ``mcp_servers_applied: true``. Without ``--await-initialize`` they arrive too late
   and the answer says ``false`` (the SDK then warns).
 
+Fields that would change the run but that claw cannot honour yet (``agents``: subagent definitions;
+``jsonSchema``: structured output) make the initialize request fail with an error naming them
+(``unsupported_fields``), and every turn of the session fails with it too (the SDK sends the first prompt
+without waiting for the answer), so the SDK's ``query()`` throws instead of running without them.
+
 Deliberately not here: the host loop and the rest of the initialize answer (claw.cli.stream_json), the
 system prompt's assembly (claw.runtime.system_prompt), starting MCP servers (claw.mcp).
 """
@@ -50,6 +55,22 @@ async def read_initialize(transport: Any) -> EarlyInitialize:
             early.request_message = message
             return early
         early.before.append(message)
+
+
+_UNSUPPORTED = {
+    "agents": "subagent definitions (the 'agents' option) are not supported",
+    "jsonSchema": "structured output (outputFormat json_schema) is not implemented",
+}
+
+
+def unsupported_fields(request: Dict[str, Any]) -> Optional[UsageError]:
+    """The error naming the first field of ``request`` claw cannot honour yet, or None (empty values
+    are fine)."""
+    for name, reason in _UNSUPPORTED.items():
+        if request.get(name):
+            return UsageError(f"initialize: '{name}' is not supported by this claw version yet: {reason}",
+                              hint=f"leave out the SDK's {name!r} option", kind="unsupported_option")
+    return None
 
 
 def system_prompt_fields(request: Dict[str, Any]) -> Optional[Tuple[Optional[str], Optional[str]]]:

@@ -182,6 +182,7 @@ class HostSession:
         self._handlers: Dict[str, "asyncio.Task[None]"] = {}
         self._initialized = False
         self._early_init: Optional[Dict[str, Any]] = None  # the initialize read before start (--await-initialize)
+        self._refused: Optional[ClawError] = None  # an initialize field claw cannot honour: every turn fails
         self._sdk_servers: List[Any] = []
         self._sdk_server_names: List[str] = []
         self._ready_task: Optional["asyncio.Task[None]"] = None
@@ -298,8 +299,8 @@ class HostSession:
             if self._stopping:
                 return
             item = self._queue.popleft()
-            if item.error is not None:
-                self._finish_turn(None, item.error, started=time.monotonic())
+            if item.error is not None or self._refused is not None:
+                self._finish_turn(None, item.error or self._refused, started=time.monotonic())
             else:
                 await self._run_turn(item)
 
@@ -321,6 +322,14 @@ class HostSession:
             if not isinstance(request, dict) or request_id is None:
                 self._warn("ignoring a control_request without request_id or request")
                 return
+            if request.get("subtype") == "initialize" and self._refused is None:
+                # Checked now, not in the handler task: the SDK sends the first prompt without waiting
+                # for the answer, and that turn must fail too.
+                from claw.cli.sdk_initialize import unsupported_fields
+
+                self._refused = unsupported_fields(request)
+                if self._refused is not None:
+                    self._notice_error(self._refused)
             key = str(request_id)
             task = asyncio.ensure_future(self._handle_control(request_id, request))
             self._handlers[key] = task
@@ -366,6 +375,8 @@ class HostSession:
     async def _on_initialize(self, request: Dict[str, Any]) -> Dict[str, Any]:
         if self._initialized:
             raise ClawError("already initialized: send initialize once, first", kind="invalid_request")
+        if self._refused is not None:
+            raise self._refused
         self._initialized = True
         hooks = request.get("hooks")
         if hooks:
@@ -378,8 +389,6 @@ class HostSession:
             apply_system_prompt(self.prepared, self.args, request)
             if request.get("mcpServers"):
                 self._warn("initialize: 'mcpServers' are read only with --await-initialize; ignored")
-        if request.get("agents"):
-            self._warn("initialize: subagent definitions ('agents') are not supported by claw; ignored")
         extra_servers = request.get("sdkMcpServers")  # the TypeScript SDK names its servers here
         if isinstance(extra_servers, list) and self._ready_task is None:
             for name in extra_servers:

@@ -162,3 +162,18 @@ def test_required_sandbox_is_refused(work: Path) -> None:
         result, code, _ = _one_shot(srv, work, "--settings", settings)
         assert srv.requests == []
     assert code == 2 and "sandbox settings with failIfUnavailable are not supported" in result["result"]
+
+
+@pytest.mark.parametrize("field", ["agents", "jsonSchema"])
+def test_initialize_fields_claw_cannot_honour_fail_naming_them(work: Path, field: str) -> None:
+    value = {"reviewer": {"description": "reviews", "prompt": "Review."}} if field == "agents" else {"type": "object"}
+    with ModelServer([]) as srv, ClawProcess([], env=_env(srv, work), cwd=work) as claw:
+        claw.control("init", "initialize", **{field: value})
+        claw.user("sent without waiting for the answer, as the SDK does")
+        answer = claw.control_response("init", 30)
+        result = claw.until_result(30)[-1]
+        code = claw.wait(30)
+        assert srv.requests == []
+    assert answer["subtype"] == "error"
+    assert f"'{field}' is not supported by this claw version yet" in answer["error"]
+    assert result["is_error"] and f"'{field}' is not supported" in result["result"] and code == 2

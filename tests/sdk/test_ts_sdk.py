@@ -231,3 +231,12 @@ def test_required_sandbox_is_refused(tmp_path: Path, work: Path) -> None:
     assert end["kind"] == "error"
     assert "sandbox settings with failIfUnavailable are not supported" in end["message"]
     assert srv.requests == []
+
+
+def test_agents_option_is_refused_by_name(tmp_path: Path, work: Path) -> None:
+    agents = {"reviewer": {"description": "Reviews code", "prompt": "You review code."}}
+    with ModelServer([reply(text="never")]) as srv:
+        messages, end = run_ts(tmp_path, srv, work, agents=agents)
+    assert end["kind"] == "error"
+    assert "'agents' is not supported by this claw version yet" in end["message"]
+    assert srv.requests == []
