@@ -52,7 +52,7 @@ def work(tmp_path: Path) -> Path:
 
 def run_ts(tmp_path: Path, srv: ModelServer, work: Path, prompt: str = "hi", *,
            can_use_tool: Optional[Dict[str, Any]] = None, executable: Optional[Path] = None,
-           **options: Any) -> Tuple[List[Dict[str, Any]], Dict[str, Any]]:
+           sdk_server: Optional[str] = None, **options: Any) -> Tuple[List[Dict[str, Any]], Dict[str, Any]]:
     """Run one query(); returns (SDK messages, the final {"kind": "end"|"error", ...} line); the
     ``can_use_tool`` calls are kept in ``run_ts.calls``. ``executable``: what the SDK starts instead of
     the wrapper that runs the source tree."""
@@ -63,6 +63,8 @@ def run_ts(tmp_path: Path, srv: ModelServer, work: Path, prompt: str = "hi", *,
                                                "env": env}, **options)}
     if can_use_tool is not None:
         spec["canUseTool"] = can_use_tool
+    if sdk_server is not None:
+        spec["sdkServer"] = sdk_server
     spec_path = tmp_path / "spec.json"
     spec_path.write_text(json.dumps(spec), encoding="utf-8")
     proc = subprocess.run(["node", str(RUNNER), str(spec_path)], cwd=str(SDK_DIR), capture_output=True,
@@ -70,6 +72,7 @@ def run_ts(tmp_path: Path, srv: ModelServer, work: Path, prompt: str = "hi", *,
     lines = [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
     assert lines, f"the runner printed nothing; stderr: {proc.stderr[-2000:]}"
     run_ts.calls = [line for line in lines if line["kind"] == "can_use_tool"]
+    run_ts.sdk_calls = [line for line in lines if line["kind"] == "sdk_tool"]
     return [line["message"] for line in lines if line["kind"] == "message"], lines[-1]
 
 
@@ -174,6 +177,16 @@ def test_external_mcp_servers_arrive_with_await_initialize(tmp_path: Path, work:
     [result] = _tool_results(messages)
     assert "through-mcp" in _text(result) and not result.get("is_error")
     assert any(t["name"] == "mcp__raw__echo" for t in srv.requests[0].json["tools"])
+
+
+def test_sdk_mcp_server_tool(tmp_path: Path, work: Path) -> None:
+    script = [reply(tool_uses=[tool_use("mcp__loud__shout", {"text": "quiet words"})]), reply(text="done")]
+    with ModelServer(script) as srv:
+        messages, end = run_ts(tmp_path, srv, work, sdk_server="loud", allowedTools=["mcp__loud__shout"])
+    assert end["kind"] == "end", end
+    assert [c["text"] for c in run_ts.sdk_calls] == ["quiet words"]
+    [result] = _tool_results(messages)
+    assert "QUIET WORDS" in _text(result) and not result.get("is_error")
 
 
 def test_persist_session_false_writes_no_session_file(tmp_path: Path, work: Path) -> None:
