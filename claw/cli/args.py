@@ -1,10 +1,12 @@
 """The flags of a run (headless or REPL), parsed into one typed value.
 
 Flag names follow Claude Code's CLI (``-p/--print``, ``--output-format``, ``--allowedTools``...) so
-scripts and the Agent SDKs carry over; camelCase flags also accept their kebab-case spelling. Flags the
-SDKs may pass that claw does not act on (``--include-hook-events``, ``--betas``...)
-are accepted and recorded, so an embedding host never fails on them; anything else unknown is a usage
-error with a hint.
+scripts and the Agent SDKs carry over; camelCase flags also accept their kebab-case spelling. Every flag
+the Agent SDKs may pass is either acted on, accepted as a no-op when ignoring it cannot change what the
+host asked for (output detail such as ``--debug``), or refused by name with the reason
+(``_REFUSED``: ``--json-schema``, ``--max-budget-usd``...), so a host never silently gets less than it
+asked for. docs/EMBEDDING.md keeps the table; tests/sdk/test_flag_table.py checks it against the SDKs.
+Anything else unknown is a usage error with a hint.
 
 It is the one parser of a run's argv: claw.cli.main reads the parsed value to choose headless or
 the REPL (``RunArgs.headless``), and the front ends use the same value, or the partial value read before
@@ -35,7 +37,6 @@ class RunArgs:
     include_partial_messages: bool = False
     verbose: bool = False
     model: Optional[str] = None
-    fallback_model: Optional[str] = None
     permission_mode: Optional[str] = None
     dangerously_skip_permissions: bool = False
     tools: Optional[str] = None
@@ -46,6 +47,7 @@ class RunArgs:
     system_prompt: Optional[str] = None
     system_prompt_file: Optional[str] = None
     append_system_prompt: Optional[str] = None
+    append_system_prompt_file: Optional[str] = None
     resume: Optional[str] = None
     continue_: bool = False
     fork_session: bool = False
@@ -59,6 +61,12 @@ class RunArgs:
     cwd: Optional[str] = None
     max_thinking_tokens: Optional[int] = None
     thinking: Optional[str] = None
+    betas: List[str] = field(default_factory=list)  # extra anthropic-beta request headers
+    # --await-initialize: read the host's initialize request (MCP servers, system prompt) before starting
+    await_initialize: bool = False
+    # --allow-dangerously-skip-permissions: the host may switch to bypassPermissions later (claw allows it anyway)
+    allow_dangerously_skip_permissions: bool = False
+    no_session_persistence: bool = False  # --no-session-persistence: no session file is written
     sdk_url: Optional[str] = None
     replay_user_messages: bool = False  # stream-json input: echo the host's user messages back
     ignored: List[str] = field(default_factory=list)  # accepted for SDK compatibility, not acted on
@@ -84,15 +92,19 @@ _SWITCHES = {
     "--fork-session": "fork_session",
     "--strict-mcp-config": "strict_mcp_config",
     "--replay-user-messages": "replay_user_messages",
+    "--await-initialize": "await_initialize",
+    "--allow-dangerously-skip-permissions": "allow_dangerously_skip_permissions",
+    "--no-session-persistence": "no_session_persistence",
 }
 _VALUES = {
     "--output-format": "output_format", "--input-format": "input_format",
-    "--model": "model", "--fallback-model": "fallback_model",
+    "--model": "model",
     "--permission-mode": "permission_mode", "--tools": "tools",
     "--permission-prompt-tool": "permission_prompt_tool",
     "--max-turns": "max_turns", "--max-thinking-tokens": "max_thinking_tokens",
     "--system-prompt": "system_prompt", "--system-prompt-file": "system_prompt_file",
     "--append-system-prompt": "append_system_prompt",
+    "--append-system-prompt-file": "append_system_prompt_file",
     "-r": "resume", "--resume": "resume", "--session-id": "session_id",
     "--settings": "settings", "--setting-sources": "setting_sources",
     "--cwd": "cwd", "--thinking": "thinking", "--sdk-url": "sdk_url",
@@ -100,17 +112,40 @@ _VALUES = {
 _LISTS = {  # repeatable: every value is kept
     "--allowedTools": "allowed_tools", "--allowed-tools": "allowed_tools",
     "--disallowedTools": "disallowed_tools", "--disallowed-tools": "disallowed_tools",
-    "--mcp-config": "mcp_config", "--add-dir": "add_dir",
+    "--mcp-config": "mcp_config", "--add-dir": "add_dir", "--betas": "betas",
 }
 _CHOICES = {"output_format": OUTPUT_FORMATS, "input_format": INPUT_FORMATS,
             "thinking": ("adaptive", "enabled", "disabled")}
 _POSITIVE_INTS = ("max_turns", "max_thinking_tokens")
-# Accepted for Agent SDK compatibility and recorded in RunArgs.ignored: these take a value...
-_IGNORED_VALUES = ("--betas", "--effort", "--json-schema", "--plugin-dir",
-                   "--max-budget-usd", "--task-budget", "--resume-session-at", "--resume-drops-turn",
-                   "--thinking-display")
+# Accepted and recorded in RunArgs.ignored, because ignoring them changes only what is printed, never
+# what the run does: these take a value...
+_IGNORED_VALUES = ("--debug-file", "--thinking-display")
 # ...and these do not.
-_IGNORED_SWITCHES = ("--include-hook-events", "--session-mirror", "--debug")
+_IGNORED_SWITCHES = ("--debug", "--debug-to-stderr", "--include-hook-events")
+# Refused by name: the SDKs may pass them, and running without what they ask for would quietly give the
+# host less than it asked (no budget cap, no schema check, no fallback...). flag -> (takes a value, why).
+_REFUSED = {
+    "--json-schema": (True, "structured output (outputFormat json_schema) is not implemented"),
+    "--max-budget-usd": (True, "a spending cap is not enforced"),
+    "--task-budget": (True, "a task budget is not enforced"),
+    "--fallback-model": (True, "no fallback model is tried when the model is overloaded"),
+    "--agent": (True, "subagent definitions are not supported"),
+    "--agents": (True, "subagent definitions are not supported"),
+    "--effort": (True, "the effort level is not sent to the model"),
+    "--plugin-dir": (True, "plugins are not supported"),
+    "--plugin-dir-no-mcp": (True, "plugins are not supported"),
+    "--resume-session-at": (True, "resuming at a given message is not supported (resume the whole session)"),
+    "--resume-drops-turn": (True, "resuming without the last turn is not supported"),
+    "--session-mirror": (False, "mirroring the session to the host's session store is not supported"),
+    "--initialize-fields": (True, "settings, disallowed tools and directories cannot be sent in initialize "
+                                  "(use the SDK's default 'argv' delivery)"),
+    "--managed-settings": (True, "managed (policy) settings from the host are not supported"),
+    "--managed-settings-in-initialize": (False, "managed (policy) settings from the host are not supported"),
+    "--project-config-root": (True, "another project configuration root is not supported (use --cwd)"),
+    "--permission-prompts": (True, "permission prompt routing is not supported (use --permission-prompt-tool "
+                                   "stdio)"),
+    "--channels": (True, "MCP channels are not supported"),
+}
 
 
 # Answered by claw.cli.main before a run's flags are parsed; listed so a typo of them gets a did-you-mean.
@@ -130,11 +165,26 @@ def _unknown(flag: str) -> UsageError:
     import difflib
 
     known = (list(_SWITCHES) + list(_VALUES) + list(_LISTS) + list(_IGNORED_VALUES) + list(_IGNORED_SWITCHES)
-             + list(_HANDLED_BY_MAIN))
+             + list(_HANDLED_BY_MAIN) + list(_REFUSED))
     close = difflib.get_close_matches(flag, [k for k in known if k.startswith("--")], n=1)
     if close:
         return _usage(f"unknown flag {flag}", f"did you mean {close[0]}? (claw --help lists the flags)")
     return _usage(f"unknown flag {flag}")
+
+
+def known_flags() -> List[str]:
+    """Every long flag the run parser knows: acted on, accepted as a no-op, or refused by name."""
+    return sorted(k for k in (list(_SWITCHES) + list(_VALUES) + list(_LISTS) + list(_IGNORED_VALUES)
+                              + list(_IGNORED_SWITCHES) + list(_REFUSED)) if k.startswith("--"))
+
+
+def refused(flag: str) -> UsageError:
+    """The error for a flag claw knows but does not support yet (exit 2; one JSON error result in the
+    JSON formats)."""
+    reason = _REFUSED[flag][1]
+    return UsageError(f"claw: {flag} is not supported by this claw version yet: {reason}",
+                      hint=f"run without {flag}; docs/EMBEDDING.md lists what each Agent SDK option needs",
+                      kind="unsupported_option")
 
 
 def _split(argv: List[str]) -> List[tuple]:
@@ -185,6 +235,12 @@ def read_run_args(argv: List[str]) -> Tuple[RunArgs, Optional[UsageError]]:
         if flag is None:
             words.append(value)
             continue
+        if flag in _REFUSED:
+            errors.append(refused(flag))
+            takes_value = _REFUSED[flag][0]
+            if takes_value and value is None and i < len(pairs) and pairs[i][0] is None:
+                i += 1  # its value is not a prompt word
+            continue
         if flag in _SWITCHES or flag in _IGNORED_SWITCHES:
             if value is not None:
                 errors.append(_usage(f"{flag} takes no value (got {flag}={value})"))
@@ -205,6 +261,8 @@ def read_run_args(argv: List[str]) -> Tuple[RunArgs, Optional[UsageError]]:
             i += 1
         if flag in _IGNORED_VALUES:
             ignored.add(flag[2:])
+        elif flag == "--betas":
+            args.betas.extend(b.strip() for b in value.split(",") if b.strip())
         elif flag in _LISTS:
             getattr(args, _LISTS[flag]).append(value)
         else:
@@ -223,6 +281,17 @@ def read_run_args(argv: List[str]) -> Tuple[RunArgs, Optional[UsageError]]:
     if args.resume is not None and args.continue_:
         errors.append(UsageError("claw: --resume and --continue cannot be used together",
                                  hint="--continue picks the latest session; --resume ID picks one"))
+    if args.thinking in ("adaptive", "enabled") and not args.max_thinking_tokens:
+        errors.append(UsageError(f"claw: --thinking {args.thinking} is not supported by this claw version yet: "
+                                 "thinking needs a token budget", hint="pass --max-thinking-tokens N instead",
+                                 kind="unsupported_option"))
+    if args.no_session_persistence and (args.resume is not None or args.continue_):
+        errors.append(UsageError("claw: --no-session-persistence with --resume/--continue is not supported by "
+                                 "this claw version yet", hint="resume with persistence, or start a new session",
+                                 kind="unsupported_option"))
+    if args.await_initialize and args.input_format != "stream-json":
+        errors.append(UsageError("claw: --await-initialize needs --input-format stream-json",
+                                 hint="the initialize request comes from the host on stdin"))
     if args.include_partial_messages and args.output_format != "stream-json":
         errors.append(UsageError("claw: --include-partial-messages needs --output-format stream-json"))
     if args.input_format == "stream-json" and args.output_format != "stream-json":

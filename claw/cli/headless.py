@@ -134,10 +134,17 @@ async def _one_turn(prepared: object, prompt: str) -> object:
 
 
 def _report_early(fmt: str, exc: ClawError, stdout: IO[str], stderr: IO[str], started: float) -> None:
-    """A failure before the run could start: still one result object in the JSON formats."""
+    """A failure before the run could start: still one result object in the JSON formats, and in
+    them the message on stderr too (an embedding SDK quotes the process's stderr in the error it
+    throws; the text writer prints it there already)."""
     info = RunInfo(session_id="", model="", cwd="", permission_mode="")
     writer = make_writer(fmt, info, stdout=stdout, stderr=stderr)
     writer.finish(None, duration_ms=_ms(started), error=exc)
+    if fmt != "text":
+        from claw.cli.errors import render_error
+
+        stderr.write(render_error(exc) + "\n")
+        stderr.flush()
 
 
 _SIGNALS = (signal.SIGINT,) + exit_signals.SIGNALS

@@ -67,11 +67,12 @@ Options (headless and REPL; Claude Code's names):
   --permission-prompt-tool stdio   ask the embedding host to approve tool calls
   --max-turns N                stop after N model turns (a failure, exit 1)
   --system-prompt TEXT         replace the base system prompt
-  --append-system-prompt TEXT  append to the system prompt
+  --append-system-prompt TEXT  append to the system prompt (--append-system-prompt-file FILE)
   -c, --continue               continue the latest session of this directory
   -r, --resume ID              resume a session (a unique id prefix is enough)
   --fork-session               with --resume/--continue: continue in a new session
   --session-id UUID            the id of a new session
+  --no-session-persistence     write no session file
   --mcp-config FILE|JSON       MCP servers (repeatable); --strict-mcp-config: only these
   --settings FILE|JSON         settings applied last
   --setting-sources LIST       load only these settings files: user,project,local ("" = none);

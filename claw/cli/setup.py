@@ -41,6 +41,7 @@ class Prepared:
     start_source: str = "startup"  # SessionStart hook source: startup | resume
     mcp: Any = None  # claw.mcp.manager.McpManager once start_mcp ran
     remote: Any = None  # claw.remote.bootstrap.RemoteSetup: the upstream-proxy relay, when one runs
+    scratch: Optional[str] = None  # --no-session-persistence: the private directory removed on close
 
     async def aclose(self) -> None:
         try:
@@ -54,6 +55,10 @@ class Prepared:
             self.session.close()
             if self.remote is not None:
                 self.remote.close()
+            if self.scratch is not None:
+                import shutil
+
+                shutil.rmtree(self.scratch, ignore_errors=True)
 
 
 def project_dir(args: RunArgs) -> Path:
@@ -106,6 +111,7 @@ def prepare(args: RunArgs, *, sink: Any, prompter: Any = None, base_env: Optiona
     loaded, env = load(args, cwd, base_env)
     _last_load.clear()  # reused once (after launch_mcp), never across runs: the files may change
     settings = loaded.settings
+    _refuse_required_sandbox(settings.raw)
     # Whatever secret the effective environment holds (settings env included) never reaches a file.
     default_redactor().add_env(env)
     net = network_config(settings, env)
@@ -137,7 +143,14 @@ def prepare(args: RunArgs, *, sink: Any, prompter: Any = None, base_env: Optiona
         config_home=config_home(env, str(cwd)),
     )
 
-    store = SessionStore(cwd)
+    scratch = None
+    if args.no_session_persistence:
+        # The session lives in a private directory removed when the run ends: nothing is written under
+        # the project (args.py refuses --resume/--continue with it).
+        import tempfile
+
+        scratch = tempfile.mkdtemp(prefix="claw-no-session-")
+    store = SessionStore(cwd if scratch is None else scratch)
     # A run that appends to the session holds its lock from here (SessionInUse if another process
     # does); a fork only reads the original.
     if args.resume:
@@ -167,8 +180,8 @@ def prepare(args: RunArgs, *, sink: Any, prompter: Any = None, base_env: Optiona
         cwd=cwd,
         model=resolved.model,
         env=env,
-        custom_prompt=_system_prompt_override(args),
-        append_prompt=args.append_system_prompt,
+        custom_prompt=system_prompt_override(args),
+        append_prompt=append_prompt_of(args),
         additional_dirs=[str(r) for r in roots[1:]],
     )
     hooks = None
@@ -189,7 +202,8 @@ def prepare(args: RunArgs, *, sink: Any, prompter: Any = None, base_env: Optiona
     agent = Agent(
         provider=provider,
         settings=AgentSettings(model=resolved.model, system_prompt=system.text, max_turns=args.max_turns,
-                               thinking=_thinking(args), context_window=resolved.info.context_window,
+                               thinking=_thinking(args), betas=tuple(args.betas),
+                               context_window=resolved.info.context_window,
                                autocompact_pct=threshold_pct(env)),
         tool_runner=runner,
         session=session,
@@ -199,7 +213,7 @@ def prepare(args: RunArgs, *, sink: Any, prompter: Any = None, base_env: Optiona
     )
     return Prepared(agent=agent, session=session, provider=provider, info=info, policy=policy,
                     tool_runner=runner, settings=loaded, env=env, net_config=net, resolved_model=resolved,
-                    start_source=start_source, remote=remote)
+                    start_source=start_source, remote=remote, scratch=scratch)
 
 
 def _start_remote(env: Dict[str, str], net: Any) -> Any:
@@ -237,7 +251,7 @@ def _provider_for(resolved: Any, loaded: Any, env: Dict[str, str], net: Any, cwd
     return create_provider(name, env=env, net_config=net, aliases=settings.aliases, auth=auth, settings=api)
 
 
-def _system_prompt_override(args: RunArgs) -> Optional[str]:
+def system_prompt_override(args: RunArgs) -> Optional[str]:
     if args.system_prompt_file:
         try:
             return Path(args.system_prompt_file).read_text(encoding="utf-8")
@@ -245,6 +259,29 @@ def _system_prompt_override(args: RunArgs) -> Optional[str]:
             raise UsageError(f"cannot read --system-prompt-file {args.system_prompt_file!r}: "
                              f"{exc.strerror or exc}") from None
     return args.system_prompt
+
+
+def append_prompt_of(args: RunArgs) -> Optional[str]:
+    """``--append-system-prompt`` and ``--append-system-prompt-file`` (both may be given: file last)."""
+    parts = [args.append_system_prompt] if args.append_system_prompt else []
+    if args.append_system_prompt_file:
+        try:
+            parts.append(Path(args.append_system_prompt_file).read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise UsageError(f"cannot read --append-system-prompt-file {args.append_system_prompt_file!r}: "
+                             f"{exc.strerror or exc}") from None
+    return "\n\n".join(parts) if parts else None
+
+
+def _refuse_required_sandbox(raw: Any) -> None:
+    """Settings that require a sandbox (``sandbox.enabled`` with ``failIfUnavailable``, as the SDKs'
+    ``sandbox`` option sends): claw has none, so it refuses rather than run unsandboxed."""
+    sandbox = raw.get("sandbox") if hasattr(raw, "get") else None
+    if isinstance(sandbox, dict) and sandbox.get("enabled") is True and sandbox.get("failIfUnavailable") is True:
+        raise UsageError("claw: sandbox settings with failIfUnavailable are not supported by this claw version "
+                         "yet: claw has no command sandbox", hint="drop the sandbox option (or set "
+                         "failIfUnavailable: false to run unsandboxed with a warning)",
+                         kind="unsupported_option")
 
 
 def _thinking(args: RunArgs) -> Optional[Dict[str, Any]]:

@@ -181,6 +181,8 @@ class HostSession:
         self._turn: Optional["asyncio.Task[Any]"] = None
         self._handlers: Dict[str, "asyncio.Task[None]"] = {}
         self._initialized = False
+        self._early_init: Optional[Dict[str, Any]] = None  # the initialize read before start (--await-initialize)
+        self._refused: Optional[ClawError] = None  # an initialize field claw cannot honour: every turn fails
         self._sdk_servers: List[Any] = []
         self._sdk_server_names: List[str] = []
         self._ready_task: Optional["asyncio.Task[None]"] = None
@@ -200,7 +202,15 @@ class HostSession:
 
         started = time.monotonic()
         launched = None
+        early = None
         try:
+            if self.args.await_initialize:  # the host's initialize carries MCP servers and the system prompt
+                from claw.cli.sdk_initialize import apply_to_args, read_initialize
+
+                early = await read_initialize(self.transport)
+                if early.request_message is not None:
+                    apply_to_args(self.args, early.request_message["request"])
+                    self._early_init = early.request_message["request"]
             self._sdk_server_names = sdk_server_names(self.args.mcp_config)
             prompter = self._ask_host if self.args.permission_prompt_tool == "stdio" else None
             launched = await launch_mcp(self.args)  # stdio/HTTP/WebSocket servers boot while we prepare
@@ -229,6 +239,11 @@ class HostSession:
             self.writer.warning(warning)
         if self.prepared.agent.hooks is not None:
             self._install_hooks(None)  # settings hooks, read the way HookRunner expects them
+        for message in (early.before + [early.request_message]) if early is not None else ():
+            if isinstance(message, ClawError):
+                self._enqueue(_Item(error=message))
+            elif message is not None:
+                self._dispatch(message)
         loop = asyncio.get_running_loop()
         self._on_signals(loop)
         reader = asyncio.ensure_future(self._read_loop())
@@ -284,8 +299,8 @@ class HostSession:
             if self._stopping:
                 return
             item = self._queue.popleft()
-            if item.error is not None:
-                self._finish_turn(None, item.error, started=time.monotonic())
+            if item.error is not None or self._refused is not None:
+                self._finish_turn(None, item.error or self._refused, started=time.monotonic())
             else:
                 await self._run_turn(item)
 
@@ -307,6 +322,14 @@ class HostSession:
             if not isinstance(request, dict) or request_id is None:
                 self._warn("ignoring a control_request without request_id or request")
                 return
+            if request.get("subtype") == "initialize" and self._refused is None:
+                # Checked now, not in the handler task: the SDK sends the first prompt without waiting
+                # for the answer, and that turn must fail too.
+                from claw.cli.sdk_initialize import unsupported_fields
+
+                self._refused = unsupported_fields(request)
+                if self._refused is not None:
+                    self._notice_error(self._refused)
             key = str(request_id)
             task = asyncio.ensure_future(self._handle_control(request_id, request))
             self._handlers[key] = task
@@ -352,14 +375,20 @@ class HostSession:
     async def _on_initialize(self, request: Dict[str, Any]) -> Dict[str, Any]:
         if self._initialized:
             raise ClawError("already initialized: send initialize once, first", kind="invalid_request")
+        if self._refused is not None:
+            raise self._refused
         self._initialized = True
         hooks = request.get("hooks")
         if hooks:
             if not isinstance(hooks, dict):
                 raise UsageError("initialize: 'hooks' must be an object of event -> matchers")
             self._install_hooks(hooks)
-        if request.get("agents"):
-            self._warn("initialize: subagent definitions ('agents') are not supported by claw; ignored")
+        if request is not self._early_init:
+            from claw.cli.sdk_initialize import apply_system_prompt
+
+            apply_system_prompt(self.prepared, self.args, request)
+            if request.get("mcpServers"):
+                self._warn("initialize: 'mcpServers' are read only with --await-initialize; ignored")
         extra_servers = request.get("sdkMcpServers")  # the TypeScript SDK names its servers here
         if isinstance(extra_servers, list) and self._ready_task is None:
             for name in extra_servers:
@@ -383,6 +412,7 @@ class HostSession:
             "current_permission_mode": info.permission_mode,
             "hook_on_failure_supported": True,
             "hooks_applied": True,
+            "mcp_servers_applied": request is self._early_init and bool(request.get("mcpServers")),
             "session_state": "running" if self._turn is not None else "idle",
             "capabilities": list(CAPABILITIES),
         }

@@ -48,6 +48,7 @@ class AgentSettings:
     max_turns: Optional[int] = None
     max_tokens: Optional[int] = None
     thinking: Optional[JsonObject] = None
+    betas: Tuple[str, ...] = ()  # extra anthropic-beta values (--betas)
     extra_context: List[str] = field(default_factory=list)
     context_window: Optional[int] = None  # of the model; None: unknown, no auto-compaction
     autocompact_pct: int = 80  # CLAW_AUTOCOMPACT_PCT; 100 turns auto-compaction off in practice
@@ -143,6 +144,7 @@ class Agent:
             tools=self.tools.model_tools(),
             max_tokens=self.settings.max_tokens,
             thinking=self.settings.thinking,
+            betas=tuple(self.settings.betas),
         )
         started = time.monotonic()
         response: Optional[ModelResponse] = None

@@ -1,0 +1,131 @@
+"""What the Agent SDKs send in the ``initialize`` control request, applied to a stream-json run.
+
+Two fields change the run itself, and claw acts on both:
+
+- ``systemPrompt`` / ``appendSystemPrompt``: the TypeScript SDK sends the system prompt here, not on the
+  command line. ``systemPrompt`` is a list of strings (its ``systemPrompt: "text"`` arrives as
+  ``["text"]``; the default ``[""]`` means "no base prompt"), and replaces claw's base prompt as
+  ``--system-prompt`` does; the preset form arrives as ``appendSystemPrompt`` only and is appended as
+  ``--append-system-prompt`` is.
+- ``mcpServers`` with ``--await-initialize``: the servers the host would otherwise put in ``--mcp-config``.
+  claw reads the initialize request before it starts (``read_initialize``), so the servers start with the
+  run; the answer says ``mcp_servers_applied: true``. Without ``--await-initialize`` they arrive too late
+  and the answer says ``false`` (the SDK then warns).
+
+Fields that would change the run but that claw cannot honour yet (``agents``: subagent definitions;
+``jsonSchema``: structured output) make the initialize request fail with an error naming them
+(``unsupported_fields``), and every turn of the session fails with it too (the SDK sends the first prompt
+without waiting for the answer), so the SDK's ``query()`` throws instead of running without them.
+
+Deliberately not here: the host loop and the rest of the initialize answer (claw.cli.stream_json), the
+system prompt's assembly (claw.runtime.system_prompt), starting MCP servers (claw.mcp).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Tuple
+
+from claw.errors import ClawError, UsageError
+
+
+@dataclass
+class EarlyInitialize:
+    """The initialize request read before the run started (``--await-initialize``), and every message
+    or input error that arrived before it, to be handled in order once the run is ready."""
+
+    request_message: Optional[Dict[str, Any]] = None
+    before: List[Any] = field(default_factory=list)  # dict messages, or ClawError for malformed lines
+
+
+async def read_initialize(transport: Any) -> EarlyInitialize:
+    """Read from ``transport`` until the host's ``initialize`` control request (or the end of input)."""
+    early = EarlyInitialize()
+    while True:
+        try:
+            message = await transport.read()
+        except ClawError as exc:
+            early.before.append(exc)
+            continue
+        if message is None:
+            return early
+        request = message.get("request") if message.get("type") == "control_request" else None
+        if isinstance(request, dict) and request.get("subtype") == "initialize":
+            early.request_message = message
+            return early
+        early.before.append(message)
+
+
+_UNSUPPORTED = {
+    "agents": "subagent definitions (the 'agents' option) are not supported",
+    "jsonSchema": "structured output (outputFormat json_schema) is not implemented",
+}
+
+
+def unsupported_fields(request: Dict[str, Any]) -> Optional[UsageError]:
+    """The error naming the first field of ``request`` claw cannot honour yet, or None (empty values
+    are fine)."""
+    for name, reason in _UNSUPPORTED.items():
+        if request.get(name):
+            return UsageError(f"initialize: '{name}' is not supported by this claw version yet: {reason}",
+                              hint=f"leave out the SDK's {name!r} option", kind="unsupported_option")
+    return None
+
+
+def system_prompt_fields(request: Dict[str, Any]) -> Optional[Tuple[Optional[str], Optional[str]]]:
+    """``(replacement, appended)`` from an initialize request, or None when it names no system prompt."""
+    custom = request.get("systemPrompt")
+    append = request.get("appendSystemPrompt")
+    if custom is None and append is None:
+        return None
+    if isinstance(custom, list):
+        if not all(isinstance(part, str) for part in custom):
+            raise UsageError("initialize: 'systemPrompt' must be a string or a list of strings")
+        custom = "\n\n".join(part for part in custom if part.strip())
+    elif custom is not None and not isinstance(custom, str):
+        raise UsageError("initialize: 'systemPrompt' must be a string or a list of strings")
+    if append is not None and not isinstance(append, str):
+        raise UsageError("initialize: 'appendSystemPrompt' must be a string")
+    return custom, append
+
+
+def apply_to_args(args: Any, request: Dict[str, Any]) -> None:
+    """Before the run is prepared (``--await-initialize``): the request's MCP servers join
+    ``--mcp-config`` and its system prompt replaces or extends the command line's."""
+    servers = request.get("mcpServers")
+    if servers is not None:
+        if not isinstance(servers, dict):
+            raise UsageError("initialize: 'mcpServers' must be an object of name -> server")
+        if servers:
+            args.mcp_config.append(json.dumps({"mcpServers": servers}))
+    fields = system_prompt_fields(request)
+    if fields is not None:
+        custom, append = fields
+        if custom is not None:
+            args.system_prompt, args.system_prompt_file = custom, None
+        if append:
+            args.append_system_prompt = "\n\n".join(p for p in (args.append_system_prompt, append) if p)
+
+
+def apply_system_prompt(prepared: Any, args: Any, request: Dict[str, Any]) -> bool:
+    """After the run was prepared: rebuild the system prompt from the request's fields (with the
+    command line's ``--append-system-prompt``). True when the request named a system prompt."""
+    fields = system_prompt_fields(request)
+    if fields is None:
+        return False
+    from pathlib import Path
+
+    from claw.cli.setup import append_prompt_of, system_prompt_override
+    from claw.runtime.system_prompt import build_system_prompt
+
+    custom, append = fields
+    if custom is None:
+        custom = system_prompt_override(args)
+    appended = "\n\n".join(p for p in (append_prompt_of(args), append) if p) or None
+    roots = list(prepared.policy.workspace_roots)
+    system = build_system_prompt(cwd=Path(prepared.info.cwd), model=prepared.agent.settings.model,
+                                 env=prepared.env, custom_prompt=custom, append_prompt=appended,
+                                 additional_dirs=[str(r) for r in roots[1:]])
+    prepared.agent.settings.system_prompt = system.text
+    return True

@@ -1,0 +1,255 @@
+"""claw behind the real TypeScript Agent SDK (@anthropic-ai/claude-agent-sdk, pinned in tests/sdk_ts).
+
+Each test writes a JSON spec for tests/sdk_ts/run_query.mjs, which calls the SDK's ``query()`` with
+``pathToClaudeCodeExecutable`` pointing at a wrapper script that runs the claw source tree (the SDK spawns
+a path without a .js/.mjs suffix directly), and the fake model server's address in the SDK's ``env``
+option. The options covered are the ones a new user reaches for first: a one-shot prompt, ``maxTurns``,
+``permissionMode``, ``allowedTools``, ``canUseTool``, ``mcpServers`` (sent in ``initialize`` behind
+``--await-initialize``), ``persistSession: false``, ``allowDangerouslySkipPermissions``, the
+``systemPrompt`` forms, and options claw refuses by name.
+
+The module is skipped when node, npm or the installed SDK is missing, except in CI (scripts/test
+installs the SDK; there a missing one fails).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
+
+import pytest
+
+from tests.fakes.claw_wrapper import write_claw_wrapper
+from tests.fakes.model_server import ModelServer, reply, tool_use
+
+ROOT = Path(__file__).resolve().parents[2]
+SDK_DIR = ROOT / "tests" / "sdk_ts"
+RUNNER = SDK_DIR / "run_query.mjs"
+SDK_PACKAGE = SDK_DIR / "node_modules" / "@anthropic-ai" / "claude-agent-sdk" / "sdk.mjs"
+IN_CI = os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+TIMEOUT = 60
+
+_missing = [what for what, ok in (("node", shutil.which("node")), ("npm", shutil.which("npm")),
+                                  ("the installed TypeScript SDK (scripts/test runs npm ci)", SDK_PACKAGE.is_file()))
+            if not ok]
+if _missing and not IN_CI:
+    pytest.skip("missing " + ", ".join(_missing), allow_module_level=True)
+
+BASE_PROMPT_START = "You are claw, a coding agent"
+
+
+@pytest.fixture
+def work(tmp_path: Path) -> Path:
+    path = tmp_path / "work"
+    path.mkdir()
+    return path
+
+
+def run_ts(tmp_path: Path, srv: ModelServer, work: Path, prompt: str = "hi", *,
+           can_use_tool: Optional[Dict[str, Any]] = None, executable: Optional[Path] = None,
+           sdk_server: Optional[str] = None, **options: Any) -> Tuple[List[Dict[str, Any]], Dict[str, Any]]:
+    """Run one query(); returns (SDK messages, the final {"kind": "end"|"error", ...} line); the
+    ``can_use_tool`` calls are kept in ``run_ts.calls``. ``executable``: what the SDK starts instead of
+    the wrapper that runs the source tree."""
+    wrapper = executable or write_claw_wrapper(tmp_path / "bin")
+    env = srv.env(CLAW_CONFIG_HOME=str(tmp_path / "claw-home"), HOME=str(tmp_path / "home"),
+                  PATH=os.environ.get("PATH", "/usr/bin:/bin"))
+    spec = {"prompt": prompt, "options": dict({"pathToClaudeCodeExecutable": str(wrapper), "cwd": str(work),
+                                               "env": env}, **options)}
+    if can_use_tool is not None:
+        spec["canUseTool"] = can_use_tool
+    if sdk_server is not None:
+        spec["sdkServer"] = sdk_server
+    spec_path = tmp_path / "spec.json"
+    spec_path.write_text(json.dumps(spec), encoding="utf-8")
+    proc = subprocess.run(["node", str(RUNNER), str(spec_path)], cwd=str(SDK_DIR), capture_output=True,
+                          text=True, timeout=TIMEOUT)
+    lines = [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
+    assert lines, f"the runner printed nothing; stderr: {proc.stderr[-2000:]}"
+    run_ts.calls = [line for line in lines if line["kind"] == "can_use_tool"]
+    run_ts.sdk_calls = [line for line in lines if line["kind"] == "sdk_tool"]
+    return [line["message"] for line in lines if line["kind"] == "message"], lines[-1]
+
+
+def _result(messages: List[Dict[str, Any]]) -> Dict[str, Any]:
+    results = [m for m in messages if m.get("type") == "result"]
+    assert results, [m.get("type") for m in messages]
+    return results[-1]
+
+
+def _tool_results(messages: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    return [block for m in messages if m.get("type") == "user"
+            for block in (m["message"].get("content") or []) if isinstance(block, dict)
+            and block.get("type") == "tool_result"]
+
+
+def _text(block: Dict[str, Any]) -> str:
+    content = block.get("content")
+    return content if isinstance(content, str) else json.dumps(content)
+
+
+def test_one_shot_prompt(tmp_path: Path, work: Path) -> None:
+    with ModelServer([reply(text="hello from the fake")]) as srv:
+        messages, end = run_ts(tmp_path, srv, work, "say hello")
+    assert end["kind"] == "end", end
+    assert messages[0]["type"] == "system" and messages[0]["subtype"] == "init"
+    result = _result(messages)
+    assert result["subtype"] == "success" and result["result"] == "hello from the fake"
+    assert srv.requests[0].json["messages"][0]["content"][0]["text"] == "say hello"
+
+
+def test_the_sdk_starts_the_built_pyz_directly(tmp_path: Path, work: Path) -> None:
+    """``pathToClaudeCodeExecutable: "claw.pyz"``: the SDK spawns a path without a .js/.mjs suffix as an
+    executable, and the .pyz is one (a python3 shebang, mode 755)."""
+    pyz = ROOT / "dist" / "claw.pyz"
+    if not pyz.is_file():
+        if IN_CI:
+            pytest.fail("dist/claw.pyz is missing (scripts/test builds it)")
+        pytest.skip("dist/claw.pyz is not built")
+    with ModelServer([reply(text="from the pyz")]) as srv:
+        messages, end = run_ts(tmp_path, srv, work, executable=pyz)
+    assert end["kind"] == "end", end
+    assert _result(messages)["result"] == "from the pyz"
+
+
+def test_max_turns_stops_the_run(tmp_path: Path, work: Path) -> None:
+    script = [reply(tool_uses=[tool_use("bash", {"command": "echo one"})])] * 3
+    with ModelServer(script) as srv:
+        messages, end = run_ts(tmp_path, srv, work, maxTurns=1, permissionMode="bypassPermissions",
+                               allowDangerouslySkipPermissions=True)
+    assert "--max-turns=1" not in end.get("message", "")  # the flag itself was accepted
+    result = _result(messages)
+    assert result["is_error"] is True and result["subtype"] == "error_max_turns"
+    assert len(srv.requests) == 1
+
+
+def test_permission_mode_and_allow_dangerously_skip_permissions(tmp_path: Path, work: Path) -> None:
+    script = [reply(tool_uses=[tool_use("bash", {"command": "echo ran-it > proof.txt"})]), reply(text="done")]
+    with ModelServer(script) as srv:
+        messages, end = run_ts(tmp_path, srv, work, permissionMode="bypassPermissions",
+                               allowDangerouslySkipPermissions=True,
+                               can_use_tool={"behavior": "deny"})
+    assert end["kind"] == "end", end
+    assert (work / "proof.txt").read_text().strip() == "ran-it"
+    assert run_ts.calls == []  # bypassPermissions: the host is never asked
+    assert _result(messages)["subtype"] == "success"
+
+
+def test_allowed_tools_skip_the_host(tmp_path: Path, work: Path) -> None:
+    script = [reply(tool_uses=[tool_use("bash", {"command": "echo allowed"})]), reply(text="done")]
+    with ModelServer(script) as srv:
+        messages, end = run_ts(tmp_path, srv, work, permissionMode="default", allowedTools=["Bash(echo:*)"],
+                               can_use_tool={"behavior": "deny"})
+    assert end["kind"] == "end", end
+    [result] = _tool_results(messages)
+    assert _text(result).strip() == "allowed" and not result.get("is_error")
+    assert run_ts.calls == []  # pre-approved: the host is not asked
+
+
+def test_can_use_tool_denies(tmp_path: Path, work: Path) -> None:
+    script = [reply(tool_uses=[tool_use("bash", {"command": "echo no > denied.txt"})]), reply(text="ok")]
+    with ModelServer(script) as srv:
+        messages, end = run_ts(tmp_path, srv, work, permissionMode="default",
+                               can_use_tool={"behavior": "deny", "message": "not today"})
+    assert end["kind"] == "end", end
+    assert [c["input"]["command"] for c in run_ts.calls] == ["echo no > denied.txt"]
+    assert not (work / "denied.txt").exists()
+    [result] = _tool_results(messages)
+    assert result.get("is_error") and "not today" in _text(result)
+
+
+def test_external_mcp_servers_arrive_with_await_initialize(tmp_path: Path, work: Path) -> None:
+    servers = {"raw": {"type": "stdio", "command": sys.executable,
+                       "args": ["-m", "tests.mcp.servers.raw_stdio_server"], "env": {"PYTHONPATH": str(ROOT)}}}
+    script = [reply(tool_uses=[tool_use("mcp__raw__echo", {"text": "through-mcp"})]), reply(text="done")]
+    with ModelServer(script) as srv:
+        messages, end = run_ts(tmp_path, srv, work, mcpServers=servers, allowedTools=["mcp__raw__echo"])
+    assert end["kind"] == "end", end
+    assert "did not load the MCP servers" not in end["stderr"]
+    init = messages[0]
+    assert {"name": "raw", "status": "connected"}.items() <= next(
+        s for s in init["mcp_servers"] if s["name"] == "raw").items()
+    [result] = _tool_results(messages)
+    assert "through-mcp" in _text(result) and not result.get("is_error")
+    assert any(t["name"] == "mcp__raw__echo" for t in srv.requests[0].json["tools"])
+
+
+def test_sdk_mcp_server_tool(tmp_path: Path, work: Path) -> None:
+    script = [reply(tool_uses=[tool_use("mcp__loud__shout", {"text": "quiet words"})]), reply(text="done")]
+    with ModelServer(script) as srv:
+        messages, end = run_ts(tmp_path, srv, work, sdk_server="loud", allowedTools=["mcp__loud__shout"])
+    assert end["kind"] == "end", end
+    assert [c["text"] for c in run_ts.sdk_calls] == ["quiet words"]
+    [result] = _tool_results(messages)
+    assert "QUIET WORDS" in _text(result) and not result.get("is_error")
+
+
+def test_persist_session_false_writes_no_session_file(tmp_path: Path, work: Path) -> None:
+    with ModelServer([reply(text="ephemeral")]) as srv:
+        messages, end = run_ts(tmp_path, srv, work, persistSession=False)
+    assert end["kind"] == "end", end
+    assert _result(messages)["result"] == "ephemeral"
+    sessions = work / ".claw" / "sessions"
+    assert not sessions.exists() or not any(sessions.iterdir())
+
+
+def test_system_prompt_string_replaces_the_base_prompt(tmp_path: Path, work: Path) -> None:
+    with ModelServer([reply(text="ok")]) as srv:
+        _, end = run_ts(tmp_path, srv, work, systemPrompt="You are a terse test bot.")
+    assert end["kind"] == "end", end
+    system = json.dumps(srv.requests[0].json["system"])
+    assert "You are a terse test bot." in system and BASE_PROMPT_START not in system
+
+
+def test_system_prompt_preset_with_append_keeps_the_base_prompt(tmp_path: Path, work: Path) -> None:
+    with ModelServer([reply(text="ok")]) as srv:
+        _, end = run_ts(tmp_path, srv, work,
+                        systemPrompt={"type": "preset", "preset": "claude_code", "append": "Always answer in French."})
+    assert end["kind"] == "end", end
+    system = json.dumps(srv.requests[0].json["system"])
+    assert BASE_PROMPT_START in system and "Always answer in French." in system
+
+
+def test_no_system_prompt_option_means_no_base_prompt(tmp_path: Path, work: Path) -> None:
+    """The SDK's default sends [""]: Claude Code then runs without its base prompt, and so does claw."""
+    with ModelServer([reply(text="ok")]) as srv:
+        _, end = run_ts(tmp_path, srv, work)
+    assert end["kind"] == "end", end
+    assert BASE_PROMPT_START not in json.dumps(srv.requests[0].json["system"])
+
+
+@pytest.mark.parametrize("options, flag", [
+    ({"outputFormat": {"type": "json_schema", "schema": {"type": "object"}}}, "--json-schema"),
+    ({"maxBudgetUsd": 1.5}, "--max-budget-usd"),
+    ({"fallbackModel": "claude-haiku-4-5"}, "--fallback-model"),
+    ({"effort": "high"}, "--effort"),
+])
+def test_unsupported_options_fail_naming_the_flag(tmp_path: Path, work: Path, options: Dict[str, Any],
+                                                  flag: str) -> None:
+    with ModelServer([reply(text="never")]) as srv:
+        messages, end = run_ts(tmp_path, srv, work, **options)
+    assert end["kind"] == "error"
+    assert f"{flag} is not supported by this claw version yet" in end["message"]
+    assert srv.requests == []  # refused before any request
+
+
+def test_required_sandbox_is_refused(tmp_path: Path, work: Path) -> None:
+    with ModelServer([reply(text="never")]) as srv:
+        messages, end = run_ts(tmp_path, srv, work, sandbox={"enabled": True})
+    assert end["kind"] == "error"
+    assert "sandbox settings with failIfUnavailable are not supported" in end["message"]
+    assert srv.requests == []
+
+
+def test_agents_option_is_refused_by_name(tmp_path: Path, work: Path) -> None:
+    agents = {"reviewer": {"description": "Reviews code", "prompt": "You review code."}}
+    with ModelServer([reply(text="never")]) as srv:
+        messages, end = run_ts(tmp_path, srv, work, agents=agents)
+    assert end["kind"] == "error"
+    assert "'agents' is not supported by this claw version yet" in end["message"]
+    assert srv.requests == []

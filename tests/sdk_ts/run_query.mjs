@@ -1,0 +1,43 @@
+// Run one query() of the TypeScript Agent SDK from a JSON spec, for tests/sdk/test_ts_sdk.py.
+//   node run_query.mjs SPEC.json
+// SPEC: {"prompt": "...", "options": {...}, "canUseTool": {"behavior": "allow"|"deny", "message": "..."},
+//        "sdkServer": "NAME"}
+// "options" go to query() as given (pathToClaudeCodeExecutable, env, cwd, maxTurns...); with "canUseTool"
+// a callback answers every permission request with that answer and records the request; with
+// "sdkServer" an in-process SDK MCP server of that name joins options.mcpServers, with one tool
+// "shout" {text} that answers the text in capitals (and records the call).
+// Prints one JSON line per SDK message, {"kind": "can_use_tool", ...} per callback, and last
+// {"kind": "end"} or {"kind": "error", "message": "..."}.
+import { readFileSync } from "node:fs";
+import { createSdkMcpServer, query, tool } from "@anthropic-ai/claude-agent-sdk";
+import { z } from "zod";
+
+const spec = JSON.parse(readFileSync(process.argv[2], "utf8"));
+const options = { ...spec.options };
+const out = (obj) => process.stdout.write(JSON.stringify(obj) + "\n");
+if (spec.canUseTool) {
+  options.canUseTool = async (toolName, input) => {
+    out({ kind: "can_use_tool", toolName, input });
+    return spec.canUseTool.behavior === "allow"
+      ? { behavior: "allow", updatedInput: input }
+      : { behavior: "deny", message: spec.canUseTool.message || "denied by the test" };
+  };
+}
+if (spec.sdkServer) {
+  const shout = tool("shout", "Repeat the text in capitals", { text: z.string() }, async ({ text }) => {
+    out({ kind: "sdk_tool", text });
+    return { content: [{ type: "text", text: text.toUpperCase() }] };
+  });
+  options.mcpServers = { ...(options.mcpServers || {}),
+                         [spec.sdkServer]: createSdkMcpServer({ name: spec.sdkServer, tools: [shout] }) };
+}
+const stderr = [];
+options.stderr = (text) => stderr.push(text);
+try {
+  for await (const message of query({ prompt: spec.prompt, options })) {
+    out({ kind: "message", message });
+  }
+  out({ kind: "end", stderr: stderr.join("") });
+} catch (err) {
+  out({ kind: "error", message: String(err && err.message ? err.message : err), stderr: stderr.join("") });
+}
