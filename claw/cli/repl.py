@@ -264,10 +264,15 @@ class Repl:
         self.history.load()
         pending = first_prompt
         interrupts = 0
+        hint_due = False
         while not self.should_exit:
             # Turns and commands turn Ctrl-C into a cancellation; a KeyboardInterrupt that reaches
-            # this level came while reading the prompt (or just around it).
+            # this level came while reading the prompt (or just around it). The hint after a first
+            # Ctrl-C is written inside the try, so a second Ctrl-C right after it still counts.
             try:
+                if hint_due:
+                    hint_due = False
+                    sys.stderr.write("\n(press Ctrl-C again to exit, or Ctrl-D)\n")
                 if pending is None:
                     try:
                         pending = read_prompt()
@@ -287,7 +292,7 @@ class Repl:
                 if interrupts >= 2:
                     sys.stderr.write("\n")
                     break
-                sys.stderr.write("\n(press Ctrl-C again to exit, or Ctrl-D)\n")
+                hint_due = True
             except EOFError:
                 sys.stderr.write("\n")
                 break
