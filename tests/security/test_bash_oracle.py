@@ -21,6 +21,7 @@ import atexit
 import os
 import shlex
 import shutil
+import signal
 import subprocess
 import tempfile
 from pathlib import Path
@@ -45,6 +46,27 @@ ALLOW_RULES = ["Bash(git status:*)", "Bash(ls:*)", "Bash(echo:*)", "Bash(cat:*)"
                "Bash(true)", "Bash(false)", "Bash(:)", "Bash(wait)", "Bash(break)", "Bash(f)", "Bash(g)",
                "Bash(cd:*)"]
 DENY_RULES = ["Bash(rm:*)", "Bash(python3:*)"]
+
+
+def _containment() -> list:
+    """The prefix that runs each generated command in a PID namespace of its own (util-linux
+    ``unshare``; needs root, as CI has): when bash ends, the kernel kills everything it started, also
+    what left its session (``setsid``). A generated command can fork without end
+    (``x='$(rm ${x@P} ${x@P})'; echo ${x@P}``), and one such tree once outlived the test by an hour.
+    Without it, the run's process group is killed after each command (see ``_run``)."""
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        return []
+    prefix = [unshare, "--pid", "--fork", "--kill-child"]
+    try:
+        ok = subprocess.run(prefix + ["true"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, timeout=10).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        ok = False
+    return prefix if ok else []
+
+
+CONTAIN = _containment()
 
 # one write per run (records of programs running in parallel do not interleave)
 STUB = """#!/bin/sh
@@ -236,11 +258,18 @@ def _run(command: str):
     log.write_text("")
     before = _snapshot(base)
     env = {"PATH": S, "ORACLE_LOG": str(log), "HOME": str(home), "LC_ALL": "C"}
+    proc = subprocess.Popen(CONTAIN + [BASH, "-c", command], cwd=ws, env=env, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
-        subprocess.run([BASH, "-c", command], cwd=ws, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL, timeout=5, start_new_session=True)
+        proc.wait(timeout=5)
     except subprocess.TimeoutExpired:
         pass
+    finally:  # nothing the command started may outlive it
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        proc.wait()
     ran = [entry.split("\x1f") for entry in log.read_text().split("\x1e") if entry]
     after = _snapshot(base)
     changed = sorted(p for p in set(before) | set(after) if before.get(p) != after.get(p) and p != str(log))
@@ -253,6 +282,9 @@ def _policies(ws: Path):
         PermissionPolicy(mode="dontAsk", cwd=ws, allow_rules=ALLOW_RULES, deny_rules=DENY_RULES),
         PermissionPolicy(mode="workspace-write", cwd=ws, allow_rules=ALLOW_RULES,
                          deny_rules=DENY_RULES + ["Edit(./protected/**)"]),
+        # allow rules alone: the deny rules above match code-running expansions conservatively, which
+        # would hide an allow rule that vouched for one
+        PermissionPolicy(mode="dontAsk", cwd=ws, allow_rules=ALLOW_RULES),
     ]
 
 
