@@ -71,14 +71,14 @@ def result_object(outcome: Optional[TurnOutcome], info: RunInfo, *, duration_ms:
         "total_cost_usd": round_cost(outcome.cost_usd) if outcome is not None else 0.0,
         "cost_known": outcome is None or outcome.cost_usd is not None,
         "usage": usage,
+        "modelUsage": model_usage(outcome),
         "model": info.model,
         "permission_denials": [d.to_dict() for d in outcome.permission_denials] if outcome else [],
         "tool_uses": list(outcome.tool_uses) if outcome else [],
         "tool_results": list(outcome.tool_results) if outcome else [],
         "uuid": uuid4(),
     }
-    if outcome is not None and outcome.stop_reason:
-        obj["stop_reason"] = outcome.stop_reason
+    obj["stop_reason"] = outcome.stop_reason if outcome is not None else None
     if error is not None:
         obj["error"] = error.to_dict()
         if obj["error"]["hint"] and info.session_id:
@@ -89,7 +89,32 @@ def result_object(outcome: Optional[TurnOutcome], info: RunInfo, *, duration_ms:
         obj["error"] = {"kind": subtype, "message": obj["result"], "hint": _hint_for(subtype),
                         "failure_class": "runtime_io" if subtype != "error_max_turns" else "usage",
                         "request_id": None}
+    if is_error:  # the Agent SDKs build the error they throw from these
+        obj["errors"] = [obj["error"]["message"]]
     return obj
+
+
+def model_usage(outcome: Optional[TurnOutcome]) -> Dict[str, Dict[str, Any]]:
+    """``modelUsage`` as the Agent SDKs type it: per model that answered, its tokens, dollars, context
+    window and output limit (from the model registry; 0 when unknown)."""
+    if outcome is None or not outcome.model_usage:
+        return {}
+    from claw.api.registry import lookup
+
+    out: Dict[str, Dict[str, Any]] = {}
+    for model, tally in outcome.model_usage.items():
+        info = lookup(model)
+        out[model] = {
+            "inputTokens": tally.usage.input_tokens,
+            "outputTokens": tally.usage.output_tokens,
+            "cacheReadInputTokens": tally.usage.cache_read_input_tokens,
+            "cacheCreationInputTokens": tally.usage.cache_creation_input_tokens,
+            "webSearchRequests": 0,
+            "costUSD": round_cost(tally.cost_usd),
+            "contextWindow": info.context_window or 0,
+            "maxOutputTokens": info.max_output_tokens,
+        }
+    return out
 
 
 def _hint_for(subtype: str) -> Optional[str]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, List, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 from claw.api.types import Block, Message, MessageDone, ModelRequest, ModelResponse, Usage
 from claw.errors import ClawError
@@ -23,6 +23,7 @@ from claw.runtime.events import (
     AssistantMessage,
     EventSink,
     ModelStreamEvent,
+    ModelTally,
     Notice,
     TurnOutcome,
     UserMessage,
@@ -278,16 +279,24 @@ class _OutcomeBuilder:
         self.num_turns = 0
         self.usage = Usage()
         self.cost: Optional[float] = 0.0
+        self.by_model: Dict[str, ModelTally] = {}
         self.api_seconds = 0.0
         self.last_text = ""
         self.stop_hook_continued = False
         self.record = _ToolLog()
 
     def add_usage(self, response: ModelResponse) -> None:
+        model = response.model or self.agent.settings.model
         self.usage = self.usage + response.usage
-        if self.cost is not None and self.agent.cost_of is not None:
-            cost = self.agent.cost_of(response.model or self.agent.settings.model, response.usage)
+        cost = self.agent.cost_of(model, response.usage) if self.agent.cost_of is not None else 0.0
+        if self.cost is not None:
             self.cost = None if cost is None else self.cost + cost
+        before = self.by_model.get(model)
+        if before is None:
+            self.by_model[model] = ModelTally(response.usage, cost)
+        else:
+            total = None if before.cost_usd is None or cost is None else before.cost_usd + cost
+            self.by_model[model] = ModelTally(before.usage + response.usage, total)
 
     def finish(self, subtype: str, *, stop_reason: Optional[str] = None, error: Optional[Exception] = None
                ) -> TurnOutcome:
@@ -308,6 +317,7 @@ class _OutcomeBuilder:
             permission_denials=self.record.denials,
             tool_uses=self.record.uses,
             tool_results=self.record.results,
+            model_usage=dict(self.by_model),
         )
 
 

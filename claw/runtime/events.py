@@ -87,6 +87,14 @@ class Notice:
     level: str = "info"
 
 
+@dataclass(frozen=True)
+class ModelTally:
+    """What the responses of one model added up to in a run: tokens, and dollars (None: unknown price)."""
+
+    usage: Usage
+    cost_usd: Optional[float]
+
+
 @dataclass
 class TurnOutcome:
     """How one ``Agent.run`` ended: the fields of the contract's result object."""
@@ -102,6 +110,7 @@ class TurnOutcome:
     permission_denials: List[PermissionDenial] = field(default_factory=list)
     tool_uses: List[Dict[str, Any]] = field(default_factory=list)
     tool_results: List[Dict[str, Any]] = field(default_factory=list)
+    model_usage: Dict[str, ModelTally] = field(default_factory=dict)  # by the model that answered
 
     @property
     def is_error(self) -> bool:

@@ -312,3 +312,36 @@ def test_a_secret_a_tool_prints_never_reaches_the_output(work, home, monkeypatch
     assert secret in sent  # the model sees what the tool printed; nothing claw writes does
     assert secret not in run.stdout and secret not in run.stderr
     assert "[REDACTED]" in run.stdout + run.stderr
+
+
+def test_model_usage_is_kept_per_model_that_answered(work, home, monkeypatch):
+    """``modelUsage`` as the Agent SDKs read it: tokens and dollars per model id the responses named."""
+    with ModelServer([reply(tool_uses=[tool_use("read_file", {"path": "hello.txt"})], model="claude-sonnet-4-5",
+                            usage={"input_tokens": 100, "output_tokens": 20, "cache_read_input_tokens": 7}),
+                      reply(text="done", model="claude-haiku-4-5",
+                            usage={"input_tokens": 30, "output_tokens": 4})]) as srv:
+        run = run_inprocess(["-p", "go", "--output-format", "json"], isolated_env(srv.env(), home),
+                            monkeypatch, work)
+    assert run.code == 0, run.stderr
+    obj = run.json
+    usage = obj["modelUsage"]
+    assert set(usage) == {"claude-sonnet-4-5", "claude-haiku-4-5"}
+    sonnet = usage["claude-sonnet-4-5"]
+    assert (sonnet["inputTokens"], sonnet["outputTokens"], sonnet["cacheReadInputTokens"]) == (100, 20, 7)
+    assert usage["claude-haiku-4-5"]["inputTokens"] == 30
+    assert sonnet["contextWindow"] > 0 and sonnet["maxOutputTokens"] > 0
+    assert set(sonnet) >= {"cacheCreationInputTokens", "webSearchRequests", "costUSD"}
+    assert round(sum(u["costUSD"] for u in usage.values()), 9) == round(obj["total_cost_usd"], 9)
+    assert obj["usage"]["input_tokens"] == 130
+    assert obj["stop_reason"] == "end_turn" and "errors" not in obj
+
+
+def test_an_error_result_carries_errors_and_a_stop_reason(work, home, monkeypatch):
+    with ModelServer([reply(tool_uses=[tool_use("read_file", {"path": "hello.txt"})]),
+                      reply(text="never reached")]) as srv:
+        run = run_inprocess(["-p", "x", "--output-format", "json", "--max-turns", "1"],
+                            isolated_env(srv.env(), home), monkeypatch, work)
+    obj = run.json
+    assert run.code == 1 and obj["subtype"] == "error_max_turns"
+    assert obj["errors"] == [obj["error"]["message"]] and "maximum of 1 turns" in obj["errors"][0]
+    assert "stop_reason" in obj
