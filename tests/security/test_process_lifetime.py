@@ -66,41 +66,41 @@ def test_leftover_of_a_foreground_call_dies_when_claw_exits_normally(work, home,
     assert wait_until(lambda: not alive(pid), 5), "the sleep left by the bash call outlived claw"
 
 
-@pytest.mark.parametrize("sig,code", [(signal.SIGTERM, 143), (signal.SIGHUP, 129), (signal.SIGINT, 130)])
-def test_leftover_dies_when_claw_is_stopped_by_a_signal_mid_run(work, home, pids, sig, code):
-    slow = reply(text="x" * 300, text_chunk=1, delay=0.1)  # the second turn keeps claw busy
-    script = [reply(tool_uses=[tool_use("bash", {"command": LEFTOVER}, id="t1")]), slow]
+SLOW = reply(text="x" * 300, text_chunk=1, delay=0.1)  # the second turn keeps claw busy
+
+
+def _stopped_mid_run(work: Path, home: Path, pids: List[int], tool_input: dict, stop) -> tuple:
+    """Run claw until its second model request (the bash call has run), then ``stop(proc, pid)``;
+    returns claw's process, the pid the command wrote, and claw's stderr."""
+    script = [reply(tool_uses=[tool_use("bash", tool_input, id="t1")]), SLOW]
     with ModelServer(script) as srv:
         proc = _claw(work, _env(srv, home))
         try:
             pid = _pid(work)
             pids.append(pid)
             srv.wait_for_requests(2, timeout=30)
-            assert alive(pid)
-            proc.send_signal(sig)
-            out, err = proc.communicate(timeout=30)
+            stop(proc, pid)
+            _, err = proc.communicate(timeout=30)
         finally:
             if proc.poll() is None:
                 proc.kill()
+    return proc, pid, err
+
+
+@pytest.mark.parametrize("sig,code", [(signal.SIGTERM, 143), (signal.SIGHUP, 129), (signal.SIGINT, 130)])
+def test_leftover_dies_when_claw_is_stopped_by_a_signal_mid_run(work, home, pids, sig, code):
+    def stop(proc, pid):
+        assert alive(pid)
+        proc.send_signal(sig)
+
+    proc, pid, err = _stopped_mid_run(work, home, pids, {"command": LEFTOVER}, stop)
     assert proc.returncode == code, err
     assert "Traceback" not in err
     assert wait_until(lambda: not alive(pid), 5), f"the sleep outlived claw stopped by {sig.name}"
 
 
 def test_leftover_dies_after_claw_is_killed_with_sigkill(work, home, pids):
-    slow = reply(text="x" * 300, text_chunk=1, delay=0.1)
-    script = [reply(tool_uses=[tool_use("bash", {"command": LEFTOVER}, id="t1")]), slow]
-    with ModelServer(script) as srv:
-        proc = _claw(work, _env(srv, home))
-        try:
-            pid = _pid(work)
-            pids.append(pid)
-            srv.wait_for_requests(2, timeout=30)
-            proc.kill()
-            proc.communicate(timeout=30)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
+    proc, pid, _ = _stopped_mid_run(work, home, pids, {"command": LEFTOVER}, lambda proc, pid: proc.kill())
     assert proc.returncode == -signal.SIGKILL
     assert wait_until(lambda: not alive(pid), 8), "the sleep outlived a kill -9 of claw"
 
@@ -148,20 +148,8 @@ def test_a_background_job_is_kept_with_the_opt_out(work, home, pids):
 
 
 def test_a_background_job_dies_after_sigkill_of_claw(work, home, pids):
-    slow = reply(text="x" * 300, text_chunk=1, delay=0.1)
-    script = [reply(tool_uses=[tool_use("bash", {"command": BACKGROUND, "run_in_background": True}, id="t1")]),
-              slow]
-    with ModelServer(script) as srv:
-        proc = _claw(work, _env(srv, home))
-        try:
-            pid = _pid(work)
-            pids.append(pid)
-            srv.wait_for_requests(2, timeout=30)
-            proc.kill()
-            proc.communicate(timeout=30)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
+    _, pid, _ = _stopped_mid_run(work, home, pids, {"command": BACKGROUND, "run_in_background": True},
+                                 lambda proc, pid: proc.kill())
     assert wait_until(lambda: not alive(pid), 8), "the background job outlived a kill -9 of claw"
 
 
