@@ -65,7 +65,7 @@ def store_path(env: Mapping[str, str], cwd: str) -> str:
 
 def _corrupt(path: str, why: str) -> ConfigError:
     return ConfigError(f"{path}: the folder trust store is not valid: {why}",
-                       hint=f"fix the file, or delete it (folders then have to be trusted again with 'claw trust')")
+                       hint="fix the file, or delete it (folders then have to be trusted again with 'claw trust')")
 
 
 def read_store(env: Mapping[str, str], cwd: str) -> Dict[str, Any]:

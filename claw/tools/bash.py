@@ -28,7 +28,6 @@ import asyncio
 import os
 import signal
 import time
-from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional
 
 from claw.tools.base import PermissionLevel, Tool, ToolContext, ToolInputError, ToolResult, ToolSpec

@@ -23,7 +23,7 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
-from typing import Any, List, Optional
+from typing import Any, List
 
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)

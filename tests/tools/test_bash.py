@@ -13,7 +13,7 @@ import pytest
 from claw.tools import bash as bash_mod
 from claw.tools.base import ToolInputError
 from claw.tools.registry import get_tool
-from tests.processes import alive, wait_gone
+from tests.processes import wait_gone
 from tests.tools.helpers import call, make_ctx
 
 
