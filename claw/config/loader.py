@@ -250,7 +250,10 @@ def _apply_trust(cwd: str, env: Mapping[str, str], setting_sources: Optional[Col
                  project_mcp: bool, strict: bool):
     """Drop what an untrusted folder's project files may not set (``claw.config.trust_gate``), in place;
     add one warning naming it. Returns (TrustState or None, ignored, project_mcp)."""
-    from claw.config.keypath import format_key_path
+    mcp_json = os.path.join(os.path.abspath(cwd), MCP_JSON)
+    has_mcp_json = project_mcp and os.path.isfile(mcp_json)
+    if not has_mcp_json and not any(source.scope in PROJECT_SCOPES for source in loaded):
+        return None, (), project_mcp  # no project file: nothing to gate, nothing more to import
     from claw.config.trust_gate import gate
 
     baseline = _baseline_mode(loaded, cleans)
@@ -262,8 +265,6 @@ def _apply_trust(cwd: str, env: Mapping[str, str], setting_sources: Optional[Col
         raw, _ = gate(raws[i], baseline)
         if dropped:
             pending.append((i, clean, raw, dropped))
-    mcp_json = os.path.join(os.path.abspath(cwd), MCP_JSON)
-    has_mcp_json = project_mcp and os.path.isfile(mcp_json)
     if not pending and not has_mcp_json:
         return None, (), project_mcp
     from claw.config.trust import HOW_TO_TRUST, TrustState, trust_state

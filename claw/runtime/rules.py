@@ -31,7 +31,6 @@ from pathlib import Path
 from typing import Any, Iterable, List, Mapping, Optional, Sequence, Tuple, Type
 
 from claw.errors import ClawError, UsageError
-from claw.runtime.shell_syntax import analyse
 from claw.tools.globs import GitignoreLine
 from claw.tools.registry import CLAUDE_CODE_ONLY, canonical_tool_name, is_mcp_name, valid_names_hint
 
@@ -131,7 +130,10 @@ def _realpath(base: str) -> str:
 
 
 def _rule_words(text: str) -> Tuple[Tuple[str, ...], ...]:
-    """The simple commands of a rule's command text, as unquoted words."""
+    """The simple commands of a rule's command text, as unquoted words. The shell analyser is imported
+    here: a run with no bash rule with a pattern, and no bash call, never loads it."""
+    from claw.runtime.shell_syntax import analyse
+
     parsed = analyse(text)
     return tuple(tuple(w.value for w in c.assignments + c.words) for c in parsed.commands if c.words or c.assignments)
 
