@@ -41,7 +41,6 @@ from typing import Any, Iterable, Mapping
 __all__ = [
     "MARK",
     "Redactor",
-    "add_secret",
     "default_redactor",
     "hide_url_password",
     "is_secret_env_name",
@@ -275,18 +274,15 @@ _default: Redactor | None = None
 
 
 def default_redactor() -> Redactor:
-    """The process-wide redactor, created on first use from ``os.environ``."""
+    """The process-wide redactor, created on first use from ``os.environ``: for what runs outside an
+    agent run (commands such as ``claw config``, errors before a run could start). A run builds its
+    own (``claw.runtime.run``) from its effective environment and passes it to what writes."""
     global _default
     if _default is None:
         import os
 
         _default = Redactor.from_env(os.environ)
     return _default
-
-
-def add_secret(value: str | None) -> None:
-    """Register ``value`` with the process-wide redactor."""
-    default_redactor().add_secret(value)
 
 
 def redact_text(text: str, *, urls: bool = True) -> str:

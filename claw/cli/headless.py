@@ -1,6 +1,6 @@
 """One headless run: ``claw -p``, ``claw prompt``, or a prompt piped on stdin.
 
-Parses the flags, prepares the agent, runs one user turn, writes the output format, and returns the
+Parses the flags, opens the run (claw.runtime.run), runs one user turn, writes the output format, and returns the
 exit code: 0 success, 1 a failed run (API, tools, max turns), 2 usage or configuration, 130
 interrupted. A failed run never exits 0, and in the JSON formats every failure — usage errors and
 failures before the first request included — is one result object with ``is_error: true``.
@@ -15,12 +15,16 @@ import asyncio
 import signal
 import sys
 import time
-from typing import IO, List, Optional
+from typing import IO, TYPE_CHECKING, List, Optional
 
 from claw.cli import exit_signals, startup_gc
 from claw.cli.args import RunArgs, read_run_args
 from claw.cli.output import OutputWriter, RunInfo, make_writer
 from claw.errors import ClawError, Interrupted, UsageError
+
+if TYPE_CHECKING:
+    from claw.runtime.events import TurnOutcome
+    from claw.runtime.run import Run
 
 
 def run(argv: List[str], *, stdin: Optional[IO[str]] = None, stdout: Optional[IO[str]] = None,
@@ -60,60 +64,40 @@ def _prompt(args: RunArgs, stdin: IO[str]) -> str:
 
 
 async def _run(args: RunArgs, prompt: str, *, stdout: IO[str], stderr: IO[str], started: float) -> int:
-    from claw.cli.setup import prepare
+    from claw.cli.setup import run_options
+    from claw.cli.tty_prompt import ask_on_tty, tty_available
+    from claw.runtime.run import open_run
 
     holder: List[OutputWriter] = []
 
     def sink(event: object) -> None:
         holder[0](event)
 
-    prompter = None
-    from claw.cli.tty_prompt import ask_on_tty, tty_available
-
-    if args.output_format == "text" and tty_available():
-        prompter = ask_on_tty
-    from claw.cli.setup import launch_mcp, mcp_notices, start_mcp
-
-    launched = await launch_mcp(args)  # MCP servers boot while the run is prepared
-    try:
-        prepared = prepare(args, sink=sink, prompter=prompter)
-    except BaseException:
-        if launched is not None:
-            await launched.aclose()
-        raise
-    writer = make_writer(args.output_format, prepared.info, partial=args.include_partial_messages,
-                         verbose=args.verbose, stdout=stdout, stderr=stderr)
-    holder.append(writer)
-    for problem in prepared.settings.warnings:
-        writer.notice(f"claw: warning: {problem.message}")
-    try:
-        await start_mcp(prepared, args, launched)
-    except BaseException:
-        await prepared.aclose()
-        raise
-    for text in mcp_notices(prepared):
-        writer.notice(text)
-    startup_gc.resume()
-    writer.start()
-    for warning in prepared.session.warnings:  # a damaged session file: which lines were skipped
-        writer.warning(warning)
-    outcome = None
-    error: Optional[ClawError] = None
-    task = asyncio.ensure_future(_one_turn(prepared, prompt))
-    loop = asyncio.get_running_loop()
-    _on_signals(loop, task)
-    try:
-        outcome = await task
-    except asyncio.CancelledError:
-        error = Interrupted("interrupted", hint=f"resume with: claw --resume {prepared.session.id}")
-    except ClawError as exc:
-        error = exc
-    finally:
-        _off_signals(loop)
+    prompter = ask_on_tty if args.output_format == "text" and tty_available() else None
+    run = await open_run(run_options(args), sink=sink, prompter=prompter)
+    async with run:
+        writer = make_writer(args.output_format, run.info, partial=args.include_partial_messages,
+                             verbose=args.verbose, stdout=stdout, stderr=stderr, redactor=run.redactor)
+        holder.append(writer)
+        for text in run.notices():
+            writer.notice(text)
+        startup_gc.resume()
+        writer.start()
+        for warning in run.session.warnings:  # a damaged session file: which lines were skipped
+            writer.warning(warning)
+        outcome = None
+        error: Optional[ClawError] = None
+        task = asyncio.ensure_future(_one_turn(run, prompt))
+        loop = asyncio.get_running_loop()
+        _on_signals(loop, task)
         try:
-            await prepared.aclose()
-        except Exception:  # closing a connection must not hide the run's own outcome
-            pass
+            outcome = await task
+        except asyncio.CancelledError:
+            error = Interrupted("interrupted", hint=f"resume with: claw --resume {run.session.id}")
+        except ClawError as exc:
+            error = exc
+        finally:
+            _off_signals(loop)
     writer.finish(outcome, duration_ms=_ms(started), error=error)
     if error is not None:
         return error.exit_code
@@ -123,14 +107,12 @@ async def _run(args: RunArgs, prompt: str, *, stdout: IO[str], stderr: IO[str], 
     return 0
 
 
-async def _one_turn(prepared: object, prompt: str) -> object:
-    agent = prepared.agent  # type: ignore[attr-defined]
-    await agent.session_start(prepared.start_source)  # type: ignore[attr-defined]
+async def _one_turn(run: "Run", prompt: str) -> "TurnOutcome":
+    await run.agent.session_start(run.start_source)
     try:
-        return await agent.run(prompt)
+        return await run.turn(prompt)
     finally:
-        prepared.session.sync()  # type: ignore[attr-defined]
-        await asyncio.shield(agent.session_end("other"))
+        await asyncio.shield(run.agent.session_end("other"))
 
 
 def _report_early(fmt: str, exc: ClawError, stdout: IO[str], stderr: IO[str], started: float) -> None:

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass, field
-from typing import IO, Any, Dict, List, Optional
+from typing import IO, TYPE_CHECKING, Any, Dict, Optional
 
 from claw import CLAUDE_CODE_PROTOCOL_VERSION, __version__
 from claw.api.types import RetryScheduled, TextDelta, ToolUseStarted
 from claw.errors import ClawError
 from claw.ids import uuid4
+from claw.runtime.run import RunInfo  # re-exported: the writers' view of the run
 from claw.runtime.events import (
     AssistantMessage,
     ModelStreamEvent,
@@ -30,18 +30,8 @@ from claw.runtime.events import (
     UserMessage,
 )
 
-
-@dataclass
-class RunInfo:
-    """What the init line and the result object say about the run besides the outcome."""
-
-    session_id: str
-    model: str
-    cwd: str
-    permission_mode: str
-    tools: List[str] = field(default_factory=list)
-    mcp_servers: List[Dict[str, Any]] = field(default_factory=list)
-    api_key_source: str = "none"
+if TYPE_CHECKING:
+    from claw.redact import Redactor
 
 
 def round_cost(cost: Optional[float]) -> float:
@@ -127,11 +117,16 @@ class OutputWriter:
     """Base: ignores everything. Subclasses override what they show."""
 
     def __init__(self, info: RunInfo, *, stdout: IO[str] = None, stderr: IO[str] = None,
-                 verbose: bool = False) -> None:
+                 verbose: bool = False, redactor: Optional["Redactor"] = None) -> None:
         self.info = info
         self.out = stdout or sys.stdout
         self.err = stderr or sys.stderr
         self.verbose = verbose
+        if redactor is None:  # before a run exists (an early usage error): the process environment's
+            from claw.redact import default_redactor
+
+            redactor = default_redactor()
+        self.redactor = redactor  # the run's: its effective environment's secrets
 
     def start(self) -> None:
         pass
@@ -144,9 +139,7 @@ class OutputWriter:
         pass
 
     def notice(self, text: str) -> None:
-        from claw.redact import redact_text
-
-        self.err.write(redact_text(text.rstrip("\n")) + "\n")
+        self.err.write(self.redactor.redact_text(text.rstrip("\n")) + "\n")
         self.err.flush()
 
     def warning(self, text: str) -> None:
@@ -186,9 +179,7 @@ class TextWriter(OutputWriter):
             self._write_text(held)
 
     def _write_text(self, text: str) -> None:
-        from claw.redact import redact_text
-
-        self.out.write(redact_text(text))
+        self.out.write(self.redactor.redact_text(text))
         self.out.flush()
         self._at_line_start = text.endswith("\n")
 
@@ -252,7 +243,8 @@ class JsonWriter(OutputWriter):
 
     def finish(self, outcome: Optional[TurnOutcome], *, duration_ms: int,
                error: Optional[ClawError] = None) -> None:
-        write_json_line(self.out, result_object(outcome, self.info, duration_ms=duration_ms, error=error))
+        write_json_line(self.out, result_object(outcome, self.info, duration_ms=duration_ms, error=error),
+                        self.redactor)
 
 
 class StreamJsonWriter(OutputWriter):
@@ -269,7 +261,7 @@ class StreamJsonWriter(OutputWriter):
         self.emit(init_object(self.info))
 
     def emit(self, obj: Dict[str, Any]) -> None:
-        write_json_line(self.out, obj)
+        write_json_line(self.out, obj, self.redactor)
 
     def warning(self, text: str) -> None:
         """On stderr as in every format, and as a ``system``/``notice`` message for the host."""
@@ -329,22 +321,22 @@ def notice_object(info: RunInfo, text: str, *, level: str = "info") -> Dict[str,
             "session_id": info.session_id, "uuid": uuid4()}
 
 
-def write_json_line(stream: IO[str], obj: Dict[str, Any]) -> None:
+def write_json_line(stream: IO[str], obj: Dict[str, Any], redactor: "Redactor") -> None:
     """One NDJSON line, flushed, with secrets (keys, tokens, proxy passwords a tool may have printed)
     replaced: nothing claw writes may carry them, whatever the model or a tool produced."""
-    from claw.redact import redact_obj
-
-    stream.write(json.dumps(redact_obj(obj), ensure_ascii=False, separators=(",", ":"), default=str) + "\n")
+    stream.write(json.dumps(redactor.redact_obj(obj), ensure_ascii=False, separators=(",", ":"), default=str) + "\n")
     stream.flush()
 
 
 def make_writer(fmt: str, info: RunInfo, *, partial: bool = False, verbose: bool = False,
-                stdout: IO[str] = None, stderr: IO[str] = None) -> OutputWriter:
+                stdout: IO[str] = None, stderr: IO[str] = None, redactor: Optional["Redactor"] = None
+                ) -> OutputWriter:
+    common: Dict[str, Any] = {"stdout": stdout, "stderr": stderr, "verbose": verbose, "redactor": redactor}
     if fmt == "json":
-        return JsonWriter(info, stdout=stdout, stderr=stderr, verbose=verbose)
+        return JsonWriter(info, **common)
     if fmt == "stream-json":
-        return StreamJsonWriter(info, partial=partial, stdout=stdout, stderr=stderr, verbose=verbose)
-    return TextWriter(info, stdout=stdout, stderr=stderr, verbose=verbose)
+        return StreamJsonWriter(info, partial=partial, **common)
+    return TextWriter(info, **common)
 
 
 def _summary(tool_input: Dict[str, Any]) -> str:

@@ -22,8 +22,7 @@ import signal
 import sys
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Callable, List, Optional
+from typing import TYPE_CHECKING, Any, Callable, List, Optional
 
 from claw.api.types import Usage
 from claw.cli import startup_gc
@@ -31,19 +30,14 @@ from claw.cli.args import RunArgs, parse_run_args
 from claw.cli.errors import render_error
 from claw.cli.markdown import DIM, RESET, MarkdownStream
 from claw.cli.output import RunInfo, TextWriter
+from claw.cli.repl_input import History, _unicode_ok, read_prompt
 from claw.errors import ClawError
 
-HISTORY_LENGTH = 1000
+if TYPE_CHECKING:
+    from claw.redact import Redactor
+    from claw.runtime.run import Run
+
 SPIN_INTERVAL = 0.1
-
-
-def _unicode_ok(stream: Any) -> bool:
-    return "utf" in (getattr(stream, "encoding", "") or "").lower()
-
-
-def prompt_strings(stream: Any = None) -> tuple:
-    """The prompt and the continuation prompt (ASCII when the terminal's encoding is not UTF-8)."""
-    return ("› ", "… ") if _unicode_ok(stream or sys.stdout) else ("> ", ". ")
 
 
 def use_color(stream: Any, env: Optional[dict] = None) -> bool:
@@ -81,8 +75,9 @@ class ReplWriter(TextWriter):
     and the spend tally."""
 
     def __init__(self, info: RunInfo, *, color: bool, spinner: bool = False,
-                 loop: Optional[asyncio.AbstractEventLoop] = None, stdout: Any = None, stderr: Any = None) -> None:
-        super().__init__(info, stdout=stdout, stderr=stderr)
+                 loop: Optional[asyncio.AbstractEventLoop] = None, stdout: Any = None, stderr: Any = None,
+                 redactor: Optional["Redactor"] = None) -> None:
+        super().__init__(info, stdout=stdout, stderr=stderr, redactor=redactor)
         self.loop = loop  # where the spinner runs (the REPL's loop); default: the running one
         self.color = color
         self.spinner_enabled = spinner
@@ -205,7 +200,7 @@ class Repl:
         self.args = args
         self.loop = asyncio.new_event_loop()
         self.color = use_color(sys.stdout)
-        self.prepared: Any = None
+        self.run: Optional["Run"] = None  # from setup() on
         self.writer: Optional[ReplWriter] = None
         self.should_exit = False
         self.history = History()
@@ -218,27 +213,30 @@ class Repl:
     # -- set-up ------------------------------------------------------------------------------------
 
     def setup(self) -> None:
-        from claw.cli.setup import mcp_notices, prepare, start_mcp
+        from claw.cli.setup import run_options
+        from claw.runtime.run import open_run
 
         def sink(event: Any) -> None:
             if self.writer is not None:
                 self.writer(event)
 
         try:
-            self.prepared = self.loop.run_until_complete(_prepare_async(prepare, self.args, sink, self._ask))
+            self.run = self.loop.run_until_complete(
+                open_run(run_options(self.args), sink=sink, prompter=self._ask, connect_mcp=False))
         finally:
             startup_gc.resume()  # the REPL may live for hours: never leave the collector off
-        self.writer = ReplWriter(self.prepared.info, color=self.color, spinner=use_color(sys.stderr),
-                                 loop=self.loop)
-        self.writer.cost_of = self.prepared.agent.cost_of
-        for problem in self.prepared.settings.warnings:
-            self.writer.notice(f"claw: warning: {problem.message}")
-        for warning in getattr(self.prepared.session, "warnings", ()):
-            self.writer.notice(f"claw: warning: {warning}")
-        self.run_async(start_mcp(self.prepared, self.args), label="starting MCP servers", spinner_delay=0.3)
-        for text in mcp_notices(self.prepared):
+        run = self.run
+        self.writer = ReplWriter(run.info, color=self.color, spinner=use_color(sys.stderr), loop=self.loop,
+                                 redactor=run.redactor)
+        self.writer.cost_of = run.agent.cost_of
+        for text in run.notices():  # the settings' (MCP servers are not connected yet)
             self.writer.notice(text)
-        self.run_async(self.prepared.agent.session_start(self.prepared.start_source))
+        for warning in run.session.warnings:
+            self.writer.notice(f"claw: warning: {warning}")
+        self.run_async(run.connect_mcp(), label="starting MCP servers", spinner_delay=0.3)
+        for text in run.mcp_notices():
+            self.writer.notice(text)
+        self.run_async(run.agent.session_start(run.start_source))
 
     async def _ask(self, request: Any) -> Any:
         """The permission prompter: the spinner and any held text out of the way, then the question."""
@@ -250,8 +248,8 @@ class Repl:
         return await ask_on_tty(request)
 
     def banner(self) -> None:
-        info = self.prepared.info
-        resumed = len(self.prepared.session.messages)
+        info = self.run.info
+        resumed = len(self.run.session.messages)
         line = f"claw · {info.model} · {info.permission_mode} · session {info.session_id[:8]}"
         if resumed:
             line += f" (resumed, {resumed} messages)"
@@ -260,7 +258,7 @@ class Repl:
 
     # -- the loop ----------------------------------------------------------------------------------
 
-    def run(self, first_prompt: Optional[str]) -> int:
+    def serve(self, first_prompt: Optional[str]) -> int:
         self.history.load()
         pending = first_prompt
         interrupts = 0
@@ -334,45 +332,39 @@ class Repl:
         writer.begin_turn()
         outcome = None
         try:
-            outcome = self.run_async(self.prepared.agent.run(text), label="thinking")
+            outcome = self.run_async(self.run.turn(text), label="thinking")
         except asyncio.CancelledError:
             writer._end_line()
             writer.notice("interrupted: the turn was cancelled (the session keeps what was finished)")
             return
         except ClawError as exc:
             writer._end_line()
-            writer.notice(render_error(exc, session_id=self.prepared.session.id))
+            writer.notice(render_error(exc, session_id=self.run.session.id))
             return
         except Exception as exc:  # a bug must not end the REPL; the session file has every message
             writer._end_line()
             writer.notice(f"claw: internal error: {type(exc).__name__}: {exc}")
             return
-        finally:
-            self.prepared.session.sync()
         writer.tally.api_seconds += outcome.duration_api_ms / 1000
         writer._end_line()
         if outcome.is_error:
             error = outcome.error
             if isinstance(error, ClawError):
-                writer.notice(render_error(error, session_id=self.prepared.session.id))
+                writer.notice(render_error(error, session_id=self.run.session.id))
             else:
                 writer.notice(f"claw: {outcome.result}")
 
     def close(self) -> None:
-        if self.prepared is not None:
+        if self.run is not None:
             try:
-                self.loop.run_until_complete(self.prepared.agent.session_end("prompt_input_exit"))
+                self.loop.run_until_complete(self.run.agent.session_end("prompt_input_exit"))
             except BaseException:
                 pass
             try:
-                self.loop.run_until_complete(self.prepared.aclose())
+                self.loop.run_until_complete(self.run.aclose())
             except BaseException:
                 pass
         self.loop.close()
-
-
-async def _prepare_async(prepare: Any, args: RunArgs, sink: Any, prompter: Any) -> Any:
-    return prepare(args, sink=sink, prompter=prompter)
 
 
 def _on_sigint(loop: asyncio.AbstractEventLoop, callback: Callable[[], Any]) -> bool:
@@ -388,121 +380,6 @@ def _off_sigint(loop: asyncio.AbstractEventLoop) -> None:
         loop.remove_signal_handler(signal.SIGINT)
     except (NotImplementedError, RuntimeError, ValueError):
         pass
-
-
-def _input(prompt: str) -> str:
-    """``input()`` on a terminal (readline editing); with stdout redirected the prompt goes to stderr
-    so stdout holds only the answers."""
-    if sys.stdout.isatty():
-        return input(prompt)
-    sys.stderr.write(prompt)
-    sys.stderr.flush()
-    line = sys.stdin.readline()
-    if not line:
-        raise EOFError
-    return line[:-1] if line.endswith("\n") else line
-
-
-def read_prompt(read: Callable[[str], str] = _input) -> str:
-    """One prompt: a line, ``\\``-continued lines, or a ``\"\"\"`` block (a line holding only ``\"\"\"``
-    opens it, the next such line closes it). Ctrl-D inside a block submits what was typed."""
-    prompt, continuation = prompt_strings()
-    first = read(prompt)
-    if first.strip() == '"""':
-        lines: List[str] = []
-        while True:
-            try:
-                line = read(continuation)
-            except EOFError:
-                return "\n".join(lines)
-            if line.strip() == '"""':
-                return "\n".join(lines)
-            lines.append(line)
-    lines = [first]
-    while lines[-1].endswith("\\"):
-        lines[-1] = lines[-1][:-1]
-        lines.append(read(continuation))
-    return "\n".join(lines)
-
-
-class History:
-    """Persistent prompt history in ``$CLAW_CONFIG_HOME/history`` (mode 0600), via readline when this
-    Python has it. New entries are appended after every prompt, so several REPLs at once and a REPL
-    that is killed lose nothing; the file is kept to the last ``HISTORY_LENGTH`` entries."""
-
-    def __init__(self, path: Optional[Path] = None) -> None:
-        self.path = path or history_path()
-        self._readline: Any = None
-        self._saved = 0  # history length already in the file
-
-    def load(self) -> None:
-        if not sys.stdin.isatty():
-            return
-        try:
-            import readline
-        except ImportError:  # no readline on this Python: plain input() still works
-            return
-        self._readline = readline
-        readline.set_history_length(HISTORY_LENGTH)
-        try:
-            readline.read_history_file(str(self.path))
-        except (OSError, UnicodeDecodeError):
-            pass
-        self._saved = readline.get_current_history_length()
-        _enable_completion(readline)
-
-    def save(self) -> None:
-        readline = self._readline
-        if readline is None:
-            return
-        length = readline.get_current_history_length()
-        new = length - self._saved
-        if new <= 0:
-            return
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            if not self.path.exists():
-                os.close(os.open(str(self.path), os.O_WRONLY | os.O_CREAT, 0o600))
-            appended = False
-            if hasattr(readline, "append_history_file"):
-                try:
-                    readline.append_history_file(new, str(self.path))
-                    appended = True
-                except OSError:
-                    appended = False
-            if appended:
-                try:
-                    readline.history_truncate_file(str(self.path), HISTORY_LENGTH)
-                except (AttributeError, OSError):
-                    pass
-            else:
-                readline.write_history_file(str(self.path))
-            os.chmod(self.path, 0o600)
-        except OSError:
-            return
-        self._saved = length
-
-
-def history_path(env: Optional[dict] = None) -> Path:
-    from claw.config.sources import config_home
-
-    return Path(config_home(os.environ if env is None else env, os.getcwd())) / "history"
-
-
-def _enable_completion(readline: Any) -> None:
-    from claw.cli.slash import complete
-
-    def completer(text: str, state: int) -> Optional[str]:
-        buffer = readline.get_line_buffer()
-        options = complete(buffer) if buffer.startswith("/") and " " not in buffer else []
-        return options[state] if state < len(options) else None
-
-    readline.set_completer(completer)
-    readline.set_completer_delims(" \t\n")
-    if "libedit" in (getattr(readline, "__doc__", "") or ""):
-        readline.parse_and_bind("bind ^I rl_complete")
-    else:
-        readline.parse_and_bind("tab: complete")
 
 
 def _can_sign_in(error: ClawError) -> bool:
@@ -602,6 +479,6 @@ def run(argv: List[str]) -> int:
             return 130
     try:
         repl.banner()
-        return repl.run(args.prompt)
+        return repl.serve(args.prompt)
     finally:
         repl.close()

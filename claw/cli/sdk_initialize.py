@@ -25,9 +25,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
 from claw.errors import ClawError, UsageError
+
+if TYPE_CHECKING:
+    from claw.runtime.run import Run, RunInfo
 
 
 @dataclass
@@ -108,24 +111,41 @@ def apply_to_args(args: Any, request: Dict[str, Any]) -> None:
             args.append_system_prompt = "\n\n".join(p for p in (args.append_system_prompt, append) if p)
 
 
-def apply_system_prompt(prepared: Any, args: Any, request: Dict[str, Any]) -> bool:
-    """After the run was prepared: rebuild the system prompt from the request's fields (with the
+def apply_system_prompt(run: "Run", args: Any, request: Dict[str, Any]) -> bool:
+    """After the run was opened: rebuild the system prompt from the request's fields (with the
     command line's ``--append-system-prompt``). True when the request named a system prompt."""
     fields = system_prompt_fields(request)
     if fields is None:
         return False
-    from pathlib import Path
-
     from claw.cli.setup import append_prompt_of, system_prompt_override
-    from claw.runtime.system_prompt import build_system_prompt
 
     custom, append = fields
     if custom is None:
         custom = system_prompt_override(args)
-    appended = "\n\n".join(p for p in (append_prompt_of(args), append) if p) or None
-    roots = list(prepared.policy.workspace_roots)
-    system = build_system_prompt(cwd=Path(prepared.info.cwd), model=prepared.agent.settings.model,
-                                 env=prepared.env, custom_prompt=custom, append_prompt=appended,
-                                 additional_dirs=[str(r) for r in roots[1:]])
-    prepared.agent.settings.system_prompt = system.text
+    run.set_system_prompt(custom, "\n\n".join(p for p in (append_prompt_of(args), append) if p) or None)
     return True
+
+
+def initialize_answer(info: "RunInfo", *, mcp_servers_applied: bool, session_state: str) -> Dict[str, Any]:
+    """The answer to ``initialize``: what this run offers, in the fields the SDKs read."""
+    import os
+
+    from claw import CLAUDE_CODE_PROTOCOL_VERSION, __version__
+
+    return {
+        "commands": [],
+        "agents": [],
+        "output_style": "default",
+        "available_output_styles": ["default"],
+        "models": [{"value": info.model, "displayName": info.model, "description": "the model of this session"}],
+        "account": {"apiKeySource": info.api_key_source, "tokenSource": "none"},
+        "pid": os.getpid(),
+        "claude_code_version": CLAUDE_CODE_PROTOCOL_VERSION,
+        "claw_version": __version__,
+        "session_id": info.session_id,
+        "current_permission_mode": info.permission_mode,
+        "hook_on_failure_supported": True,
+        "hooks_applied": True,
+        "mcp_servers_applied": mcp_servers_applied,
+        "session_state": session_state,
+    }

@@ -20,10 +20,13 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Set
 
 from claw import __version__
 from claw.errors import ClawError, UsageError
+
+if TYPE_CHECKING:
+    from claw.runtime.run import Run
 
 MCP_PROTOCOL_VERSION = "2025-06-18"
 CONNECT_TIMEOUT = 30.0  # seconds for the whole handshake and listing of one server
@@ -239,3 +242,40 @@ class SdkMcpTool:
             return ToolResult.error(f"{self.spec.name} failed: {exc.message}")
         return ToolResult(content=result_text(result), is_error=result.get("isError") is True,
                           metadata={"mcp_server": self.server.name, "mcp_tool": self.tool})
+
+
+async def connect_sdk_servers(names: List[str], channel: Any, run: "Run", *, disallowed: Set[str],
+                              warn: Callable[[str], None]) -> List[SdkMcpServer]:
+    """Connect the host's servers ``names`` through ``channel`` (each bounded by CONNECT_TIMEOUT) and
+    add their tools to ``run`` (none that ``--disallowedTools`` names, by tool or by server); their
+    statuses replace any earlier entry of the same name in ``run.info.mcp_servers``."""
+    import asyncio
+
+    servers = [SdkMcpServer(name, channel) for name in names]
+
+    async def connect(server: SdkMcpServer) -> None:
+        try:
+            await asyncio.wait_for(server.connect(), CONNECT_TIMEOUT)
+        except asyncio.TimeoutError:
+            server.status, server.error = "failed", f"no answer within {CONNECT_TIMEOUT:g}s"
+
+    await asyncio.gather(*(connect(s) for s in servers))
+    for server in servers:
+        if server.status != "connected":
+            warn(f"SDK MCP server {server.name!r} is not available: {server.error}")
+            continue
+        tools: Dict[str, Any] = {}
+        for definition in server.tools:
+            tool = SdkMcpTool(server, definition)
+            name = tool.spec.name
+            if name in disallowed or f"mcp__{server.name}" in disallowed:
+                continue
+            if name in tools or name in run.tools.tools:
+                warn(f"SDK MCP tool {name!r} is listed twice; keeping the first")
+                continue
+            tools[name] = tool
+        run.add_tools(tools)
+    names_now = {s.name for s in servers}
+    run.info.mcp_servers = [m for m in run.info.mcp_servers if m.get("name") not in names_now] + [
+        {"name": s.name, "status": s.status} for s in servers]
+    return servers

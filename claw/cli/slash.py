@@ -69,7 +69,7 @@ def complete(text: str) -> list:
 
 def run_slash(repl: Any, line: str) -> None:
     """Run one slash command line. ``repl`` provides ``run_async(coro, label)`` (runs a coroutine on
-    its loop, Ctrl-C cancels it) and the ``prepared`` run."""
+    its loop, Ctrl-C cancels it) and ``run``, the open ``claw.runtime.run.Run``."""
     name, rest = parse(line)
     name = ALIASES.get(name, name)
     entry = COMMANDS.get(name)
@@ -111,7 +111,7 @@ def _exit(repl: Any, rest: str) -> None:
 
 @command("status", "model, permission mode, session, settings files")
 def _status(repl: Any, rest: str) -> None:
-    p = repl.prepared
+    p = repl.run
     lines = [
         f"model:            {p.resolved_model.qualified}",
         f"permission mode:  {p.info.permission_mode}",
@@ -119,30 +119,26 @@ def _status(repl: Any, rest: str) -> None:
         f"working dir:      {p.info.cwd}",
         f"credentials:      {p.info.api_key_source}",
     ]
-    sources = [s.describe() for s in p.settings.sources]
+    sources = [s.describe() for s in p.loaded.sources]
     lines.append("settings files:   " + (", ".join(sources) if sources else "none"))
     _say("\n".join(lines))
 
 
 @command("model", "show or switch the model: /model sonnet")
 async def _model(repl: Any, rest: str) -> None:
-    from claw.cli.setup import switch_model
-
     if not rest:
-        _say(f"model: {repl.prepared.resolved_model.qualified}")
+        _say(f"model: {repl.run.resolved_model.qualified}")
         return
-    _say(f"model: {await switch_model(repl.prepared, rest)}")
+    _say(f"model: {await repl.run.switch_model(rest)}")
 
 
 @command("permissions", "show or set the permission mode: /permissions workspace-write")
 def _permissions(repl: Any, rest: str) -> None:
-    from claw.cli.setup import set_permission_mode
-
     if rest:
-        _say(f"permission mode: {set_permission_mode(repl.prepared, rest)}")
+        _say(f"permission mode: {repl.run.set_permission_mode(rest)}")
         return
-    perms = repl.prepared.settings.settings.permissions
-    _say(f"permission mode: {repl.prepared.info.permission_mode}\n"
+    perms = repl.run.loaded.settings.permissions
+    _say(f"permission mode: {repl.run.info.permission_mode}\n"
          f"allow rules: {', '.join(perms.allow) or 'none'}\ndeny rules: {', '.join(perms.deny) or 'none'}\n"
          f"ask rules: {', '.join(perms.ask) or 'none'}\n"
          "modes: read-only, workspace-write, danger-full-access, default (ask above read-only)")
@@ -150,32 +146,20 @@ def _permissions(repl: Any, rest: str) -> None:
 
 @command("compact", "summarise the older conversation: /compact [what to focus on]")
 async def _compact(repl: Any, rest: str) -> None:
-    p = repl.prepared
+    p = repl.run
     await p.agent.compact(trigger="manual", instructions=rest)
     p.session.sync()
 
 
 @command("clear", "start a fresh session (the old one stays on disk)")
 async def _clear(repl: Any, rest: str) -> None:
-    from claw.runtime.session_store import SessionStore
-
-    p = repl.prepared
+    p = repl.run
     old = p.session
     await p.agent.session_end("clear")
-    _switch_session(p, SessionStore(Path(p.info.cwd)).create(model=p.resolved_model.qualified, cwd=p.info.cwd))
+    p.switch_session(p.session_store().create(model=p.resolved_model.qualified, cwd=p.info.cwd))
     old.close()
     await p.agent.session_start("clear")
     _say(f"new session {p.session.id} (the previous one can be resumed with /resume {old.id})")
-
-
-def _switch_session(p: Any, session: Any) -> None:
-    p.session = session
-    p.agent.session = session
-    p.info.session_id = session.id
-    hooks = getattr(p.agent, "hooks", None)
-    if hooks is not None:
-        hooks.session_id = session.id
-        hooks.transcript_path = str(session.path)
 
 
 @command("cost", "tokens and cost spent in this REPL so far")
@@ -191,13 +175,11 @@ def _cost(repl: Any, rest: str) -> None:
 
 @command("sessions", "list the sessions of this workspace")
 def _sessions(repl: Any, rest: str) -> None:
-    from claw.runtime.session_store import SessionStore
-
-    rows = SessionStore(Path(repl.prepared.info.cwd)).list()
+    rows = repl.run.session_store().list()
     if not rows:
         _say("no sessions yet")
         return
-    current = repl.prepared.session.id
+    current = repl.run.session.id
     out = []
     for r in rows[:20]:
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.updated))
@@ -208,21 +190,19 @@ def _sessions(repl: Any, rest: str) -> None:
 
 @command("resume", "switch to another session of this workspace: /resume ID")
 async def _resume(repl: Any, rest: str) -> None:
-    from claw.runtime.session_store import SessionStore
-
     if not rest:
         _sessions(repl, rest)
         _say("then: /resume ID (a unique prefix is enough)")
         return
-    p = repl.prepared
-    store = SessionStore(Path(p.info.cwd))
+    p = repl.run
+    store = p.session_store()
     if store.resolve(rest).name == p.session.path.name:
         _say(f"already in session {p.session.id}")
         return
     session = store.open(rest, lock=True)  # SessionInUse when another claw appends to it
     await p.agent.session_end("other")
     p.session.close()
-    _switch_session(p, session)
+    p.switch_session(session)
     for warning in session.warnings:
         _say(f"claw: warning: {warning}")
     await p.agent.session_start("resume")
@@ -238,7 +218,7 @@ def _config(repl: Any, rest: str) -> None:
 
 @command("hooks", "list the configured hooks")
 def _hooks(repl: Any, rest: str) -> None:
-    hooks = repl.prepared.settings.settings.hooks
+    hooks = repl.run.loaded.settings.hooks
     if not hooks:
         _say("no hooks configured (settings key: hooks)")
         return
@@ -252,7 +232,7 @@ def _hooks(repl: Any, rest: str) -> None:
 def _memory(repl: Any, rest: str) -> None:
     from claw.runtime.system_prompt import find_instruction_files
 
-    files = find_instruction_files(repl.prepared.info.cwd, env=repl.prepared.env)
+    files = find_instruction_files(repl.run.info.cwd, env=repl.run.env)
     _say("\n".join(f"{kind}: {path}" for kind, path in files) if files else
          "no instruction files (CLAUDE.md, CLAW.md, AGENTS.md, CLAUDE.local.md); /init creates CLAW.md")
 
@@ -261,12 +241,12 @@ def _memory(repl: Any, rest: str) -> None:
 def _init(repl: Any, rest: str) -> None:
     from claw.cli.init_cmd import run as init_run
 
-    init_run(["--cwd", repl.prepared.info.cwd])
+    init_run(["--cwd", repl.run.info.cwd])
 
 
 @command("diff", "the uncommitted changes of the working tree (git diff HEAD)")
 def _diff(repl: Any, rest: str) -> None:
-    cwd = repl.prepared.info.cwd
+    cwd = repl.run.info.cwd
     color = "--color=always" if getattr(repl, "color", False) else "--no-color"
 
     def git(*args: str) -> "subprocess.CompletedProcess[str]":
@@ -296,7 +276,7 @@ def _diff(repl: Any, rest: str) -> None:
 
 @command("export", "write the conversation to a file: /export [FILE.md|FILE.json]")
 def _export(repl: Any, rest: str) -> None:
-    p = repl.prepared
+    p = repl.run
     target = Path(rest or f"claw-session-{p.session.id[:8]}.md").expanduser()
     if not target.is_absolute():
         target = Path(p.info.cwd) / target
@@ -323,7 +303,7 @@ def _doctor(repl: Any, rest: str) -> None:
 
 @command("mcp", "MCP servers and their status")
 def _mcp(repl: Any, rest: str) -> None:
-    servers = repl.prepared.info.mcp_servers
+    servers = repl.run.info.mcp_servers
     if not servers:
         _say("no MCP servers configured (.mcp.json, settings mcpServers, --mcp-config)")
         return
@@ -348,13 +328,10 @@ def _logout(repl: Any, rest: str) -> None:
 
 def _reconnect(repl: Any) -> None:
     """After /login or /logout: a provider built with the credentials as they are now."""
-    from claw.cli.setup import _key_source, switch_model
-
-    p = repl.prepared
+    p = repl.run
     try:
-        repl.run_async(switch_model(p, p.resolved_model.qualified))
+        repl.run_async(p.switch_model(p.resolved_model.qualified))
     except ClawError as exc:
         _say(f"claw: {exc.message}" + (f"\nhint: {exc.hint}" if exc.hint else ""))
         return
-    p.info.api_key_source = _key_source(p.provider)
     _say(f"credentials: {p.info.api_key_source}")

@@ -22,7 +22,7 @@ from typing import IO, Any, Dict, List, Mapping, Optional, Tuple
 
 from claw.errors import ClawError, UsageError
 
-DEFAULT_PERMISSION_MODE = "danger-full-access"  # claw.cli.setup.DEFAULT_MODE (fresh sessions)
+DEFAULT_PERMISSION_MODE = "danger-full-access"  # claw.runtime.run.DEFAULT_MODE (fresh sessions)
 
 DESCRIPTION = """\
 Show what a claw run started here would use: the model, the permission mode, the credentials
@@ -72,7 +72,7 @@ def _env_source(name: str, loaded: Any) -> str:
 
 
 def model_choice(model_arg: Optional[str], env: Mapping[str, str], loaded: Any) -> Choice:
-    """The model name a run would start with, in claw.cli.setup's order: ``--model``, ``CLAW_MODEL``,
+    """The model name a run would start with, in claw.runtime.run's order: ``--model``, ``CLAW_MODEL``,
     ``ANTHROPIC_MODEL`` (from the effective environment), settings ``model``, then the default."""
     if model_arg:
         return Choice(model_arg, "--model")

@@ -31,20 +31,23 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import sys
 import time
 import traceback
 from collections import deque
-from typing import IO, Any, Deque, Dict, List, Optional, Tuple
+from typing import IO, TYPE_CHECKING, Any, Deque, Dict, List, Optional, Tuple
 
-from claw import CLAUDE_CODE_PROTOCOL_VERSION, __version__
 from claw.cli import startup_gc
 from claw.cli.args import RunArgs
 from claw.cli.control import ControlChannel
+from claw.cli.stdout_guard import StdoutGuard
 from claw.cli.output import RunInfo, StreamJsonWriter, init_object, result_object
-from claw.cli.transport import StdioTransport, Transport
+from claw.cli.transport import StdioTransport, Transport, prompt_of
 from claw.errors import ClawError, Interrupted, UsageError
 from claw.ids import uuid4
+
+if TYPE_CHECKING:
+    from claw.redact import Redactor
+    from claw.runtime.run import Run
 
 # What claw's side of the protocol supports, for hosts that detect features instead of versions.
 CAPABILITIES = (
@@ -57,8 +60,6 @@ CAPABILITIES = (
     "sdk_mcp_v1",
     "session_state_v1",
 )
-HOOK_TIMEOUT = 60.0  # seconds, when the host's matcher gives none
-HOOK_BACKSTOP = 5.0  # the hook runner's own limit is this much longer than the host's
 _TRUE = ("1", "true", "yes", "on")
 
 
@@ -71,9 +72,9 @@ def run_stream_json(args: RunArgs, *, stdin: IO[Any], stdout: IO[Any], stderr: I
         raise UsageError("a prompt argument cannot be combined with --input-format stream-json",
                          hint='send it on stdin: {"type": "user", "message": {"role": "user", "content": "..."}}')
     if args.sdk_url:
-        with _StdoutGuard(stdout, stderr):
+        with StdoutGuard(stdout, stderr):
             return asyncio.run(_serve_sdk_url(args, stderr=stderr))
-    with _StdoutGuard(stdout, stderr) as protocol_out:
+    with StdoutGuard(stdout, stderr) as protocol_out:
         transport = StdioTransport(stdin, protocol_out)
         return asyncio.run(serve(args, transport, stderr=stderr))
 
@@ -81,12 +82,13 @@ def run_stream_json(args: RunArgs, *, stdin: IO[Any], stdout: IO[Any], stderr: I
 async def _serve_sdk_url(args: RunArgs, *, stderr: IO[str]) -> int:
     """``--sdk-url``: the same host loop over one WebSocket (claw.remote.sdk_url), authenticated with
     the session token when there is one; a host that cannot be reached raises ``NetworkError``."""
-    from claw.cli.setup import load, project_dir
+    from claw.cli.setup import run_options
     from claw.config.environment import network_config
     from claw.remote.context import sdk_url_token
     from claw.remote.sdk_url import SdkUrlTransport
+    from claw.runtime.run import load_settings_for
 
-    loaded, env = load(args, project_dir(args))
+    loaded, env = load_settings_for(run_options(args))
     transport = SdkUrlTransport(args.sdk_url, network_config(loaded.settings, env), token=sdk_url_token(env))
     await transport.connect()
     try:
@@ -95,64 +97,22 @@ async def _serve_sdk_url(args: RunArgs, *, stderr: IO[str]) -> int:
         await transport.close()
 
 
-class _StdoutGuard:
-    """While serving the process's real stdout, everything but the protocol goes to stderr: the
-    transport writes to a private duplicate of file descriptor 1, fd 1 itself points at stderr (so a
-    child process or C code writing to it cannot corrupt the stream), and ``sys.stdout`` is stderr (so
-    a stray print cannot). With any other stream (tests), nothing is redirected."""
-
-    def __init__(self, stdout: IO[Any], stderr: IO[str]) -> None:
-        self.stdout = stdout
-        self.stderr = stderr
-        self._fd = -1
-        self._saved_fd: Optional[int] = None
-        self._protocol: Optional[IO[bytes]] = None
-
-    def __enter__(self) -> IO[Any]:
-        if self.stdout is not sys.stdout:
-            return self.stdout
-        sys.stdout = self.stderr
-        try:
-            self.stdout.flush()
-            self._fd = self.stdout.fileno()
-            self._saved_fd = os.dup(self._fd)  # not inherited by child processes
-            os.dup2(self.stderr.fileno(), self._fd)
-        except (AttributeError, OSError, ValueError):  # no real descriptor: the object swap must do
-            if self._saved_fd is not None:
-                os.close(self._saved_fd)
-                self._saved_fd = None
-            return self.stdout
-        self._protocol = os.fdopen(self._saved_fd, "wb", buffering=0, closefd=False)
-        return self._protocol
-
-    def __exit__(self, *exc: object) -> None:
-        sys.stdout = self.stdout
-        if self._saved_fd is not None:
-            try:
-                os.dup2(self._saved_fd, self._fd)
-            finally:
-                os.close(self._saved_fd)
-                self._saved_fd = None
-
-
 async def serve(args: RunArgs, transport: Transport, *, stderr: IO[str]) -> int:
     """The host loop over any transport (stdio, or a WebSocket for ``--sdk-url``: claw.remote.sdk_url)."""
-    return await HostSession(args, transport, stderr=stderr).run()
+    return await HostSession(args, transport, stderr=stderr).serve()
 
 
 class _HostWriter(StreamJsonWriter):
     """The stream-json writer, writing through the transport instead of stdout."""
 
     def __init__(self, info: RunInfo, *, transport: Transport, stderr: IO[str], partial: bool,
-                 replay_user_messages: bool, verbose: bool) -> None:
+                 replay_user_messages: bool, verbose: bool, redactor: "Redactor") -> None:
         super().__init__(info, partial=partial, replay_user_messages=replay_user_messages, stdout=stderr,
-                         stderr=stderr, verbose=verbose)
+                         stderr=stderr, verbose=verbose, redactor=redactor)
         self.transport = transport
 
     def emit(self, obj: Dict[str, Any]) -> None:
-        from claw.redact import redact_obj
-
-        self.transport.write_nowait(redact_obj(obj))  # as write_json_line: no secret leaves claw
+        self.transport.write_nowait(self.redactor.redact_obj(obj))  # as write_json_line: no secret leaves claw
 
 
 class _Item:
@@ -171,7 +131,7 @@ class HostSession:
         self.transport = transport
         self.err = stderr
         self.channel = ControlChannel(transport)
-        self.prepared: Any = None
+        self.run: Optional["Run"] = None  # from open_run on
         self.writer: Optional[_HostWriter] = None
         self.exit_code = 0
         self._queue: Deque[_Item] = deque()
@@ -196,12 +156,12 @@ class HostSession:
 
     # -- lifecycle --------------------------------------------------------------------------------
 
-    async def run(self) -> int:
+    async def serve(self) -> int:
         from claw.cli.sdk_mcp import sdk_server_names
-        from claw.cli.setup import launch_mcp, mcp_notices, prepare, start_mcp
+        from claw.cli.setup import run_options
+        from claw.runtime.run import open_run
 
         started = time.monotonic()
-        launched = None
         early = None
         try:
             if self.args.await_initialize:  # the host's initialize carries MCP servers and the system prompt
@@ -213,54 +173,43 @@ class HostSession:
                     self._early_init = early.request_message["request"]
             self._sdk_server_names = sdk_server_names(self.args.mcp_config)
             prompter = self._ask_host if self.args.permission_prompt_tool == "stdio" else None
-            launched = await launch_mcp(self.args)  # stdio/HTTP/WebSocket servers boot while we prepare
-            self.prepared = prepare(self.args, sink=self._sink, prompter=prompter)
-            await start_mcp(self.prepared, self.args, launched)
-            for text in mcp_notices(self.prepared):
-                self.err.write(text + "\n")
-            startup_gc.resume()
+            self.run = await open_run(run_options(self.args), sink=self._sink, prompter=prompter)
         except ClawError as exc:  # before anything ran: one error result, as the JSON formats promise
-            if self.prepared is not None:
-                await self.prepared.aclose()
-            elif launched is not None:
-                await launched.aclose()
             self._notice_error(exc)
             info = RunInfo(session_id="", model="", cwd="", permission_mode="")
             self.transport.write_nowait(result_object(None, info, duration_ms=_ms(started), error=exc))
             return exc.exit_code
-        args = self.args
-        self.writer = _HostWriter(self.prepared.info, transport=self.transport, stderr=self.err,
-                                  partial=args.include_partial_messages,
-                                  replay_user_messages=bool(getattr(args, "replay_user_messages", False)),
-                                  verbose=args.verbose)
-        for problem in self.prepared.settings.warnings:
-            self._warn(problem.message)
-        for warning in self.prepared.session.warnings:  # a damaged session file: which lines were skipped
-            self.writer.warning(warning)
-        if self.prepared.agent.hooks is not None:
-            self._install_hooks(None)  # settings hooks, read the way HookRunner expects them
-        for message in (early.before + [early.request_message]) if early is not None else ():
-            if isinstance(message, ClawError):
-                self._enqueue(_Item(error=message))
-            elif message is not None:
-                self._dispatch(message)
-        loop = asyncio.get_running_loop()
-        self._on_signals(loop)
-        reader = asyncio.ensure_future(self._read_loop())
-        try:
-            await self._turn_loop()
-        finally:
-            self._off_signals(loop)
-            reader.cancel()
-            for task in list(self._handlers.values()):
-                task.cancel()
-            if self._ready_task is not None:
-                self._ready_task.cancel()
-            await asyncio.gather(reader, *self._handlers.values(), return_exceptions=True)
+        async with self.run as run:
+            for text in run.notices():
+                self.err.write(text + "\n")
+            startup_gc.resume()
+            args = self.args
+            self.writer = _HostWriter(run.info, transport=self.transport, stderr=self.err,
+                                      partial=args.include_partial_messages,
+                                      replay_user_messages=bool(getattr(args, "replay_user_messages", False)),
+                                      verbose=args.verbose, redactor=run.redactor)
+            for warning in run.session.warnings:  # a damaged session file: which lines were skipped
+                self.writer.warning(warning)
+            if run.hooks is not None:
+                self._install_hooks(None)  # settings hooks, with the host's callback wired in
+            for message in (early.before + [early.request_message]) if early is not None else ():
+                if isinstance(message, ClawError):
+                    self._enqueue(_Item(error=message))
+                elif message is not None:
+                    self._dispatch(message)
+            loop = asyncio.get_running_loop()
+            self._on_signals(loop)
+            reader = asyncio.ensure_future(self._read_loop())
             try:
-                await self.prepared.aclose()
-            except Exception:  # closing connections must not change the outcome
-                pass
+                await self._turn_loop()
+            finally:
+                self._off_signals(loop)
+                reader.cancel()
+                for task in list(self._handlers.values()):
+                    task.cancel()
+                if self._ready_task is not None:
+                    self._ready_task.cancel()
+                await asyncio.gather(reader, *self._handlers.values(), return_exceptions=True)
         return self.exit_code
 
     async def _read_loop(self) -> None:
@@ -309,7 +258,7 @@ class HostSession:
     def _dispatch(self, message: Dict[str, Any]) -> None:
         kind = message.get("type")
         if kind == "user":
-            prompt = _prompt_of(message)
+            prompt = prompt_of(message)
             if isinstance(prompt, ClawError):
                 self._notice_error(prompt)
                 self._enqueue(_Item(error=prompt))
@@ -386,7 +335,7 @@ class HostSession:
         if request is not self._early_init:
             from claw.cli.sdk_initialize import apply_system_prompt
 
-            apply_system_prompt(self.prepared, self.args, request)
+            apply_system_prompt(self.run, self.args, request)
             if request.get("mcpServers"):
                 self._warn("initialize: 'mcpServers' are read only with --await-initialize; ignored")
         extra_servers = request.get("sdkMcpServers")  # the TypeScript SDK names its servers here
@@ -394,28 +343,16 @@ class HostSession:
             for name in extra_servers:
                 if isinstance(name, str) and name and name not in self._sdk_server_names:
                     self._sdk_server_names.append(name)
-        info = self.prepared.info
+        info = self.run.info
         if self._sdk_server_names and self._ready_task is None:
             self._ready_task = asyncio.ensure_future(self._connect_sdk_servers())
-        return {
-            "commands": [],
-            "agents": [],
-            "output_style": "default",
-            "available_output_styles": ["default"],
-            "models": [{"value": info.model, "displayName": info.model,
-                        "description": "the model of this session"}],
-            "account": {"apiKeySource": info.api_key_source, "tokenSource": "none"},
-            "pid": os.getpid(),
-            "claude_code_version": CLAUDE_CODE_PROTOCOL_VERSION,
-            "claw_version": __version__,
-            "session_id": info.session_id,
-            "current_permission_mode": info.permission_mode,
-            "hook_on_failure_supported": True,
-            "hooks_applied": True,
-            "mcp_servers_applied": request is self._early_init and bool(request.get("mcpServers")),
-            "session_state": "running" if self._turn is not None else "idle",
-            "capabilities": list(CAPABILITIES),
-        }
+        from claw.cli.sdk_initialize import initialize_answer
+
+        answer = initialize_answer(info, mcp_servers_applied=request is self._early_init
+                                   and bool(request.get("mcpServers")),
+                                   session_state="running" if self._turn is not None else "idle")
+        answer["capabilities"] = list(CAPABILITIES)
+        return answer
 
     async def _on_interrupt(self, request: Dict[str, Any]) -> Dict[str, Any]:
         turn = self._turn
@@ -424,23 +361,17 @@ class HostSession:
         return {"still_queued": [item.uuid for item in self._queue if item.error is None]}
 
     async def _on_set_permission_mode(self, request: Dict[str, Any]) -> Dict[str, Any]:
-        from claw.cli.setup import set_permission_mode
-
         mode = request.get("mode")
         if not isinstance(mode, str) or not mode:
             raise UsageError("set_permission_mode needs a 'mode'")
-        canonical = set_permission_mode(self.prepared, mode)
-        hooks = self.prepared.agent.hooks
-        if hooks is not None:
-            hooks.permission_mode = canonical
+        canonical = self.run.set_permission_mode(mode)
         self.transport.write_nowait({"type": "system", "subtype": "status", "status": None,
-                                     "permissionMode": canonical, "session_id": self.prepared.info.session_id,
+                                     "permissionMode": canonical, "session_id": self.run.info.session_id,
                                      "uuid": uuid4()})
         return {"mode": canonical}
 
     async def _on_set_model(self, request: Dict[str, Any]) -> Dict[str, Any]:
         from claw.api.client import resolve_model
-        from claw.cli.setup import switch_model
 
         model = request.get("model")
         if model is not None and (not isinstance(model, str) or not model.strip()):
@@ -449,14 +380,14 @@ class HostSession:
             model = None
         if self._turn is not None and not self._turn.done():
             # The running turn keeps its provider; the next one starts on the new model.
-            resolved = resolve_model(model, self.prepared.env, aliases=self.prepared.settings.settings.aliases)
+            resolved = resolve_model(model, self.run.env, aliases=self.run.loaded.settings.aliases)
             self._pending_model = (model,)
             return {"model": resolved.model, "applies": "next_turn"}
         self._pending_model = None
-        return {"model": await switch_model(self.prepared, model)}
+        return {"model": await self.run.switch_model(model)}
 
     async def _on_mcp_status(self, request: Dict[str, Any]) -> Dict[str, Any]:
-        hosted = self.prepared.mcp.status(detail=True) if self.prepared.mcp is not None else []
+        hosted = self.run.mcp.status(detail=True) if self.run.mcp is not None else []
         return {"mcpServers": hosted + [server.status_entry() for server in self._sdk_servers]}
 
     # -- one turn ---------------------------------------------------------------------------------
@@ -488,15 +419,13 @@ class HostSession:
                 self._ready_task = asyncio.ensure_future(self._connect_sdk_servers())
             await asyncio.shield(self._ready_task)
         if self._pending_model is not None:
-            from claw.cli.setup import switch_model
-
             (name,), self._pending_model = self._pending_model, None
-            await switch_model(self.prepared, name)
+            await self.run.switch_model(name)
         self.transport.write_nowait(self._init_message())
-        return await self.prepared.agent.run(prompt)
+        return await self.run.turn(prompt)
 
     def _finish_turn(self, outcome: Any, error: Optional[ClawError], *, started: float) -> None:
-        info = self.prepared.info if self.prepared is not None else RunInfo("", "", "", "")
+        info = self.run.info if self.run is not None else RunInfo("", "", "", "")
         self.transport.write_nowait(result_object(outcome, info, duration_ms=_ms(started), error=error))
         if error is not None:
             self.exit_code = error.exit_code
@@ -509,7 +438,7 @@ class HostSession:
             self._set_state("idle")
 
     def _init_message(self) -> Dict[str, Any]:
-        obj = init_object(self.prepared.info)
+        obj = init_object(self.run.info)
         obj.update({"agents": [], "skills": [], "plugins": [], "capabilities": list(CAPABILITIES)})
         return obj
 
@@ -523,7 +452,7 @@ class HostSession:
         frame: Dict[str, Any] = {"type": "system", "subtype": "session_state_changed", "state": state}
         if self._state_host_only:
             frame["sdk_host_only"] = True
-        frame.update({"uuid": uuid4(), "session_id": self.prepared.info.session_id})
+        frame.update({"uuid": uuid4(), "session_id": self.run.info.session_id})
         self.transport.write_nowait(frame)
 
     # -- events from the agent --------------------------------------------------------------------
@@ -573,6 +502,8 @@ class HostSession:
     async def _hook_callback(self, callback_id: str, payload: Dict[str, Any], tool_use_id: Optional[str]) -> Any:
         """The HookRunner's callback: ``hook_callback`` to the host, with the matcher's timeout; with
         ``onFailure: block`` a failed callback blocks instead of being a warning."""
+        from claw.cli.host_hooks import HOOK_TIMEOUT
+
         timeout, on_failure = self._hook_meta.get(callback_id, (HOOK_TIMEOUT, None))
         try:
             return await self.channel.request("hook_callback", {"callback_id": callback_id, "input": payload,
@@ -584,80 +515,19 @@ class HostSession:
 
     def _install_hooks(self, host_hooks: Optional[Dict[str, Any]]) -> None:
         """Settings hooks plus the host's callback hooks, in one HookRunner used by the agent and its
-        tool pipeline. Settings hooks were validated by claw.config; the host's are checked here."""
-        import re
+        tool pipeline."""
+        from claw.cli.host_hooks import callback_specs
 
-        from claw.config.schema import HOOK_EVENTS
-        from claw.runtime.hook_config import HooksConfig, HookSpec
-        from claw.runtime.hooks import HookRunner
-
-        prepared = self.prepared
-        callbacks: List[HookSpec] = []
-        for event, matchers in (host_hooks or {}).items():
-            if event not in HOOK_EVENTS:
-                self._warn(f"hooks: unknown event {event!r} ignored (known: {', '.join(HOOK_EVENTS)})")
-                continue
-            for index, matcher in enumerate(matchers if isinstance(matchers, list) else []):
-                if not isinstance(matcher, dict):
-                    continue
-                pattern = matcher.get("matcher") or ""
-                if not isinstance(pattern, str):
-                    self._warn(f"hooks.{event}[{index}]: matcher must be a string")
-                    continue
-                pattern = pattern.strip()
-                if pattern not in ("", "*"):
-                    try:
-                        re.compile(pattern)
-                    except re.error as exc:
-                        self._warn(f"hooks.{event}[{index}]: matcher {pattern!r} is not a valid regex ({exc}); "
-                                   "it matches nothing")
-                ids = [i for i in matcher.get("hookCallbackIds") or () if isinstance(i, str)]
-                timeout = matcher.get("timeout")
-                seconds = float(timeout) if isinstance(timeout, (int, float)) and not isinstance(timeout, bool) \
-                    and timeout > 0 else HOOK_TIMEOUT
-                for callback_id in ids:
-                    self._hook_meta[callback_id] = (seconds, matcher.get("onFailure"))
-                    callbacks.append(HookSpec(event, pattern, "callback", callback_id=callback_id,
-                                              timeout=seconds + HOOK_BACKSTOP))
-        hooks = HooksConfig.from_settings(prepared.settings.settings.hooks).plus(callbacks)
-        runner = HookRunner(hooks, project_dir=prepared.info.cwd, env=prepared.env,
-                            session_id=prepared.session.id, transcript_path=str(prepared.session.path),
-                            callback=self._hook_callback, permission_mode=prepared.info.permission_mode)
-        prepared.agent.hooks = runner
-        prepared.tool_runner.hooks = runner
+        specs, meta = callback_specs(host_hooks or {}, warn=self._warn)
+        self._hook_meta.update(meta)
+        self.run.use_hooks(specs, callback=self._hook_callback)
 
     async def _connect_sdk_servers(self) -> None:
-        from claw.cli.sdk_mcp import CONNECT_TIMEOUT, SdkMcpServer, SdkMcpTool
+        from claw.cli.sdk_mcp import connect_sdk_servers
 
-        servers = [SdkMcpServer(name, self.channel) for name in self._sdk_server_names]
-        self._sdk_servers = servers
-
-        async def connect(server: Any) -> None:
-            try:
-                await asyncio.wait_for(server.connect(), CONNECT_TIMEOUT)
-            except asyncio.TimeoutError:
-                server.status, server.error = "failed", f"no answer within {CONNECT_TIMEOUT:g}s"
-
-        await asyncio.gather(*(connect(s) for s in servers))
-        info = self.prepared.info
-        tools = self.prepared.tool_runner.tools
-        blocked = _disallowed(self.args.disallowed_tools)
-        for server in servers:
-            if server.status != "connected":
-                self._warn(f"SDK MCP server {server.name!r} is not available: {server.error}")
-                continue
-            for definition in server.tools:
-                tool = SdkMcpTool(server, definition)
-                name = tool.spec.name
-                if name in blocked or f"mcp__{server.name}" in blocked:
-                    continue
-                if name in tools:
-                    self._warn(f"SDK MCP tool {name!r} is listed twice; keeping the first")
-                    continue
-                tools[name] = tool
-                info.tools.append(name)
-        info.mcp_servers = [m for m in info.mcp_servers if m.get("name") not in {s.name for s in servers}] + [
-            {"name": s.name, "status": s.status} for s in servers]
+        self._sdk_servers = await connect_sdk_servers(self._sdk_server_names, self.channel, self.run,
+                                                      disallowed=_disallowed(self.args.disallowed_tools),
+                                                      warn=self._warn)
 
     # -- stderr -----------------------------------------------------------------------------------
 
@@ -716,27 +586,6 @@ class HostSession:
         self._queue.clear()
         self._interrupt_turn()
         self._wakeup.set()
-
-
-def _prompt_of(message: Dict[str, Any]) -> Any:
-    """The content of a ``user`` message (a string or a list of content blocks), or the ClawError that
-    says what is wrong with it."""
-    body = message.get("message")
-    if not isinstance(body, dict):
-        return UsageError("a user message needs a \"message\" object",
-                          kind="invalid_input",
-                          hint='send {"type": "user", "message": {"role": "user", "content": "..."}}')
-    content = body.get("content")
-    if isinstance(content, str):
-        if not content.strip():
-            return UsageError("a user message has empty content", kind="invalid_input")
-        return content
-    if isinstance(content, list) and content and all(isinstance(b, dict) and isinstance(b.get("type"), str)
-                                                     for b in content):
-        return content
-    return UsageError("a user message's content must be a string or a non-empty list of content blocks",
-                      kind="invalid_input",
-                      hint='e.g. "content": "hello" or "content": [{"type": "text", "text": "hello"}]')
 
 
 def _disallowed(values: List[str]) -> set:

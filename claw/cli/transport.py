@@ -10,6 +10,8 @@ line in each direction. ``Transport`` is what the host loop (claw.cli.stream_jso
   ``await write(obj)`` does the same from coroutines. A peer that went away does not raise: the
   transport marks itself ``closed`` and drops further output.
 
+``prompt_of(message)`` checks a ``user`` message's content (a string or content blocks).
+
 ``StdioTransport`` reads stdin on a daemon thread (regular files, pipes and terminals alike, without
 blocking the event loop) and writes UTF-8 lines to stdout, flushed per line. A WebSocket transport
 (``--sdk-url``) implements the same three methods.
@@ -194,3 +196,24 @@ class StdioTransport(Transport):
         except (BrokenPipeError, ConnectionError, ValueError, OSError):
             # The host closed our stdout (or the stream is closed): nothing can reach it any more.
             self.closed = True
+
+
+def prompt_of(message: Dict[str, Any]) -> Any:
+    """The content of a ``user`` message (a string or a list of content blocks), or the ClawError that
+    says what is wrong with it."""
+    body = message.get("message")
+    if not isinstance(body, dict):
+        return UsageError("a user message needs a \"message\" object",
+                          kind="invalid_input",
+                          hint='send {"type": "user", "message": {"role": "user", "content": "..."}}')
+    content = body.get("content")
+    if isinstance(content, str):
+        if not content.strip():
+            return UsageError("a user message has empty content", kind="invalid_input")
+        return content
+    if isinstance(content, list) and content and all(isinstance(b, dict) and isinstance(b.get("type"), str)
+                                                     for b in content):
+        return content
+    return UsageError("a user message's content must be a string or a non-empty list of content blocks",
+                      kind="invalid_input",
+                      hint='e.g. "content": "hello" or "content": [{"type": "text", "text": "hello"}]')

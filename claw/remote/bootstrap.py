@@ -1,8 +1,7 @@
 """Bring the upstream-proxy relay up for a run, or decide not to — and never fail the run because of it.
 
-``start_remote(env, net_config)`` decides and brings the relay up; the CLI calls it through
-``shared_remote`` (claw.cli.setup, before tools, hooks and MCP servers get their environment), which
-reuses one setup per process. It returns a ``RemoteSetup``:
+``start_remote(env, net_config)`` decides and brings the relay up; a run calls it once, before its
+tools, hooks and MCP servers get their environment (claw.runtime.run). It returns a ``RemoteSetup``:
 
 - ``status``: a ``RelayStatus`` — ``off`` (not a remote session, or ``CCR_UPSTREAM_PROXY_ENABLED`` not
   set: silent), ``inherited`` (``HTTPS_PROXY`` and ``SSL_CERT_FILE`` already set by a parent: silent,
@@ -11,7 +10,7 @@ reuses one setup per process. It returns a ``RemoteSetup``:
   relay and children get nothing added;
 - ``shaping``: the ``EnvShaping`` to apply to the environment of every child (and to claw's own, so its
   own requests go through the relay and trust the session CA too);
-- ``close()``: stop the relay (``Prepared.aclose`` calls it; the relay thread is a daemon, so an exiting
+- ``close()``: stop the relay (the run's ``aclose`` calls it; the relay thread is a daemon, so an exiting
   process never waits for it).
 
 Bringing it up: fetch the session CA and probe the WebSocket endpoint (a handshake with the session's
@@ -164,9 +163,7 @@ def start_remote(env: Mapping[str, str], net_config: Any, *, timeout: float = ST
     reason = ctx.upstream_proxy_reason
     if reason is not None:
         return RemoteSetup(RelayStatus(FAILED, reason, ws_url=ctx.ws_url), context=ctx)
-    from claw.redact import add_secret, redact_text
-
-    add_secret(ctx.token)
+    from claw.redact import Redactor
     from claw.remote.ca_bundle import default_bundle_path
 
     bundle_path = default_bundle_path(env)
@@ -180,39 +177,13 @@ def start_remote(env: Mapping[str, str], net_config: Any, *, timeout: float = ST
             runner.stop()
         if isinstance(exc, (KeyboardInterrupt, SystemExit)):
             raise
-        text = _one_line(exc)
-        if ctx.token:
-            text = text.replace(ctx.token, "[REDACTED]")
-        return RemoteSetup(RelayStatus(FAILED, redact_text(text), ws_url=ctx.ws_url), context=ctx)
+        text = Redactor([ctx.token] if ctx.token else []).redact_text(_one_line(exc))
+        return RemoteSetup(RelayStatus(FAILED, text, ws_url=ctx.ws_url), context=ctx)
     from claw.remote.env_shaping import relay_shaping
 
     shaping = relay_shaping(env, relay.url, bundle_path)
     status = RelayStatus(UP, None, proxy_url=relay.url, ca_bundle=bundle_path, ws_url=ctx.ws_url)
     return RemoteSetup(status, shaping, runner=runner, relay=relay, context=ctx)
-
-
-# The variables start_remote's decision depends on: a later call with the same values may share a setup.
-_DECISION_VARIABLES = (
-    "CLAW_REMOTE", "CLAUDE_CODE_REMOTE", "CLAW_REMOTE_SESSION_ID", "CLAUDE_CODE_REMOTE_SESSION_ID",
-    "CLAW_REMOTE_BASE_URL", "ANTHROPIC_BASE_URL", "CCR_SESSION_TOKEN_PATH", "CCR_UPSTREAM_PROXY_ENABLED",
-    "CCR_CA_BUNDLE_PATH", "CCR_SYSTEM_CA_BUNDLE", "HOME", "HTTPS_PROXY", "https_proxy", "SSL_CERT_FILE",
-)
-_shared_lock = threading.Lock()
-_shared: Optional[tuple] = None  # (decision key, RemoteSetup)
-
-
-def shared_remote(env: Mapping[str, str], net_config: Any, **options: Any) -> RemoteSetup:
-    """``start_remote``, once per process: a later call with the same remote-session variables gets the
-    same ``RemoteSetup`` until it is closed. The CLI may need the shaped environment before the run is
-    prepared (MCP servers are spawned early); one relay, one notice, one start-up wait per process."""
-    global _shared
-    key = tuple((name, env.get(name)) for name in _DECISION_VARIABLES)
-    with _shared_lock:
-        if _shared is not None and _shared[0] == key and not _shared[1].closed:
-            return _shared[1]
-        setup = start_remote(env, net_config, **options)
-        _shared = (key, setup)
-        return setup
 
 
 async def _bring_up(ctx: RemoteContext, env: Mapping[str, str], net_config: Any, bundle_path: str, *,

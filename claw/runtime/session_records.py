@@ -67,17 +67,12 @@ def encode_record(record: dict) -> bytes:
     return (text + "\n").encode("utf-8", "backslashreplace")
 
 
-_redact_obj: Optional[Redact] = None
-
-
 def default_redact(obj: Any) -> Any:
-    """``claw.redact.redact_obj`` (the process-wide redactor: known keys, tokens, proxy passwords)."""
-    global _redact_obj
-    if _redact_obj is None:
-        from claw.redact import redact_obj
+    """``claw.redact.redact_obj``: the rules, and the secrets of the process environment. A run
+    passes its own redactor (``Redactor.redact_obj``), which also knows its settings' secrets."""
+    from claw.redact import redact_obj
 
-        _redact_obj = redact_obj
-    return _redact_obj(obj)
+    return redact_obj(obj)
 
 
 def _cap_text(text: str, limit: int) -> str:

@@ -38,7 +38,8 @@ def test_whoami_with_nothing(env, project):
 
 
 def test_whoami_with_a_saved_login(env, home, project):
-    save(home, TokenSet("at-SECRET-1", "rt-SECRET-1", NOW + 3_600_000, ("user:inference", "user:profile"),
+    expires = int(time.time() * 1000) + 3_600_000  # from now, not from when the module was collected
+    save(home, TokenSet("at-SECRET-1", "rt-SECRET-1", expires, ("user:inference", "user:profile"),
                         "dev@example.com"), other={"x": 1})
     code, out, err = whoami(env, "--cwd", str(project))
     assert code == 0 and err == ""
@@ -49,7 +50,7 @@ def test_whoami_with_a_saved_login(env, home, project):
     code, out, _ = whoami(env, "--json", "--cwd", str(project))
     data = json.loads(out)
     assert code == 0 and data["method"] == "oauth" and data["sources"] == ["saved login"]
-    assert data["oauth"]["expiresAt"] == NOW + 3_600_000 and data["oauth"]["expired"] is False
+    assert data["oauth"]["expiresAt"] == expires and data["oauth"]["expired"] is False
     assert data["oauth"]["refreshable"] is True and data["oauth"]["account"] == "dev@example.com"
     assert_no_secrets(out, home)
 

@@ -14,7 +14,8 @@ from claw.api.types import TextDelta, ToolUseStarted, Usage
 from claw.cli import repl as repl_mod
 from claw.cli import slash
 from claw.cli.output import RunInfo
-from claw.cli.repl import ReplWriter, SpendTally, read_prompt, use_color
+from claw.cli.repl import ReplWriter, SpendTally, use_color
+from claw.cli.repl_input import prompt_strings, read_prompt
 from claw.runtime.events import AssistantMessage, ModelStreamEvent, Notice, ToolFinished, ToolStarted
 
 SGR = re.compile(r"\x1b\[[0-9;]*m")
@@ -66,8 +67,8 @@ def test_end_of_input_inside_a_block_submits_it_and_at_the_prompt_exits():
 
 
 def test_prompt_strings_fall_back_to_ascii():
-    assert repl_mod.prompt_strings(SimpleNamespace(encoding="ascii")) == ("> ", ". ")
-    assert repl_mod.prompt_strings(SimpleNamespace(encoding="UTF-8"))[0] == "› "
+    assert prompt_strings(SimpleNamespace(encoding="ascii")) == ("> ", ". ")
+    assert prompt_strings(SimpleNamespace(encoding="UTF-8"))[0] == "› "
 
 
 @pytest.mark.parametrize("env,tty,expected", [

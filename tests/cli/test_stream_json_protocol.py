@@ -414,15 +414,15 @@ _NOISY_LAUNCHER = """
 import os, subprocess, sys
 from claw.cli import stream_json
 
-_run = stream_json.HostSession.run
+_serve = stream_json.HostSession.serve
 
-async def run(self):  # misbehaving code inside the process, before and during the session
+async def serve(self):  # misbehaving code inside the process, before and during the session
     print("stray print")
     os.write(1, b"stray fd write\\n")
     subprocess.run(["echo", "child output"])
-    return await _run(self)
+    return await _serve(self)
 
-stream_json.HostSession.run = run
+stream_json.HostSession.serve = serve
 from claw.cli.main import main
 sys.exit(main(sys.argv[1:]))
 """

@@ -12,7 +12,7 @@ import sys
 import pytest
 
 from claw.net.config import NetConfig
-from claw.remote.bootstrap import FAILED, INHERITED, OFF, UP, shared_remote, start_remote
+from claw.remote.bootstrap import FAILED, INHERITED, OFF, UP, start_remote
 from tests.remote.helpers import HELLO, TOKEN
 
 
@@ -194,21 +194,27 @@ def test_session_over_tls_with_a_private_ca(remote):
         remote.loop.call(fake.aclose())
 
 
-def test_shared_remote_is_one_setup_per_process(remote):
-    env = remote.env()
-    first = shared_remote(env, NetConfig.from_env(env))
-    try:
-        assert first.status.state == UP
-        again = shared_remote(dict(env), NetConfig.from_env(env))
-        assert again is first
-        assert len(remote.fake.ca_requests) == 1
-        other = shared_remote(dict(env, CLAUDE_CODE_REMOTE="0"), NetConfig.from_env(env))
-        assert other is not first and other.status.state == OFF
-    finally:
-        first.close()
-    fresh = shared_remote(env, NetConfig.from_env(env))  # the closed one is not handed out again
-    try:
-        assert fresh is not first and fresh.status.state == UP
-        assert len(remote.fake.ca_requests) == 2
-    finally:
-        fresh.close()
+def test_a_run_brings_the_relay_up_once_for_everything_and_closes_it(remote):
+    """One relay per run: its MCP servers, tools and provider share it (one session-CA fetch), and
+    closing the run stops it. Nothing is kept for a later run of the same process."""
+    import asyncio
+    from pathlib import Path
+
+    from claw.runtime.run import RunOptions, open_run
+
+    env = remote.env(ANTHROPIC_API_KEY="sk-ant-api03-relay-test-key-0000")
+    project = Path(env["HOME"]).parent / "project"
+    project.mkdir(exist_ok=True)
+
+    async def one_run():
+        run = await open_run(RunOptions(cwd=project, base_env=env), sink=lambda event: None)
+        async with run:
+            assert run.remote.status.state == UP
+            assert run.tools.context.env["HTTPS_PROXY"] == run.remote.status.proxy_url
+            assert run.env["HTTPS_PROXY"] == run.remote.status.proxy_url
+        return run
+
+    first = asyncio.run(one_run())
+    assert first.remote.closed and len(remote.fake.ca_requests) == 1
+    second = asyncio.run(one_run())
+    assert second.remote is not first.remote and len(remote.fake.ca_requests) == 2

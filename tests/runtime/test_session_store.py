@@ -518,16 +518,16 @@ def test_secrets_are_redacted_on_disk_only(store, tmp_path):
     assert SECRET in s.messages[0]["content"][0]["input"]["command"]
 
 
-def test_default_redactor_is_claw_redact(tmp_path):
-    from claw import redact
+def test_the_run_redactor_removes_its_secrets_and_the_rules_the_rest(tmp_path):
+    from claw.redact import Redactor
 
-    store = SessionStore(tmp_path)  # no redact=: the process-wide claw.redact redactor
+    proxy_password = "pr0xy-Pa55-" + uuid.uuid4().hex
+    # what a run passes: a redactor that knows the secrets of its effective environment
+    store = SessionStore(tmp_path, redact=Redactor.from_env({"HTTPS_PROXY": f"http://me:{proxy_password}@p:1"}).redact_obj)
     s = store.create(model="m", cwd=str(tmp_path))
     api_key = "sk-ant-api03-" + "A1b2C3d4" * 8
-    proxy_password = "pr0xy-Pa55-" + uuid.uuid4().hex
-    redact.add_secret(proxy_password)  # what the CLI does with the proxy password it uses
     s.append_message(user(f"my key is {api_key}"))
-    s.append_message(tool_use("t1", command=f"curl -x http://me:{proxy_password}@proxy:3128 -H 'Authorization: Bearer abcdef123456789' x"))
+    s.append_message(tool_use("t1", command=f"echo {proxy_password}; curl -H 'Authorization: Bearer abcdef123456789' x"))
     s.close()
     raw = s.path.read_text()
     assert api_key not in raw and proxy_password not in raw and "abcdef123456789" not in raw
