@@ -42,6 +42,7 @@ class RunInfo:
     tools: List[str] = field(default_factory=list)
     mcp_servers: List[Dict[str, Any]] = field(default_factory=list)
     api_key_source: str = "none"
+    structured: bool = False  # --json-schema: text mode prints the value on stdout, the prose on stderr
 
 
 def round_cost(cost: Optional[float]) -> float:
@@ -79,6 +80,8 @@ def result_object(outcome: Optional[TurnOutcome], info: RunInfo, *, duration_ms:
         "uuid": uuid4(),
     }
     obj["stop_reason"] = outcome.stop_reason if outcome is not None else None
+    if outcome is not None and outcome.structured_output is not None:  # --json-schema / outputFormat
+        obj["structured_output"] = outcome.structured_output.value
     if error is not None:
         obj["error"] = error.to_dict()
         if obj["error"]["hint"] and info.session_id:
@@ -188,8 +191,9 @@ class TextWriter(OutputWriter):
     def _write_text(self, text: str) -> None:
         from claw.redact import redact_text
 
-        self.out.write(redact_text(text))
-        self.out.flush()
+        out = self.err if self.info.structured else self.out  # stdout is for the value alone
+        out.write(redact_text(text))
+        out.flush()
         self._at_line_start = text.endswith("\n")
 
     def __call__(self, event: Any) -> None:
@@ -219,8 +223,9 @@ class TextWriter(OutputWriter):
     def _end_line(self) -> None:
         self._flush_text()
         if not self._at_line_start:
-            self.out.write("\n")
-            self.out.flush()
+            out = self.err if self.info.structured else self.out
+            out.write("\n")
+            out.flush()
             self._at_line_start = True
 
     def finish(self, outcome: Optional[TurnOutcome], *, duration_ms: int,
@@ -237,6 +242,8 @@ class TextWriter(OutputWriter):
             hint = _hint_for(outcome.subtype)
             if hint:
                 self.notice(f"hint: {hint}")
+        elif outcome is not None and outcome.structured_output is not None:
+            write_json_line(self.out, {"value": outcome.structured_output.value}, only="value")
         elif outcome is not None and not self._wrote_text and outcome.result:
             self._write_text(outcome.result.rstrip("\n") + "\n")
 
@@ -329,12 +336,16 @@ def notice_object(info: RunInfo, text: str, *, level: str = "info") -> Dict[str,
             "session_id": info.session_id, "uuid": uuid4()}
 
 
-def write_json_line(stream: IO[str], obj: Dict[str, Any]) -> None:
+def write_json_line(stream: IO[str], obj: Dict[str, Any], *, only: Optional[str] = None) -> None:
     """One NDJSON line, flushed, with secrets (keys, tokens, proxy passwords a tool may have printed)
-    replaced: nothing claw writes may carry them, whatever the model or a tool produced."""
+    replaced: nothing claw writes may carry them, whatever the model or a tool produced. ``only``: write
+    just that member of ``obj`` (any JSON value), redacted the same way."""
     from claw.redact import redact_obj
 
-    stream.write(json.dumps(redact_obj(obj), ensure_ascii=False, separators=(",", ":"), default=str) + "\n")
+    clean = redact_obj(obj)
+    if only is not None:
+        clean = clean[only]
+    stream.write(json.dumps(clean, ensure_ascii=False, separators=(",", ":"), default=str) + "\n")
     stream.flush()
 
 

@@ -12,8 +12,10 @@ Two fields change the run itself, and claw acts on both:
   run; the answer says ``mcp_servers_applied: true``. Without ``--await-initialize`` they arrive too late
   and the answer says ``false`` (the SDK then warns).
 
-Fields that would change the run but that claw cannot honour yet (``agents``: subagent definitions;
-``jsonSchema``: structured output) make the initialize request fail with an error naming them
+``jsonSchema`` (structured output) is applied by claw.runtime.structured_output.apply_initialize.
+
+Fields that would change the run but that claw cannot honour yet (``agents``: subagent definitions)
+make the initialize request fail with an error naming them
 (``unsupported_fields``), and every turn of the session fails with it too (the SDK sends the first prompt
 without waiting for the answer), so the SDK's ``query()`` throws instead of running without them.
 
@@ -59,7 +61,6 @@ async def read_initialize(transport: Any) -> EarlyInitialize:
 
 _UNSUPPORTED = {
     "agents": "subagent definitions (the 'agents' option) are not supported",
-    "jsonSchema": "structured output (outputFormat json_schema) is not implemented",
 }
 
 

@@ -211,6 +211,11 @@ def prepare(args: RunArgs, *, sink: Any, prompter: Any = None, base_env: Optiona
         sink=sink,
         cost_of=lambda model, usage: resolved.info.cost_usd(usage),
     )
+    if args.json_schema is not None:  # --json-schema: the StructuredOutput tool and its turn rules
+        from claw.runtime.structured_output import enable
+
+        enable(agent, args.json_schema, env=env, listed=info.tools)
+        info.structured = True
     return Prepared(agent=agent, session=session, provider=provider, info=info, policy=policy,
                     tool_runner=runner, settings=loaded, env=env, net_config=net, resolved_model=resolved,
                     start_source=start_source, remote=remote, scratch=scratch)

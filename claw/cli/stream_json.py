@@ -328,6 +328,14 @@ class HostSession:
                 from claw.cli.sdk_initialize import unsupported_fields
 
                 self._refused = unsupported_fields(request)
+                if self._refused is None and request.get("jsonSchema") is not None:  # structured output
+                    from claw.runtime.structured_output import apply_initialize
+
+                    try:
+                        apply_initialize(self.prepared.agent, request, env=self.prepared.env,
+                                         listed=self.prepared.info.tools)
+                    except ClawError as exc:
+                        self._refused = exc
                 if self._refused is not None:
                     self._notice_error(self._refused)
             key = str(request_id)
