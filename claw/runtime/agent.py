@@ -115,8 +115,8 @@ class Agent:
                     if structured is not None:  # no value yet: remind the model, or give up
                         reminder = structured.after_text()
                         if reminder is None:
-                            return outcome.finish("error_max_structured_output_retries", stop_reason=response.stop_reason,
-                                                  error=structured.error())
+                            return outcome.finish("error_max_structured_output_retries",
+                                                  stop_reason=response.stop_reason, error=structured.error())
                         self._append_user({"role": "user", "content": [{"type": "text", "text": reminder}]})
                         continue
                     return outcome.finish("success", stop_reason=response.stop_reason)

@@ -404,8 +404,8 @@ def test_same_exit_code_and_message_sequence(runs: Dict[str, Dict[str, Run]], sc
     assert claw.code == expected, f"claw exited {claw.code}: {claw.stderr[-2000:]}"
     cc_kinds = [kind(m) for m in normalised_claude_code(scenario, cc.messages)]
     claw_kinds = [kind(m) for m in claw.messages]
-    assert claw_kinds == cc_kinds, (
-        f"message sequences differ beyond SEQUENCE_DIFFERENCES:\n  Claude Code: {cc_kinds}\n  claw:        {claw_kinds}")
+    assert claw_kinds == cc_kinds, ("message sequences differ beyond SEQUENCE_DIFFERENCES:\n"
+                                    f"  Claude Code: {cc_kinds}\n  claw:        {claw_kinds}")
 
 
 @pytest.mark.parametrize("scenario", [s.name for s in SCENARIOS])
