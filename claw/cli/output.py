@@ -332,10 +332,15 @@ class StreamJsonWriter(OutputWriter):
             if event.request_id:
                 line["request_id"] = event.request_id
             self.emit(line)
-        elif isinstance(event, UserMessage) and (event.is_tool_results or self.replay_user_messages):
-            # As Claude Code: the prompt itself is echoed back only with --replay-user-messages.
-            self.emit({"type": "user", "message": event.message, "parent_tool_use_id": None,
-                       "session_id": sid, "uuid": event.uuid, "timestamp": timestamp()})
+        elif isinstance(event, UserMessage) and (event.is_tool_results or event.synthetic
+                                                 or self.replay_user_messages):
+            # As Claude Code: the prompt itself is echoed back only with --replay-user-messages; claw's
+            # own reminders are written, marked isSynthetic.
+            line = {"type": "user", "message": event.message, "parent_tool_use_id": None,
+                    "session_id": sid, "uuid": event.uuid, "timestamp": timestamp()}
+            if event.synthetic:
+                line["isSynthetic"] = True
+            self.emit(line)
         elif isinstance(event, Notice):
             self.notice("claw: " + event.text)
 

@@ -117,7 +117,8 @@ class Agent:
                         if reminder is None:
                             return outcome.finish("error_max_structured_output_retries",
                                                   stop_reason=response.stop_reason, error=structured.error())
-                        self._append_user({"role": "user", "content": [{"type": "text", "text": reminder}]})
+                        self._append_user({"role": "user", "content": [{"type": "text", "text": reminder}]},
+                                          synthetic=True)
                         continue
                     return outcome.finish("success", stop_reason=response.stop_reason)
                 batch = await self.tools.run_all(calls, response.invalid_tool_inputs, outcome.record)
@@ -259,9 +260,10 @@ class Agent:
 
     # -- history -----------------------------------------------------------------------------------
 
-    def _append_user(self, message: Message, *, tool_results: bool = False) -> None:
+    def _append_user(self, message: Message, *, tool_results: bool = False, synthetic: bool = False) -> None:
         record_uuid = self.session.append_message(message)
-        self.sink(UserMessage(message, uuid=record_uuid or uuid4(), is_tool_results=tool_results))
+        self.sink(UserMessage(message, uuid=record_uuid or uuid4(), is_tool_results=tool_results,
+                              synthetic=synthetic))
 
     def _append_assistant(self, response: ModelResponse) -> None:
         message = response.to_message()

@@ -43,6 +43,7 @@ class UserMessage:
     message: Message
     uuid: str
     is_tool_results: bool = False
+    synthetic: bool = False  # written by claw, not the user: a reminder (structured output)
 
 
 @dataclass(frozen=True)

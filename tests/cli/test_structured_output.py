@@ -123,3 +123,12 @@ def test_malformed_json_is_a_usage_error(tmp_path, work, monkeypatch) -> None:
         env = isolated_env(srv.env(), tmp_path / "home")
         run = run_inprocess(["-p", "x", "--json-schema", "{not json"], env, monkeypatch, work)
     assert run.code == 2 and "--json-schema is not valid JSON" in run.stderr
+
+
+def test_the_reminder_is_a_synthetic_user_message_in_stream_json(tmp_path, work, monkeypatch) -> None:
+    with ModelServer([reply(text="prose"), _so({"name": "x", "n": 3})]) as srv:
+        run = _run(srv, tmp_path, work, monkeypatch, fmt="stream-json")
+    kinds = [(line["type"], line.get("isSynthetic")) for line in run.lines]
+    assert kinds == [("system", None), ("assistant", None), ("user", True), ("assistant", None), ("user", None),
+                     ("result", None)]
+    assert ENFORCE in run.lines[2]["message"]["content"][0]["text"]

@@ -21,7 +21,8 @@ Claude Code runs with a private HOME and CLAUDE_CONFIG_DIR, the fake server's ad
 non-essential traffic, telemetry, error reporting and auto-updater off, and ``--permission-mode
 bypassPermissions`` (``IS_SANDBOX=1`` allows that mode as root); claw gets the same flags. The scenarios:
 a one-shot text answer, a Bash tool round trip, ``--max-turns 1`` reached, an API error (400, not
-retried), stream-json input with two user messages, ``--include-partial-messages``, ``--json-schema``.
+retried), stream-json input with two user messages, ``--include-partial-messages``, ``--json-schema``
+answered at once, and ``--json-schema`` answered in prose, then with an invalid value, then a valid one.
 All of it takes a few seconds. Skipped when the Python SDK (and so the binary) is not installed, except
 in CI, where scripts/test installs it and its absence is a failure.
 """
@@ -238,6 +239,7 @@ SCENARIOS = [
     Scenario("two_users", stdin=["first", "second"]),
     Scenario("partial", flags=["--include-partial-messages"]),
     Scenario("json_schema", flags=["--json-schema", json.dumps(SCHEMA)]),
+    Scenario("json_schema_retries", flags=["--json-schema", json.dumps(SCHEMA)]),
 ]
 
 
@@ -265,6 +267,11 @@ def answer(scenario: str, req: RecordedRequest) -> Dict[str, Any]:
         return reply(tool_uses=[tool_use(name, {"command": "echo hi", "description": "Print hi"})])
     if scenario == "json_schema":
         return reply(tool_uses=[tool_use("StructuredOutput", {"answer": "hi"})])
+    if scenario == "json_schema_retries":  # prose (a reminder follows), a value of the wrong type, a valid one
+        answered = sum(1 for m in messages if m.get("role") == "assistant")
+        if answered == 0:
+            return reply("hi, in prose")
+        return reply(tool_uses=[tool_use("StructuredOutput", {"answer": 5 if answered == 1 else "hi"})])
     if scenario == "two_users":
         return reply(f"answer {sum(1 for m in messages if m.get('role') == 'user')}")
     return reply("Hello from the fake model.")
@@ -416,12 +423,18 @@ def test_same_key_sets(runs: Dict[str, Dict[str, Run]], scenario: str) -> None:
                           + "\n  ".join(problems) + "\n\nthe table:\n" + differences_table())
 
 
-def test_structured_output_is_the_same_value(runs: Dict[str, Dict[str, Run]]) -> None:
-    cc, claw = runs["json_schema"][CC].messages[-1], runs["json_schema"][CLAW].messages[-1]
-    assert cc["structured_output"] == claw["structured_output"] == {"answer": "hi"}
-    assert json.loads(cc["result"]) == json.loads(claw["result"])
-    assert "StructuredOutput" in cc.get("tools", runs["json_schema"][CC].messages[0]["tools"])
-    assert "StructuredOutput" in runs["json_schema"][CLAW].messages[0]["tools"]
+@pytest.mark.parametrize("scenario", ["json_schema", "json_schema_retries"])
+def test_structured_output_is_the_same_value_after_the_same_feedback(runs: Dict[str, Dict[str, Run]],
+                                                                     scenario: str) -> None:
+    cc, claw = runs[scenario][CC].messages, runs[scenario][CLAW].messages
+    assert cc[-1]["structured_output"] == claw[-1]["structured_output"] == {"answer": "hi"}
+    assert json.loads(cc[-1]["result"]) == json.loads(claw[-1]["result"])
+    assert "StructuredOutput" in cc[0]["tools"] and "StructuredOutput" in claw[0]["tools"]
+    # what the model read back: the reminder and the schema problems, word for word
+    def fed_back(messages: List[Dict[str, Any]]) -> List[Any]:
+        return [(b.get("text") or b.get("content"), bool(b.get("is_error")))
+                for m in messages if m["type"] == "user" for b in m["message"]["content"]]
+    assert fed_back(claw) == fed_back(cc)
 
 
 def test_every_listed_difference_is_still_real(runs: Dict[str, Dict[str, Run]]) -> None:
