@@ -18,7 +18,7 @@ This module parses only: it does not read settings, check that files exist, or r
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from claw.errors import UsageError
 
@@ -68,6 +68,8 @@ class RunArgs:
     allow_dangerously_skip_permissions: bool = False
     no_session_persistence: bool = False  # --no-session-persistence: no session file is written
     sdk_url: Optional[str] = None
+    # --json-schema: the answer must be a value of this schema (claw.runtime.structured_output)
+    json_schema: Optional[Dict[str, Any]] = None
     replay_user_messages: bool = False  # stream-json input: echo the host's user messages back
     ignored: List[str] = field(default_factory=list)  # accepted for SDK compatibility, not acted on
     # --output-format as written (before --sdk-url implies stream-json): failures before a run could
@@ -108,6 +110,7 @@ _VALUES = {
     "-r": "resume", "--resume": "resume", "--session-id": "session_id",
     "--settings": "settings", "--setting-sources": "setting_sources",
     "--cwd": "cwd", "--thinking": "thinking", "--sdk-url": "sdk_url",
+    "--json-schema": "json_schema",
 }
 _LISTS = {  # repeatable: every value is kept
     "--allowedTools": "allowed_tools", "--allowed-tools": "allowed_tools",
@@ -125,7 +128,6 @@ _IGNORED_SWITCHES = ("--debug", "--debug-to-stderr", "--include-hook-events")
 # Refused by name: the SDKs may pass them, and running without what they ask for would quietly give the
 # host less than it asked (no budget cap, no schema check, no fallback...). flag -> (takes a value, why).
 _REFUSED = {
-    "--json-schema": (True, "structured output (outputFormat json_schema) is not implemented"),
     "--max-budget-usd": (True, "a spending cap is not enforced"),
     "--task-budget": (True, "a task budget is not enforced"),
     "--fallback-model": (True, "no fallback model is tried when the model is overloaded"),
@@ -317,6 +319,10 @@ def _setting_sources(value: str) -> List[str]:
 def _checked(flag: str, dest: str, value: str) -> object:
     if dest == "setting_sources":
         return _setting_sources(value)
+    if dest == "json_schema":  # parsed and checked here: a schema claw cannot check fails before any request
+        from claw.runtime.structured_output import parse_schema
+
+        return parse_schema(value, source=flag)
     choices = _CHOICES.get(dest)
     if choices is not None and value not in choices:
         raise _usage(f"{flag}: invalid choice {value!r} (choose from {', '.join(choices)})")

@@ -69,6 +69,13 @@ def result_object(outcome: Optional[TurnOutcome], info: RunInfo, *, duration_ms:
         "uuid": uuid4(),
     }
     obj["stop_reason"] = outcome.stop_reason if outcome is not None else None
+    if outcome is not None and outcome.structured_output is not None:  # --json-schema / outputFormat
+        obj["structured_output"] = outcome.structured_output.value
+    reason = terminal_reason(subtype, error)
+    if reason is not None:
+        obj["terminal_reason"] = reason
+    if subtype == "success" or getattr(error, "status", None) is not None:  # as Claude Code
+        obj["api_error_status"] = getattr(error, "status", None)
     if error is not None:
         obj["error"] = error.to_dict()
         if obj["error"]["hint"] and info.session_id:
@@ -82,6 +89,32 @@ def result_object(outcome: Optional[TurnOutcome], info: RunInfo, *, duration_ms:
     if is_error:  # the Agent SDKs build the error they throw from these
         obj["errors"] = [obj["error"]["message"]]
     return obj
+
+
+_TERMINAL_BY_SUBTYPE = {"success": "completed", "error_max_turns": "max_turns",
+                        "error_max_structured_output_retries": "structured_output_retry_exhausted"}
+_TERMINAL_BY_KIND = {"interrupted": "aborted_streaming", "hook_blocked": "hook_stopped", "stopped": "hook_stopped"}
+
+
+def terminal_reason(subtype: str, error: Optional[ClawError]) -> Optional[str]:
+    """Why the turn ended, in the Agent SDKs' ``TerminalReason`` words; None when none of them fits."""
+    if error is None or subtype != "error_during_execution":
+        return _TERMINAL_BY_SUBTYPE.get(subtype)
+    if error.kind in _TERMINAL_BY_KIND:
+        return _TERMINAL_BY_KIND[error.kind]
+    if error.failure_class == "context_window":
+        return "prompt_too_long"
+    if error.failure_class.startswith("provider_") or error.failure_class == "request_size":
+        return "api_error"
+    return None
+
+
+def timestamp() -> str:
+    """Now, as Claude Code stamps its messages: ISO 8601 in UTC with milliseconds (``...T09:00:56.101Z``)."""
+    import datetime
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
 
 
 def model_usage(outcome: Optional[TurnOutcome]) -> Dict[str, Dict[str, Any]]:
@@ -179,8 +212,9 @@ class TextWriter(OutputWriter):
             self._write_text(held)
 
     def _write_text(self, text: str) -> None:
-        self.out.write(self.redactor.redact_text(text))
-        self.out.flush()
+        out = self.err if self.info.structured else self.out  # stdout is for the value alone
+        out.write(self.redactor.redact_text(text))
+        out.flush()
         self._at_line_start = text.endswith("\n")
 
     def __call__(self, event: Any) -> None:
@@ -210,8 +244,9 @@ class TextWriter(OutputWriter):
     def _end_line(self) -> None:
         self._flush_text()
         if not self._at_line_start:
-            self.out.write("\n")
-            self.out.flush()
+            out = self.err if self.info.structured else self.out
+            out.write("\n")
+            out.flush()
             self._at_line_start = True
 
     def finish(self, outcome: Optional[TurnOutcome], *, duration_ms: int,
@@ -228,6 +263,8 @@ class TextWriter(OutputWriter):
             hint = _hint_for(outcome.subtype)
             if hint:
                 self.notice(f"hint: {hint}")
+        elif outcome is not None and outcome.structured_output is not None:
+            write_json_line(self.out, {"value": outcome.structured_output.value}, self.redactor, only="value")
         elif outcome is not None and not self._wrote_text and outcome.result:
             self._write_text(outcome.result.rstrip("\n") + "\n")
 
@@ -281,12 +318,20 @@ class StreamJsonWriter(OutputWriter):
             message = {"id": event.message_id, "type": "message", "role": "assistant", "model": event.model,
                        "content": event.message["content"], "stop_reason": event.stop_reason,
                        "stop_sequence": None, "usage": event.usage.to_dict()}
-            self.emit({"type": "assistant", "message": message, "parent_tool_use_id": None,
-                       "session_id": sid, "uuid": event.uuid})
-        elif isinstance(event, UserMessage) and (event.is_tool_results or self.replay_user_messages):
-            # As Claude Code: the prompt itself is echoed back only with --replay-user-messages.
-            self.emit({"type": "user", "message": event.message, "parent_tool_use_id": None,
-                       "session_id": sid, "uuid": event.uuid})
+            line = {"type": "assistant", "message": message, "parent_tool_use_id": None,
+                    "session_id": sid, "uuid": event.uuid, "timestamp": timestamp()}
+            if event.request_id:
+                line["request_id"] = event.request_id
+            self.emit(line)
+        elif isinstance(event, UserMessage) and (event.is_tool_results or event.synthetic
+                                                 or self.replay_user_messages):
+            # As Claude Code: the prompt itself is echoed back only with --replay-user-messages; claw's
+            # own reminders are written, marked isSynthetic.
+            line = {"type": "user", "message": event.message, "parent_tool_use_id": None,
+                    "session_id": sid, "uuid": event.uuid, "timestamp": timestamp()}
+            if event.synthetic:
+                line["isSynthetic"] = True
+            self.emit(line)
         elif isinstance(event, Notice):
             self.notice("claw: " + event.text)
 
@@ -321,10 +366,15 @@ def notice_object(info: RunInfo, text: str, *, level: str = "info") -> Dict[str,
             "session_id": info.session_id, "uuid": uuid4()}
 
 
-def write_json_line(stream: IO[str], obj: Dict[str, Any], redactor: "Redactor") -> None:
+def write_json_line(stream: IO[str], obj: Dict[str, Any], redactor: "Redactor", *, only: Optional[str] = None
+                    ) -> None:
     """One NDJSON line, flushed, with secrets (keys, tokens, proxy passwords a tool may have printed)
-    replaced: nothing claw writes may carry them, whatever the model or a tool produced."""
-    stream.write(json.dumps(redactor.redact_obj(obj), ensure_ascii=False, separators=(",", ":"), default=str) + "\n")
+    replaced: nothing claw writes may carry them, whatever the model or a tool produced. ``only``: write
+    just that member of ``obj`` (any JSON value), redacted the same way."""
+    clean = redactor.redact_obj(obj)
+    if only is not None:
+        clean = clean[only]
+    stream.write(json.dumps(clean, ensure_ascii=False, separators=(",", ":"), default=str) + "\n")
     stream.flush()
 
 

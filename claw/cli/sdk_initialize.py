@@ -12,8 +12,10 @@ Two fields change the run itself, and claw acts on both:
   run; the answer says ``mcp_servers_applied: true``. Without ``--await-initialize`` they arrive too late
   and the answer says ``false`` (the SDK then warns).
 
-Fields that would change the run but that claw cannot honour yet (``agents``: subagent definitions;
-``jsonSchema``: structured output) make the initialize request fail with an error naming them
+``jsonSchema`` (structured output) is applied by claw.runtime.structured_output.apply_initialize.
+
+Fields that would change the run but that claw cannot honour yet (``agents``: subagent definitions)
+make the initialize request fail with an error naming them
 (``unsupported_fields``), and every turn of the session fails with it too (the SDK sends the first prompt
 without waiting for the answer), so the SDK's ``query()`` throws instead of running without them.
 
@@ -62,7 +64,6 @@ async def read_initialize(transport: Any) -> EarlyInitialize:
 
 _UNSUPPORTED = {
     "agents": "subagent definitions (the 'agents' option) are not supported",
-    "jsonSchema": "structured output (outputFormat json_schema) is not implemented",
 }
 
 
@@ -73,6 +74,21 @@ def unsupported_fields(request: Dict[str, Any]) -> Optional[UsageError]:
         if request.get(name):
             return UsageError(f"initialize: '{name}' is not supported by this claw version yet: {reason}",
                               hint=f"leave out the SDK's {name!r} option", kind="unsupported_option")
+    return None
+
+
+def apply_json_schema(run: "Run", request: Dict[str, Any]) -> Optional[ClawError]:
+    """``jsonSchema`` (structured output) applied to ``run`` at once (the SDK sends the first prompt
+    without waiting for the answer); the error that refuses it, or None."""
+    if request.get("jsonSchema") is None:
+        return None
+    from claw.runtime.structured_output import apply_initialize
+
+    try:
+        apply_initialize(run.agent, request, env=run.env, listed=run.info.tools)
+    except ClawError as exc:
+        return exc
+    run.info.structured = True
     return None
 
 

@@ -274,9 +274,9 @@ class HostSession:
             if request.get("subtype") == "initialize" and self._refused is None:
                 # Checked now, not in the handler task: the SDK sends the first prompt without waiting
                 # for the answer, and that turn must fail too.
-                from claw.cli.sdk_initialize import unsupported_fields
+                from claw.cli.sdk_initialize import apply_json_schema, unsupported_fields
 
-                self._refused = unsupported_fields(request)
+                self._refused = unsupported_fields(request) or apply_json_schema(self.run, request)
                 if self._refused is not None:
                     self._notice_error(self._refused)
             key = str(request_id)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 from claw.api.types import Block, Message, MessageDone, ModelRequest, ModelResponse, Usage
 from claw.errors import ClawError
@@ -76,6 +76,8 @@ class Agent:
         self.cost_of = cost_of  # (model, Usage) -> float | None
         # (tokens, message count, last message) of the history the provider last counted
         self._known_prompt: Optional[Tuple[int, int, Message]] = None
+        # claw.runtime.structured_output.StructuredOutput with --json-schema (its enable() sets it)
+        self.structured_output: Any = None
 
     @property
     def messages(self) -> List[Message]:
@@ -84,6 +86,9 @@ class Agent:
     async def run(self, prompt: Prompt) -> TurnOutcome:
         """Run one user turn. ``prompt`` is a string or a list of content blocks."""
         outcome = _OutcomeBuilder(self)
+        structured = self.structured_output
+        if structured is not None:
+            structured.start_turn()
         try:
             content = await self._user_prompt(prompt, outcome)
             if content is None:  # a failure for the caller: nothing it asked for was done
@@ -107,6 +112,14 @@ class Agent:
                         outcome.stop_hook_continued = True
                         self._append_user({"role": "user", "content": [{"type": "text", "text": stop}]})
                         continue
+                    if structured is not None:  # no value yet: remind the model, or give up
+                        reminder = structured.after_text()
+                        if reminder is None:
+                            return outcome.finish("error_max_structured_output_retries",
+                                                  stop_reason=response.stop_reason, error=structured.error())
+                        self._append_user({"role": "user", "content": [{"type": "text", "text": reminder}]},
+                                          synthetic=True)
+                        continue
                     return outcome.finish("success", stop_reason=response.stop_reason)
                 batch = await self.tools.run_all(calls, response.invalid_tool_inputs, outcome.record)
                 self._append_user({"role": "user", "content": batch.results}, tool_results=True)
@@ -114,6 +127,14 @@ class Agent:
                     return outcome.finish("error_during_execution", stop_reason="hook_stopped", error=ClawError(
                         f"the run was stopped before the model finished: {batch.stop_reason}",
                         kind="stopped", failure_class="tool"))
+                if structured is not None:
+                    verdict = structured.after_tools(calls)
+                    if verdict == "done":
+                        return outcome.finish("success", stop_reason=response.stop_reason,
+                                              structured=structured.value())
+                    if verdict == "exhausted":
+                        return outcome.finish("error_max_structured_output_retries", stop_reason=response.stop_reason,
+                                              error=structured.error())
         except asyncio.CancelledError:
             self._close_open_tool_uses()
             raise
@@ -239,9 +260,10 @@ class Agent:
 
     # -- history -----------------------------------------------------------------------------------
 
-    def _append_user(self, message: Message, *, tool_results: bool = False) -> None:
+    def _append_user(self, message: Message, *, tool_results: bool = False, synthetic: bool = False) -> None:
         record_uuid = self.session.append_message(message)
-        self.sink(UserMessage(message, uuid=record_uuid or uuid4(), is_tool_results=tool_results))
+        self.sink(UserMessage(message, uuid=record_uuid or uuid4(), is_tool_results=tool_results,
+                              synthetic=synthetic))
 
     def _append_assistant(self, response: ModelResponse) -> None:
         message = response.to_message()
@@ -298,10 +320,12 @@ class _OutcomeBuilder:
             total = None if before.cost_usd is None or cost is None else before.cost_usd + cost
             self.by_model[model] = ModelTally(before.usage + response.usage, total)
 
-    def finish(self, subtype: str, *, stop_reason: Optional[str] = None, error: Optional[Exception] = None
-               ) -> TurnOutcome:
+    def finish(self, subtype: str, *, stop_reason: Optional[str] = None, error: Optional[Exception] = None,
+               structured: Any = None) -> TurnOutcome:
         result = self.last_text
-        if error is not None:
+        if structured is not None:  # as Claude Code: the result text is the value as JSON
+            result = structured.to_json()
+        elif error is not None:
             result = str(error)
         elif subtype == "error_max_turns":
             result = f"reached the maximum of {self.agent.settings.max_turns} turns"
@@ -318,6 +342,7 @@ class _OutcomeBuilder:
             tool_uses=self.record.uses,
             tool_results=self.record.results,
             model_usage=dict(self.by_model),
+            structured_output=structured,
         )
 
 

@@ -43,6 +43,7 @@ class UserMessage:
     message: Message
     uuid: str
     is_tool_results: bool = False
+    synthetic: bool = False  # written by claw, not the user: a reminder (structured output)
 
 
 @dataclass(frozen=True)
@@ -99,7 +100,7 @@ class ModelTally:
 class TurnOutcome:
     """How one ``Agent.run`` ended: the fields of the contract's result object."""
 
-    subtype: str  # success | error_max_turns | error_during_execution
+    subtype: str  # success | error_max_turns | error_during_execution | error_max_structured_output_retries
     result: str
     num_turns: int
     usage: Usage
@@ -111,6 +112,8 @@ class TurnOutcome:
     tool_uses: List[Dict[str, Any]] = field(default_factory=list)
     tool_results: List[Dict[str, Any]] = field(default_factory=list)
     model_usage: Dict[str, ModelTally] = field(default_factory=dict)  # by the model that answered
+    # with a JSON schema: the claw.runtime.structured_output.StructuredValue the model returned
+    structured_output: Any = None
 
     @property
     def is_error(self) -> bool:

@@ -74,6 +74,7 @@ class RunOptions:
     betas: Tuple[str, ...] = ()
     mcp_config: Tuple[str, ...] = ()  # --mcp-config values: files or inline JSON
     strict_mcp_config: bool = False
+    json_schema: Optional[Dict[str, Any]] = None  # --json-schema: the answer must be a value of this schema
     base_env: Optional[Mapping[str, str]] = None  # the process environment; None: os.environ
 
 
@@ -89,6 +90,7 @@ class RunInfo:
     tools: List[str] = field(default_factory=list)
     mcp_servers: List[Dict[str, Any]] = field(default_factory=list)
     api_key_source: str = "none"
+    structured: bool = False  # --json-schema: text mode prints the value on stdout, the prose on stderr
 
 
 def load_settings_for(options: RunOptions) -> Tuple["LoadedSettings", Dict[str, str]]:
@@ -444,6 +446,11 @@ def _assemble(options: RunOptions, loaded: "LoadedSettings", env: Dict[str, str]
         sink=sink,
         cost_of=lambda model, usage: resolved.info.cost_usd(usage),
     )
+    if options.json_schema is not None:  # the StructuredOutput tool and its turn rules
+        from claw.runtime.structured_output import enable
+
+        enable(agent, options.json_schema, env=env, listed=info.tools)
+        info.structured = True
     return Run(options=options, loaded=loaded, env=env, net_config=net, resolved=resolved, provider=provider,
                session=session, policy=policy, tools=runner, agent=agent, info=info, redactor=redactor,
                remote=remote, start_source=start_source, scratch=scratch)

@@ -4,6 +4,7 @@ contract's result object, permissions, max turns, usage errors in JSON modes, se
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -345,3 +346,29 @@ def test_an_error_result_carries_errors_and_a_stop_reason(work, home, monkeypatc
     assert run.code == 1 and obj["subtype"] == "error_max_turns"
     assert obj["errors"] == [obj["error"]["message"]] and "maximum of 1 turns" in obj["errors"][0]
     assert "stop_reason" in obj
+
+
+@pytest.mark.parametrize("script, argv, reason, status", [
+    ([reply(text="done")], [], "completed", None),
+    ([reply(tool_uses=[tool_use("read_file", {"path": "hello.txt"})])], ["--max-turns", "1"], "max_turns", "absent"),
+    ([error(400, "invalid_request_error", "bad prompt")], [], "api_error", 400),
+])
+def test_terminal_reason_and_api_error_status_as_claude_code_writes_them(work, home, monkeypatch, script, argv,
+                                                                         reason, status):
+    with ModelServer(script) as srv:
+        run = run_inprocess(["-p", "x", "--output-format", "json", *argv], isolated_env(srv.env(), home),
+                            monkeypatch, work)
+    obj = run.json
+    assert obj["terminal_reason"] == reason
+    assert obj.get("api_error_status", "absent") == status
+
+
+def test_stream_json_messages_carry_a_timestamp_and_the_request_id(work, home, monkeypatch):
+    with ModelServer([reply(tool_uses=[tool_use("read_file", {"path": "hello.txt"})], request_id="req_abc"),
+                      reply(text="done")]) as srv:
+        run = run_inprocess(["-p", "x", "--output-format", "stream-json"], isolated_env(srv.env(), home),
+                            monkeypatch, work)
+    assistant, user = run.lines[1], run.lines[2]
+    assert assistant["type"] == "assistant" and assistant["request_id"] == "req_abc"
+    for line in (assistant, user):
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", line["timestamp"]), line["timestamp"]

@@ -268,3 +268,22 @@ def test_in_process_sdk_mcp_tool_called_by_the_model(claw_cli, workspace):
     block = _tool_results(requests[1].json)["toolu_add"]
     assert not block.get("is_error") and _text(block) == "sum=5"
     assert isinstance(messages[-1], ResultMessage) and messages[-1].result == "2 + 3 = 5"
+
+
+def test_output_format_gives_structured_output(claw_cli, workspace):
+    """The Python SDK's ``output_format`` (``--json-schema``): the model's StructuredOutput call is the
+    result's ``structured_output``, and the SDK reads the terminal reason."""
+    stderr: List[str] = []
+    schema = {"type": "object", "properties": {"lines": {"type": "integer"}}, "required": ["lines"]}
+
+    async def main():
+        with ModelServer([reply(tool_uses=[tool_use("StructuredOutput", {"lines": 30})])]) as srv:
+            options = _options(claw_cli, srv, workspace, stderr,
+                               output_format={"type": "json_schema", "schema": schema})
+            return [m async for m in query(prompt="Count the lines", options=options)], srv.requests
+
+    messages, requests = _run(main())
+    result = messages[-1]
+    assert isinstance(result, ResultMessage) and result.subtype == "success", stderr
+    assert result.structured_output == {"lines": 30} and result.terminal_reason == "completed"
+    assert any(t["name"] == "StructuredOutput" and t["input_schema"] == schema for t in requests[0].json["tools"])

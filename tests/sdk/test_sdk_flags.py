@@ -164,9 +164,9 @@ def test_required_sandbox_is_refused(work: Path) -> None:
     assert code == 2 and "sandbox settings with failIfUnavailable are not supported" in result["result"]
 
 
-@pytest.mark.parametrize("field", ["agents", "jsonSchema"])
+@pytest.mark.parametrize("field", ["agents"])
 def test_initialize_fields_claw_cannot_honour_fail_naming_them(work: Path, field: str) -> None:
-    value = {"reviewer": {"description": "reviews", "prompt": "Review."}} if field == "agents" else {"type": "object"}
+    value = {"reviewer": {"description": "reviews", "prompt": "Review."}}
     with ModelServer([]) as srv, ClawProcess([], env=_env(srv, work), cwd=work) as claw:
         claw.control("init", "initialize", **{field: value})
         claw.user("sent without waiting for the answer, as the SDK does")
@@ -177,3 +177,40 @@ def test_initialize_fields_claw_cannot_honour_fail_naming_them(work: Path, field
     assert answer["subtype"] == "error"
     assert f"'{field}' is not supported by this claw version yet" in answer["error"]
     assert result["is_error"] and f"'{field}' is not supported" in result["result"] and code == 2
+
+
+SCHEMA = {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}
+
+
+def test_initialize_json_schema_gives_structured_output(work: Path) -> None:
+    """The TypeScript SDK sends outputFormat's schema in initialize (and as --json-schema): claw applies it
+    before the first turn, even when the prompt follows without waiting for the answer."""
+    script = [reply(tool_uses=[tool_use("StructuredOutput", {"n": 7})])]
+    with ModelServer(script) as srv, ClawProcess([], env=_env(srv, work), cwd=work) as claw:
+        claw.control("init", "initialize", jsonSchema=SCHEMA)
+        claw.user("count")
+        answer = claw.control_response("init", 30)
+        messages = claw.until_result(30)
+        assert claw.wait(30) == 0
+    assert answer["subtype"] == "success"
+    assert "StructuredOutput" in messages[0]["tools"]
+    assert messages[-1]["structured_output"] == {"n": 7} and messages[-1]["subtype"] == "success"
+    assert any(t["name"] == "StructuredOutput" and t["input_schema"] == SCHEMA for t in srv.requests[0].json["tools"])
+
+
+@pytest.mark.parametrize("schema, words", [
+    ({"type": "object", "properties": {"n": {"type": "string"}}}, "differs from the --json-schema"),
+    ({"type": "object", "dependentRequired": {}}, "'dependentRequired'"),
+])
+def test_initialize_json_schema_claw_cannot_use_fails_the_turns(work: Path, schema: Dict[str, Any],
+                                                                 words: str) -> None:
+    with ModelServer([]) as srv, \
+            ClawProcess(["--json-schema", json.dumps(SCHEMA)], env=_env(srv, work), cwd=work) as claw:
+        claw.control("init", "initialize", jsonSchema=schema)
+        claw.user("count")
+        answer = claw.control_response("init", 30)
+        result = claw.until_result(30)[-1]
+        code = claw.wait(30)
+        assert srv.requests == []
+    assert answer["subtype"] == "error" and words in answer["error"]
+    assert result["is_error"] and words in result["result"] and code == 2

@@ -224,7 +224,6 @@ def test_no_system_prompt_option_means_no_base_prompt(tmp_path: Path, work: Path
 
 
 @pytest.mark.parametrize("options, flag", [
-    ({"outputFormat": {"type": "json_schema", "schema": {"type": "object"}}}, "--json-schema"),
     ({"maxBudgetUsd": 1.5}, "--max-budget-usd"),
     ({"fallbackModel": "claude-haiku-4-5"}, "--fallback-model"),
     ({"effort": "high"}, "--effort"),
@@ -236,6 +235,32 @@ def test_unsupported_options_fail_naming_the_flag(tmp_path: Path, work: Path, op
     assert end["kind"] == "error"
     assert f"{flag} is not supported by this claw version yet" in end["message"]
     assert srv.requests == []  # refused before any request
+
+
+def test_output_format_json_schema_gives_structured_output(tmp_path: Path, work: Path) -> None:
+    """outputFormat arrives as --json-schema and as initialize's jsonSchema; the first answer breaks the
+    schema, the model reads why and corrects it."""
+    schema = {"type": "object", "properties": {"city": {"type": "string"}, "population": {"type": "integer"}},
+              "required": ["city", "population"], "additionalProperties": False}
+    script = [reply(tool_uses=[tool_use("StructuredOutput", {"city": "Paris", "population": "2M"})]),
+              reply(tool_uses=[tool_use("StructuredOutput", {"city": "Paris", "population": 2102650})])]
+    with ModelServer(script) as srv:
+        messages, end = run_ts(tmp_path, srv, work, outputFormat={"type": "json_schema", "schema": schema})
+    assert end["kind"] == "end", end
+    result = _result(messages)
+    assert result["subtype"] == "success" and result["structured_output"] == {"city": "Paris", "population": 2102650}
+    retry = srv.requests[1].json["messages"][-1]["content"][0]
+    assert retry["is_error"] is True and "/population: must be integer" in json.dumps(retry["content"])
+
+
+def test_output_format_never_matched_is_an_error_the_sdk_reports(tmp_path: Path, work: Path) -> None:
+    schema = {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}
+    with ModelServer([reply(text="I would rather talk.")] * 5) as srv:
+        messages, end = run_ts(tmp_path, srv, work, outputFormat={"type": "json_schema", "schema": schema})
+    result = _result(messages)
+    assert result["subtype"] == "error_max_structured_output_retries" and result["is_error"] is True
+    assert "Failed to provide valid structured output after 5 attempts" in result["errors"][0]
+    assert len(srv.requests) == 5
 
 
 def test_required_sandbox_is_refused(tmp_path: Path, work: Path) -> None:
