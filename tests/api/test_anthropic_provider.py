@@ -372,19 +372,21 @@ def test_max_retries_zero_means_one_attempt(server, provider_for):
     assert len(server.requests) == 1
 
 
-def test_connection_refused_is_retried_then_exhausted(provider_for, sleeps):
+def test_connection_refused_by_a_local_server_gets_one_quick_retry(provider_for, sleeps):
     import socket
 
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
     port = s.getsockname()[1]
     s.close()  # nothing listens there now
-    p = provider_for(env={"ANTHROPIC_BASE_URL": f"http://127.0.0.1:{port}"}, max_retries=2)
+    p = provider_for(env={"ANTHROPIC_BASE_URL": f"http://127.0.0.1:{port}/gw"}, max_retries=8)
     with pytest.raises(ClawError) as info:
         run(collect(p, request()))
     err = info.value
     assert err.kind == "retries_exhausted" and err.failure_class == "provider_transport"
-    assert len(sleeps.waits) == 2
+    assert sleeps.waits == [0.25]  # one quick retry, not eight backed-off ones
+    assert err.message.startswith("gave up after 2 attempts: connection refused")
+    assert f"is the server running at http://127.0.0.1:{port}/gw?" in err.hint
 
 
 def test_connection_cut_before_content_is_retried(server, provider_for):
