@@ -5,7 +5,9 @@ such as ``https://gw.example/anthropic``), a trailing ``/`` is trimmed. Headers:
 2023-06-01``, ``content-type``, ``accept``, a ``user-agent`` naming claw and its version, the auth
 headers (claw.auth.headers) and ``anthropic-beta`` when the request or the auth source asks for betas.
 Body: model, max_tokens, messages, system, tools, tool_choice, stream, and thinking / temperature /
-stop_sequences / metadata when set.
+stop_sequences / metadata when set. With prompt caching on (the default; ``prompt_caching`` off for
+DISABLE_PROMPT_CACHING or settings ``promptCaching: false``, ``ModelRequest.cache`` off for one-off
+requests) the system prompt goes as a list of text blocks and claw.api.caching places the breakpoints.
 
 Stream events are the wire events themselves (``data: [DONE]`` from gateways is ignored; an event
 without a ``type`` takes the SSE event name). Everything else — retries, preflight, accumulation —
@@ -17,6 +19,7 @@ from __future__ import annotations
 from typing import Any, Dict, List, Tuple
 
 from claw.api.accumulator import events_from_message
+from claw.api.caching import with_breakpoints
 from claw.api.provider import Provider, StreamTranslator
 from claw.api.types import ModelRequest
 
@@ -32,15 +35,18 @@ class AnthropicProvider(Provider):
         return self.base_url + "/v1/messages"
 
     def build_body(self, request: ModelRequest, *, max_tokens: int, stream: bool) -> Dict[str, Any]:
+        tools, system, messages = request.tools, request.system, _sendable(request.messages)
+        if self.prompt_caching and request.cache:
+            tools, system, messages = with_breakpoints(tools, system, messages)
         body: Dict[str, Any] = {
             "model": self.model.id,
             "max_tokens": max_tokens,
-            "messages": _sendable(request.messages),
+            "messages": messages,
         }
-        if request.system:
-            body["system"] = request.system
-        if request.tools:
-            body["tools"] = request.tools
+        if system:
+            body["system"] = system
+        if tools:
+            body["tools"] = tools
             if request.tool_choice:
                 body["tool_choice"] = request.tool_choice
         if request.thinking:

@@ -20,6 +20,7 @@ Timeouts and retries: CLAW_API_TIMEOUT (seconds, default 600) bounds a non-strea
 CLAW_STREAM_IDLE_TIMEOUT (seconds, default 90; read by claw.net.config) aborts a silent stream;
 CLAW_MAX_RETRIES (default 8). Explicit arguments (from settings ``network.timeout``/``maxRetries``)
 win over the environment.
+Prompt caching (Anthropic): on unless DISABLE_PROMPT_CACHING=1 or settings ``promptCaching: false``.
 
 Nothing is sent here: building a provider opens no connection.
 """
@@ -85,20 +86,26 @@ def resolve_model(name: Optional[str], env: Optional[Mapping[str, str]] = None, 
 
 @dataclass(frozen=True)
 class ApiSettings:
-    """Timeouts and retry limits of model requests (from settings and the environment)."""
+    """Timeouts, retry limits and prompt caching of model requests (from settings and the environment)."""
 
     api_timeout: float = DEFAULT_API_TIMEOUT
     idle_timeout: Optional[float] = None  # None: NetConfig.read_timeout (CLAW_STREAM_IDLE_TIMEOUT)
     max_retries: int = 8
+    prompt_caching: bool = True  # off: DISABLE_PROMPT_CACHING=1 or settings promptCaching: false
 
     @classmethod
     def from_env(cls, env: Optional[Mapping[str, str]] = None, *, timeout: Optional[float] = None,
-                 idle_timeout: Optional[float] = None, max_retries: Optional[int] = None) -> "ApiSettings":
+                 idle_timeout: Optional[float] = None, max_retries: Optional[int] = None,
+                 prompt_caching: Optional[bool] = None) -> "ApiSettings":
+        """``prompt_caching``: settings ``promptCaching``."""
+        from claw.api.caching import caching_disabled
+
         env = os.environ if env is None else env
         if timeout is None:
             timeout = parse_seconds_env(env, "CLAW_API_TIMEOUT", DEFAULT_API_TIMEOUT)
         policy = RetryPolicy.from_env(env, max_retries=max_retries)
-        return cls(api_timeout=float(timeout), idle_timeout=idle_timeout, max_retries=policy.max_retries)
+        return cls(api_timeout=float(timeout), idle_timeout=idle_timeout, max_retries=policy.max_retries,
+                   prompt_caching=prompt_caching is not False and not caching_disabled(env))
 
 
 def create_provider(
@@ -143,7 +150,9 @@ def create_provider(
             from claw.auth.sources import anthropic_auth, oauth_login
 
             auth = anthropic_auth(env, login=oauth_login(oauth))
-        return AnthropicProvider(base_url=base, auth=auth, **common)
+        provider: Provider = AnthropicProvider(base_url=base, auth=auth, **common)
+        provider.prompt_caching = settings.prompt_caching
+        return provider
 
     from claw.api.openai_compat import OPENAI_BASE_URL, XAI_BASE_URL, OpenAICompatProvider
 

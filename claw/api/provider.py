@@ -81,6 +81,7 @@ class Provider:
 
     name = "provider"  # anthropic | openai | xai | ollama | local
     label = "the provider"  # for messages: "Anthropic", "OpenAI", ...
+    prompt_caching = True  # set by claw.api.client.create_provider (claw.api.caching)
 
     def __init__(
         self,

@@ -246,7 +246,8 @@ def _provider_for(resolved: Any, loaded: Any, env: Dict[str, str], net: Any, cwd
         origin = loaded.origin(("apiKeyHelper",))
         auth = anthropic_auth_for(settings, env, net_config=net, cwd=str(cwd),
                                   helper_origin=origin.name if origin else None)
-    api = ApiSettings.from_env(env, max_retries=settings.network.max_retries)
+    api = ApiSettings.from_env(env, max_retries=settings.network.max_retries,
+                               prompt_caching=settings.prompt_caching)
     name = resolved.qualified if resolved.provider != "anthropic" else resolved.model
     return create_provider(name, env=env, net_config=net, aliases=settings.aliases, auth=auth, settings=api)
 

@@ -152,6 +152,7 @@ class Settings:
     oauth: OAuthSettings = field(default_factory=OAuthSettings)
     api_key_helper: Optional[str] = None
     network: NetworkSettings = field(default_factory=NetworkSettings)
+    prompt_caching: Optional[bool] = None  # promptCaching; None: on
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)  # merged, as written
 
     @classmethod
@@ -203,5 +204,6 @@ class Settings:
                 read_timeout=timeout.get("read"),
                 max_retries=net.get("maxRetries"),
             ),
+            prompt_caching=data.get("promptCaching"),
             raw=dict(raw if raw is not None else data),
         )

@@ -23,7 +23,7 @@ are ignored (``GATED``), each for a reason:
 
 What stays: ``model`` and ``aliases`` (they choose among the providers the user's environment
 configures; base URLs and keys come only from the environment), ``permissions.deny``/``ask``,
-a ``defaultMode`` no wider than the baseline, ``network.timeout``/``maxRetries``.
+a ``defaultMode`` no wider than the baseline, ``network.timeout``/``maxRetries``, ``promptCaching``.
 
 Pure: dicts in, dicts out.
 """

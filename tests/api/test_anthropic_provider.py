@@ -61,11 +61,13 @@ def test_text_stream_and_request_shape(server, provider_for):
     assert body["model"] == "claude-sonnet-5-5"
     assert body["stream"] is True
     assert body["max_tokens"] == 32000  # registry default for the model
-    assert body["system"] == "be brief"
+    # prompt caching (on by default): the system prompt as blocks, breakpoints on it and the newest message
+    assert body["system"] == [{"type": "text", "text": "be brief", "cache_control": {"type": "ephemeral"}}]
     assert body["temperature"] == 0.2
     assert body["stop_sequences"] == ["STOP"]
     assert body["metadata"] == {"user_id": "u1"}
-    assert body["messages"] == [user("hello")]
+    assert body["messages"] == [{"role": "user", "content": [
+        {"type": "text", "text": "hello", "cache_control": {"type": "ephemeral"}}]}]
     assert "tools" not in body and "thinking" not in body
 
 
@@ -81,7 +83,8 @@ def test_tool_use_input_split_across_many_deltas(server, provider_for):
     started = [e for e in evts if isinstance(e, ToolUseStarted)]
     assert [(s.id, s.name, s.index) for s in started] == [("toolu_1", "bash", 1)]
     body = server.requests[0].json
-    assert body["tools"] == tools and body["tool_choice"] == {"type": "auto"}
+    assert body["tools"] == [dict(tools[0], cache_control={"type": "ephemeral"})]  # the tools' breakpoint
+    assert body["tool_choice"] == {"type": "auto"}
 
 
 def test_two_tool_use_blocks_in_one_message(server, provider_for):
