@@ -3,7 +3,8 @@
 Base URL: ANTHROPIC_BASE_URL (default https://api.anthropic.com); it may carry a path prefix (a gateway
 such as ``https://gw.example/anthropic``), a trailing ``/`` is trimmed. Headers: ``anthropic-version:
 2023-06-01``, ``content-type``, ``accept``, a ``user-agent`` naming claw and its version, the auth
-headers (claw.auth.headers) and ``anthropic-beta`` when the request or the auth source asks for betas.
+headers (claw.auth.headers) and ``anthropic-beta`` when the request or the auth source asks for betas;
+then ANTHROPIC_CUSTOM_HEADERS / settings ``customHeaders`` and ANTHROPIC_BETAS (claw.api.request_headers).
 Body: model, max_tokens, messages, system, tools, tool_choice, stream, and thinking / temperature /
 stop_sequences / metadata when set. With prompt caching on (the default; ``prompt_caching`` off for
 DISABLE_PROMPT_CACHING or settings ``promptCaching: false``, ``ModelRequest.cache`` off for one-off
@@ -21,6 +22,7 @@ from typing import Any, Dict, List, Tuple
 from claw.api.accumulator import events_from_message
 from claw.api.caching import with_breakpoints
 from claw.api.provider import Provider, StreamTranslator
+from claw.api.request_headers import apply as apply_headers
 from claw.api.types import ModelRequest
 
 ANTHROPIC_VERSION = "2023-06-01"
@@ -74,6 +76,8 @@ class AnthropicProvider(Provider):
         if betas:
             headers.append(("anthropic-beta", ",".join(betas)))
         headers.extend(await self.auth.headers())
+        if self.extra_headers or self.extra_betas:
+            headers = apply_headers(headers, self.extra_headers, self.extra_betas)
         return headers
 
     def stream_translator(self) -> StreamTranslator:

@@ -81,7 +81,11 @@ class Provider:
 
     name = "provider"  # anthropic | openai | xai | ollama | local
     label = "the provider"  # for messages: "Anthropic", "OpenAI", ...
-    prompt_caching = True  # set by claw.api.client.create_provider (claw.api.caching)
+    # Set by claw.api.client.create_provider (claw.api.request_headers): prompt caching on/off, headers
+    # added to every request (ANTHROPIC_CUSTOM_HEADERS, settings customHeaders) and ANTHROPIC_BETAS.
+    prompt_caching = True
+    extra_headers: Tuple[Tuple[str, str], ...] = ()
+    extra_betas: Tuple[str, ...] = ()
 
     def __init__(
         self,

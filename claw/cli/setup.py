@@ -247,7 +247,7 @@ def _provider_for(resolved: Any, loaded: Any, env: Dict[str, str], net: Any, cwd
         auth = anthropic_auth_for(settings, env, net_config=net, cwd=str(cwd),
                                   helper_origin=origin.name if origin else None)
     api = ApiSettings.from_env(env, max_retries=settings.network.max_retries,
-                               prompt_caching=settings.prompt_caching)
+                               prompt_caching=settings.prompt_caching, custom_headers=settings.custom_headers)
     name = resolved.qualified if resolved.provider != "anthropic" else resolved.model
     return create_provider(name, env=env, net_config=net, aliases=settings.aliases, auth=auth, settings=api)
 

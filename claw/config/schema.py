@@ -85,6 +85,7 @@ EXAMPLES: dict[KeyPath, str] = {
     ("network", "timeout"): '"timeout": 120  or  "timeout": {"connect": 10, "read": 300}',
     ("network", "maxRetries"): '"maxRetries": 3',
     ("promptCaching",): '"promptCaching": false',
+    ("customHeaders",): '"customHeaders": {"X-Gateway-Team": "infra"}',
 }
 
 
@@ -511,6 +512,7 @@ TOP_LEVEL_FIELDS: Dict[str, Validator] = {
     "apiKeyHelper": _nonempty_string,
     "network": _object(NETWORK_FIELDS),
     "promptCaching": _boolean,
+    "customHeaders": _string_map,
 }
 KNOWN_KEYS = tuple(k for k in TOP_LEVEL_FIELDS if k != "$schema")
 

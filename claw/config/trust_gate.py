@@ -10,6 +10,8 @@ are ignored (``GATED``), each for a reason:
   servers receive headers that ``${VAR}`` expands from the user's environment;
 - ``env``: ``ANTHROPIC_BASE_URL`` & co. send the API key elsewhere, ``PATH``/``LD_PRELOAD`` run code;
 - ``apiKeyHelper``: a command claw runs;
+- ``customHeaders``: headers on every model request (an ``Authorization`` of the repository's choosing
+  would send the user's work under someone else's account);
 - ``permissions.allow``, ``permissions.additionalDirectories``: widen what tools may do;
 - ``permissions.defaultMode`` when wider than the mode that would apply without the project files
   (the user's or ``--settings`` mode, else the built-in default);
@@ -42,6 +44,7 @@ GATED: Tuple[KeyPath, ...] = (
     ("mcpServers",),
     ("env",),
     ("apiKeyHelper",),
+    ("customHeaders",),
     ("permissions", "allow"),
     ("permissions", "additionalDirectories"),
     ("oauth",),
