@@ -14,8 +14,10 @@ plus one:
   4. the last cacheable block of the newest message: the rolling breakpoint the next turn reads.
 
 A block is cacheable unless it is a ``thinking``/``redacted_thinking`` block or an empty text block
-(the API refuses ``cache_control`` on both). Breakpoints already present in the input are kept and
-count against the four.
+(the API refuses ``cache_control`` on both). Breakpoints already in the tools or the system prompt are
+kept and count against the four; those in messages (an SDK host may send user messages with them) are
+dropped from the copy sent, since they would pile up in the history past the API's limit of four,
+and the rolling breakpoints cover what they meant to.
 
 Nothing is mutated: the blocks that get a breakpoint are copied, everything else is shared with the
 caller's history. What this does not do: decide whether caching is on (``DISABLE_PROMPT_CACHING``,
@@ -44,7 +46,8 @@ def with_breakpoints(tools: List[Dict[str, Any]], system: Union[str, Blocks, Non
                      messages: List[Dict[str, Any]]
                      ) -> Tuple[List[Dict[str, Any]], Union[str, Blocks, None], List[Dict[str, Any]]]:
     """``(tools, system, messages)`` with cache breakpoints placed (see the module docstring)."""
-    budget = MAX_BREAKPOINTS - _count(tools) - _count(system) - _count(messages)
+    budget = MAX_BREAKPOINTS - _count(tools) - _count(system)
+    messages = [_unmarked(m) for m in messages] if _count(messages) else messages
     system_blocks: Union[str, Blocks, None] = system
     if isinstance(system, str):
         system_blocks = [{"type": "text", "text": system}] if system else None
@@ -74,6 +77,24 @@ def with_breakpoints(tools: List[Dict[str, Any]], system: Union[str, Blocks, Non
     return out_tools, system_blocks, out_messages
 
 
+def _unmarked(message: Dict[str, Any]) -> Dict[str, Any]:
+    """``message`` without cache_control on its blocks (or in a tool_result's content); copied only
+    when it had one."""
+    content = message.get("content")
+    if not isinstance(content, list) or not _count(content):
+        return message
+    return {**message, "content": [_strip(b) for b in content]}
+
+
+def _strip(block: Any) -> Any:
+    if not isinstance(block, dict):
+        return block
+    out = {k: v for k, v in block.items() if k != "cache_control"}
+    if isinstance(out.get("content"), list):
+        out["content"] = [_strip(b) for b in out["content"]]
+    return out
+
+
 def _previous_turn_end(messages: List[Dict[str, Any]]) -> Optional[int]:
     """The index of the user message before the newest assistant reply (what ended the previous
     request), when the newest message is a user message that follows that reply."""
@@ -93,8 +114,6 @@ def _mark_message(messages: List[Dict[str, Any]], index: int) -> int:
         return 1
     if not isinstance(content, list):
         return 0
-    if any(isinstance(b, dict) and "cache_control" in b for b in content):
-        return 0  # already marked (counted by the caller)
     marked = _mark_last(content)
     if marked is None:
         return 0

@@ -96,6 +96,21 @@ def test_breakpoints_already_present_count_against_the_four():
     assert marks({"m": out}) == [".m[2].content[0]"]  # the newest message comes first
 
 
+def test_breakpoints_a_host_put_in_messages_do_not_pile_up_past_four():
+    """An SDK host may send user messages with cache_control; kept in the history, five of them would
+    make every later request fail with the API's 'a maximum of 4 blocks' error."""
+    marked = [{"role": "user", "content": [{"type": "text", "text": f"p{i}", "cache_control": EPHEMERAL}]}
+              if i % 2 == 0 else {"role": "assistant", "content": [{"type": "text", "text": "ok"}]}
+              for i in range(11)]
+    marked[4]["content"] = [{"type": "tool_result", "tool_use_id": "t", "content": [
+        {"type": "text", "text": "r", "cache_control": EPHEMERAL}]}]
+    before = copy.deepcopy(marked)
+    tools, system, out = with_breakpoints(TOOLS, "sys", marked)
+    assert len(marks([tools, system, out])) == MAX_BREAKPOINTS
+    assert marks({"m": out}) == [".m[8].content[0]", ".m[10].content[0]"]
+    assert marked == before
+
+
 @pytest.mark.parametrize("value, off", [("1", True), ("true", True), ("yes", True), ("", False), ("0", False),
                                         ("false", False)])
 def test_disable_prompt_caching_values(value, off):
