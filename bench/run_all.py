@@ -195,6 +195,20 @@ def s_cc(text: str) -> List[Row]:
     return rows
 
 
+def s_cache(text: str) -> List[Row]:
+    rows = []
+    for label, share, ratio in _all(r"^(claw|Claude Code)\s+\d+\s+\d+\s+[\d,]+\s+([\d.]+)%\s+\$\s*[\d.]+\s+"
+                                    r"\$\s*[\d.]+\s+([\d.]+)x", text):
+        rows.append(Row("15", f"{label}: prompt tokens read from the cache, turns 2..N", f"{share} %", ">= 90 %",
+                        float(share) >= 90))
+        rows.append(Row("15", f"{label}: cost with caching / without", f"{ratio}x", "<= 0.25x", float(ratio) <= 0.25))
+    refused = _f(r"refused loopback connection .*? median (\d+) ms", text)
+    if refused:
+        rows.append(Row("15", "refused loopback connection -> failure result, `claw -p`", f"{refused} ms", "<= 2000 ms",
+                        int(refused) <= 2000))
+    return rows
+
+
 def s_mcp(text: str) -> List[Row]:
     rows = []
     for section in re.split(r"^1\. start-up with ", text, flags=re.M)[1:]:
@@ -236,6 +250,7 @@ BENCHES = [
     Bench("agent", "agent_overhead.py", "self", [], ["--processes", "1", "--rounds", "10", "--turns", "30",
                                                      "--rss-runs", "1"], s_agent),
     Bench("vs-claude-code", "cli_vs_claude_code.py", "self", [], ["--runs", "2", "--no-trace"], s_cc),
+    Bench("cache", "cache_cost.py", "test", [], ["--turns", "10", "--refused-runs", "2"], s_cache),
     Bench("mcp", "mcp_bench.py", "test", [], ["--runs", "1", "--calls", "30"], s_mcp),
     Bench("relay", "relay_bench.py", "test", [], ["--size-mb", "10", "--opens", "30", "--repeat", "1"], s_relay),
 ]

@@ -3,9 +3,12 @@
 Base URL: ANTHROPIC_BASE_URL (default https://api.anthropic.com); it may carry a path prefix (a gateway
 such as ``https://gw.example/anthropic``), a trailing ``/`` is trimmed. Headers: ``anthropic-version:
 2023-06-01``, ``content-type``, ``accept``, a ``user-agent`` naming claw and its version, the auth
-headers (claw.auth.headers) and ``anthropic-beta`` when the request or the auth source asks for betas.
+headers (claw.auth.headers) and ``anthropic-beta`` when the request or the auth source asks for betas;
+then ANTHROPIC_CUSTOM_HEADERS / settings ``customHeaders`` and ANTHROPIC_BETAS (claw.api.request_headers).
 Body: model, max_tokens, messages, system, tools, tool_choice, stream, and thinking / temperature /
-stop_sequences / metadata when set.
+stop_sequences / metadata when set. With prompt caching on (the default; ``prompt_caching`` off for
+DISABLE_PROMPT_CACHING or settings ``promptCaching: false``, ``ModelRequest.cache`` off for one-off
+requests) the system prompt goes as a list of text blocks and claw.api.caching places the breakpoints.
 
 Stream events are the wire events themselves (``data: [DONE]`` from gateways is ignored; an event
 without a ``type`` takes the SSE event name). Everything else — retries, preflight, accumulation —
@@ -17,7 +20,9 @@ from __future__ import annotations
 from typing import Any, Dict, List, Tuple
 
 from claw.api.accumulator import events_from_message
+from claw.api.caching import with_breakpoints
 from claw.api.provider import Provider, StreamTranslator
+from claw.api.request_headers import apply as apply_headers
 from claw.api.types import ModelRequest
 
 ANTHROPIC_VERSION = "2023-06-01"
@@ -32,15 +37,18 @@ class AnthropicProvider(Provider):
         return self.base_url + "/v1/messages"
 
     def build_body(self, request: ModelRequest, *, max_tokens: int, stream: bool) -> Dict[str, Any]:
+        tools, system, messages = request.tools, request.system, _sendable(request.messages)
+        if self.prompt_caching and request.cache:
+            tools, system, messages = with_breakpoints(tools, system, messages)
         body: Dict[str, Any] = {
             "model": self.model.id,
             "max_tokens": max_tokens,
-            "messages": _sendable(request.messages),
+            "messages": messages,
         }
-        if request.system:
-            body["system"] = request.system
-        if request.tools:
-            body["tools"] = request.tools
+        if system:
+            body["system"] = system
+        if tools:
+            body["tools"] = tools
             if request.tool_choice:
                 body["tool_choice"] = request.tool_choice
         if request.thinking:
@@ -68,6 +76,8 @@ class AnthropicProvider(Provider):
         if betas:
             headers.append(("anthropic-beta", ",".join(betas)))
         headers.extend(await self.auth.headers())
+        if self.extra_headers or self.extra_betas:
+            headers = apply_headers(headers, self.extra_headers, self.extra_betas)
         return headers
 
     def stream_translator(self) -> StreamTranslator:

@@ -13,7 +13,12 @@ the rules are data, the driver (``Provider.stream``) is a short loop that perfor
   permanent         raise
   auth_expired      refresh the token and resend (once), else raise
   empty_stream      resend without streaming (once), else retry, else give up
+  local_refused     retry soon (once, after ``QUICK_RETRY_DELAY``), else give up
   retryable         retry (``max_retries`` times), else give up
+
+``local_refused``: a connection refused by a loopback or private address (claw.api.failures
+``local_refusal``) - a local model server that is not running. Backing off for half a minute will not
+start it; the user learns at once, with the URL in the hint. Remote hosts stay ``retryable``.
 
 A fallback model or a time budget of a later change is a new action with its own allowance, added to the
 rows it applies to — not a new flag in the driver.
@@ -26,6 +31,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
+from claw.api.failures import local_refusal
 from claw.errors import ClawError
 
 # Outcome kinds
@@ -34,6 +40,7 @@ AFTER_CONTENT = "after_content"
 PERMANENT = "permanent"
 AUTH_EXPIRED = "auth_expired"
 EMPTY_STREAM = "empty_stream"
+LOCAL_REFUSED = "local_refused"
 RETRYABLE = "retryable"
 
 # Actions
@@ -42,6 +49,7 @@ RAISE = "raise"  # raise the attempt's error as it is
 REFRESH = "refresh"  # refresh the OAuth token; resend if that worked, else raise
 RESEND_UNSTREAMED = "resend_unstreamed"  # ask again without streaming; not a counted retry
 RETRY = "retry"  # announce RetryScheduled, wait, send again
+RETRY_SOON = "retry_soon"  # as RETRY, after QUICK_RETRY_DELAY instead of the backoff
 GIVE_UP = "give_up"  # raise retries_exhausted with the last error
 
 ACTIONS: Dict[str, Tuple[str, ...]] = {
@@ -50,14 +58,17 @@ ACTIONS: Dict[str, Tuple[str, ...]] = {
     PERMANENT: (RAISE,),
     AUTH_EXPIRED: (REFRESH, RAISE),
     EMPTY_STREAM: (RESEND_UNSTREAMED, RETRY, GIVE_UP),
+    LOCAL_REFUSED: (RETRY_SOON, GIVE_UP),
     RETRYABLE: (RETRY, GIVE_UP),
 }
+QUICK_RETRY_DELAY = 0.25  # seconds before RETRY_SOON
 
 # The allowance each non-terminal action spends; actions not listed here are always possible.
 ALLOWANCE_OF: Dict[str, str] = {
     REFRESH: "refresh",
     RESEND_UNSTREAMED: "unstreamed",
     RETRY: "retries",
+    RETRY_SOON: "quick_retries",
 }
 
 
@@ -96,12 +107,14 @@ class Attempts:
     @property
     def counted(self) -> int:
         """Attempts that count against ``max_retries``: the first one plus every retry."""
-        return 1 + self.spent.get("retries", 0)
+        return 1 + self.spent.get("retries", 0) + self.spent.get("quick_retries", 0)
 
 
 def allowances(max_retries: int) -> Dict[str, int]:
-    """The limits of a request: ``max_retries`` retries, one unstreamed resend, one token refresh."""
-    return {"retries": max(0, max_retries), "unstreamed": 1, "refresh": 1}
+    """The limits of a request: ``max_retries`` retries (one quick one for a local refusal), one
+    unstreamed resend, one token refresh."""
+    return {"retries": max(0, max_retries), "quick_retries": min(1, max(0, max_retries)), "unstreamed": 1,
+            "refresh": 1}
 
 
 def outcome_kind(outcome: AttemptOutcome, *, retryable: bool, refreshable: bool) -> str:
@@ -115,6 +128,8 @@ def outcome_kind(outcome: AttemptOutcome, *, retryable: bool, refreshable: bool)
         return EMPTY_STREAM
     if outcome.error.status == 401 and refreshable:
         return AUTH_EXPIRED
+    if retryable and local_refusal(outcome.error):
+        return LOCAL_REFUSED
     return RETRYABLE if retryable else PERMANENT
 
 

@@ -20,6 +20,9 @@ Timeouts and retries: CLAW_API_TIMEOUT (seconds, default 600) bounds a non-strea
 CLAW_STREAM_IDLE_TIMEOUT (seconds, default 90; read by claw.net.config) aborts a silent stream;
 CLAW_MAX_RETRIES (default 8). Explicit arguments (from settings ``network.timeout``/``maxRetries``)
 win over the environment.
+Prompt caching (Anthropic): on unless DISABLE_PROMPT_CACHING=1 or settings ``promptCaching: false``.
+Extra headers: ANTHROPIC_CUSTOM_HEADERS, ANTHROPIC_BETAS and settings ``customHeaders``
+(claw.api.request_headers).
 
 Nothing is sent here: building a provider opens no connection.
 """
@@ -28,7 +31,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional
+from typing import Any, List, Mapping, Optional, Tuple
 
 from claw.auth.headers import AuthSource, OAuthTokenSource, bearer_or_none
 from claw.api.provider import DEFAULT_API_TIMEOUT, Provider
@@ -85,20 +88,44 @@ def resolve_model(name: Optional[str], env: Optional[Mapping[str, str]] = None, 
 
 @dataclass(frozen=True)
 class ApiSettings:
-    """Timeouts and retry limits of model requests (from settings and the environment)."""
+    """Timeouts, retry limits, prompt caching and extra headers of model requests (from settings and the
+    environment)."""
 
     api_timeout: float = DEFAULT_API_TIMEOUT
     idle_timeout: Optional[float] = None  # None: NetConfig.read_timeout (CLAW_STREAM_IDLE_TIMEOUT)
     max_retries: int = 8
+    prompt_caching: bool = True  # off: DISABLE_PROMPT_CACHING=1 or settings promptCaching: false
+    anthropic_headers: Tuple[Tuple[str, str], ...] = ()  # ANTHROPIC_CUSTOM_HEADERS over customHeaders
+    common_headers: Tuple[Tuple[str, str], ...] = ()  # settings customHeaders: every provider
+    betas: Tuple[str, ...] = ()  # ANTHROPIC_BETAS
 
     @classmethod
     def from_env(cls, env: Optional[Mapping[str, str]] = None, *, timeout: Optional[float] = None,
-                 idle_timeout: Optional[float] = None, max_retries: Optional[int] = None) -> "ApiSettings":
+                 idle_timeout: Optional[float] = None, max_retries: Optional[int] = None,
+                 prompt_caching: Optional[bool] = None,
+                 custom_headers: Optional[Mapping[str, str]] = None) -> "ApiSettings":
+        """``prompt_caching`` / ``custom_headers``: settings ``promptCaching`` / ``customHeaders``.
+        Raises ConfigError for a header claw refuses to send (claw.api.request_headers)."""
+        from claw.api.caching import caching_disabled
+        from claw.api import request_headers as rh
+
         env = os.environ if env is None else env
         if timeout is None:
             timeout = parse_seconds_env(env, "CLAW_API_TIMEOUT", DEFAULT_API_TIMEOUT)
         policy = RetryPolicy.from_env(env, max_retries=max_retries)
-        return cls(api_timeout=float(timeout), idle_timeout=idle_timeout, max_retries=policy.max_retries)
+        from_settings = rh.parse_header_map(custom_headers) if custom_headers else []
+        from_env = rh.parse_header_lines(env.get("ANTHROPIC_CUSTOM_HEADERS") or "")
+        anthropic = rh.combine(from_env, from_settings)
+        return cls(api_timeout=float(timeout), idle_timeout=idle_timeout, max_retries=policy.max_retries,
+                   prompt_caching=prompt_caching is not False and not caching_disabled(env),
+                   anthropic_headers=anthropic, common_headers=tuple(from_settings),
+                   betas=rh.parse_betas(env.get("ANTHROPIC_BETAS") or ""))
+
+    def secrets(self) -> List[str]:
+        """Header values that look like credentials: the run's redactor hides them everywhere."""
+        from claw.api.request_headers import secret_values
+
+        return list(dict.fromkeys(secret_values(self.anthropic_headers + self.common_headers)))
 
 
 def create_provider(
@@ -143,7 +170,10 @@ def create_provider(
             from claw.auth.sources import anthropic_auth, oauth_login
 
             auth = anthropic_auth(env, login=oauth_login(oauth))
-        return AnthropicProvider(base_url=base, auth=auth, **common)
+        provider: Provider = AnthropicProvider(base_url=base, auth=auth, **common)
+        provider.prompt_caching = settings.prompt_caching
+        provider.extra_headers, provider.extra_betas = settings.anthropic_headers, settings.betas
+        return provider
 
     from claw.api.openai_compat import OPENAI_BASE_URL, XAI_BASE_URL, OpenAICompatProvider
 
@@ -168,7 +198,9 @@ def create_provider(
             )
         base = _base_url(env, "OPENAI_BASE_URL", "")
         auth = bearer_or_none(env, "OPENAI_API_KEY", required=False, provider="local")
-    return OpenAICompatProvider(provider=p, base_url=base, auth=given or auth, **common)
+    provider = OpenAICompatProvider(provider=p, base_url=base, auth=given or auth, **common)
+    provider.extra_headers = settings.common_headers
+    return provider
 
 
 def ollama_base_url(host: str) -> str:

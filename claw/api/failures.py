@@ -288,11 +288,57 @@ def retry_reason(error: ClawError) -> str:
     return error.kind.replace("_", " ")
 
 
-def retries_exhausted(last: ClawError, attempts: int, request_id: Optional[str] = None) -> ProviderError:
-    """After the last attempt failed: kind retries_exhausted, the last error's class, status and request id."""
+def local_refusal(error: ClawError) -> bool:
+    """A connection refused by a loopback or private address (a local model server, a proxy on this
+    machine or network that is not running): trying again in a few seconds will not help."""
+    host = getattr(error, "refused_host", None)
+    return isinstance(error, NetworkError) and isinstance(host, str) and is_private_host(host)
+
+
+def is_private_host(host: str) -> bool:
+    """``localhost`` (and ``*.localhost``) or a literal loopback, RFC 1918, link-local or unique-local
+    (fc00::/7) address. Other host names are not resolved here: they count as remote."""
+    name = host.strip("[]").lower().rstrip(".")
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    import ipaddress
+
+    try:
+        address = ipaddress.ip_address(name.split("%", 1)[0])
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return any(address in ipaddress.ip_network(net) for net in _LOCAL_NETWORKS
+               if ipaddress.ip_network(net).version == address.version)
+
+
+# Loopback, RFC 1918, link-local, unique-local (not the documentation and other special ranges
+# Python's ``is_private`` also counts).
+_LOCAL_NETWORKS = ("127.0.0.0/8", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16",
+                   "::1/128", "fc00::/7", "fe80::/10")
+
+
+def server_down_hint(base_url: str) -> str:
+    """The hint of a refused local connection, naming the URL (without any user:password@)."""
+    scheme, sep, rest = base_url.partition("://")
+    if sep:
+        authority, slash, path = rest.partition("/")
+        base_url = f"{scheme}://{authority.rpartition('@')[2]}{slash}{path}"
+    return (f"is the server running at {base_url}? Start it, or point the base URL "
+            "(ANTHROPIC_BASE_URL / OPENAI_BASE_URL / OLLAMA_HOST) at one that is")
+
+
+def retries_exhausted(last: ClawError, attempts: int, request_id: Optional[str] = None, *,
+                      url: Optional[str] = None) -> ProviderError:
+    """After the last attempt failed: kind retries_exhausted, the last error's class, status and request id.
+    ``url``: the provider's base URL, named in the hint when a local server refused the connection."""
+    hint = last.hint or HINTS.get(last.failure_class)
+    if url and local_refusal(last) and not getattr(last, "via_proxy", False):
+        hint = server_down_hint(url)
     err = ProviderError(
         f"gave up after {attempts} attempt{'s' if attempts != 1 else ''}: {last.message}",
-        hint=last.hint or HINTS.get(last.failure_class),
+        hint=hint,
         kind="retries_exhausted",
         failure_class=last.failure_class,
         request_id=last.request_id or request_id,

@@ -47,6 +47,10 @@ class OpenAICompatProvider(Provider):
             ("accept", "text/event-stream" if streaming else "application/json"),
         ]
         headers.extend(await self.auth.headers())
+        if self.extra_headers:  # settings customHeaders (claw.api.request_headers)
+            from claw.api.request_headers import apply
+
+            headers = apply(headers, self.extra_headers)
         return headers
 
     def stream_translator(self) -> StreamTranslator:

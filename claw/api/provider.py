@@ -37,9 +37,11 @@ from claw.api.attempts import (
     ALLOWANCE_OF,
     DELIVER,
     GIVE_UP,
+    QUICK_RETRY_DELAY,
     REFRESH,
     RESEND_UNSTREAMED,
     RETRY,
+    RETRY_SOON,
     AttemptOutcome,
     Attempts,
     allowances,
@@ -79,6 +81,11 @@ class Provider:
 
     name = "provider"  # anthropic | openai | xai | ollama | local
     label = "the provider"  # for messages: "Anthropic", "OpenAI", ...
+    # Set by claw.api.client.create_provider (claw.api.request_headers): prompt caching on/off, headers
+    # added to every request (ANTHROPIC_CUSTOM_HEADERS, settings customHeaders) and ANTHROPIC_BETAS.
+    prompt_caching = True
+    extra_headers: Tuple[Tuple[str, str], ...] = ()
+    extra_betas: Tuple[str, ...] = ()
 
     def __init__(
         self,
@@ -168,11 +175,12 @@ class Provider:
                 if await self.auth.refresh():
                     continue
                 raise failure
-            if action == RETRY:
-                delay = policy.delay(counted - 1, outcome.headers)
+            if action in (RETRY, RETRY_SOON):
+                soon = action == RETRY_SOON
+                delay = QUICK_RETRY_DELAY if soon else policy.delay(counted - 1, outcome.headers)
                 yield RetryScheduled(
                     attempt=counted + 1,
-                    max_attempts=policy.max_attempts,
+                    max_attempts=counted + 1 if soon else policy.max_attempts,
                     delay=delay,
                     reason=retry_reason(failure),
                     failure_class=failure.failure_class,
@@ -182,7 +190,7 @@ class Provider:
                 await policy.sleep(delay)
                 continue
             if action == GIVE_UP:
-                raise retries_exhausted(failure, counted, self.last_request_id)
+                raise retries_exhausted(failure, counted, self.last_request_id, url=self.base_url)
             raise failure  # RAISE: permanent, or content already reached the caller
 
     async def _attempt(self, request: ModelRequest, streamed_body: Optional[bytes],

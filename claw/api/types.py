@@ -96,6 +96,7 @@ class ModelRequest:
     stop_sequences: Tuple[str, ...] = ()
     metadata: Optional[Dict[str, Any]] = None  # e.g. {"user_id": ...}
     betas: Tuple[str, ...] = ()  # extra anthropic-beta values
+    cache: bool = True  # prompt-cache breakpoints (claw.api.caching); False for a one-off request
 
 
 @dataclass

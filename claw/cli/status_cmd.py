@@ -3,7 +3,8 @@
 Reports, without any network access and without needing credentials: the model (resolved to
 ``provider/model``, and whether ``--model``, ``CLAW_MODEL``, ``ANTHROPIC_MODEL``, a settings file or
 the default chose it), the permission mode and its origin, the credentials source (never a secret),
-the base URL and the proxy route to it, the settings files loaded in precedence order with the file
+the base URL and the proxy route to it, prompt caching and the extra request headers (credential-looking
+values redacted), the settings files loaded in precedence order with the file
 that won each top-level key, the MCP servers configured (not connected), and the session that
 ``--continue`` would resume. ``--json`` prints the same as one object.
 
@@ -244,6 +245,8 @@ class StatusReport:
     base: Optional[BaseUrl] = None
     route: str = "unknown"
     route_error: Optional[str] = None
+    requests: Any = None  # claw.api.client.ApiSettings: prompt caching, extra headers, betas
+    requests_error: Optional[str] = None
     sources: List[Any] = field(default_factory=list)  # SettingsSource, lowest precedence first
     key_origins: Dict[str, Tuple[Any, ...]] = field(default_factory=dict)
     warnings: List[str] = field(default_factory=list)
@@ -254,6 +257,21 @@ class StatusReport:
     trust: Any = None  # claw.config.trust.TrustState
     trust_error: Optional[str] = None
     trust_ignored: List[Tuple[str, Tuple[str, ...]]] = field(default_factory=list)  # (file, keys)
+
+    def _requests_json(self) -> Dict[str, Any]:
+        """Prompt caching and extra headers of model requests; header values that look like
+        credentials redacted."""
+        from claw.api.request_headers import describe
+
+        api = self.requests
+        anthropic = self.resolved is None or self.resolved.provider == "anthropic"
+        headers = (api.anthropic_headers if anthropic else api.common_headers) if api is not None else ()
+        return {
+            "prompt_caching": (api.prompt_caching and anthropic) if api is not None else None,
+            "headers": describe(headers),
+            "betas": list(api.betas) if api is not None and anthropic else [],
+            "error": self.requests_error,
+        }
 
     def to_json(self) -> Dict[str, Any]:
         from claw import __version__
@@ -288,6 +306,7 @@ class StatusReport:
                 "route": self.route,
                 "route_error": self.route_error,
             },
+            "requests": self._requests_json(),
             "settings": {
                 "files": [{"scope": s.scope, "path": s.name} for s in self.sources],
                 "keys": {
@@ -382,6 +401,14 @@ def collect_status(cwd: str, base_env: Mapping[str, str], *, settings_arg: Optio
     except ClawError as exc:
         report.route_error = exc.message
 
+    from claw.api.client import ApiSettings
+
+    try:
+        report.requests = ApiSettings.from_env(env, prompt_caching=loaded.settings.prompt_caching,
+                                               custom_headers=loaded.settings.custom_headers)
+    except ClawError as exc:
+        report.requests_error = exc.message
+
     from claw.mcp.config import load_mcp_config
 
     mcp = load_mcp_config(cwd, env, loaded=loaded)
@@ -432,6 +459,16 @@ def render_text(report: StatusReport) -> str:
             lines.append(f"  base URL:         {report.base.url} ({report.base.source})")
             route = report.route if report.route_error is None else f"unknown: {report.route_error}"
             lines.append(f"  route:            {route}")
+    requests = report.to_json()["requests"]
+    if requests["error"]:
+        lines.append(f"  extra headers:    unusable: {requests['error']}")
+    else:
+        if requests["prompt_caching"] is not None:
+            lines.append(f"  prompt caching:   {'on' if requests['prompt_caching'] else 'off'}")
+        if requests["headers"] or requests["betas"]:
+            shown = requests["headers"] + ([f"anthropic-beta: {','.join(requests['betas'])}"]
+                                           if requests["betas"] else [])
+            lines.append(f"  extra headers:    {'; '.join(shown)}")
     from claw.config.trust import HOW_TO_TRUST, describe
 
     shown = report.trust_error if report.trust is None else describe(report.trust)

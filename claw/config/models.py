@@ -152,6 +152,8 @@ class Settings:
     oauth: OAuthSettings = field(default_factory=OAuthSettings)
     api_key_helper: Optional[str] = None
     network: NetworkSettings = field(default_factory=NetworkSettings)
+    prompt_caching: Optional[bool] = None  # promptCaching; None: on
+    custom_headers: Mapping[str, str] = field(default_factory=dict, repr=False)  # customHeaders
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)  # merged, as written
 
     @classmethod
@@ -203,5 +205,7 @@ class Settings:
                 read_timeout=timeout.get("read"),
                 max_retries=net.get("maxRetries"),
             ),
+            prompt_caching=data.get("promptCaching"),
+            custom_headers={k: v for k, v in (data.get("customHeaders") or {}).items() if v is not None},
             raw=dict(raw if raw is not None else data),
         )

@@ -1,6 +1,6 @@
 """The display policy for settings values: which settings are secret as a whole, and their marker.
 
-Values under ``env`` and ``headers`` whose name looks secret (KEY, TOKEN, SECRET, PASSWORD, AUTH,
+Values under ``env``, ``headers`` and ``customHeaders`` whose name looks secret (KEY, TOKEN, SECRET, PASSWORD, AUTH,
 COOKIE, CREDENTIAL: wider than claw.redact's rule, because here the key path says the value is a
 setting's credential) and ``apiKey``/``accessToken``/``refreshToken`` become ``<redacted>``. Every
 other string goes through claw.redact, the one implementation of the text rules: URL passwords are
@@ -18,7 +18,7 @@ from claw.config.keypath import KeyPath
 
 REDACTED = "<redacted>"
 _SECRET_NAME = re.compile(r"(?i)(key|token|secret|passw|auth|cookie|credential)")
-_SECRET_PARENTS = ("env", "headers")
+_SECRET_PARENTS = ("env", "headers", "customHeaders")
 
 
 def is_secret_path(path: KeyPath) -> bool:

@@ -84,6 +84,8 @@ EXAMPLES: dict[KeyPath, str] = {
     ("network", "caFiles"): '"caFiles": ["/etc/ssl/certs/corp-root.pem"]',
     ("network", "timeout"): '"timeout": 120  or  "timeout": {"connect": 10, "read": 300}',
     ("network", "maxRetries"): '"maxRetries": 3',
+    ("promptCaching",): '"promptCaching": false',
+    ("customHeaders",): '"customHeaders": {"X-Gateway-Team": "infra"}',
 }
 
 
@@ -189,6 +191,12 @@ def _int_range(lo: int, hi: int, what: str) -> Validator:
         return value
 
     return check
+
+
+def _boolean(value, path, ctx):
+    if not isinstance(value, bool):
+        raise _type_error(path, "true or false", value)
+    return value
 
 
 def _string_list(value, path, ctx):
@@ -503,6 +511,8 @@ TOP_LEVEL_FIELDS: Dict[str, Validator] = {
     "oauth": _object(OAUTH_FIELDS),
     "apiKeyHelper": _nonempty_string,
     "network": _object(NETWORK_FIELDS),
+    "promptCaching": _boolean,
+    "customHeaders": _string_map,
 }
 KNOWN_KEYS = tuple(k for k in TOP_LEVEL_FIELDS if k != "$schema")
 

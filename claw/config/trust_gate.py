@@ -10,6 +10,8 @@ are ignored (``GATED``), each for a reason:
   servers receive headers that ``${VAR}`` expands from the user's environment;
 - ``env``: ``ANTHROPIC_BASE_URL`` & co. send the API key elsewhere, ``PATH``/``LD_PRELOAD`` run code;
 - ``apiKeyHelper``: a command claw runs;
+- ``customHeaders``: headers on every model request (an ``Authorization`` of the repository's choosing
+  would send the user's work under someone else's account);
 - ``permissions.allow``, ``permissions.additionalDirectories``: widen what tools may do;
 - ``permissions.defaultMode`` when wider than the mode that would apply without the project files
   (the user's or ``--settings`` mode, else the built-in default);
@@ -23,7 +25,7 @@ are ignored (``GATED``), each for a reason:
 
 What stays: ``model`` and ``aliases`` (they choose among the providers the user's environment
 configures; base URLs and keys come only from the environment), ``permissions.deny``/``ask``,
-a ``defaultMode`` no wider than the baseline, ``network.timeout``/``maxRetries``.
+a ``defaultMode`` no wider than the baseline, ``network.timeout``/``maxRetries``, ``promptCaching``.
 
 Pure: dicts in, dicts out.
 """
@@ -42,6 +44,7 @@ GATED: Tuple[KeyPath, ...] = (
     ("mcpServers",),
     ("env",),
     ("apiKeyHelper",),
+    ("customHeaders",),
     ("permissions", "allow"),
     ("permissions", "additionalDirectories"),
     ("oauth",),

@@ -13,8 +13,8 @@ is https/wss:
   TLS-in-TLS, which asyncio supports from Python 3.11; below that a clear ``NetworkError``;
 - ``socks5`` / ``socks5h`` / ``socks4`` / ``socks4a``: the SOCKS handshake (``claw.net.socks``).
 
-Every failure is a ``NetworkError`` whose ``kind`` is one of ``connect`` (DNS, refused, unreachable,
-a TLS handshake that breaks), ``timeout``, ``tls_verify`` (built by ``tls.describe_verify_failure``
+Every failure is a ``NetworkError`` whose ``kind`` is one of ``connect`` (DNS, refused - then with
+``refused_host`` set -, unreachable, a TLS handshake that breaks), ``timeout``, ``tls_verify`` (built by ``tls.describe_verify_failure``
 with the certificate chain the server presented), ``proxy`` (the proxy refused the tunnel),
 ``proxy_auth`` (407), ``protocol`` or ``closed``. A proxy is named only by ``ProxyConfig.redacted()``:
 passwords never reach a message.
@@ -173,11 +173,14 @@ async def _tcp(host: str, port: int, info: ConnectionInfo,
                        "HTTPS_PROXY"),
         ) from None
     except ConnectionRefusedError:
-        raise NetworkError(
+        err = NetworkError(
             f"connection refused by {what} ({_addr(host, port)})", kind="connect", retryable=True,
             hint=(f"is the proxy running? check the proxy URL in {proxy.source}"
                   if proxy is not None else "is the server running and listening on that port?"),
-        ) from None
+        )
+        err.refused_host = host  # type: ignore[attr-defined]  # for the retry table (claw.api.attempts)
+        err.via_proxy = proxy is not None  # type: ignore[attr-defined]
+        raise err from None
     except OSError as exc:
         raise NetworkError(
             f"cannot connect to {what} ({_addr(host, port)}): {os_reason(exc)}",

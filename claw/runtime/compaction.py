@@ -107,6 +107,7 @@ async def _summarise_with_model(provider: Any, model: str, old: List[Dict[str, A
         system=SUMMARY_INSTRUCTIONS,
         messages=[{"role": "user", "content": [{"type": "text", "text": f"{transcript}\n\n{ask}"}]}],
         max_tokens=SUMMARY_MAX_TOKENS,
+        cache=False,  # asked once: a cache write would cost 1.25x for nothing
     )
     async for event in provider.stream(request):
         if isinstance(event, MessageDone):

@@ -227,7 +227,7 @@ class Run:
         from claw.api.client import resolve_model
 
         resolved = resolve_model(name, self.env, aliases=self.loaded.settings.aliases)
-        provider = _provider_for(resolved, self.loaded, self.env, self.net_config, self.options.cwd)
+        provider = _provider_for(resolved, self.loaded, self.env, self.net_config, self.options.cwd, self.redactor)
         old, self.provider = self.provider, provider
         self.agent.provider = provider
         self.agent.settings.model = resolved.model
@@ -409,7 +409,7 @@ def _assemble(options: RunOptions, loaded: "LoadedSettings", env: Dict[str, str]
     session = _open_session(options, scratch, redactor, resolved.qualified)
     start_source = "resume" if options.resume or options.continue_latest else "startup"
     try:
-        provider = _provider_for(resolved, loaded, env, net, cwd)
+        provider = _provider_for(resolved, loaded, env, net, cwd, redactor)
         system = build_system_prompt(cwd=cwd, model=resolved.model, env=env, custom_prompt=options.system_prompt,
                                      append_prompt=options.append_system_prompt,
                                      additional_dirs=[str(r) for r in roots[1:]])
@@ -500,7 +500,7 @@ def _with_warning(loaded: "LoadedSettings", text: str) -> "LoadedSettings":
 
 
 def _provider_for(resolved: "ResolvedModel", loaded: "LoadedSettings", env: Dict[str, str], net: "NetConfig",
-                  cwd: Path) -> "Provider":
+                  cwd: Path, redactor: "Redactor") -> "Provider":
     """The provider of a resolved model, with credentials in their precedence (docs/CONFIGURATION.md):
     API key (env or apiKeyHelper), auth token, then the saved login (refreshed when it expires)."""
     from claw.api.client import ApiSettings, create_provider
@@ -513,7 +513,10 @@ def _provider_for(resolved: "ResolvedModel", loaded: "LoadedSettings", env: Dict
         origin = loaded.origin(("apiKeyHelper",))
         auth = anthropic_auth_for(settings, env, net_config=net, cwd=str(cwd),
                                   helper_origin=origin.name if origin else None)
-    api = ApiSettings.from_env(env, max_retries=settings.network.max_retries)
+    api = ApiSettings.from_env(env, max_retries=settings.network.max_retries,
+                               prompt_caching=settings.prompt_caching, custom_headers=settings.custom_headers)
+    for secret in api.secrets():  # extra headers that carry credentials
+        redactor.add_secret(secret)
     name = resolved.qualified if resolved.provider != "anthropic" else resolved.model
     return create_provider(name, env=env, net_config=net, aliases=settings.aliases, auth=auth, settings=api)
 

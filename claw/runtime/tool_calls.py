@@ -96,9 +96,15 @@ class ToolCallRunner:
         self.prompter = prompter
 
     def model_tools(self) -> List[Dict[str, Any]]:
+        """The tool definitions sent to the model, in an order that depends only on the set of tools:
+        built-in tools as registered, then MCP tools sorted by name, whatever order their servers
+        connected in. The tools open the prompt-cache prefix, so a reordering would cost the cache."""
+        tools = list(self.tools.values())
+        builtin = [t for t in tools if not t.spec.name.startswith("mcp__")]
+        mcp = sorted((t for t in tools if t.spec.name.startswith("mcp__")), key=lambda t: t.spec.name)
         return [
             {"name": t.spec.name, "description": t.spec.description, "input_schema": t.spec.input_schema}
-            for t in self.tools.values()
+            for t in builtin + mcp
         ]
 
     async def run_all(self, blocks: Sequence[Dict[str, Any]], invalid_inputs: Dict[str, str], log: Any

@@ -61,11 +61,13 @@ def test_text_stream_and_request_shape(server, provider_for):
     assert body["model"] == "claude-sonnet-5-5"
     assert body["stream"] is True
     assert body["max_tokens"] == 32000  # registry default for the model
-    assert body["system"] == "be brief"
+    # prompt caching (on by default): the system prompt as blocks, breakpoints on it and the newest message
+    assert body["system"] == [{"type": "text", "text": "be brief", "cache_control": {"type": "ephemeral"}}]
     assert body["temperature"] == 0.2
     assert body["stop_sequences"] == ["STOP"]
     assert body["metadata"] == {"user_id": "u1"}
-    assert body["messages"] == [user("hello")]
+    assert body["messages"] == [{"role": "user", "content": [
+        {"type": "text", "text": "hello", "cache_control": {"type": "ephemeral"}}]}]
     assert "tools" not in body and "thinking" not in body
 
 
@@ -81,7 +83,8 @@ def test_tool_use_input_split_across_many_deltas(server, provider_for):
     started = [e for e in evts if isinstance(e, ToolUseStarted)]
     assert [(s.id, s.name, s.index) for s in started] == [("toolu_1", "bash", 1)]
     body = server.requests[0].json
-    assert body["tools"] == tools and body["tool_choice"] == {"type": "auto"}
+    assert body["tools"] == [dict(tools[0], cache_control={"type": "ephemeral"})]  # the tools' breakpoint
+    assert body["tool_choice"] == {"type": "auto"}
 
 
 def test_two_tool_use_blocks_in_one_message(server, provider_for):
@@ -372,19 +375,21 @@ def test_max_retries_zero_means_one_attempt(server, provider_for):
     assert len(server.requests) == 1
 
 
-def test_connection_refused_is_retried_then_exhausted(provider_for, sleeps):
+def test_connection_refused_by_a_local_server_gets_one_quick_retry(provider_for, sleeps):
     import socket
 
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
     port = s.getsockname()[1]
     s.close()  # nothing listens there now
-    p = provider_for(env={"ANTHROPIC_BASE_URL": f"http://127.0.0.1:{port}"}, max_retries=2)
+    p = provider_for(env={"ANTHROPIC_BASE_URL": f"http://127.0.0.1:{port}/gw"}, max_retries=8)
     with pytest.raises(ClawError) as info:
         run(collect(p, request()))
     err = info.value
     assert err.kind == "retries_exhausted" and err.failure_class == "provider_transport"
-    assert len(sleeps.waits) == 2
+    assert sleeps.waits == [0.25]  # one quick retry, not eight backed-off ones
+    assert err.message.startswith("gave up after 2 attempts: connection refused")
+    assert f"is the server running at http://127.0.0.1:{port}/gw?" in err.hint
 
 
 def test_connection_cut_before_content_is_retried(server, provider_for):

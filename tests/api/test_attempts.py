@@ -29,6 +29,8 @@ ROWS = [
     (a.RETRYABLE, {}, a.RETRY),
     (a.RETRYABLE, {"retries": 7}, a.RETRY),
     (a.RETRYABLE, {"retries": 8}, a.GIVE_UP),
+    (a.LOCAL_REFUSED, {}, a.RETRY_SOON),
+    (a.LOCAL_REFUSED, {"quick_retries": 1}, a.GIVE_UP),
 ]
 
 
@@ -84,3 +86,35 @@ def test_outcome_kinds():
     idle = NetworkError("idle", kind="timeout", retryable=True)
     assert kind(_failed(idle), retryable=True, refreshable=False) == a.RETRYABLE
     assert kind(_failed(idle, delivered=True), retryable=True, refreshable=False) == a.AFTER_CONTENT
+
+
+def _refused(host):
+    err = NetworkError(f"connection refused by http://{host}:8000", kind="connect", retryable=True)
+    err.refused_host = host
+    return err
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.3.4.5", "localhost", "::1", "10.1.2.3", "172.16.0.9",
+                                  "192.168.1.20", "169.254.10.1", "fd12:3456::1", "fe80::1", "::ffff:127.0.0.1",
+                                  "dev.localhost"])
+def test_a_refusal_by_a_local_or_private_address_picks_the_fast_row(host):
+    assert a.outcome_kind(_failed(_refused(host)), retryable=True, refreshable=False) == a.LOCAL_REFUSED
+
+
+@pytest.mark.parametrize("host", ["203.0.113.5", "8.8.8.8", "2606:4700::1",
+                                  "api.anthropic.com", "172.32.0.1"])
+def test_a_refusal_by_a_remote_host_keeps_the_normal_retries(host):
+    assert a.outcome_kind(_failed(_refused(host)), retryable=True, refreshable=False) == a.RETRYABLE
+
+
+def test_other_local_connect_failures_keep_the_normal_retries():
+    timeout = NetworkError("connecting to http://127.0.0.1:8000 timed out", kind="timeout", retryable=True)
+    assert a.outcome_kind(_failed(timeout), retryable=True, refreshable=False) == a.RETRYABLE
+
+
+def test_the_quick_retry_counts_as_an_attempt_and_is_not_given_with_max_retries_zero():
+    s = state(max_retries=8)
+    s.spend("quick_retries")
+    assert s.counted == 2
+    assert a.next_action(a.LOCAL_REFUSED, s) == a.GIVE_UP
+    assert a.next_action(a.LOCAL_REFUSED, state(max_retries=0)) == a.GIVE_UP

@@ -274,3 +274,18 @@ def test_through_the_main_entry_point(project, home):
     proc = subprocess.run([sys.executable, "-m", "claw", "status", "--help"], env=env, capture_output=True,
                           text=True, timeout=60)
     assert proc.returncode == 0 and "--settings" in proc.stdout and "no network" in proc.stdout.lower()
+
+
+def test_prompt_caching_and_extra_headers_with_credentials_redacted(project, home):
+    write(home / ".claw" / "settings.json", {"customHeaders": {"X-Team": "infra", "X-Gateway-Token": "gw-STATUS-1"}})
+    data = status_json(project, home, ANTHROPIC_CUSTOM_HEADERS="Authorization: Bearer STATUS-TOKEN-2",
+                       ANTHROPIC_BETAS="b1,b2")
+    assert data["requests"] == {"prompt_caching": True, "betas": ["b1", "b2"], "error": None,
+                                "headers": ["X-Team: infra", "X-Gateway-Token: [REDACTED]",
+                                            "Authorization: [REDACTED]"]}
+    code, out, err = status(project, home, DISABLE_PROMPT_CACHING="1", ANTHROPIC_CUSTOM_HEADERS="Host: x")
+    assert code == 0 and "prompt caching" not in out  # the header error hides the rest of the line
+    assert "extra headers:    unusable: ANTHROPIC_CUSTOM_HEADERS: claw will not send a custom 'Host'" in out
+    code, out, err = status(project, home, DISABLE_PROMPT_CACHING="1")
+    assert "prompt caching:   off" in out
+    assert "gw-STATUS-1" not in out and "STATUS-TOKEN-2" not in json.dumps(data)

@@ -42,6 +42,9 @@ before each event); ``omit_message_stop``; ``stall_after`` N events + ``stall_se
 then the stream continues); ``close_after`` N events (connection cut mid-stream);
 ``request_id`` (the ``request-id`` header; one is generated otherwise).
 
+``cache=PromptCache()`` (``--emulate-cache``) reports reply usage as Anthropic's prompt cache (and
+OpenAI's automatic one) would: see ``PromptCache``.
+
 Not scripted requests get a 400 ``invalid_request_error`` saying the script ran out (never retried), or
 the ``default`` spec when one is set (it is not consumed).
 """
@@ -59,6 +62,8 @@ import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Dict, Iterable, List, Optional, Union
+
+from tests.fakes.prompt_cache import PromptCache
 
 Spec = Dict[str, Any]
 
@@ -331,8 +336,9 @@ class ModelServer:
 
     def __init__(self, script: Union[None, List[Spec], Dict[str, Any]] = None, *, host: str = "127.0.0.1",
                  port: int = 0, handler: Optional[Callable[[RecordedRequest], Optional[Spec]]] = None,
-                 record_file: Optional[str] = None, tls: Any = None) -> None:
+                 record_file: Optional[str] = None, tls: Any = None, cache: Optional[PromptCache] = None) -> None:
         self.tls = tls  # a trustme LeafCert: serve HTTPS with it
+        self.cache = cache  # a PromptCache: usage as a caching API reports it
         self.host = host
         self.port = port
         self.handler = handler
@@ -498,6 +504,8 @@ def _make_handler(fake: ModelServer):
         def do_POST(self) -> None:
             req = self._read_request()
             spec = fake._next_spec(req)
+            if fake.cache is not None:
+                spec = fake.cache.apply(req, spec)
             try:
                 if spec is None:
                     self._send_json(400, {"type": "error", "error": {
@@ -681,12 +689,14 @@ def _main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--script", help="JSON file: a list of response specs or {responses, default}")
     parser.add_argument("--record", help="append every request as a JSON line to this file")
     parser.add_argument("--exit-on-stdin-eof", action="store_true", help="stop when stdin closes")
+    parser.add_argument("--emulate-cache", action="store_true", help="report usage as a prompt cache would")
     args = parser.parse_args(argv)
     script: Any = None
     if args.script:
         with open(args.script, encoding="utf-8") as fh:
             script = json.load(fh)
-    server = ModelServer(script, host=args.host, port=args.port, record_file=args.record).start()
+    server = ModelServer(script, host=args.host, port=args.port, record_file=args.record,
+                         cache=PromptCache() if args.emulate_cache else None).start()
     sys.stdout.write(server.url + "\n")
     sys.stdout.flush()
     done = threading.Event()

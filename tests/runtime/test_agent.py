@@ -297,6 +297,7 @@ def test_auto_compaction_when_the_prompt_passes_the_threshold(tmp_path):
     assert outcome.subtype == "success" and outcome.result == "done"
     summary_request, main_request = h.model.requests
     assert summary_request.system == SUMMARY_INSTRUCTIONS and not summary_request.tools
+    assert summary_request.cache is False and main_request.cache is True  # a one-off request is not cached
     first = main_request.messages[0]["content"][0]["text"]
     assert first.startswith(SUMMARY_PREFIX) and "the user pasted a long log" in first
     assert all("x" * 100 not in json.dumps(m) for m in main_request.messages)

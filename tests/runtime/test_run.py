@@ -145,8 +145,10 @@ def test_the_runs_secrets_are_redacted_without_touching_the_process_redactor(hom
     from claw import redact
 
     (project / ".claw").mkdir()
-    (project / ".claw" / "settings.json").write_text(json.dumps({"env": {"SERVICE_TOKEN": SETTINGS_SECRET}}))
-    with ModelServer([reply(tool_uses=[tool_use("bash", {"command": "echo $SERVICE_TOKEN"})]),
+    header_secret = "gw-header-secret-0123456789abcdef"
+    (project / ".claw" / "settings.json").write_text(json.dumps({
+        "env": {"SERVICE_TOKEN": SETTINGS_SECRET}, "customHeaders": {"X-Gateway-Token": header_secret}}))
+    with ModelServer([reply(tool_uses=[tool_use("bash", {"command": f"echo $SERVICE_TOKEN {header_secret}"})]),
                       reply(text="done")]) as srv:
         env = _env(srv, home)
 
@@ -159,6 +161,8 @@ def test_the_runs_secrets_are_redacted_without_touching_the_process_redactor(hom
 
         run = asyncio.run(go())
     stored = run.session.path.read_text()
-    assert SETTINGS_SECRET not in stored and "[REDACTED]" in stored
+    assert SETTINGS_SECRET not in stored and header_secret not in stored and "[REDACTED]" in stored
+    assert srv.requests[0].header("x-gateway-token") == header_secret
     assert SETTINGS_SECRET in srv.requests[1].body.decode()  # the model saw the tool's real output
-    assert redact.default_redactor().redact_text(SETTINGS_SECRET) == SETTINGS_SECRET  # no process-wide state
+    for secret in (SETTINGS_SECRET, header_secret):  # no process-wide state
+        assert redact.default_redactor().redact_text(secret) == secret
