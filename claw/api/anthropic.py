@@ -27,6 +27,7 @@ DEFAULT_BASE_URL = "https://api.anthropic.com"
 class AnthropicProvider(Provider):
     name = "anthropic"
     label = "Anthropic"
+    sends_thinking = True
 
     def endpoint(self) -> str:
         return self.base_url + "/v1/messages"

@@ -14,9 +14,13 @@ the rules are data, the driver (``Provider.stream``) is a short loop that perfor
   auth_expired      refresh the token and resend (once), else raise
   empty_stream      resend without streaming (once), else retry, else give up
   retryable         retry (``max_retries`` times), else give up
+  overloaded        retry (``max_retries`` times), else fall back (once), else give up
+  model_not_found   fall back (once), else raise
 
-A fallback model or a time budget of a later change is a new action with its own allowance, added to the
-rows it applies to — not a new flag in the driver.
+"fall back" sends the same request to the fallback model (``--fallback-model``); its allowance is 1
+when a fallback provider is configured, else 0 (the row then goes on as it would without one).
+A time budget of a later change is a new action with its own allowance, added to the rows it applies
+to — not a new flag in the driver.
 
 Nothing here does I/O; which failures are retryable and how long to wait stay in claw.api.retry.
 """
@@ -35,6 +39,8 @@ PERMANENT = "permanent"
 AUTH_EXPIRED = "auth_expired"
 EMPTY_STREAM = "empty_stream"
 RETRYABLE = "retryable"
+OVERLOADED = "overloaded"  # retryable, and the provider says it is overloaded (529, overloaded_error)
+MODEL_NOT_FOUND = "model_not_found"  # 404 not_found_error naming the model
 
 # Actions
 DELIVER = "deliver"  # hand the held-back events and the MessageDone to the caller; done
@@ -43,6 +49,7 @@ REFRESH = "refresh"  # refresh the OAuth token; resend if that worked, else rais
 RESEND_UNSTREAMED = "resend_unstreamed"  # ask again without streaming; not a counted retry
 RETRY = "retry"  # announce RetryScheduled, wait, send again
 GIVE_UP = "give_up"  # raise retries_exhausted with the last error
+FALL_BACK = "fall_back"  # announce ModelFallback, send the same request to the fallback model; done
 
 ACTIONS: Dict[str, Tuple[str, ...]] = {
     OK: (DELIVER,),
@@ -51,6 +58,8 @@ ACTIONS: Dict[str, Tuple[str, ...]] = {
     AUTH_EXPIRED: (REFRESH, RAISE),
     EMPTY_STREAM: (RESEND_UNSTREAMED, RETRY, GIVE_UP),
     RETRYABLE: (RETRY, GIVE_UP),
+    OVERLOADED: (RETRY, FALL_BACK, GIVE_UP),
+    MODEL_NOT_FOUND: (FALL_BACK, RAISE),
 }
 
 # The allowance each non-terminal action spends; actions not listed here are always possible.
@@ -58,6 +67,7 @@ ALLOWANCE_OF: Dict[str, str] = {
     REFRESH: "refresh",
     RESEND_UNSTREAMED: "unstreamed",
     RETRY: "retries",
+    FALL_BACK: "fallback",
 }
 
 
@@ -99,9 +109,10 @@ class Attempts:
         return 1 + self.spent.get("retries", 0)
 
 
-def allowances(max_retries: int) -> Dict[str, int]:
-    """The limits of a request: ``max_retries`` retries, one unstreamed resend, one token refresh."""
-    return {"retries": max(0, max_retries), "unstreamed": 1, "refresh": 1}
+def allowances(max_retries: int, *, fallback: bool = False) -> Dict[str, int]:
+    """The limits of a request: ``max_retries`` retries, one unstreamed resend, one token refresh, and
+    one switch to the fallback model when there is one."""
+    return {"retries": max(0, max_retries), "unstreamed": 1, "refresh": 1, "fallback": 1 if fallback else 0}
 
 
 def outcome_kind(outcome: AttemptOutcome, *, retryable: bool, refreshable: bool) -> str:
@@ -115,7 +126,14 @@ def outcome_kind(outcome: AttemptOutcome, *, retryable: bool, refreshable: bool)
         return EMPTY_STREAM
     if outcome.error.status == 401 and refreshable:
         return AUTH_EXPIRED
-    return RETRYABLE if retryable else PERMANENT
+    if retryable:
+        return OVERLOADED if outcome.error.failure_class == "provider_overloaded" else RETRYABLE
+    return MODEL_NOT_FOUND if is_model_not_found(outcome.error) else PERMANENT
+
+
+def is_model_not_found(error: ClawError) -> bool:
+    """A 404 ``not_found_error`` about the model (``model: claude-x``), not about the URL."""
+    return error.status == 404 and error.kind == "not_found" and "model" in (error.message or "").lower()
 
 
 def next_action(kind: str, state: Attempts) -> str:

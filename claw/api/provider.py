@@ -14,7 +14,15 @@
   4. a stream with nothing in it is retried once without streaming (the complete message is replayed
      as the same events);
   5. a 401 with a refreshable OAuth source refreshes the token once and resends;
-  6. when attempts run out: ``retries_exhausted`` with the last error's class, status and request id.
+  6. when attempts run out: ``retries_exhausted`` with the last error's class, status and request id;
+  7. with a fallback provider (``Provider.fallback``, from ``--fallback-model``): a model that stays
+     overloaded through its retries, or is not found, hands the same request once to the fallback
+     (a ``ModelFallback`` event first). A request whose ``model`` names the fallback goes straight to
+     it: the runtime asks that for the rest of a turn once a fallback happened.
+
+Extended thinking (claw.api.thinking): the request's ``thinking`` is adapted to this model before the
+body is built (dropped for a model that cannot think, max_tokens above the budget, the
+interleaved-thinking beta where the model needs it).
 
 Each attempt is one call of ``_attempt`` (one request, ending in an ``AttemptOutcome``); what follows a
 failure is decided by the table in claw.api.attempts, and ``stream`` is the loop that performs it.
@@ -29,6 +37,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from typing import Any, AsyncIterator, Dict, List, Optional, Tuple, Union
 
 from claw import __version__
@@ -36,6 +45,7 @@ from claw.api.accumulator import EmptyStream, MessageAccumulator
 from claw.api.attempts import (
     ALLOWANCE_OF,
     DELIVER,
+    FALL_BACK,
     GIVE_UP,
     REFRESH,
     RESEND_UNSTREAMED,
@@ -50,7 +60,14 @@ from claw.api.failures import classify_http_error, retries_exhausted, retry_reas
 from claw.api.preflight import TokenEstimate, check, estimate
 from claw.api.registry import ModelInfo
 from claw.api.retry import RetryPolicy, header
-from claw.api.types import MessageDone, ModelRequest, ModelResponse, RetryScheduled, StreamEvent
+from claw.api.types import (
+    MessageDone,
+    ModelFallback,
+    ModelRequest,
+    ModelResponse,
+    RetryScheduled,
+    StreamEvent,
+)
 from claw.auth.headers import AuthSource
 from claw.errors import ClawError, NetworkError, ProviderError
 
@@ -79,6 +96,7 @@ class Provider:
 
     name = "provider"  # anthropic | openai | xai | ollama | local
     label = "the provider"  # for messages: "Anthropic", "OpenAI", ...
+    sends_thinking = False  # the wire format has extended thinking (Anthropic)
 
     def __init__(
         self,
@@ -102,6 +120,7 @@ class Provider:
         self._own_http = http is None
         self.idle_timeout = idle_timeout
         self.last_request_id: Optional[str] = None
+        self.fallback: Optional["Provider"] = None  # --fallback-model; closed with this provider
 
     # -- public API ---------------------------------------------------------------------------------
 
@@ -113,9 +132,30 @@ class Provider:
             return min(request.max_tokens, self.model.max_output_tokens)
         return request.max_tokens
 
+    def chain(self) -> List[str]:
+        """The model ids of this provider and its fallbacks, in the order they are tried."""
+        out, current = [], self
+        while current is not None and current.model.id not in out:
+            out.append(current.model.id)
+            current = current.fallback
+        return out
+
+    def shaped(self, request: ModelRequest) -> Tuple[ModelRequest, int]:
+        """The request as this model gets it, and its max_tokens: thinking adapted (claw.api.thinking)."""
+        max_tokens = self.max_tokens_for(request)
+        if not request.thinking or not self.sends_thinking:
+            return request, max_tokens
+        from claw.api.thinking import for_model
+
+        info = self.model
+        thinking, max_tokens, betas = for_model(request.thinking, max_tokens, model_thinking=info.thinking,
+                                                known=info.known, max_output=info.max_output_tokens)
+        extra = tuple(b for b in betas if b not in request.betas)
+        return replace(request, thinking=thinking, betas=tuple(request.betas) + extra), max_tokens
+
     def estimate(self, request: ModelRequest) -> TokenEstimate:
         """Preflight estimate (no network): prompt tokens, max_tokens, the window, and whether it fits."""
-        max_tokens = self.max_tokens_for(request)
+        request, max_tokens = self.shaped(request)
         body = self.build_body(request, max_tokens=max_tokens, stream=True)
         data = _dumps(body)
         return estimate(body, max_tokens=max_tokens, context_window=self.model.context_window, body=data)
@@ -128,14 +168,20 @@ class Provider:
         raise ProviderError("the stream ended without a message", kind="empty_response")  # pragma: no cover
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[StreamEvent]:
-        max_tokens = self.max_tokens_for(request)
+        fallback = self.fallback
+        if fallback is not None and request.model != self.model.id and request.model in fallback.chain():
+            async for event in fallback.stream(request):  # a turn that fell back keeps its fallback
+                yield event
+            return
+        original = request
+        request, max_tokens = self.shaped(request)
         body = self.build_body(request, max_tokens=max_tokens, stream=True)
         data = _dumps(body)
         est = estimate(body, max_tokens=max_tokens, context_window=self.model.context_window, body=data)
         check(est, model=self.model.id)
 
         policy = self.retry
-        state = Attempts(allowances(policy.max_retries))
+        state = Attempts(allowances(policy.max_retries, fallback=fallback is not None))
         while True:
             outcome = AttemptOutcome()
             attempt = self._attempt(request, data if state.streaming else None, max_tokens)
@@ -183,6 +229,14 @@ class Provider:
                 continue
             if action == GIVE_UP:
                 raise retries_exhausted(failure, counted, self.last_request_id)
+            if action == FALL_BACK:
+                assert fallback is not None
+                yield ModelFallback(original_model=self.model.id, fallback_model=fallback.model.id,
+                                    trigger="overloaded" if kind == "overloaded" else "model_not_found",
+                                    reason=retry_reason(failure))
+                async for event in fallback.stream(replace(original, model=fallback.model.id)):
+                    yield event
+                return
             raise failure  # RAISE: permanent, or content already reached the caller
 
     async def _attempt(self, request: ModelRequest, streamed_body: Optional[bytes],
@@ -252,6 +306,9 @@ class Provider:
         yield outcome
 
     async def aclose(self) -> None:
+        fallback, self.fallback = self.fallback, None
+        if fallback is not None:
+            await fallback.aclose()
         if self._http is not None and self._own_http:
             await self._http.aclose()
             self._http = None

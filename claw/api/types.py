@@ -261,6 +261,24 @@ class RetryScheduled(StreamEvent):
 
 
 @dataclass(eq=True)
+class ModelFallback(StreamEvent):
+    """The model could not answer (overloaded after its retries, or not found) and the same request
+    now goes to the fallback model (``--fallback-model``). ``trigger``: ``overloaded`` |
+    ``model_not_found`` (the names Claude Code's ``system``/``model_fallback`` message uses)."""
+
+    kind: ClassVar[str] = "model_fallback"
+    original_model: str
+    fallback_model: str
+    trigger: str
+    reason: str  # short, as RetryScheduled's: "529 overloaded", "404 not found"
+    raw: Optional[Dict[str, Any]] = None
+
+    def describe(self) -> str:
+        return (f"{self.original_model} is unavailable ({self.reason}); "
+                f"falling back to {self.fallback_model}")
+
+
+@dataclass(eq=True)
 class MessageDone(StreamEvent):
     """Always the last event of a successful stream: the complete message."""
 

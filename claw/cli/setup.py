@@ -94,6 +94,7 @@ def load(args: RunArgs, cwd: Path, base_env: Optional[Dict[str, str]] = None):
 def prepare(args: RunArgs, *, sink: Any, prompter: Any = None, base_env: Optional[Dict[str, str]] = None
             ) -> Prepared:
     from claw.api.client import resolve_model
+    from claw.cli import model_options
     from claw.cli.output import RunInfo
     from claw.config.environment import network_config
     from claw.config.sources import config_home
@@ -118,6 +119,8 @@ def prepare(args: RunArgs, *, sink: Any, prompter: Any = None, base_env: Optiona
 
     model_name = args.model or env.get("CLAW_MODEL") or env.get("ANTHROPIC_MODEL") or settings.model
     resolved = resolve_model(model_name, env, aliases=settings.aliases)
+    fallbacks = model_options.fallback_models(args, settings, env, resolved)
+    model_options.check_budget(args.max_budget_usd, [resolved] + fallbacks)
 
     mode_name = args.permission_mode or settings.permissions.default_mode or DEFAULT_MODE
     if args.dangerously_skip_permissions:
@@ -166,6 +169,7 @@ def prepare(args: RunArgs, *, sink: Any, prompter: Any = None, base_env: Optiona
         session = store.create(args.session_id, model=resolved.qualified, cwd=str(cwd))
 
     provider = _provider_for(resolved, loaded, env, net, cwd)
+    model_options.attach_fallbacks(provider, fallbacks, lambda r: _provider_for(r, loaded, env, net, cwd))
 
     # Remote sessions: the upstream-proxy relay, failing open. Its shaped environment reaches tools, hooks,
     # MCP servers and claw's own requests; a relay that cannot start costs one warning line, nothing else.
@@ -202,14 +206,14 @@ def prepare(args: RunArgs, *, sink: Any, prompter: Any = None, base_env: Optiona
     agent = Agent(
         provider=provider,
         settings=AgentSettings(model=resolved.model, system_prompt=system.text, max_turns=args.max_turns,
-                               thinking=_thinking(args), betas=tuple(args.betas),
+                               thinking=model_options.thinking_of(args, env, settings), betas=tuple(args.betas),
                                context_window=resolved.info.context_window,
-                               autocompact_pct=threshold_pct(env)),
+                               autocompact_pct=threshold_pct(env), max_budget_usd=args.max_budget_usd),
         tool_runner=runner,
         session=session,
         hooks=hooks,
         sink=sink,
-        cost_of=lambda model, usage: resolved.info.cost_usd(usage),
+        cost_of=model_options.cost_function(resolved, fallbacks),
     )
     return Prepared(agent=agent, session=session, provider=provider, info=info, policy=policy,
                     tool_runner=runner, settings=loaded, env=env, net_config=net, resolved_model=resolved,
@@ -282,12 +286,6 @@ def _refuse_required_sandbox(raw: Any) -> None:
                          "yet: claw has no command sandbox", hint="drop the sandbox option (or set "
                          "failIfUnavailable: false to run unsandboxed with a warning)",
                          kind="unsupported_option")
-
-
-def _thinking(args: RunArgs) -> Optional[Dict[str, Any]]:
-    if args.max_thinking_tokens:
-        return {"type": "enabled", "budget_tokens": args.max_thinking_tokens}
-    return None
 
 
 def _key_source(provider: Any) -> str:

@@ -153,6 +153,8 @@ class Settings:
     api_key_helper: Optional[str] = None
     network: NetworkSettings = field(default_factory=NetworkSettings)
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)  # merged, as written
+    always_thinking_enabled: Optional[bool] = None  # alwaysThinkingEnabled; None: not set
+    fallback_models: Tuple[str, ...] = ()  # fallbackModel, in order (--fallback-model wins)
 
     @classmethod
     def from_clean(cls, data: Mapping[str, Any], raw: Optional[Mapping[str, Any]] = None) -> "Settings":
@@ -204,4 +206,6 @@ class Settings:
                 max_retries=net.get("maxRetries"),
             ),
             raw=dict(raw if raw is not None else data),
+            always_thinking_enabled=data.get("alwaysThinkingEnabled"),
+            fallback_models=_tuple(data.get("fallbackModel")),
         )

@@ -64,6 +64,8 @@ _URL_SCHEMES = {"http": ("http", "https"), "sse": ("http", "https"), "ws": ("ws"
 # Examples shown as hints, by key path (the longest matching prefix is used).
 EXAMPLES: dict[KeyPath, str] = {
     ("model",): '"model": "sonnet"',
+    ("alwaysThinkingEnabled",): '"alwaysThinkingEnabled": true',
+    ("fallbackModel",): '"fallbackModel": ["sonnet"]',
     ("aliases",): '"aliases": {"fast": "claude-haiku-4-5"}',
     ("permissions",): '"permissions": {"defaultMode": "workspace-write", "allow": ["Bash(npm test)"]}',
     ("permissions", "defaultMode"): '"defaultMode": "workspace-write"',
@@ -189,6 +191,21 @@ def _int_range(lo: int, hi: int, what: str) -> Validator:
         return value
 
     return check
+
+
+def _boolean(value, path, ctx):
+    if not isinstance(value, bool):
+        raise _type_error(path, "true or false", value)
+    return value
+
+
+def _model_list(value, path, ctx):
+    """A model name or a list of them (Claude Code's ``fallbackModel`` is a list), as a list."""
+    if isinstance(value, str) and value.strip():
+        return [value]
+    if isinstance(value, list) and value and all(isinstance(v, str) and v.strip() for v in value):
+        return list(value)
+    raise _type_error(path, "a model name or a list of model names", value)
 
 
 def _string_list(value, path, ctx):
@@ -503,6 +520,8 @@ TOP_LEVEL_FIELDS: Dict[str, Validator] = {
     "oauth": _object(OAUTH_FIELDS),
     "apiKeyHelper": _nonempty_string,
     "network": _object(NETWORK_FIELDS),
+    "alwaysThinkingEnabled": _boolean,
+    "fallbackModel": _model_list,
 }
 KNOWN_KEYS = tuple(k for k in TOP_LEVEL_FIELDS if k != "$schema")
 

@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
-from claw.api.types import Block, Message, MessageDone, ModelRequest, ModelResponse, Usage
+from claw.api.types import Block, Message, MessageDone, ModelFallback, ModelRequest, ModelResponse, Usage
 from claw.errors import ClawError
 from claw.runtime.events import (
     AssistantMessage,
@@ -53,6 +53,7 @@ class AgentSettings:
     extra_context: List[str] = field(default_factory=list)
     context_window: Optional[int] = None  # of the model; None: unknown, no auto-compaction
     autocompact_pct: int = 80  # CLAW_AUTOCOMPACT_PCT; 100 turns auto-compaction off in practice
+    max_budget_usd: Optional[float] = None  # --max-budget-usd: no request once the session cost reached it
 
 
 class Agent:
@@ -76,6 +77,7 @@ class Agent:
         self.cost_of = cost_of  # (model, Usage) -> float | None
         # (tokens, message count, last message) of the history the provider last counted
         self._known_prompt: Optional[Tuple[int, int, Message]] = None
+        self.spent_usd: Optional[float] = 0.0  # what this process's runs of the session cost (None: unknown)
 
     @property
     def messages(self) -> List[Message]:
@@ -95,6 +97,9 @@ class Agent:
             while True:
                 if self.settings.max_turns is not None and outcome.num_turns >= self.settings.max_turns:
                     return outcome.finish("error_max_turns")
+                if self.settings.max_budget_usd is not None and over_budget(
+                        self.settings.max_budget_usd, self.spent_usd, outcome.cost, self._least_cost(outcome)):
+                    return outcome.finish("error_max_budget_usd")
                 outcome.num_turns += 1
                 await self._maybe_compact()
                 response = await self._call_model(outcome)
@@ -139,7 +144,8 @@ class Agent:
 
     async def _call_model(self, outcome: "_OutcomeBuilder") -> ModelResponse:
         request = ModelRequest(
-            model=self.settings.model,
+            # after a fallback the rest of the turn asks the fallback model (the provider sends it there)
+            model=outcome.fallback_model or self.settings.model,
             messages=self.messages,
             system=self._system(),
             tools=self.tools.model_tools(),
@@ -149,18 +155,29 @@ class Agent:
         )
         started = time.monotonic()
         response: Optional[ModelResponse] = None
+        priced_as = outcome.fallback_model
         try:
             async for event in self.provider.stream(request):
                 if isinstance(event, MessageDone):
                     response = event.response
+                elif isinstance(event, ModelFallback):
+                    priced_as = outcome.fell_back(event)
                 self.sink(ModelStreamEvent(event))
         finally:
             outcome.api_seconds += time.monotonic() - started
         if response is None:  # a provider must end with MessageDone or raise
             raise ClawError("the model stream ended without a message", kind="empty_response",
                             failure_class="provider_error")
-        outcome.add_usage(response)
+        outcome.add_usage(response, priced_as=priced_as)
         return response
+
+    def _least_cost(self, outcome: "_OutcomeBuilder") -> float:
+        """The least the next request can cost: its prompt, all of it read from the cache at the
+        cheapest rate, and no output (0 when the price is unknown)."""
+        if self.cost_of is None:
+            return 0.0
+        model = outcome.fallback_model or self.settings.model
+        return self.cost_of(model, Usage(cache_read_input_tokens=self._prompt_tokens())) or 0.0
 
     async def _maybe_compact(self) -> None:
         from claw.runtime.compaction import needs_compaction
@@ -284,11 +301,21 @@ class _OutcomeBuilder:
         self.last_text = ""
         self.stop_hook_continued = False
         self.record = _ToolLog()
+        self.fallback_model: Optional[str] = None  # the model that answers since a fallback in this run
 
-    def add_usage(self, response: ModelResponse) -> None:
-        model = response.model or self.agent.settings.model
+    def fell_back(self, event: ModelFallback) -> str:
+        """A fallback happened: the rest of the run asks the fallback model; the model that could not
+        answer keeps a (zero) entry in modelUsage, so the result shows both."""
+        self.fallback_model = event.fallback_model
+        self.by_model.setdefault(event.original_model, ModelTally(Usage(), 0.0))
+        return event.fallback_model
+
+    def add_usage(self, response: ModelResponse, *, priced_as: Optional[str] = None) -> None:
+        """Add a response's tokens and cost; ``priced_as``: the model whose prices apply (the fallback
+        model that answered), else the response's own model."""
+        model = response.model or priced_as or self.agent.settings.model
         self.usage = self.usage + response.usage
-        cost = self.agent.cost_of(model, response.usage) if self.agent.cost_of is not None else 0.0
+        cost = self.agent.cost_of(priced_as or model, response.usage) if self.agent.cost_of is not None else 0.0
         if self.cost is not None:
             self.cost = None if cost is None else self.cost + cost
         before = self.by_model.get(model)
@@ -305,6 +332,10 @@ class _OutcomeBuilder:
             result = str(error)
         elif subtype == "error_max_turns":
             result = f"reached the maximum of {self.agent.settings.max_turns} turns"
+        elif subtype == "error_max_budget_usd":
+            result = budget_message(self.agent.settings.max_budget_usd, self.agent.spent_usd, self.cost)
+        spent = self.agent.spent_usd
+        self.agent.spent_usd = None if spent is None or self.cost is None else spent + self.cost
         return TurnOutcome(
             subtype=subtype,
             result=result,
@@ -318,6 +349,7 @@ class _OutcomeBuilder:
             tool_uses=self.record.uses,
             tool_results=self.record.results,
             model_usage=dict(self.by_model),
+            fallback_model=self.fallback_model,
         )
 
 
@@ -338,6 +370,28 @@ class _ToolLog:
 
     def denial(self, denial: "PermissionDenial") -> None:
         self.denials.append(denial)
+
+
+def over_budget(budget: Optional[float], spent_before: Optional[float], spent_now: Optional[float],
+                next_least: float = 0.0) -> bool:
+    """True when a session under ``--max-budget-usd`` may send no more requests: what it cost so far
+    (earlier runs of this process plus this one) reached the budget, or the least the next request can
+    cost would pass it, or the cost cannot be known."""
+    if budget is None:
+        return False
+    if spent_before is None or spent_now is None:
+        return True
+    spent = spent_before + spent_now
+    return spent >= budget or spent + next_least > budget
+
+
+def budget_message(budget: Optional[float], spent_before: Optional[float], spent_now: Optional[float]) -> str:
+    """The result text (and ``errors[]`` entry) of a run stopped by ``--max-budget-usd``; Claude Code's
+    wording."""
+    if spent_before is None or spent_now is None:
+        return (f"The session cost is not known (a model without a price answered); refusing to continue "
+                f"under --max-budget-usd {budget:g}")
+    return f"Reached maximum budget (${budget:g})"
 
 
 def last_assistant_text(messages: Sequence[Message]) -> str:

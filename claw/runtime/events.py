@@ -99,7 +99,7 @@ class ModelTally:
 class TurnOutcome:
     """How one ``Agent.run`` ended: the fields of the contract's result object."""
 
-    subtype: str  # success | error_max_turns | error_during_execution
+    subtype: str  # success | error_max_turns | error_max_budget_usd | error_during_execution
     result: str
     num_turns: int
     usage: Usage
@@ -111,6 +111,7 @@ class TurnOutcome:
     tool_uses: List[Dict[str, Any]] = field(default_factory=list)
     tool_results: List[Dict[str, Any]] = field(default_factory=list)
     model_usage: Dict[str, ModelTally] = field(default_factory=dict)  # by the model that answered
+    fallback_model: Optional[str] = None  # set when the fallback model answered (--fallback-model)
 
     @property
     def is_error(self) -> bool:
