@@ -263,6 +263,9 @@ class Agent:
     def _append_assistant(self, response: ModelResponse) -> None:
         message = response.to_message()
         record_uuid = self.session.append_message(message, usage=response.usage.to_dict())
+        warning = getattr(self.session, "last_warning", None)  # thinking left out of the session file
+        if warning:
+            self.sink(Notice(warning, level="warning"))
         counted = response.usage.prompt_tokens + response.usage.output_tokens
         self._known_prompt = (counted, len(self.messages), self.messages[-1]) if counted else None
         self.sink(
