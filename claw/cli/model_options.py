@@ -71,13 +71,34 @@ def check_budget(budget: Optional[float], models: List[Any]) -> None:
                      "--max-budget-usd", kind="unsupported_option")
 
 
-def cost_function(main: Any, fallbacks: List[Any]) -> Callable[[str, Any], Optional[float]]:
+def cost_function(provider: Any) -> Callable[[str, Any], Optional[float]]:
     """``cost_of(model, usage)`` for the agent: a fallback model's responses at its own prices (the
     agent names the fallback model it asked), everything else at the main model's."""
-    infos = {r.model: r.info for r in fallbacks}
-    main_info = main.info
+    main_info = provider.model
+    infos = {}
+    current = provider.fallback
+    while current is not None and current.model.id not in infos:
+        infos[current.model.id] = current.model
+        current = current.fallback
 
     def cost_of(model: str, usage: Any) -> Optional[float]:
         return infos.get(model, main_info).cost_usd(usage)
 
     return cost_of
+
+
+def move_fallbacks(old: Any, new: Any) -> List[Any]:
+    """``/model`` and ``set_model``: the new provider takes over the old one's fallback chain (minus
+    the new model itself, returned for the caller to close), so closing the old provider does not
+    close them."""
+    chain, old.fallback = old.fallback, None
+    kept, dropped = [], []
+    while chain is not None:
+        nxt, chain.fallback = chain.fallback, None
+        (dropped if chain.model.id == new.model.id else kept).append(chain)
+        chain = nxt
+    current = new
+    for provider in kept:
+        current.fallback = provider
+        current = provider
+    return dropped

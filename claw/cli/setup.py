@@ -213,7 +213,7 @@ def prepare(args: RunArgs, *, sink: Any, prompter: Any = None, base_env: Optiona
         session=session,
         hooks=hooks,
         sink=sink,
-        cost_of=model_options.cost_function(resolved, fallbacks),
+        cost_of=model_options.cost_function(provider),
     )
     return Prepared(agent=agent, session=session, provider=provider, info=info, policy=policy,
                     tool_runner=runner, settings=loaded, env=env, net_config=net, resolved_model=resolved,
@@ -301,16 +301,20 @@ async def switch_model(prepared: Prepared, name: Optional[str]) -> str:
 
     aliases = prepared.settings.settings.aliases
     resolved = resolve_model(name, prepared.env, aliases=aliases)
+    from claw.cli.model_options import cost_function, move_fallbacks
+
     provider = _provider_for(resolved, prepared.settings, prepared.env, prepared.net_config, Path(prepared.info.cwd))
     old, prepared.provider = prepared.provider, provider
+    dropped = move_fallbacks(old, provider)  # --fallback-model stays behind the new model
     prepared.agent.provider = provider
     prepared.agent.settings.model = resolved.model
     prepared.agent.settings.context_window = resolved.info.context_window
-    prepared.agent.cost_of = lambda model, usage: resolved.info.cost_usd(usage)
+    prepared.agent.cost_of = cost_function(provider)
     prepared.resolved_model = resolved
     prepared.info.model = resolved.model
     prepared.session.set_model(resolved.qualified)
-    await old.aclose()
+    for unused in [old] + dropped:
+        await unused.aclose()
     return resolved.model
 
 

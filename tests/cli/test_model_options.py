@@ -158,3 +158,40 @@ def test_a_budget_must_be_a_positive_number(work, home, monkeypatch, value):
         run = run_inprocess(["-p", "hi", "--output-format", "json", "--max-budget-usd", value],
                             isolated_env(srv.env(), home), monkeypatch, work)
     assert run.code == 2 and "greater than 0" in run.json["result"]
+
+
+# -- a stream-json session: several turns in one process ----------------------------------------------
+
+
+def test_the_budget_spans_the_turns_of_a_stream_json_session(work, home):
+    from tests.fakes.claw_wrapper import ClawProcess
+
+    usage = {"input_tokens": 1000, "output_tokens": 100}  # $0.003 each on claude-sonnet-5-5
+    with ModelServer([reply(text="one", usage=usage), reply(text="two", usage=usage)]) as srv, \
+            ClawProcess(["--max-budget-usd", "0.005"], env=srv.env(CLAW_CONFIG_HOME=str(home)), cwd=work) as claw:
+        claw.user("first")
+        first = claw.until_result()
+        claw.user("second")
+        second = claw.until_result()
+        claw.user("third")
+        third = claw.until_result()
+        sent = len(srv.requests)
+    assert first[-1]["subtype"] == "success" and second[-1]["subtype"] == "success"
+    assert third[-1]["subtype"] == "error_max_budget_usd" and third[-1]["num_turns"] == 0
+    assert sent == 2
+
+
+def test_set_model_keeps_the_fallback_behind_the_new_model(work, home):
+    from tests.fakes.claw_wrapper import ClawProcess
+
+    with ModelServer([error(404, "not_found_error", "model: claude-sonnet-5-5"), reply(text="from haiku")]) as srv, \
+            ClawProcess(["--model", "opus", "--fallback-model", "haiku"], env=srv.env(CLAW_CONFIG_HOME=str(home)),
+                        cwd=work) as claw:
+        claw.control("m", "set_model", model="sonnet")
+        assert claw.control_response("m")["subtype"] == "success"
+        claw.user("hi")
+        messages = claw.until_result()
+        models = [r.json["model"] for r in srv.requests]
+    assert models == ["claude-sonnet-5-5", "claude-haiku-5-5"]
+    assert messages[-1]["result"] == "from haiku"
+    assert any(m["type"] == "system" and m.get("subtype") == "model_fallback" for m in messages)
