@@ -4,8 +4,8 @@ Base URL: ANTHROPIC_BASE_URL (default https://api.anthropic.com); it may carry a
 such as ``https://gw.example/anthropic``), a trailing ``/`` is trimmed. Headers: ``anthropic-version:
 2023-06-01``, ``content-type``, ``accept``, a ``user-agent`` naming claw and its version, the auth
 headers (claw.auth.headers) and ``anthropic-beta`` when the request or the auth source asks for betas.
-Body: model, max_tokens, messages, system, tools, tool_choice, stream, and thinking / temperature /
-stop_sequences / metadata when set.
+Body: model, max_tokens, messages, system, tools, tool_choice, stream, and thinking / output_config
+(effort) / temperature / stop_sequences / metadata when set.
 
 Stream events are the wire events themselves (``data: [DONE]`` from gateways is ignored; an event
 without a ``type`` takes the SSE event name). Everything else — retries, preflight, accumulation —
@@ -46,6 +46,8 @@ class AnthropicProvider(Provider):
                 body["tool_choice"] = request.tool_choice
         if request.thinking:
             body["thinking"] = request.thinking
+        if request.effort:
+            body["output_config"] = {"effort": request.effort}
         if request.temperature is not None:
             body["temperature"] = request.temperature
         if request.stop_sequences:

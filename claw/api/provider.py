@@ -20,9 +20,10 @@
      (a ``ModelFallback`` event first). A request whose ``model`` names the fallback goes straight to
      it: the runtime asks that for the rest of a turn once a fallback happened.
 
-Extended thinking (claw.api.thinking): the request's ``thinking`` is adapted to this model before the
-body is built (dropped for a model that cannot think, max_tokens above the budget, the
-interleaved-thinking beta where the model needs it).
+Extended thinking (claw.api.thinking) and the effort level (claw.api.effort): the request's
+``thinking`` and ``effort`` are adapted to this model before the body is built (dropped for a model that
+cannot think, max_tokens above the budget, the interleaved-thinking beta where the model needs it, the
+effort level lowered to one the model has).
 
 Each attempt is one call of ``_attempt`` (one request, ending in an ``AttemptOutcome``); what follows a
 failure is decided by the table in claw.api.attempts, and ``stream`` is the loop that performs it.
@@ -143,15 +144,19 @@ class Provider:
     def shaped(self, request: ModelRequest) -> Tuple[ModelRequest, int]:
         """The request as this model gets it, and its max_tokens: thinking adapted (claw.api.thinking)."""
         max_tokens = self.max_tokens_for(request)
-        if not request.thinking or not self.sends_thinking:
+        if not (request.thinking or request.effort):
             return request, max_tokens
+        if not self.sends_thinking:
+            return replace(request, thinking=None, effort=None), max_tokens
+        from claw.api.effort import effort_for
         from claw.api.thinking import for_model
 
         info = self.model
         thinking, max_tokens, betas = for_model(request.thinking, max_tokens, model_thinking=info.thinking,
                                                 known=info.known, max_output=info.max_output_tokens)
-        extra = tuple(b for b in betas if b not in request.betas)
-        return replace(request, thinking=thinking, betas=tuple(request.betas) + extra), max_tokens
+        effort, effort_betas = effort_for(request.effort, supported=info.effort, known=info.known)
+        extra = tuple(dict.fromkeys(b for b in betas + effort_betas if b not in request.betas))
+        return replace(request, thinking=thinking, effort=effort, betas=tuple(request.betas) + extra), max_tokens
 
     def estimate(self, request: ModelRequest) -> TokenEstimate:
         """Preflight estimate (no network): prompt tokens, max_tokens, the window, and whether it fits."""

@@ -73,6 +73,7 @@ class ModelInfo:
     # "interleaved" (a token budget; thinks between tool calls with the interleaved-thinking beta),
     # "budget" (a token budget, no interleaving), "" (no extended thinking, or not known)
     thinking: str = ""
+    effort: Tuple[str, ...] = ()  # the output_config.effort levels it accepts (claw.api.effort)
 
     def cost_usd(self, usage: Usage) -> Optional[float]:
         """The cost of one response's usage, or None when the price is unknown."""
@@ -91,9 +92,15 @@ _M = 1_000_000
 _K200 = 200_000
 
 
-def _claude(id_: str, name: str, window: int, max_out: int, p: Pricing, thinking: str = "interleaved"
-            ) -> ModelInfo:
-    return ModelInfo(id_, "anthropic", name, window, max_out, min(max_out, DEFAULT_ASK), p, thinking=thinking)
+_E45 = ("low", "medium", "high")
+_E46 = ("low", "medium", "high", "max")
+_E47 = ("low", "medium", "high", "xhigh", "max")
+
+
+def _claude(id_: str, name: str, window: int, max_out: int, p: Pricing, thinking: str = "interleaved",
+            effort: Tuple[str, ...] = ()) -> ModelInfo:
+    return ModelInfo(id_, "anthropic", name, window, max_out, min(max_out, DEFAULT_ASK), p, thinking=thinking,
+                     effort=effort)
 
 
 _HAIKU_55 = Pricing(
@@ -104,19 +111,20 @@ _HAIKU_55 = Pricing(
 
 _CLAUDE = (
     # Claude 5.x (current generation as of 2026-11)
-    _claude("claude-opus-5-5", "Claude Opus 5.5", _M, 128_000, Pricing(4.0, 20.0, 5.0, 0.20), "adaptive"),
-    _claude("claude-opus-5", "Claude Opus 5", _M, 128_000, Pricing(5.0, 25.0, 6.25, 0.50), "adaptive"),
-    _claude("claude-sonnet-5-5", "Claude Sonnet 5.5", _M, 128_000, Pricing(2.0, 10.0, 2.50, 0.10), "adaptive"),
-    _claude("claude-sonnet-5", "Claude Sonnet 5", _M, 128_000, Pricing(2.0, 10.0, 2.50, 0.20), "adaptive"),
-    _claude("claude-haiku-5-5", "Claude Haiku 5.5", _M, 128_000, _HAIKU_55, "adaptive"),
+    _claude("claude-opus-5-5", "Claude Opus 5.5", _M, 128_000, Pricing(4.0, 20.0, 5.0, 0.20), "adaptive", _E47),
+    _claude("claude-opus-5", "Claude Opus 5", _M, 128_000, Pricing(5.0, 25.0, 6.25, 0.50), "adaptive", _E47),
+    _claude("claude-sonnet-5-5", "Claude Sonnet 5.5", _M, 128_000, Pricing(2.0, 10.0, 2.50, 0.10), "adaptive", _E47),
+    _claude("claude-sonnet-5", "Claude Sonnet 5", _M, 128_000, Pricing(2.0, 10.0, 2.50, 0.20), "adaptive", _E47),
+    _claude("claude-haiku-5-5", "Claude Haiku 5.5", _M, 128_000, _HAIKU_55, "adaptive", _E47),
     # Claude 4.x
-    _claude("claude-opus-4-8", "Claude Opus 4.8", _M, 128_000, Pricing(5.0, 25.0, 6.25, 0.50), "adaptive"),
-    _claude("claude-opus-4-7", "Claude Opus 4.7", _M, 128_000, Pricing(5.0, 25.0, 6.25, 0.50), "adaptive"),
-    _claude("claude-opus-4-6", "Claude Opus 4.6", _M, 128_000, Pricing(5.0, 25.0, 6.25, 0.50), "adaptive"),
-    _claude("claude-opus-4-5-20251101", "Claude Opus 4.5", _K200, 64_000, Pricing(5.0, 25.0, 6.25, 0.50)),
+    _claude("claude-opus-4-8", "Claude Opus 4.8", _M, 128_000, Pricing(5.0, 25.0, 6.25, 0.50), "adaptive", _E47),
+    _claude("claude-opus-4-7", "Claude Opus 4.7", _M, 128_000, Pricing(5.0, 25.0, 6.25, 0.50), "adaptive", _E47),
+    _claude("claude-opus-4-6", "Claude Opus 4.6", _M, 128_000, Pricing(5.0, 25.0, 6.25, 0.50), "adaptive", _E46),
+    _claude("claude-opus-4-5-20251101", "Claude Opus 4.5", _K200, 64_000, Pricing(5.0, 25.0, 6.25, 0.50),
+            "interleaved", _E45),
     _claude("claude-opus-4-1-20250805", "Claude Opus 4.1", _K200, 32_000, Pricing(15.0, 75.0, 18.75, 1.50)),
     _claude("claude-opus-4-20250514", "Claude Opus 4", _K200, 32_000, Pricing(15.0, 75.0, 18.75, 1.50)),
-    _claude("claude-sonnet-4-6", "Claude Sonnet 4.6", _M, 128_000, Pricing(3.0, 15.0, 3.75, 0.30), "adaptive"),
+    _claude("claude-sonnet-4-6", "Claude Sonnet 4.6", _M, 128_000, Pricing(3.0, 15.0, 3.75, 0.30), "adaptive", _E46),
     _claude("claude-sonnet-4-5-20250929", "Claude Sonnet 4.5", _K200, 64_000, Pricing(3.0, 15.0, 3.75, 0.30)),
     _claude("claude-sonnet-4-20250514", "Claude Sonnet 4", _K200, 64_000, Pricing(3.0, 15.0, 3.75, 0.30)),
     _claude("claude-haiku-4-5-20251001", "Claude Haiku 4.5", _K200, 64_000, Pricing(1.0, 5.0, 1.25, 0.10)),

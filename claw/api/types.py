@@ -96,6 +96,7 @@ class ModelRequest:
     stop_sequences: Tuple[str, ...] = ()
     metadata: Optional[Dict[str, Any]] = None  # e.g. {"user_id": ...}
     betas: Tuple[str, ...] = ()  # extra anthropic-beta values
+    effort: Optional[str] = None  # low | medium | high | xhigh | max (claw.api.effort adapts it per model)
 
 
 @dataclass

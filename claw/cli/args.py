@@ -61,6 +61,7 @@ class RunArgs:
     cwd: Optional[str] = None
     max_thinking_tokens: Optional[int] = None
     thinking: Optional[str] = None
+    effort: Optional[str] = None  # --effort: low | medium | high | xhigh | max
     fallback_model: Optional[str] = None  # --fallback-model: comma-separated, tried in order
     max_budget_usd: Optional[float] = None  # --max-budget-usd: no request once the session cost reached it
     betas: List[str] = field(default_factory=list)  # extra anthropic-beta request headers
@@ -110,7 +111,7 @@ _VALUES = {
     "-r": "resume", "--resume": "resume", "--session-id": "session_id",
     "--settings": "settings", "--setting-sources": "setting_sources",
     "--cwd": "cwd", "--thinking": "thinking", "--sdk-url": "sdk_url",
-    "--fallback-model": "fallback_model", "--max-budget-usd": "max_budget_usd",
+    "--fallback-model": "fallback_model", "--max-budget-usd": "max_budget_usd", "--effort": "effort",
 }
 _LISTS = {  # repeatable: every value is kept
     "--allowedTools": "allowed_tools", "--allowed-tools": "allowed_tools",
@@ -118,7 +119,8 @@ _LISTS = {  # repeatable: every value is kept
     "--mcp-config": "mcp_config", "--add-dir": "add_dir", "--betas": "betas",
 }
 _CHOICES = {"output_format": OUTPUT_FORMATS, "input_format": INPUT_FORMATS,
-            "thinking": ("adaptive", "enabled", "disabled")}
+            "thinking": ("adaptive", "enabled", "disabled"),
+            "effort": ("low", "medium", "high", "xhigh", "max")}
 _POSITIVE_INTS = ("max_turns", "max_thinking_tokens")
 # Accepted and recorded in RunArgs.ignored, because ignoring them changes only what is printed, never
 # what the run does: these take a value...
@@ -132,7 +134,6 @@ _REFUSED = {
     "--task-budget": (True, "a task budget is not enforced"),
     "--agent": (True, "subagent definitions are not supported"),
     "--agents": (True, "subagent definitions are not supported"),
-    "--effort": (True, "the effort level is not sent to the model"),
     "--plugin-dir": (True, "plugins are not supported"),
     "--plugin-dir-no-mcp": (True, "plugins are not supported"),
     "--resume-session-at": (True, "resuming at a given message is not supported (resume the whole session)"),

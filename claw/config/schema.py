@@ -66,6 +66,7 @@ EXAMPLES: dict[KeyPath, str] = {
     ("model",): '"model": "sonnet"',
     ("alwaysThinkingEnabled",): '"alwaysThinkingEnabled": true',
     ("fallbackModel",): '"fallbackModel": ["sonnet"]',
+    ("effortLevel",): '"effortLevel": "medium"',
     ("aliases",): '"aliases": {"fast": "claude-haiku-4-5"}',
     ("permissions",): '"permissions": {"defaultMode": "workspace-write", "allow": ["Bash(npm test)"]}',
     ("permissions", "defaultMode"): '"defaultMode": "workspace-write"',
@@ -522,6 +523,7 @@ TOP_LEVEL_FIELDS: Dict[str, Validator] = {
     "network": _object(NETWORK_FIELDS),
     "alwaysThinkingEnabled": _boolean,
     "fallbackModel": _model_list,
+    "effortLevel": _enum(("low", "medium", "high", "xhigh", "max"), "effort level"),
 }
 KNOWN_KEYS = tuple(k for k in TOP_LEVEL_FIELDS if k != "$schema")
 

@@ -54,6 +54,7 @@ class AgentSettings:
     context_window: Optional[int] = None  # of the model; None: unknown, no auto-compaction
     autocompact_pct: int = 80  # CLAW_AUTOCOMPACT_PCT; 100 turns auto-compaction off in practice
     max_budget_usd: Optional[float] = None  # --max-budget-usd: no request once the session cost reached it
+    effort: Optional[str] = None  # --effort / settings effortLevel: low | medium | high | xhigh | max
 
 
 class Agent:
@@ -152,6 +153,7 @@ class Agent:
             max_tokens=self.settings.max_tokens,
             thinking=self.settings.thinking,
             betas=tuple(self.settings.betas),
+            effort=self.settings.effort,
         )
         started = time.monotonic()
         response: Optional[ModelResponse] = None

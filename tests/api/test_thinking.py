@@ -142,3 +142,30 @@ def test_the_fake_rejects_a_budget_not_below_max_tokens(server):
     status, body = _post(server, {"model": "claude-sonnet-5-5", "max_tokens": 2048,
                                   "thinking": {"type": "enabled", "budget_tokens": 2048}, "messages": [user("x")]})
     assert status == 400 and "max_tokens" in body["error"]["message"]
+
+
+# -- effort -------------------------------------------------------------------------------------------
+
+
+def test_effort_is_lowered_to_a_level_the_model_has():
+    from claw.api.effort import EFFORT_BETA, effort_for
+
+    four_six = ("low", "medium", "high", "max")
+    assert effort_for("xhigh", supported=four_six, known=True) == ("high", (EFFORT_BETA,))
+    assert effort_for("max", supported=("low", "medium", "high"), known=True)[0] == "high"
+    assert effort_for("medium", supported=four_six, known=True)[0] == "medium"
+    assert effort_for("high", supported=(), known=True) == (None, ())  # a model without effort
+    assert effort_for("xhigh", supported=(), known=False)[0] == "xhigh"  # unknown: the server judges
+    assert effort_for(None, supported=four_six, known=True) == (None, ())
+
+
+def test_effort_on_the_wire(server, provider_for):
+    server.enqueue(reply("a"), reply("b"), reply("c"))
+    run(collect(provider_for("claude-opus-4-7"), request(effort="xhigh")))
+    run(collect(provider_for("claude-sonnet-4-6"), request(effort="xhigh")))
+    run(collect(provider_for("claude-sonnet-4-5"), request(effort="low")))
+    first, second, third = (r.json for r in server.requests)
+    assert first["output_config"] == {"effort": "xhigh"}
+    assert "effort-2025-11-24" in server.requests[0].header("anthropic-beta")
+    assert second["output_config"] == {"effort": "high"}
+    assert "output_config" not in third and server.requests[2].header("anthropic-beta") is None

@@ -195,3 +195,13 @@ def test_set_model_keeps_the_fallback_behind_the_new_model(work, home):
     assert models == ["claude-sonnet-5-5", "claude-haiku-5-5"]
     assert messages[-1]["result"] == "from haiku"
     assert any(m["type"] == "system" and m.get("subtype") == "model_fallback" for m in messages)
+
+
+def test_effort_flag_and_settings(work, home, monkeypatch):
+    with ModelServer([reply(text="a"), reply(text="b")]) as srv:
+        env = isolated_env(srv.env(), home)
+        settings = json.dumps({"effortLevel": "low"})
+        run_inprocess(["-p", "x", "--effort", "max", "--settings", settings], env, monkeypatch, work)
+        run_inprocess(["-p", "x", "--settings", settings], env, monkeypatch, work)
+        sent = [r.json for r in srv.requests]
+    assert sent[0]["output_config"] == {"effort": "max"} and sent[1]["output_config"] == {"effort": "low"}

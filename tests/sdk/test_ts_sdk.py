@@ -225,7 +225,6 @@ def test_no_system_prompt_option_means_no_base_prompt(tmp_path: Path, work: Path
 
 @pytest.mark.parametrize("options, flag", [
     ({"outputFormat": {"type": "json_schema", "schema": {"type": "object"}}}, "--json-schema"),
-    ({"effort": "high"}, "--effort"),
     ({"taskBudget": {"total": 10000}}, "--task-budget"),
 ])
 def test_unsupported_options_fail_naming_the_flag(tmp_path: Path, work: Path, options: Dict[str, Any],
