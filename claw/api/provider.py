@@ -236,9 +236,10 @@ class Provider:
                 raise retries_exhausted(failure, counted, self.last_request_id)
             if action == FALL_BACK:
                 assert fallback is not None
+                overloaded = kind == "overloaded"
                 yield ModelFallback(original_model=self.model.id, fallback_model=fallback.model.id,
-                                    trigger="overloaded" if kind == "overloaded" else "model_not_found",
-                                    reason=retry_reason(failure))
+                                    trigger="overloaded" if overloaded else "model_not_found",
+                                    reason=retry_reason(failure) if overloaded else f"{failure.status} model not found")
                 async for event in fallback.stream(replace(original, model=fallback.model.id)):
                     yield event
                 return

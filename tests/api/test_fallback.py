@@ -36,7 +36,7 @@ def test_a_model_not_found_falls_back_at_once(server, provider_for):
     server.enqueue(error(404, "not_found_error", "model: claude-sonnet-5-5"), reply("here"))
     evts = run(collect(_with_fallback(provider_for), request()))
     fell = [e for e in evts if isinstance(e, ModelFallback)]
-    assert len(fell) == 1 and fell[0].trigger == "model_not_found"
+    assert len(fell) == 1 and fell[0].trigger == "model_not_found" and fell[0].reason == "404 model not found"
     assert len(server.requests) == 2 and evts[-1].response.text == "here"
 
 
