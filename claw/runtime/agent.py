@@ -98,9 +98,11 @@ class Agent:
             while True:
                 if self.settings.max_turns is not None and outcome.num_turns >= self.settings.max_turns:
                     return outcome.finish("error_max_turns")
-                if self.settings.max_budget_usd is not None and over_budget(
-                        self.settings.max_budget_usd, self.spent_usd, outcome.cost, self._least_cost(outcome)):
-                    return outcome.finish("error_max_budget_usd")
+                if self.settings.max_budget_usd is not None:
+                    least = self._least_cost(outcome)
+                    if over_budget(self.settings.max_budget_usd, self.spent_usd, outcome.cost, least):
+                        outcome.next_least = least
+                        return outcome.finish("error_max_budget_usd")
                 outcome.num_turns += 1
                 await self._maybe_compact()
                 response = await self._call_model(outcome)
@@ -307,6 +309,7 @@ class _OutcomeBuilder:
         self.stop_hook_continued = False
         self.record = _ToolLog()
         self.fallback_model: Optional[str] = None  # the model that answers since a fallback in this run
+        self.next_least = 0.0  # when the budget stopped the run: the least the next request would have cost
 
     def fell_back(self, event: ModelFallback) -> str:
         """A fallback happened: the rest of the run asks the fallback model; the model that could not
@@ -338,7 +341,8 @@ class _OutcomeBuilder:
         elif subtype == "error_max_turns":
             result = f"reached the maximum of {self.agent.settings.max_turns} turns"
         elif subtype == "error_max_budget_usd":
-            result = budget_message(self.agent.settings.max_budget_usd, self.agent.spent_usd, self.cost)
+            result = budget_message(self.agent.settings.max_budget_usd, self.agent.spent_usd, self.cost,
+                                    self.next_least)
         spent = self.agent.spent_usd
         self.agent.spent_usd = None if spent is None or self.cost is None else spent + self.cost
         return TurnOutcome(
@@ -390,12 +394,17 @@ def over_budget(budget: Optional[float], spent_before: Optional[float], spent_no
     return spent >= budget or spent + next_least > budget
 
 
-def budget_message(budget: Optional[float], spent_before: Optional[float], spent_now: Optional[float]) -> str:
-    """The result text (and ``errors[]`` entry) of a run stopped by ``--max-budget-usd``; Claude Code's
-    wording."""
+def budget_message(budget: Optional[float], spent_before: Optional[float], spent_now: Optional[float],
+                   next_least: float = 0.0) -> str:
+    """The result text (and ``errors[]`` entry) of a run stopped by ``--max-budget-usd``: Claude Code's
+    wording when the budget was reached, else why the next request would pass it."""
     if spent_before is None or spent_now is None:
         return (f"The session cost is not known (a model without a price answered); refusing to continue "
                 f"under --max-budget-usd {budget:g}")
+    spent = spent_before + spent_now
+    if budget is not None and spent < budget:
+        return (f"Reached maximum budget (${budget:g}): ${spent:.4f} spent, and the next request would cost at "
+                f"least ${next_least:.4f} more")
     return f"Reached maximum budget (${budget:g})"
 
 

@@ -450,3 +450,11 @@ def test_after_a_fallback_the_turn_keeps_asking_the_fallback_and_both_models_are
     assert priced == ["spare-model", "spare-model"]
     assert outcome.model_usage["main-model"].usage == Usage() and outcome.model_usage["main-model"].cost_usd == 0.0
     assert outcome.model_usage["spare-model"].cost_usd == 1.0
+
+
+def test_a_first_request_that_would_pass_the_budget_is_not_sent(tmp_path):
+    h = Harness(tmp_path, [Turn(text="never")], tools={}, max_budget_usd=0.01)
+    h.agent.cost_of = lambda model, usage: usage.cache_read_input_tokens * 0.001  # the prompt alone: > $0.01
+    outcome = h.run("a prompt long enough to cost more than the budget " * 3)
+    assert outcome.subtype == "error_max_budget_usd" and outcome.num_turns == 0 and not h.model.requests
+    assert outcome.result.startswith("Reached maximum budget ($0.01): $0.0000 spent, and the next request")
