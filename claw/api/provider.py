@@ -142,7 +142,8 @@ class Provider:
         return out
 
     def shaped(self, request: ModelRequest) -> Tuple[ModelRequest, int]:
-        """The request as this model gets it, and its max_tokens: thinking adapted (claw.api.thinking)."""
+        """The request as this model gets it, and its max_tokens: thinking and effort adapted to the model
+        (claw.api.thinking, claw.api.effort); nothing of either for a wire format without them."""
         max_tokens = self.max_tokens_for(request)
         if not (request.thinking or request.effort):
             return request, max_tokens
