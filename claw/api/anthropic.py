@@ -5,10 +5,11 @@ such as ``https://gw.example/anthropic``), a trailing ``/`` is trimmed. Headers:
 2023-06-01``, ``content-type``, ``accept``, a ``user-agent`` naming claw and its version, the auth
 headers (claw.auth.headers) and ``anthropic-beta`` when the request or the auth source asks for betas;
 then ANTHROPIC_CUSTOM_HEADERS / settings ``customHeaders`` and ANTHROPIC_BETAS (claw.api.request_headers).
-Body: model, max_tokens, messages, system, tools, tool_choice, stream, and thinking / temperature /
-stop_sequences / metadata when set. With prompt caching on (the default; ``prompt_caching`` off for
-DISABLE_PROMPT_CACHING or settings ``promptCaching: false``, ``ModelRequest.cache`` off for one-off
-requests) the system prompt goes as a list of text blocks and claw.api.caching places the breakpoints.
+Body: model, max_tokens, messages, system, tools, tool_choice, stream, and thinking / output_config
+(effort) / temperature / stop_sequences / metadata when set. With prompt caching on (the default;
+``prompt_caching`` off for DISABLE_PROMPT_CACHING or settings ``promptCaching: false``,
+``ModelRequest.cache`` off for one-off requests) the system prompt goes as a list of text blocks and
+claw.api.caching places the breakpoints.
 
 Stream events are the wire events themselves (``data: [DONE]`` from gateways is ignored; an event
 without a ``type`` takes the SSE event name). Everything else — retries, preflight, accumulation —
@@ -32,6 +33,7 @@ DEFAULT_BASE_URL = "https://api.anthropic.com"
 class AnthropicProvider(Provider):
     name = "anthropic"
     label = "Anthropic"
+    sends_thinking = True
 
     def endpoint(self) -> str:
         return self.base_url + "/v1/messages"
@@ -53,6 +55,8 @@ class AnthropicProvider(Provider):
                 body["tool_choice"] = request.tool_choice
         if request.thinking:
             body["thinking"] = request.thinking
+        if request.effort:
+            body["output_config"] = {"effort": request.effort}
         if request.temperature is not None:
             body["temperature"] = request.temperature
         if request.stop_sequences:

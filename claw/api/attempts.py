@@ -15,13 +15,17 @@ the rules are data, the driver (``Provider.stream``) is a short loop that perfor
   empty_stream      resend without streaming (once), else retry, else give up
   local_refused     retry soon (once, after ``QUICK_RETRY_DELAY``), else give up
   retryable         retry (``max_retries`` times), else give up
+  overloaded        retry (``max_retries`` times), else fall back (once), else give up
+  model_not_found   fall back (once), else raise
 
 ``local_refused``: a connection refused by a loopback or private address (claw.api.failures
 ``local_refusal``) - a local model server that is not running. Backing off for half a minute will not
 start it; the user learns at once, with the URL in the hint. Remote hosts stay ``retryable``.
 
-A fallback model or a time budget of a later change is a new action with its own allowance, added to the
-rows it applies to — not a new flag in the driver.
+"fall back" sends the same request to the fallback model (``--fallback-model``); its allowance is 1
+when a fallback provider is configured, else 0 (the row then goes on as it would without one).
+A time budget of a later change is a new action with its own allowance, added to the rows it applies
+to — not a new flag in the driver.
 
 Nothing here does I/O; which failures are retryable and how long to wait stay in claw.api.retry.
 """
@@ -42,6 +46,8 @@ AUTH_EXPIRED = "auth_expired"
 EMPTY_STREAM = "empty_stream"
 LOCAL_REFUSED = "local_refused"
 RETRYABLE = "retryable"
+OVERLOADED = "overloaded"  # retryable, and the provider says it is overloaded (529, overloaded_error)
+MODEL_NOT_FOUND = "model_not_found"  # 404 not_found_error naming the model
 
 # Actions
 DELIVER = "deliver"  # hand the held-back events and the MessageDone to the caller; done
@@ -51,6 +57,7 @@ RESEND_UNSTREAMED = "resend_unstreamed"  # ask again without streaming; not a co
 RETRY = "retry"  # announce RetryScheduled, wait, send again
 RETRY_SOON = "retry_soon"  # as RETRY, after QUICK_RETRY_DELAY instead of the backoff
 GIVE_UP = "give_up"  # raise retries_exhausted with the last error
+FALL_BACK = "fall_back"  # announce ModelFallback, send the same request to the fallback model; done
 
 ACTIONS: Dict[str, Tuple[str, ...]] = {
     OK: (DELIVER,),
@@ -60,6 +67,8 @@ ACTIONS: Dict[str, Tuple[str, ...]] = {
     EMPTY_STREAM: (RESEND_UNSTREAMED, RETRY, GIVE_UP),
     LOCAL_REFUSED: (RETRY_SOON, GIVE_UP),
     RETRYABLE: (RETRY, GIVE_UP),
+    OVERLOADED: (RETRY, FALL_BACK, GIVE_UP),
+    MODEL_NOT_FOUND: (FALL_BACK, RAISE),
 }
 QUICK_RETRY_DELAY = 0.25  # seconds before RETRY_SOON
 
@@ -69,6 +78,7 @@ ALLOWANCE_OF: Dict[str, str] = {
     RESEND_UNSTREAMED: "unstreamed",
     RETRY: "retries",
     RETRY_SOON: "quick_retries",
+    FALL_BACK: "fallback",
 }
 
 
@@ -110,11 +120,11 @@ class Attempts:
         return 1 + self.spent.get("retries", 0) + self.spent.get("quick_retries", 0)
 
 
-def allowances(max_retries: int) -> Dict[str, int]:
+def allowances(max_retries: int, *, fallback: bool = False) -> Dict[str, int]:
     """The limits of a request: ``max_retries`` retries (one quick one for a local refusal), one
-    unstreamed resend, one token refresh."""
+    unstreamed resend, one token refresh, and one switch to the fallback model when there is one."""
     return {"retries": max(0, max_retries), "quick_retries": min(1, max(0, max_retries)), "unstreamed": 1,
-            "refresh": 1}
+            "refresh": 1, "fallback": 1 if fallback else 0}
 
 
 def outcome_kind(outcome: AttemptOutcome, *, retryable: bool, refreshable: bool) -> str:
@@ -130,7 +140,14 @@ def outcome_kind(outcome: AttemptOutcome, *, retryable: bool, refreshable: bool)
         return AUTH_EXPIRED
     if retryable and local_refusal(outcome.error):
         return LOCAL_REFUSED
-    return RETRYABLE if retryable else PERMANENT
+    if retryable:
+        return OVERLOADED if outcome.error.failure_class == "provider_overloaded" else RETRYABLE
+    return MODEL_NOT_FOUND if is_model_not_found(outcome.error) else PERMANENT
+
+
+def is_model_not_found(error: ClawError) -> bool:
+    """A 404 ``not_found_error`` about the model (``model: claude-x``), not about the URL."""
+    return error.status == 404 and error.kind == "not_found" and "model" in (error.message or "").lower()
 
 
 def next_action(kind: str, state: Attempts) -> str:

@@ -14,7 +14,16 @@
   4. a stream with nothing in it is retried once without streaming (the complete message is replayed
      as the same events);
   5. a 401 with a refreshable OAuth source refreshes the token once and resends;
-  6. when attempts run out: ``retries_exhausted`` with the last error's class, status and request id.
+  6. when attempts run out: ``retries_exhausted`` with the last error's class, status and request id;
+  7. with a fallback provider (``Provider.fallback``, from ``--fallback-model``): a model that stays
+     overloaded through its retries, or is not found, hands the same request once to the fallback
+     (a ``ModelFallback`` event first). A request whose ``model`` names the fallback goes straight to
+     it: the runtime asks that for the rest of a turn once a fallback happened.
+
+Extended thinking (claw.api.thinking) and the effort level (claw.api.effort): the request's
+``thinking`` and ``effort`` are adapted to this model before the body is built (dropped for a model that
+cannot think, max_tokens above the budget, the interleaved-thinking beta where the model needs it, the
+effort level lowered to one the model has).
 
 Each attempt is one call of ``_attempt`` (one request, ending in an ``AttemptOutcome``); what follows a
 failure is decided by the table in claw.api.attempts, and ``stream`` is the loop that performs it.
@@ -29,6 +38,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from typing import Any, AsyncIterator, Dict, List, Optional, Tuple, Union
 
 from claw import __version__
@@ -36,6 +46,7 @@ from claw.api.accumulator import EmptyStream, MessageAccumulator
 from claw.api.attempts import (
     ALLOWANCE_OF,
     DELIVER,
+    FALL_BACK,
     GIVE_UP,
     QUICK_RETRY_DELAY,
     REFRESH,
@@ -52,7 +63,14 @@ from claw.api.failures import classify_http_error, retries_exhausted, retry_reas
 from claw.api.preflight import TokenEstimate, check, estimate
 from claw.api.registry import ModelInfo
 from claw.api.retry import RetryPolicy, header
-from claw.api.types import MessageDone, ModelRequest, ModelResponse, RetryScheduled, StreamEvent
+from claw.api.types import (
+    MessageDone,
+    ModelFallback,
+    ModelRequest,
+    ModelResponse,
+    RetryScheduled,
+    StreamEvent,
+)
 from claw.auth.headers import AuthSource
 from claw.errors import ClawError, NetworkError, ProviderError
 
@@ -86,6 +104,7 @@ class Provider:
     prompt_caching = True
     extra_headers: Tuple[Tuple[str, str], ...] = ()
     extra_betas: Tuple[str, ...] = ()
+    sends_thinking = False  # the wire format has extended thinking (Anthropic)
 
     def __init__(
         self,
@@ -109,6 +128,7 @@ class Provider:
         self._own_http = http is None
         self.idle_timeout = idle_timeout
         self.last_request_id: Optional[str] = None
+        self.fallback: Optional["Provider"] = None  # --fallback-model; closed with this provider
 
     # -- public API ---------------------------------------------------------------------------------
 
@@ -120,9 +140,35 @@ class Provider:
             return min(request.max_tokens, self.model.max_output_tokens)
         return request.max_tokens
 
+    def chain(self) -> List[str]:
+        """The model ids of this provider and its fallbacks, in the order they are tried."""
+        out, current = [], self
+        while current is not None and current.model.id not in out:
+            out.append(current.model.id)
+            current = current.fallback
+        return out
+
+    def shaped(self, request: ModelRequest) -> Tuple[ModelRequest, int]:
+        """The request as this model gets it, and its max_tokens: thinking and effort adapted to the model
+        (claw.api.thinking, claw.api.effort); nothing of either for a wire format without them."""
+        max_tokens = self.max_tokens_for(request)
+        if not (request.thinking or request.effort):
+            return request, max_tokens
+        if not self.sends_thinking:
+            return replace(request, thinking=None, effort=None), max_tokens
+        from claw.api.effort import effort_for
+        from claw.api.thinking import for_model
+
+        info = self.model
+        thinking, max_tokens, betas = for_model(request.thinking, max_tokens, model_thinking=info.thinking,
+                                                known=info.known, max_output=info.max_output_tokens)
+        effort, effort_betas = effort_for(request.effort, supported=info.effort, known=info.known)
+        extra = tuple(dict.fromkeys(b for b in betas + effort_betas if b not in request.betas))
+        return replace(request, thinking=thinking, effort=effort, betas=tuple(request.betas) + extra), max_tokens
+
     def estimate(self, request: ModelRequest) -> TokenEstimate:
         """Preflight estimate (no network): prompt tokens, max_tokens, the window, and whether it fits."""
-        max_tokens = self.max_tokens_for(request)
+        request, max_tokens = self.shaped(request)
         body = self.build_body(request, max_tokens=max_tokens, stream=True)
         data = _dumps(body)
         return estimate(body, max_tokens=max_tokens, context_window=self.model.context_window, body=data)
@@ -135,14 +181,20 @@ class Provider:
         raise ProviderError("the stream ended without a message", kind="empty_response")  # pragma: no cover
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[StreamEvent]:
-        max_tokens = self.max_tokens_for(request)
+        fallback = self.fallback
+        if fallback is not None and request.model != self.model.id and request.model in fallback.chain():
+            async for event in fallback.stream(request):  # a turn that fell back keeps its fallback
+                yield event
+            return
+        original = request
+        request, max_tokens = self.shaped(request)
         body = self.build_body(request, max_tokens=max_tokens, stream=True)
         data = _dumps(body)
         est = estimate(body, max_tokens=max_tokens, context_window=self.model.context_window, body=data)
         check(est, model=self.model.id)
 
         policy = self.retry
-        state = Attempts(allowances(policy.max_retries))
+        state = Attempts(allowances(policy.max_retries, fallback=fallback is not None))
         while True:
             outcome = AttemptOutcome()
             attempt = self._attempt(request, data if state.streaming else None, max_tokens)
@@ -191,6 +243,15 @@ class Provider:
                 continue
             if action == GIVE_UP:
                 raise retries_exhausted(failure, counted, self.last_request_id, url=self.base_url)
+            if action == FALL_BACK:
+                assert fallback is not None
+                overloaded = kind == "overloaded"
+                yield ModelFallback(original_model=self.model.id, fallback_model=fallback.model.id,
+                                    trigger="overloaded" if overloaded else "model_not_found",
+                                    reason=retry_reason(failure) if overloaded else f"{failure.status} model not found")
+                async for event in fallback.stream(replace(original, model=fallback.model.id)):
+                    yield event
+                return
             raise failure  # RAISE: permanent, or content already reached the caller
 
     async def _attempt(self, request: ModelRequest, streamed_body: Optional[bytes],
@@ -260,6 +321,9 @@ class Provider:
         yield outcome
 
     async def aclose(self) -> None:
+        fallback, self.fallback = self.fallback, None
+        if fallback is not None:
+            await fallback.aclose()
         if self._http is not None and self._own_http:
             await self._http.aclose()
             self._http = None

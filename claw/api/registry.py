@@ -21,7 +21,7 @@ This module is pure data and lookups; choosing credentials and endpoints is claw
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Dict, Optional, Tuple
 
 from claw.api.types import Usage
@@ -69,6 +69,11 @@ class ModelInfo:
     default_max_tokens: int  # what claw asks for when the request does not say
     pricing: Optional[Pricing]  # None = unknown
     known: bool = True
+    # Extended thinking: "adaptive" (understands thinking {type: adaptive}; interleaves by itself),
+    # "interleaved" (a token budget; thinks between tool calls with the interleaved-thinking beta),
+    # "budget" (a token budget, no interleaving), "" (no extended thinking, or not known)
+    thinking: str = ""
+    effort: Tuple[str, ...] = ()  # the output_config.effort levels it accepts (claw.api.effort)
 
     def cost_usd(self, usage: Usage) -> Optional[float]:
         """The cost of one response's usage, or None when the price is unknown."""
@@ -87,8 +92,15 @@ _M = 1_000_000
 _K200 = 200_000
 
 
-def _claude(id_: str, name: str, window: int, max_out: int, p: Pricing) -> ModelInfo:
-    return ModelInfo(id_, "anthropic", name, window, max_out, min(max_out, DEFAULT_ASK), p)
+_E45 = ("low", "medium", "high")
+_E46 = ("low", "medium", "high", "max")
+_E47 = ("low", "medium", "high", "xhigh", "max")
+
+
+def _claude(id_: str, name: str, window: int, max_out: int, p: Pricing, thinking: str = "interleaved",
+            effort: Tuple[str, ...] = ()) -> ModelInfo:
+    return ModelInfo(id_, "anthropic", name, window, max_out, min(max_out, DEFAULT_ASK), p, thinking=thinking,
+                     effort=effort)
 
 
 _HAIKU_55 = Pricing(
@@ -99,25 +111,26 @@ _HAIKU_55 = Pricing(
 
 _CLAUDE = (
     # Claude 5.x (current generation as of 2026-11)
-    _claude("claude-opus-5-5", "Claude Opus 5.5", _M, 128_000, Pricing(4.0, 20.0, 5.0, 0.20)),
-    _claude("claude-opus-5", "Claude Opus 5", _M, 128_000, Pricing(5.0, 25.0, 6.25, 0.50)),
-    _claude("claude-sonnet-5-5", "Claude Sonnet 5.5", _M, 128_000, Pricing(2.0, 10.0, 2.50, 0.10)),
-    _claude("claude-sonnet-5", "Claude Sonnet 5", _M, 128_000, Pricing(2.0, 10.0, 2.50, 0.20)),
-    _claude("claude-haiku-5-5", "Claude Haiku 5.5", _M, 128_000, _HAIKU_55),
+    _claude("claude-opus-5-5", "Claude Opus 5.5", _M, 128_000, Pricing(4.0, 20.0, 5.0, 0.20), "adaptive", _E47),
+    _claude("claude-opus-5", "Claude Opus 5", _M, 128_000, Pricing(5.0, 25.0, 6.25, 0.50), "adaptive", _E47),
+    _claude("claude-sonnet-5-5", "Claude Sonnet 5.5", _M, 128_000, Pricing(2.0, 10.0, 2.50, 0.10), "adaptive", _E47),
+    _claude("claude-sonnet-5", "Claude Sonnet 5", _M, 128_000, Pricing(2.0, 10.0, 2.50, 0.20), "adaptive", _E47),
+    _claude("claude-haiku-5-5", "Claude Haiku 5.5", _M, 128_000, _HAIKU_55, "adaptive", _E47),
     # Claude 4.x
-    _claude("claude-opus-4-8", "Claude Opus 4.8", _M, 128_000, Pricing(5.0, 25.0, 6.25, 0.50)),
-    _claude("claude-opus-4-7", "Claude Opus 4.7", _M, 128_000, Pricing(5.0, 25.0, 6.25, 0.50)),
-    _claude("claude-opus-4-6", "Claude Opus 4.6", _M, 128_000, Pricing(5.0, 25.0, 6.25, 0.50)),
-    _claude("claude-opus-4-5-20251101", "Claude Opus 4.5", _K200, 64_000, Pricing(5.0, 25.0, 6.25, 0.50)),
+    _claude("claude-opus-4-8", "Claude Opus 4.8", _M, 128_000, Pricing(5.0, 25.0, 6.25, 0.50), "adaptive", _E47),
+    _claude("claude-opus-4-7", "Claude Opus 4.7", _M, 128_000, Pricing(5.0, 25.0, 6.25, 0.50), "adaptive", _E47),
+    _claude("claude-opus-4-6", "Claude Opus 4.6", _M, 128_000, Pricing(5.0, 25.0, 6.25, 0.50), "adaptive", _E46),
+    _claude("claude-opus-4-5-20251101", "Claude Opus 4.5", _K200, 64_000, Pricing(5.0, 25.0, 6.25, 0.50),
+            "interleaved", _E45),
     _claude("claude-opus-4-1-20250805", "Claude Opus 4.1", _K200, 32_000, Pricing(15.0, 75.0, 18.75, 1.50)),
     _claude("claude-opus-4-20250514", "Claude Opus 4", _K200, 32_000, Pricing(15.0, 75.0, 18.75, 1.50)),
-    _claude("claude-sonnet-4-6", "Claude Sonnet 4.6", _M, 128_000, Pricing(3.0, 15.0, 3.75, 0.30)),
+    _claude("claude-sonnet-4-6", "Claude Sonnet 4.6", _M, 128_000, Pricing(3.0, 15.0, 3.75, 0.30), "adaptive", _E46),
     _claude("claude-sonnet-4-5-20250929", "Claude Sonnet 4.5", _K200, 64_000, Pricing(3.0, 15.0, 3.75, 0.30)),
     _claude("claude-sonnet-4-20250514", "Claude Sonnet 4", _K200, 64_000, Pricing(3.0, 15.0, 3.75, 0.30)),
     _claude("claude-haiku-4-5-20251001", "Claude Haiku 4.5", _K200, 64_000, Pricing(1.0, 5.0, 1.25, 0.10)),
     # Claude 3.x still reachable through some gateways
-    _claude("claude-3-7-sonnet-20250219", "Claude Sonnet 3.7", _K200, 64_000, Pricing(3.0, 15.0, 3.75, 0.30)),
-    _claude("claude-3-5-haiku-20241022", "Claude Haiku 3.5", _K200, 8_192, Pricing(0.80, 4.0, 1.0, 0.08)),
+    _claude("claude-3-7-sonnet-20250219", "Claude Sonnet 3.7", _K200, 64_000, Pricing(3.0, 15.0, 3.75, 0.30), "budget"),
+    _claude("claude-3-5-haiku-20241022", "Claude Haiku 3.5", _K200, 8_192, Pricing(0.80, 4.0, 1.0, 0.08), ""),
 )
 
 # Undated and "-0" names Anthropic accepts for the dated ids above.
@@ -206,16 +219,14 @@ def lookup(model: str, provider: Optional[str] = None) -> ModelInfo:
     info = _BY_ID.get(name)
     if info is not None and (provider is None or provider == info.provider):
         if name != model:
-            return ModelInfo(model, info.provider, info.display_name, info.context_window,
-                             info.max_output_tokens, info.default_max_tokens, info.pricing)
+            return replace(info, id=model)
         return info
     if info is None and provider in (None, "openai", "xai"):
         # Dated snapshots: gpt-4o-2024-08-06, claude-sonnet-4-5-20250929 handled above.
         base = _strip_date(model)
         if base != model and base in _BY_ID:
             b = _BY_ID[base]
-            return ModelInfo(model, b.provider, b.display_name, b.context_window, b.max_output_tokens,
-                             b.default_max_tokens, b.pricing)
+            return replace(b, id=model)
     guessed = provider or guess_provider(model)
     if guessed in ("ollama", "local"):
         base = model.split(":", 1)[0].rsplit("/", 1)[-1]
@@ -223,8 +234,7 @@ def lookup(model: str, provider: Optional[str] = None) -> ModelInfo:
         return ModelInfo(model, guessed, model, window, UNKNOWN_MAX_OUTPUT, UNKNOWN_MAX_OUTPUT, FREE,
                          known=window is not None)
     if info is not None:  # a known model reached through another provider (e.g. a gateway): its limits
-        return ModelInfo(model, guessed, info.display_name, info.context_window, info.max_output_tokens,
-                         info.default_max_tokens, info.pricing)
+        return replace(info, id=model, provider=guessed)
     max_out = UNKNOWN_CLAUDE_MAX_OUTPUT if model.startswith("claude-") else UNKNOWN_MAX_OUTPUT
     return ModelInfo(model, guessed, model, None, max_out, max_out, None, known=False)
 

@@ -97,6 +97,7 @@ class ModelRequest:
     metadata: Optional[Dict[str, Any]] = None  # e.g. {"user_id": ...}
     betas: Tuple[str, ...] = ()  # extra anthropic-beta values
     cache: bool = True  # prompt-cache breakpoints (claw.api.caching); False for a one-off request
+    effort: Optional[str] = None  # low | medium | high | xhigh | max (claw.api.effort adapts it per model)
 
 
 @dataclass
@@ -259,6 +260,24 @@ class RetryScheduled(StreamEvent):
 
     def describe(self) -> str:
         return f"retrying in {self.delay:.1f} s ({self.reason}) - attempt {self.attempt}/{self.max_attempts}"
+
+
+@dataclass(eq=True)
+class ModelFallback(StreamEvent):
+    """The model could not answer (overloaded after its retries, or not found) and the same request
+    now goes to the fallback model (``--fallback-model``). ``trigger``: ``overloaded`` |
+    ``model_not_found`` (the names Claude Code's ``system``/``model_fallback`` message uses)."""
+
+    kind: ClassVar[str] = "model_fallback"
+    original_model: str
+    fallback_model: str
+    trigger: str
+    reason: str  # short, as RetryScheduled's: "529 overloaded", "404 not found"
+    raw: Optional[Dict[str, Any]] = None
+
+    def describe(self) -> str:
+        return (f"{self.original_model} is unavailable ({self.reason}); "
+                f"falling back to {self.fallback_model}")
 
 
 @dataclass(eq=True)

@@ -4,7 +4,7 @@ Flag names follow Claude Code's CLI (``-p/--print``, ``--output-format``, ``--al
 scripts and the Agent SDKs carry over; camelCase flags also accept their kebab-case spelling. Every flag
 the Agent SDKs may pass is either acted on, accepted as a no-op when ignoring it cannot change what the
 host asked for (output detail such as ``--debug``), or refused by name with the reason
-(``_REFUSED``: ``--json-schema``, ``--max-budget-usd``...), so a host never silently gets less than it
+(``_REFUSED``: ``--json-schema``, ``--agents``...), so a host never silently gets less than it
 asked for. docs/EMBEDDING.md keeps the table; tests/sdk/test_flag_table.py checks it against the SDKs.
 Anything else unknown is a usage error with a hint.
 
@@ -61,6 +61,9 @@ class RunArgs:
     cwd: Optional[str] = None
     max_thinking_tokens: Optional[int] = None
     thinking: Optional[str] = None
+    effort: Optional[str] = None  # --effort: low | medium | high | xhigh | max
+    fallback_model: Optional[str] = None  # --fallback-model: comma-separated, tried in order
+    max_budget_usd: Optional[float] = None  # --max-budget-usd: no request once the session cost reached it
     betas: List[str] = field(default_factory=list)  # extra anthropic-beta request headers
     # --await-initialize: read the host's initialize request (MCP servers, system prompt) before starting
     await_initialize: bool = False
@@ -111,6 +114,7 @@ _VALUES = {
     "--settings": "settings", "--setting-sources": "setting_sources",
     "--cwd": "cwd", "--thinking": "thinking", "--sdk-url": "sdk_url",
     "--json-schema": "json_schema",
+    "--fallback-model": "fallback_model", "--max-budget-usd": "max_budget_usd", "--effort": "effort",
 }
 _LISTS = {  # repeatable: every value is kept
     "--allowedTools": "allowed_tools", "--allowed-tools": "allowed_tools",
@@ -118,7 +122,8 @@ _LISTS = {  # repeatable: every value is kept
     "--mcp-config": "mcp_config", "--add-dir": "add_dir", "--betas": "betas",
 }
 _CHOICES = {"output_format": OUTPUT_FORMATS, "input_format": INPUT_FORMATS,
-            "thinking": ("adaptive", "enabled", "disabled")}
+            "thinking": ("adaptive", "enabled", "disabled"),
+            "effort": ("low", "medium", "high", "xhigh", "max")}
 _POSITIVE_INTS = ("max_turns", "max_thinking_tokens")
 # Accepted and recorded in RunArgs.ignored, because ignoring them changes only what is printed, never
 # what the run does: these take a value...
@@ -128,12 +133,9 @@ _IGNORED_SWITCHES = ("--debug", "--debug-to-stderr", "--include-hook-events")
 # Refused by name: the SDKs may pass them, and running without what they ask for would quietly give the
 # host less than it asked (no budget cap, no schema check, no fallback...). flag -> (takes a value, why).
 _REFUSED = {
-    "--max-budget-usd": (True, "a spending cap is not enforced"),
     "--task-budget": (True, "a task budget is not enforced"),
-    "--fallback-model": (True, "no fallback model is tried when the model is overloaded"),
     "--agent": (True, "subagent definitions are not supported"),
     "--agents": (True, "subagent definitions are not supported"),
-    "--effort": (True, "the effort level is not sent to the model"),
     "--plugin-dir": (True, "plugins are not supported"),
     "--plugin-dir-no-mcp": (True, "plugins are not supported"),
     "--resume-session-at": (True, "resuming at a given message is not supported (resume the whole session)"),
@@ -283,10 +285,11 @@ def read_run_args(argv: List[str]) -> Tuple[RunArgs, Optional[UsageError]]:
     if args.resume is not None and args.continue_:
         errors.append(UsageError("claw: --resume and --continue cannot be used together",
                                  hint="--continue picks the latest session; --resume ID picks one"))
-    if args.thinking in ("adaptive", "enabled") and not args.max_thinking_tokens:
-        errors.append(UsageError(f"claw: --thinking {args.thinking} is not supported by this claw version yet: "
-                                 "thinking needs a token budget", hint="pass --max-thinking-tokens N instead",
-                                 kind="unsupported_option"))
+    if args.fallback_model is not None and args.model is not None and (
+            args.model.strip() in [m.strip() for m in args.fallback_model.split(",")]):
+        # as Claude Code (it compares the names as written; setup compares the resolved models too)
+        errors.append(UsageError("claw: --fallback-model cannot be the same as --model",
+                                 hint="name another model as the fallback"))
     if args.no_session_persistence and (args.resume is not None or args.continue_):
         errors.append(UsageError("claw: --no-session-persistence with --resume/--continue is not supported by "
                                  "this claw version yet", hint="resume with persistence, or start a new session",
@@ -326,6 +329,14 @@ def _checked(flag: str, dest: str, value: str) -> object:
     choices = _CHOICES.get(dest)
     if choices is not None and value not in choices:
         raise _usage(f"{flag}: invalid choice {value!r} (choose from {', '.join(choices)})")
+    if dest == "max_budget_usd":
+        try:
+            amount = float(value)
+        except ValueError:
+            amount = float("nan")
+        if not amount > 0 or amount == float("inf"):
+            raise _usage(f"{flag} must be a number greater than 0, got {value!r}")
+        return amount
     if dest in _POSITIVE_INTS:
         try:
             number = int(value)

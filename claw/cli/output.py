@@ -16,7 +16,7 @@ import sys
 from typing import IO, TYPE_CHECKING, Any, Dict, Optional
 
 from claw import CLAUDE_CODE_PROTOCOL_VERSION, __version__
-from claw.api.types import RetryScheduled, TextDelta, ToolUseStarted
+from claw.api.types import ModelFallback, RetryScheduled, TextDelta, ToolUseStarted
 from claw.errors import ClawError
 from claw.ids import uuid4
 from claw.runtime.run import RunInfo  # re-exported: the writers' view of the run
@@ -76,6 +76,8 @@ def result_object(outcome: Optional[TurnOutcome], info: RunInfo, *, duration_ms:
         obj["terminal_reason"] = reason
     if subtype == "success" or getattr(error, "status", None) is not None:  # as Claude Code
         obj["api_error_status"] = getattr(error, "status", None)
+    if outcome is not None and outcome.fallback_model:
+        obj["fallback_model"] = outcome.fallback_model  # the --fallback-model answered (some of) this run
     if error is not None:
         obj["error"] = error.to_dict()
         if obj["error"]["hint"] and info.session_id:
@@ -84,7 +86,7 @@ def result_object(outcome: Optional[TurnOutcome], info: RunInfo, *, duration_ms:
             obj["result"] = error.message
     elif is_error:
         obj["error"] = {"kind": subtype, "message": obj["result"], "hint": _hint_for(subtype),
-                        "failure_class": "runtime_io" if subtype != "error_max_turns" else "usage",
+                        "failure_class": "usage" if subtype in _LIMITS else "runtime_io",
                         "request_id": None}
     if is_error:  # the Agent SDKs build the error they throw from these
         obj["errors"] = [obj["error"]["message"]]
@@ -140,10 +142,23 @@ def model_usage(outcome: Optional[TurnOutcome]) -> Dict[str, Dict[str, Any]]:
     return out
 
 
+_LIMITS = ("error_max_turns", "error_max_budget_usd")  # the run reached a limit the caller set
+
+
 def _hint_for(subtype: str) -> Optional[str]:
     if subtype == "error_max_turns":
         return "raise --max-turns, or resume the session to continue"
+    if subtype == "error_max_budget_usd":
+        return "raise --max-budget-usd, or resume the session to continue"
     return None
+
+
+def fallback_object(info: RunInfo, event: ModelFallback) -> Dict[str, Any]:
+    """``{"type": "system", "subtype": "model_fallback", ...}``: the shape Claude Code gives the message
+    that says a request went to the fallback model."""
+    return {"type": "system", "subtype": "model_fallback", "trigger": event.trigger,
+            "original_model": event.original_model, "fallback_model": event.fallback_model,
+            "content": event.describe(), "uuid": uuid4(), "session_id": info.session_id}
 
 
 class OutputWriter:
@@ -223,7 +238,7 @@ class TextWriter(OutputWriter):
             if isinstance(inner, TextDelta) and inner.text:
                 self._text(inner.text)
                 self._wrote_text = True
-            elif isinstance(inner, RetryScheduled):
+            elif isinstance(inner, (RetryScheduled, ModelFallback)):
                 self.notice(f"claw: {inner.describe()}")
             elif isinstance(inner, ToolUseStarted):
                 self._end_line()
@@ -273,7 +288,7 @@ class JsonWriter(OutputWriter):
     """Exactly one result object on stdout, at the end."""
 
     def __call__(self, event: Any) -> None:
-        if isinstance(event, ModelStreamEvent) and isinstance(event.event, RetryScheduled):
+        if isinstance(event, ModelStreamEvent) and isinstance(event.event, (RetryScheduled, ModelFallback)):
             self.notice(f"claw: {event.event.describe()}")
         elif isinstance(event, Notice):
             self.notice("claw: " + event.text)
@@ -311,6 +326,9 @@ class StreamJsonWriter(OutputWriter):
             inner = event.event
             if isinstance(inner, RetryScheduled):
                 self.notice(f"claw: {inner.describe()}")
+            elif isinstance(inner, ModelFallback):
+                self.notice(f"claw: {inner.describe()}")
+                self.emit(fallback_object(self.info, inner))
             elif self.partial and inner.raw is not None:
                 self.emit({"type": "stream_event", "event": inner.raw, "session_id": sid,
                            "parent_tool_use_id": None, "uuid": uuid4()})

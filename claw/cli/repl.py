@@ -29,6 +29,7 @@ from claw.cli import startup_gc
 from claw.cli.args import RunArgs, parse_run_args
 from claw.cli.errors import render_error
 from claw.cli.markdown import DIM, RESET, MarkdownStream
+from claw.cli.thinking_view import ThinkingView
 from claw.cli.output import RunInfo, TextWriter
 from claw.cli.repl_input import History, _unicode_ok, read_prompt
 from claw.errors import ClawError
@@ -87,6 +88,7 @@ class ReplWriter(TextWriter):
         self.tally = SpendTally()
         self.cost_of: Optional[Callable[[str, Usage], Optional[float]]] = None
         self._fancy = _unicode_ok(self.err)
+        self.thinking = ThinkingView(self.out, color=color, fancy=self._fancy)
 
     def begin_turn(self) -> None:
         self.md = MarkdownStream(color=self.color)
@@ -99,6 +101,11 @@ class ReplWriter(TextWriter):
 
         if isinstance(event, ModelStreamEvent):
             inner = event.event
+            if self.thinking.takes(inner):  # extended thinking, dimmed (claw.cli.thinking_view)
+                self.stop_spinner()
+                self._end_line()
+                self.thinking.feed(inner)
+                return
             if isinstance(inner, TextDelta) and inner.text:
                 self.stop_spinner()
                 rendered = self.md.feed(inner.text)

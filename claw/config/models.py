@@ -155,6 +155,9 @@ class Settings:
     prompt_caching: Optional[bool] = None  # promptCaching; None: on
     custom_headers: Mapping[str, str] = field(default_factory=dict, repr=False)  # customHeaders
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)  # merged, as written
+    always_thinking_enabled: Optional[bool] = None  # alwaysThinkingEnabled; None: not set
+    fallback_models: Tuple[str, ...] = ()  # fallbackModel, in order (--fallback-model wins)
+    effort_level: Optional[str] = None  # effortLevel (--effort wins)
 
     @classmethod
     def from_clean(cls, data: Mapping[str, Any], raw: Optional[Mapping[str, Any]] = None) -> "Settings":
@@ -208,4 +211,7 @@ class Settings:
             prompt_caching=data.get("promptCaching"),
             custom_headers={k: v for k, v in (data.get("customHeaders") or {}).items() if v is not None},
             raw=dict(raw if raw is not None else data),
+            always_thinking_enabled=data.get("alwaysThinkingEnabled"),
+            fallback_models=_tuple(data.get("fallbackModel")),
+            effort_level=data.get("effortLevel"),
         )

@@ -64,6 +64,9 @@ _URL_SCHEMES = {"http": ("http", "https"), "sse": ("http", "https"), "ws": ("ws"
 # Examples shown as hints, by key path (the longest matching prefix is used).
 EXAMPLES: dict[KeyPath, str] = {
     ("model",): '"model": "sonnet"',
+    ("alwaysThinkingEnabled",): '"alwaysThinkingEnabled": true',
+    ("fallbackModel",): '"fallbackModel": ["sonnet"]',
+    ("effortLevel",): '"effortLevel": "medium"',
     ("aliases",): '"aliases": {"fast": "claude-haiku-4-5"}',
     ("permissions",): '"permissions": {"defaultMode": "workspace-write", "allow": ["Bash(npm test)"]}',
     ("permissions", "defaultMode"): '"defaultMode": "workspace-write"',
@@ -197,6 +200,15 @@ def _boolean(value, path, ctx):
     if not isinstance(value, bool):
         raise _type_error(path, "true or false", value)
     return value
+
+
+def _model_list(value, path, ctx):
+    """A model name or a list of them (Claude Code's ``fallbackModel`` is a list), as a list."""
+    if isinstance(value, str) and value.strip():
+        return [value]
+    if isinstance(value, list) and value and all(isinstance(v, str) and v.strip() for v in value):
+        return list(value)
+    raise _type_error(path, "a model name or a list of model names", value)
 
 
 def _string_list(value, path, ctx):
@@ -513,6 +525,9 @@ TOP_LEVEL_FIELDS: Dict[str, Validator] = {
     "network": _object(NETWORK_FIELDS),
     "promptCaching": _boolean,
     "customHeaders": _string_map,
+    "alwaysThinkingEnabled": _boolean,
+    "fallbackModel": _model_list,
+    "effortLevel": _enum(("low", "medium", "high", "xhigh", "max"), "effort level"),
 }
 KNOWN_KEYS = tuple(k for k in TOP_LEVEL_FIELDS if k != "$schema")
 

@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
-from claw.api.types import Block, Message, MessageDone, ModelRequest, ModelResponse, Usage
+from claw.api.types import Block, Message, MessageDone, ModelFallback, ModelRequest, ModelResponse, Usage
 from claw.errors import ClawError
 from claw.runtime.events import (
     AssistantMessage,
@@ -53,6 +53,8 @@ class AgentSettings:
     extra_context: List[str] = field(default_factory=list)
     context_window: Optional[int] = None  # of the model; None: unknown, no auto-compaction
     autocompact_pct: int = 80  # CLAW_AUTOCOMPACT_PCT; 100 turns auto-compaction off in practice
+    max_budget_usd: Optional[float] = None  # --max-budget-usd: no request once the session cost reached it
+    effort: Optional[str] = None  # --effort / settings effortLevel: low | medium | high | xhigh | max
 
 
 class Agent:
@@ -78,6 +80,7 @@ class Agent:
         self._known_prompt: Optional[Tuple[int, int, Message]] = None
         # claw.runtime.structured_output.StructuredOutput with --json-schema (its enable() sets it)
         self.structured_output: Any = None
+        self.spent_usd: Optional[float] = 0.0  # what this process's runs of the session cost (None: unknown)
 
     @property
     def messages(self) -> List[Message]:
@@ -100,6 +103,11 @@ class Agent:
             while True:
                 if self.settings.max_turns is not None and outcome.num_turns >= self.settings.max_turns:
                     return outcome.finish("error_max_turns")
+                if self.settings.max_budget_usd is not None:
+                    least = self._least_cost(outcome)
+                    if over_budget(self.settings.max_budget_usd, self.spent_usd, outcome.cost, least):
+                        outcome.next_least = least
+                        return outcome.finish("error_max_budget_usd")
                 outcome.num_turns += 1
                 await self._maybe_compact()
                 response = await self._call_model(outcome)
@@ -160,28 +168,41 @@ class Agent:
 
     async def _call_model(self, outcome: "_OutcomeBuilder") -> ModelResponse:
         request = ModelRequest(
-            model=self.settings.model,
+            # after a fallback the rest of the turn asks the fallback model (the provider sends it there)
+            model=outcome.fallback_model or self.settings.model,
             messages=self.messages,
             system=self._system(),
             tools=self.tools.model_tools(),
             max_tokens=self.settings.max_tokens,
             thinking=self.settings.thinking,
             betas=tuple(self.settings.betas),
+            effort=self.settings.effort,
         )
         started = time.monotonic()
         response: Optional[ModelResponse] = None
+        priced_as = outcome.fallback_model
         try:
             async for event in self.provider.stream(request):
                 if isinstance(event, MessageDone):
                     response = event.response
+                elif isinstance(event, ModelFallback):
+                    priced_as = outcome.fell_back(event)
                 self.sink(ModelStreamEvent(event))
         finally:
             outcome.api_seconds += time.monotonic() - started
         if response is None:  # a provider must end with MessageDone or raise
             raise ClawError("the model stream ended without a message", kind="empty_response",
                             failure_class="provider_error")
-        outcome.add_usage(response)
+        outcome.add_usage(response, priced_as=priced_as)
         return response
+
+    def _least_cost(self, outcome: "_OutcomeBuilder") -> float:
+        """The least the next request can cost: its prompt, all of it read from the cache at the
+        cheapest rate, and no output (0 when the price is unknown)."""
+        if self.cost_of is None:
+            return 0.0
+        model = outcome.fallback_model or self.settings.model
+        return self.cost_of(model, Usage(cache_read_input_tokens=self._prompt_tokens())) or 0.0
 
     async def _maybe_compact(self) -> None:
         from claw.runtime.compaction import needs_compaction
@@ -268,6 +289,9 @@ class Agent:
     def _append_assistant(self, response: ModelResponse) -> None:
         message = response.to_message()
         record_uuid = self.session.append_message(message, usage=response.usage.to_dict())
+        warning = getattr(self.session, "last_warning", None)  # thinking left out of the session file
+        if warning:
+            self.sink(Notice(warning, level="warning"))
         counted = response.usage.prompt_tokens + response.usage.output_tokens
         self._known_prompt = (counted, len(self.messages), self.messages[-1]) if counted else None
         self.sink(
@@ -306,11 +330,22 @@ class _OutcomeBuilder:
         self.last_text = ""
         self.stop_hook_continued = False
         self.record = _ToolLog()
+        self.fallback_model: Optional[str] = None  # the model that answers since a fallback in this run
+        self.next_least = 0.0  # when the budget stopped the run: the least the next request would have cost
 
-    def add_usage(self, response: ModelResponse) -> None:
-        model = response.model or self.agent.settings.model
+    def fell_back(self, event: ModelFallback) -> str:
+        """A fallback happened: the rest of the run asks the fallback model; the model that could not
+        answer keeps a (zero) entry in modelUsage, so the result shows both."""
+        self.fallback_model = event.fallback_model
+        self.by_model.setdefault(event.original_model, ModelTally(Usage(), 0.0))
+        return event.fallback_model
+
+    def add_usage(self, response: ModelResponse, *, priced_as: Optional[str] = None) -> None:
+        """Add a response's tokens and cost; ``priced_as``: the model whose prices apply (the fallback
+        model that answered), else the response's own model."""
+        model = response.model or priced_as or self.agent.settings.model
         self.usage = self.usage + response.usage
-        cost = self.agent.cost_of(model, response.usage) if self.agent.cost_of is not None else 0.0
+        cost = self.agent.cost_of(priced_as or model, response.usage) if self.agent.cost_of is not None else 0.0
         if self.cost is not None:
             self.cost = None if cost is None else self.cost + cost
         before = self.by_model.get(model)
@@ -329,6 +364,11 @@ class _OutcomeBuilder:
             result = str(error)
         elif subtype == "error_max_turns":
             result = f"reached the maximum of {self.agent.settings.max_turns} turns"
+        elif subtype == "error_max_budget_usd":
+            result = budget_message(self.agent.settings.max_budget_usd, self.agent.spent_usd, self.cost,
+                                    self.next_least)
+        spent = self.agent.spent_usd
+        self.agent.spent_usd = None if spent is None or self.cost is None else spent + self.cost
         return TurnOutcome(
             subtype=subtype,
             result=result,
@@ -343,6 +383,7 @@ class _OutcomeBuilder:
             tool_results=self.record.results,
             model_usage=dict(self.by_model),
             structured_output=structured,
+            fallback_model=self.fallback_model,
         )
 
 
@@ -363,6 +404,33 @@ class _ToolLog:
 
     def denial(self, denial: "PermissionDenial") -> None:
         self.denials.append(denial)
+
+
+def over_budget(budget: Optional[float], spent_before: Optional[float], spent_now: Optional[float],
+                next_least: float = 0.0) -> bool:
+    """True when a session under ``--max-budget-usd`` may send no more requests: what it cost so far
+    (earlier runs of this process plus this one) reached the budget, or the least the next request can
+    cost would pass it, or the cost cannot be known."""
+    if budget is None:
+        return False
+    if spent_before is None or spent_now is None:
+        return True
+    spent = spent_before + spent_now
+    return spent >= budget or spent + next_least > budget
+
+
+def budget_message(budget: Optional[float], spent_before: Optional[float], spent_now: Optional[float],
+                   next_least: float = 0.0) -> str:
+    """The result text (and ``errors[]`` entry) of a run stopped by ``--max-budget-usd``: Claude Code's
+    wording when the budget was reached, else why the next request would pass it."""
+    if spent_before is None or spent_now is None:
+        return (f"The session cost is not known (a model without a price answered); refusing to continue "
+                f"under --max-budget-usd {budget:g}")
+    spent = spent_before + spent_now
+    if budget is not None and spent < budget:
+        return (f"Reached maximum budget (${budget:g}): ${spent:.4f} spent, and the next request would cost at "
+                f"least ${next_least:.4f} more")
+    return f"Reached maximum budget (${budget:g})"
 
 
 def last_assistant_text(messages: Sequence[Message]) -> str:

@@ -100,7 +100,8 @@ class ModelTally:
 class TurnOutcome:
     """How one ``Agent.run`` ended: the fields of the contract's result object."""
 
-    subtype: str  # success | error_max_turns | error_during_execution | error_max_structured_output_retries
+    subtype: str  # success | error_max_turns | error_max_budget_usd | error_max_structured_output_retries | error_during_execution
+
     result: str
     num_turns: int
     usage: Usage
@@ -114,6 +115,7 @@ class TurnOutcome:
     model_usage: Dict[str, ModelTally] = field(default_factory=dict)  # by the model that answered
     # with a JSON schema: the claw.runtime.structured_output.StructuredValue the model returned
     structured_output: Any = None
+    fallback_model: Optional[str] = None  # set when the fallback model answered (--fallback-model)
 
     @property
     def is_error(self) -> bool:

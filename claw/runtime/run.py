@@ -71,6 +71,10 @@ class RunOptions:
     append_system_prompt: Optional[str] = None
     max_turns: Optional[int] = None
     max_thinking_tokens: Optional[int] = None
+    thinking: Optional[str] = None  # --thinking: adaptive | enabled | disabled
+    effort: Optional[str] = None  # --effort: low | medium | high | xhigh | max
+    fallback_model: Optional[str] = None  # --fallback-model: comma-separated, tried in order
+    max_budget_usd: Optional[float] = None  # --max-budget-usd: no request once the session cost reached it
     betas: Tuple[str, ...] = ()
     mcp_config: Tuple[str, ...] = ()  # --mcp-config values: files or inline JSON
     strict_mcp_config: bool = False
@@ -225,19 +229,22 @@ class Run:
         """``/model NAME`` and the SDK's ``set_model``: a new provider when needed; returns the model
         id. ``None`` goes back to the default model."""
         from claw.api.client import resolve_model
+        from claw.runtime.model_options import cost_function, move_fallbacks
 
         resolved = resolve_model(name, self.env, aliases=self.loaded.settings.aliases)
         provider = _provider_for(resolved, self.loaded, self.env, self.net_config, self.options.cwd, self.redactor)
         old, self.provider = self.provider, provider
+        dropped = move_fallbacks(old, provider)  # --fallback-model stays behind the new model
         self.agent.provider = provider
         self.agent.settings.model = resolved.model
         self.agent.settings.context_window = resolved.info.context_window
-        self.agent.cost_of = lambda model, usage: resolved.info.cost_usd(usage)
+        self.agent.cost_of = cost_function(provider)
         self.resolved_model = resolved
         self.info.model = resolved.model
         self.info.api_key_source = _key_source(provider)
         self.session.set_model(resolved.qualified)
-        await old.aclose()
+        for unused in [old] + dropped:
+            await unused.aclose()
         return resolved.model
 
     def set_permission_mode(self, name: str) -> str:
@@ -363,6 +370,7 @@ def _assemble(options: RunOptions, loaded: "LoadedSettings", env: Dict[str, str]
     from claw.config.sources import config_home
     from claw.redact import Redactor
     from claw.runtime.agent import Agent, AgentSettings
+    from claw.runtime import model_options
     from claw.runtime.compaction import threshold_pct
     from claw.runtime.permissions import PermissionPolicy, parse_permission_mode
     from claw.runtime.system_prompt import build_system_prompt
@@ -380,6 +388,8 @@ def _assemble(options: RunOptions, loaded: "LoadedSettings", env: Dict[str, str]
 
     model_name = options.model or env.get("CLAW_MODEL") or env.get("ANTHROPIC_MODEL") or settings.model
     resolved = resolve_model(model_name, env, aliases=settings.aliases)
+    fallbacks = model_options.fallback_models(options, settings, env, resolved)
+    model_options.check_budget(options.max_budget_usd, [resolved] + fallbacks)
 
     mode_name = options.permission_mode or settings.permissions.default_mode or DEFAULT_MODE
     if options.skip_permissions:
@@ -410,6 +420,8 @@ def _assemble(options: RunOptions, loaded: "LoadedSettings", env: Dict[str, str]
     start_source = "resume" if options.resume or options.continue_latest else "startup"
     try:
         provider = _provider_for(resolved, loaded, env, net, cwd, redactor)
+        model_options.attach_fallbacks(provider, fallbacks,
+                                       lambda r: _provider_for(r, loaded, env, net, cwd, redactor))
         system = build_system_prompt(cwd=cwd, model=resolved.model, env=env, custom_prompt=options.system_prompt,
                                      append_prompt=options.append_system_prompt,
                                      additional_dirs=[str(r) for r in roots[1:]])
@@ -438,13 +450,15 @@ def _assemble(options: RunOptions, loaded: "LoadedSettings", env: Dict[str, str]
     agent = Agent(
         provider=provider,
         settings=AgentSettings(model=resolved.model, system_prompt=system.text, max_turns=options.max_turns,
-                               thinking=_thinking(options), betas=tuple(options.betas),
-                               context_window=resolved.info.context_window, autocompact_pct=threshold_pct(env)),
+                               thinking=model_options.thinking_of(options, env, settings),
+                               betas=tuple(options.betas), context_window=resolved.info.context_window,
+                               autocompact_pct=threshold_pct(env), max_budget_usd=options.max_budget_usd,
+                               effort=options.effort or settings.effort_level),
         tool_runner=runner,
         session=session,
         hooks=hooks,
         sink=sink,
-        cost_of=lambda model, usage: resolved.info.cost_usd(usage),
+        cost_of=model_options.cost_function(provider),
     )
     if options.json_schema is not None:  # the StructuredOutput tool and its turn rules
         from claw.runtime.structured_output import enable
@@ -530,12 +544,6 @@ def _refuse_required_sandbox(raw: Mapping[str, object]) -> None:
                          "yet: claw has no command sandbox", hint="drop the sandbox option (or set "
                          "failIfUnavailable: false to run unsandboxed with a warning)",
                          kind="unsupported_option")
-
-
-def _thinking(options: RunOptions) -> Optional[Dict[str, Any]]:
-    if options.max_thinking_tokens:
-        return {"type": "enabled", "budget_tokens": options.max_thinking_tokens}
-    return None
 
 
 def _key_source(provider: "Provider") -> str:

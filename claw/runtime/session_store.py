@@ -18,7 +18,8 @@ same gets ``SessionInUse``. Readers (show, export, fork's source) take no lock.
 
 Before a record is written, secrets are redacted (``claw.redact``) and tool results over
 ``TOOL_RESULT_STORE_LIMIT`` characters are stored truncated with a note; the in-memory history keeps
-the original objects for the current process.
+the original objects for the current process. Thinking blocks are never altered: one that redaction
+would change is left out of the stored copy (claw.runtime.session_thinking).
 
 It deliberately does not parse records itself, run the conversation, build compaction summaries,
 decide when to compact, or print anything: the loop and the CLI do that with the values returned here.
@@ -50,6 +51,7 @@ from claw.runtime.session_records import (
     merge_meta,
     now_iso,
 )
+from claw.runtime.session_thinking import thinking_for_storage
 
 SESSIONS_SUBDIR = os.path.join(".claw", "sessions")
 FSYNC_MODES = ("always", "turn", "never")
@@ -96,6 +98,7 @@ class Session:
         self._uuids: list = list(uuids or [])
         self._on_disk = on_disk
         self._redact = redact or default_redact
+        self.last_warning: Optional[str] = None  # about the last append_message (thinking left out)
         self._fsync = fsync
         self._store_limit = store_limit
         self._fd: Optional[int] = None
@@ -133,6 +136,7 @@ class Session:
         check_message(message)
         uid = uuid4()
         stored, truncated = cap_for_storage(message, self._store_limit)
+        stored, self.last_warning = thinking_for_storage(stored, self._redact)
         record: dict = {
             "type": "message",
             "v": SCHEMA_VERSION,
@@ -145,6 +149,8 @@ class Session:
             record["usage"] = usage
         if truncated:
             record["stored_truncated"] = True
+        if self.last_warning:
+            record["thinking_dropped"] = True
         self._write(record)
         self._messages.append(message)
         self._uuids.append(uid)

@@ -104,7 +104,7 @@ def test_thinking_block_with_signature(server, provider_for):
     thinking = response.content[0]
     assert thinking["type"] == "thinking"
     assert thinking["thinking"] == "Let me think step by step about this."
-    assert thinking["signature"].startswith("sig-")
+    assert thinking["signature"].startswith("fakesig1.")
     assert response.content[1] == {"type": "text", "text": "42"}
     assert "".join(e.thinking for e in evts if isinstance(e, ThinkingDelta)) == thinking["thinking"]
     assert server.requests[0].json["thinking"] == {"type": "enabled", "budget_tokens": 2048}

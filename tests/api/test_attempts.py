@@ -11,8 +11,8 @@ from claw.api import attempts as a
 from claw.errors import NetworkError, ProviderError
 
 
-def state(max_retries=8, **spent):
-    return a.Attempts(a.allowances(max_retries), dict(spent))
+def state(max_retries=8, has_fallback=True, **spent):
+    return a.Attempts(a.allowances(max_retries, fallback=has_fallback), dict(spent))
 
 
 # (kind, allowances spent, expected action): every row of ACTIONS, each of its actions reached.
@@ -31,6 +31,11 @@ ROWS = [
     (a.RETRYABLE, {"retries": 8}, a.GIVE_UP),
     (a.LOCAL_REFUSED, {}, a.RETRY_SOON),
     (a.LOCAL_REFUSED, {"quick_retries": 1}, a.GIVE_UP),
+    (a.OVERLOADED, {}, a.RETRY),
+    (a.OVERLOADED, {"retries": 8}, a.FALL_BACK),
+    (a.OVERLOADED, {"retries": 8, "fallback": 1}, a.GIVE_UP),
+    (a.MODEL_NOT_FOUND, {}, a.FALL_BACK),
+    (a.MODEL_NOT_FOUND, {"fallback": 1}, a.RAISE),
 ]
 
 
@@ -66,6 +71,23 @@ def test_spending_the_allowances():
     assert a.next_action(a.RETRYABLE, s) == a.GIVE_UP
 
 
+def test_without_a_fallback_model_the_rows_go_on_as_before():
+    assert a.next_action(a.OVERLOADED, state(has_fallback=False, retries=8)) == a.GIVE_UP
+    assert a.next_action(a.MODEL_NOT_FOUND, state(has_fallback=False)) == a.RAISE
+
+
+def test_a_missing_model_is_not_a_missing_url():
+    kind = a.outcome_kind
+    model = ProviderError("Anthropic returned 404: model: claude-nope", status=404, kind="not_found",
+                          failure_class="provider_error")
+    assert kind(_failed(model), retryable=False, refreshable=False) == a.MODEL_NOT_FOUND
+    route = ProviderError("Anthropic returned 404: no route /v2/messages", status=404, kind="not_found",
+                          failure_class="provider_error")
+    assert kind(_failed(route), retryable=False, refreshable=False) == a.PERMANENT
+    e503 = ProviderError("unavailable", status=503, failure_class="provider_internal")
+    assert kind(_failed(e503), retryable=True, refreshable=False) == a.RETRYABLE
+
+
 def _failed(error, **kw):
     return a.AttemptOutcome(error=error, **kw)
 
@@ -74,7 +96,7 @@ def test_outcome_kinds():
     kind = a.outcome_kind
     assert kind(a.AttemptOutcome(response=object()), retryable=False, refreshable=False) == a.OK
     e529 = ProviderError("overloaded", status=529, failure_class="provider_overloaded")
-    assert kind(_failed(e529), retryable=True, refreshable=True) == a.RETRYABLE
+    assert kind(_failed(e529), retryable=True, refreshable=True) == a.OVERLOADED
     assert kind(_failed(e529, delivered=True), retryable=True, refreshable=True) == a.AFTER_CONTENT
     e400 = ProviderError("bad", status=400, failure_class="provider_error")
     assert kind(_failed(e400), retryable=False, refreshable=True) == a.PERMANENT

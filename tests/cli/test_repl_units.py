@@ -253,3 +253,32 @@ def test_a_claw_error_in_a_command_is_one_message(capsys):
         assert repl.ran == [None]  # async commands run through the REPL's cancellable runner
     finally:
         del slash.COMMANDS["explode-for-test"]
+
+
+def test_thinking_is_shown_dimmed_a_line_at_a_time_before_the_answer():
+    from claw.api.types import BlockStarted, BlockStopped, ThinkingDelta
+    from claw.cli.markdown import DIM, RESET
+
+    writer, out, err = make_writer(color=True)
+    writer(ModelStreamEvent(BlockStarted(index=0, block_type="thinking")))
+    writer(ModelStreamEvent(ThinkingDelta(index=0, thinking="First I look")))
+    assert DIM + "First I look" not in out.getvalue()  # held until the line is complete
+    writer(ModelStreamEvent(ThinkingDelta(index=0, thinking=" around.\nThen I answer.")))
+    writer(ModelStreamEvent(BlockStopped(index=0, block={"type": "thinking"})))
+    writer(ModelStreamEvent(BlockStarted(index=1, block_type="redacted_thinking")))
+    writer(text("Hello"))
+    writer(ModelStreamEvent(ToolUseStarted(index=2, id="t1", name="bash")))
+    shown = out.getvalue()
+    assert f"{DIM}First I look around.{RESET}\n{DIM}Then I answer.{RESET}\n" in shown
+    assert "redacted" in shown
+    assert shown.index("Then I answer.") < shown.index("Hello")
+
+
+def test_thinking_that_holds_a_secret_is_redacted_on_screen():
+    from claw.api.types import BlockStarted, ThinkingDelta
+
+    writer, out, err = make_writer(color=False)
+    writer(ModelStreamEvent(BlockStarted(index=0, block_type="thinking")))
+    writer(ModelStreamEvent(ThinkingDelta(index=0, thinking="key sk-ant-api03-AAAAAAAA")))
+    writer(ModelStreamEvent(ThinkingDelta(index=0, thinking="BBBBBBBBBBBBBBBB\n")))
+    assert "sk-ant" not in out.getvalue() and "[REDACTED]" in out.getvalue()

@@ -47,6 +47,12 @@ OpenAI's automatic one) would: see ``PromptCache``.
 
 Not scripted requests get a 400 ``invalid_request_error`` saying the script ran out (never retried), or
 the ``default`` spec when one is set (it is not consumed).
+
+Thinking is checked as the API checks it (``thinking_problem``): the fake signs each thinking block it
+sends (an HMAC of the text, ``fakesig1.`` prefix) and answers 400 ``invalid_request_error`` — without
+consuming the script — to a request with an altered thinking block, with a ``budget_tokens`` under 1024
+or not under ``max_tokens``, or, with thinking on, whose last assistant message dropped or changed the
+thinking / redacted_thinking blocks the fake sent beside that message's tool_use.
 """
 
 from __future__ import annotations
@@ -145,7 +151,7 @@ def reply_content(spec: Dict[str, Any]) -> List[Dict[str, Any]]:
         return [dict(b) for b in spec["content"]]
     content: List[Dict[str, Any]] = []
     if spec.get("thinking") is not None:
-        content.append({"type": "thinking", "thinking": spec["thinking"], "signature": "sig-" + uuid.uuid4().hex[:8]})
+        content.append({"type": "thinking", "thinking": spec["thinking"], "signature": sign_thinking(spec["thinking"])})
     if spec.get("text") is not None:
         content.append({"type": "text", "text": spec["text"]})
     for tu in spec.get("tool_uses") or []:
@@ -306,6 +312,86 @@ def sse_bytes(evts: Iterable[Dict[str, Any]], *, crlf: bool = False) -> bytes:
 
 
 # -------------------------------------------------------------------------------------------------
+# Thinking signatures, checked as the API checks them
+
+
+_SIGNING_KEY = b"fake-model-server thinking"
+
+
+def sign_thinking(text: str) -> str:
+    """The signature the fake gives a thinking block: an HMAC of its text (so any change shows)."""
+    import base64
+    import hashlib
+    import hmac
+
+    return "fakesig1." + base64.b64encode(hmac.new(_SIGNING_KEY, text.encode("utf-8"), hashlib.sha256).digest()
+                                          ).decode("ascii")
+
+
+def remember_thinking(fake: "ModelServer", body: Dict[str, Any]) -> Dict[str, Any]:
+    """The reply body with its content fixed (tool_use ids chosen), and, when it uses a tool, its thinking
+    and redacted_thinking blocks remembered: the continuation must send them back unchanged."""
+    if "content" not in body and body.get("thinking") is None:
+        return body
+    content = reply_content(body)
+    thinking = [b for b in content if b.get("type") in ("thinking", "redacted_thinking")]
+    if thinking:
+        for block in content:
+            if block.get("type") == "tool_use":
+                fake.thinking_issued[block["id"]] = [dict(b) for b in thinking]
+    fixed = {k: v for k, v in body.items() if k not in ("text", "thinking", "tool_uses")}
+    fixed["content"] = content
+    return fixed
+
+
+def thinking_problem(fake: "ModelServer", req: "RecordedRequest") -> Optional[str]:
+    """Why the API would reject this Messages request's thinking, or None.
+
+    - ``budget_tokens`` below 1024 or not below ``max_tokens``;
+    - a thinking block whose signature the fake issued but whose text (or signature) was altered;
+    - with thinking enabled, the last assistant message used a tool the fake answered with thinking,
+      and its thinking / redacted_thinking blocks are not all there, unchanged, before its tool_use.
+    """
+    body = req.json if isinstance(req.json, dict) else None
+    if body is None or req.path.rstrip("/").endswith("/chat/completions"):
+        return None
+    thinking = body.get("thinking")
+    if isinstance(thinking, dict) and thinking.get("type") == "enabled":
+        budget = thinking.get("budget_tokens")
+        if not isinstance(budget, int) or budget < 1024:
+            return "thinking.enabled.budget_tokens: Input should be greater than or equal to 1024"
+        if not isinstance(body.get("max_tokens"), int) or body["max_tokens"] <= budget:
+            return "`max_tokens` must be greater than `thinking.budget_tokens`."
+    messages = body.get("messages") or []
+    last_assistant = None
+    for i, msg in enumerate(messages):
+        content = msg.get("content")
+        if msg.get("role") != "assistant" or not isinstance(content, list):
+            continue
+        last_assistant = msg
+        for j, block in enumerate(content):
+            sig = block.get("signature") if block.get("type") == "thinking" else None
+            if isinstance(sig, str) and sig.startswith("fakesig1.") and sig != sign_thinking(block.get("thinking", "")):
+                return f"messages.{i}.content.{j}: Invalid `signature` in `thinking` block"
+    if not (isinstance(thinking, dict) and thinking.get("type") in ("enabled", "adaptive")) or last_assistant is None:
+        return None
+    content = last_assistant["content"]
+    for block in content:
+        if block.get("type") != "tool_use":
+            continue
+        issued = fake.thinking_issued.get(block.get("id"))
+        if issued is None:
+            continue
+        sent = [b for b in content if b.get("type") in ("thinking", "redacted_thinking")]
+        if sent != issued or content[:len(issued)] != issued:
+            return ("messages: Expected `thinking` or `redacted_thinking`, but found `tool_use`. When `thinking` "
+                    "is enabled, a final `assistant` message must start with a thinking block (preceeding the "
+                    "lastmost set of `tool_use` and `tool_result` blocks). To avoid this requirement, disable "
+                    "`thinking`.")
+    return None
+
+
+# -------------------------------------------------------------------------------------------------
 # Recording
 
 
@@ -352,6 +438,7 @@ class ModelServer:
         self._thread: Optional[threading.Thread] = None
         self._sockets: set = set()
         self._record_file = record_file
+        self.thinking_issued: Dict[str, List[Dict[str, Any]]] = {}  # tool_use id -> the thinking blocks beside it
         if script is not None:
             self.load(script)
 
@@ -503,6 +590,11 @@ def _make_handler(fake: ModelServer):
 
         def do_POST(self) -> None:
             req = self._read_request()
+            problem = thinking_problem(fake, req)
+            if problem is not None:  # as the API: 400, and the script is not consumed
+                self._send_json(400, {"type": "error", "error": {"type": "invalid_request_error",
+                                                                 "message": problem}})
+                return
             spec = fake._next_spec(req)
             if fake.cache is not None:
                 spec = fake.cache.apply(req, spec)
@@ -610,6 +702,8 @@ def _make_handler(fake: ModelServer):
                 self._stream(200, "text/event-stream", pieces, spec, headers, request_id)
                 return
             body = spec.get("reply", {})
+            if not openai:
+                body = remember_thinking(fake, body)
             if openai:
                 if not streaming:
                     self._send_json(200, openai_completion(body, model, request_json), headers, request_id)

@@ -41,6 +41,8 @@ class Turn:
     error: Optional[BaseException] = None  # raised instead of (or, with error_after_text, after) the content
     error_after_text: bool = False
     hang: bool = False  # after the first content event, wait until cancelled
+    thinking: Optional[str] = None  # a thinking block first, signed "sig:<text>"
+    redacted_thinking: Optional[str] = None  # a redacted_thinking block (its opaque data) after it
 
 
 class ScriptedModel:
@@ -85,6 +87,10 @@ class ScriptedModel:
     def _message(self, turn: Turn) -> Dict[str, Any]:
         self._ids += 1
         content: List[Dict[str, Any]] = []
+        if turn.thinking is not None:
+            content.append({"type": "thinking", "thinking": turn.thinking, "signature": "sig:" + turn.thinking})
+        if turn.redacted_thinking is not None:
+            content.append({"type": "redacted_thinking", "data": turn.redacted_thinking})
         if turn.text:
             content.append({"type": "text", "text": turn.text})
         for i, use in enumerate(turn.tool_uses):

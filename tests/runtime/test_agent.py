@@ -358,3 +358,104 @@ def test_cancel_mid_tool_answers_every_call_as_interrupted(tmp_path):
     results = tool_results(messages[-1])
     assert [r["tool_use_id"] for r in results] == ["b1", "b2"]
     assert all(r["is_error"] and INTERRUPTED in result_text(r) for r in results)
+
+
+# -- extended thinking, the fallback model, the budget ---------------------------------------------
+
+
+def _probe_tools() -> Dict[str, Any]:
+    return {"Probe": Probe("Probe", read_only=True, journal=[])}
+
+
+def test_thinking_blocks_go_back_to_the_model_and_into_the_session_exactly_as_received(tmp_path):
+    h = Harness(tmp_path, [Turn(thinking="I will probe.", redacted_thinking="EncRypted+/==",
+                                tool_uses=[ToolUse("Probe", {"tag": "a"})]), Turn(text="done")],
+                tools=_probe_tools(), thinking={"type": "enabled", "budget_tokens": 2048})
+    assert h.run("go").subtype == "success"
+    received = [{"type": "thinking", "thinking": "I will probe.", "signature": "sig:I will probe."},
+                {"type": "redacted_thinking", "data": "EncRypted+/=="}]
+    continuation = h.model.requests[1]
+    assert continuation.thinking == {"type": "enabled", "budget_tokens": 2048}
+    assert continuation.messages[1]["content"][:2] == received
+    assert h.reloaded()[1]["content"][:2] == received  # what --resume sends back
+
+
+def test_a_thinking_block_holding_a_secret_is_left_out_of_the_session_file_not_altered(tmp_path):
+    secret = "sk-ant-api03-" + "Q" * 40
+    h = Harness(tmp_path, [Turn(thinking=f"the key is {secret}", tool_uses=[ToolUse("Probe", {"tag": "a"})]),
+                           Turn(text="done")], tools=_probe_tools())
+    assert h.run("go").subtype == "success"
+    sent = h.model.requests[1].messages[1]["content"][0]
+    assert sent["thinking"] == f"the key is {secret}"  # the running session keeps it for the model
+    stored = h.reloaded()[1]["content"]
+    assert [b["type"] for b in stored] == ["tool_use"]
+    text = h.session.path.read_text()
+    assert secret not in text and "thinking_dropped" in text
+    assert any(isinstance(e, Notice) and e.level == "warning" and "thinking" in e.text for e in h.events)
+
+
+def test_the_budget_stops_before_the_next_request_and_leaves_a_resumable_history(tmp_path):
+    # each response costs 5 output tokens * $0.001 = $0.005
+    h = Harness(tmp_path, [Turn(tool_uses=[ToolUse("Probe", {"tag": "a"})]), Turn(text="never sent")],
+                tools=_probe_tools(), max_budget_usd=0.004)
+    outcome = h.run("go")
+    assert (outcome.subtype, outcome.is_error, outcome.num_turns) == ("error_max_budget_usd", True, 1)
+    assert outcome.result == "Reached maximum budget ($0.004)"
+    assert len(h.model.requests) == 1 and h.model.remaining == 1
+    assert abs(outcome.cost_usd - 0.005) < 1e-12
+    assert_every_tool_use_answered(h.reloaded())
+    # the next turn of the same session is over the budget before its first request
+    again = h.run("more")
+    assert again.subtype == "error_max_budget_usd" and again.num_turns == 0 and len(h.model.requests) == 1
+
+
+def test_a_budget_not_reached_lets_the_run_finish(tmp_path):
+    h = Harness(tmp_path, [Turn(tool_uses=[ToolUse("Probe", {"tag": "a"})]), Turn(text="fine")],
+                tools=_probe_tools(), max_budget_usd=0.011)
+    assert h.run("go").subtype == "success"
+
+
+def test_the_budget_counts_the_least_the_next_request_can_cost():
+    from claw.runtime.agent import over_budget
+
+    assert not over_budget(1.0, 0.5, 0.4, 0.09)
+    assert over_budget(1.0, 0.5, 0.4, 0.2)  # even read from the cache, the next prompt passes the budget
+    assert over_budget(1.0, 0.5, 0.5)
+    assert over_budget(1.0, 0.0, None)  # an unknown cost cannot be held to a budget
+    assert not over_budget(None, None, None)
+
+
+class _FallingBack(ScriptedModel):
+    """The first request is answered after a ModelFallback event, as the provider does after its retries."""
+
+    async def stream(self, request):
+        from claw.api.types import ModelFallback
+
+        if len(self.requests) == 0:
+            yield ModelFallback(original_model="main-model", fallback_model="spare-model", trigger="overloaded",
+                                reason="529 overloaded")
+        async for event in super().stream(request):
+            yield event
+
+
+def test_after_a_fallback_the_turn_keeps_asking_the_fallback_and_both_models_are_in_model_usage(tmp_path):
+    h = Harness(tmp_path, [], tools=_probe_tools())
+    h.agent.provider = h.model = _FallingBack([Turn(tool_uses=[ToolUse("Probe", {"tag": "a"})]), Turn(text="ok")],
+                                              model="spare-model")
+    h.agent.settings.model = "main-model"
+    priced = []
+    h.agent.cost_of = lambda model, usage: priced.append(model) or 0.5
+    outcome = h.run("go")
+    assert outcome.subtype == "success" and outcome.fallback_model == "spare-model"
+    assert [r.model for r in h.model.requests] == ["main-model", "spare-model"]
+    assert priced == ["spare-model", "spare-model"]
+    assert outcome.model_usage["main-model"].usage == Usage() and outcome.model_usage["main-model"].cost_usd == 0.0
+    assert outcome.model_usage["spare-model"].cost_usd == 1.0
+
+
+def test_a_first_request_that_would_pass_the_budget_is_not_sent(tmp_path):
+    h = Harness(tmp_path, [Turn(text="never")], tools={}, max_budget_usd=0.01)
+    h.agent.cost_of = lambda model, usage: usage.cache_read_input_tokens * 0.001  # the prompt alone: > $0.01
+    outcome = h.run("a prompt long enough to cost more than the budget " * 3)
+    assert outcome.subtype == "error_max_budget_usd" and outcome.num_turns == 0 and not h.model.requests
+    assert outcome.result.startswith("Reached maximum budget ($0.01): $0.0000 spent, and the next request")

@@ -148,12 +148,12 @@ def test_betas_are_sent_as_anthropic_beta(work: Path) -> None:
     assert "context-1m-2025-08-07" in header.split(",") and "other-beta" in header.split(",")
 
 
-def test_thinking_disabled_is_accepted_and_adaptive_refused(work: Path) -> None:
-    with ModelServer([reply(text="ok")]) as srv:
+def test_thinking_disabled_and_adaptive_are_both_honoured(work: Path) -> None:
+    with ModelServer([reply(text="ok"), reply(text="ok")]) as srv:
         _, code, _ = _one_shot(srv, work, "--thinking", "disabled")
         assert code == 0 and "thinking" not in srv.requests[0].json
-        result, code, _ = _one_shot(srv, work, "--thinking=adaptive")
-    assert code == 2 and "--thinking adaptive is not supported by this claw version yet" in result["result"]
+        _, code, _ = _one_shot(srv, work, "--thinking=adaptive")  # the TS SDK's thinking: {type: "adaptive"}
+        assert code == 0 and srv.requests[1].json["thinking"] == {"type": "adaptive"}
 
 
 def test_required_sandbox_is_refused(work: Path) -> None:

@@ -224,9 +224,7 @@ def test_no_system_prompt_option_means_no_base_prompt(tmp_path: Path, work: Path
 
 
 @pytest.mark.parametrize("options, flag", [
-    ({"maxBudgetUsd": 1.5}, "--max-budget-usd"),
-    ({"fallbackModel": "claude-haiku-4-5"}, "--fallback-model"),
-    ({"effort": "high"}, "--effort"),
+    ({"taskBudget": {"total": 10000}}, "--task-budget"),
 ])
 def test_unsupported_options_fail_naming_the_flag(tmp_path: Path, work: Path, options: Dict[str, Any],
                                                   flag: str) -> None:
@@ -261,6 +259,29 @@ def test_output_format_never_matched_is_an_error_the_sdk_reports(tmp_path: Path,
     assert result["subtype"] == "error_max_structured_output_retries" and result["is_error"] is True
     assert "Failed to provide valid structured output after 5 attempts" in result["errors"][0]
     assert len(srv.requests) == 5
+def test_max_budget_usd_ends_with_error_max_budget_usd(tmp_path: Path, work: Path) -> None:
+    usage = {"input_tokens": 1000, "output_tokens": 100}  # $0.003 on the default model
+    with ModelServer([reply(tool_uses=[tool_use("Bash", {"command": "true"})], usage=usage),
+                      reply(text="never", usage=usage)]) as srv:
+        messages, end = run_ts(tmp_path, srv, work, maxBudgetUsd=0.001, permissionMode="bypassPermissions",
+                               allowDangerouslySkipPermissions=True)
+        sent = len(srv.requests)
+    result = _result(messages)
+    assert result["subtype"] == "error_max_budget_usd" and result["is_error"] is True
+    assert result["errors"] == ["Reached maximum budget ($0.001)"]
+    assert sent == 1
+
+
+def test_fallback_model_answers_when_the_model_is_not_found(tmp_path: Path, work: Path) -> None:
+    from tests.fakes.model_server import error
+
+    with ModelServer([error(404, "not_found_error", "model: claude-opus-5-5"), reply(text="from haiku")]) as srv:
+        messages, end = run_ts(tmp_path, srv, work, model="opus", fallbackModel="haiku")
+    notice = [m for m in messages if m.get("type") == "system" and m.get("subtype") == "model_fallback"]
+    assert notice and notice[0]["fallback_model"] == "claude-haiku-5-5"
+    result = _result(messages)
+    assert result["subtype"] == "success" and result["result"] == "from haiku"
+    assert set(result["modelUsage"]) == {"claude-opus-5-5", "claude-haiku-5-5"}
 
 
 def test_required_sandbox_is_refused(tmp_path: Path, work: Path) -> None:
