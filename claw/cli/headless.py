@@ -84,6 +84,10 @@ async def _run(args: RunArgs, prompt: str, *, stdout: IO[str], stderr: IO[str], 
     writer = make_writer(args.output_format, prepared.info, partial=args.include_partial_messages,
                          verbose=args.verbose, stdout=stdout, stderr=stderr)
     holder.append(writer)
+    if args.include_hook_events and args.output_format == "stream-json" and prepared.agent.hooks is not None:
+        from claw.cli.sdk_shapes import hook_event_observer
+
+        prepared.agent.hooks.observer = hook_event_observer(writer.emit, prepared.info)  # type: ignore[attr-defined]
     for problem in prepared.settings.warnings:
         writer.notice(f"claw: warning: {problem.message}")
     try:

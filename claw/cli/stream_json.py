@@ -150,9 +150,10 @@ class _HostWriter(StreamJsonWriter):
         self.transport = transport
 
     def emit(self, obj: Dict[str, Any]) -> None:
+        from claw.cli.host_vocabulary import host_message
         from claw.redact import redact_obj
 
-        self.transport.write_nowait(redact_obj(obj))  # as write_json_line: no secret leaves claw
+        self.transport.write_nowait(redact_obj(host_message(obj)))  # as write_json_line: no secret leaves claw
 
 
 class _Item:
@@ -394,6 +395,8 @@ class HostSession:
             for name in extra_servers:
                 if isinstance(name, str) and name and name not in self._sdk_server_names:
                     self._sdk_server_names.append(name)
+        from claw.cli.host_vocabulary import host_api_key_source, host_permission_mode
+
         info = self.prepared.info
         if self._sdk_server_names and self._ready_task is None:
             self._ready_task = asyncio.ensure_future(self._connect_sdk_servers())
@@ -404,12 +407,13 @@ class HostSession:
             "available_output_styles": ["default"],
             "models": [{"value": info.model, "displayName": info.model,
                         "description": "the model of this session"}],
-            "account": {"apiKeySource": info.api_key_source, "tokenSource": "none"},
+            "account": {"apiKeySource": host_api_key_source(info.api_key_source), "tokenSource": "none"},
             "pid": os.getpid(),
             "claude_code_version": CLAUDE_CODE_PROTOCOL_VERSION,
             "claw_version": __version__,
             "session_id": info.session_id,
-            "current_permission_mode": info.permission_mode,
+            "current_permission_mode": host_permission_mode(info.permission_mode),
+            "claw_permission_mode": info.permission_mode,
             "hook_on_failure_supported": True,
             "hooks_applied": True,
             "mcp_servers_applied": request is self._early_init and bool(request.get("mcpServers")),
@@ -433,10 +437,12 @@ class HostSession:
         hooks = self.prepared.agent.hooks
         if hooks is not None:
             hooks.permission_mode = canonical
-        self.transport.write_nowait({"type": "system", "subtype": "status", "status": None,
-                                     "permissionMode": canonical, "session_id": self.prepared.info.session_id,
-                                     "uuid": uuid4()})
-        return {"mode": canonical}
+        from claw.cli.host_vocabulary import host_message, host_permission_mode
+
+        self.transport.write_nowait(host_message({"type": "system", "subtype": "status", "status": None,
+                                                  "permissionMode": canonical, "uuid": uuid4(),
+                                                  "session_id": self.prepared.info.session_id}))
+        return {"mode": host_permission_mode(canonical), "claw_permission_mode": canonical}
 
     async def _on_set_model(self, request: Dict[str, Any]) -> Dict[str, Any]:
         from claw.api.client import resolve_model
@@ -497,7 +503,9 @@ class HostSession:
 
     def _finish_turn(self, outcome: Any, error: Optional[ClawError], *, started: float) -> None:
         info = self.prepared.info if self.prepared is not None else RunInfo("", "", "", "")
-        self.transport.write_nowait(result_object(outcome, info, duration_ms=_ms(started), error=error))
+        from claw.cli.host_vocabulary import host_message
+
+        self.transport.write_nowait(host_message(result_object(outcome, info, duration_ms=_ms(started), error=error)))
         if error is not None:
             self.exit_code = error.exit_code
         elif outcome is not None and outcome.is_error:
@@ -511,7 +519,14 @@ class HostSession:
     def _init_message(self) -> Dict[str, Any]:
         obj = init_object(self.prepared.info)
         obj.update({"agents": [], "skills": [], "plugins": [], "capabilities": list(CAPABILITIES)})
-        return obj
+        from claw.cli.host_vocabulary import host_message
+
+        return host_message(obj)
+
+    def _emit(self, obj: Dict[str, Any]) -> None:
+        """A message of claw's own (redacted, in the host's vocabulary), through the writer."""
+        if self.writer is not None:
+            self.writer.emit(obj)
 
     def _set_state(self, state: str) -> None:
         """``session_state_changed`` frames, for hosts that asked for them (the SDK does, to know when a
@@ -536,21 +551,12 @@ class HostSession:
 
     async def _ask_host(self, request: Any) -> Any:
         """The permission prompter: ``can_use_tool`` to the host; a host that cannot answer denies."""
-        from claw.runtime.hook_config import CLAUDE_CODE_TOOL_NAMES
+        from claw.cli.host_vocabulary import can_use_tool_fields, permission_answer
         from claw.runtime.tool_calls import PermissionAnswer
 
-        fields: Dict[str, Any] = {
-            "tool_name": request.tool_name,
-            "input": request.input,
-            "tool_use_id": request.tool_use_id,
-            "permission_suggestions": None,
-            "blocked_path": None,
-            "decision_reason": request.reason,
-            "display_name": request.tool_name,
-        }
-        aliases = CLAUDE_CODE_TOOL_NAMES.get(request.tool_name)
-        if aliases:
-            fields["claude_code_tool_name"] = aliases[0]
+        # Claude Code's tool name and input fields for the host; its updatedInput comes back in claw's.
+        fields = can_use_tool_fields(request.tool_name, request.input, tool_use_id=request.tool_use_id,
+                                     reason=request.reason)
         self._set_state("requires_action")
         try:
             answer = await self.channel.request("can_use_tool", fields)
@@ -561,7 +567,7 @@ class HostSession:
                 self._set_state("running")
         behavior = answer.get("behavior")
         if behavior == "allow":
-            updated = answer.get("updatedInput")
+            updated = permission_answer(request.tool_name, answer.get("updatedInput"))
             return PermissionAnswer(allow=True, updated_input=updated if isinstance(updated, dict) else None)
         if behavior == "deny":
             message = answer.get("message")
@@ -573,10 +579,14 @@ class HostSession:
     async def _hook_callback(self, callback_id: str, payload: Dict[str, Any], tool_use_id: Optional[str]) -> Any:
         """The HookRunner's callback: ``hook_callback`` to the host, with the matcher's timeout; with
         ``onFailure: block`` a failed callback blocks instead of being a warning."""
+        from claw.cli.host_vocabulary import hook_answer, hook_input
+
         timeout, on_failure = self._hook_meta.get(callback_id, (HOOK_TIMEOUT, None))
         try:
-            return await self.channel.request("hook_callback", {"callback_id": callback_id, "input": payload,
-                                                                "tool_use_id": tool_use_id}, timeout=timeout)
+            answer = await self.channel.request("hook_callback", {"callback_id": callback_id,
+                                                                  "input": hook_input(payload),
+                                                                  "tool_use_id": tool_use_id}, timeout=timeout)
+            return hook_answer(payload, answer)
         except ClawError as exc:
             if on_failure == "block":
                 return {"decision": "block", "reason": f"hook callback {callback_id} failed: {exc.message}"}
@@ -623,6 +633,10 @@ class HostSession:
         runner = HookRunner(hooks, project_dir=prepared.info.cwd, env=prepared.env,
                             session_id=prepared.session.id, transcript_path=str(prepared.session.path),
                             callback=self._hook_callback, permission_mode=prepared.info.permission_mode)
+        if getattr(self.args, "include_hook_events", False):  # system/hook_started, hook_response
+            from claw.cli.sdk_shapes import hook_event_observer
+
+            runner.observer = hook_event_observer(self._emit, prepared.info)
         prepared.agent.hooks = runner
         prepared.tool_runner.hooks = runner
 

@@ -132,8 +132,8 @@ def test_can_use_tool_allows_one_tool_and_denies_another(claw_cli, workspace):
 
     async def can_use_tool(name, tool_input, context):
         asked.append({"name": name, "input": tool_input, "tool_use_id": context.tool_use_id})
-        if name == "write_file":
-            return PermissionResultAllow()
+        if name == "Write":  # Claude Code's tool names, as a host written for Claude Code checks them
+            return PermissionResultAllow()  # the SDK sends the input back: Claude Code's field names
         return PermissionResultDeny(message="no shell for you")
 
     script = [
@@ -151,7 +151,8 @@ def test_can_use_tool_allows_one_tool_and_denies_another(claw_cli, workspace):
             return messages, srv.requests
 
     messages, requests = _run(main())
-    assert [a["name"] for a in asked] == ["write_file", "bash"]
+    assert [a["name"] for a in asked] == ["Write", "Bash"]
+    assert asked[0]["input"] == {"file_path": "allowed.txt", "content": "written"}
     assert asked[0]["tool_use_id"] == "toolu_write" and asked[1]["input"] == {"command": "touch denied-marker"}
     assert (workspace / "allowed.txt").read_text() == "written"
     assert not (workspace / "denied-marker").exists()
@@ -197,7 +198,7 @@ def test_pre_tool_use_hook_callback_blocks_a_tool(claw_cli, workspace):
     assert (workspace / "precious.txt").read_text() == "keep me"
     assert (workspace / "ok.txt").read_text().strip() == "fine"
     assert [s["tool_use_id"] for s in seen] == ["toolu_rm", "toolu_ok"]
-    assert seen[0]["hook_event_name"] == "PreToolUse" and seen[0]["tool_name"] == "bash"
+    assert seen[0]["hook_event_name"] == "PreToolUse" and seen[0]["tool_name"] == "Bash"
     blocked = _tool_results(requests[1].json)["toolu_rm"]
     assert blocked["is_error"] is True and "rm is not allowed here" in _text(blocked)
     assert not _tool_results(requests[2].json)["toolu_ok"].get("is_error")
