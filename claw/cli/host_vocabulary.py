@@ -229,14 +229,16 @@ def can_use_tool_fields(tool_name: str, tool_input: Dict[str, Any], *, tool_use_
                         reason: Optional[str]) -> Dict[str, Any]:
     """The fields of a ``can_use_tool`` request for claw's tool call, in the host's vocabulary, with
     ``claw_tool_name`` beside."""
-    return {
+    fields = {
         "tool_name": host_tool_name(tool_name, tool_input),
         "input": host_input(tool_name, tool_input),
         "tool_use_id": tool_use_id,
-        "decision_reason": reason,
         "display_name": host_tool_name(tool_name, tool_input),
         "claw_tool_name": tool_name,
     }
+    if reason:  # optional fields are left out rather than null, as the SDK's types declare them
+        fields["decision_reason"] = reason
+    return fields
 
 
 def permission_answer(tool_name: str, updated_input: Any) -> Any:
@@ -259,6 +261,15 @@ def hook_input(payload: Mapping[str, Any]) -> Dict[str, Any]:
     if isinstance(mode, str) and mode:
         out["permission_mode"] = host_permission_mode(mode)
     return out
+
+
+def hook_callback_fields(callback_id: str, payload: Mapping[str, Any], tool_use_id: Optional[str]) -> Dict[str, Any]:
+    """The fields of a ``hook_callback`` request: the input as ``hook_input`` makes it, and the
+    tool_use_id only for a tool event."""
+    fields: Dict[str, Any] = {"callback_id": callback_id, "input": hook_input(payload)}
+    if tool_use_id:
+        fields["tool_use_id"] = tool_use_id
+    return fields
 
 
 def hook_answer(payload: Mapping[str, Any], answer: Any) -> Any:

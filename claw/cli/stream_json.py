@@ -579,13 +579,12 @@ class HostSession:
     async def _hook_callback(self, callback_id: str, payload: Dict[str, Any], tool_use_id: Optional[str]) -> Any:
         """The HookRunner's callback: ``hook_callback`` to the host, with the matcher's timeout; with
         ``onFailure: block`` a failed callback blocks instead of being a warning."""
-        from claw.cli.host_vocabulary import hook_answer, hook_input
+        from claw.cli.host_vocabulary import hook_answer, hook_callback_fields
 
         timeout, on_failure = self._hook_meta.get(callback_id, (HOOK_TIMEOUT, None))
-        try:
-            answer = await self.channel.request("hook_callback", {"callback_id": callback_id,
-                                                                  "input": hook_input(payload),
-                                                                  "tool_use_id": tool_use_id}, timeout=timeout)
+        try:  # the input in Claude Code's names; an updatedInput in the answer comes back in claw's
+            answer = await self.channel.request("hook_callback", hook_callback_fields(callback_id, payload, tool_use_id),
+                                                timeout=timeout)
             return hook_answer(payload, answer)
         except ClawError as exc:
             if on_failure == "block":

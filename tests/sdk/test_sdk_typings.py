@@ -167,7 +167,8 @@ def _serve(claw: ClawProcess, sent: Dict[str, str], *, allow: bool = True) -> Li
                 answer = ({"behavior": "allow", "updatedInput": request["input"]} if allow
                           else {"behavior": "deny", "message": "no"})
             else:
-                answer = {"hookSpecificOutput": {"hookEventName": "PreToolUse", "additionalContext": "ok"}}
+                answer = {"hookSpecificOutput": {"hookEventName": request["input"]["hook_event_name"],
+                                                 "additionalContext": "ok"}}
             claw.send({"type": "control_response", "response": {
                 "subtype": "success", "request_id": message["request_id"], "response": answer}})
         if message["type"] == "result":
@@ -209,7 +210,9 @@ def test_every_message_of_a_full_session_fits_the_sdk_typings(checker, tmp_path)
                            "--max-turns", "4"], env=_env(srv, work, CLAUDE_CODE_EMIT_SESSION_STATE_EVENTS="1"),
                           cwd=work) as claw:
         _control(claw, sent, "init", "initialize",
-                 hooks={"PreToolUse": [{"matcher": "Bash", "hookCallbackIds": ["h1"], "timeout": 10}]})
+                 hooks={"PreToolUse": [{"matcher": "Bash", "hookCallbackIds": ["h1"], "timeout": 10}],
+                        "UserPromptSubmit": [{"hookCallbackIds": ["h2"]}],
+                        "PostToolUse": [{"matcher": "Write", "hookCallbackIds": ["h3"]}]})
         claw.user("work")
         _serve(claw, sent)
         _control(claw, sent, "mode", "set_permission_mode", mode="acceptEdits")
@@ -225,6 +228,9 @@ def test_every_message_of_a_full_session_fits_the_sdk_typings(checker, tmp_path)
     problems = Problems(checker)
     for message in messages:
         problems.message(message, sent)
+    hook_events = {m["request"]["input"]["hook_event_name"] for m in messages
+                   if m["type"] == "control_request" and m["request"]["subtype"] == "hook_callback"}
+    assert hook_events == {"PreToolUse", "PostToolUse", "UserPromptSubmit"}
     kinds = set(problems.kinds)
     for expected in ("system/init", "stream_event/", "assistant/", "user/", "result/success",
                      "result/error_max_turns", "control_response/success", "control_response/error",
