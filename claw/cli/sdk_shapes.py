@@ -100,7 +100,8 @@ def tool_use_result(name: str, tool_input: Mapping[str, Any], output: str, meta:
         mode = str(tool_input.get("output_mode") or "files_with_matches")
         result = {"mode": mode, "numFiles": int(meta.get("files") or 0), "filenames": []}
         if mode == "files_with_matches" and meta.get("files"):  # "Found N files", the names, maybe a note
-            result["filenames"] = [line for line in output.splitlines()[1:] if line.strip() and not line.startswith("[")]
+            result["filenames"] = [line for line in output.splitlines()[1:]
+                                   if line.strip() and not line.startswith("[")]
         else:
             result["content"] = output
         return result
@@ -119,8 +120,9 @@ def _todos(items: Any) -> List[Dict[str, Any]]:
     out = []
     for item in items or ():
         if isinstance(item, Mapping):
+            active = item.get("activeForm") or item.get("active_form") or item.get("content", "")
             out.append({"content": str(item.get("content", "")), "status": str(item.get("status", "pending")),
-                        "activeForm": str(item.get("activeForm") or item.get("active_form") or item.get("content", ""))})
+                        "activeForm": str(active)})
     return out
 
 

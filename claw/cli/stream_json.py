@@ -583,8 +583,8 @@ class HostSession:
 
         timeout, on_failure = self._hook_meta.get(callback_id, (HOOK_TIMEOUT, None))
         try:  # the input in Claude Code's names; an updatedInput in the answer comes back in claw's
-            answer = await self.channel.request("hook_callback", hook_callback_fields(callback_id, payload, tool_use_id),
-                                                timeout=timeout)
+            fields = hook_callback_fields(callback_id, payload, tool_use_id)
+            answer = await self.channel.request("hook_callback", fields, timeout=timeout)
             return hook_answer(payload, answer)
         except ClawError as exc:
             if on_failure == "block":

@@ -109,7 +109,8 @@ def test_claude_code_names_in_tool_lists_and_answers_reach_claws_tools(workspace
 def test_a_denial_by_a_claude_code_rule_is_reported_in_claude_code_names(workspace):
     script = [reply(tool_uses=[tool_use("read_file", {"path": "notes.txt"}, id="r1")]), reply(text="over")]
     with ModelServer(script) as srv, ClawProcess(
-            ["--permission-mode", "default", "--permission-prompt-tool", "stdio", "--disallowedTools", "Read(notes.txt)"],
+            ["--permission-mode", "default", "--permission-prompt-tool", "stdio",
+             "--disallowedTools", "Read(notes.txt)"],
             env=_env(srv, workspace), cwd=workspace) as claw:
         claw.user("go")
         messages = claw.until_result()

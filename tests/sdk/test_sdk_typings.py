@@ -244,15 +244,28 @@ def test_a_one_shot_stream_json_run_fits_the_typings(checker, tmp_path):
     """``claw -p --output-format stream-json``: the same messages without a host on stdin."""
     work = tmp_path / "work"
     work.mkdir()
-    script = [reply(tool_uses=[tool_use("web_search", {"query": "x"}, id="ws1")]), reply(text="ok")]
+    settings = tmp_path / "settings.json"
+    settings.write_text(json.dumps({"hooks": {"PreToolUse": [
+        {"matcher": "WebSearch", "hooks": [{"type": "command",  # blocks the search: no network
+                                            "command": "echo no searching >&2; exit 2"}]}]}}))
+    script = [reply(tool_uses=[tool_use("web_search", {"query": "claw docs"}, id="ws1")]), reply(text="ok")]
     with ModelServer(script) as srv, ClawProcess(["-p", "search", "--output-format", "stream-json", "--verbose",
-                                                  "--include-partial-messages"], env=_env(srv, work), cwd=work,
+                                                  "--include-partial-messages", "--include-hook-events",
+                                                  "--settings", str(settings)], env=_env(srv, work), cwd=work,
                                                  stream_flags=False) as claw:
         assert claw.wait() == 0, claw.stderr
+    messages = [json.loads(line) for line in claw.lines]
     problems = Problems(checker)
-    for message in (json.loads(line) for line in claw.lines):
+    for message in messages:
         problems.message(message, {})
-    assert {"system/init", "assistant/", "user/", "result/success"} <= set(problems.kinds)
+    assert {"system/init", "assistant/", "user/", "result/success", "system/hook_started",
+            "system/hook_response"} <= set(problems.kinds)
+    response = next(m for m in messages if m.get("subtype") == "hook_response")
+    assert response["hook_name"] == "PreToolUse:WebSearch"
+    assert response["exit_code"] == 2 and response["outcome"] == "error" and response["stderr"] == "no searching\n"
+    starts = [m["event"]["content_block"] for m in messages if m["type"] == "stream_event"
+              and m["event"].get("type") == "content_block_start"]
+    assert [b["name"] for b in starts if b["type"] == "tool_use"] == ["WebSearch"]
     assert problems.found == [], "\n".join(problems.found)
 
 
