@@ -53,6 +53,8 @@ FIELD_RENAMES: Dict[str, Dict[str, str]] = {
 # claw's MCP resource tools (claw.mcp.manager) under Claude Code's names.
 _MCP_RESOURCE_TOOLS = {"list_mcp_resources": "ListMcpResourcesTool", "read_mcp_resource": "ReadMcpResourceTool"}
 MULTI_EDIT = "MultiEdit"
+# The SDK's ApiKeySource values claw reports (tests/sdk checks them against the SDK's typings).
+API_KEY_SOURCES = ("ANTHROPIC_API_KEY", "apiKeyHelper", "oauth", "user", "none")
 
 # claw's permission modes -> the SDK's PermissionMode (the nearest where claw has its own).
 _HOST_MODES = {
@@ -146,6 +148,8 @@ def host_api_key_source(description: str) -> str:
     the ``ANTHROPIC_API_KEY`` variable and ``apiKeyHelper`` by name, a saved OAuth login ``oauth``,
     no credentials (or only a bearer token from ``ANTHROPIC_AUTH_TOKEN``, as Claude Code reports it)
     ``none``, any other key (another provider's) ``user``."""
+    if description in API_KEY_SOURCES:  # already the SDK's value
+        return description
     parts = [part.strip() for part in (description or "").split(" + ") if part.strip()]
     for part in parts:
         if part.endswith("from ANTHROPIC_API_KEY"):

@@ -66,12 +66,21 @@ def test_the_sdks_permission_modes_and_key_sources_cover_what_claw_reports(check
     for mode in ("read-only", "workspace-write", "danger-full-access", "default", "dontAsk"):
         assert vocab.host_permission_mode(mode) in modes
     sources = checker.literals("ApiKeySource")
+    assert set(vocab.API_KEY_SOURCES) <= set(sources)
     for description in ("x-api-key from ANTHROPIC_API_KEY", "x-api-key from apiKeyHelper",
                         "OAuth bearer token from saved login (/x/credentials.json)",
                         "bearer token from ANTHROPIC_AUTH_TOKEN", "no credentials", "none", "",
                         "bearer token from OPENAI_API_KEY",
                         "x-api-key from ANTHROPIC_API_KEY + bearer token from ANTHROPIC_AUTH_TOKEN"):
         assert vocab.host_api_key_source(description) in sources, description
+
+
+def test_translating_twice_changes_nothing():
+    init = {"type": "system", "subtype": "init", "tools": ["bash", "read_file"], "permissionMode": "read-only",
+            "apiKeySource": "x-api-key from ANTHROPIC_API_KEY"}
+    once = vocab.host_message(init)
+    assert vocab.host_message(once) == once
+    assert once["apiKeySource"] == "ANTHROPIC_API_KEY" and once["claw_permission_mode"] == "read-only"
 
 
 def test_api_key_sources_map_as_claude_code_reports_them():
