@@ -218,12 +218,15 @@ def _host_result(obj: Dict[str, Any]) -> Dict[str, Any]:
              tool_input=host_input(d.get("tool_name", ""), d.get("tool_input")))
         if isinstance(d, dict) and isinstance(d.get("tool_name"), str) else d
         for d in obj.get("permission_denials") or ()]
+    names: Dict[str, str] = {}  # tool_use id -> the host's name (MultiEdit needs the call's input)
     if "tool_uses" in obj:
         out["tool_uses"] = [host_tool_use(u) if isinstance(u, dict) else u for u in obj.get("tool_uses") or ()]
+        names = {str(u.get("id")): u["name"] for u in out["tool_uses"] if isinstance(u, dict) and "name" in u}
     if "tool_results" in obj:
         out["tool_results"] = [
-            dict(r, tool_name=host_tool_name(r["tool_name"])) if isinstance(r, dict)
-            and isinstance(r.get("tool_name"), str) else r for r in obj.get("tool_results") or ()]
+            dict(r, tool_name=names.get(str(r.get("tool_use_id")), host_tool_name(r["tool_name"])))
+            if isinstance(r, dict) and isinstance(r.get("tool_name"), str) else r
+            for r in obj.get("tool_results") or ()]
     return out
 
 

@@ -8,8 +8,9 @@ with ``tool_use_result``, and the hook lifecycle messages of ``--include-hook-ev
   {...}}`` for Read...: sdk-tools.d.ts ``ToolOutputSchemas``), ``"Error: <text>"`` for a failed call,
   the output text for tools without a structured form (MCP tools). What claw does not compute is
   given plainly: ``structuredPatch`` is ``[]`` and ``originalFile`` ``null`` for Write/Edit.
-- ``hook_started`` / ``hook_response`` build the ``system`` messages for a hook that starts and ends
-  (``HookObserver`` in claw.runtime.hooks calls back; claw.cli.stream_json writes them).
+- ``hook_started`` / ``hook_response`` build the ``system`` messages for a hook that starts and ends;
+  ``hook_event_observer`` is the claw.runtime.hooks ``HookObserver`` that writes them through a
+  stream-json writer.
 
 Deliberately not here: tool and field names (claw.cli.host_vocabulary translates them), the session
 file (it keeps claw's one message per batch), writing anything.

@@ -143,5 +143,10 @@ def test_outgoing_messages_are_translated_and_others_pass_unchanged():
                                                "content_block": {"type": "tool_use", "id": "t", "name": "bash",
                                                                  "input": {}}}}
     assert vocab.host_message(start)["event"]["content_block"]["name"] == "Bash"
+    result = {"type": "result", "permission_denials": [],
+              "tool_uses": [{"id": "e", "name": "edit_file", "input": {"path": "a", "edits": []}}],
+              "tool_results": [{"tool_use_id": "e", "tool_name": "edit_file", "output": "ok", "is_error": False}]}
+    translated = vocab.host_message(result)
+    assert translated["tool_uses"][0]["name"] == translated["tool_results"][0]["tool_name"] == "MultiEdit"
     other = {"type": "control_response", "response": {}}
     assert vocab.host_message(other) is other
