@@ -255,10 +255,21 @@ def permission_answer(tool_name: str, updated_input: Any) -> Any:
 
 def hook_input(payload: Mapping[str, Any]) -> Dict[str, Any]:
     """A hook event's input as an SDK callback hook receives it: the tool's name and input in the
-    host's vocabulary (``claw_tool_name`` beside), the permission mode in the SDK's."""
+    host's vocabulary (``claw_tool_name`` beside), the permission mode in the SDK's, and a PostToolUse
+    ``tool_response`` as Claude Code's structured output (claw.cli.sdk_shapes)."""
+    from claw.runtime.hooks import PRIVATE_METADATA
+
     out = dict(payload)
     name = payload.get("tool_name")
     out.pop("claude_code_tool_name", None)
+    metadata = out.pop(PRIVATE_METADATA, None)
+    response = payload.get("tool_response")
+    if (isinstance(name, str) and isinstance(metadata, dict) and isinstance(response, dict)
+            and payload.get("hook_event_name") == "PostToolUse" and not response.get("is_error")):
+        from claw.cli.sdk_shapes import tool_use_result
+
+        tool_input = payload.get("tool_input") if isinstance(payload.get("tool_input"), dict) else {}
+        out["tool_response"] = tool_use_result(name, tool_input, str(response.get("output", "")), metadata)
     if isinstance(name, str):
         out["tool_name"] = host_tool_name(name, payload.get("tool_input"))
         out["claw_tool_name"] = name

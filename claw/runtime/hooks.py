@@ -47,6 +47,9 @@ from claw.runtime.hook_config import (
 from claw.runtime.hook_verdicts import HookOutcome, HookResult, combine, verdict_for_callback, verdict_for_command
 from claw.tools.registry import canonical_tool_name
 
+# A payload key the runner passes to callbacks but never to command hooks: the tool's result metadata,
+# from which a stream-json host's PostToolUse input gets Claude Code's structured tool_response.
+PRIVATE_METADATA = "_claw_tool_metadata"
 OUTPUT_LIMIT = 1_000_000  # bytes of a hook's stdout/stderr that are kept
 DRAIN_GRACE = 0.25  # seconds to keep reading a hook's pipes after it exited while a child holds them
 
@@ -274,7 +277,8 @@ class HookRunner:
         if not specs:
             return HookOutcome(event=event_name)
         data = self.build_payload(event_name, payload, tool_name=tool_name)
-        stdin = json.dumps(data, ensure_ascii=False, default=str).encode("utf-8", "backslashreplace")
+        public = {k: v for k, v in data.items() if k != PRIVATE_METADATA}
+        stdin = json.dumps(public, ensure_ascii=False, default=str).encode("utf-8", "backslashreplace")
         tool_use_id = data.get("tool_use_id") if isinstance(data.get("tool_use_id"), str) else None
         jobs = []
         for spec in specs:

@@ -218,3 +218,34 @@ def test_include_hook_events_writes_hook_started_and_hook_response(workspace, tm
         assert response["exit_code"] == 0 and response["outcome"] == "success"
         kinds = [m["type"] + "/" + m.get("subtype", "") for m in messages]
         assert kinds.index("system/hook_response") < kinds.index("user/")
+
+
+def test_a_post_tool_use_callback_gets_claude_codes_tool_response_and_a_command_hook_does_not(workspace, tmp_path):
+    seen_by_command = tmp_path / "command-hook.json"
+    settings = tmp_path / "settings.json"
+    settings.write_text(json.dumps({"hooks": {"PostToolUse": [
+        {"matcher": "Bash", "hooks": [{"type": "command", "command": f"cat > {seen_by_command}"}]}]}}))
+    script = [reply(tool_uses=[tool_use("bash", {"command": "echo out"}, id="b1")]), reply(text="ok")]
+    with ModelServer(script) as srv, ClawProcess(["--permission-mode", "bypassPermissions", "--settings",
+                                                  str(settings)], env=_env(srv, workspace), cwd=workspace) as claw:
+        claw.control("init", "initialize", hooks={"PostToolUse": [{"matcher": "Bash", "hookCallbackIds": ["p"]}]})
+        claw.control_response("init")
+        claw.user("go")
+        seen = []
+        while True:
+            message = claw.next()
+            assert message is not None, claw.stderr
+            if message["type"] == "control_request":
+                seen.append(message["request"]["input"])
+                claw.send({"type": "control_response", "response": {
+                    "subtype": "success", "request_id": message["request_id"], "response": {}}})
+            if message["type"] == "result":
+                break
+        assert claw.wait() == 0
+    [post] = seen
+    assert post["hook_event_name"] == "PostToolUse" and post["tool_name"] == "Bash"
+    assert post["tool_response"]["stdout"].strip() == "out" and post["tool_response"]["interrupted"] is False
+    assert not any(key.startswith("_claw") for key in post)
+    command = json.loads(seen_by_command.read_text())  # settings hooks keep claw's payload
+    assert command["tool_name"] == "bash" and command["tool_response"]["output"].strip() == "out"
+    assert not any(key.startswith("_claw") for key in command)
