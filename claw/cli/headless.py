@@ -87,7 +87,7 @@ async def _run(args: RunArgs, prompt: str, *, stdout: IO[str], stderr: IO[str], 
     if args.include_hook_events and args.output_format == "stream-json" and prepared.agent.hooks is not None:
         from claw.cli.sdk_shapes import hook_event_observer
 
-        prepared.agent.hooks.observer = hook_event_observer(writer.emit, prepared.info)  # type: ignore[attr-defined]
+        prepared.agent.hooks.observer = hook_event_observer(writer.emit, prepared.info)
     for problem in prepared.settings.warnings:
         writer.notice(f"claw: warning: {problem.message}")
     try:

@@ -505,7 +505,8 @@ class HostSession:
         info = self.prepared.info if self.prepared is not None else RunInfo("", "", "", "")
         from claw.cli.host_vocabulary import host_message
 
-        self.transport.write_nowait(host_message(result_object(outcome, info, duration_ms=_ms(started), error=error)))
+        result = result_object(outcome, info, duration_ms=_ms(started), error=error)
+        self.transport.write_nowait(host_message(result))
         if error is not None:
             self.exit_code = error.exit_code
         elif outcome is not None and outcome.is_error:
