@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 # -- the type model ------------------------------------------------------------------------------
 
@@ -500,6 +500,3 @@ def union_members(decls: Dict[str, Any], type_name: str) -> List[str]:
 
 def sdk_typings_dir(root: Path) -> Path:
     return root / "tests" / "sdk_ts" / "node_modules" / "@anthropic-ai" / "claude-agent-sdk"
-
-
-Json = Union[Dict[str, Any], List[Any], str, int, float, bool, None]

@@ -156,7 +156,7 @@ def _env(srv: ModelServer, work: Path, **extra: str) -> Dict[str, str]:
     return srv.env(CLAW_CONFIG_HOME=str(work.parent / "claw-home"), HOME=str(work.parent / "home"), **extra)
 
 
-def _serve(claw: ClawProcess, sent: Dict[str, str], *, allow: bool = True) -> List[Dict[str, Any]]:
+def _serve(claw: ClawProcess, *, allow: bool = True) -> None:
     """Play the host for one turn: allow (or deny) every can_use_tool, answer every hook_callback."""
     while True:
         message = claw.next()
@@ -172,7 +172,7 @@ def _serve(claw: ClawProcess, sent: Dict[str, str], *, allow: bool = True) -> Li
             claw.send({"type": "control_response", "response": {
                 "subtype": "success", "request_id": message["request_id"], "response": answer}})
         if message["type"] == "result":
-            return []
+            return
 
 
 def _control(claw: ClawProcess, sent: Dict[str, str], request_id: str, subtype: str, **fields: Any) -> None:
@@ -214,15 +214,15 @@ def test_every_message_of_a_full_session_fits_the_sdk_typings(checker, tmp_path)
                         "UserPromptSubmit": [{"hookCallbackIds": ["h2"]}],
                         "PostToolUse": [{"matcher": "Write", "hookCallbackIds": ["h3"]}]})
         claw.user("work")
-        _serve(claw, sent)
+        _serve(claw)
         _control(claw, sent, "mode", "set_permission_mode", mode="acceptEdits")
         _control(claw, sent, "mcp", "mcp_status")
         _control(claw, sent, "nope", "no_such_request")
         _control(claw, sent, "int", "interrupt")
         claw.user("again")
-        _serve(claw, sent, allow=False)
+        _serve(claw, allow=False)
         claw.user("loop")  # max turns (4) is reached: an error result
-        _serve(claw, sent)
+        _serve(claw)
         assert claw.wait() == 1, claw.stderr
     messages = [json.loads(line) for line in claw.lines]
     problems = Problems(checker)
