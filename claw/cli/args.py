@@ -74,6 +74,7 @@ class RunArgs:
     # --json-schema: the answer must be a value of this schema (claw.runtime.structured_output)
     json_schema: Optional[Dict[str, Any]] = None
     replay_user_messages: bool = False  # stream-json input: echo the host's user messages back
+    include_hook_events: bool = False  # stream-json output: system/hook_started and hook_response messages
     ignored: List[str] = field(default_factory=list)  # accepted for SDK compatibility, not acted on
     # --output-format as written (before --sdk-url implies stream-json): failures before a run could
     # start are reported in it
@@ -100,6 +101,7 @@ _SWITCHES = {
     "--await-initialize": "await_initialize",
     "--allow-dangerously-skip-permissions": "allow_dangerously_skip_permissions",
     "--no-session-persistence": "no_session_persistence",
+    "--include-hook-events": "include_hook_events",
 }
 _VALUES = {
     "--output-format": "output_format", "--input-format": "input_format",
@@ -129,7 +131,7 @@ _POSITIVE_INTS = ("max_turns", "max_thinking_tokens")
 # what the run does: these take a value...
 _IGNORED_VALUES = ("--debug-file", "--thinking-display")
 # ...and these do not.
-_IGNORED_SWITCHES = ("--debug", "--debug-to-stderr", "--include-hook-events")
+_IGNORED_SWITCHES = ("--debug", "--debug-to-stderr")
 # Refused by name: the SDKs may pass them, and running without what they ask for would quietly give the
 # host less than it asked (no budget cap, no schema check, no fallback...). flag -> (takes a value, why).
 _REFUSED = {

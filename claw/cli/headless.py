@@ -79,6 +79,10 @@ async def _run(args: RunArgs, prompt: str, *, stdout: IO[str], stderr: IO[str], 
         writer = make_writer(args.output_format, run.info, partial=args.include_partial_messages,
                              verbose=args.verbose, stdout=stdout, stderr=stderr, redactor=run.redactor)
         holder.append(writer)
+        if args.include_hook_events and args.output_format == "stream-json" and run.hooks is not None:
+            from claw.cli.sdk_shapes import hook_event_observer
+
+            run.hooks.observer = hook_event_observer(writer.emit, run.info)
         for text in run.notices():
             writer.notice(text)
         startup_gc.resume()

@@ -305,15 +305,20 @@ class StreamJsonWriter(OutputWriter):
 
     def __init__(self, *args: Any, partial: bool = False, replay_user_messages: bool = False,
                  **kwargs: Any) -> None:
+        from claw.cli.sdk_shapes import ToolResultMessages
+
         super().__init__(*args, **kwargs)
         self.partial = partial
         self.replay_user_messages = replay_user_messages
+        self.tool_results = ToolResultMessages()
 
     def start(self) -> None:
         self.emit(init_object(self.info))
 
     def emit(self, obj: Dict[str, Any]) -> None:
-        write_json_line(self.out, obj, self.redactor)
+        from claw.cli.host_vocabulary import host_message
+
+        write_json_line(self.out, host_message(obj), self.redactor)  # Claude Code's tool names for the host
 
     def warning(self, text: str) -> None:
         """On stderr as in every format, and as a ``system``/``notice`` message for the host."""
@@ -341,15 +346,21 @@ class StreamJsonWriter(OutputWriter):
             if event.request_id:
                 line["request_id"] = event.request_id
             self.emit(line)
+        elif isinstance(event, ToolStarted):
+            self.tool_results.started(event.tool_use_id, event.name, event.input)
+        elif isinstance(event, ToolFinished):
+            self.tool_results.finished(event.tool_use_id, event.name, event.output, event.is_error, event.metadata)
         elif isinstance(event, UserMessage) and (event.is_tool_results or event.synthetic
                                                  or self.replay_user_messages):
-            # As Claude Code: the prompt itself is echoed back only with --replay-user-messages; claw's
-            # own reminders are written, marked isSynthetic.
+            # As Claude Code: the prompt itself is echoed back only with --replay-user-messages, claw's
+            # own reminders are written marked isSynthetic, and each tool result is a message of its
+            # own with the tool's structured tool_use_result.
             line = {"type": "user", "message": event.message, "parent_tool_use_id": None,
                     "session_id": sid, "uuid": event.uuid, "timestamp": timestamp()}
             if event.synthetic:
                 line["isSynthetic"] = True
-            self.emit(line)
+            for part in self.tool_results.split(line):
+                self.emit(part)
         elif isinstance(event, Notice):
             self.notice("claw: " + event.text)
 
@@ -369,6 +380,9 @@ def init_object(info: RunInfo) -> Dict[str, Any]:
         "model": info.model,
         "permissionMode": info.permission_mode,
         "slash_commands": [],
+        "agents": [],
+        "skills": [],
+        "plugins": [],
         "apiKeySource": info.api_key_source,
         "output_style": "default",
         "claw_version": __version__,

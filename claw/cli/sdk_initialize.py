@@ -147,6 +147,7 @@ def initialize_answer(info: "RunInfo", *, mcp_servers_applied: bool, session_sta
     import os
 
     from claw import CLAUDE_CODE_PROTOCOL_VERSION, __version__
+    from claw.cli.host_vocabulary import host_api_key_source, host_permission_mode
 
     return {
         "commands": [],
@@ -154,12 +155,13 @@ def initialize_answer(info: "RunInfo", *, mcp_servers_applied: bool, session_sta
         "output_style": "default",
         "available_output_styles": ["default"],
         "models": [{"value": info.model, "displayName": info.model, "description": "the model of this session"}],
-        "account": {"apiKeySource": info.api_key_source, "tokenSource": "none"},
+        "account": {"apiKeySource": host_api_key_source(info.api_key_source), "tokenSource": "none"},
         "pid": os.getpid(),
         "claude_code_version": CLAUDE_CODE_PROTOCOL_VERSION,
         "claw_version": __version__,
         "session_id": info.session_id,
-        "current_permission_mode": info.permission_mode,
+        "current_permission_mode": host_permission_mode(info.permission_mode),
+        "claw_permission_mode": info.permission_mode,
         "hook_on_failure_supported": True,
         "hooks_applied": True,
         "mcp_servers_applied": mcp_servers_applied,

@@ -112,7 +112,9 @@ class _HostWriter(StreamJsonWriter):
         self.transport = transport
 
     def emit(self, obj: Dict[str, Any]) -> None:
-        self.transport.write_nowait(self.redactor.redact_obj(obj))  # as write_json_line: no secret leaves claw
+        from claw.cli.host_vocabulary import host_message
+
+        self.transport.write_nowait(self.redactor.redact_obj(host_message(obj)))  # as write_json_line
 
 
 class _Item:
@@ -365,10 +367,12 @@ class HostSession:
         if not isinstance(mode, str) or not mode:
             raise UsageError("set_permission_mode needs a 'mode'")
         canonical = self.run.set_permission_mode(mode)
-        self.transport.write_nowait({"type": "system", "subtype": "status", "status": None,
-                                     "permissionMode": canonical, "session_id": self.run.info.session_id,
-                                     "uuid": uuid4()})
-        return {"mode": canonical}
+        from claw.cli.host_vocabulary import host_message, host_permission_mode
+
+        self.transport.write_nowait(host_message({"type": "system", "subtype": "status", "status": None,
+                                                  "permissionMode": canonical, "uuid": uuid4(),
+                                                  "session_id": self.run.info.session_id}))
+        return {"mode": host_permission_mode(canonical), "claw_permission_mode": canonical}
 
     async def _on_set_model(self, request: Dict[str, Any]) -> Dict[str, Any]:
         from claw.api.client import resolve_model
@@ -426,7 +430,10 @@ class HostSession:
 
     def _finish_turn(self, outcome: Any, error: Optional[ClawError], *, started: float) -> None:
         info = self.run.info if self.run is not None else RunInfo("", "", "", "")
-        self.transport.write_nowait(result_object(outcome, info, duration_ms=_ms(started), error=error))
+        from claw.cli.host_vocabulary import host_message
+
+        result = host_message(result_object(outcome, info, duration_ms=_ms(started), error=error))
+        self.transport.write_nowait(self.run.redactor.redact_obj(result) if self.run is not None else result)
         if error is not None:
             self.exit_code = error.exit_code
         elif outcome is not None and outcome.is_error:
@@ -440,7 +447,14 @@ class HostSession:
     def _init_message(self) -> Dict[str, Any]:
         obj = init_object(self.run.info)
         obj.update({"agents": [], "skills": [], "plugins": [], "capabilities": list(CAPABILITIES)})
-        return obj
+        from claw.cli.host_vocabulary import host_message
+
+        return host_message(obj)
+
+    def _emit(self, obj: Dict[str, Any]) -> None:
+        """A message of claw's own (redacted, in the host's vocabulary), through the writer."""
+        if self.writer is not None:
+            self.writer.emit(obj)
 
     def _set_state(self, state: str) -> None:
         """``session_state_changed`` frames, for hosts that asked for them (the SDK does, to know when a
@@ -465,21 +479,12 @@ class HostSession:
 
     async def _ask_host(self, request: Any) -> Any:
         """The permission prompter: ``can_use_tool`` to the host; a host that cannot answer denies."""
-        from claw.runtime.hook_config import CLAUDE_CODE_TOOL_NAMES
+        from claw.cli.host_vocabulary import can_use_tool_fields, permission_answer
         from claw.runtime.tool_calls import PermissionAnswer
 
-        fields: Dict[str, Any] = {
-            "tool_name": request.tool_name,
-            "input": request.input,
-            "tool_use_id": request.tool_use_id,
-            "permission_suggestions": None,
-            "blocked_path": None,
-            "decision_reason": request.reason,
-            "display_name": request.tool_name,
-        }
-        aliases = CLAUDE_CODE_TOOL_NAMES.get(request.tool_name)
-        if aliases:
-            fields["claude_code_tool_name"] = aliases[0]
+        # Claude Code's tool name and input fields for the host; its updatedInput comes back in claw's.
+        fields = can_use_tool_fields(request.tool_name, request.input, tool_use_id=request.tool_use_id,
+                                     reason=request.reason)
         self._set_state("requires_action")
         try:
             answer = await self.channel.request("can_use_tool", fields)
@@ -490,7 +495,7 @@ class HostSession:
                 self._set_state("running")
         behavior = answer.get("behavior")
         if behavior == "allow":
-            updated = answer.get("updatedInput")
+            updated = permission_answer(request.tool_name, answer.get("updatedInput"))
             return PermissionAnswer(allow=True, updated_input=updated if isinstance(updated, dict) else None)
         if behavior == "deny":
             message = answer.get("message")
@@ -503,11 +508,13 @@ class HostSession:
         """The HookRunner's callback: ``hook_callback`` to the host, with the matcher's timeout; with
         ``onFailure: block`` a failed callback blocks instead of being a warning."""
         from claw.cli.host_hooks import HOOK_TIMEOUT
+        from claw.cli.host_vocabulary import hook_answer, hook_callback_fields
 
         timeout, on_failure = self._hook_meta.get(callback_id, (HOOK_TIMEOUT, None))
-        try:
-            return await self.channel.request("hook_callback", {"callback_id": callback_id, "input": payload,
-                                                                "tool_use_id": tool_use_id}, timeout=timeout)
+        try:  # the input in Claude Code's names; an updatedInput in the answer comes back in claw's
+            fields = hook_callback_fields(callback_id, payload, tool_use_id)
+            answer = await self.channel.request("hook_callback", fields, timeout=timeout)
+            return hook_answer(payload, answer)
         except ClawError as exc:
             if on_failure == "block":
                 return {"decision": "block", "reason": f"hook callback {callback_id} failed: {exc.message}"}
@@ -521,6 +528,10 @@ class HostSession:
         specs, meta = callback_specs(host_hooks or {}, warn=self._warn)
         self._hook_meta.update(meta)
         self.run.use_hooks(specs, callback=self._hook_callback)
+        if getattr(self.args, "include_hook_events", False):  # system/hook_started, hook_response
+            from claw.cli.sdk_shapes import hook_event_observer
+
+            self.run.hooks.observer = hook_event_observer(self._emit, self.run.info)
 
     async def _connect_sdk_servers(self) -> None:
         from claw.cli.sdk_mcp import connect_sdk_servers

@@ -47,11 +47,17 @@ from claw.runtime.hook_config import (
 from claw.runtime.hook_verdicts import HookOutcome, HookResult, combine, verdict_for_callback, verdict_for_command
 from claw.tools.registry import canonical_tool_name
 
+# A payload key the runner passes to callbacks but never to command hooks: the tool's result metadata,
+# from which a stream-json host's PostToolUse input gets Claude Code's structured tool_response.
+PRIVATE_METADATA = "_claw_tool_metadata"
 OUTPUT_LIMIT = 1_000_000  # bytes of a hook's stdout/stderr that are kept
 DRAIN_GRACE = 0.25  # seconds to keep reading a hook's pipes after it exited while a child holds them
 
 # callback(callback_id, event payload, tool_use_id) -> the hook's JSON answer (a dict)
 HookCallback = Callable[[str, Dict[str, Any], Optional[str]], Awaitable[Any]]
+# observer(phase, event, tool_name, spec, hook_id, result): phase "started" (result None), "finished" or
+# "cancelled" (result None); for hosts that show hook lifecycle messages (--include-hook-events).
+HookObserver = Callable[[str, str, Optional[str], HookSpec, str, Optional[HookResult]], None]
 
 
 def _kill_group(pid: Optional[int]) -> None:
@@ -155,7 +161,8 @@ class HookRunner:
     layered on ``os.environ`` for command hooks (settings ``env``, proxy and CA variables; a value of
     ``None`` removes a variable); ``CLAW_PROJECT_DIR`` and ``CLAUDE_PROJECT_DIR`` are added.
     ``callback``: async ``(callback_id, payload, tool_use_id) -> dict`` for callback hooks.
-    ``permission_mode`` (settable) is added to every payload when known.
+    ``permission_mode`` (settable) is added to every payload when known. ``observer`` (settable) is told
+    when each hook starts and ends.
     """
 
     def __init__(
@@ -168,6 +175,7 @@ class HookRunner:
         transcript_path: str,
         callback: Optional[HookCallback] = None,
         permission_mode: Optional[str] = None,
+        observer: Optional[HookObserver] = None,
     ) -> None:
         self.config = hooks_config
         self.project_dir = str(project_dir)
@@ -175,6 +183,7 @@ class HookRunner:
         self.transcript_path = str(transcript_path)
         self.callback = callback
         self.permission_mode = permission_mode
+        self.observer = observer
         merged = dict(os.environ)
         for key, value in (env or {}).items():
             if value is None:
@@ -268,7 +277,8 @@ class HookRunner:
         if not specs:
             return HookOutcome(event=event_name)
         data = self.build_payload(event_name, payload, tool_name=tool_name)
-        stdin = json.dumps(data, ensure_ascii=False, default=str).encode("utf-8", "backslashreplace")
+        public = {k: v for k, v in data.items() if k != PRIVATE_METADATA}
+        stdin = json.dumps(public, ensure_ascii=False, default=str).encode("utf-8", "backslashreplace")
         tool_use_id = data.get("tool_use_id") if isinstance(data.get("tool_use_id"), str) else None
         jobs = []
         for spec in specs:
@@ -276,12 +286,36 @@ class HookRunner:
                 jobs.append(self._run_command(spec, stdin))
             else:
                 jobs.append(self._run_callback(spec, data, tool_use_id))
+        if self.observer is not None:
+            jobs = [self._observed(job, spec, event_name, tool_name) for job, spec in zip(jobs, specs)]
         results: List[HookResult] = list(await asyncio.gather(*jobs))
         verdicts = [
             verdict_for_command(event_name, r) if r.hook.type == "command" else verdict_for_callback(event_name, r)
             for r in results
         ]
         return combine(event_name, verdicts, results, ())
+
+    async def _observed(self, job: Awaitable[HookResult], spec: HookSpec, event: str, tool_name: Optional[str]
+                        ) -> HookResult:
+        """``job`` with the observer told when it starts and ends (an observer that fails is ignored)."""
+        from claw.ids import uuid4
+
+        hook_id = uuid4()
+        self._tell("started", event, tool_name, spec, hook_id, None)
+        try:
+            result = await job
+        except asyncio.CancelledError:
+            self._tell("cancelled", event, tool_name, spec, hook_id, None)
+            raise
+        self._tell("finished", event, tool_name, spec, hook_id, result)
+        return result
+
+    def _tell(self, *args: Any) -> None:
+        try:
+            if self.observer is not None:
+                self.observer(*args)
+        except Exception:
+            pass
 
     async def _run_command(self, spec: HookSpec, stdin: bytes) -> HookResult:
         result = HookResult(hook=spec)

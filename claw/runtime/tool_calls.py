@@ -208,9 +208,12 @@ class ToolCallRunner:
             output, is_error, metadata = f"{call.name} failed: {type(exc).__name__}: {exc}", True, {}
 
         if self.hooks is not None:
+            from claw.runtime.hooks import PRIVATE_METADATA  # loaded with the runner already
+
             event = "PostToolUseFailure" if is_error else "PostToolUse"
             payload = {"tool_name": call.name, "tool_input": call.input, "tool_use_id": call.id,
-                       "tool_response": {"output": output, "is_error": is_error}}
+                       "tool_response": {"output": output, "is_error": is_error},
+                       PRIVATE_METADATA: metadata}  # for callback hosts' structured tool_response only
             if is_error:
                 payload["error"] = output
             post = await self.hooks.run(event, payload, tool_name=call.name)

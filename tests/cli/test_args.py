@@ -50,7 +50,8 @@ def test_the_last_value_of_a_single_value_flag_wins():
 def test_sdk_compatibility_flags_are_accepted_and_recorded():
     args = parse_run_args(["--setting-sources", "user,project", "--include-hook-events", "--debug",
                            "--betas=x", "-p", "hi"])
-    assert args.ignored == ["debug", "include-hook-events"]
+    assert args.ignored == ["debug"]
+    assert args.include_hook_events  # acted on now: hook lifecycle messages in stream-json
     assert args.betas == ["x"]  # sent as anthropic-beta values
     assert args.setting_sources == ["user", "project"]  # acted on now (folder trust)
     assert args.prompt == "hi"

@@ -132,8 +132,8 @@ def test_can_use_tool_allows_one_tool_and_denies_another(claw_cli, workspace):
 
     async def can_use_tool(name, tool_input, context):
         asked.append({"name": name, "input": tool_input, "tool_use_id": context.tool_use_id})
-        if name == "write_file":
-            return PermissionResultAllow()
+        if name == "Write":  # Claude Code's tool names, as a host written for Claude Code checks them
+            return PermissionResultAllow()  # the SDK sends the input back: Claude Code's field names
         return PermissionResultDeny(message="no shell for you")
 
     script = [
@@ -151,7 +151,8 @@ def test_can_use_tool_allows_one_tool_and_denies_another(claw_cli, workspace):
             return messages, srv.requests
 
     messages, requests = _run(main())
-    assert [a["name"] for a in asked] == ["write_file", "bash"]
+    assert [a["name"] for a in asked] == ["Write", "Bash"]
+    assert asked[0]["input"] == {"file_path": "allowed.txt", "content": "written"}
     assert asked[0]["tool_use_id"] == "toolu_write" and asked[1]["input"] == {"command": "touch denied-marker"}
     assert (workspace / "allowed.txt").read_text() == "written"
     assert not (workspace / "denied-marker").exists()
@@ -197,12 +198,47 @@ def test_pre_tool_use_hook_callback_blocks_a_tool(claw_cli, workspace):
     assert (workspace / "precious.txt").read_text() == "keep me"
     assert (workspace / "ok.txt").read_text().strip() == "fine"
     assert [s["tool_use_id"] for s in seen] == ["toolu_rm", "toolu_ok"]
-    assert seen[0]["hook_event_name"] == "PreToolUse" and seen[0]["tool_name"] == "bash"
+    assert seen[0]["hook_event_name"] == "PreToolUse" and seen[0]["tool_name"] == "Bash"
     blocked = _tool_results(requests[1].json)["toolu_rm"]
     assert blocked["is_error"] is True and "rm is not allowed here" in _text(blocked)
     assert not _tool_results(requests[2].json)["toolu_ok"].get("is_error")
     result = messages[-1]
     assert isinstance(result, ResultMessage) and result.result == "finished" and not result.is_error
+
+
+def test_a_hook_rewrites_reads_file_path_and_hook_events_reach_the_sdk(claw_cli, workspace):
+    """A hook written for Claude Code reads and rewrites Read's file_path; with include_hook_events the
+    SDK gets HookEventMessage objects; user messages carry the structured tool_use_result."""
+    from claude_agent_sdk.types import HookEventMessage
+
+    stderr: List[str] = []
+    seen: List[Dict[str, Any]] = []
+    (workspace / "asked.txt").write_text("what the model asked for\n")
+    (workspace / "instead.txt").write_text("what the hook chose\n")
+
+    async def redirect(hook_input, tool_use_id, context):
+        seen.append(dict(hook_input))
+        updated = dict(hook_input["tool_input"], file_path="instead.txt")
+        return {"hookSpecificOutput": {"hookEventName": "PreToolUse", "updatedInput": updated}}
+
+    script = [reply(tool_uses=[tool_use("read_file", {"path": "asked.txt"}, id="toolu_read")]), reply(text="ok")]
+
+    async def main():
+        with ModelServer(script) as srv:
+            opts = _options(claw_cli, srv, workspace, stderr, permission_mode="bypassPermissions",
+                            include_hook_events=True,
+                            hooks={"PreToolUse": [HookMatcher(matcher="Read", hooks=[redirect])]})
+            messages = [m async for m in query(prompt="read it", options=opts)]
+            return messages, srv.requests
+
+    messages, requests = _run(main())
+    assert seen[0]["tool_name"] == "Read" and seen[0]["tool_input"] == {"file_path": "asked.txt"}
+    assert "what the hook chose" in _text(_tool_results(requests[1].json)["toolu_read"])
+    events = [m for m in messages if isinstance(m, HookEventMessage)]
+    assert [(e.subtype, e.hook_event_name) for e in events] == [("hook_started", "PreToolUse"),
+                                                                ("hook_response", "PreToolUse")]
+    [user] = [m for m in messages if isinstance(m, UserMessage)]
+    assert user.tool_use_result["file"]["filePath"].endswith("instead.txt")
 
 
 def test_interrupt_during_a_slow_stream(claw_cli, workspace):

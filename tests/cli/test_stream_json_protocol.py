@@ -152,7 +152,8 @@ def test_set_permission_mode_and_set_model(workspace):
     with ModelServer([reply(text="ok")]) as srv, ClawProcess(env=_env(srv, workspace), cwd=workspace) as claw:
         claw.control("m-1", "set_permission_mode", mode="plan")
         answer = claw.control_response("m-1")
-        assert answer["subtype"] == "success" and answer["response"]["mode"] == "read-only"
+        assert answer["subtype"] == "success" and answer["response"]["mode"] == "plan"  # the SDK's name...
+        assert answer["response"]["claw_permission_mode"] == "read-only"  # ...and claw's beside it
         claw.control("m-2", "set_permission_mode", mode="sideways")
         bad = claw.control_response("m-2")
         assert bad["subtype"] == "error" and "sideways" in bad["error"]
@@ -163,7 +164,7 @@ def test_set_permission_mode_and_set_model(workspace):
         messages = claw.until_result()
         assert claw.wait() == 0
     init = messages[0]
-    assert init["permissionMode"] == "read-only"
+    assert init["permissionMode"] == "plan" and init["claw_permission_mode"] == "read-only"
     assert "haiku" in init["model"] and "haiku" in srv.requests[0].json["model"]
 
 
@@ -191,19 +192,22 @@ def test_can_use_tool_answers_are_applied(workspace):
                                                   "default"], env=_env(srv, workspace), cwd=workspace) as claw:
         claw.user("do things")
         seen = _permission_host(claw, [
-            {"behavior": "allow", "updatedInput": {"path": "b.txt", "content": "rewritten by the host"}},
+            {"behavior": "allow", "updatedInput": {"file_path": "b.txt", "content": "rewritten by the host"}},
             {"behavior": "deny", "message": "not today"},
         ])
         assert claw.wait() == 0
     asks = [m["request"] for m in seen if m["type"] == "control_request"]
-    assert [a["tool_name"] for a in asks] == ["write_file", "bash"]
-    assert asks[1]["claude_code_tool_name"] == "Bash" and asks[1]["tool_use_id"] == "b1"
+    # The host sees Claude Code's names (claw's beside), and its updatedInput is read in them.
+    assert [a["tool_name"] for a in asks] == ["Write", "Bash"]
+    assert [a["claw_tool_name"] for a in asks] == ["write_file", "bash"]
+    assert asks[0]["input"] == {"file_path": "a.txt", "content": "from the model"}
+    assert asks[1]["tool_use_id"] == "b1"
     assert not (workspace / "a.txt").exists()
     assert (workspace / "b.txt").read_text() == "rewritten by the host"
     assert not (workspace / "never").exists()
     results = {b["tool_use_id"]: b for b in srv.requests[1].json["messages"][-1]["content"]}
     assert "not today" in results["b1"]["content"] and results["b1"]["is_error"] is True
-    assert seen[-1]["permission_denials"] == [{"tool_name": "bash", "tool_use_id": "b1",
+    assert seen[-1]["permission_denials"] == [{"tool_name": "Bash", "tool_use_id": "b1",
                                                "tool_input": {"command": "touch never"}}]
 
 
@@ -282,7 +286,7 @@ def test_hook_callback_failures_warn_or_block_per_on_failure(workspace):
                 break
         assert claw.wait() == 0
     assert [(a["subtype"], a["callback_id"], a["input"]["tool_name"]) for a in asked] == [
-        ("hook_callback", "hook_warn", "bash"), ("hook_callback", "hook_block", "write_file")]
+        ("hook_callback", "hook_warn", "Bash"), ("hook_callback", "hook_block", "Write")]
     assert asked[0]["input"]["hook_event_name"] == "PreToolUse" and asked[0]["tool_use_id"] == "b1"
     assert (workspace / "warned").exists()  # a failed callback without onFailure is only a warning
     assert not (workspace / "blocked.txt").exists()

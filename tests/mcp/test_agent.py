@@ -70,7 +70,8 @@ def test_stream_json_init_reports_servers_and_a_broken_one_does_not_break_the_ru
     init = lines[0]
     assert init["type"] == "system" and init["subtype"] == "init"
     assert {s["name"]: s["status"] for s in init["mcp_servers"]} == {"raw": "connected", "broken": "failed"}
-    assert "mcp__raw__echo" in init["tools"] and "list_mcp_resources" in init["tools"]
+    # stream-json speaks Claude Code's tool names: claw's list_mcp_resources is ListMcpResourcesTool
+    assert "mcp__raw__echo" in init["tools"] and "ListMcpResourcesTool" in init["tools"]
     assert lines[-1]["type"] == "result" and lines[-1]["tool_results"][0]["output"] == "ping"
     assert "MCP server 'broken' failed" in done.stderr
 

@@ -92,9 +92,9 @@ class Difference:
 
 
 CC, CLAW = "claude_code", "claw"
-_CC_INIT_ONLY = ("additional_directories", "agents", "analytics_disabled", "fast_mode_disabled_reason",
+_CC_INIT_ONLY = ("additional_directories", "analytics_disabled", "fast_mode_disabled_reason",
                  "fast_mode_state", "memory_paths", "messaging_socket_path", "original_cwd", "per_turn_effort_active",
-                 "plugins", "product_feedback_disabled", "sandbox_enabled", "served_by_anthropic", "skills",
+                 "product_feedback_disabled", "sandbox_enabled", "served_by_anthropic",
                  "terminal_slash_commands", "ultrathink_available", "ultrathink_typed_raises", "view_mode",
                  "written_at")
 _API_USAGE_EXTRAS = ("cache_creation", "fallback_credit", "inference_geo", "iterations", "output_tokens_details",
@@ -103,26 +103,19 @@ _API_USAGE_EXTRAS = ("cache_creation", "fallback_credit", "inference_geo", "iter
 DIFFERENCES: Tuple[Difference, ...] = (
     # system/init
     Difference("system/init", _CC_INIT_ONLY, CC, INTENDED,
-               "Claude Code features claw does not have (subagents, skills, plugins, fast mode, memory, sandbox, "
+               "Claude Code features claw does not have (fast mode, memory, sandbox, "
                "analytics, its UI socket) and its own bookkeeping (written_at); the SDKs type them optional"),
     Difference("system/init", ("capabilities",), CC, INTENDED,
                "claw lists its capabilities (its own names, docs/EMBEDDING.md, Versions) when it serves the "
                "stream-json input protocol, as the SDKs always run it, not in a -p run"),
     Difference("system/init", ("claw_version",), CLAW, INTENDED, "claw's own version beside the protocol level"),
-    Difference("system/init", ("permissionMode=danger-full-access",), CLAW, UNTIL_MERGED,
-               "issue 14 item 3: permissionMode in the SDK's vocabulary (the lead's branch)"),
-    Difference("system/init", ("permissionMode=bypassPermissions",), CC, UNTIL_MERGED,
-               "the other side of the row above"),
+    Difference("system/init", ("claw_api_key_source", "claw_permission_mode"), CLAW, INTENDED,
+               "claw's own names beside the SDK's permissionMode and apiKeySource (docs/EMBEDDING.md, "
+               "Claude Code's vocabulary)"),
     # assistant
     Difference("assistant.message", ("context_management",), CC, INTENDED,
                "a beta Messages API field for context management, which claw does not use; optional in the SDK"),
-    Difference("assistant.tool_use", ("name=Bash",), CC, UNTIL_MERGED,
-               "issue 14 item 4: Claude Code's tool names at the stream-json boundary (another helper's branch)"),
-    Difference("assistant.tool_use", ("name=bash",), CLAW, UNTIL_MERGED, "the other side of the row above"),
     # user
-    Difference("user", ("tool_use_result",), CC, GAP,
-               "the tool's structured result (Bash: stdout, stderr, interrupted...); issue 14 item 3, with the "
-               "tool vocabulary of item 4"),
     Difference("user", ("tool_result_meta",), CC, INTENDED,
                "Claude Code's permission bookkeeping per call, not in the SDK typings"),
     Difference("user.tool_result", ("is_error",), CC, INTENDED,

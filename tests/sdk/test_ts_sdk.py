@@ -163,6 +163,45 @@ def test_can_use_tool_denies(tmp_path: Path, work: Path) -> None:
     assert result.get("is_error") and "not today" in _text(result)
 
 
+def test_a_host_written_for_claude_code_sees_bash_and_its_command(tmp_path: Path, work: Path) -> None:
+    """canUseTool checks toolName === "Bash" and reads input.command, as with Claude Code."""
+    script = [reply(tool_uses=[tool_use("bash", {"command": "echo host-approved"}, id="b1"),
+                               tool_use("bash", {"command": "touch refused.txt"}, id="b2")]),
+              reply(text="done")]
+    with ModelServer(script) as srv:
+        messages, end = run_ts(tmp_path, srv, work, permissionMode="default",
+                               can_use_tool={"behavior": "claude-code-host"})
+    assert end["kind"] == "end", end
+    assert [(c["toolName"], c["input"]["command"]) for c in run_ts.calls] == [
+        ("Bash", "echo host-approved"), ("Bash", "touch refused.txt")]
+    results = {r["tool_use_id"]: r for r in _tool_results(messages)}
+    assert _text(results["b1"]).strip() == "host-approved" and not results["b1"].get("is_error")
+    assert results["b2"].get("is_error") and "does not allow Bash" in _text(results["b2"])
+    assert not (work / "refused.txt").exists()
+    tool_uses = [b for m in messages if m["type"] == "assistant" for b in m["message"]["content"]
+                 if b["type"] == "tool_use"]
+    assert {b["name"] for b in tool_uses} == {"Bash"}
+    assert _result(messages)["permission_denials"][0]["tool_name"] == "Bash"
+    assert messages[0]["permissionMode"] == "default" and "Bash" in messages[0]["tools"]
+
+
+def test_a_host_written_for_claude_code_reads_and_rewrites_reads_file_path(tmp_path: Path, work: Path) -> None:
+    """Read's file_path reaches the host, and the file_path it sends back is the one read."""
+    outside, instead = tmp_path / "outside.txt", tmp_path / "instead.txt"
+    outside.write_text("the model's choice\n")
+    instead.write_text("the host's choice\n")
+    script = [reply(tool_uses=[tool_use("read_file", {"path": str(outside)}, id="r1")]), reply(text="done")]
+    with ModelServer(script) as srv:
+        messages, end = run_ts(tmp_path, srv, work, permissionMode="default",
+                               can_use_tool={"behavior": "claude-code-host", "readInstead": str(instead)})
+    assert end["kind"] == "end", end
+    assert [(c["toolName"], c["input"]) for c in run_ts.calls] == [("Read", {"file_path": str(outside)})]
+    [result] = _tool_results(messages)
+    assert "the host's choice" in _text(result) and not result.get("is_error")
+    user = next(m for m in messages if m["type"] == "user" and "tool_use_result" in m)
+    assert user["tool_use_result"]["file"]["filePath"] == str(instead)
+
+
 def test_external_mcp_servers_arrive_with_await_initialize(tmp_path: Path, work: Path) -> None:
     servers = {"raw": {"type": "stdio", "command": sys.executable,
                        "args": ["-m", "tests.mcp.servers.raw_stdio_server"], "env": {"PYTHONPATH": str(ROOT)}}}

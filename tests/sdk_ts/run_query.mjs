@@ -2,6 +2,9 @@
 //   node run_query.mjs SPEC.json
 // SPEC: {"prompt": "...", "options": {...}, "canUseTool": {"behavior": "allow"|"deny", "message": "..."},
 //        "sdkServer": "NAME"}
+// "canUseTool": {"behavior": "claude-code-host", "readInstead": PATH} plays a host written for Claude Code:
+// Bash with an `echo ` command is allowed, Read is allowed with its file_path replaced by PATH, the rest
+// is denied.
 // "options" go to query() as given (pathToClaudeCodeExecutable, env, cwd, maxTurns...); with "canUseTool"
 // a callback answers every permission request with that answer and records the request; with
 // "sdkServer" an in-process SDK MCP server of that name joins options.mcpServers, with one tool
@@ -18,6 +21,16 @@ const out = (obj) => process.stdout.write(JSON.stringify(obj) + "\n");
 if (spec.canUseTool) {
   options.canUseTool = async (toolName, input) => {
     out({ kind: "can_use_tool", toolName, input });
+    if (spec.canUseTool.behavior === "claude-code-host") {
+      // A host written for Claude Code: it knows Claude Code's tool names and input fields only.
+      if (toolName === "Bash" && typeof input.command === "string" && input.command.startsWith("echo ")) {
+        return { behavior: "allow", updatedInput: input };
+      }
+      if (toolName === "Read" && typeof input.file_path === "string") {
+        return { behavior: "allow", updatedInput: { ...input, file_path: spec.canUseTool.readInstead || input.file_path } };
+      }
+      return { behavior: "deny", message: `this host does not allow ${toolName}` };
+    }
     return spec.canUseTool.behavior === "allow"
       ? { behavior: "allow", updatedInput: input }
       : { behavior: "deny", message: spec.canUseTool.message || "denied by the test" };
