@@ -49,6 +49,7 @@ from bench.benchlib import CLAUDE_CODE, bench_env, load_average  # noqa: E402
 from claw.api.registry import lookup  # noqa: E402
 from claw.api.types import Usage  # noqa: E402
 from tests.fakes.model_server import ModelServer, RecordedRequest, raw, reply, tool_use  # noqa: E402
+from tests.fakes.claude_code import CLAUDE_QUIET  # noqa: E402
 from tests.fakes.prompt_cache import PromptCache  # noqa: E402
 
 MODEL = "claude-sonnet-4-5"
@@ -56,11 +57,6 @@ PROMPT = "Read the files f00.txt, f01.txt, ... one by one with your file reading
 TARGET_SHARE = 0.90
 TARGET_COST = 0.25
 TARGET_REFUSED = 2.0
-CLAUDE_QUIET = {
-    "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1", "DISABLE_TELEMETRY": "1", "DISABLE_AUTOUPDATER": "1",
-    "DISABLE_ERROR_REPORTING": "1", "DISABLE_BUG_COMMAND": "1", "DISABLE_COST_WARNINGS": "1",
-    "CLAUDE_CODE_DISABLE_TERMINAL_TITLE": "1", "IS_SANDBOX": "1",
-}
 
 
 def file_text(i: int) -> str:

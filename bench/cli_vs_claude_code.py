@@ -61,6 +61,7 @@ sys.path.insert(0, str(ROOT))
 from bench.benchlib import (CLAUDE_CODE, PYZ, bench_env, fmt_mib, load_average, measure, median,  # noqa: E402
                             real_python)
 from tests.fakes.model_server import ModelServer, RecordedRequest, raw, reply, tool_use  # noqa: E402
+from tests.fakes.claude_code import CLAUDE_QUIET  # noqa: E402
 
 TARGET_WALL = 0.25
 TARGET_RSS = 0.2
@@ -72,16 +73,6 @@ PROMPTS = {
 TOOL_MARKER = "Read small.txt and say how many"
 ANSWERS = {"text": "Hello from the fake model.", "tool": "small.txt has 30 lines."}
 SMALL_FILE = "".join(f"line {i}: value = {i * 7}\n" for i in range(30))
-CLAUDE_QUIET = {
-    "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
-    "DISABLE_TELEMETRY": "1",
-    "DISABLE_AUTOUPDATER": "1",
-    "DISABLE_ERROR_REPORTING": "1",
-    "DISABLE_BUG_COMMAND": "1",
-    "DISABLE_COST_WARNINGS": "1",
-    "CLAUDE_CODE_DISABLE_TERMINAL_TITLE": "1",
-    "IS_SANDBOX": "1",  # allows bypassPermissions as root
-}
 
 
 def _texts(message: Dict[str, Any]) -> str:

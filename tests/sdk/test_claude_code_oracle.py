@@ -41,22 +41,13 @@ from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 import pytest
 
 from tests.fakes.model_server import ModelServer, RecordedRequest, error, raw, reply, tool_use
+from tests.fakes.claude_code import CLAUDE_QUIET
 
 ROOT = Path(__file__).resolve().parents[2]
 IN_CI = os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
 MODEL = "claude-sonnet-4-5"
 TIMEOUT = 60
 SCHEMA = {"type": "object", "properties": {"answer": {"type": "string"}}, "required": ["answer"]}
-CLAUDE_QUIET = {
-    "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
-    "DISABLE_TELEMETRY": "1",
-    "DISABLE_AUTOUPDATER": "1",
-    "DISABLE_ERROR_REPORTING": "1",
-    "DISABLE_BUG_COMMAND": "1",
-    "DISABLE_COST_WARNINGS": "1",
-    "CLAUDE_CODE_DISABLE_TERMINAL_TITLE": "1",
-    "IS_SANDBOX": "1",  # allows bypassPermissions when run as root
-}
 
 
 def claude_code_binary() -> Path:
