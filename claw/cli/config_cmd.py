@@ -188,21 +188,21 @@ def _load(args, env, strict=True, scopes=None):
     from claw.config.loader import load_settings
 
     loaded = load_settings(args.cwd, env, args.settings, strict=strict, only_scopes=scopes)
-    _know_secrets(env, loaded)
+    args.redactor = _redactor_for(env, loaded)
     return loaded
 
 
-def _know_secrets(env, loaded) -> None:
-    """Register the secret values of the environment and of the settings ``env`` with the redactor,
-    so that one copied elsewhere (``"apiKeyHelper": "printf %s <the key>"``) is not printed either."""
-    from claw.redact import default_redactor, is_secret_env_name
+def _redactor_for(env, loaded):
+    """A redactor that knows the secret values of the environment and of the settings ``env``, so that
+    one copied elsewhere (``"apiKeyHelper": "printf %s <the key>"``) is not printed either."""
+    from claw.redact import Redactor, is_secret_env_name
 
     settings_env = loaded.raw.get("env") if isinstance(loaded.raw, dict) else None
     merged = dict(env or {})
     if isinstance(settings_env, dict):
         merged.update((k, v) for k, v in settings_env.items() if isinstance(k, str) and isinstance(v, str))
     # Only the secret-named values: proxy URLs keep their user name on display (``user:***@``).
-    default_redactor().add_env({k: v for k, v in merged.items() if is_secret_env_name(k)})
+    return Redactor.from_env({k: v for k, v in merged.items() if is_secret_env_name(k)})
 
 
 def _scope_names(sources) -> str:
@@ -219,7 +219,7 @@ def _list(args, env, out: Output) -> int:
     loaded = _load(args, env, scopes=[args.scope] if args.scope else None)
     _print_problems(out, loaded)
     if args.json:
-        out.line(_json(redact((), dict(loaded.raw)), indent=2))
+        out.line(_json(redact((), dict(loaded.raw), args.redactor), indent=2))
         return 0
     if not loaded.sources:
         out.line("# no settings files found; 'claw config path' lists where claw looks")
@@ -229,7 +229,7 @@ def _list(args, env, out: Output) -> int:
     for source in loaded.sources:
         out.line(f"#   {source.scope.ljust(width)}  {source.name}")
     for path, value, sources in loaded.leaves():
-        out.line(f"{format_key_path(path)} = {_json(redact(path, value))}  # {_scope_names(sources)}")
+        out.line(f"{format_key_path(path)} = {_json(redact(path, value, args.redactor))}  # {_scope_names(sources)}")
     return 0
 
 
@@ -248,7 +248,7 @@ def _get(args, env, out: Output) -> int:
         where = f" in scope {args.scope}" if args.scope else ""
         out.err.write(f"claw: {format_key_path(path)} is not set{where}\n")
         return 1
-    shown = redact(path, value)
+    shown = redact(path, value, args.redactor)
     if shown == REDACTED:
         origin = loaded.origin(path)
         out.note(f"{format_key_path(path)} looks secret and is not printed; it is set in {origin.name if origin else '?'}")

@@ -74,18 +74,21 @@ class _Io:
 
 
 class _RedactingIo(_Io):
-    """``_Io`` whose every line goes through claw.redact first (whoami prints the apiKeyHelper command,
-    which may hold a key literally)."""
+    """``_Io`` whose every line goes through its redactor first (whoami prints the apiKeyHelper command,
+    which may hold a key literally); ``redactor`` starts as the process environment's and is replaced by
+    one that knows the effective environment once the settings are read."""
+
+    def __init__(self, *streams: Optional[TextIO]) -> None:
+        from claw.redact import default_redactor
+
+        super().__init__(*streams)
+        self.redactor = default_redactor()
 
     def out(self, text: str) -> None:
-        from claw.redact import redact_text
-
-        super().out(redact_text(text))
+        super().out(self.redactor.redact_text(text))
 
     def err(self, text: str) -> None:
-        from claw.redact import redact_text
-
-        super().err(redact_text(text))
+        super().err(self.redactor.redact_text(text))
 
 
 def _fail(io: _Io, error: ClawError) -> int:
@@ -394,9 +397,9 @@ def run_whoami(argv: list, *, stdout: Optional[TextIO] = None, stderr: Optional[
         from claw.auth.sources import describe_anthropic_auth
 
         loaded, eff_env, cwd = _context(args, env)
-        from claw.redact import default_redactor
+        from claw.redact import Redactor
 
-        default_redactor().add_env(eff_env)  # the keys in use, from the environment or the settings env
+        io.redactor = Redactor.from_env(eff_env)  # the keys in use, from the environment or the settings env
         origin = loaded.origin(("apiKeyHelper",))
         store = CredentialStore.for_env(eff_env, cwd)
         now = now_ms()

@@ -4,8 +4,8 @@ Values under ``env``, ``headers`` and ``customHeaders`` whose name looks secret 
 COOKIE, CREDENTIAL: wider than claw.redact's rule, because here the key path says the value is a
 setting's credential) and ``apiKey``/``accessToken``/``refreshToken`` become ``<redacted>``. Every
 other string goes through claw.redact, the one implementation of the text rules: URL passwords are
-shown as ``user:***@`` (``hide_url_password``), then the process-wide redactor (keys it knows from the
-environment, ``sk-ant-...`` keys, bearer tokens, ``X_TOKEN=...`` assignments), so a literal key inside
+shown as ``user:***@`` (``hide_url_password``), then a redactor (the caller's, which may also know
+the settings' own secrets, or the process environment's: keys it knows from the environment, ``sk-ant-...`` keys, bearer tokens, ``X_TOKEN=...`` assignments), so a literal key inside
 an ``apiKeyHelper`` command is not shown either. This is display hygiene for ``claw config``,
 ``claw status`` and error messages; it does not change what claw uses.
 """
@@ -13,8 +13,12 @@ an ``apiKeyHelper`` command is not shown either. This is display hygiene for ``c
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING, Optional
 
 from claw.config.keypath import KeyPath
+
+if TYPE_CHECKING:
+    from claw.redact import Redactor
 
 REDACTED = "<redacted>"
 _SECRET_NAME = re.compile(r"(?i)(key|token|secret|passw|auth|cookie|credential)")
@@ -31,21 +35,22 @@ def is_secret_path(path: KeyPath) -> bool:
     return bool(path) and isinstance(path[-1], str) and path[-1] in ("apiKey", "accessToken", "refreshToken")
 
 
-def redact_text(text: str) -> str:
-    """A settings string safe to print: URL passwords as ``***``, then claw.redact's text rules."""
-    from claw.redact import hide_url_password, redact_text as redact_secrets
+def redact_text(text: str, redactor: Optional["Redactor"] = None) -> str:
+    """A settings string safe to print: URL passwords as ``***``, then claw.redact's text rules (with
+    the exact secrets ``redactor`` knows; the process environment's by default)."""
+    from claw.redact import default_redactor, hide_url_password
 
-    return redact_secrets(hide_url_password(text), urls=False)
+    return (redactor or default_redactor()).redact_text(hide_url_password(text), urls=False)
 
 
-def redact(path: KeyPath, value):
+def redact(path: KeyPath, value, redactor: Optional["Redactor"] = None):
     """A copy of ``value`` (found at ``path``) that is safe to print."""
     if is_secret_path(path):
         return REDACTED
     if isinstance(value, dict):
-        return {k: redact(path + (k,), v) for k, v in value.items()}
+        return {k: redact(path + (k,), v, redactor) for k, v in value.items()}
     if isinstance(value, list):
-        return [redact(path + (i,), v) for i, v in enumerate(value)]
+        return [redact(path + (i,), v, redactor) for i, v in enumerate(value)]
     if isinstance(value, str):
-        return redact_text(value)
+        return redact_text(value, redactor)
     return value

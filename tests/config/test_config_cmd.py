@@ -135,6 +135,18 @@ def test_get_a_secret_is_redacted_with_a_note(layout, claw_config):
     assert "looks secret" in err and str(layout.path("local")) in err and "t0ken" not in out + err
 
 
+def test_a_settings_secret_copied_elsewhere_is_hidden_and_not_kept_for_later(layout, claw_config):
+    from claw.redact import default_redactor
+
+    key = "gw-live-gateway-0123456789abcdef"
+    layout.write("local", {"env": {"GATEWAY_TOKEN": key}, "apiKeyHelper": f"printf %s {key}"})
+    code, out, err = claw_config("list")
+    assert code == 0 and "apiKeyHelper" in out and key not in out + err
+    code, out, _ = claw_config("get", "apiKeyHelper")
+    assert code == 0 and key not in out
+    assert default_redactor().redact_text(key) == key  # the command's redactor was its own
+
+
 def test_get_missing_and_unknown_keys(claw_config):
     assert claw_config("get", "model") == (1, "", "claw: model is not set\n")
     code, out, err = claw_config("get", "modle")
