@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 from claw.api.types import Block, Message, MessageDone, ModelFallback, ModelRequest, ModelResponse, Usage
 from claw.errors import ClawError
@@ -34,6 +34,7 @@ from claw.ids import uuid4
 
 if TYPE_CHECKING:
     from claw.runtime.compaction import CompactionResult
+    from claw.runtime.structured_output import StructuredOutput, StructuredValue
     from claw.runtime.events import PermissionDenial
 
 Prompt = Union[str, List[Block]]  # a user turn: text, or content blocks (text, images, documents)
@@ -79,7 +80,7 @@ class Agent:
         # (tokens, message count, last message) of the history the provider last counted
         self._known_prompt: Optional[Tuple[int, int, Message]] = None
         # claw.runtime.structured_output.StructuredOutput with --json-schema (its enable() sets it)
-        self.structured_output: Any = None
+        self.structured_output: Optional["StructuredOutput"] = None
         self.spent_usd: Optional[float] = 0.0  # what this process's runs of the session cost (None: unknown)
 
     @property
@@ -356,7 +357,7 @@ class _OutcomeBuilder:
             self.by_model[model] = ModelTally(before.usage + response.usage, total)
 
     def finish(self, subtype: str, *, stop_reason: Optional[str] = None, error: Optional[Exception] = None,
-               structured: Any = None) -> TurnOutcome:
+               structured: Optional["StructuredValue"] = None) -> TurnOutcome:
         result = self.last_text
         if structured is not None:  # as Claude Code: the result text is the value as JSON
             result = structured.to_json()
