@@ -494,3 +494,14 @@ def test_old_cache_files_of_a_python_are_pruned(cache_home):
     assert cache.file_name(TAG, b"\5" * 32) in names and cache.file_name(TAG, b"\0" * 32) not in names
     assert cache.file_name("cp1", b"\xff" * 32) in names
     assert cache.describe(TAG).startswith(str(cache_home))
+
+
+def test_no_directory_is_created_in_one_that_is_not_the_users(tmp_path, monkeypatch, cache_home):
+    # root with another user's HOME (sudo), or a cache under a shared directory: nothing is created
+    # there, and the run inflates in memory.
+    monkeypatch.setattr(cache, "_uid", lambda: os.geteuid() + 1)
+    archive = _archive(tmp_path)
+    reader = _open(archive)
+    assert reader is not None and not reader.from_file
+    assert not (tmp_path / "xdg").exists()
+    assert "not yours" in cache.describe(TAG)

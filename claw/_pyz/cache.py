@@ -31,10 +31,15 @@ DISABLE_ENV = "CLAW_NO_BYTECODE_CACHE"
 _KEEP_PER_PYTHON = 3  # files of other bodies kept per Python (other claw.pyz versions in use)
 
 
+def disabled() -> bool:
+    """Whether ``CLAW_NO_BYTECODE_CACHE`` turns the cache off."""
+    return os.environ.get(DISABLE_ENV, "").strip() not in ("", "0")
+
+
 def directory() -> Optional[str]:
-    """The cache directory to use (it may not exist yet), or None when the cache is turned off or
-    there is no home directory to put it in."""
-    if os.environ.get(DISABLE_ENV, "").strip() not in ("", "0"):
+    """The cache directory to use (it may not exist yet), or None when the cache is turned off,
+    there is no home directory to put it in, or no ``os.pread`` to read it with."""
+    if disabled() or not hasattr(os, "pread"):
         return None
     base = os.environ.get("XDG_CACHE_HOME", "")
     if not os.path.isabs(base):
@@ -63,11 +68,10 @@ def _open_dir(path: str, create: bool) -> Optional[int]:
     try:
         fd = os.open(path, flags)
     except FileNotFoundError:
-        if not create:
+        if not create or not _may_create(path):
             return None
         try:
-            parent = os.path.dirname(path)
-            os.makedirs(parent, mode=0o700, exist_ok=True)
+            os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
             os.mkdir(path, 0o700)
             fd = os.open(path, flags)
         except OSError:
@@ -86,11 +90,26 @@ def _open_dir(path: str, create: bool) -> Optional[int]:
     return None
 
 
+def _may_create(path: str) -> bool:
+    """Whether the nearest existing ancestor of ``path`` is the user's: claw creates no directories
+    in someone else's (root under sudo with another user's HOME, a shared /tmp)."""
+    parent = os.path.dirname(path)
+    while parent and not os.path.lexists(parent):
+        up = os.path.dirname(parent)
+        if up == parent:
+            return False
+        parent = up
+    try:
+        return os.stat(parent).st_uid == _uid()
+    except OSError:
+        return False
+
+
 def open_body(tag: str, body_digest: bytes, size: int) -> Optional[int]:
     """A read-only fd of the cache file for this body when there is one that may be used, else None.
     The caller checks its content (segment digests) and closes it (or leaves it to the process)."""
     path = directory()
-    if path is None or not hasattr(os, "pread"):
+    if path is None:
         return None
     dir_fd = _open_dir(path, create=False)
     if dir_fd is None:
@@ -162,10 +181,10 @@ def describe(tag: str) -> str:
     """One line for ``claw doctor``: where the cache is and whether this Python uses it."""
     path = directory()
     if path is None:
-        return f"off ({DISABLE_ENV} is set)" if os.environ.get(DISABLE_ENV, "").strip() not in ("", "0") \
-            else "off (no home directory)"
+        return f"off ({DISABLE_ENV} is set)" if disabled() else "off (no home directory, or no os.pread here)"
     if not os.path.isdir(path):
-        return f"{path} (not created yet: the first run from claw.pyz creates it)"
+        return f"{path} (not there: a run from claw.pyz creates it" + \
+            ("" if _may_create(path) else ", but not in a directory that is not yours") + ")"
     dir_fd = _open_dir(path, create=False)
     if dir_fd is None:
         return f"{path} (not used: not a directory owned by you and writable only by you)"

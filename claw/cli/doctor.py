@@ -124,7 +124,7 @@ def bytecode_cache_state() -> str:
 
     reader = ClawImporter._pack
     if reader is None:
-        used = "not used by this run (no bytecode for this Python: the sources are compiled)"
+        used = "not used by this run (its sources are compiled: no bytecode for this Python, or turned off)"
     else:
         used = "used by this run" if reader.from_file else "not used by this run (inflated in memory)"
     return f"{cache.describe('cp%d%d' % sys.version_info[:2])}; {used}"
