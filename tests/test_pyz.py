@@ -65,6 +65,15 @@ def test_pack_round_trip_keeps_order_and_reads_segments_lazily():
     assert _pack(members, segment_size=30_000, others=[("cp1", _members(3)), ("cp999", _members(5))])[1] == entries
 
 
+def test_a_body_is_inflated_in_pieces_keeping_only_its_own(monkeypatch):
+    members = _members(10)
+    index, entries = _pack(members, others=[("cp999", _members(7)), ("cp1", _members(3))])
+    whole = pack.read_body(entries[pack.STREAM_PATH], index)
+    monkeypatch.setattr(pack, "_PIECE", 7001)  # pieces that straddle the bodies' boundary
+    assert pack.read_body(entries[pack.STREAM_PATH], index) == whole
+    assert pack.PackReader(index, whole).items() == [(name, raw) for name, raw, _ in members]
+
+
 def test_a_body_read_from_a_file(tmp_path):
     members = _members()
     index, entries = _pack(members, segment_size=30_000)

@@ -61,6 +61,7 @@ STREAM_PATH = "claw/_pyz/bytecode.xz"
 # (1496 against 1310 KiB). Unmarshalling is ~35 % slower (2-3 ms of a -p run, less than inflating
 # the body each run cost before).
 MARSHAL_VERSION = 2
+_PIECE = 1 << 20  # bytes inflated at a time from the shared stream
 _KEEP = 2  # segments kept in memory for a body read from a file (members are asked for in layout order)
 BOOT_MODULES = ("claw", "claw._pyz", "claw._pyz.cpython", "claw._pyz.pack", "claw._pyz.cache", "claw._pyz.importer")
 
@@ -191,11 +192,20 @@ def read_body(stream: Any, index: PackIndex) -> bytes:
     except ImportError:  # a Python built without _lzma
         raise PackError("this Python has no lzma module") from None
     end = index.stream + index.size
+    parts, done, data = [], 0, stream
+    decompressor = lzma.LZMADecompressor(lzma.FORMAT_XZ)
     try:
-        data = lzma.LZMADecompressor(lzma.FORMAT_XZ).decompress(stream, max_length=end)
+        while done < end:  # in pieces, keeping only this body: 3.9's is the last of ~15 MB
+            piece = decompressor.decompress(data, max_length=min(_PIECE, end - done))
+            data = b""
+            if not piece:
+                break
+            if done + len(piece) > index.stream:
+                parts.append(piece[max(0, index.stream - done):])
+            done += len(piece)
     except (lzma.LZMAError, EOFError, ValueError, TypeError, MemoryError) as exc:
         raise PackError(f"bytecode stream damaged: {exc}") from None
-    body = data[index.stream:end]
+    body = b"".join(parts)
     if len(body) != index.size or digest(body) != index.digest:
         raise PackError("bytecode stream damaged: the body does not match its digest")
     return body
