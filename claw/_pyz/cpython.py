@@ -2,15 +2,17 @@
 
 The bytecode packs and start-up tables lean on details no public API promises: marshalled code
 objects and the interpreter's magic number, the hash that hash-based pycs record, ``co_filename``
-fix-ups, the inner workings of ``zipimport.zipimporter``, ``_blake2``, the regular-expression compiler's program
+fix-ups, the inner workings of ``zipimport.zipimporter``, the regular-expression compiler's program
 format (``_sre``) and ``dataclasses`` compiling generated methods with a module-global ``exec``. Each
 is used through one function here, written against and tested on CPython ``TESTED`` (3.9-3.13). On
 anything else (another implementation, a newer CPython) the functions say no (``None``/``False``),
 and the callers fall back to what plain Python does: compile the sources, leave ``dataclasses`` and
-``re`` alone. That fallback is tested by forcing ``_VERSION`` out of range.
+``re`` alone. That fallback is tested by forcing ``_VERSION`` out of range. ``blake2b`` takes the
+digest from ``_blake2``, the private module ``hashlib`` uses, and from ``hashlib`` where there is none.
 
 It deliberately does not decide anything (the importer and the tables do) and imports nothing that
-is not already loaded when a zipapp starts, except ``_sre`` internals at build time.
+is not already loaded when a zipapp starts, except ``_blake2`` (cheap) and ``_sre`` internals at
+build time.
 """
 
 from __future__ import annotations

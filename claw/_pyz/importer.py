@@ -6,10 +6,10 @@ work as with plain sources, and tracebacks show source lines), but when ``claw/_
 is compiled at start-up; ``__cached__`` then names the module's place in the pack. The body is read
 from the per-user cache (cache.py), or inflated from the archive on a first run (and then written
 there). Without a usable pack (a newer Python, ``-O``, ``CLAW_PYZ_SOURCES=1``, a pack that does not
-check out, no cache file and a Python without ``lzma``) the sources are compiled, once per module (stock zipimport compiles each module
-twice: once to find its file name, once to run it). With ``--check-hash-based-pycs always`` each
-module's recorded source hash is compared with its source in the archive, and the source wins on a
-mismatch. Once installed, the pack's start-up tables are served (tables.py) from the first import of
+check out, no cache file and a Python without ``lzma``) the sources are compiled, once per module
+(stock zipimport compiles each module twice: once to find its file name, once to run it). With
+``--check-hash-based-pycs always`` each module's recorded source hash is compared with its source
+in the archive, and the source wins on a mismatch. Once installed, the pack's start-up tables are served (tables.py) from the first import of
 ``dataclasses`` or the regex compiler on.
 
 The generated ``__main__.py`` calls ``install`` first thing, after running this module and its
@@ -107,7 +107,8 @@ def open_pack(loader: zipimport.zipimporter, tag: str) -> Optional[PackReader]:
     """This interpreter's pack in ``loader``'s archive, or None when it has none or it does not
     check out (then modules are compiled from source). Its body comes from the per-user cache
     (cache.py) when a file for it is there, else it is inflated from the archive's shared stream and
-    written to the cache for the next run; a cache file that turns out damaged is replaced the same way."""
+    written to the cache for the next run; a cache file that turns out damaged is replaced the same
+    way."""
     magic = cpython.pyc_magic()
     if magic is None:
         return None

@@ -21,8 +21,8 @@ more that all of them share:
     The body is the members one after another, in the order the build chose (what a run imports
     first comes first), cut between members into segments of about ``SEGMENT_SIZE`` bytes (a bigger
     member is a segment of its own; the build also cuts after what ``--version`` needs). A member is
-    ``"claw/x.py"``, the marshalled code of that module (``MARSHAL_VERSION``; ``source_hash``: the 8-byte hash hash-based
-    pycs record), or a start-up table (see tables.py; hash ``b""``). A segment is checked against
+    ``"claw/x.py"``, the marshalled code of that module (``MARSHAL_VERSION``; ``source_hash``: the
+    8-byte hash hash-based pycs record), or a start-up table (see tables.py; hash ``b""``). A segment is checked against
     its digest before any member in it is used (marshal is not safe against damaged data, and the
     body may come from the per-user cache, cache.py).
 
@@ -62,8 +62,9 @@ STREAM_PATH = "claw/_pyz/bytecode.xz"
 # the body each run cost before).
 MARSHAL_VERSION = 2
 _PIECE = 1 << 20  # bytes inflated at a time from the shared stream
-_KEEP = 2  # segments kept in memory for a body read from a file (members are asked for in layout order)
-BOOT_MODULES = ("claw", "claw._pyz", "claw._pyz.cpython", "claw._pyz.pack", "claw._pyz.cache", "claw._pyz.importer")
+_KEEP = 2  # segments kept of a body read from a file (members are asked for in layout order, mostly)
+BOOT_MODULES = ("claw", "claw._pyz", "claw._pyz.cpython", "claw._pyz.pack", "claw._pyz.cache",
+                "claw._pyz.importer")
 
 
 class PackError(Exception):
