@@ -8,8 +8,8 @@ What goes in the archive (see docs/BUILD.md for the why):
 - ``claw/...``: the source tree (no ``__pycache__``, no tests).
 - ``claw/_vendor/<name>/``: h11, wsproto, certifi and tomli from the pinned pure-Python wheels in
   ``vendor.txt``, with their imports of each other rewritten (buildlib/vendoring.py).
-- ``claw/_pyz/cpXY.boot`` and ``cpXY.pack``: the bytecode of every ``.py`` above and the start-up
-  tables, one compressed stream per Python (format: claw/_pyz/pack.py), written by
+- ``claw/_pyz/cpXY.boot``, ``cpXY.pack`` and ``bytecode.xz``: the bytecode of every ``.py`` above and
+  the start-up tables, one LZMA stream for all Pythons (format: claw/_pyz/pack.py), written by
   claw/_pyz/compile_worker.py run by each CPython 3.9-3.13 found (``discover_pythons``: the pyenv
   root, the running interpreter, ``python3.X`` on PATH).
 
@@ -48,7 +48,6 @@ from claw._pyz import pack as pack_format  # noqa: E402
 SUPPORTED_PYTHONS = ("3.9", "3.10", "3.11", "3.12", "3.13")
 SHEBANG = b"#!/usr/bin/env python3\n"
 DEFAULT_DATE = (1980, 1, 2, 0, 0, 0)
-DEFAULT_CODEC = "zlib"
 
 _SKIP_NAMES = re.compile(r"(^\.|~$|\.(pyc|pyo|swp|orig|rej)$)")
 
@@ -190,11 +189,10 @@ START_ORDER = (
 )
 
 
-def compile_tree(python: Path, sources: Dict[str, bytes], codec: str = "zlib",
-                 optimize: int = 0) -> Tuple[str, str, bytes, bytes]:
+def compile_tree(python: Path, sources: Dict[str, bytes], optimize: int = 0) -> Tuple[str, str, bytes, bytes, bytes]:
     """Compile every ``.py`` of ``sources`` with ``python`` in one fresh process (claw/_pyz/compile_worker.py,
-    ``PYTHONHASHSEED=0``) and make its boot and pack entries. Returns (its "X.Y", its magic number in
-    hex, boot bytes, pack bytes)."""
+    ``PYTHONHASHSEED=0``) and make its boot entry, pack index and body. Returns (its "X.Y", its magic
+    number in hex, boot bytes, index bytes, body bytes)."""
     py_names = sorted(n for n in sources if n.endswith(".py"))
     with tempfile.TemporaryDirectory(prefix="claw-build-") as tmp:
         src = Path(tmp, "src")
@@ -206,13 +204,13 @@ def compile_tree(python: Path, sources: Dict[str, bytes], codec: str = "zlib",
         # -S -s: no site-packages; -X no_debug_ranges (3.11+): no column tables, a quarter smaller
         # (tracebacks lose their ^^^ markers only); cwd=src: the tree being built is what imports.
         cmd = [str(python), "-S", "-s", "-B", "-X", "no_debug_ranges", "-m", "claw._pyz.compile_worker",
-               tmp, codec, str(optimize), *START_ORDER]
+               tmp, str(optimize), *START_ORDER]
         proc = subprocess.run(cmd, input="\n".join(py_names), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               text=True, env=env, cwd=src, timeout=300)
         if proc.returncode != 0:
             raise BuildError(f"compiling with {python} failed:\n{proc.stderr.strip()}")
         version, magic = proc.stdout.split()[-2:]
-        return version, magic, Path(tmp, "boot").read_bytes(), Path(tmp, "pack").read_bytes()
+        return (version, magic, *(Path(tmp, name).read_bytes() for name in ("boot", "index", "body")))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -307,8 +305,8 @@ def write_pyz(entries: Dict[str, bytes], out: Path, date=None) -> bytes:
     with zipfile.ZipFile(buf, "w") as zf:
         for name in sorted(entries):
             info = zipfile.ZipInfo(name, date_time=date)
-            # Packs are deflated member by member already; stored, they are read without inflating.
-            info.compress_type = zipfile.ZIP_STORED if name.endswith(".pack") else zipfile.ZIP_DEFLATED
+            # The bytecode stream is compressed already (with LZMA: deflate would only add to it).
+            info.compress_type = zipfile.ZIP_STORED if name == pack_format.STREAM_PATH else zipfile.ZIP_DEFLATED
             info.create_system = 3
             info.external_attr = 0o100644 << 16
             zf.writestr(info, entries[name], compresslevel=9)
@@ -339,7 +337,7 @@ class BuildResult:
 
 def build(out: Path, wheels_dir: Optional[Path] = None, cache_dir: Optional[Path] = None,
           pythons_root: Optional[Path] = None, bytecode: bool = True, require_all_pythons: bool = False,
-          versions: Sequence[str] = SUPPORTED_PYTHONS, root: Path = ROOT, log=print, codec: str = DEFAULT_CODEC,
+          versions: Sequence[str] = SUPPORTED_PYTHONS, root: Path = ROOT, log=print,
           search_path: Optional[str] = None, running: bool = True) -> BuildResult:
     """Build the archive at ``out`` from the inputs under ``root`` (claw/, vendor.txt); see the module
     docstring. Interpreters: see ``discover_pythons`` (``search_path`` for ``$PATH``). Raises
@@ -371,14 +369,17 @@ def build(out: Path, wheels_dir: Optional[Path] = None, cache_dir: Optional[Path
         for version in missing:
             log(f"build: warning: no Python {version} found in {where}; claw.pyz will compile its sources "
                 f"on every start under {version}")
+        packs = []
         for python in pythons:
-            got_version, _magic, boot, pack = compile_tree(python.path, sources, codec)
+            got_version, _magic, boot, index, body = compile_tree(python.path, sources)
             if got_version != python.version:
                 raise BuildError(f"{python.path} says it is Python {got_version}, expected {python.version}")
             tag = "cp" + python.version.replace(".", "")
             used[tag] = str(python.path)
             entries[pack_format.boot_path(tag)] = boot
-            entries[pack_format.pack_path(tag)] = pack
+            packs.append((tag, index, body))
+        if packs:
+            entries.update(pack_format.join_packs(packs))
     entries["__main__.py"] = MAIN_PY.encode("utf-8")
     data = write_pyz(entries, out)
     return BuildResult(out, hashlib.sha256(data).hexdigest(), len(data), used, missing)
@@ -395,15 +396,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--pythons-root", type=Path, metavar="DIR",
                         help="look for interpreters in DIR/versions/X.Y.Z/bin (default: $(pyenv root))")
     parser.add_argument("--no-bytecode", action="store_true", help="sources only (for comparisons)")
-    parser.add_argument("--codec", choices=pack_format.CODECS, default=DEFAULT_CODEC,
-                        help=f"compression of the bytecode packs (default: {DEFAULT_CODEC}; see docs/BUILD.md)")
     parser.add_argument("--require-all-pythons", action="store_true",
                         help="fail unless every Python 3.9-3.13 is found to compile its bytecode")
     args = parser.parse_args(argv)
     try:
         result = build(args.output, wheels_dir=args.wheels, cache_dir=args.cache_dir,
                        pythons_root=args.pythons_root, bytecode=not args.no_bytecode,
-                       require_all_pythons=args.require_all_pythons, codec=args.codec,
+                       require_all_pythons=args.require_all_pythons,
                        log=lambda msg: print(msg, file=sys.stderr))
     except BuildError as exc:
         print(f"build: error: {exc}", file=sys.stderr)

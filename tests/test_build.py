@@ -181,7 +181,7 @@ def test_archive_layout(two_builds, snapshot):
         for info in infos:
             assert info.date_time == (1980, 1, 2, 0, 0, 0)
             assert info.external_attr >> 16 == 0o100644
-            assert info.compress_type == (zipfile.ZIP_STORED if info.filename.endswith(".pack")
+            assert info.compress_type == (zipfile.ZIP_STORED if info.filename == pack.STREAM_PATH
                                           else zipfile.ZIP_DEFLATED), info.filename
             assert "__pycache__" not in info.filename and not info.filename.endswith("/")
             assert "/tests/" not in info.filename and not info.filename.endswith("py.typed")
@@ -196,17 +196,25 @@ def test_archive_layout(two_builds, snapshot):
         assert own <= set(sources)
         # Nothing at the top level but __main__.py and claw/.
         assert {n.split("/", 1)[0] for n in names} == {"__main__.py", "claw"}
-        assert sorted(n for n in names if n.endswith((".pack", ".boot"))) == sorted(
-            path for tag in result.trees for path in (pack.boot_path(tag), pack.pack_path(tag)))
+        assert sorted(n for n in names if n.endswith((".pack", ".boot", ".xz"))) == sorted(
+            [path for tag in result.trees for path in (pack.boot_path(tag), pack.pack_path(tag))] + [pack.STREAM_PATH])
         boot_sources = {"claw/__init__.py", "claw/_pyz/__init__.py", "claw/_pyz/cpython.py", "claw/_pyz/pack.py",
-                        "claw/_pyz/importer.py"}
+                        "claw/_pyz/cache.py", "claw/_pyz/importer.py"}
         assert len(boot_sources) == len(pack.BOOT_MODULES)
         assert boot_sources <= set(sources)
+        stream = zf.read(pack.STREAM_PATH)
+        starts = []
         for tag in result.trees:
-            assert zf.getinfo(pack.pack_path(tag)).compress_type == zipfile.ZIP_STORED
-            reader = pack.PackReader(zf.read(pack.pack_path(tag)))
-            assert reader.codec == bz.DEFAULT_CODEC
+            index = pack.PackIndex(zf.read(pack.pack_path(tag)))
+            starts.append((index.stream, tag))
+            reader = pack.PackReader(index, pack.read_body(stream, index))
             codes = dict(reader.items())
+            if tag == "cp%d%d" % sys.version_info[:2]:
+                # Module and function docstrings are left out of the packed code, class docstrings kept.
+                namespace = {"__name__": "claw.errors"}
+                exec(marshal.loads(codes["claw/errors.py"]), namespace)
+                assert namespace.get("__doc__") is None and namespace["ClawError"].__doc__
+                assert namespace["ClawError"].to_dict.__doc__ is None
             table = marshal.loads(codes.pop(tables.DATACLASS_CODE))
             _sre_magic, programs = marshal.loads(codes.pop(tables.REGEX_PROGRAMS))
             # Every module is in the pack but those the boot entry holds.
@@ -221,13 +229,15 @@ def test_archive_layout(two_builds, snapshot):
             # ... in a first segment of their own, small to inflate for --version.
             first = [name for name, (segment, _) in position.items() if segment == 0]
             assert {"claw/cli/__init__.py", "claw/cli/main.py"} <= set(first), first
-            assert tables.DATACLASS_CODE not in first and reader.segments[0][0] < 64 * 1024
+            assert tables.DATACLASS_CODE not in first and reader.segments[0][1] < 64 * 1024
             # The dataclass table holds the generated methods of claw's and the vendored classes.
             assert any("message_id" in text for text in table), tag  # claw.api.types.MessageStarted
             assert any("status_code" in text and "reason" in text for text in table), tag  # h11's Response
             assert all(isinstance(code, bytes) for code in table.values())
             # The regex table holds the patterns claw compiles at import (claw.runtime.session_store's).
             assert any("[0-9a-fA-F]{8}-" in pattern for pattern, _flags in programs), tag
+        # One stream for all Pythons, newest first (a first run on the newest inflates the least).
+        assert [tag for _, tag in sorted(starts)] == sorted(result.trees, key=lambda t: -int(t[2:]))
         # No vendored module still imports its siblings by their top-level name.
         for n in sources:
             if n.startswith("claw/_vendor/"):

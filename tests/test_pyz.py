@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import dataclasses
 import marshal
+import os
 import random
 import re
+import stat
 import sys
 import zipfile
 import zipimport
 
 import pytest
 
-from claw._pyz import cpython, importer, pack, tables
+from claw._pyz import cache, cpython, importer, pack, tables
 
 MAGIC = cpython.pyc_magic() or b"\0\0\r\n"
 TAG = "cp%d%d" % sys.version_info[:2]
@@ -34,32 +36,65 @@ def _members(n=40):
 # the format
 
 
-@pytest.mark.parametrize("codec", pack.CODECS)
-def test_pack_round_trip_keeps_order_and_decompresses_lazily(codec):
+def _pack(members, segment_size=pack.SEGMENT_SIZE, tag=TAG, others=()):
+    """(PackIndex, archive entries) for ``members``, joined with the packs in ``others`` ((tag, members))."""
+    packs = [(tag, *pack.write_pack(MAGIC, members, segment_size))]
+    packs += [(t, *pack.write_pack(MAGIC, m)) for t, m in others]
+    entries = pack.join_packs(packs)
+    return pack.PackIndex(entries[pack.pack_path(tag)], MAGIC), entries
+
+
+def test_pack_round_trip_keeps_order_and_reads_segments_lazily():
     members = _members()
-    data = pack.write_pack(MAGIC, members, codec, segment_size=30_000)
-    reader = pack.PackReader(data, MAGIC)
-    assert reader.codec == codec
+    index, entries = _pack(members, segment_size=30_000, others=[("cp1", _members(3)), ("cp999", _members(5))])
+    assert set(entries) == {pack.pack_path(TAG), pack.pack_path("cp1"), pack.pack_path("cp999"), pack.STREAM_PATH}
+    body = pack.read_body(entries[pack.STREAM_PATH], index)
+    assert index.stream == 5 * 5000  # newest Python first in the stream: cp999, then this one
+    reader = pack.PackReader(index, body)
     assert [name for name, _ in reader.items()] == [m[0] for m in members]
-    fresh = pack.PackReader(data, MAGIC)
+    fresh = pack.PackReader(index, body)
     assert len(fresh.segments) == 7  # 40 members of 5 KB, 30 KB segments: 6 members each
     assert fresh.get("claw/m20.py") == members[20][1]
-    assert list(fresh._inflated) == [3]  # only the segment of the member asked for is inflated
-    cut = pack.PackReader(pack.write_pack(MAGIC, members, codec, cut_before=["claw/m2.py"]), MAGIC)
-    assert cut.segments[0][0] == 2 * 5000 and cut.members["claw/m2.py"][:2] == (1, 0)
+    assert list(fresh._checked) == [3]  # only the segment of the member asked for is read and checked
+    cut_index = pack.PackIndex(pack.write_pack(MAGIC, members, cut_before=["claw/m2.py"])[0], MAGIC)
+    assert cut_index.segments[0][1] == 2 * 5000 and cut_index.members["claw/m2.py"][:2] == (1, 0)
     assert fresh.get("claw/nothing.py") is None and "claw/m3.py" in fresh
     for name, raw, source_hash in members:
         assert fresh.get(name) == raw and fresh.source_hash(name) == source_hash
-    assert pack.write_pack(MAGIC, members, codec, segment_size=30_000) == data  # deterministic
+    # deterministic
+    assert _pack(members, segment_size=30_000, others=[("cp1", _members(3)), ("cp999", _members(5))])[1] == entries
 
 
-def test_members_can_be_read_from_several_threads_at_once():
-    # Imports may run in several threads (zlib releases the GIL while it inflates): each must get the
-    # right bytes while others inflate and drop segments.
+def test_a_body_is_inflated_in_pieces_keeping_only_its_own(monkeypatch):
+    members = _members(10)
+    index, entries = _pack(members, others=[("cp999", _members(7)), ("cp1", _members(3))])
+    whole = pack.read_body(entries[pack.STREAM_PATH], index)
+    monkeypatch.setattr(pack, "_PIECE", 7001)  # pieces that straddle the bodies' boundary
+    assert pack.read_body(entries[pack.STREAM_PATH], index) == whole
+    assert pack.PackReader(index, whole).items() == [(name, raw) for name, raw, _ in members]
+
+
+def test_a_body_read_from_a_file(tmp_path):
+    members = _members()
+    index, entries = _pack(members, segment_size=30_000)
+    path = tmp_path / "body"
+    path.write_bytes(pack.read_body(entries[pack.STREAM_PATH], index))
+    with open(path, "rb") as f:
+        reader = pack.PackReader(index, pack.FileBody(f.fileno()))
+        assert reader.from_file
+        assert reader.items() == [(name, raw) for name, raw, _ in members]
+        assert len(reader._checked) == pack._KEEP  # a file body keeps only the last segments read
+
+
+def test_members_can_be_read_from_several_threads_at_once(tmp_path):
+    # Imports may run in several threads: each must get the right bytes while others read segments
+    # and drop them.
     import threading
 
     members = _members(60)
-    data = pack.write_pack(MAGIC, members, segment_size=20_000)
+    index, entries = _pack(members, segment_size=20_000)
+    path = tmp_path / "body"
+    path.write_bytes(pack.read_body(entries[pack.STREAM_PATH], index))
     expected = {name: raw for name, raw, _ in members}
     errors = []
 
@@ -70,82 +105,73 @@ def test_members_can_be_read_from_several_threads_at_once():
             try:
                 if reader.get(name) != expected[name]:
                     errors.append(name)
-            except Exception as exc:  # e.g. a chunk list another thread is halfway through updating
+            except Exception as exc:  # e.g. a segment table another thread is halfway through updating
                 errors.append(repr(exc))
 
     interval = sys.getswitchinterval()
     sys.setswitchinterval(1e-6)  # switch threads as often as possible, to meet the races
     try:
-        for _ in range(20):
-            reader = pack.PackReader(data, MAGIC)
-            threads = [threading.Thread(target=read, args=(seed,)) for seed in range(8)]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
+        with open(path, "rb") as f:
+            for _ in range(10):
+                reader = pack.PackReader(index, pack.FileBody(f.fileno()))
+                threads = [threading.Thread(target=read, args=(seed,)) for seed in range(8)]
+                for t in threads:
+                    t.start()
+                for t in threads:
+                    t.join()
     finally:
         sys.setswitchinterval(interval)
     assert errors == []
 
 
 def test_pack_is_refused_when_it_does_not_check_out():
-    data = pack.write_pack(MAGIC, _members())
+    index_bytes, body = pack.write_pack(MAGIC, _members())
     with pytest.raises(pack.PackError, match="another Python"):
-        pack.PackReader(data, b"\1\2\r\n")
+        pack.PackIndex(index_bytes, b"\1\2\r\n")
     with pytest.raises(pack.PackError):
-        pack.PackReader(data[:4] + b"\xff" * 40 + data[44:], MAGIC)
+        pack.PackIndex(index_bytes[:4] + b"\xff" * 40 + index_bytes[44:], MAGIC)
     with pytest.raises(pack.PackError):
-        pack.PackReader(data[:4] + marshal.dumps({"format": 99}) + b"x", MAGIC)
-    reader = pack.PackReader(data, MAGIC)
-    damaged = bytearray(data)
-    damaged[reader.stream_offset + 50:] = bytes(len(data) - reader.stream_offset - 50)
-    with pytest.raises(pack.PackError):
-        pack.PackReader(bytes(damaged), MAGIC).items()
+        pack.PackIndex(index_bytes[:4] + marshal.dumps({"format": 99}), MAGIC)
+    index, entries = _pack(_members())
+    stream = entries[pack.STREAM_PATH]
+    with pytest.raises(pack.PackError):  # damaged
+        pack.read_body(stream[:len(stream) // 2] + bytes(len(stream) - len(stream) // 2), index)
     with pytest.raises(pack.PackError):  # cut short
-        pack.PackReader(data[:-1000], MAGIC).items()
-    with pytest.raises(ValueError, match="unknown codec"):
-        pack.write_pack(MAGIC, _members(), "bz2")
+        pack.read_body(stream[:-1000], index)
+    body = bytearray(pack.read_body(stream, index))
+    body[-10] ^= 1  # a body whose last segment differs from its digest
+    reader = pack.PackReader(index, bytes(body))
+    assert reader.get("claw/m0.py") == _members()[0][1]
+    with pytest.raises(pack.PackError, match="damaged"):
+        reader.get("claw/m39.py")
 
 
-def test_a_pack_read_in_parts_from_its_zip_entry(tmp_path):
-    # The importer reads the header, then each segment when needed, from the stored zip entry.
+def test_a_damaged_segment_is_recovered_once_when_the_reader_can():
     members = _members()
-    data = pack.write_pack(MAGIC, members, segment_size=30_000)
-    archive = tmp_path / "a.zip"
-    with zipfile.ZipFile(archive, "w") as zf:
-        zf.writestr("claw/other.txt", "deflated " * 100, compress_type=zipfile.ZIP_DEFLATED)
-        zf.writestr("claw/_pyz/cp.pack", data)  # stored
-    zipimport.zipimporter(str(archive))  # reads the table of contents, as the import system does
-    location = cpython.stored_zip_entry(str(archive), "claw/_pyz/cp.pack")
-    assert location is not None and location[1] == len(data)
-    assert archive.read_bytes()[location[0]:location[0] + location[1]] == data
-    assert cpython.stored_zip_entry(str(archive), "claw/other.txt") is None  # deflated
-    assert cpython.stored_zip_entry(str(archive), "claw/missing") is None
-    reader = pack.PackReader(pack.FileSpan(str(archive), *location), MAGIC)
-    assert reader.items() == pack.PackReader(data, MAGIC).items()
-    short = pack.PackReader(pack.FileSpan(str(archive), location[0], location[1] - 100), MAGIC)
-    with pytest.raises(pack.PackError):  # the entry, cut short
-        short.items()
+    index, entries = _pack(members, segment_size=30_000)
+    good = pack.read_body(entries[pack.STREAM_PATH], index)
+    calls = []
+
+    def recover():
+        calls.append(1)
+        return good
+
+    reader = pack.PackReader(index, bytes(len(good)), recover=recover)
+    assert reader.get("claw/m39.py") == members[39][1] and reader.get("claw/m0.py") == members[0][1]
+    assert calls == [1]
 
 
-def test_a_member_whose_checksum_differs_is_refused():
-    members = [("claw/a.py", b"A" * 100, b""), ("claw/b.py", b"B" * 100, b"")]
-    data = pack.write_pack(MAGIC, members)
-    header = marshal.loads(data[4:])
-    segment, offset, length, source_hash, crc = header["members"]["claw/b.py"]
-    header["members"]["claw/b.py"] = (segment, offset, length, source_hash, crc ^ 1)
-    stream = data[len(data) - header["length"]:]
-    tampered = pack.PackReader(MAGIC + marshal.dumps(header, 4) + stream, MAGIC)
-    assert tampered.get("claw/a.py") == b"A" * 100
-    with pytest.raises(pack.PackError, match="claw/b.py"):
-        tampered.get("claw/b.py")
+def test_join_refuses_a_body_its_index_does_not_describe():
+    index_bytes, body = pack.write_pack(MAGIC, _members(3))
+    with pytest.raises(ValueError, match="not the one"):
+        pack.join_packs([(TAG, index_bytes, body + b"x")])
 
 
-def test_a_python_without_lzma_declines_an_lzma_pack(monkeypatch):
-    data = pack.write_pack(MAGIC, _members(), "lzma")
+def test_a_python_without_lzma_cannot_inflate_the_stream(monkeypatch):
+    index, entries = _pack(_members())
     monkeypatch.setitem(sys.modules, "lzma", None)  # import lzma now raises ImportError
     with pytest.raises(pack.PackError, match="no lzma"):
-        pack.PackReader(data, MAGIC)
+        pack.read_body(entries[pack.STREAM_PATH], index)
 
 
 def test_boot_round_trip():
@@ -175,6 +201,13 @@ def test_internals_are_used_on_the_pythons_they_were_checked_on():
         assert cpython.sre_compile(pattern, arguments) == re.compile(pattern, flags)
 
 
+def test_digests_are_blake2b_without_hashlib():
+    import hashlib
+
+    assert pack.digest(b"claw") == hashlib.blake2b(b"claw", digest_size=32).digest()
+    assert len(pack.digest(memoryview(b"x" * 100))) == pack.DIGEST_SIZE
+
+
 def test_internals_decline_on_an_unchecked_python(monkeypatch):
     monkeypatch.setattr(cpython, "_VERSION", (3, cpython.TESTED[1][1] + 1))
     assert not cpython.tested()
@@ -182,7 +215,6 @@ def test_internals_decline_on_an_unchecked_python(monkeypatch):
     assert cpython.regex_compiler_name() is None
     assert cpython.sre_arguments("a", 0) is None and cpython.sre_magic() is None
     assert not cpython.zipimporter_subclassable()
-    assert cpython.stored_zip_entry(__file__, "x") is None
 
     class Module:
         exec = compile = None
@@ -279,21 +311,34 @@ def installed(monkeypatch):
         del sys.modules[name]
 
 
+def _members_saying(where, source_hash=None):
+    source = b'WHERE = "source"\n'
+    return [("pyzpkg/__init__.py", marshal.dumps(compile("", "pyzpkg/__init__.py", "exec"), pack.MARSHAL_VERSION),
+             cpython.source_hash(b"")),
+            ("pyzpkg/mod.py", marshal.dumps(compile(f'WHERE = "{where}"\n', "pyzpkg/mod.py", "exec"), pack.MARSHAL_VERSION),
+             source_hash or cpython.source_hash(source))]
+
+
 def _archive(tmp_path, pack_bytes=None, source_hash=None):
     """A zip with package pyzpkg (its module says "source") and a pack whose code says "pack"."""
-    source = b'WHERE = "source"\n'
     path = tmp_path / "a.pyz"
+    entries = pack.join_packs([(TAG, *pack.write_pack(MAGIC, _members_saying("pack", source_hash)))])
+    if pack_bytes is not None:
+        entries[pack.pack_path(TAG)] = pack_bytes
     with zipfile.ZipFile(path, "w") as zf:
         zf.writestr("pyzpkg/__init__.py", "")
-        zf.writestr("pyzpkg/mod.py", source)
-        if pack_bytes is None:
-            packed = marshal.dumps(compile('WHERE = "pack"\n', "pyzpkg/mod.py", "exec"))
-            pack_bytes = pack.write_pack(MAGIC, [
-                ("pyzpkg/__init__.py", marshal.dumps(compile("", "pyzpkg/__init__.py", "exec")),
-                 cpython.source_hash(b"")),
-                ("pyzpkg/mod.py", packed, source_hash or cpython.source_hash(source))])
-        zf.writestr(pack.pack_path(TAG), pack_bytes)
+        zf.writestr("pyzpkg/mod.py", b'WHERE = "source"\n')
+        for name, data in entries.items():
+            zf.writestr(name, data)
     return path
+
+
+@pytest.fixture(autouse=True)
+def cache_home(tmp_path, monkeypatch):
+    """The per-user cache of these tests: $XDG_CACHE_HOME in tmp_path (not the real one)."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.delenv(cache.DISABLE_ENV, raising=False)
+    return tmp_path / "xdg" / "claw" / "bytecode"
 
 
 def test_modules_come_from_the_pack_with_their_source_locations(installed, tmp_path):
@@ -326,3 +371,146 @@ def test_sources_are_compiled_when_the_pack_is_not_usable(installed, tmp_path, m
         assert not isinstance(pyzpkg.mod.__loader__, importer.ClawImporter)
     else:
         assert isinstance(pyzpkg.mod.__loader__, importer.ClawImporter)
+
+
+# ------------------------------------------------------------------------------------------------
+# the per-user cache of inflated bodies
+
+
+def _open(archive):
+    return importer.open_pack(zipimport.zipimporter(str(archive)), TAG)
+
+
+def _cache_file(cache_home, archive):
+    index = pack.PackIndex(zipfile.ZipFile(archive).read(pack.pack_path(TAG)), MAGIC)
+    return cache_home / cache.file_name(TAG, index.digest)
+
+
+def test_a_first_run_writes_the_cache_and_later_runs_read_it(tmp_path, cache_home):
+    archive = _archive(tmp_path)
+    first = _open(archive)
+    assert not first.from_file  # inflated from the archive...
+    cached = _cache_file(cache_home, archive)
+    assert cached.exists()  # ... and written for the next run, private to the user
+    assert stat.S_IMODE(cached.stat().st_mode) == 0o600 and stat.S_IMODE(cache_home.stat().st_mode) == 0o700
+    assert [p.name for p in cache_home.iterdir()] == [cached.name]  # no temporary file left
+    second = _open(archive)
+    assert second.from_file
+    assert second.get("pyzpkg/mod.py") == first.get("pyzpkg/mod.py")
+
+
+def test_a_damaged_cache_file_is_ignored_and_rewritten(installed, tmp_path, cache_home):
+    archive = _archive(tmp_path)
+    good = _open(archive).get("pyzpkg/mod.py")
+    cached = _cache_file(cache_home, archive)
+    body = cached.read_bytes()
+    cached.write_bytes(bytes(len(body)))  # same size, all zeros
+    assert installed(archive).from_file
+    import pyzpkg.mod
+
+    assert pyzpkg.mod.WHERE == "pack"
+    assert cached.read_bytes() == body
+    assert _open(archive).get("pyzpkg/mod.py") == good
+
+
+def test_code_planted_in_the_cache_is_never_run(installed, tmp_path, cache_home):
+    # A cache file of the right name and size whose code differs from the archive's ("evil" has as
+    # many letters as "pack"): its digests do not match the archive's index, so it is replaced.
+    archive = _archive(tmp_path)
+    _open(archive)
+    cached = _cache_file(cache_home, archive)
+    _, planted = pack.write_pack(MAGIC, _members_saying("evil"))
+    assert len(planted) == cached.stat().st_size
+    cached.write_bytes(planted)
+    installed(archive)
+    import pyzpkg.mod
+
+    assert pyzpkg.mod.WHERE == "pack"
+    assert b"evil" not in cached.read_bytes()
+
+
+@pytest.mark.parametrize("case", ["group-writable", "another user's", "a symlink", "a symlinked file"])
+def test_a_cache_that_others_could_write_is_not_used(tmp_path, cache_home, monkeypatch, case):
+    archive = _archive(tmp_path)
+    _open(archive)
+    cached = _cache_file(cache_home, archive)
+    assert _open(archive).from_file
+    if case == "group-writable":
+        cache_home.chmod(0o770)
+    elif case == "another user's":
+        monkeypatch.setattr(cache, "_uid", lambda: os.geteuid() + 1)
+    elif case == "a symlink":
+        real = tmp_path / "elsewhere"
+        cache_home.rename(real)
+        cache_home.symlink_to(real)
+    else:
+        real = tmp_path / "elsewhere.bin"
+        cached.rename(real)
+        cached.symlink_to(real)
+    reader = _open(archive)
+    assert reader is not None and not reader.from_file  # inflated in memory instead
+    assert reader.get("pyzpkg/mod.py") == marshal.dumps(compile('WHERE = "pack"\n', "pyzpkg/mod.py", "exec"),
+                                                         pack.MARSHAL_VERSION)
+    assert cache.store(TAG, b"x" * 32, b"body") is (case == "a symlinked file")
+    if case == "group-writable":  # nothing was written into it
+        assert sorted(p.name for p in cache_home.iterdir()) == [cached.name]
+
+
+def test_a_cache_file_that_is_group_writable_is_not_used(tmp_path, cache_home):
+    archive = _archive(tmp_path)
+    _open(archive)
+    _cache_file(cache_home, archive).chmod(0o620)
+    assert not _open(archive).from_file
+
+
+@pytest.mark.parametrize("case", ["read-only home", "turned off"])
+def test_without_a_cache_the_body_is_inflated_in_memory(installed, tmp_path, monkeypatch, cache_home, case):
+    if case == "read-only home":  # (as root, a chmod would not stop the writes: a file in the way does)
+        (tmp_path / "xdg").write_text("not a directory")
+    else:
+        monkeypatch.setenv(cache.DISABLE_ENV, "1")
+    archive = _archive(tmp_path)
+    reader = installed(archive)
+    assert reader is not None and not reader.from_file
+    import pyzpkg.mod
+
+    assert pyzpkg.mod.WHERE == "pack"
+    assert not cache_home.exists()
+    assert "off" in cache.describe(TAG) or "not" in cache.describe(TAG)
+
+
+def test_without_lzma_a_cache_file_is_still_used_and_without_one_sources_are(installed, tmp_path, cache_home,
+                                                                            monkeypatch):
+    archive = _archive(tmp_path)
+    monkeypatch.setitem(sys.modules, "lzma", None)  # import lzma now raises ImportError
+    assert _open(archive) is None  # no cache file yet: the sources will be compiled
+    monkeypatch.delitem(sys.modules, "lzma")
+    _open(archive)
+    monkeypatch.setitem(sys.modules, "lzma", None)
+    assert installed(archive).from_file
+    import pyzpkg.mod
+
+    assert pyzpkg.mod.WHERE == "pack"
+
+
+def test_old_cache_files_of_a_python_are_pruned(cache_home):
+    for i in range(6):
+        assert cache.store(TAG, bytes([i]) * 32, b"body %d" % i)
+        os.utime(cache_home / cache.file_name(TAG, bytes([i]) * 32), (1000 + i, 1000 + i))
+    assert cache.store("cp1", b"\xff" * 32, b"other python")
+    names = sorted(p.name for p in cache_home.iterdir())
+    assert len([n for n in names if n.startswith(TAG + "-")]) == 1 + cache._KEEP_PER_PYTHON
+    assert cache.file_name(TAG, b"\5" * 32) in names and cache.file_name(TAG, b"\0" * 32) not in names
+    assert cache.file_name("cp1", b"\xff" * 32) in names
+    assert cache.describe(TAG).startswith(str(cache_home))
+
+
+def test_no_directory_is_created_in_one_that_is_not_the_users(tmp_path, monkeypatch, cache_home):
+    # root with another user's HOME (sudo), or a cache under a shared directory: nothing is created
+    # there, and the run inflates in memory.
+    monkeypatch.setattr(cache, "_uid", lambda: os.geteuid() + 1)
+    archive = _archive(tmp_path)
+    reader = _open(archive)
+    assert reader is not None and not reader.from_file
+    assert not (tmp_path / "xdg").exists()
+    assert "not yours" in cache.describe(TAG)

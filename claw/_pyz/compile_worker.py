@@ -1,20 +1,22 @@
 """Build time, in each target interpreter: compile the archive's modules and write its boot and pack.
 
-build_zipapp.py runs ``python -S -s -B [-X no_debug_ranges] -m claw._pyz.compile_worker OUT CODEC
+build_zipapp.py runs ``python -S -s -B [-X no_debug_ranges] -m claw._pyz.compile_worker OUT
 OPTIMIZE ENTRY...`` with the archive's source tree as the working directory and the ``.py`` paths on
 stdin, in a fresh process with ``PYTHONHASHSEED=0`` (so marshal output does not vary between builds).
 It compiles every module, then imports them all with the start-up table recorders in place
 (tables.py): first the ``ENTRY`` modules in the order given (what a ``claw -p`` run imports), then
 the rest. The pack stores the modules in that import order (those ``claw.cli.main`` imports first,
-in a segment of their own, then the tables, then the others), so a run inflates as little of it as
-it can. Writes
-``OUT/boot`` and ``OUT/pack`` (format: pack.py) and prints ``X.Y MAGICHEX``.
+in a segment of their own, then the tables, then the others), so a run reads as little of it as it
+can. Module and function docstrings are left out of the packed code (``strip_docstrings``); class
+docstrings stay. Writes ``OUT/boot``, ``OUT/index`` and ``OUT/body`` (format: pack.py) and prints
+``X.Y MAGICHEX``.
 
 It deliberately does not write anything else, and is never imported at run time.
 """
 
 from __future__ import annotations
 
+import ast
 import importlib
 import marshal
 import os
@@ -28,6 +30,22 @@ def module_name(path: str) -> str:
     """``claw/x/__init__.py`` -> ``claw.x``; ``claw/x/y.py`` -> ``claw.x.y``."""
     name = path[:-3].replace("/", ".")
     return name[:-len(".__init__")] if name.endswith(".__init__") else name
+
+
+def strip_docstrings(tree: ast.Module) -> ast.Module:
+    """``tree`` without the docstrings of its module and functions (an eighth of the packed code,
+    and nothing in claw or the vendored libraries reads them). Class docstrings stay:
+    ``dataclasses`` computes a signature for a class without one, at import."""
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef)):
+            body = node.body
+            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+                    and isinstance(body[0].value.value, str):
+                if len(body) == 1:
+                    body[0] = ast.copy_location(ast.Pass(), body[0])
+                else:
+                    del body[0]
+    return tree
 
 
 def import_all(names: List[str], entries: List[str]) -> Tuple[List[str], int]:
@@ -53,7 +71,7 @@ def import_all(names: List[str], entries: List[str]) -> Tuple[List[str], int]:
 
 
 def main(argv: List[str]) -> int:
-    out, codec, optimize, entries = argv[0], argv[1], int(argv[2]), argv[3:]
+    out, optimize, entries = argv[0], int(argv[1]), argv[2:]
     paths = [rel for rel in sys.stdin.read().split("\n") if rel]
     magic = cpython.pyc_magic()
     if magic is None:
@@ -64,8 +82,9 @@ def main(argv: List[str]) -> int:
     for rel in sorted(paths):
         with open(rel, "rb") as f:
             source = f.read()
-        code[rel] = compile(source, rel, "exec", dont_inherit=True, optimize=optimize)
-        members[rel] = (marshal.dumps(code[rel]), cpython.source_hash(source))
+        code[rel] = compile(strip_docstrings(ast.parse(source, rel)), rel, "exec", dont_inherit=True,
+                            optimize=optimize)
+        members[rel] = (marshal.dumps(code[rel], pack.MARSHAL_VERSION), cpython.source_hash(source))
 
     recorder = tables.Recorder()
     recorder.install()
@@ -100,8 +119,11 @@ def main(argv: List[str]) -> int:
         add(rel)
     with open(os.path.join(out, "boot"), "wb") as f:
         f.write(pack.write_boot(magic, boot))
-    with open(os.path.join(out, "pack"), "wb") as f:
-        f.write(pack.write_pack(magic, stream, codec, cut_before=cut_before))
+    index, body = pack.write_pack(magic, stream, cut_before=cut_before)
+    with open(os.path.join(out, "index"), "wb") as f:
+        f.write(index)
+    with open(os.path.join(out, "body"), "wb") as f:
+        f.write(body)
     sys.stdout.write("%d.%d %s\n" % (sys.version_info[0], sys.version_info[1], magic.hex()))
     return 0
 

@@ -2,15 +2,17 @@
 
 The bytecode packs and start-up tables lean on details no public API promises: marshalled code
 objects and the interpreter's magic number, the hash that hash-based pycs record, ``co_filename``
-fix-ups, the inner workings of ``zipimport.zipimporter`` and its table of contents, the regular-expression compiler's program
+fix-ups, the inner workings of ``zipimport.zipimporter``, the regular-expression compiler's program
 format (``_sre``) and ``dataclasses`` compiling generated methods with a module-global ``exec``. Each
 is used through one function here, written against and tested on CPython ``TESTED`` (3.9-3.13). On
 anything else (another implementation, a newer CPython) the functions say no (``None``/``False``),
 and the callers fall back to what plain Python does: compile the sources, leave ``dataclasses`` and
-``re`` alone. That fallback is tested by forcing ``_VERSION`` out of range.
+``re`` alone. That fallback is tested by forcing ``_VERSION`` out of range. ``blake2b`` takes the
+digest from ``_blake2``, the private module ``hashlib`` uses, and from ``hashlib`` where there is none.
 
 It deliberately does not decide anything (the importer and the tables do) and imports nothing that
-is not already loaded when a zipapp starts, except ``_sre`` internals at build time.
+is not already loaded when a zipapp starts, except ``_blake2`` (cheap) and ``_sre`` internals at
+build time.
 """
 
 from __future__ import annotations
@@ -63,35 +65,20 @@ def fix_co_filename(code: Any, path: str) -> None:
     _imp._fix_co_filename(code, path)
 
 
-def stored_zip_entry(archive: str, name: str) -> Optional[Tuple[int, int]]:
-    """(offset of the data, size) in the file ``archive`` of its stored (uncompressed) entry ``name``
-    (``/``-separated), from the table of contents zipimport has already read (``_zip_directory_cache``:
-    ``(path, compress, data_size, file_size, header_offset, time, date, crc)`` on CPython 3.9-3.13) and
-    the entry's local header; None where any of that is not so. Lets a reader fetch parts of an entry
-    instead of all of it."""
-    if not tested():
-        return None
-    import zipimport
-
-    try:
-        toc = zipimport._zip_directory_cache[archive][name.replace("/", _path_sep())]
-        if len(toc) != 8 or toc[1] != 0 or toc[2] != toc[3]:
-            return None
-        with open(archive, "rb") as f:
-            f.seek(toc[4])
-            header = f.read(30)
-    except (AttributeError, KeyError, TypeError, OSError):
-        return None
-    if len(header) != 30 or header[:4] != b"PK\x03\x04":
-        return None
-    skip = 30 + int.from_bytes(header[26:28], "little") + int.from_bytes(header[28:30], "little")
-    return toc[4] + skip, toc[2]
+_blake2b: Any = None
 
 
-def _path_sep() -> str:
-    import os
-
-    return os.sep
+def blake2b(data: Any, size: int) -> bytes:
+    """BLAKE2b digest of ``data`` (``size`` bytes) from ``_blake2``, the module ``hashlib`` takes it
+    from, imported alone: ``hashlib`` also loads OpenSSL (2-7 ms). Any Python: ``hashlib`` where
+    there is no ``_blake2``."""
+    global _blake2b
+    if _blake2b is None:
+        try:
+            from _blake2 import blake2b as _blake2b
+        except ImportError:
+            from hashlib import blake2b as _blake2b
+    return _blake2b(data, digest_size=size).digest()
 
 
 def zipimporter_subclassable() -> bool:

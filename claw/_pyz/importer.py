@@ -2,18 +2,19 @@
 
 Modules keep their real source locations (``__file__``, ``__path__``, ``get_data`` and ``get_source``
 work as with plain sources, and tracebacks show source lines), but when ``claw/_pyz/cpXY.pack``
-(format: pack.py) was made for the running interpreter their code comes from it, so nothing is
-compiled at start-up; ``__cached__`` then names the module's place in the pack. Without a usable pack
-(a newer Python, ``-O``, ``CLAW_PYZ_SOURCES=1``, a pack that does not check out, a Python without
-the pack's codec) the sources are compiled, once per module (stock zipimport compiles each module
-twice: once to find its file name, once to run it). With ``--check-hash-based-pycs always`` each
-module's recorded source hash is compared with its source in the archive, and the source wins on a
-mismatch. Once installed, the pack's start-up tables are served (tables.py) from the first import of
+(format: pack.py) was made for the running interpreter their code comes from its body, so nothing
+is compiled at start-up; ``__cached__`` then names the module's place in the pack. The body is read
+from the per-user cache (cache.py), or inflated from the archive on a first run (and then written
+there). Without a usable pack (a newer Python, ``-O``, ``CLAW_PYZ_SOURCES=1``, a pack that does not
+check out, no cache file and a Python without ``lzma``) the sources are compiled, once per module
+(stock zipimport compiles each module twice: once to find its file name, once to run it). With
+``--check-hash-based-pycs always`` each module's recorded source hash is compared with its source
+in the archive, and the source wins on a mismatch. Once installed, the pack's start-up tables are served (tables.py) from the first import of
 ``dataclasses`` or the regex compiler on.
 
 The generated ``__main__.py`` calls ``install`` first thing, after running this module and its
 siblings in ``pack.BOOT_MODULES`` from ``cpXY.boot`` (or importing them from source). It does not
-touch imports from anywhere but this archive, and never writes bytecode anywhere.
+touch imports from anywhere but this archive, and writes bytecode nowhere but the cache (cache.py).
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ if TYPE_CHECKING:
     from typing import Any, Optional, Tuple
 
 from claw._pyz import cpython
-from claw._pyz.pack import BOOT_MODULES, FileSpan, PackError, PackReader, boot_path, pack_path
+from claw._pyz.pack import (BOOT_MODULES, STREAM_PATH, FileBody, PackError, PackIndex, PackReader, boot_path,
+                            pack_path, read_body)
 
 
 _CODE = type(compile("", "", "exec"))
@@ -103,15 +105,29 @@ class ClawImporter(zipimport.zipimporter):
 
 def open_pack(loader: zipimport.zipimporter, tag: str) -> Optional[PackReader]:
     """This interpreter's pack in ``loader``'s archive, or None when it has none or it does not
-    check out (then modules are compiled from source)."""
+    check out (then modules are compiled from source). Its body comes from the per-user cache
+    (cache.py) when a file for it is there, else it is inflated from the archive's shared stream and
+    written to the cache for the next run; a cache file that turns out damaged is replaced the same
+    way."""
     magic = cpython.pyc_magic()
     if magic is None:
         return None
-    location = cpython.stored_zip_entry(loader.archive, pack_path(tag))
     try:
-        if location is not None:  # read the header now and each segment when needed, not 800 KiB
-            return PackReader(FileSpan(os.path.abspath(loader.archive), *location), magic)
-        return PackReader(loader.get_data(pack_path(tag).replace("/", os.sep)), magic)
+        index = PackIndex(loader.get_data(pack_path(tag).replace("/", os.sep)), magic)
+    except (OSError, PackError):
+        return None
+    from claw._pyz import cache
+
+    def inflate() -> bytes:
+        body = read_body(loader.get_data(STREAM_PATH.replace("/", os.sep)), index)
+        cache.store(tag, index.digest, body)
+        return body
+
+    fd = cache.open_body(tag, index.digest, index.size)
+    if fd is not None:
+        return PackReader(index, FileBody(fd), recover=inflate)
+    try:
+        return PackReader(index, inflate())
     except (OSError, PackError):
         return None
 

@@ -1,6 +1,7 @@
 """The format of claw.pyz's bytecode files, with their one writer and one reader.
 
-For each Python the build compiled claw with (tag ``cpXY``), the archive holds two entries:
+For each Python the build compiled claw with (tag ``cpXY``), the archive holds two entries, and one
+more that all of them share:
 
 ``claw/_pyz/cpXY.boot`` (deflated by zip)
     The interpreter's magic number (4 bytes), then ``marshal.dumps(((name, is_package, code), ...))``
@@ -8,33 +9,38 @@ For each Python the build compiled claw with (tag ``cpXY``), the archive holds t
     ``__main__.py`` reads this entry itself (it can import nothing from the archive yet): if the
     magic number is the running interpreter's, it runs these modules, else it imports them from source.
 
-``claw/_pyz/cpXY.pack`` (stored: its content is compressed already)
-    The magic number (4 bytes), a header (marshal), then the compressed segments, which run to the
-    end of the entry. Header::
+``claw/_pyz/cpXY.pack`` (deflated by zip; ~5 KiB): the index of that Python's *body*
+    The magic number (4 bytes), then a header (``marshal`` version 2: plain values, no references,
+    readable by any Python)::
 
-        {"format": FORMAT, "codec": "zlib" | "lzma", "size": bytes of all members,
-         "length": bytes of all compressed segments,
-         "segments": ((length, compressed offset, compressed length), ...),
-         "members": {name: (segment, offset, length, source_hash, crc32)}}
+        {"format": FORMAT, "size": bytes of the body, "digest": DIGEST of the whole body,
+         "stream": offset of the body in the shared stream,
+         "segments": ((offset, length, DIGEST of those bytes), ...),
+         "members": {name: (segment, offset in the segment, length, source_hash)}}
 
-    Members are laid out one after another, in the order the build chose (what a run imports first
-    comes first), and that layout is cut, between members, into segments of about ``SEGMENT_SIZE``
-    bytes (a bigger member is a segment of its own; the build also cuts after what ``--version``
-    needs), each compressed on its own as raw deflate (``zlib``) or raw LZMA2 (``lzma``,
-    ``dict_size`` in the header); compressed offsets count from the end of the header. A member is
-    ``"claw/x.py"``, the marshalled code of that module (``source_hash``: the 8-byte hash hash-based
-    pycs record), or a start-up table (see tables.py; hash ``b""``), at ``offset`` in its segment;
-    ``crc32`` is checked before a member is used (marshal is not safe against damaged data).
+    The body is the members one after another, in the order the build chose (what a run imports
+    first comes first), cut between members into segments of about ``SEGMENT_SIZE`` bytes (a bigger
+    member is a segment of its own; the build also cuts after what ``--version`` needs). A member is
+    ``"claw/x.py"``, the marshalled code of that module (``MARSHAL_VERSION``; ``source_hash``: the
+    8-byte hash hash-based pycs record), or a start-up table (see tables.py; hash ``b""``). A segment is checked against
+    its digest before any member in it is used (marshal is not safe against damaged data, and the
+    body may come from the per-user cache, cache.py).
 
-``PackReader`` decompresses a segment when one of its members is asked for (and keeps the last two),
-so a run that imports three modules inflates one or two segments. Segments, rather than one stream, keep that true
-for runs that skip around (``claw version``, the REPL); they cost 2 % of size against one stream.
-Any part that does not check out raises ``PackError``, and the importer then compiles the sources.
+``claw/_pyz/bytecode.xz`` (stored): the bodies of all Pythons, newest first, as one xz stream
+    One LZMA stream with a dictionary as large as all the bodies together: the five Pythons' code
+    shares its names, strings and most of its structure, which only a window that large finds
+    (1.4 MB against 2.4 MB for five separate streams). Reading one Python's body means inflating the
+    stream up to its end (``read_body``): 40-100 ms, which is why the importer keeps the result in
+    a cache file and reads that, not this, on later runs.
+
+``PackReader`` serves members from a body in memory or from a cache file (``FileBody``), reading and
+checking each segment when one of its members is first asked for. Any part that does not check out
+raises ``PackError`` (the importer then recovers from the archive, or compiles the sources).
 
 Code objects can only be marshalled and unmarshalled by the interpreter they belong to: the build
-calls the writers from a child process of each target Python (compile_worker.py), and the reader's
-``get`` returns marshalled bytes (the header itself holds only plain values, readable by any Python).
-It deliberately knows nothing about imports, modules or tables.
+calls ``write_pack`` from a child process of each target Python (compile_worker.py) and ``join_packs``
+itself; the reader's ``get`` returns marshalled bytes. It deliberately knows nothing about imports,
+modules, tables or where cache files live.
 """
 
 from __future__ import annotations
@@ -46,16 +52,23 @@ TYPE_CHECKING = False  # typing is not imported at start-up (it costs ~10 ms)
 if TYPE_CHECKING:
     from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
-FORMAT = 3
-CODECS = ("zlib", "lzma")
-SEGMENT_SIZE = 1 << 17  # 128 KiB of members per segment: -2 % of size against one stream, ~0.5 ms to inflate
-_HEAD = 1 << 15  # bytes read first for the header (it is ~10 KiB)
-_KEEP = 2  # inflated segments kept (members are asked for in layout order, mostly): 256 KiB at most
-BOOT_MODULES = ("claw", "claw._pyz", "claw._pyz.cpython", "claw._pyz.pack", "claw._pyz.importer")
+FORMAT = 4
+SEGMENT_SIZE = 1 << 17  # 128 KiB of members per segment: what is checked (and read) at once
+DIGEST_SIZE = 32  # BLAKE2b-256
+STREAM_PATH = "claw/_pyz/bytecode.xz"
+# Members are marshalled with version 2, which has no back-references: with them (versions 3+), the
+# same string is written differently in each Python's code, and the shared stream is 12 % bigger
+# (1496 against 1310 KiB). Unmarshalling is ~35 % slower (2-3 ms of a -p run, less than inflating
+# the body each run cost before).
+MARSHAL_VERSION = 2
+_PIECE = 1 << 20  # bytes inflated at a time from the shared stream
+_KEEP = 2  # segments kept of a body read from a file (members are asked for in layout order, mostly)
+BOOT_MODULES = ("claw", "claw._pyz", "claw._pyz.cpython", "claw._pyz.pack", "claw._pyz.cache",
+                "claw._pyz.importer")
 
 
 class PackError(Exception):
-    """A pack or boot entry that cannot be used (not for this interpreter, or damaged)."""
+    """A pack, boot entry or body that cannot be used (not for this interpreter, or damaged)."""
 
 
 def boot_path(tag: str) -> str:
@@ -64,12 +77,20 @@ def boot_path(tag: str) -> str:
 
 
 def pack_path(tag: str) -> str:
-    """Path in the archive of the pack of Python ``tag``."""
+    """Path in the archive of the pack index of Python ``tag``."""
     return f"claw/_pyz/{tag}.pack"
 
 
+def digest(data: Any) -> bytes:
+    """The digest segments and bodies are checked with (BLAKE2b-256, without importing hashlib,
+    whose OpenSSL half costs 2-7 ms at start-up)."""
+    from claw._pyz import cpython
+
+    return cpython.blake2b(data, DIGEST_SIZE)
+
+
 # --------------------------------------------------------------------------------------------------
-# writing (run by each target interpreter at build time)
+# writing (write_pack in each target interpreter, join_packs in the build)
 
 
 def write_boot(magic: bytes, modules: Sequence[Tuple[str, bool, Any]]) -> bytes:
@@ -77,66 +98,60 @@ def write_boot(magic: bytes, modules: Sequence[Tuple[str, bool, Any]]) -> bytes:
     return bytes(magic) + marshal.dumps(tuple(modules), 4)
 
 
-def write_pack(magic: bytes, members: Sequence[Tuple[str, bytes, bytes]], codec: str = "zlib",
-               segment_size: int = SEGMENT_SIZE, cut_before: Sequence[str] = ()) -> bytes:
-    """The pack entry for ``members`` ``(name, data, source_hash)``, laid out in the order given,
-    with a new segment at least before each member named in ``cut_before``."""
-    import zlib
-
+def write_pack(magic: bytes, members: Sequence[Tuple[str, bytes, bytes]], segment_size: int = SEGMENT_SIZE,
+               cut_before: Sequence[str] = ()) -> Tuple[bytes, bytes]:
+    """(index entry, body) for ``members`` ``(name, data, source_hash)``, laid out in the order
+    given, with a new segment at least before each member named in ``cut_before``. The index's
+    ``stream`` offset is 0 until ``join_packs`` sets it."""
     if len(magic) != 4:
         raise ValueError("magic number must be 4 bytes")
-    if codec not in CODECS:
-        raise ValueError(f"unknown codec {codec!r}; one of {', '.join(CODECS)}")
-    index: Dict[str, Tuple[int, int, int, bytes, int]] = {}
+    index: Dict[str, Tuple[int, int, int, bytes]] = {}
     cuts: List[List[bytes]] = [[]]
-    offset = size = 0  # offset in the current segment, bytes of all members
+    offset = 0  # in the current segment
     for name, data, source_hash in members:
         if name in index:
             raise ValueError(f"member {name!r} given twice")
         if cuts[-1] and (offset + len(data) > segment_size or name in cut_before):
             cuts.append([])
             offset = 0
-        index[name] = (len(cuts) - 1, offset, len(data), bytes(source_hash), zlib.crc32(data))
+        index[name] = (len(cuts) - 1, offset, len(data), bytes(source_hash))
         cuts[-1].append(bytes(data))
         offset += len(data)
-        size += len(data)
-    raws = [b"".join(parts) for parts in cuts]
-    header: Dict[str, Any] = {"format": FORMAT, "codec": codec, "size": size, "members": index}
-    compress = _compressor(codec, header, max(len(raw) for raw in raws))
-    segments, stream = [], []
-    stream_offset = 0
-    for raw in raws:
-        packed = compress(raw)
-        segments.append((len(raw), stream_offset, len(packed)))
-        stream.append(packed)
-        stream_offset += len(packed)
-    header["segments"] = tuple(segments)
-    header["length"] = stream_offset
-    return bytes(magic) + marshal.dumps(header, 4) + b"".join(stream)
+    segments, start = [], 0
+    for parts in cuts:
+        raw = b"".join(parts)
+        segments.append((start, len(raw), digest(raw)))
+        start += len(raw)
+    body = b"".join(b"".join(parts) for parts in cuts)
+    header = {"format": FORMAT, "size": len(body), "digest": digest(body), "stream": 0,
+              "segments": tuple(segments), "members": index}
+    return bytes(magic) + marshal.dumps(header, 2), body
 
 
-def _compressor(codec: str, header: Dict[str, Any], largest: int) -> Callable[[bytes], bytes]:
-    if codec == "zlib":
-        import zlib
-
-        def deflate(raw: bytes) -> bytes:
-            packer = zlib.compressobj(9, zlib.DEFLATED, -15, 9)
-            return packer.compress(raw) + packer.flush()
-
-        return deflate
+def join_packs(packs: Sequence[Tuple[str, bytes, bytes]]) -> Dict[str, bytes]:
+    """The archive entries for the ``(tag, index entry, body)`` of each Python: each index with its
+    body's place in the shared stream, and the stream (``STREAM_PATH``), bodies newest Python first."""
     import lzma
 
-    header["dict_size"] = _dict_size(largest)
-    filters = [{"id": lzma.FILTER_LZMA2, "preset": 9 | lzma.PRESET_EXTREME, "dict_size": header["dict_size"]}]
-    return lambda raw: lzma.compress(raw, format=lzma.FORMAT_RAW, filters=filters)
-
-
-def _dict_size(size: int) -> int:
-    # The smallest power of two holding the largest segment: the decoder allocates this much.
-    n = 1 << 16
-    while n < size:
-        n <<= 1
-    return n
+    order = sorted(packs, key=lambda p: int(p[0][2:]) if p[0][2:].isdigit() else 0, reverse=True)
+    entries: Dict[str, bytes] = {}
+    offset = 0
+    for tag, index, body in order:
+        magic, header = index[:4], _load_header(index, None)
+        if header["size"] != len(body) or header["digest"] != digest(body):
+            raise ValueError(f"the body given for {tag} is not the one its index describes")
+        header["stream"] = offset
+        entries[pack_path(tag)] = magic + marshal.dumps(header, 2)
+        offset += len(body)
+    dict_size = 1 << 20
+    while dict_size < offset:
+        dict_size <<= 1
+    # lc=4, lp=0, pb=0: bytecode is not aligned to 2 or 4 bytes within a body (-0.5 %).
+    filters = [{"id": lzma.FILTER_LZMA2, "preset": 9 | lzma.PRESET_EXTREME, "dict_size": dict_size,
+                "lc": 4, "lp": 0, "pb": 0}]
+    data = b"".join(body for _, _, body in order)
+    entries[STREAM_PATH] = lzma.compress(data, format=lzma.FORMAT_XZ, check=lzma.CHECK_NONE, filters=filters)
+    return entries
 
 
 # --------------------------------------------------------------------------------------------------
@@ -156,68 +171,91 @@ def read_boot(data: bytes, magic: bytes) -> tuple:
     return modules
 
 
-class FileSpan:
-    """Part of a file (a stored zip entry), read piece by piece when needed instead of all at once."""
+def _load_header(data: bytes, magic: Optional[bytes]) -> Dict[str, Any]:
+    if len(data) < 5 or (magic is not None and bytes(data[:4]) != magic):
+        raise PackError("pack made for another Python")
+    try:
+        header = marshal.loads(memoryview(data)[4:])
+    except (EOFError, ValueError, TypeError) as exc:
+        raise PackError(f"pack index damaged: {exc}") from None
+    if (type(header) is not dict or header.get("format") != FORMAT or type(header.get("members")) is not dict
+            or type(header.get("segments")) is not tuple or type(header.get("size")) is not int
+            or type(header.get("stream")) is not int or type(header.get("digest")) is not bytes):
+        raise PackError("not a claw bytecode pack index of format %d" % FORMAT)
+    return header
 
-    def __init__(self, path: str, offset: int, size: int) -> None:
-        self.path, self.offset, self.size = path, offset, size
 
-    def __len__(self) -> int:
-        return self.size
+def read_body(stream: Any, index: PackIndex) -> bytes:
+    """Inflate the shared stream ``stream`` (the bytes of ``STREAM_PATH``) up to the end of the body
+    ``index`` describes, and return that body, checked against its digest."""
+    try:
+        import lzma
+    except ImportError:  # a Python built without _lzma
+        raise PackError("this Python has no lzma module") from None
+    end = index.stream + index.size
+    parts, done, data = [], 0, stream
+    decompressor = lzma.LZMADecompressor(lzma.FORMAT_XZ)
+    try:
+        while done < end:  # in pieces, keeping only this body: 3.9's is the last of ~15 MB
+            piece = decompressor.decompress(data, max_length=min(_PIECE, end - done))
+            data = b""
+            if not piece:
+                break
+            if done + len(piece) > index.stream:
+                parts.append(piece[max(0, index.stream - done):])
+            done += len(piece)
+    except (lzma.LZMAError, EOFError, ValueError, TypeError, MemoryError) as exc:
+        raise PackError(f"bytecode stream damaged: {exc}") from None
+    body = b"".join(parts)
+    if len(body) != index.size or digest(body) != index.digest:
+        raise PackError("bytecode stream damaged: the body does not match its digest")
+    return body
+
+
+class PackIndex:
+    """One Python's pack index (the ``cpXY.pack`` entry), checked at construction (``PackError``).
+    ``magic`` None reads the index of any Python (for tools and tests)."""
+
+    def __init__(self, data: bytes, magic: Optional[bytes] = None) -> None:
+        header = _load_header(data, magic)
+        self.magic = bytes(data[:4])
+        self.size: int = header["size"]
+        self.digest: bytes = header["digest"]
+        self.stream: int = header["stream"]
+        self.segments: Tuple[Tuple[int, int, bytes], ...] = header["segments"]
+        self.members: Dict[str, Tuple[int, int, int, bytes]] = header["members"]
+
+
+class FileBody:
+    """A body in an open file (a cache file), read segment by segment with ``os.pread``."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
 
     def read(self, offset: int, length: int) -> bytes:
-        with open(self.path, "rb") as f:
-            f.seek(self.offset + offset)
-            return f.read(max(0, min(length, self.size - offset)))
+        import os
 
-
-class _BytesSpan:
-    def __init__(self, data: bytes) -> None:
-        self.view = memoryview(data)
-
-    def read(self, offset: int, length: int) -> Any:
-        return self.view[offset:offset + length]
+        return os.pread(self.fd, length, offset)
 
 
 class PackReader:
-    """One pack, checked at construction (raises ``PackError``), decompressed as members are asked for.
+    """Members of one Python's body, each segment checked against the index the first time one of
+    its members is asked for. Safe to use from several threads.
 
-    ``magic`` None reads a pack of any Python (for tools and tests: ``get`` returns bytes anyway).
-    Safe to use from several threads. It keeps the last ``_KEEP`` inflated segments, not all: a run
-    would otherwise hold ~2 MB it no longer needs."""
+    ``body``: the body's bytes, or a ``FileBody``. ``recover``, if given, is called (once) when a
+    segment of ``body`` does not check out, and returns a body to use instead (the importer inflates
+    it from the archive again and rewrites the cache file); without it the damage raises
+    ``PackError``."""
 
-    def __init__(self, data: Any, magic: Optional[bytes] = None) -> None:
-        """``data``: the pack's bytes, or a ``FileSpan`` to read its parts from when needed."""
-        read = data.read if isinstance(data, FileSpan) else _BytesSpan(data).read
-        size = len(data)
-        head = read(0, min(size, _HEAD))
-        if size < 5 or (magic is not None and bytes(head[:4]) != magic):
-            raise PackError("pack made for another Python")
-        header = None
-        while header is None:
-            try:
-                header = marshal.loads(memoryview(head)[4:])
-            except EOFError:  # a header longer than what was read
-                if len(head) >= size:
-                    raise PackError("pack header damaged: cut short") from None
-                head = read(0, min(size, 2 * len(head)))
-            except (ValueError, TypeError) as exc:
-                raise PackError(f"pack header damaged: {exc}") from None
-        if (type(header) is not dict or header.get("format") != FORMAT or header.get("codec") not in CODECS
-                or type(header.get("members")) is not dict or type(header.get("segments")) is not tuple
-                or type(header.get("length")) is not int or type(header.get("size")) is not int
-                or not 0 <= header["length"] <= size - 5):
-            raise PackError("not a claw bytecode pack of format %d" % FORMAT)
-        self.stream_offset = size - header["length"]  # where the compressed segments start
-        self.magic = bytes(head[:4])
-        self.codec: str = header["codec"]
-        self.size: int = header["size"]
-        self.members: Dict[str, Tuple[int, int, int, bytes, int]] = header["members"]
-        self.segments: Tuple[Tuple[int, int, int], ...] = header["segments"]
-        self._length = header["length"]
-        self._read = read
-        self._decompress = _decompressor(self.codec, header)
-        self._inflated: Dict[int, bytes] = {}  # segment number -> its members' bytes, least recent first
+    def __init__(self, index: PackIndex, body: Any, recover: Optional[Callable[[], Any]] = None) -> None:
+        self.index = index
+        self.members = index.members
+        self.magic = index.magic
+        self.size = index.size
+        self.segments = index.segments
+        self._body = body
+        self._recover = recover
+        self._checked: Dict[int, Any] = {}  # segment -> its bytes (memoryview into a body in memory)
         self._lock = _thread.allocate_lock()  # modules may be imported from several threads at once
 
     def __contains__(self, name: str) -> bool:
@@ -227,66 +265,53 @@ class PackReader:
         entry = self.members.get(name)
         return None if entry is None else entry[3]
 
+    @property
+    def from_file(self) -> bool:
+        """Whether members are read from a file (else from a body in memory)."""
+        return isinstance(self._body, FileBody)
+
     def get(self, name: str) -> Optional[bytes]:
         """The bytes of member ``name`` (None if there is no such member)."""
         entry = self.members.get(name)
         if entry is None:
             return None
         try:  # the index is checked here, entry by entry, not all of it at every start
-            i, offset, length, _, crc = entry
-            if not 0 <= i < len(self.segments) or offset < 0 or length < 0:
+            i, offset, length, _ = entry
+            start, size, _ = self.segments[i]
+            if i < 0 or offset < 0 or length < 0 or offset + length > size or start < 0:
                 raise ValueError
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, IndexError):
             raise PackError("pack index damaged") from None
         with self._lock:
-            raw = self._inflated.pop(i, None)
+            raw = self._checked.pop(i, None)
             if raw is None:
-                raw = self._inflate(i)
-                while len(self._inflated) >= _KEEP:  # drop the least recently used
-                    del self._inflated[next(iter(self._inflated))]
-            self._inflated[i] = raw
-        data = raw[offset:offset + length]
-        if len(data) != length or _crc32(data) != crc:
-            raise PackError(f"pack member {name} damaged")
-        return data
+                raw = self._segment(i)
+                if isinstance(self._body, FileBody):  # a body in memory is kept anyway
+                    while len(self._checked) >= _KEEP:
+                        del self._checked[next(iter(self._checked))]
+            self._checked[i] = raw
+        return bytes(raw[offset:offset + length])
 
-    def _inflate(self, i: int) -> bytes:
+    def _segment(self, i: int) -> Any:
+        start, size, expected = self.segments[i]
         try:
-            length, stream_offset, stream_length = self.segments[i]
-            if stream_offset < 0 or stream_length < 0 or stream_offset + stream_length > self._length:
-                raise ValueError("outside the pack")
-            packed = self._read(self.stream_offset + stream_offset, stream_length)
-            if len(packed) != stream_length:
-                raise ValueError("pack cut short")
-            raw = self._decompress(packed, length)
-        except Exception as exc:  # zlib.error, lzma.LZMAError, OSError, a damaged segment entry
-            raise PackError(f"pack segment damaged: {exc}") from None
-        if len(raw) != length:
-            raise PackError("pack segment damaged: wrong length")
-        return raw
+            if isinstance(self._body, FileBody):
+                raw = self._body.read(start, size)
+            else:
+                raw = memoryview(self._body)[start:start + size]
+            ok = len(raw) == size and digest(raw) == expected
+        except OSError:
+            ok = False
+        if ok:
+            return raw
+        if self._recover is None:
+            raise PackError(f"pack segment {i} damaged")
+        recover, self._recover = self._recover, None
+        self._body = recover()
+        self._checked.clear()
+        return self._segment(i)
 
     def items(self) -> List[Tuple[str, bytes]]:
-        """Every member, in layout order (decompresses everything)."""
+        """Every member, in layout order."""
         order = sorted(self.members, key=lambda name: self.members[name][:2])
         return [(name, self.get(name) or b"") for name in order]
-
-
-def _crc32(data: bytes) -> int:
-    import zlib
-
-    return zlib.crc32(data)
-
-
-def _decompressor(codec: str, header: Dict[str, Any]) -> Callable[[Any, int], bytes]:
-    if codec == "zlib":
-        import zlib
-
-        return lambda data, size: zlib.decompress(data, -15, max(size, 1))
-    try:
-        import lzma
-    except ImportError:  # a Python built without _lzma
-        raise PackError("this Python has no lzma module") from None
-    if type(header.get("dict_size")) is not int:
-        raise PackError("pack header damaged: no dict_size")
-    filters = [{"id": lzma.FILTER_LZMA2, "dict_size": header["dict_size"]}]
-    return lambda data, size: lzma.LZMADecompressor(lzma.FORMAT_RAW, None, filters).decompress(data)

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from typing import Any, Callable, Dict, Optional, Set, Tuple
 
 from claw._pyz import cpython
+from claw._pyz.pack import MARSHAL_VERSION
 
 DATACLASS_CODE = "<dataclass methods>"
 REGEX_PROGRAMS = "<regex programs>"
@@ -78,7 +79,7 @@ class Recorder:
         patterns = set(self.patterns)
         patterns.update((key[1], int(key[2])) for key in list(getattr(re, "_cache", {}))
                         if type(key[1]) in (str, bytes))
-        code = {text: marshal.dumps(compile(text, "<string>", "exec", dont_inherit=True))
+        code = {text: marshal.dumps(compile(text, "<string>", "exec", dont_inherit=True), MARSHAL_VERSION)
                 for text in sorted(self.sources)}
         programs = {}
         for pattern, flags in sorted(patterns, key=lambda k: (type(k[0]) is bytes, k[0], k[1])):
@@ -90,7 +91,8 @@ class Recorder:
             if cpython.sre_compile(pattern, arguments) != self._compile_pattern(pattern, flags):
                 raise RuntimeError("the regex table does not reproduce re's own result for %r" % (pattern,))
             programs[(pattern, flags)] = arguments
-        return {DATACLASS_CODE: marshal.dumps(code), REGEX_PROGRAMS: marshal.dumps((cpython.sre_magic(), programs))}
+        return {DATACLASS_CODE: marshal.dumps(code, MARSHAL_VERSION),
+                REGEX_PROGRAMS: marshal.dumps((cpython.sre_magic(), programs), MARSHAL_VERSION)}
 
 
 # --------------------------------------------------------------------------------------------------

@@ -111,7 +111,23 @@ def check_install(ctx: DoctorContext) -> CheckResult:
         summary = f"claw {__version__} from the source tree {path}"
     elif kind == "installed":
         summary = f"claw {__version__} installed in {path}"
-    return CheckResult("install", OK, summary, (f"running from: {kind}",))
+    details = [f"running from: {kind}"]
+    if kind == "pyz":
+        details.append("bytecode cache: " + bytecode_cache_state())
+    return CheckResult("install", OK, summary, tuple(details))
+
+
+def bytecode_cache_state() -> str:
+    """Where claw.pyz's per-user bytecode cache is (claw/_pyz/cache.py) and whether this run used it."""
+    from claw._pyz import cache
+    from claw._pyz.importer import ClawImporter
+
+    reader = ClawImporter._pack
+    if reader is None:
+        used = "not used by this run (its sources are compiled: no bytecode for this Python, or turned off)"
+    else:
+        used = "used by this run" if reader.from_file else "not used by this run (inflated in memory)"
+    return f"{cache.describe('cp%d%d' % sys.version_info[:2])}; {used}"
 
 
 def check_dependencies(ctx: DoctorContext) -> CheckResult:

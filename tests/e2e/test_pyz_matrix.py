@@ -118,36 +118,72 @@ def _copy_with(archive, tmp_path, replace):
     return out
 
 
-@pytest.mark.parametrize("damage", ["pack-header", "pack-stream", "boot-magic", "boot-body"])
+@pytest.mark.parametrize("damage", ["pack-index", "pack-stream", "boot-magic", "boot-body"])
 @pytest.mark.parametrize("version", SUPPORTED)
 def test_a_pack_that_does_not_check_out_falls_back_to_sources(claw_pyz, version, damage, tmp_path):
     # The importer declines a pack (and __main__.py a boot entry) that does not check out, and claw
-    # runs from its sources instead: same output, modules compiled from source.
+    # runs from its sources instead: same output, modules compiled from source. (An empty bytecode
+    # cache: else a cache file made from the good archive would serve the same body.)
     tag = "cp" + version.replace(".", "")
     with zipfile.ZipFile(claw_pyz) as zf:
-        boot, data = zf.read(pack.boot_path(tag)), zf.read(pack.pack_path(tag))
-    if damage == "pack-header":
-        replace = {pack.pack_path(tag): data[:4] + b"\xff" * 64 + data[68:]}
-    elif damage == "pack-stream":  # header fine: the damage shows when a member is decompressed
-        cut = pack.PackReader(data).stream_offset + 2000
-        replace = {pack.pack_path(tag): data[:cut] + bytes(len(data) - cut)}
+        boot, index, stream = zf.read(pack.boot_path(tag)), zf.read(pack.pack_path(tag)), zf.read(pack.STREAM_PATH)
+    if damage == "pack-index":
+        replace = {pack.pack_path(tag): index[:4] + b"\xff" * 64 + index[68:]}
+    elif damage == "pack-stream":  # index fine: the damage shows when the stream is inflated
+        replace = {pack.STREAM_PATH: stream[:2000] + bytes(len(stream) - 2000)}
     elif damage == "boot-magic":
         replace = {pack.boot_path(tag): b"\0\0\r\n" + boot[4:]}
     else:
         replace = {pack.boot_path(tag): boot[:4] + b"\xff" * 32}
     damaged = _copy_with(claw_pyz, tmp_path, replace)
+    env = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
     expected = run_claw(python_for(version), "version").stdout
-    proc = run_claw(python_for(version), "version", pyz=damaged)
+    proc = run_claw(python_for(version), "version", pyz=damaged, env=env)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == expected
-    report = probe_modules(python_for(version), "version", pyz=damaged)
+    report = probe_modules(python_for(version), "version", pyz=damaged, env=env)
     assert report["exit"] == 0
-    if damage == "pack-stream":  # members before the damage still come from the pack
-        assert report["modules"]["claw._vendor.h11"]["cached"] is None
-    else:
-        assert all(info["cached"] is None or "/cp" not in info["cached"] or ".boot/" in info["cached"]
-                   for info in report["modules"].values()), report["modules"]
-        assert report["modules"]["claw.cli.main"]["cached"] is None
+    assert all(info["cached"] is None or "/cp" not in info["cached"] or ".boot/" in info["cached"]
+               for info in report["modules"].values()), report["modules"]
+    assert report["modules"]["claw.cli.main"]["cached"] is None
+    assert not list((tmp_path / "cache").glob("claw/bytecode/*.bin"))  # nothing cached from a damaged stream
+
+
+_CACHE_STATE = """
+from claw._pyz.importer import ClawImporter
+print("from_file" if ClawImporter._pack.from_file else "in_memory")
+"""
+
+
+@pytest.mark.parametrize("version", SUPPORTED)
+def test_bytecode_is_cached_on_the_first_run_and_read_from_the_cache_after(claw_pyz, version, tmp_path):
+    # First run: the body is inflated from the archive and written to the per-user cache (0700 dir,
+    # 0600 file); later runs read it. A damaged cache file is replaced; with the cache turned off
+    # or unwritable, the body is inflated in memory on every run. The output is the same throughout.
+    python = python_for(version)
+    cache_home = tmp_path / "cache"
+    env = {"XDG_CACHE_HOME": str(cache_home), "CLAW_NO_BYTECODE_CACHE": None}
+    expected = run_claw(python, "version").stdout
+    assert run_after_start(python, _CACHE_STATE, env=env).stdout == "in_memory\n"
+    (cached,) = (cache_home / "claw" / "bytecode").glob(f"cp{version.replace('.', '')}-*.bin")
+    assert oct(cached.stat().st_mode & 0o777) == "0o600"
+    assert oct(cached.parent.stat().st_mode & 0o777) == "0o700"
+    assert run_after_start(python, _CACHE_STATE, env=env).stdout == "from_file\n"
+    good = cached.read_bytes()
+    cached.write_bytes(bytes(len(good)))
+    proc = run_claw(python, "version", env=env)
+    assert proc.returncode == 0 and proc.stdout == expected, proc.stderr
+    assert cached.read_bytes() == good
+    report = probe_modules(python, "version", env=env)
+    assert report["modules"]["claw.cli.main"]["cached"].endswith(".pyc")
+    doctor = run_claw(python, "doctor", "--offline", env=env).stdout
+    assert f"bytecode cache: {cached.parent} (1 file(s) for cp{version.replace('.', '')}); used by this run" \
+        in doctor, doctor
+    off = run_after_start(python, _CACHE_STATE, env={**env, "CLAW_NO_BYTECODE_CACHE": "1"})
+    assert off.stdout == "in_memory\n"
+    (tmp_path / "file").write_text("in the way")
+    unwritable = run_after_start(python, _CACHE_STATE, env={"XDG_CACHE_HOME": str(tmp_path / "file")})
+    assert unwritable.stdout == "in_memory\n" and unwritable.stderr == ""
 
 
 @pytest.mark.parametrize("version", SUPPORTED)
