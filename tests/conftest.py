@@ -15,6 +15,21 @@ import pytest
 _SECURITY = Path(__file__).resolve().parent / "security"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _private_bytecode_cache(tmp_path_factory):
+    """The .pyz's per-user bytecode cache of every claw the suite starts lives in a directory of this
+    run, not in the real ``~/.cache`` (tests of the cache itself point it elsewhere again)."""
+    import os
+
+    saved = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("xdg-cache"))
+    yield
+    if saved is None:
+        os.environ.pop("XDG_CACHE_HOME", None)
+    else:
+        os.environ["XDG_CACHE_HOME"] = saved
+
+
 @pytest.fixture(autouse=True)
 def _project_folders_trusted(request, monkeypatch):
     path = Path(str(request.node.fspath)).resolve()
