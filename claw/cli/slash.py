@@ -241,11 +241,16 @@ def _memory(repl: Any, rest: str) -> None:
          "/init creates CLAW.md")
 
 
-@command("init", "create .claw/settings.json and a CLAW.md skeleton here")
+@command("init", "create .claw/settings.json and a CLAW.md skeleton here (/init CLAUDE.md: Claude Code's file)")
 def _init(repl: Any, rest: str) -> None:
+    from claw.cli.init_cmd import MEMORY_FILE_CHOICES
     from claw.cli.init_cmd import run as init_run
 
-    init_run(["--cwd", repl.run.info.cwd])
+    choice = rest.strip() or "CLAW.md"
+    if choice not in MEMORY_FILE_CHOICES:
+        _say(f"usage: /init [{' | '.join(MEMORY_FILE_CHOICES)}]")
+        return
+    init_run(["--cwd", repl.run.info.cwd, "--memory-file", choice])
 
 
 @command("diff", "the uncommitted changes of the working tree (git diff HEAD)")
