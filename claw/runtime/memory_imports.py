@@ -34,6 +34,7 @@ MAX_IMPORTS = 100
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 _SPAN = re.compile(r"(?<!`)(`+)(?!`)(.+?)(?<!`)\1(?!`)", re.S)
 _IMPORT = re.compile(r"(?:^|(?<=\s))@((?:[^\s\\]|\\ )+)")
+_PARAGRAPHS = re.compile(r"(\n[ \t]*\n)")
 _TRAILING = ".,;:!?)]}\"'"
 
 
@@ -52,9 +53,9 @@ def _outside_code(text: str) -> str:
     fence: Optional[str] = None
     chunk: List[str] = []
 
-    def flush() -> None:
+    def flush() -> None:  # a code span never reaches past a blank line (the end of a paragraph)
         if chunk:
-            out.append(_SPAN.sub(_blank, "".join(chunk)))
+            out.extend(_SPAN.sub(_blank, part) for part in _PARAGRAPHS.split("".join(chunk)))
             chunk.clear()
 
     for line in text.splitlines(keepends=True):

@@ -118,6 +118,8 @@ def test_code_spans_fences_and_missing_files_are_left_as_text(project, env):
     sp = build(project, env)
     assert "SHOULD NOT LOAD" not in sp.text
     assert "Missing: @nowhere.md" in sp.text and sp.warnings == ()
+    # a stray backtick in one paragraph does not hide the next paragraph's import
+    assert import_paths("a ` stray\n\n@x.md and `@y.md`\n\nanother ` stray") == ["x.md"]
     # trailing punctuation is not part of the path; "(@y.md)" has no whitespace before "@"; "\ " is a space
     assert import_paths("a @x.md, (@y.md) and @z\\ z.md") == ["x.md", "z z.md"]
 
