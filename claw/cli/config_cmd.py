@@ -206,7 +206,7 @@ def _redactor_for(env, loaded):
 
 
 def _scope_names(sources) -> str:
-    return ", ".join(dict.fromkeys(s.scope for s in sources))
+    return ", ".join(dict.fromkeys(s.label for s in sources))
 
 
 # -- actions ---------------------------------------------------------------------------------------
@@ -225,9 +225,9 @@ def _list(args, env, out: Output) -> int:
         out.line("# no settings files found; 'claw config path' lists where claw looks")
         return 0
     out.line("# sources, lowest precedence first (later wins):")
-    width = max(len(s.scope) for s in loaded.sources)
+    width = max(len(s.label) for s in loaded.sources)
     for source in loaded.sources:
-        out.line(f"#   {source.scope.ljust(width)}  {source.name}")
+        out.line(f"#   {source.label.ljust(width)}  {source.name}")
     for path, value, sources in loaded.leaves():
         out.line(f"{format_key_path(path)} = {_json(redact(path, value, args.redactor))}  # {_scope_names(sources)}")
     return 0

@@ -1,10 +1,12 @@
 """``claw init``: set a project up for claw, idempotently.
 
 Creates ``.claw/settings.json`` (an empty permissions block to fill in), a ``CLAW.md`` skeleton for
-project instructions, and ``.gitignore`` entries for what must not be committed
+project instructions (``--memory-file CLAUDE.md`` writes Claude Code's file instead, which claw reads as
+well), and ``.gitignore`` entries for what must not be committed
 (``.claw/settings.local.json``, ``.claw/sessions/``). Nothing existing is ever overwritten: a file is
 created only where nothing stands (not even a dangling symlink), a project that already has
-``.claw/settings.toml`` or an instruction file (``CLAW.md``, ``CLAUDE.md``, ``AGENTS.md``) keeps it, and
+``.claw/settings.toml`` or an instruction file (``CLAW.md``, ``CLAUDE.md``, ``.claude/CLAUDE.md``,
+``AGENTS.md``) keeps it, and
 ``.gitignore`` is only appended to, byte for byte. Running it twice changes nothing and says so.
 No network, no credentials.
 """
@@ -33,7 +35,8 @@ CLAW_MD = """\
 
 SETTINGS = {"permissions": {"allow": [], "deny": [], "ask": []}}
 GITIGNORE_LINES = (".claw/settings.local.json", ".claw/sessions/")
-INSTRUCTION_FILES = ("CLAW.md", "CLAUDE.md", "AGENTS.md")
+INSTRUCTION_FILES = ("CLAW.md", "CLAUDE.md", ".claude/CLAUDE.md", "AGENTS.md")
+MEMORY_FILE_CHOICES = ("CLAW.md", "CLAUDE.md")  # what --memory-file may create (CLAW.md by default)
 
 
 def _exists(path: Path) -> bool:
@@ -86,8 +89,9 @@ def _append_gitignore(path: Path) -> List[str]:
     return missing
 
 
-def init_project(root: Path) -> List[str]:
-    """Set ``root`` up; returns one line per action taken (empty when everything was already there)."""
+def init_project(root: Path, memory_file: str = "CLAW.md") -> List[str]:
+    """Set ``root`` up; returns one line per action taken (empty when everything was already there).
+    ``memory_file``: which instruction file to create when the project has none (``MEMORY_FILE_CHOICES``)."""
     done = []
     claw_dir = root / ".claw"
     if _exists(claw_dir / "settings.toml"):
@@ -95,8 +99,9 @@ def init_project(root: Path) -> List[str]:
     elif _write_new(claw_dir / "settings.json", json.dumps(SETTINGS, indent=2) + "\n"):
         done.append("created .claw/settings.json (permission rules: allow, deny, ask)")
     if not any(_exists(root / name) for name in INSTRUCTION_FILES):
-        if _write_new(root / "CLAW.md", CLAW_MD):
-            done.append("created CLAW.md (project instructions for the model: fill it in)")
+        text = CLAW_MD if memory_file == "CLAW.md" else CLAW_MD.replace("for claw", "for claw and Claude Code")
+        if _write_new(root / memory_file, text):
+            done.append(f"created {memory_file} (project instructions for the model: fill it in)")
     missing = _append_gitignore(root / ".gitignore")
     if missing:
         done.append(f"added {', '.join(missing)} to .gitignore")
@@ -108,13 +113,16 @@ def run(argv: List[str]) -> int:
                                      ".claw/settings.json, a CLAW.md skeleton and .gitignore entries. "
                                      "Existing files are never overwritten.")
     parser.add_argument("--cwd", default=None, help="the project directory (default: the current one)")
+    parser.add_argument("--memory-file", choices=MEMORY_FILE_CHOICES, default="CLAW.md",
+                        help="the instruction file to create when there is none (default: CLAW.md; "
+                        "CLAUDE.md is read by claw and Claude Code alike)")
     args = parser.parse_args(argv)
     root = Path(args.cwd or os.getcwd())
     if not root.is_dir():
         sys.stderr.write(f"claw init: {root} is not a directory\n")
         return 2
     try:
-        actions = init_project(root)
+        actions = init_project(root, args.memory_file)
     except OSError as exc:
         sys.stderr.write(f"claw init: {exc.strerror or exc}: {exc.filename or root}\n"
                          "hint: check that the project directory is writable\n")

@@ -289,8 +289,10 @@ class Repl:
                     continue
                 if text.startswith("/") and not text.startswith("//"):
                     self.slash(text)
+                elif text.startswith("#") and not text.startswith("##"):
+                    self.memory_note(text)
                 else:
-                    self.turn(text[1:] if text.startswith("//") else text)
+                    self.turn(text[1:] if text.startswith(("//", "##")) else text)
             except KeyboardInterrupt:
                 pending = None
                 interrupts += 1
@@ -332,6 +334,17 @@ class Repl:
             pass
         except Exception as exc:  # a bug in one command must not end the REPL
             self.writer.notice(f"claw: {text.split()[0]} failed: {type(exc).__name__}: {exc}")
+
+    def memory_note(self, text: str) -> None:
+        """``#text``: append it to the memory file the user picks, then rebuild the system prompt."""
+        from claw.cli.memory_note import add_note, is_memory_note
+
+        if not is_memory_note(text):  # several lines (a Markdown heading first), or "#" alone
+            self.turn(text)
+            return
+        run = self.run
+        if add_note(text, str(run.info.cwd), run.env, input, lambda line: sys.stderr.write(line + "\n")):
+            run.set_system_prompt(run.options.system_prompt, run.options.append_system_prompt)
 
     def turn(self, text: str) -> None:
         assert self.writer is not None

@@ -228,20 +228,29 @@ def _hooks(repl: Any, rest: str) -> None:
                 _say(f"{event} [{m.matcher or '*'}] {h.command}")
 
 
-@command("memory", "the instruction files loaded into the system prompt")
+@command("memory", "the memory files (CLAW.md, CLAUDE.md, their @imports) loaded into the system prompt")
 def _memory(repl: Any, rest: str) -> None:
-    from claw.runtime.system_prompt import find_instruction_files
+    from claw.runtime.system_prompt import build_system_prompt
 
-    files = find_instruction_files(repl.run.info.cwd, env=repl.run.env)
-    _say("\n".join(f"{kind}: {path}" for kind, path in files) if files else
-         "no instruction files (CLAUDE.md, CLAW.md, AGENTS.md, CLAUDE.local.md); /init creates CLAW.md")
+    prompt = build_system_prompt(cwd=repl.run.info.cwd, env=repl.run.env, include_git=False)
+    lines = [f"{s.kind}: {s.path}" + (f" ({s.note})" if s.note else "")
+             for s in prompt.sources + prompt.skipped if s.path is not None]
+    lines += [f"warning: {w}" for w in prompt.warnings]
+    _say("\n".join(lines) if lines else
+         "no memory files (CLAUDE.md, .claude/CLAUDE.md, CLAW.md, AGENTS.md, CLAUDE.local.md, ~/.claude/CLAUDE.md); "
+         "/init creates CLAW.md")
 
 
-@command("init", "create .claw/settings.json and a CLAW.md skeleton here")
+@command("init", "create .claw/settings.json and a CLAW.md skeleton here (/init CLAUDE.md: Claude Code's file)")
 def _init(repl: Any, rest: str) -> None:
+    from claw.cli.init_cmd import MEMORY_FILE_CHOICES
     from claw.cli.init_cmd import run as init_run
 
-    init_run(["--cwd", repl.run.info.cwd])
+    choice = rest.strip() or "CLAW.md"
+    if choice not in MEMORY_FILE_CHOICES:
+        _say(f"usage: /init [{' | '.join(MEMORY_FILE_CHOICES)}]")
+        return
+    init_run(["--cwd", repl.run.info.cwd, "--memory-file", choice])
 
 
 @command("diff", "the uncommitted changes of the working tree (git diff HEAD)")

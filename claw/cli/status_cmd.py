@@ -308,7 +308,7 @@ class StatusReport:
             },
             "requests": self._requests_json(),
             "settings": {
-                "files": [{"scope": s.scope, "path": s.name} for s in self.sources],
+                "files": [{"scope": s.scope, "path": s.name, "family": s.family} for s in self.sources],
                 "keys": {
                     key: {"scope": found[-1].scope, "file": found[-1].name,
                           "contributors": [{"scope": s.scope, "file": s.name} for s in found]}
@@ -479,8 +479,8 @@ def render_text(report: StatusReport) -> str:
         lines.append(f"                    to trust it: {HOW_TO_TRUST}")
     if report.sources:
         lines.append("  settings files (lowest precedence first; later wins):")
-        width = max(len(s.scope) for s in report.sources)
-        lines.extend(f"    {s.scope.ljust(width)}  {s.name}" for s in report.sources)
+        width = max(len(s.label) for s in report.sources)
+        lines.extend(f"    {s.label.ljust(width)}  {s.name}" for s in report.sources)
     else:
         lines.append("  settings files:   none (claw config path lists where claw looks)")
     keyed = [(k, found) for k, found in report.key_origins.items() if found]
@@ -489,11 +489,11 @@ def render_text(report: StatusReport) -> str:
         width = max(len(k) for k, _ in keyed)
         for key, found in keyed:
             winner = found[-1]
-            others = [s.scope for s in found[:-1]]
+            others = [s.label for s in found[:-1]]
             merged = f" (merged with {', '.join(others)})" if others else ""
             if key == "model" and not report.model.source.startswith("settings"):
                 merged += f" (not in effect: {report.model.source.split(',')[0]} wins)"
-            lines.append(f"    {key.ljust(width)}  {winner.scope}: {winner.name}{merged}")
+            lines.append(f"    {key.ljust(width)}  {winner.label}: {winner.name}{merged}")
     if report.mcp_servers:
         lines.append(f"  MCP servers ({len(report.mcp_servers)}, not connected by this command):")
         width = max(len(e.name) for e in report.mcp_servers)

@@ -5,8 +5,12 @@
 (``claw doctor``) it never raises for a settings problem and returns every problem, building the
 settings from whatever was usable. ``invalid`` entries and warnings are returned, never raised.
 
+Claude Code's settings files (``.claude/settings.json``, ``.claude/settings.local.json``,
+``~/.claude/settings.json``) are layers of their scope just below claw's own file (``claw.config.sources``),
+read in Claude Code's dialect (``claw.config.claude_dialect``); everything below applies to them alike.
+
 Folder trust: in a folder that is not trusted (``claw.config.trust``) the project files
-(``project-root``, ``project``, ``local``) lose the keys ``claw.config.trust_gate`` lists, and one
+(``project-root``, ``project``, ``local``, ``.claude/`` ones included) lose the keys ``claw.config.trust_gate`` lists, and one
 warning names them; ``trust``, ``ignored`` and ``project_mcp`` on the result tell the MCP loader,
 ``claw status`` and ``claw doctor``. ``setting_sources`` (``--setting-sources``) restricts the files to
 the named sources; naming ``project`` or ``local`` trusts the folder for the load.
@@ -30,8 +34,8 @@ from claw.config.models import Settings
 from claw.config.parsing import read_source
 from claw.config.problems import ERROR, INVALID, WARNING, Problem
 from claw.config.schema import clean_settings
-from claw.config.sources import (SCOPE_FLAG, SCOPE_LOCAL, SCOPE_PROJECT, SCOPE_PROJECT_ROOT, SCOPE_USER,
-                                 SettingsSource, candidate_sources)
+from claw.config.sources import (FAMILY_CLAUDE, SCOPE_FLAG, SCOPE_LOCAL, SCOPE_PROJECT, SCOPE_PROJECT_ROOT,
+                                 SCOPE_USER, SettingsSource, candidate_sources)
 
 PROJECT_SCOPES = (SCOPE_PROJECT_ROOT, SCOPE_PROJECT, SCOPE_LOCAL)
 # --setting-sources names (Claude Code's) -> the scopes they load; --settings (flag) always loads.
@@ -184,7 +188,12 @@ def load_settings(
         problems.extend(found)
         if data is None:
             continue
-        cleaned, found = clean_settings(data, source, env.get("HOME") or None)
+        if source.family == FAMILY_CLAUDE:  # Claude Code's file, read in its dialect
+            from claw.config.claude_dialect import clean_claude_settings
+
+            cleaned, found = clean_claude_settings(data, source, env.get("HOME") or None)
+        else:
+            cleaned, found = clean_settings(data, source, env.get("HOME") or None)
         problems.extend(found)
         loaded.append(source)
         raws.append(data)

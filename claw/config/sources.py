@@ -1,10 +1,13 @@
 """Where settings come from: the candidate files in precedence order, and the config home.
 
-Order (later wins): ``$CLAW_CONFIG_HOME/settings.{toml,json}`` (scope ``user``), ``./.claw.json``
-(``project-root``), ``./.claw/settings.{toml,json}`` (``project``), ``./.claw/settings.local.{toml,json}``
-(``local``), then ``--settings FILE|JSON`` (``flag``). Within one location the TOML twin is read first and
-the JSON twin second, so JSON wins a key both set: ``claw config set`` writes JSON, and its changes must
-take effect. "./" is the project directory, which callers pass in; nothing here reads the process's
+Order (later wins): ``$CLAUDE_CONFIG_DIR/settings.json`` (default ``~/.claude``) then
+``$CLAW_CONFIG_HOME/settings.{toml,json}`` (scope ``user``), ``./.claw.json`` (``project-root``),
+``./.claude/settings.json`` then ``./.claw/settings.{toml,json}`` (``project``),
+``./.claude/settings.local.json`` then ``./.claw/settings.local.{toml,json}`` (``local``), then
+``--settings FILE|JSON`` (``flag``). Claude Code's files (``family == "claude"``) are layers just below
+claw's own file of the same scope, so claw's file wins a key both set. Within one location the TOML twin
+is read first and the JSON twin second, so JSON wins a key both set: ``claw config set`` writes JSON, and
+its changes must take effect. "./" is the project directory, which callers pass in; nothing here reads the process's
 working directory or environment on its own.
 
 This module only names files; it neither reads nor parses them.
@@ -23,6 +26,9 @@ SCOPE_LOCAL = "local"
 SCOPE_FLAG = "flag"
 SCOPES = (SCOPE_USER, SCOPE_PROJECT_ROOT, SCOPE_PROJECT, SCOPE_LOCAL, SCOPE_FLAG)
 
+FAMILY_CLAW = "claw"
+FAMILY_CLAUDE = "claude"  # Claude Code's .claude/settings*.json and ~/.claude/settings.json
+
 # Scopes that `claw config set` can write (each to its JSON file).
 WRITABLE_SCOPES = (SCOPE_USER, SCOPE_PROJECT, SCOPE_LOCAL)
 
@@ -36,6 +42,12 @@ class SettingsSource:
     format: str  # "json" | "toml"
     base_dir: str  # relative paths written in this source resolve against this directory
     inline_text: str | None = field(default=None, repr=False, compare=False)
+    family: str = FAMILY_CLAW  # FAMILY_CLAUDE: a Claude Code settings file, read in its dialect
+
+    @property
+    def label(self) -> str:
+        """The scope, marked for a Claude Code file: ``project``, ``project (.claude)``."""
+        return self.scope if self.family == FAMILY_CLAW else f"{self.scope} (.claude)"
 
     @property
     def name(self) -> str:
@@ -60,6 +72,19 @@ def config_home(env: Mapping[str, str], cwd: str) -> str:
     if value:
         return os.path.normpath(os.path.join(cwd, expand_user(value, env)))
     return os.path.join(expand_user("~", env), ".claw")
+
+
+def claude_home(env: Mapping[str, str], cwd: str) -> str:
+    """Claude Code's user directory: ``$CLAUDE_CONFIG_DIR`` (empty means unset; relative is taken from
+    ``cwd``), else ``~/.claude``."""
+    value = env.get("CLAUDE_CONFIG_DIR") or ""
+    if value:
+        return os.path.normpath(os.path.join(cwd, expand_user(value, env)))
+    return os.path.join(expand_user("~", env), ".claude")
+
+
+def _claude(scope: str, path: str, base_dir: str) -> SettingsSource:
+    return SettingsSource(scope, path, "json", base_dir, family=FAMILY_CLAUDE)
 
 
 def _twins(scope: str, stem: str, base_dir: str) -> list[SettingsSource]:
@@ -100,9 +125,13 @@ def candidate_sources(
     """Every place settings may come from, lowest precedence first (files may not exist)."""
     cwd = os.path.abspath(cwd)
     home = config_home(env, cwd)
-    out = _twins(SCOPE_USER, os.path.join(home, "settings"), home)
+    claude = claude_home(env, cwd)
+    out = [_claude(SCOPE_USER, os.path.join(claude, "settings.json"), claude)]
+    out += _twins(SCOPE_USER, os.path.join(home, "settings"), home)
     out.append(SettingsSource(SCOPE_PROJECT_ROOT, os.path.join(cwd, ".claw.json"), "json", cwd))
+    out.append(_claude(SCOPE_PROJECT, os.path.join(cwd, ".claude", "settings.json"), cwd))
     out += _twins(SCOPE_PROJECT, os.path.join(cwd, ".claw", "settings"), cwd)
+    out.append(_claude(SCOPE_LOCAL, os.path.join(cwd, ".claude", "settings.local.json"), cwd))
     out += _twins(SCOPE_LOCAL, os.path.join(cwd, ".claw", "settings.local"), cwd)
     if settings_arg is not None:
         out.append(flag_source(settings_arg, cwd, env))

@@ -6,6 +6,9 @@ as a reason string naming the class of file. The classes:
 
 - claw's and Claude Code's project control files: any path with a component ``.claw`` or ``.claude``,
   and files named ``.claw.json`` or ``.mcp.json`` wherever they are;
+- memory files, whose text joins the system prompt of the next session: files named ``CLAUDE.md``,
+  ``CLAUDE.local.md``, ``CLAW.md`` or ``AGENTS.md`` wherever they are (``~/.claude/CLAUDE.md`` and
+  ``.claude/CLAUDE.md`` are under ``.claude`` anyway);
 - git's control directory: any path with a component ``.git`` (hooks, config, ...);
 - claw's user config home (``$CLAW_CONFIG_HOME``, default ``~/.claw``) and everything under it;
 - shell start-up files and other files in ``$HOME`` that run code or grant access at the next login:
@@ -29,6 +32,7 @@ from typing import Optional
 
 CONTROL_DIRS = (".claw", ".claude")
 CONTROL_FILES = (".claw.json", ".mcp.json")
+MEMORY_FILES = ("CLAUDE.md", "CLAUDE.local.md", "CLAW.md", "AGENTS.md")  # claw.runtime.system_prompt
 GIT_DIR = ".git"
 # Relative to $HOME: a file, or a directory (everything under it is protected).
 HOME_FILES = (
@@ -44,6 +48,7 @@ PROJECT_CONTROL_FILES = (
     ".claw.json", ".mcp.json",
     ".claw/settings.json", ".claw/settings.toml", ".claw/settings.local.json", ".claw/settings.local.toml",
     ".claude/settings.json", ".claude/settings.local.json",
+    "CLAUDE.md", ".claude/CLAUDE.md", "CLAUDE.local.md", "CLAW.md", "AGENTS.md",
 )
 GIT_HOOKS_DIR = ".git/hooks"
 
@@ -68,6 +73,8 @@ def protection(path: str, *, home: Optional[str] = None, config_home: Optional[s
         return f"{path} is a Claude Code control file; {TAIL}"
     if parts and parts[-1] == ".mcp.json":
         return f"{path} is an MCP server config file (it names programs to start); {TAIL}"
+    if parts and parts[-1] in MEMORY_FILES:
+        return f"{path} is a memory file (its text is part of the next session's instructions); {TAIL}"
     if GIT_DIR in parts:
         return f"{path} is inside a .git directory (hooks, config); {TAIL}"
     if home:

@@ -7,12 +7,15 @@
    date, model, whether the directory is in a git repository;
 3. git context (branch, short status, last commits) from ``git_context``, bounded in time and size,
    omitted outside a repository or without git;
-4. instruction files: ``$CLAW_CONFIG_HOME/CLAW.md`` (default ``~/.claw``), then ``CLAUDE.md``,
-   ``CLAW.md``, ``AGENTS.md``, ``CLAUDE.local.md`` in each directory from the git root (or the
-   working directory outside a repository) down to the working directory - more specific files come
-   later. Each file is capped (``FILE_CAP``), all of them together too (``TOTAL_CAP``, the files
-   closest to the working directory keep their room first), files with the same content appear once,
-   and each is labelled with its path;
+4. instruction (memory) files: Claude Code's ``$CLAUDE_CONFIG_DIR/CLAUDE.md`` (default
+   ``~/.claude``) and ``$CLAW_CONFIG_HOME/CLAW.md`` (default ``~/.claw``), then ``CLAUDE.md``,
+   ``.claude/CLAUDE.md``, ``CLAW.md``, ``AGENTS.md``, ``CLAUDE.local.md`` in each directory from the
+   git root (or the working directory outside a repository) down to the working directory - more
+   specific files come later. Each file is followed by the files it imports with ``@path``
+   (``claw.runtime.memory_imports``: at most 5 levels, cycles broken, not inside code). Each file,
+   imported ones included, is capped (``FILE_CAP``), all of them together too (``TOTAL_CAP``, the
+   files closest to the working directory keep their room first), files with the same content appear
+   once, and each is labelled with its path;
 5. the ``--append-system-prompt`` text.
 
 It returns a ``SystemPrompt``: the text plus the sources used and skipped (for ``/memory`` and
@@ -33,8 +36,9 @@ if TYPE_CHECKING:
 
 from claw.runtime.git_context import collect_git_context, find_git_root
 
-INSTRUCTION_FILE_NAMES = ("CLAUDE.md", "CLAW.md", "AGENTS.md", "CLAUDE.local.md")
+INSTRUCTION_FILE_NAMES = ("CLAUDE.md", ".claude/CLAUDE.md", "CLAW.md", "AGENTS.md", "CLAUDE.local.md")
 USER_INSTRUCTION_FILE = "CLAW.md"
+CLAUDE_USER_INSTRUCTION_FILE = "CLAUDE.md"  # in Claude Code's user directory ($CLAUDE_CONFIG_DIR, ~/.claude)
 FILE_CAP = 40_000  # characters kept of one instruction file
 TOTAL_CAP = 120_000  # characters kept of all instruction files together
 MIN_USEFUL = 200  # below this much remaining room, a file is omitted rather than cut to a stub
@@ -116,6 +120,7 @@ class _FileText:
     digest: str
     note: Optional[str] = None
     room: int = 0
+    imported_by: Optional[str] = None  # the memory file whose @path import brought this one in
 
 
 def config_home(env: Optional[Mapping[str, str]] = None) -> Path:
@@ -126,6 +131,16 @@ def config_home(env: Optional[Mapping[str, str]] = None) -> Path:
         return Path(value).expanduser()
     home = env.get("HOME")
     return (Path(home) if home else Path.home()) / ".claw"
+
+
+def claude_home(env: Optional[Mapping[str, str]] = None) -> Path:
+    """Claude Code's user directory: ``$CLAUDE_CONFIG_DIR``, default ``~/.claude``."""
+    env = os.environ if env is None else env
+    value = env.get("CLAUDE_CONFIG_DIR")
+    if value:
+        return Path(value).expanduser()
+    home = env.get("HOME")
+    return (Path(home) if home else Path.home()) / ".claude"
 
 
 def instruction_dirs(cwd: "os.PathLike[str] | str") -> List[Path]:
@@ -142,9 +157,9 @@ def instruction_dirs(cwd: "os.PathLike[str] | str") -> List[Path]:
 def find_instruction_files(cwd: "os.PathLike[str] | str", *, env: Optional[Mapping[str, str]] = None) -> List[Tuple[str, Path]]:
     """``(kind, path)`` of every existing instruction file, in prompt order (user file first)."""
     found: List[Tuple[str, Path]] = []
-    user_file = config_home(env) / USER_INSTRUCTION_FILE
-    if user_file.is_file():
-        found.append(("user_instructions", user_file))
+    for user_file in (claude_home(env) / CLAUDE_USER_INSTRUCTION_FILE, config_home(env) / USER_INSTRUCTION_FILE):
+        if user_file.is_file():
+            found.append(("user_instructions", user_file))
     for directory in instruction_dirs(cwd):
         for name in INSTRUCTION_FILE_NAMES:
             path = directory / name
@@ -165,6 +180,63 @@ def _read_capped(path: Path, kind: str, cap: int) -> _FileText:
     if len(text) > cap:
         text = text[:cap]
     return _FileText(path=path, kind=kind, text=text.strip("\n"), size=size, truncated=truncated, digest=digest)
+
+
+def _imported_note(item: _FileText, note: Optional[str]) -> Optional[str]:
+    if item.imported_by is None:
+        return note
+    return f"imported by {item.imported_by}" + (f"; {note}" if note else "")
+
+
+def _memory_texts(here: Path, env: Mapping[str, str], cap: int, warnings: List[str]) -> List[_FileText]:
+    """The memory files to use, read and capped, each followed by the files it imports (``@path``)."""
+    found = find_instruction_files(here, env=env)
+    scope = None
+    out: List[_FileText] = []
+    for kind, path in found:
+        try:
+            item = _read_capped(path, kind, cap)
+        except OSError as exc:
+            warnings.append(f"could not read {path}: {exc.strerror or exc}")
+            continue
+        out.append(item)
+        if "@" not in item.text:
+            continue  # no import: memory_imports is not even loaded
+        from claw.runtime import memory_imports
+
+        if scope is None:
+            scope = memory_imports.ImportScope(str(instruction_dirs(here)[0]), env.get("HOME") or str(Path.home()),
+                                               lambda: _folder_trusted(here, env))
+            scope.seen.update(os.path.realpath(str(p)) for _, p in found)
+        texts: dict = {}
+
+        def read(target: str, kind: str = kind) -> Optional[str]:
+            try:
+                imported = _read_capped(Path(target), kind, cap)
+            except OSError:
+                return None
+            if "\0" in imported.text:
+                return None  # not text
+            texts[target] = imported
+            return imported.text
+
+        for target, _, _, importer in memory_imports.expand(str(path), item.text, 0, scope,
+                                                            kind == "user_instructions", read):
+            texts[target].imported_by = importer
+            out.append(texts[target])
+    if scope is not None:
+        warnings.extend(scope.warnings)
+    return out
+
+
+def _folder_trusted(here: Path, env: Mapping[str, str]) -> bool:
+    from claw.config.trust import is_trusted
+    from claw.errors import ConfigError
+
+    try:
+        return is_trusted(str(here), env)
+    except ConfigError:
+        return False
 
 
 def _cut(text: str, room: int) -> str:
@@ -196,7 +268,8 @@ def _instructions_section(files: Sequence[_FileText]) -> str:
         note = ""
         if len(body) < len(item.text) or item.truncated:
             note = f"\n\n[... truncated: {item.path} is {item.size} bytes; only the beginning is included]"
-        parts.append(f"Contents of {item.path} ({_SCOPES[item.kind]}):\n\n{body}{note}")
+        scope = _SCOPES[item.kind] + (f", imported by {item.imported_by}" if item.imported_by else "")
+        parts.append(f"Contents of {item.path} ({scope}):\n\n{body}{note}")
     return "\n\n".join(parts)
 
 
@@ -288,18 +361,15 @@ def build_system_prompt(
 
     files: List[_FileText] = []
     seen: dict = {}
-    for kind, path in find_instruction_files(here, env=env):
-        try:
-            item = _read_capped(path, kind, file_cap)
-        except OSError as exc:
-            warnings.append(f"could not read {path}: {exc.strerror or exc}")
-            continue
+    for item in _memory_texts(here, env, file_cap, warnings):
+        kind, path = item.kind, item.path
         if not item.text.strip():
-            skipped.append(PromptSource(kind, str(path), path=str(path), size=item.size, note="empty"))
+            skipped.append(PromptSource(kind, str(path), path=str(path), size=item.size,
+                                        note=_imported_note(item, "empty")))
             continue
         if item.digest in seen:
             skipped.append(PromptSource(kind, str(path), path=str(path), size=item.size,
-                                        note=f"same content as {seen[item.digest]}"))
+                                        note=_imported_note(item, f"same content as {seen[item.digest]}")))
             continue
         seen[item.digest] = path
         files.append(item)
@@ -317,7 +387,8 @@ def build_system_prompt(
     for item in files:
         if item.room == 0:
             skipped.append(PromptSource(item.kind, str(item.path), path=str(item.path), size=item.size,
-                                        note=f"omitted: instruction files exceed {total_cap} characters in total"))
+                                        note=_imported_note(item, f"omitted: instruction files exceed {total_cap} "
+                                                            "characters in total")))
     if kept:
         section = _instructions_section(kept)
         sections.append(section)
@@ -330,7 +401,7 @@ def build_system_prompt(
                 note = f"truncated: instruction files exceed {total_cap} characters in total"
             sources.append(PromptSource(item.kind, str(item.path), path=str(item.path),
                                         chars=len(_cut(item.text, item.room)), size=item.size,
-                                        truncated=item.truncated or cut, note=note))
+                                        truncated=item.truncated or cut, note=_imported_note(item, note)))
 
     if append_prompt is not None and append_prompt.strip():
         sections.append(append_prompt.strip())

@@ -72,10 +72,22 @@ def test_never_overwrites_existing_files(tmp_path):
         b"node_modules/\r\n.claw/sessions/\r\n*.log\r\n# claw\r\n.claw/settings.local.json\r\n")
 
 
-@pytest.mark.parametrize("existing", ["CLAUDE.md", "AGENTS.md"])
+@pytest.mark.parametrize("existing", ["CLAUDE.md", "AGENTS.md", ".claude/CLAUDE.md"])
 def test_another_instruction_file_is_enough(tmp_path, existing):
+    (tmp_path / existing).parent.mkdir(exist_ok=True)
     (tmp_path / existing).write_text("rules\n")
     init_project(tmp_path)
+    assert not (tmp_path / "CLAW.md").exists()
+
+
+def test_memory_file_claude_md_writes_claude_code_s_file_instead(tmp_path, capsys):
+    from claw.cli.init_cmd import run
+
+    assert run(["--cwd", str(tmp_path), "--memory-file", "CLAUDE.md"]) == 0
+    assert "created CLAUDE.md" in capsys.readouterr().out
+    assert (tmp_path / "CLAUDE.md").read_text().startswith("# Project instructions for claw and Claude Code")
+    assert not (tmp_path / "CLAW.md").exists()
+    assert run(["--cwd", str(tmp_path), "--memory-file", "CLAW.md"]) == 0  # one instruction file is enough
     assert not (tmp_path / "CLAW.md").exists()
 
 

@@ -282,3 +282,23 @@ def test_thinking_that_holds_a_secret_is_redacted_on_screen():
     writer(ModelStreamEvent(ThinkingDelta(index=0, thinking="key sk-ant-api03-AAAAAAAA")))
     writer(ModelStreamEvent(ThinkingDelta(index=0, thinking="BBBBBBBBBBBBBBBB\n")))
     assert "sk-ant" not in out.getvalue() and "[REDACTED]" in out.getvalue()
+
+
+def test_memory_lists_claude_code_files_and_their_imports(tmp_path, capsys):
+    home, work = tmp_path / "home", tmp_path / "work"
+    (home / ".claude").mkdir(parents=True)
+    (home / ".claude" / "CLAUDE.md").write_text("user")
+    (work / ".claude").mkdir(parents=True)
+    (work / ".claude" / "CLAUDE.md").write_text("see @../docs/a.md and @~/outside.md")
+    (work / "docs").mkdir()
+    (work / "docs" / "a.md").write_text("imported")
+    (home / "outside.md").write_text("not for an untrusted project")
+    repl = FakeRepl()
+    repl.run = SimpleNamespace(info=SimpleNamespace(cwd=str(work)),
+                               env={"HOME": str(home), "CLAW_CONFIG_HOME": str(home / ".claw")})
+    slash.run_slash(repl, "/memory")
+    err = capsys.readouterr().err.splitlines()
+    assert err[:3] == [f"user_instructions: {home / '.claude' / 'CLAUDE.md'}",
+                       f"project_instructions: {work / '.claude' / 'CLAUDE.md'}",
+                       f"project_instructions: {work / 'docs' / 'a.md'} (imported by {work / '.claude' / 'CLAUDE.md'})"]
+    assert err[3].startswith("warning: ") and "@~/outside.md is outside the project" in err[3]

@@ -267,11 +267,14 @@ def test_path_lists_every_location(layout, claw_config):
     code, out, _ = claw_config("path")
     lines = [line.split("\t") for line in out.splitlines()]
     assert [(scope, state) for scope, _, state in lines] == [
-        ("user", "missing"), ("user", "missing"), ("project-root", "missing"), ("project", "missing"),
-        ("project", "exists"), ("local", "missing"), ("local", "missing"),
+        ("user", "missing"), ("user", "missing"), ("user", "missing"), ("project-root", "missing"),
+        ("project", "missing"), ("project", "missing"), ("project", "exists"), ("local", "missing"),
+        ("local", "missing"), ("local", "missing"),
     ]
+    assert [Path(p).name for _, p, _ in lines if "/.claude/" in p] == [
+        "settings.json", "settings.json", "settings.local.json"]  # Claude Code's, below claw's own
     code, out, _ = claw_config("path", "--scope", "user")
-    assert out.splitlines()[1].split("\t")[1] == str(layout.path("user"))
+    assert out.splitlines()[2].split("\t")[1] == str(layout.path("user"))
 
 
 def test_settings_flag_is_honoured(layout, claw_config):

@@ -140,11 +140,14 @@ def test_project_dir_is_the_cwd_argument_not_the_process_cwd(layout):
 def test_candidate_order_is_documented_order(layout):
     names = [(s.scope, os.path.relpath(s.path, layout.root)) for s in candidate_sources(str(layout.project), layout.env)]
     assert names == [
+        ("user", "home/.claude/settings.json"),
         ("user", "home/.claw/settings.toml"),
         ("user", "home/.claw/settings.json"),
         ("project-root", "project/.claw.json"),
+        ("project", "project/.claude/settings.json"),
         ("project", "project/.claw/settings.toml"),
         ("project", "project/.claw/settings.json"),
+        ("local", "project/.claude/settings.local.json"),
         ("local", "project/.claw/settings.local.toml"),
         ("local", "project/.claw/settings.local.json"),
     ]

@@ -118,6 +118,20 @@ def test_symlink_to_a_control_file_is_caught_through_the_resolved_path(dirs):
     assert d.outcome == ASK and "settings.local.json" in d.reason
 
 
+@pytest.mark.parametrize("rel", ["CLAUDE.md", "CLAUDE.local.md", "CLAW.md", "AGENTS.md", "pkg/CLAUDE.md",
+                                 ".claude/CLAUDE.md"])
+def test_memory_files_ask_in_accept_edits(dirs, rel):
+    work, home, conf = dirs
+    d = decide(policy(work, home, conf, allowed=["Edit", "Write"]), "edit_file", work / rel)
+    assert d.outcome == ASK, d
+    assert "memory file" in d.reason or "Claude Code" in d.reason
+
+
+def test_memory_file_names_are_exact():
+    for name in ("README.md", "claude.md.bak", "CLAUDE.md.orig", "notes/CLAUDE.txt"):
+        assert protection(f"/p/{name}") is None, name
+
+
 def test_protection_is_a_pure_function_with_a_reason():
     assert protection("/p/.claw/settings.json") .startswith("/p/.claw/settings.json is a claw control file")
     assert "Claude Code" in protection("/p/.claude/settings.json")
@@ -150,11 +164,16 @@ def _e2e_cases(work: Path, home: Path, conf: Path):
         work / ".git" / "config",
         conf / "settings.json",
         home / ".bashrc",
+        work / ".claude" / "settings.local.json",
+        home / ".claude" / "settings.json",
+        work / "CLAUDE.md",
+        work / "sub" / "CLAUDE.local.md",
+        home / ".claude" / "CLAUDE.md",
     ]
 
 
 @pytest.mark.parametrize("mode", ["acceptEdits", "workspace-write"])
-@pytest.mark.parametrize("index", range(7))
+@pytest.mark.parametrize("index", range(12))
 def test_headless_write_and_edit_of_control_files_are_denied(tmp_path, monkeypatch, mode, index):
     work, home, conf = tmp_path / "work", tmp_path / "home", tmp_path / "conf"
     target = _e2e_cases(work, home, conf)[index]
