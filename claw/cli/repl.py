@@ -279,9 +279,12 @@ class Repl:
                     hint_due = False
                     sys.stderr.write("\n(press Ctrl-C again to exit, or Ctrl-D)\n")
                 if pending is None:
+                    idle = idle_notifier(self.run)
                     try:
                         pending = read_prompt()
                     finally:
+                        if idle is not None:
+                            idle.cancel()
                         self.history.save()
                     interrupts = 0
                 text, pending = pending.strip(), None
@@ -385,6 +388,37 @@ class Repl:
             except BaseException:
                 pass
         self.loop.close()
+
+
+IDLE_NOTIFICATION_SECONDS = 60.0  # as Claude Code: the idle_prompt Notification after a minute at the prompt
+
+
+def idle_notifier(run: Optional["Run"], seconds: Optional[float] = None) -> Any:
+    """A started timer that fires the ``idle_prompt`` Notification hooks once the prompt has waited
+    ``seconds`` (``CLAW_IDLE_NOTIFICATION_SECONDS``, default 60); None without such hooks. The hooks
+    run on the timer's thread in an event loop of their own: the REPL's loop is idle while
+    ``input()`` blocks."""
+    hooks = run.hooks if run is not None else None
+    if hooks is None or not hooks.matching("Notification", match_value="idle_prompt"):
+        return None
+    if seconds is None:
+        try:
+            seconds = float(os.environ.get("CLAW_IDLE_NOTIFICATION_SECONDS", "") or IDLE_NOTIFICATION_SECONDS)
+        except ValueError:
+            seconds = IDLE_NOTIFICATION_SECONDS
+    import threading
+
+    def fire() -> None:
+        try:
+            asyncio.run(hooks.run("Notification", {"message": "claw is waiting for your input",
+                                                   "notification_type": "idle_prompt"}))
+        except Exception:  # noqa: BLE001 - a notification must never disturb the prompt
+            pass
+
+    timer = threading.Timer(seconds, fire)
+    timer.daemon = True
+    timer.start()
+    return timer
 
 
 def _on_sigint(loop: asyncio.AbstractEventLoop, callback: Callable[[], Any]) -> bool:

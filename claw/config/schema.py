@@ -38,6 +38,7 @@ HOOK_EVENTS = (
     "SessionEnd",
     "Stop",
     "Notification",
+    "PermissionRequest",
     "PreCompact",
     "SubagentStop",
 )

@@ -21,9 +21,10 @@ from claw.tools.registry import ALIASES, canonical_tool_name  # SubagentStop is 
 if TYPE_CHECKING:
     from claw.config.models import HookMatcher
 
-TOOL_EVENTS = frozenset({"PreToolUse", "PostToolUse", "PostToolUseFailure"})
+TOOL_EVENTS = frozenset({"PreToolUse", "PostToolUse", "PostToolUseFailure", "PermissionRequest"})
 # Events where exit code 2 / "decision": "block" means something (see HookOutcome.blocked).
-BLOCKING_EVENTS = frozenset({"PreToolUse", "PostToolUse", "PostToolUseFailure", "UserPromptSubmit", "Stop"})
+BLOCKING_EVENTS = frozenset({"PreToolUse", "PostToolUse", "PostToolUseFailure", "PermissionRequest",
+                             "UserPromptSubmit", "Stop"})
 # Events whose plain (non-JSON) stdout becomes context for the model, as in Claude Code.
 STDOUT_CONTEXT_EVENTS = frozenset({"UserPromptSubmit", "SessionStart"})
 # What the matcher is compared with, for events that are not about a tool.

@@ -47,6 +47,10 @@ class HookOutcome:
     - ``permission_decision`` (PreToolUse): ``allow`` skips the permission prompt, ``ask`` forces it,
       ``deny`` blocks; deny wins over ask over allow.
     - ``updated_input`` (PreToolUse): the tool input to use instead (from the last hook that gave one).
+    - PermissionRequest: ``hookSpecificOutput.decision`` ``{"behavior": "allow"|"deny", "message"?,
+      "updatedInput"?, "interrupt"?}`` answers the permission question for the user: ``allow`` sets
+      ``permission_decision`` (and ``updated_input``), ``deny`` blocks with ``message`` as the reason
+      (exit 2 too); ``interrupt`` stops the run as ``continue: false`` does.
     - ``additional_context``: text for the model, every hook's joined in configuration order.
     - ``continue_`` false: stop the whole run after this step with ``stop_reason``.
     - ``system_message``: text for the user (not the model); ``output``: plain stdout of hooks.
@@ -173,6 +177,8 @@ def _apply_answer(event: str, label: str, answer: Mapping, v: _Verdict) -> None:
     if name is not None and name != event:
         w.append(f"hook {label}: hookSpecificOutput is for {name!r}, not {event!r}; ignored")
         return
+    if event == "PermissionRequest" and "decision" in specific:
+        _apply_permission_request(specific.get("decision"), label, reason, v)
     permission = specific.get("permissionDecision")
     if permission is not None:
         if event != "PreToolUse":
@@ -196,6 +202,29 @@ def _apply_answer(event: str, label: str, answer: Mapping, v: _Verdict) -> None:
     context = _str_field(specific, "additionalContext", label, w)
     if context:
         v.context.append(context)
+
+
+def _apply_permission_request(decision: object, label: str, reason: Optional[str], v: _Verdict) -> None:
+    """A PermissionRequest hook's ``decision`` object: the answer to the permission question."""
+    w = v.warnings
+    if not isinstance(decision, Mapping) or decision.get("behavior") not in ("allow", "deny"):
+        w.append(f"hook {label}: PermissionRequest 'decision' must be an object with behavior allow or deny; "
+                 "ignored")
+        return
+    message = _str_field(decision, "message", label, w)
+    if decision["behavior"] == "deny":
+        v.blocked = True
+        v.decision = "deny"
+        v.reasons.append(message or reason or f"denied by hook {label}")
+        if decision.get("interrupt") is True:
+            v.stop, v.stop_reason = True, message or f"interrupted by hook {label}"
+        return
+    v.decision, v.decision_reason = "allow", message
+    updated = decision.get("updatedInput")
+    if isinstance(updated, dict):
+        v.updated_input = updated
+    elif updated is not None:
+        w.append(f"hook {label}: updatedInput must be an object; ignored")
 
 
 def verdict_for_command(event: str, result: HookResult) -> _Verdict:

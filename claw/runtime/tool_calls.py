@@ -188,7 +188,7 @@ class ToolCallRunner:
             outcome, reason = "ask", "a PreToolUse hook asked for confirmation"
         if outcome == "ask":
             asked = call.input
-            outcome, reason = await self._ask(call, reason)
+            outcome, reason = await self._ask(call, reason, may_approve=_hook_may_approve(decision))
             if outcome == "allow" and call.input is not asked:  # the approver changed the input
                 try:
                     targets = self._target_paths(call)
@@ -226,9 +226,20 @@ class ToolCallRunner:
                 call.stop = post.stop_reason or "stopped by a PostToolUse hook"
         return output, is_error, metadata
 
-    async def _ask(self, call: _Call, reason: str):
+    async def _ask(self, call: _Call, reason: str, *, may_approve: bool):
+        """The permission question: PermissionRequest hooks may answer it for the user (an allow only
+        where ``may_approve``: not for a protected control file); else the prompter asks, after a
+        ``permission_prompt`` Notification."""
+        if self.hooks is not None:
+            answered = await self._permission_hooks(call, reason, may_approve)
+            if answered is not None:
+                return answered
         if self.prompter is None:
             return "deny", f"{reason} (no way to ask for approval in this mode)"
+        if self.hooks is not None:
+            notified = await self.hooks.run("Notification", {
+                "message": f"claw needs your permission to use {call.name}", "notification_type": "permission_prompt"})
+            self._notices(notified)
         answer = await self.prompter(PermissionRequest(call.name, call.id, call.input, reason))
         if answer.interrupt:
             call.stop = answer.message or "interrupted by the permission prompt"
@@ -239,6 +250,24 @@ class ToolCallRunner:
                 call.input = call.tool.validate(answer.updated_input)
             except Exception as exc:
                 return "deny", f"the approved input is not valid for {call.name}: {exc}"
+        return "allow", ""
+
+    async def _permission_hooks(self, call: _Call, reason: str, may_approve: bool):
+        verdict = await self.hooks.run("PermissionRequest", {
+            "tool_name": call.name, "tool_input": call.input, "tool_use_id": call.id,
+            "permission_suggestions": [], "decision_reason": reason}, tool_name=call.name)
+        self._notices(verdict)
+        if not verdict.continue_:
+            call.stop = verdict.stop_reason or "stopped by a PermissionRequest hook"
+        if verdict.blocked:
+            return "deny", verdict.reason or "denied by a PermissionRequest hook"
+        if verdict.permission_decision != "allow" or not may_approve:
+            return None  # no answer (or one a hook may not give): the question goes to the user
+        if verdict.updated_input is not None:
+            try:
+                call.input = call.tool.validate(verdict.updated_input)
+            except Exception as exc:
+                return "deny", f"a PermissionRequest hook approved an input that is not valid for {call.name}: {exc}"
         return "allow", ""
 
     def _target_paths(self, call: _Call) -> List[Any]:
