@@ -211,6 +211,7 @@ class Repl:
         self.writer: Optional[ReplWriter] = None
         self.should_exit = False
         self.history = History()
+        self.shell_context: List[str] = []  # !command blocks waiting for the next prompt
 
     @property
     def tally(self) -> SpendTally:
@@ -294,8 +295,10 @@ class Repl:
                     self.slash(text)
                 elif text.startswith("#") and not text.startswith("##"):
                     self.memory_note(text)
+                elif text.startswith("!") and not text.startswith("!!") and text[1:].strip():
+                    self.shell(text[1:].strip())
                 else:
-                    self.turn(text[1:] if text.startswith(("//", "##")) else text)
+                    self.turn(text[1:] if text.startswith(("//", "##", "!!")) else text)
             except KeyboardInterrupt:
                 pending = None
                 interrupts += 1
@@ -349,8 +352,37 @@ class Repl:
         if add_note(text, str(run.info.cwd), run.env, input, lambda line: sys.stderr.write(line + "\n")):
             run.set_system_prompt(run.options.system_prompt, run.options.append_system_prompt)
 
+    def shell(self, command: str) -> None:
+        """``!command``: run it for the user, show its output, and give both to the model with the
+        next prompt (claw.cli.repl_shell)."""
+        from claw.cli.repl_shell import context_block, run_shell_line
+
+        assert self.writer is not None and self.run is not None
+        context = self.run.tools.context
+        try:
+            out, err, code = self.run_async(run_shell_line(command, cwd=str(context.cwd), env=context.env),
+                                            label="running", spinner_delay=0.5)
+        except asyncio.CancelledError:
+            self.writer.notice("interrupted: the command was stopped")
+            return
+        except OSError as exc:
+            self.writer.notice(f"claw: cannot run the command: {exc.strerror or exc}")
+            return
+        redact = self.run.redactor.redact_text
+        if out:
+            sys.stdout.write(redact(out) + ("" if out.endswith("\n") else "\n"))
+            sys.stdout.flush()
+        if err:
+            self.writer.notice(redact(err.rstrip("\n")))
+        if code:
+            self.writer.notice(f"(exit code {code})")
+        self.shell_context.append(context_block(command, out, err))
+
     def turn(self, text: str) -> None:
         assert self.writer is not None
+        if self.shell_context:  # what !commands printed since the last prompt, for the model to read
+            text = "\n\n".join(self.shell_context + [text])
+            self.shell_context = []
         writer = self.writer
         writer.begin_turn()
         outcome = None

@@ -127,7 +127,14 @@ def _enable_completion(readline: Any) -> None:
 
     def completer(text: str, state: int) -> Optional[str]:
         buffer = readline.get_line_buffer()
-        options = complete(buffer) if buffer.startswith("/") and " " not in buffer else []
+        if buffer.startswith("/") and " " not in buffer:
+            options = complete(buffer)
+        elif text.startswith("@"):  # a file to mention: completed relative to the working directory
+            from claw.cli.repl_shell import complete_path
+
+            options = complete_path(text, os.getcwd())
+        else:
+            options = []
         return options[state] if state < len(options) else None
 
     readline.set_completer(completer)
