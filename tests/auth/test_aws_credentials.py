@@ -240,3 +240,12 @@ def test_expiration_formats():
     with pytest.raises(ProviderError):
         parse_expiration("tomorrow")
     assert time.time() < parse_expiration("2999-01-01T00:00:00Z")
+
+
+def test_aws_secret_variables_are_secret_by_name():
+    from claw.redact import Redactor, is_secret_env_name
+
+    assert all(is_secret_env_name(n) for n in ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+                                               "AWS_BEARER_TOKEN_BEDROCK", "AWS_CONTAINER_AUTHORIZATION_TOKEN"))
+    red = Redactor.from_env({"AWS_BEARER_TOKEN_BEDROCK": "bedrock-key-0123456789"})
+    assert "bedrock-key-0123456789" not in red.redact_text("key: bedrock-key-0123456789")

@@ -73,3 +73,30 @@ def test_tool_using_turn_through_tinyproxy(tls, tmp_path, work):
         log = proxy.log()
     check(run, requests, work)
     assert log.count("CONNECT") >= 1 and "127.0.0.1" in log
+
+
+BEARER = "bedrock-api-key-SHOULD-NEVER-SHOW-123456"
+
+
+def test_a_bedrock_api_key_a_tool_prints_is_redacted(tls, tmp_path, work):
+    """AWS_BEARER_TOKEN_BEDROCK does not look like a secret by its name alone (it does not end in
+    _TOKEN): the run's redactor learns it from the Bedrock auth, so a tool that prints it shows
+    [REDACTED] in the output and the session file."""
+    script = [{"reply": {"tool_uses": [tool_use("bash", {"command": "printenv AWS_BEARER_TOKEN_BEDROCK"},
+                                                id="toolu_b2")]}},
+              {"reply": {"text": "done"}}]
+    with BedrockServer(script=script, bearer_tokens={BEARER}, tls=tls.ca.issue_cert("127.0.0.1")) as srv:
+        env = isolated_env({}, tmp_path / "home", CLAUDE_CODE_USE_BEDROCK="1", AWS_REGION="us-east-1",
+                           ANTHROPIC_BEDROCK_BASE_URL=srv.url, AWS_BEARER_TOKEN_BEDROCK=BEARER,
+                           SSL_CERT_FILE=tls.ca_path, NO_PROXY="127.0.0.1")
+        for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE"):
+            env.pop(name, None)
+        run = run_subprocess(["-p", "show it", "--output-format", "json", "--permission-mode", "bypassPermissions"],
+                             env, work, timeout=120)
+        requests = list(srv.requests)
+    assert run.code == 0, run.stderr
+    assert [r.auth for r in requests] == ["bearer", "bearer"]
+    obj = run.json
+    assert obj["tool_results"] and "REDACTED" in str(obj["tool_results"][0])
+    sessions = "".join(p.read_text() for p in (work / ".claw").rglob("*.jsonl"))
+    assert BEARER not in run.stdout and BEARER not in run.stderr and BEARER not in sessions
