@@ -78,8 +78,10 @@ def parse_expiration(value: Any) -> Optional[float]:
         text = text[:-1] + "+00:00"
     if "." in text:  # fromisoformat on 3.9/3.10 takes 3 or 6 fraction digits only
         head, _, rest = text.partition(".")
-        digits = "".join(ch for ch in rest if ch.isdigit())
-        tail = rest[len(digits):]
+        count = 0
+        while count < len(rest) and rest[count].isdigit():
+            count += 1
+        digits, tail = rest[:count], rest[count:]
         text = f"{head}.{(digits + '000000')[:6]}{tail}"
     try:
         moment = datetime.fromisoformat(text)

@@ -236,6 +236,7 @@ def test_nothing_configured(tmp_path):
 def test_expiration_formats():
     assert parse_expiration("2026-12-07T10:00:00Z") == parse_expiration("2026-12-07T11:00:00+01:00")
     assert parse_expiration("2026-12-07T10:00:00.5Z") == parse_expiration("2026-12-07T10:00:00Z") + 0.5
+    assert parse_expiration("2026-12-07T11:00:00.123456789+01:00") == parse_expiration("2026-12-07T10:00:00.123456Z")
     assert parse_expiration(None) is None
     with pytest.raises(ProviderError):
         parse_expiration("tomorrow")
