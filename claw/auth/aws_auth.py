@@ -37,7 +37,13 @@ class SigV4Auth(AuthSource):
         self.service = service
 
     def describe(self) -> str:
-        return f"AWS SigV4 ({self.chain.source_name()}, region {self.region})"
+        from claw.errors import ClawError
+
+        try:
+            source = self.chain.source_name()
+        except ClawError:  # an AWS file that does not parse: the request will say so
+            source = "unreadable AWS configuration"
+        return f"AWS SigV4 ({source}, region {self.region})"
 
     async def headers(self) -> List[Header]:
         return []

@@ -120,3 +120,27 @@ def test_header_past_its_block_and_unknown_type():
         EventStreamDecoder().feed(framed(b"\x01k\x07\x00\x09abc"))
     with pytest.raises(EventStreamError, match="unknown value type"):
         EventStreamDecoder().feed(framed(b"\x01k\x0c"))
+
+
+# Three messages from the tests of awslabs/aws-c-event-stream (Apache-2.0), AWS's own implementation:
+# an empty message, one with a payload, one with a string header and a payload.
+AWS_VECTOR = bytes.fromhex(
+    "00000010" "00000000" "05c248eb" "7d98c8ff"
+    "0000001d" "00000000" "fd528c5a" + b"{'foo':'bar'}".hex() + "c3653936"
+    "0000003d" "00000020" "07fd8396" "0c" + b"content-type".hex() + "070010" + b"application/json".hex()
+    + b"{'foo':'bar'}".hex() + "8d9c08b1")
+
+
+def test_aws_published_messages_at_every_split():
+    expected = [({}, b""), ({}, b"{'foo':'bar'}"), ({"content-type": "application/json"}, b"{'foo':'bar'}")]
+    for cut in range(len(AWS_VECTOR) + 1):
+        dec = EventStreamDecoder()
+        got = dec.feed(AWS_VECTOR[:cut]) + dec.feed(AWS_VECTOR[cut:])
+        dec.close()
+        assert [(m.headers, m.payload) for m in got] == expected
+
+
+def test_aws_published_corrupted_prelude_crc():
+    corrupted = bytes.fromhex("00000010" "00000000" "05c348eb" "7d98c8ff")  # one bit flipped in the CRC
+    with pytest.raises(EventStreamError, match="prelude CRC"):
+        EventStreamDecoder().feed(corrupted)
