@@ -177,7 +177,7 @@ def create_provider(
     if p == "bedrock":
         from claw.api.bedrock import create_bedrock_provider
 
-        provider = create_bedrock_provider(env, **common)
+        provider = create_bedrock_provider(env, auth=auth, **common)
         provider.prompt_caching = settings.prompt_caching
         provider.extra_headers, provider.extra_betas = settings.anthropic_headers, settings.betas
         return provider

@@ -3,7 +3,6 @@ fake's own signer, event-stream frames, Bedrock's error shapes, retries and cred
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Any, Dict, Optional
 
