@@ -5,7 +5,7 @@ Rules, each replacing the secret with ``[REDACTED]``:
 - exact values registered at run time (``Redactor.add_secret``: the API key in use, an OAuth token,
   a proxy password), longest first;
 - values of environment variables whose names look secret: ``*_API_KEY`` (and ``API_KEY``),
-  ``*_TOKEN`` (and ``TOKEN``), ``*SECRET*``, ``*PASSWORD*``, ``*PASSWD*``, plus the password and
+  ``*_TOKEN`` (and ``TOKEN``), ``*BEARER_TOKEN*``, ``*SECRET*``, ``*PASSWORD*``, ``*PASSWD*``, plus the password and
   user name of a ``user:pass@`` proxy URL in ``*_PROXY`` variables (read by ``Redactor.from_env``);
 - credentials in URLs: ``scheme://user:pass@host`` becomes ``scheme://[REDACTED]@host`` (for display,
   ``hide_url_password`` keeps the user name: ``scheme://user:***@host``; claw.config.redact, the
@@ -86,6 +86,7 @@ def is_secret_env_name(name: str) -> bool:
         or upper.endswith("_API_KEY")
         or upper == "TOKEN"
         or upper.endswith("_TOKEN")
+        or "BEARER_TOKEN" in upper  # AWS_BEARER_TOKEN_BEDROCK
         or "SECRET" in upper
         or "PASSWORD" in upper
         or "PASSWD" in upper

@@ -11,7 +11,7 @@ the rules are data, the driver (``Provider.stream``) is a short loop that perfor
   ok                deliver
   after_content     raise           (never repeat what the caller has seen)
   permanent         raise
-  auth_expired      refresh the token and resend (once), else raise
+  auth_expired      refresh the token and resend (once), else raise (a 401, or expired AWS credentials)
   empty_stream      resend without streaming (once), else retry, else give up
   local_refused     retry soon (once, after ``QUICK_RETRY_DELAY``), else give up
   retryable         retry (``max_retries`` times), else give up
@@ -136,7 +136,7 @@ def outcome_kind(outcome: AttemptOutcome, *, retryable: bool, refreshable: bool)
         return AFTER_CONTENT
     if outcome.empty:
         return EMPTY_STREAM
-    if outcome.error.status == 401 and refreshable:
+    if (outcome.error.status == 401 or outcome.error.kind == "expired_credentials") and refreshable:
         return AUTH_EXPIRED
     if retryable and local_refusal(outcome.error):
         return LOCAL_REFUSED

@@ -16,6 +16,8 @@ Endpoints and credentials:
   xai        https://api.x.ai/v1; XAI_API_KEY (required)
   ollama     OLLAMA_HOST (default 127.0.0.1:11434) + /v1; no key
   local      OPENAI_BASE_URL (required); OPENAI_API_KEY if set
+  bedrock    CLAUDE_CODE_USE_BEDROCK=1 or a ``bedrock/`` prefix: claw.api.bedrock (AWS credentials, region,
+             ANTHROPIC_BEDROCK_BASE_URL) with model names from claw.api.bedrock_models
 Timeouts and retries: CLAW_API_TIMEOUT (seconds, default 600) bounds a non-streamed request;
 CLAW_STREAM_IDLE_TIMEOUT (seconds, default 90; read by claw.net.config) aborts a silent stream;
 CLAW_MAX_RETRIES (default 8). Explicit arguments (from settings ``network.timeout``/``maxRetries``)
@@ -78,12 +80,22 @@ def resolve_model(name: Optional[str], env: Optional[Mapping[str, str]] = None, 
         if not model:
             raise UsageError(f"model {requested!r} names a provider but no model",
                              hint=f"write e.g. {head}/<model-name>")
+    if provider == "bedrock" or (provider is None and _use_bedrock(env)):  # Amazon Bedrock (claw.api.bedrock)
+        from claw.api.bedrock_models import bedrock_model_id, lookup_bedrock
+        from claw.auth.aws import region_of
+
+        model = bedrock_model_id(model, env, region_of(env)[0])
+        return ResolvedModel(requested, "bedrock", model, lookup_bedrock(model))
     if provider in (None, "anthropic") and model.lower() in FAMILY_ALIASES:
         family = model.lower()
         model = (env.get(_ALIAS_ENV[family]) or "").strip() or FAMILY_ALIASES[family]
     if provider is None:
         provider = guess_provider(model)
     return ResolvedModel(requested, provider, model, lookup(model, provider))
+
+
+def _use_bedrock(env: Mapping[str, str]) -> bool:
+    return (env.get("CLAUDE_CODE_USE_BEDROCK") or "").strip().lower() in ("1", "true", "yes", "on")
 
 
 @dataclass(frozen=True)
@@ -162,6 +174,13 @@ def create_provider(
     common = dict(model=resolved.info, net_config=net_config, http=http, retry=retry,
                   api_timeout=settings.api_timeout, idle_timeout=settings.idle_timeout)
     p = resolved.provider
+    if p == "bedrock":
+        from claw.api.bedrock import create_bedrock_provider
+
+        provider = create_bedrock_provider(env, auth=auth, **common)
+        provider.prompt_caching = settings.prompt_caching
+        provider.extra_headers, provider.extra_betas = settings.anthropic_headers, settings.betas
+        return provider
     if p == "anthropic":
         from claw.api.anthropic import DEFAULT_BASE_URL, AnthropicProvider
 

@@ -86,7 +86,7 @@ class _HttpFailure(Exception):
 
 
 def request_id_of(headers: List[Tuple[str, str]]) -> Optional[str]:
-    return header(headers, "request-id") or header(headers, "x-request-id")
+    return header(headers, "request-id") or header(headers, "x-request-id") or header(headers, "x-amzn-requestid")
 
 
 def user_agent(provider: str) -> str:

@@ -26,7 +26,7 @@ from typing import Dict, Optional, Tuple
 
 from claw.api.types import Usage
 
-PROVIDERS = ("anthropic", "openai", "xai", "ollama", "local")
+PROVIDERS = ("anthropic", "openai", "xai", "ollama", "local", "bedrock")
 
 
 @dataclass(frozen=True)
@@ -215,6 +215,10 @@ def lookup(model: str, provider: Optional[str] = None) -> ModelInfo:
 
     ``provider`` is the provider already chosen from a prefix (``ollama``/``local`` make any model free).
     """
+    if provider == "bedrock":  # Bedrock ids and inference profiles name Anthropic models
+        from claw.api.bedrock_models import lookup_bedrock
+
+        return lookup_bedrock(model)
     name = _CLAUDE_ALIASES.get(model, model)
     info = _BY_ID.get(name)
     if info is not None and (provider is None or provider == info.provider):

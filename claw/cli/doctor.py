@@ -225,6 +225,10 @@ def check_credentials(ctx: DoctorContext) -> CheckResult:
     from claw.cli.status_cmd import base_url_for, describe_credentials
 
     provider = provider_name(ctx)
+    if provider == "bedrock":  # AWS credentials: fetched for real, source and expiry reported
+        from claw.cli.bedrock_status import check_bedrock_credentials
+
+        return check_bedrock_credentials(ctx)
     creds = describe_credentials(provider, ctx.settings(), ctx.env, ctx.project_dir, base_url_for(provider, ctx.env))
     details: List[str] = []
     status, hints = OK, []

@@ -117,6 +117,10 @@ def base_url_for(provider: str, env: Mapping[str, str]) -> BaseUrl:
     """The base URL of ``provider`` as claw.api.client chooses it (checked, never connected to)."""
     from claw.errors import ConfigError
 
+    if provider == "bedrock":
+        from claw.cli.bedrock_status import bedrock_base_url
+
+        return bedrock_base_url(env)
     if provider == "ollama":
         from claw.api.client import ollama_base_url
 
@@ -164,7 +168,7 @@ class Credentials:
     """What requests to a provider would authenticate with. Holds no secret."""
 
     provider: str
-    method: str  # api_key | auth_token | api_key+auth_token | oauth | bearer | not_needed | none
+    method: str  # api_key | auth_token | api_key+auth_token | oauth | bearer | sigv4 | not_needed | none
     summary: str  # one line for people
     usable: bool  # False: a run would fail with missing_credentials
     auth: Any = None  # claw.auth.sources.AuthStatus for anthropic
@@ -192,6 +196,10 @@ _ANTHROPIC_METHODS = {
 def describe_credentials(provider: str, loaded: Any, env: Mapping[str, str], cwd: str,
                          base: Optional[BaseUrl] = None, now_ms: Optional[int] = None) -> Credentials:
     """Which credentials requests to ``provider`` would use (no helper run, no network)."""
+    if provider == "bedrock":
+        from claw.cli.bedrock_status import describe_bedrock_credentials
+
+        return describe_bedrock_credentials(env)
     if provider == "anthropic":
         from claw.auth.credentials import CredentialStore
         from claw.auth.sources import describe_anthropic_auth
