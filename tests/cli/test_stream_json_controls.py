@@ -262,3 +262,55 @@ def test_rewind_files_is_refused_naming_the_request(workspace):
     assert answer["subtype"] == "error" and answer["error_code"] == "unsupported_request"
     assert "rewind_files" in answer["error"] and "checkpoint" in answer["error"]
     assert other["error"] == "Unsupported control request subtype: get_usage"
+
+
+def _answer_sdk_server(claw: ClawProcess, request_id: str, rpc: List[Dict[str, Any]]) -> Dict[str, Any]:
+    """Play an SDK host with one in-process server ("notes", tool "save") until the answer to
+    ``request_id`` arrives."""
+    while True:
+        message = claw.next(timeout=30)
+        assert message is not None, claw.stderr
+        if message["type"] == "control_response" and message["response"].get("request_id") == request_id:
+            return message["response"]
+        if message["type"] != "control_request" or message["request"]["subtype"] != "mcp_message":
+            continue
+        body = message["request"]["message"]
+        rpc.append(dict(body, server_name=message["request"]["server_name"]))
+        result: Dict[str, Any] = {}
+        if body.get("method") == "initialize":
+            result = {"protocolVersion": body["params"]["protocolVersion"], "capabilities": {"tools": {}},
+                      "serverInfo": {"name": "notes", "version": "1"}}
+        elif body.get("method") == "tools/list":
+            result = {"tools": [{"name": "save", "inputSchema": {"type": "object"}}]}
+        claw.send({"type": "control_response", "response": {
+            "subtype": "success", "request_id": message["request_id"],
+            "response": {"mcp_response": {"jsonrpc": "2.0", "id": body.get("id"), "result": result}}}})
+
+
+def test_set_servers_with_a_host_sdk_server_and_toggling_it(workspace):
+    rpc: List[Dict[str, Any]] = []
+    with ModelServer([reply(text="1"), reply(text="2"), reply(text="3")]) as srv, \
+            ClawProcess([], env=_env(srv, workspace), cwd=workspace) as claw:
+        claw.control("s1", "mcp_set_servers", servers={"notes": {"type": "sdk", "name": "notes"}})
+        added = _answer_sdk_server(claw, "s1", rpc)["response"]
+        init = _turn(claw)[0]
+        offered = _offered(srv)
+        off = _ask(claw, "off", "mcp_toggle", serverName="notes", enabled=False)
+        status = _ask(claw, "st", "mcp_status")["response"]["mcpServers"]
+        _turn(claw)
+        offered_off = _offered(srv)
+        claw.control("on", "mcp_toggle", serverName="notes", enabled=True)
+        on = _answer_sdk_server(claw, "on", rpc)
+        removed = _ask(claw, "s2", "mcp_set_servers", servers={})["response"]
+        init_last = _turn(claw)[0]
+        assert claw.wait() == 0
+    assert added == {"added": ["notes"], "removed": [], "errors": {}}
+    assert "mcp__notes__save" in offered and "mcp__notes__save" in init["tools"]
+    assert {"name": "notes", "status": "connected"} in init["mcp_servers"]
+    assert off["subtype"] == "success" and [(s["name"], s["status"]) for s in status] == [("notes", "disabled")]
+    assert "mcp__notes__save" not in offered_off
+    assert on["subtype"] == "success"
+    assert [m["method"] for m in rpc if m["method"] == "initialize"] == ["initialize", "initialize"]
+    assert removed == {"added": [], "removed": ["notes"], "errors": {}}
+    assert init_last["mcp_servers"] == [] and "mcp__notes__save" not in init_last["tools"]
+    assert "mcp__notes__save" not in _offered(srv)
