@@ -21,6 +21,9 @@ whole URL. Type aliases other tools write are accepted: ``streamable-http``/``st
 of silently missing. Entries of type ``sdk`` (servers inside an embedding SDK host) are not ours:
 their names are listed in ``sdk_servers`` and nothing else is done with them.
 
+``dynamic_entry(name, raw, ...)`` makes the entry of a server an embedding host adds while the run
+lives (scope ``dynamic``), through the same expansion and validation.
+
 An unreadable ``--mcp-config`` is a ``UsageError`` (the user typed it); a broken ``.mcp.json`` is a
 problem in the result, never an exception: a bad project file must not stop claw.
 """
