@@ -280,6 +280,8 @@ class Run:
         if self.mcp is None:
             from claw.mcp.startup import empty_for_run
 
+            if self._launched is not None:  # connect_mcp() has not collected the configured servers yet
+                raise UsageError("the run's MCP servers are still starting", hint="try again in a moment")
             self._mcp_pending = False
             self.mcp = empty_for_run(env=self.env, net_config=self.net_config, cwd=str(self.options.cwd),
                                      roots=[str(r) for r in self.policy.workspace_roots], tools=self.tools.tools,
