@@ -49,8 +49,8 @@ def context_usage(run: "Run") -> Dict[str, Any]:
 
     agent = run.agent
     system = estimate_tokens({"system": agent._system()})
-    memory_files = [{"path": path, "type": _MEMORY_TYPES.get(kind, "Project"), "tokens": chars // 4}
-                    for path, kind, chars in run.memory_files]
+    memory_files = [{"path": f.path, "type": _MEMORY_TYPES.get(f.kind, "Project"), "tokens": f.chars // 4}
+                    for f in run.memory_files]
     memory = min(system, sum(f["tokens"] for f in memory_files))
     system_tools: List[Dict[str, Any]] = []
     mcp_tools: List[Dict[str, Any]] = []

@@ -132,7 +132,7 @@ class Run:
         self.start_source = start_source  # SessionStart hook source: startup | resume
         self.mcp: Optional["McpManager"] = None
         self.start_thinking = agent.settings.thinking  # what set_max_thinking_tokens(None) goes back to
-        self.memory_files: List[Tuple[str, str, int]] = []  # (path, kind, characters) in the system prompt
+        self.memory_files: Tuple[Any, ...] = ()  # the instruction files in the system prompt (PromptSource)
         self._launched: Optional["McpManager"] = None
         self._mcp_pending = False
         self._scratch = scratch
@@ -293,7 +293,8 @@ class Run:
         """``info.tools`` and ``info.mcp_servers`` after MCP servers changed while the run lives:
         tools that left are dropped, new ones appended; servers in ``gone`` are no longer listed."""
         present = self.tools.tools
-        names = [n for n in self.info.tools if n in present or not _is_mcp_tool(n)]
+        mcp = [n for n in self.info.tools if n.startswith("mcp__") or "_mcp_resource" in n]  # resource tools too
+        names = [n for n in self.info.tools if n in present or n not in mcp]
         names += [n for n in present if n not in names]
         self.info.tools[:] = names
         manager = self.mcp
@@ -319,7 +320,7 @@ class Run:
                                      custom_prompt=custom, append_prompt=append,
                                      additional_dirs=[str(r) for r in roots[1:]])
         self.agent.settings.system_prompt = system.text
-        self.memory_files = _memory_files(system)
+        self.memory_files = system.instruction_files
 
     def use_hooks(self, extra: Sequence["HookSpec"] = (), *, callback: Optional["HookCallback"] = None) -> None:
         """The settings' hooks plus ``extra`` (the host's callback hooks), in one runner used by the
@@ -518,17 +519,8 @@ def _assemble(options: RunOptions, loaded: "LoadedSettings", env: Dict[str, str]
     run = Run(options=options, loaded=loaded, env=env, net_config=net, resolved=resolved, provider=provider,
               session=session, policy=policy, tools=runner, agent=agent, info=info, redactor=redactor,
               remote=remote, start_source=start_source, scratch=scratch)
-    run.memory_files = _memory_files(system)
+    run.memory_files = system.instruction_files
     return run
-
-
-def _memory_files(system: Any) -> List[Tuple[str, str, int]]:
-    """The instruction files (CLAUDE.md, CLAW.md...) a system prompt holds: (path, kind, characters)."""
-    return [(s.path, s.kind, s.chars) for s in system.instruction_files if s.path]
-
-
-def _is_mcp_tool(name: str) -> bool:
-    return name.startswith("mcp__") or name in ("list_mcp_resources", "read_mcp_resource")
 
 
 def _open_session(options: RunOptions, scratch: Optional[str], redactor: "Redactor", model: str) -> "Session":
