@@ -8,8 +8,9 @@ is the reference). One process serves a whole conversation:
   Each turn writes ``system/init``, the ``assistant`` / ``user`` (tool results) messages as they
   complete (``stream_event`` lines with ``--include-partial-messages``) and one ``result``.
 - ``control_request`` from the host: ``initialize`` (hook callbacks, answered with what claw offers),
-  ``interrupt`` (the running turn stops; its result says ``interrupted``), ``set_permission_mode``,
-  ``set_model``, ``mcp_status``; any other subtype gets an error response, never silence.
+  ``interrupt`` (the running turn stops; its result says ``interrupted``), and those that change or
+  inspect the live run (claw.cli.host_controls: mode, model, thinking, context usage, MCP servers);
+  any other subtype gets an error response, never silence.
 - ``control_request`` to the host: ``can_use_tool`` when ``--permission-prompt-tool stdio`` is given,
   ``hook_callback`` for hooks registered at initialize, ``mcp_message`` for SDK-hosted MCP servers.
 - a line that is not a JSON object, or a ``user`` message without content, is reported on stderr and
@@ -39,6 +40,7 @@ from typing import IO, TYPE_CHECKING, Any, Deque, Dict, List, Optional, Tuple
 from claw.cli import startup_gc
 from claw.cli.args import RunArgs
 from claw.cli.control import ControlChannel
+from claw.cli.host_controls import HostControls
 from claw.cli.stdout_guard import StdoutGuard
 from claw.cli.output import RunInfo, StreamJsonWriter, init_object, result_object
 from claw.cli.transport import StdioTransport, Transport, prompt_of
@@ -59,6 +61,8 @@ CAPABILITIES = (
     "hook_on_failure_v1",
     "sdk_mcp_v1",
     "session_state_v1",
+    "mcp_set_servers_v1",
+    "context_usage_v1",
 )
 _TRUE = ("1", "true", "yes", "on")
 
@@ -133,6 +137,7 @@ class HostSession:
         self.transport = transport
         self.err = stderr
         self.channel = ControlChannel(transport)
+        self.controls = HostControls(self)  # set_model, mcp_*, get_context_usage...: claw.cli.host_controls
         self.run: Optional["Run"] = None  # from open_run on
         self.writer: Optional[_HostWriter] = None
         self.exit_code = 0
@@ -299,13 +304,9 @@ class HostSession:
 
     async def _handle_control(self, request_id: Any, request: Dict[str, Any]) -> None:
         subtype = request.get("subtype")
-        handler = {
-            "initialize": self._on_initialize,
-            "interrupt": self._on_interrupt,
-            "set_permission_mode": self._on_set_permission_mode,
-            "set_model": self._on_set_model,
-            "mcp_status": self._on_mcp_status,
-        }.get(subtype if isinstance(subtype, str) else "")
+        key = subtype if isinstance(subtype, str) else ""
+        handler = {"initialize": self._on_initialize, "interrupt": self._on_interrupt}.get(key) \
+            or self.controls.handler(key)
         if handler is None:
             self.channel.respond_error(request_id, f"Unsupported control request subtype: {subtype}",
                                        code="unsupported_request")
@@ -315,7 +316,8 @@ class HostSession:
         except asyncio.CancelledError:
             raise
         except ClawError as exc:
-            self.channel.respond_error(request_id, exc.message + (f" ({exc.hint})" if exc.hint else ""))
+            self.channel.respond_error(request_id, exc.message + (f" ({exc.hint})" if exc.hint else ""),
+                                       code=exc.kind)
             return
         except Exception as exc:
             traceback.print_exc(file=self.err)
@@ -361,38 +363,6 @@ class HostSession:
         if turn is not None and not turn.done():
             turn.cancel()
         return {"still_queued": [item.uuid for item in self._queue if item.error is None]}
-
-    async def _on_set_permission_mode(self, request: Dict[str, Any]) -> Dict[str, Any]:
-        mode = request.get("mode")
-        if not isinstance(mode, str) or not mode:
-            raise UsageError("set_permission_mode needs a 'mode'")
-        canonical = self.run.set_permission_mode(mode)
-        from claw.cli.host_vocabulary import host_message, host_permission_mode
-
-        self.transport.write_nowait(host_message({"type": "system", "subtype": "status", "status": None,
-                                                  "permissionMode": canonical, "uuid": uuid4(),
-                                                  "session_id": self.run.info.session_id}))
-        return {"mode": host_permission_mode(canonical), "claw_permission_mode": canonical}
-
-    async def _on_set_model(self, request: Dict[str, Any]) -> Dict[str, Any]:
-        from claw.api.client import resolve_model
-
-        model = request.get("model")
-        if model is not None and (not isinstance(model, str) or not model.strip()):
-            raise UsageError("set_model: 'model' must be a model name, or null for the default")
-        if model in ("default",):
-            model = None
-        if self._turn is not None and not self._turn.done():
-            # The running turn keeps its provider; the next one starts on the new model.
-            resolved = resolve_model(model, self.run.env, aliases=self.run.loaded.settings.aliases)
-            self._pending_model = (model,)
-            return {"model": resolved.model, "applies": "next_turn"}
-        self._pending_model = None
-        return {"model": await self.run.switch_model(model)}
-
-    async def _on_mcp_status(self, request: Dict[str, Any]) -> Dict[str, Any]:
-        hosted = self.run.mcp.status(detail=True) if self.run.mcp is not None else []
-        return {"mcpServers": hosted + [server.status_entry() for server in self._sdk_servers]}
 
     # -- one turn ---------------------------------------------------------------------------------
 

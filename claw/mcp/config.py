@@ -21,6 +21,9 @@ whole URL. Type aliases other tools write are accepted: ``streamable-http``/``st
 of silently missing. Entries of type ``sdk`` (servers inside an embedding SDK host) are not ours:
 their names are listed in ``sdk_servers`` and nothing else is done with them.
 
+``dynamic_entry(name, raw, ...)`` makes the entry of a server an embedding host adds while the run
+lives (scope ``dynamic``), through the same expansion and validation.
+
 An unreadable ``--mcp-config`` is a ``UsageError`` (the user typed it); a broken ``.mcp.json`` is a
 problem in the result, never an exception: a bad project file must not stop claw.
 """
@@ -35,6 +38,7 @@ from claw.errors import UsageError
 
 SCOPE_MCP_JSON = "mcp.json"
 SCOPE_MCP_CONFIG = "mcp-config"
+SCOPE_DYNAMIC = "dynamic"  # added while the run lives (the SDK's mcp_set_servers)
 MCP_JSON = ".mcp.json"
 
 TYPE_ALIASES = {
@@ -144,6 +148,17 @@ def load_mcp_config(
         for name, raw in servers.items():
             _add_entry(result, str(name), raw, source, env, report)
     return result
+
+
+def dynamic_entry(name: str, raw: Any, cwd: str, env: Mapping[str, str]) -> Tuple[Optional[ServerEntry], List[str]]:
+    """One server a host adds while the run lives (scope ``dynamic``): expanded and validated like a
+    ``--mcp-config`` entry; ``(entry, warnings)``, entry None for a ``"type": "sdk"`` one (the host's)."""
+    from claw.config.sources import SettingsSource
+
+    source = SettingsSource(SCOPE_DYNAMIC, "mcp_set_servers", "json", os.path.abspath(cwd), inline_text="{}")
+    result = McpConfig()
+    _add_entry(result, name, raw, source, env, True)
+    return result.servers.get(name), result.warnings
 
 
 def _settings_servers(source: Any) -> Any:

@@ -20,6 +20,11 @@ SDK's ``mcp_status`` shape. ``prompt_commands()`` / ``run_prompt(name, text)`` s
 commands ``/mcp__<server>__<prompt> args...``. ``aclose()`` shuts every server down in parallel,
 bounded.
 
+While the run lives (the SDK's ``mcp_set_servers``, ``mcp_toggle``, ``mcp_reconnect``): ``add(entry)``
+connects one more server, ``remove(name)`` shuts one down and forgets it, ``disable(name)`` shuts it
+down and keeps it listed as ``disabled``, ``reconnect(name)`` replaces its connection with a new one
+(also how a disabled server comes back). Each keeps the bound tool dict in sync.
+
 ``tool_filter`` turns ``--disallowedTools``, settings ``permissions.deny`` and ``--tools`` into the
 ``allow`` predicate: bare ``mcp__server``, ``mcp__server__tool`` and ``mcp__server__*`` names remove
 tools; when ``--tools`` names MCP tools, only those are offered (when it names none, every MCP tool
@@ -33,11 +38,12 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Seque
 
 from claw.errors import UsageError
 from claw.mcp.client import CONNECTED, DEFAULT_CONNECT_TIMEOUT, McpServer, ProgressHandler, seconds_from_env
-from claw.mcp.config import McpConfig
+from claw.mcp.config import McpConfig, ServerEntry
 
 DEFAULT_STARTUP_WAIT = 10.0
 LAUNCH_WAIT = 2.0  # launch() returns after this at the latest, spawned or not
 CLOSE_WAIT = 8.0
+DISABLED = "disabled"  # shut down on request (mcp_toggle); reconnect() brings it back
 
 Allow = Callable[[str], bool]
 
@@ -57,11 +63,9 @@ class McpManager:
         timeout = connect_timeout if connect_timeout is not None else max(self.startup_wait, DEFAULT_CONNECT_TIMEOUT)
         self.warnings: List[str] = list(config.warnings)
         self._on_progress = on_progress
-        self.servers: Dict[str, McpServer] = {
-            name: McpServer(entry, env=self.env, net_config=net_config, cwd=cwd, roots=roots,
-                            connect_timeout=timeout, on_change=self._changed, on_progress=self._progress)
-            for name, entry in config.servers.items()
-        }
+        self._server_args: Dict[str, Any] = dict(env=self.env, net_config=net_config, cwd=cwd, roots=roots,
+                                                 connect_timeout=timeout)
+        self.servers: Dict[str, McpServer] = {name: self._new_server(entry) for name, entry in config.servers.items()}
         self._tasks: Dict[str, "asyncio.Task[None]"] = {}
         self._bound: Optional[Dict[str, Any]] = None
         self._allow: Allow = lambda name: True
@@ -69,6 +73,9 @@ class McpManager:
         self._resource_tools: List[str] = []
         self._launched_at: Optional[float] = None
         self._closed = False
+
+    def _new_server(self, entry: ServerEntry) -> McpServer:
+        return McpServer(entry, on_change=self._changed, on_progress=self._progress, **self._server_args)
 
     # -- progress --------------------------------------------------------------------------------
 
@@ -177,7 +184,7 @@ class McpManager:
             tools.pop(name, None)
         added: List[str] = []
         # a server that failed after connecting keeps its tools: a call reconnects or says why not
-        keep = server.status == CONNECTED or server._ever_connected
+        keep = server.status == CONNECTED or (server._ever_connected and server.status != DISABLED)
         for definition in server.tools if keep else []:
             from claw.mcp.tools import McpTool
 
@@ -208,6 +215,76 @@ class McpManager:
     def _warn(self, text: str) -> None:
         if text not in self.warnings:
             self.warnings.append(text)
+
+    # -- changes while the run lives ------------------------------------------------------------
+
+    async def add(self, entry: ServerEntry) -> McpServer:
+        """Connect one more server (bounded by its connect timeout) and merge its tools; its status
+        says whether that worked. A server of the same name is replaced."""
+        if entry.name in self.servers:
+            await self.remove(entry.name)
+        server = self._new_server(entry)
+        self.servers[entry.name] = server
+        await self._connect(server)
+        return server
+
+    async def remove(self, name: str) -> None:
+        """Shut server ``name`` down and forget it; its tools leave the bound dict."""
+        server = self.servers.pop(name, None)
+        if server is None:
+            return
+        await self._shut(server)
+        self._drop_tools(name)
+
+    async def disable(self, name: str) -> McpServer:
+        """Shut server ``name`` down and keep it listed with status ``disabled``; its tools leave."""
+        server = self._known(name)
+        await self._shut(server)
+        server.status, server.error, server.hint = DISABLED, None, None
+        self._drop_tools(name)
+        return server
+
+    async def reconnect(self, name: str) -> McpServer:
+        """Close server ``name``'s connection (if any) and connect anew with the same entry; its tools
+        are listed again. Also how a disabled server is enabled."""
+        old = self._known(name)
+        await self._shut(old)
+        server = self._new_server(old.entry)
+        self.servers[name] = server
+        await self._connect(server)
+        return server
+
+    def _known(self, name: str) -> McpServer:
+        server = self.servers.get(name)
+        if server is None:
+            known = ", ".join(sorted(self.servers)) or "none"
+            raise UsageError(f"no MCP server named {name!r}", hint=f"the run's MCP servers: {known}",
+                             kind="unknown_mcp_server")
+        return server
+
+    async def _connect(self, server: McpServer) -> None:
+        task = asyncio.ensure_future(server.connect())
+        self._tasks[server.name] = task
+        await asyncio.wait({task})
+        self._sync(server)  # connect() notified the change already; a failure to connect does not
+        self._sync_resources()
+
+    async def _shut(self, server: McpServer) -> None:
+        task = self._tasks.pop(server.name, None)
+        if task is not None and not task.done():
+            task.cancel()
+            await asyncio.wait({task})
+        try:
+            await asyncio.wait_for(server.aclose(), CLOSE_WAIT)
+        except asyncio.TimeoutError:
+            pass
+
+    def _drop_tools(self, name: str) -> None:
+        tools = self._bound
+        for tool in self._added.pop(name, []):
+            if tools is not None:
+                tools.pop(tool, None)
+        self._sync_resources()
 
     # -- lookups and status ----------------------------------------------------------------------
 

@@ -8,6 +8,8 @@
    ``--disallowedTools`` / ``permissions.deny`` / ``--tools`` filter) and wait for the servers,
    bounded by the start-up wait counted from the launch.
 
+``empty_for_run(...)`` is the manager of a run that started without servers and gets some later.
+
 Nothing here prints; failures of servers are statuses, an unreadable ``--mcp-config`` is a
 ``UsageError`` from step 1.
 """
@@ -44,6 +46,19 @@ async def finish_for_run(manager: Any, *, tools: Dict[str, Any], disallowed: Ite
     manager.bind(tools, allow=tool_filter(disallowed=disallowed, deny_rules=deny_rules, tools_flag=tools_flag))
     if manager.servers:
         await manager.start()
+    return manager
+
+
+def empty_for_run(*, env: Mapping[str, str], net_config: Any, cwd: str, roots: Sequence[str], tools: Dict[str, Any],
+                  disallowed: Iterable[str] = (), deny_rules: Iterable[str] = (), tools_flag: Optional[str] = None
+                  ) -> Any:
+    """A manager without servers, bound to ``tools``: for a run that started without MCP servers and
+    gets some while it lives (an SDK host's ``mcp_set_servers``)."""
+    from claw.mcp.config import McpConfig
+    from claw.mcp.manager import McpManager, tool_filter
+
+    manager = McpManager(McpConfig(), env=env, net_config=net_config, cwd=cwd, roots=roots)
+    manager.bind(tools, allow=tool_filter(disallowed=disallowed, deny_rules=deny_rules, tools_flag=tools_flag))
     return manager
 
 

@@ -79,6 +79,7 @@ class Agent:
         self.cost_of = cost_of  # (model, Usage) -> float | None
         # (tokens, message count, last message) of the history the provider last counted
         self._known_prompt: Optional[Tuple[int, int, Message]] = None
+        self.last_usage: Optional[Usage] = None  # of the last response
         # claw.runtime.structured_output.StructuredOutput with --json-schema (its enable() sets it)
         self.structured_output: Optional["StructuredOutput"] = None
         self.spent_usd: Optional[float] = 0.0  # what this process's runs of the session cost (None: unknown)
@@ -294,6 +295,7 @@ class Agent:
         if warning:
             self.sink(Notice(warning, level="warning"))
         counted = response.usage.prompt_tokens + response.usage.output_tokens
+        self.last_usage = response.usage  # the SDK's get_context_usage reports it
         self._known_prompt = (counted, len(self.messages), self.messages[-1]) if counted else None
         self.sink(
             AssistantMessage(

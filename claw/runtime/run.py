@@ -131,6 +131,8 @@ class Run:
         self.remote = remote
         self.start_source = start_source  # SessionStart hook source: startup | resume
         self.mcp: Optional["McpManager"] = None
+        self.start_thinking = agent.settings.thinking  # what set_max_thinking_tokens(None) goes back to
+        self.memory_files: Tuple[Any, ...] = ()  # the instruction files in the system prompt (PromptSource)
         self._launched: Optional["McpManager"] = None
         self._mcp_pending = False
         self._scratch = scratch
@@ -260,6 +262,54 @@ class Run:
             hooks.permission_mode = mode.value
         return mode.value
 
+    def set_max_thinking_tokens(self, tokens: Optional[int]) -> Optional[Dict[str, Any]]:
+        """The SDK's ``set_max_thinking_tokens``: a budget for the following requests, ``0`` off,
+        ``None`` back to the run's start-up setting; returns the new ``thinking`` object."""
+        from claw.api.thinking import request_thinking
+
+        if tokens is None:
+            thinking = self.start_thinking
+        else:
+            thinking = request_thinking(int(tokens) if tokens > 0 else False)
+        self.agent.settings.thinking = thinking
+        return thinking
+
+    def ensure_mcp(self) -> "McpManager":
+        """The run's MCP manager; one without servers is created for a run that started with none,
+        so a host can add some (with the run's tool filter, as configured servers have)."""
+        if self.mcp is None:
+            from claw.mcp.startup import empty_for_run
+
+            if self._launched is not None:  # connect_mcp() has not collected the configured servers yet
+                raise UsageError("the run's MCP servers are still starting", hint="try again in a moment")
+            self._mcp_pending = False
+            self.mcp = empty_for_run(env=self.env, net_config=self.net_config, cwd=str(self.options.cwd),
+                                     roots=[str(r) for r in self.policy.workspace_roots], tools=self.tools.tools,
+                                     disallowed=self.options.disallowed_tools,
+                                     deny_rules=self.loaded.settings.permissions.deny, tools_flag=self.options.tools)
+        return self.mcp
+
+    def refresh_mcp_info(self, gone: Sequence[str] = ()) -> None:
+        """``info.tools`` and ``info.mcp_servers`` after MCP servers changed while the run lives:
+        tools that left are dropped, new ones appended; servers in ``gone`` are no longer listed."""
+        present = self.tools.tools
+        mcp = [n for n in self.info.tools if n.startswith("mcp__") or "_mcp_resource" in n]  # resource tools too
+        names = [n for n in self.info.tools if n in present or n not in mcp]
+        names += [n for n in present if n not in names]
+        self.info.tools[:] = names
+        manager = self.mcp
+        hosted = manager.status() if manager is not None else []
+        listed = {s["name"] for s in hosted}
+        self.info.mcp_servers = hosted + [s for s in self.info.mcp_servers
+                                          if s.get("name") not in listed and s.get("name") not in gone]
+
+    def remove_tools(self, names: Sequence[str]) -> None:
+        """Tools that leave (an SDK MCP server the host removed or disabled)."""
+        for name in names:
+            self.tools.tools.pop(name, None)
+            if name in self.info.tools:
+                self.info.tools.remove(name)
+
     def set_system_prompt(self, custom: Optional[str], append: Optional[str]) -> None:
         """Rebuild the system prompt with another custom prompt and appended text (the SDK's
         ``initialize`` carries them)."""
@@ -270,6 +320,7 @@ class Run:
                                      custom_prompt=custom, append_prompt=append,
                                      additional_dirs=[str(r) for r in roots[1:]])
         self.agent.settings.system_prompt = system.text
+        self.memory_files = system.instruction_files
 
     def use_hooks(self, extra: Sequence["HookSpec"] = (), *, callback: Optional["HookCallback"] = None) -> None:
         """The settings' hooks plus ``extra`` (the host's callback hooks), in one runner used by the
@@ -465,9 +516,11 @@ def _assemble(options: RunOptions, loaded: "LoadedSettings", env: Dict[str, str]
 
         enable(agent, options.json_schema, env=env, listed=info.tools)
         info.structured = True
-    return Run(options=options, loaded=loaded, env=env, net_config=net, resolved=resolved, provider=provider,
-               session=session, policy=policy, tools=runner, agent=agent, info=info, redactor=redactor,
-               remote=remote, start_source=start_source, scratch=scratch)
+    run = Run(options=options, loaded=loaded, env=env, net_config=net, resolved=resolved, provider=provider,
+              session=session, policy=policy, tools=runner, agent=agent, info=info, redactor=redactor,
+              remote=remote, start_source=start_source, scratch=scratch)
+    run.memory_files = system.instruction_files
+    return run
 
 
 def _open_session(options: RunOptions, scratch: Optional[str], redactor: "Redactor", model: str) -> "Session":

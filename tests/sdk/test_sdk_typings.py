@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Any, Dict, List, Tuple
 
@@ -69,7 +70,8 @@ TOOL_TYPES = {
 # The answer to each host request, by the request's subtype.
 RESPONSE_TYPES = {"initialize": "SDKControlInitializeResponse", "set_permission_mode":
                   "SDKControlSetPermissionModeResponse", "mcp_status": "SDKControlMcpStatusResponse",
-                  "interrupt": "SDKControlInterruptResponse"}
+                  "interrupt": "SDKControlInterruptResponse", "get_context_usage": "SDKControlGetContextUsageResponse",
+                  "mcp_set_servers": "McpSetServersResult"}
 REQUEST_TYPES = {"can_use_tool": "SDKControlPermissionRequest", "hook_callback": "SDKHookCallbackRequest",
                  "mcp_message": "SDKControlMcpMessageRequest"}
 
@@ -237,6 +239,40 @@ def test_every_message_of_a_full_session_fits_the_sdk_typings(checker, tmp_path)
                      "control_request/can_use_tool", "control_request/hook_callback", "system/hook_started",
                      "system/hook_response", "system/status", "system/session_state_changed"):
         assert expected in kinds, f"the session wrote no {expected} message: {sorted(kinds)}"
+    assert problems.found == [], "\n".join(problems.found)
+
+
+def test_answers_to_live_run_controls_fit_the_typings(checker, tmp_path):
+    """get_context_usage, mcp_set_servers, mcp_toggle, mcp_reconnect, mcp_status (with a disabled server)
+    and set_max_thinking_tokens answers, and the rewind_files refusal."""
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "CLAW.md").write_text("Be brief.\n")
+    raw = {"command": sys.executable, "args": ["-m", "tests.mcp.servers.raw_stdio_server"], "cwd": str(ROOT)}
+    sent: Dict[str, str] = {}
+    with ModelServer([reply(text="one", usage={"input_tokens": 9000, "output_tokens": 5})]) as srv, \
+            ClawProcess([], env=_env(srv, work), cwd=work) as claw:
+        _control(claw, sent, "init", "initialize", hooks=None)
+        _control(claw, sent, "ctx0", "get_context_usage")
+        _control(claw, sent, "set", "mcp_set_servers", servers={"raw": raw, "bad": {"command": ""}})
+        _control(claw, sent, "think", "set_max_thinking_tokens", max_thinking_tokens=2048)
+        claw.user("hi")
+        _serve(claw)
+        _control(claw, sent, "ctx1", "get_context_usage", detail="full")
+        _control(claw, sent, "off", "mcp_toggle", serverName="raw", enabled=False)
+        _control(claw, sent, "st", "mcp_status")
+        _control(claw, sent, "on", "mcp_toggle", serverName="raw", enabled=True)
+        _control(claw, sent, "re", "mcp_reconnect", serverName="raw")
+        _control(claw, sent, "rw", "rewind_files", user_message_id="u")
+        assert claw.wait() == 0, claw.stderr
+    messages = [json.loads(line) for line in claw.lines]
+    problems = Problems(checker)
+    for message in messages:
+        problems.message(message, sent)
+    answers = {m["response"]["request_id"]: m["response"] for m in messages if m["type"] == "control_response"}
+    assert answers["set"]["response"]["added"] == ["raw", "bad"] and "bad" in answers["set"]["response"]["errors"]
+    assert "disabled" in [s["status"] for s in answers["st"]["response"]["mcpServers"]]
+    assert answers["rw"]["subtype"] == "error"
     assert problems.found == [], "\n".join(problems.found)
 
 

@@ -52,10 +52,12 @@ def work(tmp_path: Path) -> Path:
 
 def run_ts(tmp_path: Path, srv: ModelServer, work: Path, prompt: str = "hi", *,
            can_use_tool: Optional[Dict[str, Any]] = None, executable: Optional[Path] = None,
-           sdk_server: Optional[str] = None, **options: Any) -> Tuple[List[Dict[str, Any]], Dict[str, Any]]:
+           sdk_server: Optional[str] = None, steps: Optional[List[Dict[str, Any]]] = None,
+           **options: Any) -> Tuple[List[Dict[str, Any]], Dict[str, Any]]:
     """Run one query(); returns (SDK messages, the final {"kind": "end"|"error", ...} line); the
-    ``can_use_tool`` calls are kept in ``run_ts.calls``. ``executable``: what the SDK starts instead of
-    the wrapper that runs the source tree."""
+    ``can_use_tool`` calls are kept in ``run_ts.calls``, the answers of Query method ``steps`` in
+    ``run_ts.method_calls``. ``executable``: what the SDK starts instead of the wrapper that runs the
+    source tree."""
     wrapper = executable or write_claw_wrapper(tmp_path / "bin")
     env = srv.env(CLAW_CONFIG_HOME=str(tmp_path / "claw-home"), HOME=str(tmp_path / "home"),
                   PATH=os.environ.get("PATH", "/usr/bin:/bin"))
@@ -65,6 +67,8 @@ def run_ts(tmp_path: Path, srv: ModelServer, work: Path, prompt: str = "hi", *,
         spec["canUseTool"] = can_use_tool
     if sdk_server is not None:
         spec["sdkServer"] = sdk_server
+    if steps is not None:
+        spec["steps"] = steps
     spec_path = tmp_path / "spec.json"
     spec_path.write_text(json.dumps(spec), encoding="utf-8")
     proc = subprocess.run(["node", str(RUNNER), str(spec_path)], cwd=str(SDK_DIR), capture_output=True,
@@ -73,6 +77,7 @@ def run_ts(tmp_path: Path, srv: ModelServer, work: Path, prompt: str = "hi", *,
     assert lines, f"the runner printed nothing; stderr: {proc.stderr[-2000:]}"
     run_ts.calls = [line for line in lines if line["kind"] == "can_use_tool"]
     run_ts.sdk_calls = [line for line in lines if line["kind"] == "sdk_tool"]
+    run_ts.method_calls = [line for line in lines if line["kind"] == "call"]
     return [line["message"] for line in lines if line["kind"] == "message"], lines[-1]
 
 
@@ -338,3 +343,62 @@ def test_agents_option_is_refused_by_name(tmp_path: Path, work: Path) -> None:
     assert end["kind"] == "error"
     assert "'agents' is not supported by this claw version yet" in end["message"]
     assert srv.requests == []
+
+
+def test_set_max_thinking_tokens_through_the_query(tmp_path: Path, work: Path) -> None:
+    steps = [{"prompt": "one"}, {"method": "setMaxThinkingTokens", "args": [4096]}, {"prompt": "two"},
+             {"method": "setMaxThinkingTokens", "args": [0]}, {"prompt": "three"}]
+    with ModelServer([reply(text="1"), reply(text="2"), reply(text="3")]) as srv:
+        messages, end = run_ts(tmp_path, srv, work, steps=steps)
+        sent = [r.json.get("thinking") for r in srv.requests]
+    assert end["kind"] == "end", end
+    assert [c.get("error") for c in run_ts.method_calls] == [None, None]
+    assert sent == [None, {"type": "enabled", "budget_tokens": 4096}, None]
+
+
+def test_get_context_usage_through_the_query(tmp_path: Path, work: Path) -> None:
+    steps = [{"prompt": "one"}, {"method": "getContextUsage"}]
+    with ModelServer([reply(text="1", usage={"input_tokens": 30_000, "output_tokens": 10})]) as srv:
+        messages, end = run_ts(tmp_path, srv, work, steps=steps)
+    assert end["kind"] == "end", end
+    [call] = run_ts.method_calls
+    usage = call["result"]
+    messages_row = next(c for c in usage["categories"] if c["id"] == "messages")
+    assert messages_row["tokens"] > 20_000  # the provider's count of the turn, not an estimate of "one"
+    assert usage["totalTokens"] == sum(c["tokens"] for c in usage["categories"] if c["kind"] == "used")
+    assert usage["apiUsage"]["input_tokens"] == 30_000
+
+
+def test_mcp_server_controls_through_the_query(tmp_path: Path, work: Path) -> None:
+    raw = {"type": "stdio", "command": sys.executable, "args": ["-m", "tests.mcp.servers.raw_stdio_server"],
+           "env": {"PYTHONPATH": str(ROOT)}}
+    steps = [{"method": "setMcpServers", "args": [{"raw": raw}]},
+             {"method": "toggleMcpServer", "args": ["raw", False]},
+             {"method": "mcpServerStatus"},
+             {"prompt": "without"},
+             {"method": "toggleMcpServer", "args": ["raw", True]},
+             {"method": "reconnectMcpServer", "args": ["raw"]},
+             {"method": "reconnectMcpServer", "args": ["missing"]},
+             {"prompt": "with"},
+             {"method": "setMcpServers", "args": [{}]},
+             {"method": "mcpServerStatus"}]
+    with ModelServer([reply(text="1"), reply(text="2")]) as srv:
+        messages, end = run_ts(tmp_path, srv, work, steps=steps)
+        offered = [[t["name"] for t in r.json.get("tools", [])] for r in srv.requests]
+    assert end["kind"] == "end", end
+    calls = run_ts.method_calls
+    assert calls[0]["result"] == {"added": ["raw"], "removed": [], "errors": {}}
+    assert [(s["name"], s["status"]) for s in calls[2]["result"]] == [("raw", "disabled")]
+    assert "mcp__raw__echo" not in offered[0] and "mcp__raw__echo" in offered[1]
+    assert calls[3].get("error") is None and calls[4].get("error") is None  # toggled on, reconnected
+    assert "'missing'" in calls[5]["error"]
+    assert calls[6]["result"] == {"added": [], "removed": ["raw"], "errors": {}} and calls[7]["result"] == []
+
+
+def test_rewind_files_is_refused_by_name_through_the_query(tmp_path: Path, work: Path) -> None:
+    steps = [{"prompt": "one"}, {"method": "rewindFiles", "args": ["some-message", {"dryRun": True}]}]
+    with ModelServer([reply(text="1")]) as srv:
+        messages, end = run_ts(tmp_path, srv, work, steps=steps)
+    assert end["kind"] == "end", end
+    [call] = run_ts.method_calls
+    assert "rewind_files" in call["error"] and "checkpoint" in call["error"]

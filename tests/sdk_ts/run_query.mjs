@@ -9,6 +9,11 @@
 // a callback answers every permission request with that answer and records the request; with
 // "sdkServer" an in-process SDK MCP server of that name joins options.mcpServers, with one tool
 // "shout" {text} that answers the text in capitals (and records the call).
+// "steps": [{"prompt": "..."} | {"method": "NAME", "args": [...]}, ...] instead of "prompt" drives a
+// streaming-input session: each prompt step sends a user message and waits for its result, each
+// method step calls that method of the Query object (setMaxThinkingTokens, getContextUsage,
+// setMcpServers, toggleMcpServer, reconnectMcpServer, mcpServerStatus, rewindFiles...) and prints
+// {"kind": "call", "method", "result"} or {"kind": "call", "method", "error"}; then the input ends.
 // Prints one JSON line per SDK message, {"kind": "can_use_tool", ...} per callback, and last
 // {"kind": "end"} or {"kind": "error", "message": "..."}.
 import { readFileSync } from "node:fs";
@@ -46,9 +51,54 @@ if (spec.sdkServer) {
 }
 const stderr = [];
 options.stderr = (text) => stderr.push(text);
+async function runSteps(steps) {
+  const queue = [];
+  let wake = null;
+  let finished = false;
+  const poke = () => { if (wake) { const w = wake; wake = null; w(); } };
+  async function* input() {
+    while (true) {
+      while (queue.length) yield queue.shift();
+      if (finished) return;
+      await new Promise((resolve) => { wake = resolve; });
+    }
+  }
+  const q = query({ prompt: input(), options });
+  let onResult = null;
+  const reader = (async () => {
+    for await (const message of q) {
+      out({ kind: "message", message });
+      if (message.type === "result" && onResult) { const r = onResult; onResult = null; r(); }
+    }
+  })();
+  for (const step of steps) {
+    if (step.prompt !== undefined) {
+      const got = new Promise((resolve) => { onResult = resolve; });
+      queue.push({ type: "user", message: { role: "user", content: step.prompt }, parent_tool_use_id: null,
+                   session_id: "" });
+      poke();
+      await got;
+    } else {
+      try {
+        const result = await q[step.method](...(step.args || []));
+        out({ kind: "call", method: step.method, result: result === undefined ? null : result });
+      } catch (err) {
+        out({ kind: "call", method: step.method, error: String(err && err.message ? err.message : err) });
+      }
+    }
+  }
+  finished = true;
+  poke();
+  await reader;
+}
+
 try {
-  for await (const message of query({ prompt: spec.prompt, options })) {
-    out({ kind: "message", message });
+  if (spec.steps) {
+    await runSteps(spec.steps);
+  } else {
+    for await (const message of query({ prompt: spec.prompt, options })) {
+      out({ kind: "message", message });
+    }
   }
   out({ kind: "end", stderr: stderr.join("") });
 } catch (err) {

@@ -10,6 +10,7 @@
 --child FILE    start a child process in the same process group, its pid written to FILE
 --never-answer  read everything, answer nothing
 --delay S       wait S seconds before answering initialize
+--pidfile FILE  write this process's pid to FILE
 
 It also has a prompt ``greet(who, tone?)`` and two resources (``raw://notes`` text, ``raw://logo`` blob).
 After notifications/initialized it sends the client a ``ping`` and a ``roots/list`` request; the tools
@@ -19,6 +20,7 @@ After notifications/initialized it sends the client a ``ping`` and a ``roots/lis
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -52,6 +54,9 @@ replies = {}
 def main():
     if flag("--stubborn"):
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    if value("--pidfile"):
+        with open(value("--pidfile"), "w") as fh:
+            fh.write(str(os.getpid()))
     child_file = value("--child")
     if child_file:
         child = subprocess.Popen(["sleep", "60"])
