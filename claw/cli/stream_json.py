@@ -446,7 +446,8 @@ class HostSession:
 
     def _init_message(self) -> Dict[str, Any]:
         obj = init_object(self.run.info)
-        obj.update({"agents": [], "skills": [], "plugins": [], "capabilities": list(CAPABILITIES)})
+        obj.update({"agents": [], "skills": list(self.run.info.skills), "plugins": [],
+                    "capabilities": list(CAPABILITIES)})
         from claw.cli.host_vocabulary import host_message
 
         return host_message(obj)
