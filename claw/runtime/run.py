@@ -200,12 +200,12 @@ class Run:
 
     # -- turns -----------------------------------------------------------------------------------
 
-    async def turn(self, prompt: "Prompt") -> "TurnOutcome":
+    async def turn(self, prompt: "Prompt", *, verbatim: bool = False) -> "TurnOutcome":
         """One user turn to its end; the session file is synced whatever happens. A prompt that starts
         with ``/name`` of a custom command or an MCP prompt runs that command (``claw.runtime.extensions``;
-        a denied ``!`command``` raises ``ToolFailure`` before anything is sent)."""
+        a denied ``!`command``` raises ``ToolFailure`` before anything is sent), unless ``verbatim``."""
         try:
-            if (self.extensions is not None or self.mcp is not None) and _may_name_command(prompt):
+            if not verbatim and (self.extensions is not None or self.mcp is not None) and _may_name_command(prompt):
                 from claw.runtime.extensions import expand_prompt, run_command_turn
 
                 command = await expand_prompt(self, prompt)

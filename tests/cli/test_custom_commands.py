@@ -336,3 +336,16 @@ def test_stream_json_host_approves_a_commands_shell_step(work):
     ask = next(m["request"] for m in seen if m["type"] == "control_request")
     assert ask["tool_name"] == "Bash" and ask["input"]["command"] == "touch made && echo made-it"
     assert text == "Made: made-it" and (work / "made").exists()
+
+
+def test_stream_json_client_composed_messages_are_never_run_as_commands(work):
+    from tests.fakes.claw_wrapper import ClawProcess
+
+    write(work / ".claude" / "commands" / "fix.md", FIX)
+    with ModelServer([reply(text="as written")]) as srv, ClawProcess(env=_stream_env(srv, work), cwd=work) as claw:
+        claw.send({"type": "user", "client_composed": True, "session_id": "",
+                   "message": {"role": "user", "content": "/fix 1 2"}, "parent_tool_use_id": None})
+        result = claw.until_result()[-1]
+        assert claw.wait() == 0
+        texts = user_texts(srv.requests[0].json)
+    assert result["is_error"] is False and texts == ["/fix 1 2"]
