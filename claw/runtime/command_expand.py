@@ -3,9 +3,9 @@
 ``expand_body(command, arguments, gate)``:
 
 1. ``$ARGUMENTS`` and ``$1``..``$9`` are filled in (``claw.runtime.commands.substitute_arguments``);
-2. each ``!`command``` (in order, one at a time) runs through the permission policy exactly as a ``bash`` tool call would be
-   decided (deny rules, ask rules, the mode; an ask goes to the run's prompter, the TTY question or the
-   host's ``can_use_tool``), and its output (stdout, then stderr; the exit status when not 0) replaces
+2. each ``!`command``` (in order, one at a time) is decided as a ``bash`` tool call would be
+   (PreToolUse hooks, deny rules, ask rules, the mode; an ask goes to the run's prompter, the TTY
+   question or the host's ``can_use_tool``) and runs; its output (stdout, then stderr; the exit status when not 0) replaces
    the marker. A denied command fails the whole command with a ``ToolFailure`` naming it: nothing is
    sent to the model;
 3. each ``@path`` (at the start of a line or after a space; relative to the project directory, ``~``
@@ -46,6 +46,7 @@ class Gate:
     cwd: Path
     env: Dict[str, str]
     source: str  # "/review": named in permission requests and errors
+    hooks: Any = None  # claw.runtime.hooks.HookRunner: PreToolUse hooks may block or ask
 
 
 async def expand_body(body: str, arguments: str, gate: Gate) -> str:
@@ -71,15 +72,32 @@ async def _replace_async(pattern: "re.Pattern[str]", text: str,
 
 async def _approve(gate: Gate, tool_name: str, spec: Any, tool_input: Dict[str, Any], targets: list,
                    what: str) -> None:
-    """Raise ``ToolFailure`` unless the policy (or, when it asks, the prompter) allows the call."""
+    """Raise ``ToolFailure`` unless the policy (or, when it asks, the prompter) allows the call. A
+    PreToolUse hook that blocks or denies it fails it; one that asks makes it ask (a hook's ``allow``
+    or rewritten input is not applied here: the rules and the mode still decide)."""
+    from claw.ids import uuid4
+
+    use_id = f"command-{uuid4()}"
+    force_ask = False
+    if gate.hooks is not None:
+        pre = await gate.hooks.run("PreToolUse", {"tool_name": tool_name, "tool_input": dict(tool_input),
+                                                  "tool_use_id": use_id}, tool_name=tool_name)
+        if not pre.continue_ or pre.blocked or pre.permission_decision == "deny":
+            why = pre.reason or pre.stop_reason or "no reason given"
+            raise ToolFailure(f"{gate.source}: {what} was blocked by a PreToolUse hook: {why}",
+                              kind="command_denied")
+        force_ask = pre.permission_decision == "ask"
     decision = gate.policy.decide(tool_name, spec, tool_input, targets)
+    if decision.allowed and force_ask:
+        from dataclasses import replace
+
+        decision = replace(decision, outcome="ask", reason="a PreToolUse hook asked for confirmation")
     if decision.allowed:
         return
     if decision.needs_approval and gate.prompter is not None:
-        from claw.ids import uuid4
         from claw.runtime.tool_calls import PermissionRequest
 
-        answer = await gate.prompter(PermissionRequest(tool_name, f"command-{uuid4()}", dict(tool_input),
+        answer = await gate.prompter(PermissionRequest(tool_name, use_id, dict(tool_input),
                                                        f"{gate.source}: {decision.reason}"))
         if answer.allow:
             return

@@ -216,7 +216,7 @@ async def expand_command(run: "Run", command: CustomCommand, arguments: str) -> 
     from claw.runtime.command_expand import Gate, expand_body
 
     gate = Gate(policy=run.policy, prompter=run.tools.prompter, cwd=run.options.cwd, env=run.env,
-                source=f"/{command.name}")
+                source=f"/{command.name}", hooks=run.hooks)
     return await expand_body(command.body, arguments, gate)
 
 

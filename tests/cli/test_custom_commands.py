@@ -121,6 +121,17 @@ def test_a_shell_command_that_would_ask_is_denied_without_a_prompter(work, home,
     assert "no way to ask for approval" in run.stderr and not (work / "made-by-command").exists()
 
 
+def test_a_pre_tool_use_hook_blocks_a_commands_shell_step(work, home, monkeypatch):
+    settings = {"hooks": {"PreToolUse": [{"matcher": "Bash", "hooks": [
+        {"type": "command", "command": "echo 'no shell today' >&2; exit 2"}]}]}}
+    write(work / ".claw" / "settings.json", json.dumps(settings))
+    write(work / ".claw" / "commands" / "mk.md", "Made: !`touch hooked`")
+    env = isolated_env({}, home, ANTHROPIC_API_KEY="k", ANTHROPIC_BASE_URL="http://127.0.0.1:9")
+    run = run_inprocess(["-p", "/mk"], env, monkeypatch, work)
+    assert run.code == 1 and not (work / "hooked").exists()
+    assert "/mk: the command `touch hooked` was blocked by a PreToolUse hook: no shell today" in run.stderr
+
+
 def test_a_denied_or_missing_file_is_a_clear_error(work, home, monkeypatch):
     write(work / "secret.env", "TOKEN=x\n")
     write(work / ".claude" / "commands" / "leak.md", "Here: @secret.env")
