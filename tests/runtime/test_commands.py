@@ -76,3 +76,21 @@ def test_command_word_and_markers():
     text = "see @src/a.py and mail me@example.com; run !`git status` @~/notes.md"
     found = [(m.group("cmd"), m.group("path")) for m in _MARKER.finditer(text)]
     assert found == [(None, "src/a.py"), ("git status", None), (None, "~/notes.md")]
+
+
+def test_skill_and_slash_command_rules_name_one_skill_or_command():
+    from claw.runtime.permissions import PermissionPolicy
+    from claw.tools.skill import SkillTool
+    from claw.tools.slash_command import SlashCommandTool
+
+    skill, command = SkillTool(None).spec, SlashCommandTool(None, "").spec
+    policy = PermissionPolicy(mode="default", cwd="/tmp", allowed=["Skill(pdf)"],
+                              disallowed=["Skill(secret)", "SlashCommand(/deploy:*)", "SlashCommand(/commit)"])
+    assert policy.removed_tools() == []  # a rule with a name removes nothing
+    assert policy.decide("skill", skill, {"skill": "secret"}).denied
+    assert policy.decide("skill", skill, {"skill": "pdf"}).allowed
+    assert policy.decide("skill", skill, {"skill": "secretive"}).allowed
+    assert policy.decide("slash_command", command, {"command": "/deploy prod"}).denied
+    assert policy.decide("slash_command", command, {"command": "/commit now"}).denied
+    assert policy.decide("slash_command", command, {"command": "/deployment"}).allowed
+    assert PermissionPolicy(cwd="/tmp", disallowed=["Skill"]).removed_tools() == ["skill"]
