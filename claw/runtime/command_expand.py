@@ -8,8 +8,8 @@
    question or the host's ``can_use_tool``) and runs; its output (stdout, then stderr; the exit status when not 0) replaces
    the marker. A denied command fails the whole command with a ``ToolFailure`` naming it: nothing is
    sent to the model;
-3. each ``@path`` (at the start of a line or after a space; relative to the project directory, ``~``
-   allowed) is replaced by the file's content under a heading naming it, after the same permission
+3. each ``@path`` (at the start of a line or after a space, with a ``/`` or a ``.`` in it, so that
+   ``@Override`` stays a word; relative to the project directory, ``~`` allowed) is replaced by the file's content under a heading naming it, after the same permission
    check a ``read_file`` call gets. A denied, missing or unreadable file fails the command.
 
 ``Gate`` is what a run gives for the checks (its policy, prompter and environment). Deliberately not
@@ -151,7 +151,10 @@ async def _include(raw: str, gate: Gate) -> str:
     from claw.config.sources import expand_user
     from claw.tools.registry import get_tool
 
-    raw = raw.rstrip(".:")  # "see @notes.md." ends a sentence, not the name
+    written, raw = raw, raw.rstrip(".:")  # "see @notes.md." ends a sentence, not the name
+    if "/" not in raw and "." not in raw:  # @Override, @team: a word, not a file
+        return "@" + written
+    trailing = written[len(raw):]
     path = Path(expand_user(raw, gate.env))
     if not path.is_absolute():
         path = gate.cwd / path
@@ -167,4 +170,4 @@ async def _include(raw: str, gate: Gate) -> str:
                           hint="the path is relative to the project directory") from None
     if len(text) > FILE_CAP:
         text = text[:FILE_CAP] + f"\n[cut at {FILE_CAP} characters]"
-    return f"\n<file path=\"{raw}\">\n{text.rstrip()}\n</file>\n"
+    return f"\n<file path=\"{raw}\">\n{text.rstrip()}\n</file>\n{trailing}"

@@ -94,3 +94,16 @@ def test_skill_and_slash_command_rules_name_one_skill_or_command():
     assert policy.decide("slash_command", command, {"command": "/commit now"}).denied
     assert policy.decide("slash_command", command, {"command": "/deployment"}).allowed
     assert PermissionPolicy(cwd="/tmp", disallowed=["Skill"]).removed_tools() == ["skill"]
+
+
+def test_at_words_that_are_no_paths_stay_as_written(tmp_path: Path):
+    import asyncio
+    import os
+
+    from claw.runtime.command_expand import Gate, expand_body
+    from claw.runtime.permissions import PermissionPolicy
+
+    (tmp_path / "a.txt").write_text("AAA")
+    gate = Gate(PermissionPolicy(mode="danger-full-access", cwd=str(tmp_path)), None, tmp_path, dict(os.environ), "/t")
+    text = asyncio.run(expand_body("Use @Override, ask @team. See @a.txt.", "", gate))
+    assert text == 'Use @Override, ask @team. See \n<file path="a.txt">\nAAA\n</file>\n.'
