@@ -360,3 +360,31 @@ def test_stream_json_client_composed_messages_are_never_run_as_commands(work):
         assert claw.wait() == 0
         texts = user_texts(srv.requests[0].json)
     assert result["is_error"] is False and texts == ["/fix 1 2"]
+
+
+def test_the_python_sdk_lists_and_runs_a_project_command(work, tmp_path):
+    import asyncio
+
+    from claude_agent_sdk import ClaudeAgentOptions, ClaudeSDKClient, ResultMessage
+
+    from tests.fakes.claw_wrapper import write_claw_wrapper
+
+    write(work / ".claude" / "commands" / "fix.md", FIX)
+    cli = write_claw_wrapper(tmp_path / "bin")
+
+    async def main(srv: ModelServer) -> Any:
+        options = ClaudeAgentOptions(cli_path=str(cli), cwd=str(work), env=_stream_env(srv, work),
+                                     setting_sources=["project"])
+        async with ClaudeSDKClient(options=options) as client:
+            info = await client.get_server_info()
+            await client.query("/fix 9 urgent")
+            results = [m async for m in client.receive_response() if isinstance(m, ResultMessage)]
+        return info, results
+
+    with ModelServer([reply(text="on it")]) as srv:
+        info, results = asyncio.run(asyncio.wait_for(main(srv), 60))
+        texts = user_texts(srv.requests[0].json)
+    assert {"name": "fix", "description": "Fix an issue (project)", "argumentHint": "<issue> <priority>"} in \
+        info["commands"]
+    assert results[-1].result == "on it"
+    assert texts == ["Fix issue #9 with priority urgent (all: 9 urgent).\n"]
