@@ -75,6 +75,7 @@ class RunArgs:
     json_schema: Optional[Dict[str, Any]] = None
     replay_user_messages: bool = False  # stream-json input: echo the host's user messages back
     include_hook_events: bool = False  # stream-json output: system/hook_started and hook_response messages
+    disable_slash_commands: bool = False  # --disable-slash-commands: no custom commands, MCP prompts, skills
     ignored: List[str] = field(default_factory=list)  # accepted for SDK compatibility, not acted on
     # --output-format as written (before --sdk-url implies stream-json): failures before a run could
     # start are reported in it
@@ -102,6 +103,7 @@ _SWITCHES = {
     "--allow-dangerously-skip-permissions": "allow_dangerously_skip_permissions",
     "--no-session-persistence": "no_session_persistence",
     "--include-hook-events": "include_hook_events",
+    "--disable-slash-commands": "disable_slash_commands",
 }
 _VALUES = {
     "--output-format": "output_format", "--input-format": "input_format",

@@ -16,7 +16,8 @@ from typing import List, Optional
 
 ALIASES = {"config": "CONFIGURATION", "settings": "CONFIGURATION", "proxy": "PROXIES", "proxies": "PROXIES",
            "permissions": "TOOLS", "security": "TOOLS", "hooks": "HOOKS", "sdk": "EMBEDDING",
-           "flags": "CLI", "exit-codes": "CLI", "env": "CLI", "login": "AUTH", "sessions": "SESSIONS"}
+           "flags": "CLI", "exit-codes": "CLI", "env": "CLI", "login": "AUTH", "sessions": "SESSIONS",
+           "commands": "EXTENSIONS", "skills": "EXTENSIONS"}
 
 
 def _source_docs_dir() -> str:

@@ -74,6 +74,7 @@ Options (headless and REPL; Claude Code's names):
   --session-id UUID            the id of a new session
   --no-session-persistence     write no session file
   --mcp-config FILE|JSON       MCP servers (repeatable); --strict-mcp-config: only these
+  --disable-slash-commands     no custom slash commands, MCP prompt commands or skills
   --settings FILE|JSON         settings applied last
   --setting-sources LIST       load only these settings files: user,project,local ("" = none);
                                naming project or local trusts the folder for this run

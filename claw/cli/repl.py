@@ -267,6 +267,9 @@ class Repl:
     # -- the loop ----------------------------------------------------------------------------------
 
     def serve(self, first_prompt: Optional[str]) -> int:
+        from claw.cli.slash import custom_names
+
+        self.history.commands = lambda: custom_names(self)  # Tab completes the custom commands too
         self.history.load()
         pending = first_prompt
         interrupts = 0

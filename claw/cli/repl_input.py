@@ -67,6 +67,7 @@ class History:
         self.path = path or history_path()
         self._readline: Any = None
         self._saved = 0  # history length already in the file
+        self.commands: Callable[[], List[str]] = list  # the run's custom commands, for completion
 
     def load(self) -> None:
         if not sys.stdin.isatty():
@@ -82,7 +83,7 @@ class History:
         except (OSError, UnicodeDecodeError):
             pass
         self._saved = readline.get_current_history_length()
-        _enable_completion(readline)
+        _enable_completion(readline, self)
 
     def save(self) -> None:
         readline = self._readline
@@ -122,13 +123,13 @@ def history_path(env: Optional[dict] = None) -> Path:
     return Path(config_home(os.environ if env is None else env, os.getcwd())) / "history"
 
 
-def _enable_completion(readline: Any) -> None:
+def _enable_completion(readline: Any, history: "History") -> None:
     from claw.cli.slash import complete
 
     def completer(text: str, state: int) -> Optional[str]:
         buffer = readline.get_line_buffer()
         if buffer.startswith("/") and " " not in buffer:
-            options = complete(buffer)
+            options = complete(buffer, history.commands())
         elif text.startswith("@"):  # a file to mention: completed relative to the working directory
             from claw.cli.repl_shell import complete_path
 

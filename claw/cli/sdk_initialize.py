@@ -150,7 +150,7 @@ def initialize_answer(info: "RunInfo", *, mcp_servers_applied: bool, session_sta
     from claw.cli.host_vocabulary import host_api_key_source, host_permission_mode
 
     return {
-        "commands": [],
+        "commands": [dict(c) for c in info.commands],
         "agents": [],
         "output_style": "default",
         "available_output_styles": ["default"],

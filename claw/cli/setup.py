@@ -55,6 +55,7 @@ def run_options(args: RunArgs, base_env: Optional[Mapping[str, str]] = None) -> 
         betas=tuple(args.betas),
         mcp_config=tuple(args.mcp_config),
         strict_mcp_config=args.strict_mcp_config,
+        disable_slash_commands=args.disable_slash_commands,
         json_schema=args.json_schema,
         base_env=base_env,
     )

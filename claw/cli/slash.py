@@ -1,7 +1,9 @@
 """Slash commands of the REPL.
 
-Each command is a small function taking the REPL and the rest of the line. ``run_slash`` dispatches,
-and an unknown command suggests the nearest known one. Two kinds of handler:
+Each command is a small function taking the REPL and the rest of the line. ``run_slash`` dispatches;
+a name that is no built-in command but one of the run's custom commands or MCP prompts
+(``RunInfo.commands``) runs as a turn (the run expands it: ``claw.runtime.extensions``), and an unknown
+command suggests the nearest known one. Two kinds of handler:
 
 - ``async def``: runs on the REPL's event loop, cancellable with Ctrl-C like a turn (``/compact``,
   ``/model``, ``/clear``...);
@@ -60,11 +62,19 @@ def suggest(name: str) -> str:
     return close[0] if close else ""
 
 
-def complete(text: str) -> list:
-    """Completions of a partial ``/command`` (for readline's Tab)."""
+def complete(text: str, extra: Any = ()) -> list:
+    """Completions of a partial ``/command`` (for readline's Tab); ``extra``: the run's custom commands
+    and MCP prompts."""
     if not text.startswith("/"):
         return []
-    return [f"/{n}" for n in sorted(COMMANDS) if n.startswith(text[1:].lower())]
+    names = sorted(set(COMMANDS) | set(extra))
+    return [f"/{n}" for n in names if n.lower().startswith(text[1:].lower())]
+
+
+def custom_names(repl: Any) -> list:
+    """The run's custom commands and MCP prompts (``/name`` runs them as a turn)."""
+    run = getattr(repl, "run", None)
+    return [c["name"] for c in run.info.commands] if run is not None else []
 
 
 def run_slash(repl: Any, line: str) -> None:
@@ -74,7 +84,11 @@ def run_slash(repl: Any, line: str) -> None:
     name = ALIASES.get(name, name)
     entry = COMMANDS.get(name)
     if entry is None:
-        near = suggest(name)
+        raw = line.strip()[1:].split(None, 1)[0] if line.strip()[1:].strip() else ""
+        if any(raw.lower() == n.lower() for n in custom_names(repl)):
+            repl.turn(line.strip())  # a custom command or an MCP prompt: the run expands it
+            return
+        near = suggest(name) or next((n for n in custom_names(repl) if name and n.lower().startswith(name)), "")
         hint = f" — did you mean /{near}?" if near else ""
         _say(f"unknown command /{name}{hint} (/help lists them)")
         return
@@ -100,6 +114,14 @@ _LABELS = {"compact": "compacting", "model": "switching model"}
 def _help(repl: Any, rest: str) -> None:
     width = max(len(n) for n in COMMANDS) + 2
     _say("\n".join(f"/{n.ljust(width)}{s}" for n, (_, s) in sorted(COMMANDS.items())))
+    custom = list(repl.run.info.commands) if getattr(repl, "run", None) is not None else []
+    if custom:
+        lines = []
+        for c in custom:
+            hint = f" {c['argumentHint']}" if c.get("argumentHint") else ""
+            shadowed = " [hidden by the built-in command]" if c["name"].lower() in COMMANDS else ""
+            lines.append(f"/{c['name']}{hint}  {c['description']}{shadowed}")
+        _say("Custom commands and MCP prompts:\n" + "\n".join(lines))
     _say('Multi-line input: end a line with \\ to continue it, or put """ alone on a line before and after.\n'
          "Ctrl-C cancels the running turn; Ctrl-C twice on the prompt, Ctrl-D or /exit leaves.")
 
@@ -226,6 +248,18 @@ def _hooks(repl: Any, rest: str) -> None:
         for m in matchers:
             for h in m.hooks:
                 _say(f"{event} [{m.matcher or '*'}] {h.command}")
+
+
+@command("skills", "the skills the model may load")
+def _skills(repl: Any, rest: str) -> None:
+    extensions = repl.run.extensions
+    skills = extensions.skills if extensions is not None else []
+    if not skills:
+        off = " (--disable-slash-commands)" if repl.run.options.disable_slash_commands else ""
+        _say(f"no skills{off}; a skill is a directory with a SKILL.md in .claw/skills/, .claude/skills/ or "
+             "the user's skills directory")
+        return
+    _say("\n".join(f"{s.name} ({s.scope}): {s.description}\n  {s.path}" for s in skills))
 
 
 @command("memory", "the memory files (CLAW.md, CLAUDE.md, their @imports) loaded into the system prompt")

@@ -124,9 +124,10 @@ class _HostWriter(StreamJsonWriter):
 class _Item:
     """One entry of the turn queue: a user message to run, or an input error to report in order."""
 
-    def __init__(self, prompt: Any = None, *, error: Optional[ClawError] = None, uuid_: Optional[str] = None
-                 ) -> None:
+    def __init__(self, prompt: Any = None, *, error: Optional[ClawError] = None, uuid_: Optional[str] = None,
+                 verbatim: bool = False) -> None:
         self.prompt = prompt
+        self.verbatim = verbatim  # client_composed (the SDK's verbatim_prompts): never run as a /command
         self.error = error
         self.uuid = uuid_ or uuid4()
 
@@ -271,7 +272,7 @@ class HostSession:
                 self._enqueue(_Item(error=prompt))
             else:
                 self._enqueue(_Item(prompt, uuid_=message.get("uuid") if isinstance(message.get("uuid"), str)
-                                    else None))
+                                    else None, verbatim=message.get("client_composed") is True))
         elif kind == "control_request":
             request_id = message.get("request_id")
             request = message.get("request")
@@ -369,7 +370,7 @@ class HostSession:
     async def _run_turn(self, item: _Item) -> None:
         started = time.monotonic()
         self._set_state("running")
-        self._turn = asyncio.ensure_future(self._turn_body(item.prompt))
+        self._turn = asyncio.ensure_future(self._turn_body(item.prompt, item.verbatim))
         await asyncio.wait({self._turn})
         turn, self._turn = self._turn, None
         outcome = None
@@ -387,7 +388,7 @@ class HostSession:
                 outcome = turn.result()
         self._finish_turn(outcome, error, started=started)
 
-    async def _turn_body(self, prompt: Any) -> Any:
+    async def _turn_body(self, prompt: Any, verbatim: bool = False) -> Any:
         if self._sdk_server_names:
             if self._ready_task is None:
                 self._ready_task = asyncio.ensure_future(self._connect_sdk_servers())
@@ -396,7 +397,7 @@ class HostSession:
             (name,), self._pending_model = self._pending_model, None
             await self.run.switch_model(name)
         self.transport.write_nowait(self._init_message())
-        return await self.run.turn(prompt)
+        return await self.run.turn(prompt, verbatim=verbatim)
 
     def _finish_turn(self, outcome: Any, error: Optional[ClawError], *, started: float) -> None:
         info = self.run.info if self.run is not None else RunInfo("", "", "", "")
@@ -416,7 +417,8 @@ class HostSession:
 
     def _init_message(self) -> Dict[str, Any]:
         obj = init_object(self.run.info)
-        obj.update({"agents": [], "skills": [], "plugins": [], "capabilities": list(CAPABILITIES)})
+        obj.update({"agents": [], "skills": list(self.run.info.skills), "plugins": [],
+                    "capabilities": list(CAPABILITIES)})
         from claw.cli.host_vocabulary import host_message
 
         return host_message(obj)

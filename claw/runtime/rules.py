@@ -246,6 +246,7 @@ class PermissionRule:
     bash: Optional[BashPattern] = None
     domain: Optional[str] = None
     query: Optional["re.Pattern[str]"] = None
+    subject: str = "query"  # the input field ``query`` is matched against (skill, command for the run tools)
 
     @property
     def label(self) -> str:
@@ -286,7 +287,8 @@ class PermissionRule:
             host = urlsplit(str(tool_input.get("url", ""))).hostname or ""
             return host_in_domains(host, [self.domain])
         if self.query is not None:
-            return self.query.match(str(tool_input.get("query", ""))) is not None
+            value = str(tool_input.get(self.subject, ""))
+            return self.query.match(value.lstrip("/") if self.subject == "command" else value) is not None
         return True
 
 
@@ -337,6 +339,13 @@ def parse_rule(
         elif canonical == "web_search":
             source_re = ".*".join(re.escape(p) for p in pattern.strip().split("*"))
             rule_args["query"] = re.compile(source_re + r"\Z", re.IGNORECASE | re.DOTALL)
+        elif canonical in ("skill", "slash_command"):
+            # Skill(pdf), SlashCommand(/commit) or SlashCommand(/commit:*): that name, whatever the
+            # arguments (both tools are read-only, so what matters is that a deny rule covers them all)
+            name = pattern.strip().lstrip("/")
+            name = name[:-2] if name.endswith(":*") else name
+            rule_args["query"] = re.compile(re.escape(name) + r"(?:\s.*)?\Z", re.DOTALL)
+            rule_args["subject"] = "skill" if canonical == "skill" else "command"
         else:
             pattern = None  # todo_write takes no pattern
     elif is_mcp_name(canonical):

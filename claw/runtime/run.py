@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from claw.redact import Redactor
     from claw.remote.bootstrap import RemoteSetup
     from claw.runtime.agent import Agent, Prompt
+    from claw.runtime.extensions import Extensions
     from claw.runtime.events import EventSink, TurnOutcome
     from claw.runtime.hook_config import HookSpec
     from claw.runtime.hooks import HookCallback, HookRunner
@@ -80,6 +81,7 @@ class RunOptions:
     strict_mcp_config: bool = False
     json_schema: Optional[Dict[str, Any]] = None  # --json-schema: the answer must be a value of this schema
     base_env: Optional[Mapping[str, str]] = None  # the process environment; None: os.environ
+    disable_slash_commands: bool = False  # --disable-slash-commands: no custom commands, MCP prompts, skills
 
 
 @dataclass
@@ -95,6 +97,8 @@ class RunInfo:
     mcp_servers: List[Dict[str, Any]] = field(default_factory=list)
     api_key_source: str = "none"
     structured: bool = False  # --json-schema: text mode prints the value on stdout, the prose on stderr
+    commands: List[Dict[str, str]] = field(default_factory=list)  # {name, description, argumentHint}
+    skills: List[str] = field(default_factory=list)
 
 
 def load_settings_for(options: RunOptions) -> Tuple["LoadedSettings", Dict[str, str]]:
@@ -133,6 +137,7 @@ class Run:
         self.mcp: Optional["McpManager"] = None
         self.start_thinking = agent.settings.thinking  # what set_max_thinking_tokens(None) goes back to
         self.memory_files: Tuple[Any, ...] = ()  # the instruction files in the system prompt (PromptSource)
+        self.extensions: Optional["Extensions"] = None  # custom commands and skills (claw.runtime.extensions)
         self._launched: Optional["McpManager"] = None
         self._mcp_pending = False
         self._scratch = scratch
@@ -159,6 +164,10 @@ class Run:
         self.info.tools.extend(name for name in tools if name not in before)
         self.info.mcp_servers = manager.status() + [
             s for s in self.info.mcp_servers if s.get("name") not in manager.servers]
+        if not self.options.disable_slash_commands:  # MCP prompts run as /mcp__server__prompt
+            self.info.commands.extend({"name": c.name, "description": f"{c.description} (MCP)".strip(),
+                                       "argumentHint": " ".join(c.usage.split()[1:])}
+                                      for c in manager.prompt_commands())
 
     async def aclose(self) -> None:
         """Close MCP servers, the provider's connections, background jobs, the session (its lock),
@@ -193,11 +202,21 @@ class Run:
 
     # -- turns -----------------------------------------------------------------------------------
 
-    async def turn(self, prompt: "Prompt") -> "TurnOutcome":
-        """One user turn to its end; the session file is synced whatever happens."""
+    async def turn(self, prompt: "Prompt", *, verbatim: bool = False) -> "TurnOutcome":
+        """One user turn to its end; the session file is synced whatever happens. A prompt that starts
+        with ``/name`` of a custom command or an MCP prompt runs that command (``claw.runtime.extensions``;
+        a denied ``!`command``` raises ``ToolFailure`` before anything is sent), unless ``verbatim``."""
         try:
+            if not verbatim and (self.extensions is not None or self.mcp is not None) and _may_name_command(prompt):
+                from claw.runtime.extensions import expand_prompt, run_command_turn
+
+                command = await expand_prompt(self, prompt)
+                if command is not None:
+                    return await run_command_turn(self, command)
             return await self.agent.run(prompt)
         finally:
+            if self.extensions is not None:
+                self.extensions.end_turn(self.policy)  # rules a command or skill added: this turn only
             self.session.sync()
 
     @property
@@ -208,7 +227,8 @@ class Run:
         """Lines for the user before the first turn: settings problems, MCP config problems and
         servers that did not connect (after ``connect_mcp``). The skipped lines of a damaged session
         file are ``session.warnings`` (the JSON formats report them as messages of the run)."""
-        return [f"claw: warning: {problem.message}" for problem in self.loaded.warnings] + self.mcp_notices()
+        extensions = list(self.extensions.notes) if self.extensions is not None else []
+        return [f"claw: warning: {problem.message}" for problem in self.loaded.warnings] + extensions + self.mcp_notices()
 
     def mcp_notices(self) -> List[str]:
         """MCP config problems and servers that did not connect (after ``connect_mcp``)."""
@@ -318,7 +338,8 @@ class Run:
         roots = list(self.policy.workspace_roots)
         system = build_system_prompt(cwd=self.options.cwd, model=self.agent.settings.model, env=self.env,
                                      custom_prompt=custom, append_prompt=append,
-                                     additional_dirs=[str(r) for r in roots[1:]])
+                                     additional_dirs=[str(r) for r in roots[1:]],
+                                     skills_text=self.extensions and self.extensions.prompt_section())
         self.agent.settings.system_prompt = system.text
         self.memory_files = system.instruction_files
 
@@ -448,6 +469,11 @@ def _assemble(options: RunOptions, loaded: "LoadedSettings", env: Dict[str, str]
     mode = parse_permission_mode(mode_name)
 
     tools = build_tools(options.tools, list(options.disallowed_tools))
+    extensions = None
+    if not options.disable_slash_commands and _has_extension_dirs(str(cwd), env, options.setting_sources):
+        from claw.runtime.extensions import open_extensions  # only a run with such a directory loads it
+
+        extensions = open_extensions(str(cwd), env, loaded=loaded, setting_sources=options.setting_sources)
     policy = PermissionPolicy(
         mode=mode,
         workspace_roots=roots,
@@ -475,7 +501,8 @@ def _assemble(options: RunOptions, loaded: "LoadedSettings", env: Dict[str, str]
                                        lambda r: _provider_for(r, loaded, env, net, cwd, redactor))
         system = build_system_prompt(cwd=cwd, model=resolved.model, env=env, custom_prompt=options.system_prompt,
                                      append_prompt=options.append_system_prompt,
-                                     additional_dirs=[str(r) for r in roots[1:]])
+                                     additional_dirs=[str(r) for r in roots[1:]],
+                                     skills_text=extensions and extensions.prompt_section())
     except BaseException:
         session.close()
         if scratch is not None:
@@ -520,7 +547,32 @@ def _assemble(options: RunOptions, loaded: "LoadedSettings", env: Dict[str, str]
               session=session, policy=policy, tools=runner, agent=agent, info=info, redactor=redactor,
               remote=remote, start_source=start_source, scratch=scratch)
     run.memory_files = system.instruction_files
+    if extensions is not None:
+        from claw.runtime.extension_tools import install
+
+        run.extensions = extensions
+        install(run)
     return run
+
+
+def _has_extension_dirs(cwd: str, env: Mapping[str, str], sources: Optional[Sequence[str]]) -> bool:
+    """Whether any command or skill directory exists (``claw.runtime.extensions.candidate_dirs`` lists
+    them in order); a few stats, so that a run without any imports nothing for them."""
+    from claw.config.sources import config_home, expand_user
+
+    roots = []
+    if sources is None or {"project", "local"} & set(sources):
+        roots += [os.path.join(cwd, ".claw"), os.path.join(cwd, ".claude")]
+    if sources is None or "user" in sources:
+        roots += [config_home(env, cwd), env.get("CLAUDE_CONFIG_DIR") or os.path.join(expand_user("~", env), ".claude")]
+    return any(os.path.isdir(os.path.join(root, kind)) for root in roots for kind in ("commands", "skills"))
+
+
+def _may_name_command(prompt: "Prompt") -> bool:
+    """The prompt's text starts with ``/`` (cheap: the command is looked up only then)."""
+    first = prompt[0] if isinstance(prompt, list) and prompt else prompt
+    text = first.get("text", "") if isinstance(first, dict) and first.get("type") == "text" else first
+    return isinstance(text, str) and text.lstrip().startswith("/")
 
 
 def _open_session(options: RunOptions, scratch: Optional[str], redactor: "Redactor", model: str) -> "Session":

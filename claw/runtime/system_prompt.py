@@ -16,7 +16,8 @@
    imported ones included, is capped (``FILE_CAP``), all of them together too (``TOTAL_CAP``, the
    files closest to the working directory keep their room first), files with the same content appear
    once, and each is labelled with its path;
-5. the ``--append-system-prompt`` text.
+5. the skills the run offers (names and descriptions; ``claw.runtime.skills``), when there are any;
+6. the ``--append-system-prompt`` text.
 
 It returns a ``SystemPrompt``: the text plus the sources used and skipped (for ``/memory`` and
 ``claw status``). It deliberately does not read settings, talk to the model or print.
@@ -85,7 +86,7 @@ touching things outside the workspace): ask first unless the user asked for exac
 class PromptSource:
     """One part of the system prompt, or one instruction file that was found but not used."""
 
-    kind: str  # base | custom | environment | git | user_instructions | project_instructions | local_instructions | append
+    kind: str  # base | custom | environment | git | user_instructions | project_instructions | local_instructions | skills | append
     label: str
     path: Optional[str] = None
     chars: int = 0  # characters this source contributed
@@ -318,11 +319,13 @@ def build_system_prompt(
     git_timeout: float = 1.0,
     file_cap: int = FILE_CAP,
     total_cap: int = TOTAL_CAP,
+    skills_text: Optional[str] = None,
 ) -> SystemPrompt:
     """Assemble the system prompt for a session started in ``cwd`` (see the module docstring).
 
     ``custom_prompt`` (``--system-prompt``) replaces the base prompt only; ``append_prompt``
-    (``--append-system-prompt``) is added at the end. ``env`` defaults to ``os.environ`` (it gives
+    (``--append-system-prompt``) is added at the end, after ``skills_text`` (the skills the model may load,
+    ``claw.runtime.skills.skills_section``). ``env`` defaults to ``os.environ`` (it gives
     ``CLAW_CONFIG_HOME``, ``HOME``, ``SHELL`` and the environment git runs with).
     """
     env = os.environ if env is None else env
@@ -402,6 +405,10 @@ def build_system_prompt(
             sources.append(PromptSource(item.kind, str(item.path), path=str(item.path),
                                         chars=len(_cut(item.text, item.room)), size=item.size,
                                         truncated=item.truncated or cut, note=_imported_note(item, note)))
+
+    if skills_text:
+        sections.append(skills_text)
+        sources.append(PromptSource("skills", "skills", chars=len(skills_text)))
 
     if append_prompt is not None and append_prompt.strip():
         sections.append(append_prompt.strip())

@@ -2,7 +2,9 @@
 
 - ``BUILTIN_NAMES``: the canonical names the model sees (docs/TOOLS.md), in presentation order.
 - ``ALIASES``: Claude Code's names (``Bash``, ``Read``, ``Write``, ``Edit``, ``MultiEdit``, ``Glob``,
-  ``Grep``, ``WebFetch``, ``WebSearch``, ``TodoWrite``) -> canonical. ``MultiEdit`` is ``edit_file``, whose
+  ``Grep``, ``WebFetch``, ``WebSearch``, ``TodoWrite``, ``Skill``, ``SlashCommand``) -> canonical.
+- ``RUN_TOOLS``: ``skill`` and ``slash_command``, which the run builds when it has skills or custom
+  commands (``claw.runtime.extensions``); ``offers`` says whether the flags let it offer one. ``MultiEdit`` is ``edit_file``, whose
   ``edits`` input is the multi-edit form.
 - ``split_tool_list`` splits ``--tools`` / ``--allowedTools`` / ``--disallowedTools`` values on commas and
   whitespace, keeping ``Bash(git status:*)`` patterns whole.
@@ -45,12 +47,17 @@ ALIASES = {
     "WebFetch": "web_fetch",
     "WebSearch": "web_search",
     "TodoWrite": "todo_write",
+    "Skill": "skill",
+    "SlashCommand": "slash_command",
 }
+
+# Tools the run builds itself when it has something for them (skills, custom commands), not build_tools.
+RUN_TOOLS = ("skill", "slash_command")
 
 # Claude Code tools with no claw counterpart: named in a list, they are skipped with a warning.
 CLAUDE_CODE_ONLY = frozenset({
     "Task", "Agent", "NotebookEdit", "NotebookRead", "BashOutput", "KillShell", "KillBash", "LS",
-    "ExitPlanMode", "SlashCommand", "Skill", "ListMcpResourcesTool", "ReadMcpResourceTool",
+    "ExitPlanMode", "ListMcpResourcesTool", "ReadMcpResourceTool",
     "AskUserQuestion", "TaskOutput", "TaskStop", "EnterPlanMode",
 })
 
@@ -74,7 +81,7 @@ def is_mcp_name(name: str) -> bool:
 
 def canonical_tool_name(name: str) -> Optional[str]:
     """The canonical name for a canonical name or an alias; None when unknown (MCP names included)."""
-    if name in _MODULES:
+    if name in _MODULES or name in RUN_TOOLS:
         return name
     return ALIASES.get(name)
 
@@ -165,6 +172,8 @@ def get_tool(name: str):
     canonical = canonical_tool_name(name)
     if canonical is None:
         raise UsageError(f"unknown tool {name!r}", hint=valid_names_hint())
+    if canonical not in _MODULES:
+        raise UsageError(f"the tool {name!r} is built by the run, not on its own")
     module_name, class_name = _MODULES[canonical]
     return getattr(importlib.import_module(module_name), class_name)()
 
@@ -191,3 +200,9 @@ def build_tools(
     names = list(BUILTIN_NAMES) if selected is None else selected
     removed = set(bare_names(split_tool_list(disallowed), warnings=warnings))
     return {name: get_tool(name) for name in names if name in _MODULES and name not in removed}
+
+
+def offers(name: str, tools: Optional[str], disallowed: Union[str, Sequence[str], None]) -> bool:
+    """Whether a run tool (``RUN_TOOLS``) may be offered under ``--tools`` and ``--disallowedTools``."""
+    selected = parse_tools_flag(tools)
+    return (selected is None or name in selected) and name not in bare_names(split_tool_list(disallowed))

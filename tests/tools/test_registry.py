@@ -6,8 +6,8 @@ import pytest
 
 from claw.errors import UsageError
 from claw.tools.base import PermissionLevel
-from claw.tools.registry import (ALIASES, BUILTIN_NAMES, build_tools, canonical_tool_name, parse_tools_flag,
-                                 resolve_tool_names, split_tool_list)
+from claw.tools.registry import (ALIASES, BUILTIN_NAMES, RUN_TOOLS, build_tools, canonical_tool_name, offers,
+                                 parse_tools_flag, resolve_tool_names, split_tool_list)
 
 PINNED_SCHEMAS = {
     "bash": ({"command"}, {"timeout", "run_in_background", "description"}),
@@ -46,7 +46,14 @@ def test_aliases_resolve_to_canonical_names():
                                "WebSearch", "TodoWrite", "bash"]) == [
         "bash", "read_file", "write_file", "edit_file", "glob_search", "grep_search", "web_fetch",
         "web_search", "todo_write"]
-    assert set(ALIASES.values()) == set(BUILTIN_NAMES)
+    assert set(ALIASES.values()) == set(BUILTIN_NAMES) | set(RUN_TOOLS)
+
+
+def test_run_tools_have_claude_code_names_and_follow_the_tool_flags():
+    assert resolve_tool_names(["Skill", "SlashCommand"]) == ["skill", "slash_command"]
+    assert "skill" not in build_tools()  # the run builds it when it has skills
+    assert offers("skill", None, ()) and offers("skill", "Skill,Read", ())
+    assert not offers("skill", "Read", ()) and not offers("slash_command", None, ["SlashCommand"])
 
 
 def test_unknown_name_is_a_usage_error_listing_valid_names():
