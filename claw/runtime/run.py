@@ -532,7 +532,11 @@ def _provider_for(resolved: "ResolvedModel", loaded: "LoadedSettings", env: Dict
     for secret in api.secrets():  # extra headers that carry credentials
         redactor.add_secret(secret)
     name = resolved.qualified if resolved.provider != "anthropic" else resolved.model
-    return create_provider(name, env=env, net_config=net, aliases=settings.aliases, auth=auth, settings=api)
+    provider = create_provider(name, env=env, net_config=net, aliases=settings.aliases, auth=auth, settings=api)
+    share = getattr(provider.auth, "share_secrets", None)
+    if share is not None:  # cloud credentials: keys now, each access token as it is fetched
+        share(redactor.add_secret)
+    return provider
 
 
 def _refuse_required_sandbox(raw: Mapping[str, object]) -> None:
