@@ -209,6 +209,10 @@ def check_credentials(ctx: DoctorContext) -> CheckResult:
     from claw.cli.status_cmd import base_url_for, describe_credentials
 
     provider = provider_name(ctx)
+    if provider == "vertex":
+        from claw.cli.vertex_checks import check_vertex_credentials
+
+        return check_vertex_credentials(ctx)
     creds = describe_credentials(provider, ctx.settings(), ctx.env, ctx.project_dir, base_url_for(provider, ctx.env))
     details: List[str] = []
     status, hints = OK, []

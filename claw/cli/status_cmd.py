@@ -113,9 +113,15 @@ _BASE_VARIABLES = {"anthropic": "ANTHROPIC_BASE_URL", "openai": "OPENAI_BASE_URL
                    "local": "OPENAI_BASE_URL"}
 
 
-def base_url_for(provider: str, env: Mapping[str, str]) -> BaseUrl:
-    """The base URL of ``provider`` as claw.api.client chooses it (checked, never connected to)."""
+def base_url_for(provider: str, env: Mapping[str, str], model: Optional[str] = None) -> BaseUrl:
+    """The base URL of ``provider`` as claw.api.client chooses it (checked, never connected to);
+    ``model`` matters to Vertex AI (a per-model region)."""
     from claw.errors import ConfigError
+
+    if provider == "vertex":
+        from claw.cli.vertex_checks import vertex_base
+
+        return vertex_base(env, model)
 
     if provider == "ollama":
         from claw.api.client import ollama_base_url
@@ -192,6 +198,10 @@ _ANTHROPIC_METHODS = {
 def describe_credentials(provider: str, loaded: Any, env: Mapping[str, str], cwd: str,
                          base: Optional[BaseUrl] = None, now_ms: Optional[int] = None) -> Credentials:
     """Which credentials requests to ``provider`` would use (no helper run, no network)."""
+    if provider == "vertex":
+        from claw.cli.vertex_checks import vertex_credentials
+
+        return vertex_credentials(env)
     if provider == "anthropic":
         from claw.auth.credentials import CredentialStore
         from claw.auth.sources import describe_anthropic_auth
@@ -264,7 +274,7 @@ class StatusReport:
         from claw.api.request_headers import describe
 
         api = self.requests
-        anthropic = self.resolved is None or self.resolved.provider == "anthropic"
+        anthropic = self.resolved is None or self.resolved.provider in ("anthropic", "vertex")  # Messages API
         headers = (api.anthropic_headers if anthropic else api.common_headers) if api is not None else ()
         return {
             "prompt_caching": (api.prompt_caching and anthropic) if api is not None else None,
@@ -394,7 +404,7 @@ def collect_status(cwd: str, base_env: Mapping[str, str], *, settings_arg: Optio
             raise
         report.permission_error = exc.message
 
-    report.base = base_url_for(provider, env)
+    report.base = base_url_for(provider, env, report.resolved.model if report.resolved is not None else None)
     report.credentials = describe_credentials(provider, loaded, env, cwd, report.base)
     try:
         report.route = proxy_route(report.base.url, network_config(loaded.settings, env))
