@@ -102,6 +102,8 @@ def check_proxy(ctx: DoctorContext) -> CheckResult:
         from claw.cli.vertex_checks import vertex_proxy_target
 
         name, raw = vertex_proxy_target(ctx)
+        if not raw:
+            return CheckResult("proxy", FAIL, name, (), "see the reachability check")
     try:
         url = parse_url(raw or DEFAULT_BASE_URL)
     except ValueError as exc:

@@ -92,9 +92,12 @@ def check_vertex_credentials(ctx: Any) -> Any:
 
 
 def vertex_proxy_target(ctx: Any) -> Tuple[str, str]:
-    """``(name, url)`` for doctor's proxy check: the Vertex base URL a run would use."""
+    """``(name, url)`` for doctor's proxy check: the Vertex base URL a run would use (``url`` empty
+    when there is none: ``name`` then says why)."""
     from claw.cli.doctor_context import resolved_model
 
     _, resolved, _ = resolved_model(ctx)
     base = vertex_base(ctx.env, resolved.model if resolved is not None else None)
-    return f"Vertex AI ({base.source})", base.url or ""
+    if base.url is None:
+        return f"Vertex AI: {base.error}", ""
+    return f"Vertex AI ({base.source})", base.url
