@@ -173,3 +173,25 @@ def test_doctor_reports_an_untrusted_certificate(vertex, google, tls, home, tmp_
     assert checks["reachability"]["status"] == "fail"
     assert "TLS verification failed" in checks["reachability"]["summary"]
     assert run.code == 1
+
+
+def test_missing_project_and_bad_key_file_are_explained(home, tmp_path, work, monkeypatch):
+    env = isolated_env({"CLAUDE_CODE_USE_VERTEX": "1", "CLOUDSDK_CONFIG": str(tmp_path / "no-gcloud"),
+                        "GCE_METADATA_HOST": "127.0.0.1:9", "CLAUDE_CODE_SKIP_VERTEX_AUTH": "1"}, home)
+    for name in ("GOOGLE_CLOUD_PROJECT", "GCLOUD_PROJECT", "GOOGLE_APPLICATION_CREDENTIALS"):
+        env.pop(name, None)
+    run = run_inprocess(["-p", "hi"], env, monkeypatch, work)
+    assert run.code == 2 and "needs a Google Cloud project" in run.stderr
+    assert "ANTHROPIC_VERTEX_PROJECT_ID" in run.stderr
+    doctor = run_subprocess(["doctor", "--json", "--offline"], env, work)
+    checks = {c["name"]: c for c in doctor.json["checks"]}
+    assert checks["proxy"]["status"] == "fail" and "needs a Google Cloud project" in checks["proxy"]["summary"]
+    assert checks["reachability"]["status"] == "fail"
+
+    env.pop("CLAUDE_CODE_SKIP_VERTEX_AUTH")
+    env.update(ANTHROPIC_VERTEX_PROJECT_ID="p1", GOOGLE_APPLICATION_CREDENTIALS=str(tmp_path / "missing.json"))
+    status = run_subprocess(["status", "--json"], env, work)
+    creds = status.json["credentials"]
+    assert creds["usable"] is False and "missing.json" in creds["summary"]
+    run = run_inprocess(["-p", "hi"], env, monkeypatch, work)
+    assert run.code == 2 and "missing.json" in run.stderr
