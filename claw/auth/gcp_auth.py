@@ -6,8 +6,9 @@ order of claw.auth.gcp_adc: a credential file (service account: JWT-bearer grant
 refresh-token grant, both POSTed to the file's ``token_uri``), else the GCE metadata server, else
 ``gcloud auth print-access-token``. Once a source has produced a token, later tokens come from it.
 
-Tokens are cached with their expiry and replaced ``margin`` seconds (5 minutes) before it; a token
-without a stated lifetime (gcloud's) is kept for ``UNKNOWN_LIFETIME`` seconds. On a 401 the provider
+Tokens are cached with their expiry and replaced ``margin`` seconds (5 minutes) before it (half their
+lifetime before, for a token issued with less than 10 minutes left); a token without a stated
+lifetime (gcloud's) is kept for ``UNKNOWN_LIFETIME`` seconds. On a 401 the provider
 calls ``refresh()`` once, which fetches a new token whatever the cache says. Concurrent requests share
 one fetch (an asyncio lock).
 
@@ -84,6 +85,7 @@ class GoogleAuth(AuthSource):
         self.margin = margin
         self.gcloud_timeout = gcloud_timeout
         self._token: Optional[AccessToken] = None
+        self._fetched_at = 0.0
         self._chosen: Optional[str] = None  # METADATA | GCLOUD once one worked (no credential file)
         self._sinks: List[Callable[[str], None]] = []
         self._lock: Any = None
@@ -151,6 +153,7 @@ class GoogleAuth(AuthSource):
             current = self._token
             if current is not None and not force and not self._stale(current):
                 return current
+            self._fetched_at = self._clock()
             token = await self._fetch()
             if token.expires_at is None:
                 token = replace(token, expires_at=self._clock() + UNKNOWN_LIFETIME)
@@ -161,7 +164,12 @@ class GoogleAuth(AuthSource):
             return token
 
     def _stale(self, token: AccessToken) -> bool:
-        return token.expires_at is not None and token.expires_at - self._clock() <= self.margin
+        """Within ``margin`` of expiry — or of half the token's lifetime, for a token issued with
+        less than twice the margin left (the metadata server hands out tokens near their end)."""
+        if token.expires_at is None:
+            return False
+        margin = min(self.margin, max(0.0, token.expires_at - self._fetched_at) / 2)
+        return token.expires_at - self._clock() <= margin
 
     def _local_lock(self) -> Any:
         import asyncio

@@ -80,14 +80,13 @@ def test_a_signature_from_another_key_is_refused(google, base_env, tmp_path):
 
 
 def test_token_is_replaced_before_it_expires_and_on_demand(base_env, tmp_path):
-    with GoogleServer(expires_in=400) as google:
-        path, _ = google.service_account_file(tmp_path / "sa.json")
+    with GoogleServer(expires_in=700) as google:
         now = [time.time()]
-        auth = GoogleAuth(dict(base_env, GOOGLE_APPLICATION_CREDENTIALS=str(path)), clock=lambda: now[0])
+        auth = GoogleAuth(dict(base_env, GCE_METADATA_HOST=google.metadata_host), clock=lambda: now[0])
 
         async def scenario():
             a = (await auth.token()).token
-            now[0] += 50  # 350 s left: more than the 300 s margin
+            now[0] += 350  # 350 s left: more than the 300 s margin
             b = (await auth.token()).token
             now[0] += 60  # 290 s left: replaced
             c = (await auth.token()).token
@@ -223,3 +222,20 @@ def test_skip_variable_sends_no_credentials(base_env):
     auth = google_auth(dict(base_env, CLAUDE_CODE_SKIP_VERTEX_AUTH="1"))
     assert isinstance(auth, SkippedGoogleAuth) and run(auth.headers()) == []
     assert "CLAUDE_CODE_SKIP_VERTEX_AUTH" in auth.describe()
+
+
+def test_a_short_lived_token_is_reused_for_half_its_life(base_env, tmp_path):
+    with GoogleServer(expires_in=200) as google:  # less than the 5-minute margin
+        now = [time.time()]
+        auth = GoogleAuth(dict(base_env, GCE_METADATA_HOST=google.metadata_host), clock=lambda: now[0])
+
+        async def scenario():
+            a = (await auth.token()).token
+            now[0] += 90
+            b = (await auth.token()).token
+            now[0] += 20
+            c = (await auth.token()).token
+            return a, b, c
+
+        a, b, c = run(scenario())
+    assert a == b != c and auth.fetches == 2
