@@ -103,7 +103,7 @@ def vertex_region(env: Mapping[str, str], model: str) -> Tuple[str, str]:
                 raise ConfigError(f"{name}={value!r} is not a Google Cloud region",
                                   hint=f"set {name} to e.g. us-east5, europe-west1 or global")
             return value, name
-    return DEFAULT_REGION, f"default (CLOUD_ML_REGION unset)"
+    return DEFAULT_REGION, "default (CLOUD_ML_REGION unset)"
 
 
 def vertex_base_url(env: Mapping[str, str], region: str) -> Tuple[str, str]:

@@ -18,7 +18,7 @@ from claw.errors import ConfigError, ProviderError  # noqa: E402
 from claw.net.config import NetConfig  # noqa: E402
 from tests.api.helpers import SleepRecorder, collect, request, run  # noqa: E402
 from tests.fakes.google_server import GoogleServer, google_error, vertex_check  # noqa: E402
-from tests.fakes.model_server import ModelServer, empty, error, reply, tool_use  # noqa: E402
+from tests.fakes.model_server import ModelServer, empty, reply, tool_use  # noqa: E402
 
 PROJECT = "proj-123"
 
