@@ -18,6 +18,9 @@ Endpoints and credentials:
   local      OPENAI_BASE_URL (required); OPENAI_API_KEY if set
   bedrock    CLAUDE_CODE_USE_BEDROCK=1 or a ``bedrock/`` prefix: claw.api.bedrock (AWS credentials, region,
              ANTHROPIC_BEDROCK_BASE_URL) with model names from claw.api.bedrock_models
+  vertex     CLAUDE_CODE_USE_VERTEX=1 sends Claude models (unprefixed names and aliases) to Google
+             Vertex AI, as does a ``vertex/`` prefix; project, region, endpoint and Google credentials
+             in claw.api.vertex and claw.auth.gcp_auth
 Timeouts and retries: CLAW_API_TIMEOUT (seconds, default 600) bounds a non-streamed request;
 CLAW_STREAM_IDLE_TIMEOUT (seconds, default 90; read by claw.net.config) aborts a silent stream;
 CLAW_MAX_RETRIES (default 8). Explicit arguments (from settings ``network.timeout``/``maxRetries``)
@@ -37,7 +40,8 @@ from typing import Any, List, Mapping, Optional, Tuple
 
 from claw.auth.headers import AuthSource, OAuthTokenSource, bearer_or_none
 from claw.api.provider import DEFAULT_API_TIMEOUT, Provider
-from claw.api.registry import DEFAULT_MODEL, FAMILY_ALIASES, PROVIDERS, ModelInfo, guess_provider, lookup
+from claw.api.registry import (DEFAULT_MODEL, FAMILY_ALIASES, PROVIDERS, ModelInfo, guess_provider, lookup,
+                               vertex_model_id)
 from claw.api.retry import RetryPolicy, parse_seconds_env
 from claw.errors import ConfigError, UsageError
 
@@ -86,11 +90,15 @@ def resolve_model(name: Optional[str], env: Optional[Mapping[str, str]] = None, 
 
         model = bedrock_model_id(model, env, region_of(env)[0])
         return ResolvedModel(requested, "bedrock", model, lookup_bedrock(model))
-    if provider in (None, "anthropic") and model.lower() in FAMILY_ALIASES:
+    if provider in (None, "anthropic", "vertex") and model.lower() in FAMILY_ALIASES:
         family = model.lower()
         model = (env.get(_ALIAS_ENV[family]) or "").strip() or FAMILY_ALIASES[family]
     if provider is None:
         provider = guess_provider(model)
+        if provider == "anthropic" and _on_vertex(env):  # CLAUDE_CODE_USE_VERTEX=1: Claude via Vertex AI
+            provider = "vertex"
+    if provider == "vertex":
+        model = vertex_model_id(model)
     return ResolvedModel(requested, provider, model, lookup(model, provider))
 
 
@@ -194,6 +202,11 @@ def create_provider(
         provider.extra_headers, provider.extra_betas = settings.anthropic_headers, settings.betas
         return provider
 
+    if p == "vertex":
+        from claw.api.vertex import create_vertex_provider
+
+        return create_vertex_provider(env, settings, auth=auth, **common)
+
     from claw.api.openai_compat import OPENAI_BASE_URL, XAI_BASE_URL, OpenAICompatProvider
 
     given = auth
@@ -220,6 +233,10 @@ def create_provider(
     provider = OpenAICompatProvider(provider=p, base_url=base, auth=given or auth, **common)
     provider.extra_headers = settings.common_headers
     return provider
+
+
+def _on_vertex(env: Mapping[str, str]) -> bool:
+    return (env.get("CLAUDE_CODE_USE_VERTEX") or "").strip().lower() in ("1", "true", "yes", "on")
 
 
 def ollama_base_url(host: str) -> str:

@@ -26,7 +26,7 @@ from typing import Dict, Optional, Tuple
 
 from claw.api.types import Usage
 
-PROVIDERS = ("anthropic", "openai", "xai", "ollama", "local", "bedrock")
+PROVIDERS = ("anthropic", "openai", "xai", "ollama", "local", "bedrock", "vertex")
 
 
 @dataclass(frozen=True)
@@ -219,6 +219,8 @@ def lookup(model: str, provider: Optional[str] = None) -> ModelInfo:
         from claw.api.bedrock_models import lookup_bedrock
 
         return lookup_bedrock(model)
+    if provider == "vertex":
+        return replace(lookup(anthropic_model_id(model), "anthropic"), id=model, provider="vertex")
     name = _CLAUDE_ALIASES.get(model, model)
     info = _BY_ID.get(name)
     if info is not None and (provider is None or provider == info.provider):
@@ -241,6 +243,23 @@ def lookup(model: str, provider: Optional[str] = None) -> ModelInfo:
         return replace(info, id=model, provider=guessed)
     max_out = UNKNOWN_CLAUDE_MAX_OUTPUT if model.startswith("claude-") else UNKNOWN_MAX_OUTPUT
     return ModelInfo(model, guessed, model, None, max_out, max_out, None, known=False)
+
+
+# Google Vertex AI names a dated Claude model with "@" before the date (claude-sonnet-4-5@20250929,
+# claude-opus-4@20250514, claude-3-5-haiku@20241022); undated models keep their names (claude-opus-4-6).
+# Source: platform.claude.com/docs/en/build-with-claude/claude-on-vertex-ai (model id table).
+def vertex_model_id(model: str) -> str:
+    """The Vertex AI id of an Anthropic model id or alias (``claude-sonnet-4-5`` -> ``claude-sonnet-4-5@20250929``)."""
+    name = _CLAUDE_ALIASES.get(model, model)
+    base, _, date = name.rpartition("-")
+    if "@" not in name and base.startswith("claude") and len(date) == 8 and date.isdigit():
+        return f"{base}@{date}"
+    return name
+
+
+def anthropic_model_id(model: str) -> str:
+    """The Anthropic id of a Vertex AI model id (the inverse of ``vertex_model_id``)."""
+    return model.replace("@", "-", 1)
 
 
 def guess_provider(model: str) -> str:

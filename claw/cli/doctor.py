@@ -229,6 +229,10 @@ def check_credentials(ctx: DoctorContext) -> CheckResult:
         from claw.cli.bedrock_status import check_bedrock_credentials
 
         return check_bedrock_credentials(ctx)
+    if provider == "vertex":
+        from claw.cli.vertex_checks import check_vertex_credentials
+
+        return check_vertex_credentials(ctx)
     creds = describe_credentials(provider, ctx.settings(), ctx.env, ctx.project_dir, base_url_for(provider, ctx.env))
     details: List[str] = []
     status, hints = OK, []

@@ -24,6 +24,7 @@ from claw.cli.doctor_context import (
     CheckResult,
     DoctorContext,
     provider_name,
+    resolved_model,
 )
 
 def check_tls(ctx: DoctorContext) -> CheckResult:
@@ -97,6 +98,12 @@ def check_proxy(ctx: DoctorContext) -> CheckResult:
 
     raw = (ctx.env.get("ANTHROPIC_BASE_URL") or "").strip()
     name = "ANTHROPIC_BASE_URL" if raw else "default API URL"
+    if provider_name(ctx) == "vertex":
+        from claw.cli.vertex_checks import vertex_proxy_target
+
+        name, raw = vertex_proxy_target(ctx)
+        if not raw:
+            return CheckResult("proxy", FAIL, name, (), "see the reachability check")
     try:
         url = parse_url(raw or DEFAULT_BASE_URL)
     except ValueError as exc:
@@ -173,8 +180,9 @@ def check_reachability(ctx: DoctorContext) -> CheckResult:
     from claw.cli.status_cmd import base_url_for
     from claw.errors import ClawError
 
-    provider = provider_name(ctx)
-    base = base_url_for(provider, ctx.env)
+    _, resolved, _ = resolved_model(ctx)
+    provider = resolved.provider if resolved is not None else "anthropic"
+    base = base_url_for(provider, ctx.env, resolved.model if resolved is not None else None)
     if base.url is None:
         return CheckResult("reachability", FAIL, base.error or "no usable base URL", (), base.hint)
     try:

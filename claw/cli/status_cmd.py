@@ -113,14 +113,20 @@ _BASE_VARIABLES = {"anthropic": "ANTHROPIC_BASE_URL", "openai": "OPENAI_BASE_URL
                    "local": "OPENAI_BASE_URL"}
 
 
-def base_url_for(provider: str, env: Mapping[str, str]) -> BaseUrl:
-    """The base URL of ``provider`` as claw.api.client chooses it (checked, never connected to)."""
+def base_url_for(provider: str, env: Mapping[str, str], model: Optional[str] = None) -> BaseUrl:
+    """The base URL of ``provider`` as claw.api.client chooses it (checked, never connected to);
+    ``model`` matters to Vertex AI (a per-model region)."""
     from claw.errors import ConfigError
 
     if provider == "bedrock":
         from claw.cli.bedrock_status import bedrock_base_url
 
         return bedrock_base_url(env)
+    if provider == "vertex":
+        from claw.cli.vertex_checks import vertex_base
+
+        return vertex_base(env, model)
+
     if provider == "ollama":
         from claw.api.client import ollama_base_url
 
@@ -200,6 +206,10 @@ def describe_credentials(provider: str, loaded: Any, env: Mapping[str, str], cwd
         from claw.cli.bedrock_status import describe_bedrock_credentials
 
         return describe_bedrock_credentials(env)
+    if provider == "vertex":
+        from claw.cli.vertex_checks import vertex_credentials
+
+        return vertex_credentials(env)
     if provider == "anthropic":
         from claw.auth.credentials import CredentialStore
         from claw.auth.sources import describe_anthropic_auth
@@ -272,7 +282,7 @@ class StatusReport:
         from claw.api.request_headers import describe
 
         api = self.requests
-        anthropic = self.resolved is None or self.resolved.provider == "anthropic"
+        anthropic = self.resolved is None or self.resolved.provider in ("anthropic", "vertex")  # Messages API
         headers = (api.anthropic_headers if anthropic else api.common_headers) if api is not None else ()
         return {
             "prompt_caching": (api.prompt_caching and anthropic) if api is not None else None,
@@ -402,7 +412,7 @@ def collect_status(cwd: str, base_env: Mapping[str, str], *, settings_arg: Optio
             raise
         report.permission_error = exc.message
 
-    report.base = base_url_for(provider, env)
+    report.base = base_url_for(provider, env, report.resolved.model if report.resolved is not None else None)
     report.credentials = describe_credentials(provider, loaded, env, cwd, report.base)
     try:
         report.route = proxy_route(report.base.url, network_config(loaded.settings, env))

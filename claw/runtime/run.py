@@ -638,9 +638,12 @@ def _provider_for(resolved: "ResolvedModel", loaded: "LoadedSettings", env: Dict
         redactor.add_secret(secret)
     name = resolved.qualified if resolved.provider != "anthropic" else resolved.model
     provider = create_provider(name, env=env, net_config=net, aliases=settings.aliases, auth=auth, settings=api)
-    watch = getattr(provider.auth, "watch_secrets", None)
-    if watch is not None:  # cloud credentials (AWS keys, session tokens, fetched later too)
-        watch(redactor.add_secret)
+    # Cloud credentials (AWS keys and session tokens, Google keys and access tokens), also those fetched
+    # later, go to the run's redactor.
+    for name in ("watch_secrets", "share_secrets"):
+        listen = getattr(provider.auth, name, None)
+        if listen is not None:
+            listen(redactor.add_secret)
     return provider
 
 

@@ -83,3 +83,31 @@ def test_tls_endpoint_with_private_ca_and_toml_settings(version, claw_pyz, works
     err = json.loads(untrusted.stdout)["error"]
     assert untrusted.returncode == 1
     assert err["failure_class"] == "provider_transport" and "127.0.0.1" in err["message"]
+
+
+@pytest.mark.parametrize("version", SUPPORTED)
+def test_vertex_ai_turn_with_a_service_account(version, claw_pyz, workspace, tmp_path):
+    """Vertex AI from the .pyz: the service-account JWT signed by claw's own RSA code on this Python,
+    verified by the fake Google token endpoint, and a tool round trip over HTTPS with a private CA."""
+    pytest.importorskip("cryptography")
+    trustme = pytest.importorskip("trustme")
+    from tests.fakes.google_server import GoogleServer, vertex_check
+
+    python = python_for(version)
+    ca = trustme.CA()
+    ca_file = tmp_path / "corp-ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    script = [reply(tool_uses=[tool_use("read_file", {"path": "notes.txt"})]), reply(text="alpha it is")]
+    with GoogleServer() as google, ModelServer(script, tls=ca.issue_cert("localhost")) as srv:
+        srv.handler = vertex_check(google, "proj-e2e", "us-east5")
+        sa, _ = google.service_account_file(tmp_path / "sa.json", project="proj-e2e")
+        env = {"CLAUDE_CODE_USE_VERTEX": "1", "GOOGLE_APPLICATION_CREDENTIALS": str(sa),
+               "ANTHROPIC_VERTEX_BASE_URL": f"https://localhost:{srv.port}", "SSL_CERT_FILE": str(ca_file),
+               "CLAW_CONFIG_HOME": str(tmp_path / "home"), "HOME": str(tmp_path / "home"),
+               "NO_PROXY": "127.0.0.1,localhost", "CLOUD_ML_REGION": None, "GOOGLE_CLOUD_PROJECT": None,
+               "GCLOUD_PROJECT": None, "VERTEX_REGION_CLAUDE_5_5_SONNET": None, "CLAUDE_CODE_SKIP_VERTEX_AUTH": None}
+        run = run_claw(python, "-p", "read notes", "--output-format", "json", cwd=workspace, env=env)
+    assert run.returncode == 0, run.stderr
+    obj = json.loads(run.stdout)
+    assert obj["result"] == "alpha it is" and obj["num_turns"] == 2
+    assert len(google.grants()) == 1 and len(srv.requests) == 2
