@@ -482,7 +482,8 @@ def _serve(args: Any, env: Dict[str, str], out: Output) -> int:
         return PermissionLevel(tool.spec.permission) <= mode.auto_level or tool.spec.name in allowed_by_rule
 
     def decide(tool: Any, tool_input: Dict[str, Any], paths: List[Any]) -> Tuple[Optional[str], Sequence[str]]:
-        decision = policy.decide(tool.spec.name, tool.spec, tool_input, paths)
+        where = context.shell_cwd if tool.spec.name == "bash" else None  # a cd carries over
+        decision = policy.decide(tool.spec.name, tool.spec, tool_input, paths, shell_cwd=where)
         if decision.outcome == "allow":
             return None, decision.paths
         if decision.outcome == "ask":

@@ -176,7 +176,8 @@ class ToolCallRunner:
             decided_by_hook = pre.permission_decision  # "allow" skips the mode's ask; "ask" forces one
 
         try:  # a path that vanishes or changes while it is resolved is this call's error, not a crash
-            decision = self.policy.decide(call.name, call.tool.spec, call.input, self._target_paths(call))
+            decision = self.policy.decide(call.name, call.tool.spec, call.input, self._target_paths(call),
+                                          **self._shell_cwd(call))
         except Exception as exc:
             return _check_failed(call.name, exc), True, {}
         targets = list(decision.paths)  # what the policy judged is what the tool acts on
@@ -244,6 +245,14 @@ class ToolCallRunner:
     def _target_paths(self, call: _Call) -> List[Any]:
         getter = getattr(call.tool, "target_paths", None)  # file tools only
         return list(getter(call.input, cwd=getattr(self.context, "cwd", None))) if getter else []
+
+    def _shell_cwd(self, call: _Call) -> Dict[str, Any]:
+        """For bash: the directory the command will start in (a ``cd`` carries over between calls), so
+        the policy judges its relative redirection targets where they will be written."""
+        if call.tool is None or call.tool.spec.name != "bash":
+            return {}
+        where = getattr(self.context, "shell_cwd", None)
+        return {"shell_cwd": where} if where is not None else {}
 
     def _deny(self, call: _Call, reason: str, log: Any) -> None:
         log.denial(PermissionDenial(call.name, call.id, call.input or call.block.get("input") or {}, reason))
