@@ -119,6 +119,11 @@ class BackgroundShell:
             return None
         return 128 - code if code < 0 else code
 
+    def describe(self) -> Dict[str, Any]:
+        """What ``/bashes`` and a status listing show."""
+        return {"id": self.id, "command": self.command, "status": self.status, "exit_code": self.exit_code,
+                "pid": self.proc.pid, "output_file": str(self.output), "cwd": self.cwd, "started": self.started}
+
     @property
     def status(self) -> str:
         """running | completed | failed | killed (Claude Code's words)."""
