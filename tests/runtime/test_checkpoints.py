@@ -180,3 +180,17 @@ def test_conversation_rewind_is_a_record_and_survives_a_resume(project, home):
     resumed = SessionStore(project).open(session_id)
     texts = [m["content"] if isinstance(m["content"], str) else m["content"][0].get("text") for m in resumed.messages]
     assert texts == ["first", "one", "second again", "three"] and not resumed.warnings
+
+
+def test_the_hosts_id_for_a_prompt_names_its_turn(project, home):
+    (project / "f.txt").write_text("before\n")
+    script = [reply(tool_uses=[tool_use("write_file", {"path": "f.txt", "content": "after\n"})]), reply(text="ok")]
+    with ModelServer(script) as srv:
+        async def go():
+            async with await open_run(RunOptions(cwd=project, base_env=_env(srv, home)), sink=lambda e: None) as run:
+                await run.turn("write", user_uuid="4b0c6a1e-0000-4000-8000-00000000host")
+                return run.rewind_files("4b0c6a1e-0000-4000-8000-00000000host")
+
+        result = asyncio.run(go())
+    assert result["canRewind"] and result["filesChanged"] == [str(project / "f.txt")]
+    assert (project / "f.txt").read_text() == "before\n"
