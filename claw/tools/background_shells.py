@@ -1,5 +1,6 @@
 """``bash_output`` and ``kill_shell``: the model's handle on the background shells ``bash`` started
-with ``run_in_background`` (Claude Code's ``BashOutput``/``TaskOutput`` and ``KillShell``/``TaskStop``).
+with ``run_in_background`` (Claude Code's ``BashOutput``/``TaskOutput`` and ``TaskStop``/``KillShell``;
+the ids may be given as ``bash_id``, ``task_id`` or, for ``kill_shell``, ``shell_id``).
 
 ``bash_output`` returns what the shell wrote since the previous read (a line still being written
 waits for its end while the shell runs), its status (running, completed, failed, killed) and, once
@@ -35,7 +36,7 @@ _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _ID_PROPS = {
     "bash_id": {"type": "string", "description": "The id of the background shell (bash_1, ...)."},
     "task_id": {"type": "string", "description": "Same as bash_id (Claude Code's TaskOutput/TaskStop name)."},
-    "shell_id": {"type": "string", "description": "Same as bash_id (Claude Code's KillShell name)."},
+    "shell_id": {"type": "string", "description": "The id of the background shell (bash_1, ...)."},
 }
 
 OUTPUT_SCHEMA: Dict[str, Any] = {
@@ -52,17 +53,17 @@ OUTPUT_SCHEMA: Dict[str, Any] = {
 
 KILL_SCHEMA: Dict[str, Any] = {
     "type": "object",
-    "properties": dict(_ID_PROPS),
+    "properties": {key: _ID_PROPS[key] for key in ("shell_id", "task_id")},
     "additionalProperties": False,
 }
 
 
-def _shell_id(data: Mapping[str, Any]) -> str:
+def _shell_id(data: Mapping[str, Any], first: str = "bash_id") -> str:
     for key in ("bash_id", "task_id", "shell_id"):
         value = data.get(key)
         if isinstance(value, str) and value.strip():
             return value.strip()
-    raise ToolInputError("give the shell's id as 'bash_id' (bash_1, ...; 'task_id' and 'shell_id' work too)")
+    raise ToolInputError(f"give the shell's id (bash_1, ...) as '{first}'")
 
 
 def _unknown(shell_id: str, ctx: ToolContext) -> ToolResult:
@@ -189,7 +190,7 @@ class KillShellTool(Tool):
 
     def validate(self, tool_input: Mapping[str, Any]) -> Dict[str, Any]:
         data = check_input(KILL_SCHEMA, tool_input)
-        _shell_id(data)
+        _shell_id(data, "shell_id")
         return data
 
     async def run(self, tool_input: Dict[str, Any], ctx: ToolContext) -> ToolResult:
@@ -198,7 +199,7 @@ class KillShellTool(Tool):
             return _unknown(_shell_id(tool_input), ctx)
         if shell.proc.poll() is not None:
             return ToolResult(f"Shell {shell.id} already ended ({shell.status}, exit code {shell.exit_code}).",
-                              metadata={"shell_id": shell.id, "status": shell.status})
+                              metadata={"shell_id": shell.id, "status": shell.status, "command": shell.command})
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, ctx.background.kill, shell.id)
         return ToolResult(f"Killed shell {shell.id} ({shell.command}).", metadata={

@@ -3,7 +3,7 @@
 - ``BUILTIN_NAMES``: the canonical names the model sees (docs/TOOLS.md), in presentation order.
 - ``ALIASES``: Claude Code's names (``Bash``, ``Read``, ``Write``, ``Edit``, ``MultiEdit``, ``Glob``,
   ``Grep``, ``WebFetch``, ``WebSearch``, ``TodoWrite``, ``BashOutput``/``TaskOutput``,
-  ``KillShell``/``KillBash``/``TaskStop``) -> canonical. ``MultiEdit`` is ``edit_file``, whose
+  ``TaskStop``/``KillShell``/``KillBash``) -> canonical. ``MultiEdit`` is ``edit_file``, whose
   ``edits`` input is the multi-edit form.
 - ``split_tool_list`` splits ``--tools`` / ``--allowedTools`` / ``--disallowedTools`` values on commas and
   whitespace, keeping ``Bash(git status:*)`` patterns whole.
@@ -51,9 +51,9 @@ ALIASES = {
     "TodoWrite": "todo_write",
     "BashOutput": "bash_output",
     "TaskOutput": "bash_output",
+    "TaskStop": "kill_shell",
     "KillShell": "kill_shell",
     "KillBash": "kill_shell",
-    "TaskStop": "kill_shell",
 }
 
 BASH_COMPANIONS = ("bash_output", "kill_shell")  # offered exactly when bash is

@@ -64,7 +64,7 @@ TOOL_TYPES = {
     "Write": ("FileWriteInput", "FileWriteOutput"), "Edit": ("FileEditInput", "FileEditOutput"),
     "Glob": ("GlobInput", "GlobOutput"), "Grep": ("GrepInput", "GrepOutput"),
     "WebFetch": ("WebFetchInput", "WebFetchOutput"), "WebSearch": ("WebSearchInput", "WebSearchOutput"),
-    "TodoWrite": ("TodoWriteInput", "TodoWriteOutput"),
+    "TodoWrite": ("TodoWriteInput", "TodoWriteOutput"), "TaskStop": ("TaskStopInput", "TaskStopOutput"),
 }
 # The answer to each host request, by the request's subtype.
 RESPONSE_TYPES = {"initialize": "SDKControlInitializeResponse", "set_permission_mode":

@@ -115,7 +115,7 @@ def test_unknown_ids_and_missing_ids_are_clear_errors(ctx):
     result = call("bash_output", {"bash_id": "bash_7"}, ctx)
     assert result.is_error and "No background shell 'bash_7'" in result.content
     result = call("kill_shell", {}, ctx)
-    assert result.is_error and "bash_id" in result.content
+    assert result.is_error and "shell_id" in result.content
 
 
 def test_kill_shell_stops_the_whole_process_group(ctx, tmp_path):

@@ -21,7 +21,7 @@ PINNED_SCHEMAS = {
     "web_search": ({"query"}, {"allowed_domains", "blocked_domains"}),
     "todo_write": ({"todos"}, set()),
     "bash_output": (set(), {"bash_id", "task_id", "shell_id", "filter", "block", "timeout"}),
-    "kill_shell": (set(), {"shell_id", "task_id", "bash_id"}),
+    "kill_shell": (set(), {"shell_id", "task_id"}),
 }
 
 
