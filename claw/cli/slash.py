@@ -121,6 +121,10 @@ def _status(repl: Any, rest: str) -> None:
     ]
     sources = [s.describe() for s in p.loaded.sources]
     lines.append("settings files:   " + (", ".join(sources) if sources else "none"))
+    shells = p.background_shells()
+    if shells:
+        running = sum(1 for s in shells if s["status"] == "running")
+        lines.append(f"background shells: {running} running, {len(shells) - running} ended (/bashes)")
     _say("\n".join(lines))
 
 

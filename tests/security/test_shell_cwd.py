@@ -62,3 +62,25 @@ def test_a_protected_file_is_protected_after_an_earlier_cd(ws, home, monkeypatch
     assert (ws / ".git" / "config").read_text() == "[core]\n"
     outputs = {r["tool_use_id"]: r["output"] for r in result["tool_results"]}
     assert outputs["t2"].strip() == str(ws / ".git")  # the cd did carry over
+
+
+def test_claw_mcp_serve_judges_bash_in_the_shell_directory_too(ws):
+    from tests.mcp.helpers import PY, run, server, tool_text
+
+    async def main():
+        me = server("claw", {"command": PY, "args": ["-m", "claw.cli.mcp_cmd", "serve", "--cwd", str(ws),
+                                                     "--permission-mode", "danger-full-access",
+                                                     "--disallowedTools", "Edit(./secret/**)"]},
+                    env={"CLAW_CONFIG_HOME": str(ws.parent / "home"), "HOME": str(ws.parent)})
+        try:
+            await me.connect()
+            assert me.status == "connected", (me.error, me.diagnostics())
+            assert not (await me.call_tool("bash", {"command": "cd secret"})).get("isError")
+            denied = await me.call_tool("bash", {"command": "echo pwned > key"})
+            return denied
+        finally:
+            await me.aclose()
+
+    denied = run(main())
+    assert denied.get("isError") and "Permission denied" in tool_text(denied)
+    assert not (ws / "secret" / "key").exists()
