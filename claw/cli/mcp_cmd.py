@@ -454,7 +454,7 @@ def _serve(args: Any, env: Dict[str, str], out: Output) -> int:
     from claw.mcp.serve import ToolServer
     from claw.runtime.permissions import PermissionPolicy, parse_permission_mode
     from claw.tools.base import PermissionLevel, ToolContext
-    from claw.tools.registry import build_tools, canonical_tool_name
+    from claw.tools.registry import BASH_COMPANIONS, build_tools, canonical_tool_name
 
     cwd = Path(args.cwd)
     if not cwd.is_dir():
@@ -479,6 +479,8 @@ def _serve(args: Any, env: Dict[str, str], out: Output) -> int:
     def listed(tool: Any) -> bool:
         if mode.value == "danger-full-access":
             return True
+        if tool.spec.name in BASH_COMPANIONS and "bash" in tools:  # no shells to act on without bash
+            return listed(tools["bash"])
         return PermissionLevel(tool.spec.permission) <= mode.auto_level or tool.spec.name in allowed_by_rule
 
     def decide(tool: Any, tool_input: Dict[str, Any], paths: List[Any]) -> Tuple[Optional[str], Sequence[str]]:
