@@ -194,3 +194,28 @@ def test_the_hosts_id_for_a_prompt_names_its_turn(project, home):
         result = asyncio.run(go())
     assert result["canRewind"] and result["filesChanged"] == [str(project / "f.txt")]
     assert (project / "f.txt").read_text() == "before\n"
+
+
+def test_the_size_caps_are_kept_and_a_rewind_says_what_it_could_not_restore(tmp_path, monkeypatch):
+    from claw.runtime import checkpoints
+
+    monkeypatch.setattr(checkpoints, "MAX_FILE_BYTES", 100)
+    monkeypatch.setattr(checkpoints, "MAX_SESSION_BYTES", 150)
+    work = tmp_path / "w"
+    work.mkdir()
+    (tmp_path / "session").mkdir(mode=0o700)
+    big, a, b = work / "big.bin", work / "a.txt", work / "b.txt"
+    big.write_bytes(b"x" * 101)
+    a.write_bytes(b"a" * 90)
+    b.write_bytes(b"b" * 90)
+    store = checkpoints.CheckpointStore(tmp_path / "session" / "checkpoints")
+    store.begin_turn("turn-1")
+    store.snapshot([str(big), str(a), str(b)])  # a fits; b would pass the session's 150 bytes
+    for path in (big, a, b):
+        path.write_bytes(b"changed\n")
+    result = store.rewind("turn-1", history=["turn-1"])
+    assert a.read_bytes() == b"a" * 90
+    assert big.read_bytes() == b.read_bytes() == b"changed\n"
+    assert result.files_changed == [str(a)] and len(result.failed) == 2
+    assert "101 bytes, over the 100 byte limit" in result.error and "reached 150 bytes" in result.error
+    assert len(list((tmp_path / "session" / "checkpoints" / "blobs").iterdir())) == 1
