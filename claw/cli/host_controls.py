@@ -13,7 +13,9 @@
   ``dynamic``); servers from settings, ``.mcp.json``, ``--mcp-config`` or ``initialize`` are never
   touched by it. A host is trusted: folder trust does not apply to its servers, ``--disallowedTools``
   and deny rules do;
-- ``rewind_files``: an error saying why (claw keeps no file checkpoints yet).
+- ``rewind_files``: the files changed since a prompt (claw's message uuid or the host's id for it) put
+  back from the run's checkpoints (``Run.rewind_files``; ``dry_run`` only counts), in the SDK's
+  ``RewindFilesResult`` shape.
 
 Changes to the MCP servers are serialized (one at a time) and keep ``system/init``'s ``tools`` and
 ``mcp_servers`` current. Deliberately not here: the host loop and the other requests
@@ -109,9 +111,10 @@ class HostControls:
         return context_usage(self.run)
 
     async def rewind_files(self, request: Dict[str, Any]) -> Dict[str, Any]:
-        raise ClawError("rewind_files is not supported by this claw version: claw keeps no file checkpoints "
-                        "yet, so there is nothing to rewind to", kind="unsupported_request",
-                        hint="undo file changes with your version control")
+        message_id = request.get("user_message_id")
+        if not isinstance(message_id, str) or not message_id:
+            raise UsageError("rewind_files needs a 'user_message_id' (the uuid of the prompt to go back to)")
+        return self.run.rewind_files(message_id, dry_run=request.get("dry_run") is True)
 
     # -- MCP servers ----------------------------------------------------------------------------
 

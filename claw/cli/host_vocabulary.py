@@ -17,6 +17,8 @@ grep_search            Grep                    -
 web_fetch              WebFetch                -
 web_search             WebSearch               -
 todo_write             TodoWrite               -
+bash_output            BashOutput              -
+kill_shell             TaskStop                -
 list_mcp_resources     ListMcpResourcesTool    -
 read_mcp_resource      ReadMcpResourceTool     -
 mcp__server__tool      (unchanged)             -

@@ -454,7 +454,7 @@ def _serve(args: Any, env: Dict[str, str], out: Output) -> int:
     from claw.mcp.serve import ToolServer
     from claw.runtime.permissions import PermissionPolicy, parse_permission_mode
     from claw.tools.base import PermissionLevel, ToolContext
-    from claw.tools.registry import build_tools, canonical_tool_name
+    from claw.tools.registry import BASH_COMPANIONS, build_tools, canonical_tool_name
 
     cwd = Path(args.cwd)
     if not cwd.is_dir():
@@ -479,10 +479,13 @@ def _serve(args: Any, env: Dict[str, str], out: Output) -> int:
     def listed(tool: Any) -> bool:
         if mode.value == "danger-full-access":
             return True
+        if tool.spec.name in BASH_COMPANIONS and "bash" in tools:  # no shells to act on without bash
+            return listed(tools["bash"])
         return PermissionLevel(tool.spec.permission) <= mode.auto_level or tool.spec.name in allowed_by_rule
 
     def decide(tool: Any, tool_input: Dict[str, Any], paths: List[Any]) -> Tuple[Optional[str], Sequence[str]]:
-        decision = policy.decide(tool.spec.name, tool.spec, tool_input, paths)
+        where = context.shell_cwd if tool.spec.name == "bash" else None  # a cd carries over
+        decision = policy.decide(tool.spec.name, tool.spec, tool_input, paths, shell_cwd=where)
         if decision.outcome == "allow":
             return None, decision.paths
         if decision.outcome == "ask":

@@ -114,6 +114,9 @@ def tool_use_result(name: str, tool_input: Mapping[str, Any], output: str, meta:
         return {"query": str(tool_input.get("query", "")), "results": [output], "durationSeconds": 0}
     if name == "todo_write":
         return {"oldTodos": _todos(meta.get("old_todos")), "newTodos": _todos(meta.get("todos"))}
+    if name == "kill_shell":
+        return {"message": output, "task_id": str(meta.get("shell_id") or ""), "task_type": "local_bash",
+                "command": str(meta.get("command") or "")}
     return output
 
 

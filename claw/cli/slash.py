@@ -143,6 +143,10 @@ def _status(repl: Any, rest: str) -> None:
     ]
     sources = [s.describe() for s in p.loaded.sources]
     lines.append("settings files:   " + (", ".join(sources) if sources else "none"))
+    shells = p.background_shells()
+    if shells:
+        running = sum(1 for s in shells if s["status"] == "running")
+        lines.append(f"background shells: {running} running, {len(shells) - running} ended (/bashes)")
     _say("\n".join(lines))
 
 
@@ -229,6 +233,70 @@ async def _resume(repl: Any, rest: str) -> None:
         _say(f"claw: warning: {warning}")
     await p.agent.session_start("resume")
     _say(f"resumed {session.id} ({len(session.messages)} messages)")
+
+
+@command("bashes", "background shells of this session: /bashes [kill ID]")
+def _bashes(repl: Any, rest: str) -> None:
+    p = repl.run
+    if rest.startswith("kill"):
+        shell_id = rest[4:].strip()
+        background = p.tools.context.background
+        if not shell_id or background.get(shell_id) is None:
+            _say(f"no background shell {shell_id!r} (/bashes lists them)")
+            return
+        shell = background.kill(shell_id)
+        _say(f"{shell.id}: {shell.status}")
+        return
+    shells = p.background_shells()
+    if not shells:
+        _say("no background shells (the model starts them with bash run_in_background)")
+        return
+    now = time.time()
+    for s in shells:
+        state = s["status"] + (f" (exit {s['exit_code']})" if s["exit_code"] is not None else "")
+        _say(f"{s['id']}  {state:<16} {int(now - s['started']):>5}s  pid {s['pid']}  {s['command'][:80]}\n"
+             f"        output: {s['output_file']}")
+    _say("stop one with /bashes kill ID")
+
+
+@command("rewind", "put files and/or the conversation back to an earlier prompt: /rewind [N [files|conversation]]")
+def _rewind(repl: Any, rest: str) -> None:
+    p = repl.run
+    turns = p.user_turns()
+    if not turns:
+        _say("nothing to rewind: no prompt in this session yet")
+        return
+    words = rest.split()
+    if not words:
+        for number, (uid, text) in enumerate(turns, 1):
+            preview = p.rewind_files(uid, dry_run=True)
+            files = len(preview.get("filesChanged") or [])
+            first = " ".join(text.split())[:70] or "(no text)"
+            _say(f"{number:>3}  {first}" + (f"  [{files} file{'s' if files != 1 else ''} changed since]" if files else ""))
+        _say("then: /rewind N (files and conversation), /rewind N files, or /rewind N conversation")
+        return
+    what = words[1] if len(words) > 1 else "both"
+    if not words[0].isdigit() or not 1 <= int(words[0]) <= len(turns) or what not in ("both", "files", "conversation"):
+        _say(f"usage: /rewind N [files|conversation], N from 1 to {len(turns)} (/rewind lists them)")
+        return
+    uid, text = turns[int(words[0]) - 1]
+    if what in ("both", "files"):
+        result = p.rewind_files(uid)
+        if not result.get("canRewind"):
+            _say(f"files not restored: {result.get('error')}")
+            return
+        changed = result.get("filesChanged") or []
+        _say(f"restored {len(changed)} file{'s' if len(changed) != 1 else ''}"
+             + (f" (+{result.get('insertions', 0)} -{result.get('deletions', 0)} lines)" if changed else "")
+             + (f"; {result['skippedLinks']} left alone (a symlink is there now)" if result.get("skippedLinks") else ""))
+        for path in changed:
+            _say(f"  {path}")
+        if result.get("error"):
+            _say(result["error"])
+    if what in ("both", "conversation"):
+        removed = p.rewind_conversation(uid)
+        _say(f"conversation rewound: {removed} message{'s' if removed != 1 else ''} left the history; "
+             f"it goes on from before prompt {words[0]}:\n  {text[:500]}")
 
 
 @command("config", "show the merged settings and where each key came from: /config [get KEY|list]")

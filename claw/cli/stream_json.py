@@ -370,7 +370,7 @@ class HostSession:
     async def _run_turn(self, item: _Item) -> None:
         started = time.monotonic()
         self._set_state("running")
-        self._turn = asyncio.ensure_future(self._turn_body(item.prompt, item.verbatim))
+        self._turn = asyncio.ensure_future(self._turn_body(item.prompt, item.verbatim, item.uuid))
         await asyncio.wait({self._turn})
         turn, self._turn = self._turn, None
         outcome = None
@@ -388,7 +388,7 @@ class HostSession:
                 outcome = turn.result()
         self._finish_turn(outcome, error, started=started)
 
-    async def _turn_body(self, prompt: Any, verbatim: bool = False) -> Any:
+    async def _turn_body(self, prompt: Any, verbatim: bool = False, user_uuid: Optional[str] = None) -> Any:
         if self._sdk_server_names:
             if self._ready_task is None:
                 self._ready_task = asyncio.ensure_future(self._connect_sdk_servers())
@@ -397,7 +397,8 @@ class HostSession:
             (name,), self._pending_model = self._pending_model, None
             await self.run.switch_model(name)
         self.transport.write_nowait(self._init_message())
-        return await self.run.turn(prompt, verbatim=verbatim)
+        # rewindFiles may name the host's id of this prompt
+        return await self.run.turn(prompt, verbatim=verbatim, user_uuid=user_uuid)
 
     def _finish_turn(self, outcome: Any, error: Optional[ClawError], *, started: float) -> None:
         info = self.run.info if self.run is not None else RunInfo("", "", "", "")

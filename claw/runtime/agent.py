@@ -83,6 +83,7 @@ class Agent:
         # claw.runtime.structured_output.StructuredOutput with --json-schema (its enable() sets it)
         self.structured_output: Optional["StructuredOutput"] = None
         self.spent_usd: Optional[float] = 0.0  # what this process's runs of the session cost (None: unknown)
+        self.turn_started: Optional[Callable[[str], None]] = None  # called with each prompt's message uuid
 
     @property
     def messages(self) -> List[Message]:
@@ -101,7 +102,9 @@ class Agent:
                     f"the prompt was blocked by a UserPromptSubmit hook: {outcome.last_text}",
                     kind="hook_blocked", failure_class="tool",
                     hint="see the hooks in your settings (claw status lists the files)"))
-            self._append_user({"role": "user", "content": content})
+            uid = self._append_user({"role": "user", "content": content})
+            if self.turn_started is not None:  # file checkpoints are keyed to this message
+                self.turn_started(uid)
             while True:
                 if self.settings.max_turns is not None and outcome.num_turns >= self.settings.max_turns:
                     return outcome.finish("error_max_turns")
@@ -283,10 +286,10 @@ class Agent:
 
     # -- history -----------------------------------------------------------------------------------
 
-    def _append_user(self, message: Message, *, tool_results: bool = False, synthetic: bool = False) -> None:
-        record_uuid = self.session.append_message(message)
-        self.sink(UserMessage(message, uuid=record_uuid or uuid4(), is_tool_results=tool_results,
-                              synthetic=synthetic))
+    def _append_user(self, message: Message, *, tool_results: bool = False, synthetic: bool = False) -> str:
+        record_uuid = self.session.append_message(message) or uuid4()
+        self.sink(UserMessage(message, uuid=record_uuid, is_tool_results=tool_results, synthetic=synthetic))
+        return record_uuid
 
     def _append_assistant(self, response: ModelResponse) -> None:
         message = response.to_message()

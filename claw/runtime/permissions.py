@@ -198,16 +198,21 @@ class PermissionPolicy:
         spec: Any,
         tool_input: Optional[Mapping[str, Any]] = None,
         target_paths: Iterable[Any] = (),
+        *,
+        shell_cwd: Union[str, "os.PathLike[str]", None] = None,
     ) -> Decision:
         """Allow, deny or ask for one call. ``spec`` is the tool's ToolSpec (its ``permission`` level);
         ``target_paths`` what ``Tool.target_paths`` returned, resolved here (symlinks followed) once:
         the decision's ``paths`` are those resolved paths, and a caller that runs the tool hands the
-        tool exactly them, so nothing swapped in after this check is ever what the tool acts on."""
+        tool exactly them, so nothing swapped in after this check is ever what the tool acts on.
+        ``shell_cwd``: for bash, the directory the command starts in (a ``cd`` of an earlier call
+        carries over); its relative redirection targets are judged there. Default: the cwd."""
         name = canonical_tool_name(tool_name) or tool_name
         tool_input = tool_input or {}
         level = PermissionLevel(getattr(spec, "permission", PermissionLevel.DANGER_FULL_ACCESS))
         if name == "bash":
-            return self._decide_bash(str(tool_input.get("command", "")), level)
+            return self._decide_bash(str(tool_input.get("command", "")), level,
+                                     os.fspath(shell_cwd) if shell_cwd is not None else self.cwd)
         targets = expand_targets(target_paths, self.cwd)
         decision = self._decide_paths(name, level, tool_input, targets)
         return replace(decision, paths=tuple(resolved for resolved, _ in targets)) if targets else decision
@@ -335,7 +340,7 @@ class PermissionPolicy:
                 return rule, why
         return None
 
-    def _decide_bash(self, command: str, level: PermissionLevel) -> Decision:
+    def _decide_bash(self, command: str, level: PermissionLevel, shell_cwd: str) -> Decision:
         """Deny rules, writes by redirection that a rule or a protected file forbids, ask rules, allow
         rules (all of the command proven covered, its redirections allowed as file writes), the mode.
         The shell analysis is imported here, not at the top: a run whose model never calls bash does
@@ -349,8 +354,11 @@ class PermissionPolicy:
             why = f": {hit[1]}, so the rule may match" if hit[1] else ""
             return Decision(DENY, f"denied by the rule {hit[0].label}{why}", hit[0].text)
         moves = changes_directory(analysis)
-        targets = [(t, t.value if (t.literal or t.home_path) and (t.value[:1] in ("/", "~") or not moves)
-                    else None) for t in write_targets(analysis)]
+        # A relative target is where the shell will be: the directory the command starts in, which
+        # an earlier call's ``cd`` may have moved, never simply the session's cwd.
+        targets = [(t, _in_dir(t.value, shell_cwd)
+                    if (t.literal or t.home_path) and (t.value[:1] in ("/", "~") or not moves) else None)
+                   for t in write_targets(analysis)]
         pending: Optional[Decision] = None  # an ask a redirection needs whatever allows the command
         for target, path in targets:
             verdict = self._redirect_verdict(target, path, strict=False)
@@ -422,3 +430,10 @@ class PermissionPolicy:
         if not any(r.path is not None and r.covers_tool("read_file") for r in self.deny):
             return None
         return lambda path: self.is_read_denied(path)
+
+
+def _in_dir(path: str, directory: str) -> str:
+    """``path`` as bash will open it from ``directory`` (absolute and ``~`` paths unchanged)."""
+    if path[:1] in ("/", "~"):
+        return path
+    return os.path.join(directory, path)

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from claw.redact import Redactor
     from claw.remote.bootstrap import RemoteSetup
     from claw.runtime.agent import Agent, Prompt
+    from claw.runtime.checkpoints import CheckpointStore
     from claw.runtime.extensions import Extensions
     from claw.runtime.events import EventSink, TurnOutcome
     from claw.runtime.hook_config import HookSpec
@@ -142,6 +143,9 @@ class Run:
         self._mcp_pending = False
         self._scratch = scratch
         self._closed = False
+        self._host_uuid: Optional[str] = None  # the host's id of the prompt being run (SDK rewindFiles)
+        self._aliases: Dict[str, str] = {}  # host message id -> session message uuid
+        agent.turn_started = self._turn_started
 
     # -- start and close -------------------------------------------------------------------------
 
@@ -202,10 +206,14 @@ class Run:
 
     # -- turns -----------------------------------------------------------------------------------
 
-    async def turn(self, prompt: "Prompt", *, verbatim: bool = False) -> "TurnOutcome":
+    async def turn(self, prompt: "Prompt", *, verbatim: bool = False,
+                   user_uuid: Optional[str] = None) -> "TurnOutcome":
         """One user turn to its end; the session file is synced whatever happens. A prompt that starts
         with ``/name`` of a custom command or an MCP prompt runs that command (``claw.runtime.extensions``;
-        a denied ``!`command``` raises ``ToolFailure`` before anything is sent), unless ``verbatim``."""
+        a denied ``!`command``` raises ``ToolFailure`` before anything is sent), unless ``verbatim``.
+        ``user_uuid``: the host's id for this prompt, accepted by ``rewind_files`` besides claw's own
+        message uuid."""
+        self._host_uuid = user_uuid
         try:
             if not verbatim and (self.extensions is not None or self.mcp is not None) and _may_name_command(prompt):
                 from claw.runtime.extensions import expand_prompt, run_command_turn
@@ -366,6 +374,7 @@ class Run:
             hooks.session_id = session.id
             hooks.transcript_path = str(session.path)
         self.tools.context.session_dir = session.path.parent / session.id
+        self.tools.checkpoints = None  # the new session's own, made at its first turn
 
     def add_tools(self, tools: Mapping[str, "Tool"]) -> List[str]:
         """Tools that join later (the host's SDK MCP servers); a name already taken keeps the first.
@@ -377,6 +386,46 @@ class Run:
                 self.info.tools.append(name)
                 added.append(name)
         return added
+
+    def background_shells(self) -> List[Dict[str, Any]]:
+        """The background shells of this run (``/bashes``, status), as ``BackgroundShell.describe``."""
+        background = getattr(self.tools.context, "background", None)
+        return [s.describe() for s in (background.all() if background is not None else [])]
+
+    def _turn_started(self, uuid: str) -> None:
+        if self._host_uuid:
+            self._aliases[self._host_uuid] = uuid
+        self.checkpoints().begin_turn(uuid, alias=self._host_uuid)
+
+    def checkpoints(self) -> "CheckpointStore":
+        """The file checkpoints of the current session (``claw.runtime.checkpoints``)."""
+        if self.tools.checkpoints is None:
+            from claw.runtime.checkpoints import CheckpointStore
+
+            self.tools.checkpoints = CheckpointStore(self.session.path.parent / self.session.id / "checkpoints")
+        return self.tools.checkpoints
+
+    def user_turns(self) -> List[Tuple[str, str]]:
+        """``(message uuid, prompt text)`` of the user prompts in the history: what ``/rewind`` offers."""
+        from claw.runtime.checkpoints import user_prompts
+
+        return user_prompts(self.session.messages, self.session.message_uuids)
+
+    def rewind_files(self, user_message_id: str, dry_run: bool = False) -> Dict[str, Any]:
+        """The SDK's ``rewindFiles``: the files changed since the prompt ``user_message_id`` (claw's
+        uuid or the host's id for it) put back; the SDK's ``RewindFilesResult`` dict."""
+        uuid = self._aliases.get(user_message_id, user_message_id)
+        result = self.checkpoints().rewind(uuid, dry_run=dry_run, history=self.session.message_uuids)
+        return result.to_sdk(dry_run=dry_run)
+
+    def rewind_conversation(self, user_message_id: str) -> int:
+        """Go on from just before the prompt ``user_message_id``: it and what followed leave the
+        history (a ``rewind`` record in the session file). Returns how many messages left."""
+        uuid = self._aliases.get(user_message_id, user_message_id)
+        removed = self.session.append_rewind(uuid)
+        self.agent._known_prompt = None  # the counted prompt is no longer the history
+        self.session.sync()
+        return removed
 
     def session_store(self) -> "SessionStore":
         """The store this run's sessions live in (``/resume``, ``/clear``)."""

@@ -2,7 +2,8 @@
 
 A session file (schema in docs/SESSIONS.md) is a ``session`` header, ``message`` records (the Anthropic
 wire-shape message dict plus uuid, parent uuid, timestamp and usage), ``compaction`` records (a summary
-message and the uuids it replaces) and small ``meta`` records (title, model, permission mode). This
+message and the uuids it replaces), ``rewind`` records (the history goes on from just before a
+message) and small ``meta`` records (title, model, permission mode). This
 module encodes a record (``encode_record``: one line, secrets already redacted by the caller through
 ``default_redact``, large tool results capped by ``cap_for_storage``), parses lines back
 (``parse_records``, skipping damaged ones with a warning), applies compaction records
@@ -404,6 +405,14 @@ def decode_history(name: str, data: bytes) -> DecodedHistory:
             messages, uuids = apply_compaction(messages, uuids, uid, summary, replaced)
             seen.add(uid)
             last_uuid = uid
+        elif kind == "rewind":  # the history goes on from just before the message "to"
+            to = r.get("to")
+            if to not in uuids:
+                warnings.append(f"session {name}: a rewind to a message not in the history; skipped")
+                continue
+            cut = uuids.index(to)
+            messages, uuids = messages[:cut], uuids[:cut]
+            last_uuid = uuids[-1] if uuids else None
         elif kind == "meta":
             if meta is not None:
                 merge_meta(meta, r)

@@ -192,6 +192,20 @@ class Session:
         self._last_uuid = uid
         return uid
 
+    def append_rewind(self, to_uuid: str) -> int:
+        """Rewind the conversation: the history goes on from just before the message ``to_uuid``
+        (that message and everything after it leave the history; the file keeps them, a ``rewind``
+        record says so). Returns how many messages left; ``ValueError`` for a uuid not in the history."""
+        if to_uuid not in self._uuids:
+            raise ValueError(f"message {to_uuid} is not in the current history")
+        index = self._uuids.index(to_uuid)
+        self._write({"type": "rewind", "v": SCHEMA_VERSION, "parent_uuid": self._last_uuid,
+                     "timestamp": now_iso(), "to": to_uuid})
+        removed = len(self._uuids) - index
+        self._messages, self._uuids = self._messages[:index], self._uuids[:index]
+        self._last_uuid = self._uuids[-1] if self._uuids else None
+        return removed
+
     def set_meta(self, **fields: Any) -> None:
         """Record metadata changes (``title``, ``model``, ``permission_mode``, or other small values)."""
         if not fields:

@@ -25,6 +25,7 @@ from typing import Any, Awaitable, Callable, Dict, List, Optional, Sequence
 from claw.runtime.events import EventSink, PermissionDenial, ToolFinished, ToolStarted
 
 INTERRUPTED = "Interrupted by the user: the tool call did not run to completion."
+CHANGES_FILES = ("write_file", "edit_file", "notebook_edit")  # file tools whose paths are checkpointed
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,7 @@ class ToolCallRunner:
         self.sink = sink
         self.hooks = hooks
         self.prompter = prompter
+        self.checkpoints: Any = None  # claw.runtime.checkpoints.CheckpointStore: files kept before a change
 
     def model_tools(self) -> List[Dict[str, Any]]:
         """The tool definitions sent to the model, in an order that depends only on the set of tools:
@@ -176,7 +178,8 @@ class ToolCallRunner:
             decided_by_hook = pre.permission_decision  # "allow" skips the mode's ask; "ask" forces one
 
         try:  # a path that vanishes or changes while it is resolved is this call's error, not a crash
-            decision = self.policy.decide(call.name, call.tool.spec, call.input, self._target_paths(call))
+            decision = self.policy.decide(call.name, call.tool.spec, call.input, self._target_paths(call),
+                                          **self._shell_cwd(call))
         except Exception as exc:
             return _check_failed(call.name, exc), True, {}
         targets = list(decision.paths)  # what the policy judged is what the tool acts on
@@ -198,6 +201,7 @@ class ToolCallRunner:
             self._deny(call, reason, log)
             return f"Permission denied: {reason}", True, {}
 
+        self._checkpoint(call, targets)
         try:
             result = await call.tool.run(call.input, _approved_context(self.context, targets))
             output, is_error, metadata = _text_of(result.content), bool(result.is_error), dict(
@@ -273,6 +277,34 @@ class ToolCallRunner:
     def _target_paths(self, call: _Call) -> List[Any]:
         getter = getattr(call.tool, "target_paths", None)  # file tools only
         return list(getter(call.input, cwd=getattr(self.context, "cwd", None))) if getter else []
+
+    def _checkpoint(self, call: _Call, targets: List[Any]) -> None:
+        """Keep the files this approved call may change (claw.runtime.checkpoints); never fails it."""
+        if self.checkpoints is None:
+            return
+        name = call.tool.spec.name
+        try:
+            if name in CHANGES_FILES:
+                paths = targets
+            elif name == "bash":
+                from claw.runtime.checkpoints import bash_write_paths
+
+                paths = bash_write_paths(str(call.input.get("command", "")),
+                                         str(getattr(self.context, "shell_cwd", None) or self.context.cwd))
+            else:
+                return
+            if paths:
+                self.checkpoints.snapshot(paths)
+        except Exception:
+            pass
+
+    def _shell_cwd(self, call: _Call) -> Dict[str, Any]:
+        """For bash: the directory the command will start in (a ``cd`` carries over between calls), so
+        the policy judges its relative redirection targets where they will be written."""
+        if call.tool is None or call.tool.spec.name != "bash":
+            return {}
+        where = getattr(self.context, "shell_cwd", None)
+        return {"shell_cwd": where} if where is not None else {}
 
     def _deny(self, call: _Call, reason: str, log: Any) -> None:
         log.denial(PermissionDenial(call.name, call.id, call.input or call.block.get("input") or {}, reason))

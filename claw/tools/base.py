@@ -96,20 +96,89 @@ class TodoStore:
         return old
 
 
+@dataclass
+class BackgroundShell:
+    """One background ``bash`` command of this run (``run_in_background``): what ``bash_output`` reads
+    and ``kill_shell`` stops. ``offset`` is how many bytes of ``output`` ``bash_output`` has returned."""
+
+    id: str
+    command: str
+    proc: Any  # subprocess.Popen; its pid is the process group id
+    output: Path
+    cwd: str
+    started: float  # time.time()
+    keep: bool = False  # CLAW_KEEP_BACKGROUND_JOBS=1: survives claw
+    offset: int = 0
+    killed: bool = False  # stopped by kill_shell (or the end of the run)
+
+    @property
+    def exit_code(self) -> Optional[int]:
+        """The command's exit status once it ended (a signal N is 128+N, as bash reports it)."""
+        code = self.proc.poll()
+        if code is None:
+            return None
+        return 128 - code if code < 0 else code
+
+    def describe(self) -> Dict[str, Any]:
+        """What ``/bashes`` and a status listing show."""
+        return {"id": self.id, "command": self.command, "status": self.status, "exit_code": self.exit_code,
+                "pid": self.proc.pid, "output_file": str(self.output), "cwd": self.cwd, "started": self.started}
+
+    @property
+    def status(self) -> str:
+        """running | completed | failed | killed (Claude Code's words)."""
+        code = self.exit_code
+        if code is None:
+            return "running"
+        if self.killed:
+            return "killed"
+        return "completed" if code == 0 else "failed"
+
+
 class BackgroundJobs:
-    """Background bash processes started in this session, so the session can stop them at its end."""
+    """Background bash commands started in this run: listed by ``/bashes``, read by ``bash_output``,
+    stopped by ``kill_shell`` and, at the end of the run, by ``terminate_all``. Ids are ``bash_1``,
+    ``bash_2``... in the order started (per run)."""
 
     def __init__(self) -> None:
-        self.jobs: Dict[str, Tuple[Any, Path]] = {}  # id -> (subprocess.Popen, output file)
-        self.kept: set = set()  # ids of jobs the user wants kept after claw exits
+        self.jobs: Dict[str, BackgroundShell] = {}
+        self._count = 0
 
-    def add(self, job_id: str, proc: Any, output: Path, keep: bool = False) -> None:
-        self.jobs[job_id] = (proc, output)
-        if keep:
-            self.kept.add(job_id)
+    def next_id(self) -> str:
+        self._count += 1
+        return f"bash_{self._count}"
+
+    def add(self, shell: BackgroundShell) -> None:
+        self.jobs[shell.id] = shell
+
+    def get(self, shell_id: str) -> Optional[BackgroundShell]:
+        return self.jobs.get(shell_id.strip())
+
+    def all(self) -> List[BackgroundShell]:
+        return list(self.jobs.values())
 
     def running(self) -> List[str]:
-        return [job_id for job_id, (proc, _) in self.jobs.items() if proc.poll() is None]
+        return [job_id for job_id, shell in self.jobs.items() if shell.proc.poll() is None]
+
+    def kill(self, shell_id: str) -> Optional[BackgroundShell]:
+        """Stop one shell's whole process group (SIGTERM, then SIGKILL after a grace); blocks up to the
+        grace. None when the id is unknown."""
+        shell = self.get(shell_id)
+        if shell is None:
+            return None
+        if shell.proc.poll() is None:
+            from claw.tools import process_groups
+
+            shell.killed = True
+            try:
+                process_groups.terminate([shell.proc.pid])
+            except Exception:
+                pass
+            try:
+                shell.proc.wait(timeout=2)
+            except Exception:
+                pass
+        return shell
 
     def terminate_all(self) -> None:
         """Stop the process group of every background job (SIGTERM, then SIGKILL after a grace), except
@@ -118,15 +187,22 @@ class BackgroundJobs:
             return
         from claw.tools import process_groups
 
-        groups = [proc.pid for job_id, (proc, _) in self.jobs.items() if job_id not in self.kept]
-        for proc, _ in self.jobs.values():
-            proc.poll()  # reap what has exited
+        groups = [shell.proc.pid for shell in self.jobs.values() if not shell.keep]
+        for shell in self.jobs.values():
+            shell.proc.poll()  # reap what has exited
         try:
             process_groups.terminate(groups)
         except Exception:
             pass
         self.jobs.clear()
-        self.kept.clear()
+
+
+@dataclass
+class ShellState:
+    """Where the next ``bash`` call starts: the directory the last one ended in (a ``cd`` carries
+    over), None for the working directory. Shared by every copy of a run's ``ToolContext``."""
+
+    cwd: Optional[Path] = None
 
 
 def _default_env() -> Dict[str, str]:
@@ -147,7 +223,8 @@ class ToolContext:
     files (background output goes below it when ``$XDG_RUNTIME_DIR`` is not usable).
     ``approved_paths`` is set by the tool-call runner on the copy of the context it hands one file
     tool call: the resolved paths the permission policy approved, which the tool acts on instead of
-    resolving the model's path again (``claw.tools.paths.approved_path``).
+    resolving the model's path again (``claw.tools.paths.approved_path``). ``shell`` is the bash
+    tool's working directory between calls (``shell_cwd``), shared by the copies of the context.
     """
 
     cwd: Path
@@ -163,6 +240,12 @@ class ToolContext:
     net_config: Optional[Any] = None  # claw.net.config.NetConfig for web tools; None: from env
     session_dir: Optional[Path] = None
     approved_paths: Optional[Tuple[Path, ...]] = None
+    shell: ShellState = field(default_factory=ShellState)
+
+    @property
+    def shell_cwd(self) -> Path:
+        """The directory the next bash call starts in (``shell.cwd``, else ``cwd``)."""
+        return self.shell.cwd or self.cwd
 
     def __post_init__(self) -> None:
         self.cwd = Path(self.cwd)

@@ -10,16 +10,17 @@ is capped at ``MAX_OUTPUT_CHARS`` (the first and last halves kept, with a note s
 A non-zero exit code is reported and makes the result an error.
 
 Background: the command's output goes to a new 0600 file in a verified private directory
-(``claw.tools.job_output``; an unsafe directory is an error, never a fallback), the result gives the job
-id, pid and file path, and ``[claw: exit code N]`` is appended to the file when the command ends.
+(``claw.tools.job_output``; an unsafe directory is an error, never a fallback), the result gives the shell
+id (``bash_1``...), pid and file path, and ``[claw: exit code N]`` is appended to the file when the command
+ends. The shell is recorded in ``ctx.background`` for ``bash_output`` / ``kill_shell`` / ``/bashes``;
 ``ctx.background.terminate_all()`` stops them.
 
 Every process group started here is recorded in ``claw.tools.process_groups`` and killed when claw
 exits, however it exits — leftovers of a finished foreground call (``sleep 300 & echo x``) included, and
 background jobs unless ``CLAW_KEEP_BACKGROUND_JOBS=1``.
 
-Every call starts in ``ctx.cwd``; a ``cd`` does not carry over to the next call. The environment is
-``ctx.env`` as given.
+A ``cd`` carries over: each call starts where the previous foreground call ended, inside the workspace
+(``claw.tools.shell_cwd``). The environment is ``ctx.env`` as given; variables do not carry over.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import asyncio
 import os
 import signal
 import time
+from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional
 
 from claw.tools.base import PermissionLevel, Tool, ToolContext, ToolInputError, ToolResult, ToolSpec
@@ -51,8 +53,8 @@ SCHEMA: Dict[str, Any] = {
         },
         "run_in_background": {
             "type": "boolean",
-            "description": "Start the command and return at once; its output goes to a file whose path "
-            "is returned (read it later with read_file or `tail`).",
+            "description": "Start the command and return at once with a shell id; read its new output "
+            "with bash_output and stop it with kill_shell.",
         },
         "description": {
             "type": "string",
@@ -106,8 +108,9 @@ class BashTool(Tool):
     spec = ToolSpec(
         name="bash",
         description=(
-            "Run a shell command with bash -c in the working directory (stdin is empty; each call starts "
-            f"fresh in the working directory). Default timeout {DEFAULT_TIMEOUT_MS // 1000} s, at most "
+            "Run a shell command with bash -c (stdin is empty). The working directory carries over between "
+            "calls (a cd stays in effect, inside the workspace); variables and other shell state do not. "
+            f"Default timeout {DEFAULT_TIMEOUT_MS // 1000} s, at most "
             f"{MAX_TIMEOUT_MS // 1000} s. Output (stdout and stderr merged) is capped at "
             f"{MAX_OUTPUT_CHARS} characters. Use run_in_background for servers and long jobs. Prefer "
             "read_file, glob_search and grep_search over cat, find and grep."
@@ -126,14 +129,23 @@ class BashTool(Tool):
     async def run(self, tool_input: Dict[str, Any], ctx: ToolContext) -> ToolResult:
         if ctx.cancelled:
             return ToolResult.error("Interrupted before the command started.", interrupted=True)
-        if tool_input.get("run_in_background"):
-            return self._start_background(tool_input["command"], ctx)
-        timeout_ms = tool_input.get("timeout") or DEFAULT_TIMEOUT_MS
-        return await run_foreground(tool_input["command"], ctx, timeout_ms / 1000.0)
+        from claw.tools.shell_cwd import start_dir
 
-    def _start_background(self, command: str, ctx: ToolContext) -> ToolResult:
+        cwd, note = start_dir(ctx)
+        if tool_input.get("run_in_background"):
+            result = self._start_background(tool_input["command"], ctx, cwd)
+        else:
+            timeout_ms = tool_input.get("timeout") or DEFAULT_TIMEOUT_MS
+            result = await run_foreground(tool_input["command"], ctx, timeout_ms / 1000.0, cwd)
+        if note:
+            result.content = f"{note}\n{result.content}"
+        return result
+
+    def _start_background(self, command: str, ctx: ToolContext, cwd: Path) -> ToolResult:
         import secrets
         import subprocess
+
+        from claw.tools.base import BackgroundShell
 
         from claw.tools import process_groups
         from claw.tools.job_output import UnsafeOutputDir, create_log, job_output_dir
@@ -146,10 +158,10 @@ class BashTool(Tool):
                 "Remove or fix that directory (it must be yours, a real directory, mode 700).")
         except OSError as exc:
             return ToolResult.error(f"Cannot create the output directory: {exc.strerror or exc}")
-        job_id = "bash-" + secrets.token_hex(4)
-        output = out_dir / f"{job_id}.log"
+        job_id = ctx.background.next_id()
+        output = out_dir / f"{job_id}-{secrets.token_hex(4)}.log"
         keep = process_groups.keep_background(ctx.env)
-        wrapper = 'bash -c "$1"; code=$?; printf "\\n[claw: exit code %d]\\n" "$code"'
+        wrapper = 'bash -c "$1"; code=$?; printf "\\n[claw: exit code %d]\\n" "$code"; exit "$code"'
         try:
             fd = create_log(out_dir, output.name)
         except OSError as exc:
@@ -158,7 +170,7 @@ class BashTool(Tool):
             with os.fdopen(fd, "wb") as sink:
                 proc = subprocess.Popen(
                     ["bash", "-c", wrapper, "claw-bg", command],
-                    cwd=str(ctx.cwd),
+                    cwd=str(cwd),
                     env=ctx.env,
                     stdin=subprocess.DEVNULL,
                     stdout=sink,
@@ -169,13 +181,16 @@ class BashTool(Tool):
         except OSError as exc:
             return ToolResult.error(f"Could not start bash: {exc.strerror or exc}")
         process_groups.track(proc.pid, keep=keep)
-        ctx.background.add(job_id, proc, output, keep=keep)
+        ctx.background.add(BackgroundShell(id=job_id, command=command, proc=proc, output=output, cwd=str(cwd),
+                                           started=time.time(), keep=keep))
         return ToolResult(
-            f"Started in the background as job {job_id} (pid {proc.pid}).\n"
+            f"Started in the background as shell {job_id} (pid {proc.pid}).\n"
             f"Output file: {output}\n"
-            "The line \"[claw: exit code N]\" is appended when the command finishes. Read the output "
-            f"with read_file or with bash (e.g. `tail -n 50 {output}`); stop it with `kill -- -{proc.pid}`.",
-            metadata={"job_id": job_id, "pid": proc.pid, "output_file": str(output), "background": True},
+            f"Read its new output with bash_output (bash_id \"{job_id}\"); stop it with kill_shell "
+            f"(shell_id \"{job_id}\"). The line \"[claw: exit code N]\" is appended to the file when the "
+            "command finishes.",
+            metadata={"job_id": job_id, "shell_id": job_id, "pid": proc.pid, "output_file": str(output),
+                      "background": True},
         )
 
 
@@ -232,8 +247,24 @@ async def kill_group(pgid: int, exited: "asyncio.Future[None]", grace: Optional[
     await asyncio.wait({exited}, timeout=grace)
 
 
-async def run_foreground(command: str, ctx: ToolContext, timeout: float) -> ToolResult:
+async def run_foreground(command: str, ctx: ToolContext, timeout: float, cwd: Optional[Path] = None
+                         ) -> ToolResult:
+    """Run ``command`` in ``cwd`` (default ``ctx.cwd``) and learn the directory it ends in
+    (``claw.tools.shell_cwd``)."""
+    from claw.tools.shell_cwd import Reporter
+
+    reporter = Reporter()
+    try:
+        result = await _run_foreground(reporter, command, ctx, timeout, cwd or Path(ctx.cwd))
+    finally:
+        reporter.close()
+    return result
+
+
+async def _run_foreground(reporter: Any, command: str, ctx: ToolContext, timeout: float, cwd: Path
+                          ) -> ToolResult:
     from claw.tools import process_groups
+    from claw.tools.shell_cwd import learn
 
     loop = asyncio.get_running_loop()
     started = time.monotonic()
@@ -245,9 +276,10 @@ async def run_foreground(command: str, ctx: ToolContext, timeout: float) -> Tool
             lambda: _BashProtocol(sink, loop),
             "bash",
             "-c",
-            command,
-            cwd=str(ctx.cwd),
+            reporter.script(command),
+            cwd=str(cwd),
             env=ctx.env,
+            pass_fds=reporter.pass_fds,
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
@@ -271,6 +303,7 @@ async def run_foreground(command: str, ctx: ToolContext, timeout: float) -> Tool
         raise
     except OSError as exc:
         return ToolResult.error(f"Could not start bash: {exc.strerror or exc}")
+    reporter.child_started()
     pgid = transport.get_pid()  # start_new_session: the group id is the leader's pid
     process_groups.track(pgid)  # killed at claw's exit if anything is still left in it then
     watched: List["asyncio.Future[Any]"] = [protocol.exited]
@@ -313,6 +346,10 @@ async def run_foreground(command: str, ctx: ToolContext, timeout: float) -> Tool
             "[a background process started by the command still holds its output; later output is not "
             "shown — use run_in_background for long-running processes]"
         )
+    if not (timed_out or interrupted):
+        moved = learn(ctx, reporter.read())
+        if moved:
+            notes.append(moved)
     body = text if text else "(no output)"
     if notes:
         body += "\n" + "\n".join(notes)

@@ -2,7 +2,8 @@
 
 - ``BUILTIN_NAMES``: the canonical names the model sees (docs/TOOLS.md), in presentation order.
 - ``ALIASES``: Claude Code's names (``Bash``, ``Read``, ``Write``, ``Edit``, ``MultiEdit``, ``Glob``,
-  ``Grep``, ``WebFetch``, ``WebSearch``, ``TodoWrite``, ``Skill``, ``SlashCommand``) -> canonical.
+  ``Grep``, ``WebFetch``, ``WebSearch``, ``TodoWrite``, ``Skill``, ``SlashCommand``,
+  ``BashOutput``/``TaskOutput``, ``TaskStop``/``KillShell``/``KillBash``) -> canonical.
 - ``RUN_TOOLS``: ``skill`` and ``slash_command``, which the run builds when it has skills or custom
   commands (``claw.runtime.extensions``); ``offers`` says whether the flags let it offer one. ``MultiEdit`` is ``edit_file``, whose
   ``edits`` input is the multi-edit form.
@@ -11,7 +12,8 @@
 - ``resolve_tool_names`` maps names to canonical ones; an unknown name is a ``UsageError`` listing the
   valid ones. Claude Code tools claw does not have (``Task``, ``NotebookEdit``...) are skipped with a
   warning instead, so settings and SDK options written for Claude Code keep working.
-- ``build_tools`` is the set offered to the model for ``--tools`` minus bare ``--disallowedTools`` names.
+- ``build_tools`` is the set offered to the model for ``--tools`` minus bare ``--disallowedTools`` names;
+  ``bash_output`` and ``kill_shell`` are offered exactly when ``bash`` is (unless disallowed by name).
 
 Permission rules (names with patterns) are parsed by ``claw.runtime.rules``; this module only knows names.
 Tool modules are imported when a tool is built, not when this module is.
@@ -34,6 +36,8 @@ BUILTIN_NAMES = (
     "web_fetch",
     "web_search",
     "todo_write",
+    "bash_output",
+    "kill_shell",
 )
 
 ALIASES = {
@@ -49,16 +53,22 @@ ALIASES = {
     "TodoWrite": "todo_write",
     "Skill": "skill",
     "SlashCommand": "slash_command",
+    "BashOutput": "bash_output",
+    "TaskOutput": "bash_output",
+    "TaskStop": "kill_shell",
+    "KillShell": "kill_shell",
+    "KillBash": "kill_shell",
 }
 
 # Tools the run builds itself when it has something for them (skills, custom commands), not build_tools.
 RUN_TOOLS = ("skill", "slash_command")
+BASH_COMPANIONS = ("bash_output", "kill_shell")  # offered exactly when bash is
 
 # Claude Code tools with no claw counterpart: named in a list, they are skipped with a warning.
 CLAUDE_CODE_ONLY = frozenset({
-    "Task", "Agent", "NotebookEdit", "NotebookRead", "BashOutput", "KillShell", "KillBash", "LS",
+    "Task", "Agent", "NotebookEdit", "NotebookRead", "LS",
     "ExitPlanMode", "ListMcpResourcesTool", "ReadMcpResourceTool",
-    "AskUserQuestion", "TaskOutput", "TaskStop", "EnterPlanMode",
+    "AskUserQuestion", "EnterPlanMode",
 })
 
 _MODULES = {
@@ -71,6 +81,8 @@ _MODULES = {
     "web_fetch": ("claw.tools.web_fetch", "WebFetchTool"),
     "web_search": ("claw.tools.web_search", "WebSearchTool"),
     "todo_write": ("claw.tools.todo_write", "TodoWriteTool"),
+    "bash_output": ("claw.tools.background_shells", "BashOutputTool"),
+    "kill_shell": ("claw.tools.background_shells", "KillShellTool"),
 }
 
 
@@ -199,6 +211,11 @@ def build_tools(
     selected = parse_tools_flag(tools, warnings=warnings)
     names = list(BUILTIN_NAMES) if selected is None else selected
     removed = set(bare_names(split_tool_list(disallowed), warnings=warnings))
+    # bash_output and kill_shell come and go with bash: without it they have nothing to act on.
+    if "bash" in names and "bash" not in removed:
+        names = names + [n for n in BASH_COMPANIONS if n not in names]
+    else:
+        names = [n for n in names if n not in BASH_COMPANIONS]
     return {name: get_tool(name) for name in names if name in _MODULES and name not in removed}
 
 

@@ -254,13 +254,30 @@ def test_set_servers_kept_server_is_not_restarted(workspace, tmp_path):
     assert second != first and _gone(first)
 
 
-def test_rewind_files_is_refused_naming_the_request(workspace):
-    with ModelServer([]) as srv, ClawProcess([], env=_env(srv, workspace), cwd=workspace) as claw:
-        answer = _ask(claw, "r", "rewind_files", user_message_id="u1", dry_run=True)
+def test_rewind_files_puts_back_what_changed_since_the_hosts_prompt(workspace):
+    notes = workspace / "notes.txt"
+    notes.write_text("first\n")
+    script = [reply(tool_uses=[tool_use("write_file", {"path": "notes.txt", "content": "second\n"})]),
+              reply(tool_uses=[tool_use("write_file", {"path": "new.txt", "content": "made\n"})]),
+              reply(text="done")]
+    args = ["--permission-mode", "acceptEdits"]
+    with ModelServer(script) as srv, ClawProcess(args, env=_env(srv, workspace), cwd=workspace) as claw:
+        claw.user("change it", uuid="host-prompt-1")
+        claw.until_result(timeout=40)
+        assert notes.read_text() == "second\n" and (workspace / "new.txt").exists()
+        preview = _ask(claw, "p", "rewind_files", user_message_id="host-prompt-1", dry_run=True)
+        assert notes.read_text() == "second\n"  # a dry run changes nothing
+        done = _ask(claw, "r", "rewind_files", user_message_id="host-prompt-1")
+        unknown = _ask(claw, "u", "rewind_files", user_message_id="no-such-prompt")
+        missing = _ask(claw, "m", "rewind_files")
         other = _ask(claw, "g", "get_usage")
         assert claw.wait() == 0
-    assert answer["subtype"] == "error" and answer["error_code"] == "unsupported_request"
-    assert "rewind_files" in answer["error"] and "checkpoint" in answer["error"]
+    assert preview["response"]["canRewind"] is True and sorted(preview["response"]["filesChanged"]) == sorted([
+        str(notes), str(workspace / "new.txt")])
+    assert done["response"]["canRewind"] is True
+    assert notes.read_text() == "first\n" and not (workspace / "new.txt").exists()
+    assert unknown["response"]["canRewind"] is False and unknown["response"]["error"]
+    assert missing["subtype"] == "error" and "user_message_id" in missing["error"]
     assert other["error"] == "Unsupported control request subtype: get_usage"
 
 

@@ -112,9 +112,12 @@ class ClawProcess:
         self.proc.stdin.write(line.encode("utf-8") + b"\n")
         self.proc.stdin.flush()
 
-    def user(self, text: str) -> None:
-        self.send({"type": "user", "session_id": "", "message": {"role": "user", "content": text},
-                   "parent_tool_use_id": None})
+    def user(self, text: str, uuid: Optional[str] = None) -> None:
+        message = {"type": "user", "session_id": "", "message": {"role": "user", "content": text},
+                   "parent_tool_use_id": None}
+        if uuid is not None:  # the host's id of this prompt (what rewind_files names)
+            message["uuid"] = uuid
+        self.send(message)
 
     def control(self, request_id: str, subtype: str, **fields: Any) -> None:
         self.send({"type": "control_request", "request_id": request_id, "request": {"subtype": subtype, **fields}})

@@ -49,6 +49,7 @@ def test_read_only_by_default_with_the_mcp_client(workspace):
                 listed = {tool.name: tool for tool in (await session.list_tools()).tools}
                 assert "read_file" in listed and "grep_search" in listed
                 assert "bash" not in listed and "write_file" not in listed and "edit_file" not in listed
+                assert "bash_output" not in listed and "kill_shell" not in listed  # they come with bash
                 assert listed["read_file"].annotations.read_only_hint is True
                 assert listed["read_file"].input_schema["required"] == ["path"]
                 read_result = await session.call_tool("read_file", {"path": "notes.txt"})

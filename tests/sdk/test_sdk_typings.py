@@ -65,13 +65,13 @@ TOOL_TYPES = {
     "Write": ("FileWriteInput", "FileWriteOutput"), "Edit": ("FileEditInput", "FileEditOutput"),
     "Glob": ("GlobInput", "GlobOutput"), "Grep": ("GrepInput", "GrepOutput"),
     "WebFetch": ("WebFetchInput", "WebFetchOutput"), "WebSearch": ("WebSearchInput", "WebSearchOutput"),
-    "TodoWrite": ("TodoWriteInput", "TodoWriteOutput"),
+    "TodoWrite": ("TodoWriteInput", "TodoWriteOutput"), "TaskStop": ("TaskStopInput", "TaskStopOutput"),
 }
 # The answer to each host request, by the request's subtype.
 RESPONSE_TYPES = {"initialize": "SDKControlInitializeResponse", "set_permission_mode":
                   "SDKControlSetPermissionModeResponse", "mcp_status": "SDKControlMcpStatusResponse",
                   "interrupt": "SDKControlInterruptResponse", "get_context_usage": "SDKControlGetContextUsageResponse",
-                  "mcp_set_servers": "McpSetServersResult"}
+                  "mcp_set_servers": "McpSetServersResult", "rewind_files": "RewindFilesResult"}
 REQUEST_TYPES = {"can_use_tool": "SDKControlPermissionRequest", "hook_callback": "SDKHookCallbackRequest",
                  "mcp_message": "SDKControlMcpMessageRequest"}
 
@@ -244,7 +244,7 @@ def test_every_message_of_a_full_session_fits_the_sdk_typings(checker, tmp_path)
 
 def test_answers_to_live_run_controls_fit_the_typings(checker, tmp_path):
     """get_context_usage, mcp_set_servers, mcp_toggle, mcp_reconnect, mcp_status (with a disabled server)
-    and set_max_thinking_tokens answers, and the rewind_files refusal."""
+    and set_max_thinking_tokens answers, and a rewind_files answer."""
     work = tmp_path / "work"
     work.mkdir()
     (work / "CLAW.md").write_text("Be brief.\n")
@@ -272,7 +272,7 @@ def test_answers_to_live_run_controls_fit_the_typings(checker, tmp_path):
     answers = {m["response"]["request_id"]: m["response"] for m in messages if m["type"] == "control_response"}
     assert answers["set"]["response"]["added"] == ["raw", "bad"] and "bad" in answers["set"]["response"]["errors"]
     assert "disabled" in [s["status"] for s in answers["st"]["response"]["mcpServers"]]
-    assert answers["rw"]["subtype"] == "error"
+    assert answers["rw"]["response"]["canRewind"] is False
     assert problems.found == [], "\n".join(problems.found)
 
 

@@ -395,10 +395,10 @@ def test_mcp_server_controls_through_the_query(tmp_path: Path, work: Path) -> No
     assert calls[6]["result"] == {"added": [], "removed": ["raw"], "errors": {}} and calls[7]["result"] == []
 
 
-def test_rewind_files_is_refused_by_name_through_the_query(tmp_path: Path, work: Path) -> None:
+def test_rewind_files_through_the_query(tmp_path: Path, work: Path) -> None:
     steps = [{"prompt": "one"}, {"method": "rewindFiles", "args": ["some-message", {"dryRun": True}]}]
     with ModelServer([reply(text="1")]) as srv:
         messages, end = run_ts(tmp_path, srv, work, steps=steps)
     assert end["kind"] == "end", end
     [call] = run_ts.method_calls
-    assert "rewind_files" in call["error"] and "checkpoint" in call["error"]
+    assert call["result"]["canRewind"] is False and call["result"]["error"]  # no such prompt: said, not thrown

@@ -154,3 +154,80 @@ def test_validation_limits():
         tool.validate({})
     assert tool.validate({"command": "ls", "timeout": "5000", "run_in_background": "false"}) == {
         "command": "ls", "timeout": 5000, "run_in_background": False}
+
+
+# --- the working directory carries over between calls --------------------------------------------
+
+
+@pytest.fixture
+def ws(tmp_path):
+    root = (tmp_path / "ws").resolve()
+    (root / "sub" / "deeper").mkdir(parents=True)
+    return make_ctx(root, output_dir=tmp_path / "bg")
+
+
+def test_cd_carries_to_the_next_call_but_variables_do_not(ws):
+    assert call("bash", {"command": "cd sub && export X=1"}, ws).content == "(no output)"
+    assert call("bash", {"command": "pwd; echo x=$X"}, ws).content.splitlines() == [
+        str(ws.cwd / "sub"), "x="]
+    call("bash", {"command": "cd deeper; exit 3"}, ws)  # an early exit still reports
+    assert call("bash", {"command": "pwd"}, ws).content == str(ws.cwd / "sub" / "deeper")
+
+
+def test_exit_status_and_output_are_unchanged_by_the_report(ws):
+    r = call("bash", {"command": "cd sub; echo out; false"}, ws)
+    assert r.is_error and r.content == "out\n[exit code 1]" and r.metadata["exit_code"] == 1
+    r = call("bash", {"command": "echo $LINENO; exit 0"}, ws)
+    assert r.content == "1"  # the command's own line numbers
+
+
+@pytest.mark.parametrize("command", [
+    "cd sub; exec true",                   # exec: bash is gone before it could report
+    "cd sub; trap - EXIT",                 # the report removed
+    # every descriptor above stderr closed (the report's among them)
+    "cd sub; for f in /proc/$$/fd/*; do n=${f##*/}; [ $n -gt 2 ] && eval \"exec $n>&-\"; done 2>/dev/null",
+    "cd sub; sleep 5",                     # timed out and killed
+])
+def test_a_call_that_cannot_report_leaves_the_directory_unchanged(ws, command):
+    r = call("bash", {"command": command, "timeout": 1000}, ws)
+    assert ws.shell.cwd is None, r.content
+    assert call("bash", {"command": "pwd"}, ws).content == str(ws.cwd)
+
+
+def test_printed_marker_text_cannot_pose_as_the_report(ws):
+    call("bash", {"command": "cd sub; echo /; echo " + str(ws.cwd / "sub" / "deeper")}, ws)
+    assert call("bash", {"command": "pwd"}, ws).content == str(ws.cwd / "sub")
+
+
+def test_leaving_the_workspace_resets_to_the_project_with_a_note(ws, tmp_path):
+    (tmp_path / "outside").mkdir()
+    r = call("bash", {"command": f"cd {tmp_path / 'outside'} && pwd"}, ws)
+    assert r.content.startswith(str(tmp_path / "outside"))
+    assert "outside the workspace" in r.content and f"reset to {ws.cwd}" in r.content
+    assert call("bash", {"command": "pwd"}, ws).content == str(ws.cwd)
+    os.symlink(tmp_path / "outside", ws.cwd / "link-out")
+    r = call("bash", {"command": "cd link-out"}, ws)  # a symlink out is outside too
+    assert "outside the workspace" in r.content and ws.shell.cwd is None
+
+
+def test_added_directories_are_part_of_the_workspace(ws, tmp_path):
+    extra = (tmp_path / "extra").resolve()
+    extra.mkdir()
+    ws.workspace_roots = (ws.cwd, extra)
+    call("bash", {"command": f"cd {extra}"}, ws)
+    assert call("bash", {"command": "pwd"}, ws).content == str(extra)
+
+
+def test_a_directory_removed_meanwhile_resets_with_a_note(ws):
+    call("bash", {"command": "cd sub/deeper"}, ws)
+    os.rmdir(ws.cwd / "sub" / "deeper")
+    r = call("bash", {"command": "pwd"}, ws)
+    assert "no longer exists" in r.content and r.content.endswith(str(ws.cwd))
+
+
+def test_background_shells_start_in_the_shell_directory(ws):
+    call("bash", {"command": "cd sub"}, ws)
+    r = call("bash", {"command": "pwd", "run_in_background": True}, ws)
+    out = call("bash_output", {"bash_id": r.metadata["shell_id"], "block": True}, ws)
+    ws.background.terminate_all()
+    assert str(ws.cwd / "sub") in out.content

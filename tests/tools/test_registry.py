@@ -20,6 +20,8 @@ PINNED_SCHEMAS = {
     "web_fetch": ({"url"}, {"prompt"}),
     "web_search": ({"query"}, {"allowed_domains", "blocked_domains"}),
     "todo_write": ({"todos"}, set()),
+    "bash_output": (set(), {"bash_id", "task_id", "shell_id", "filter", "block", "timeout"}),
+    "kill_shell": (set(), {"shell_id", "task_id"}),
 }
 
 
@@ -35,7 +37,8 @@ def test_every_builtin_has_the_contract_schema_and_level():
     levels = {n: t.spec.permission for n, t in tools.items()}
     assert levels["bash"] is PermissionLevel.DANGER_FULL_ACCESS
     assert levels["write_file"] is levels["edit_file"] is PermissionLevel.WORKSPACE_WRITE
-    for name in ("read_file", "glob_search", "grep_search", "web_fetch", "web_search", "todo_write"):
+    for name in ("read_file", "glob_search", "grep_search", "web_fetch", "web_search", "todo_write",
+                 "bash_output", "kill_shell"):
         assert levels[name] is PermissionLevel.READ_ONLY
     assert not tools["bash"].spec.read_only and tools["read_file"].spec.read_only
 
