@@ -24,6 +24,7 @@ from claw.runtime.events import (
     AssistantMessage,
     ModelStreamEvent,
     Notice,
+    SubagentEvent,
     ToolFinished,
     ToolStarted,
     TurnOutcome,
@@ -311,6 +312,7 @@ class StreamJsonWriter(OutputWriter):
         self.partial = partial
         self.replay_user_messages = replay_user_messages
         self.tool_results = ToolResultMessages()
+        self.parent_tool_use_id: Optional[str] = None  # while writing a subagent's event
 
     def start(self) -> None:
         self.emit(init_object(self.info))
@@ -327,6 +329,16 @@ class StreamJsonWriter(OutputWriter):
 
     def __call__(self, event: Any) -> None:
         sid = self.info.session_id
+        parent = self.parent_tool_use_id
+        if isinstance(event, SubagentEvent):  # a subagent's messages, tagged with the agent call's id
+            if isinstance(event.event, (SubagentEvent, AssistantMessage, UserMessage, ToolStarted, ToolFinished)) or (
+                    isinstance(event.event, ModelStreamEvent) and self.partial):
+                self.parent_tool_use_id = event.parent_tool_use_id
+                try:
+                    self(event.event)
+                finally:
+                    self.parent_tool_use_id = parent
+            return
         if isinstance(event, ModelStreamEvent):
             inner = event.event
             if isinstance(inner, RetryScheduled):
@@ -336,12 +348,12 @@ class StreamJsonWriter(OutputWriter):
                 self.emit(fallback_object(self.info, inner))
             elif self.partial and inner.raw is not None:
                 self.emit({"type": "stream_event", "event": inner.raw, "session_id": sid,
-                           "parent_tool_use_id": None, "uuid": uuid4()})
+                           "parent_tool_use_id": parent, "uuid": uuid4()})
         elif isinstance(event, AssistantMessage):
             message = {"id": event.message_id, "type": "message", "role": "assistant", "model": event.model,
                        "content": event.message["content"], "stop_reason": event.stop_reason,
                        "stop_sequence": None, "usage": event.usage.to_dict()}
-            line = {"type": "assistant", "message": message, "parent_tool_use_id": None,
+            line = {"type": "assistant", "message": message, "parent_tool_use_id": parent,
                     "session_id": sid, "uuid": event.uuid, "timestamp": timestamp()}
             if event.request_id:
                 line["request_id"] = event.request_id
@@ -351,11 +363,11 @@ class StreamJsonWriter(OutputWriter):
         elif isinstance(event, ToolFinished):
             self.tool_results.finished(event.tool_use_id, event.name, event.output, event.is_error, event.metadata)
         elif isinstance(event, UserMessage) and (event.is_tool_results or event.synthetic
-                                                 or self.replay_user_messages):
+                                                 or self.replay_user_messages or parent is not None):
             # As Claude Code: the prompt itself is echoed back only with --replay-user-messages, claw's
             # own reminders are written marked isSynthetic, and each tool result is a message of its
             # own with the tool's structured tool_use_result.
-            line = {"type": "user", "message": event.message, "parent_tool_use_id": None,
+            line = {"type": "user", "message": event.message, "parent_tool_use_id": parent,
                     "session_id": sid, "uuid": event.uuid, "timestamp": timestamp()}
             if event.synthetic:
                 line["isSynthetic"] = True
@@ -380,7 +392,7 @@ def init_object(info: RunInfo) -> Dict[str, Any]:
         "model": info.model,
         "permissionMode": info.permission_mode,
         "slash_commands": [],
-        "agents": [],
+        "agents": list(info.agents),
         "skills": [],
         "plugins": [],
         "apiKeySource": info.api_key_source,

@@ -57,6 +57,8 @@ def run_options(args: RunArgs, base_env: Optional[Mapping[str, str]] = None) -> 
         strict_mcp_config=args.strict_mcp_config,
         json_schema=args.json_schema,
         base_env=base_env,
+        agents_json=args.agents,
+        agent=args.agent,
     )
 
 

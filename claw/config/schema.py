@@ -39,6 +39,7 @@ HOOK_EVENTS = (
     "Stop",
     "Notification",
     "PreCompact",
+    "SubagentStart",
     "SubagentStop",
 )
 HOOK_TYPES = ("command",)

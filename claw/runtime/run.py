@@ -35,11 +35,13 @@ if TYPE_CHECKING:
     from claw.redact import Redactor
     from claw.remote.bootstrap import RemoteSetup
     from claw.runtime.agent import Agent, Prompt
+    from claw.runtime.agent_defs import AgentCatalog
     from claw.runtime.events import EventSink, TurnOutcome
     from claw.runtime.hook_config import HookSpec
     from claw.runtime.hooks import HookCallback, HookRunner
     from claw.runtime.permissions import PermissionPolicy
     from claw.runtime.session_store import Session, SessionStore
+    from claw.runtime.subagents import Subagents
     from claw.runtime.tool_calls import Prompter, ToolCallRunner
     from claw.tools.base import Tool
 
@@ -80,6 +82,11 @@ class RunOptions:
     strict_mcp_config: bool = False
     json_schema: Optional[Dict[str, Any]] = None  # --json-schema: the answer must be a value of this schema
     base_env: Optional[Mapping[str, str]] = None  # the process environment; None: os.environ
+    agents_json: Optional[str] = None  # --agents: subagent definitions as JSON (claw.runtime.agent_defs)
+    agent: Optional[str] = None  # --agent: the main thread runs as this agent (its prompt, tools, model)
+    # A subagent's run (claw.runtime.subagents.ParentLink): built from its parent's pieces, its history a
+    # sidechain of the parent's session; None for a main run.
+    parent: Optional[Any] = None
 
 
 @dataclass
@@ -95,6 +102,7 @@ class RunInfo:
     mcp_servers: List[Dict[str, Any]] = field(default_factory=list)
     api_key_source: str = "none"
     structured: bool = False  # --json-schema: text mode prints the value on stdout, the prose on stderr
+    agents: List[str] = field(default_factory=list)  # the subagent definitions' names (system/init)
 
 
 def load_settings_for(options: RunOptions) -> Tuple["LoadedSettings", Dict[str, str]]:
@@ -131,6 +139,7 @@ class Run:
         self.remote = remote
         self.start_source = start_source  # SessionStart hook source: startup | resume
         self.mcp: Optional["McpManager"] = None
+        self.subagents: Optional["Subagents"] = None  # the agent tool's launcher (claw.runtime.subagents)
         self._launched: Optional["McpManager"] = None
         self._mcp_pending = False
         self._scratch = scratch
@@ -174,7 +183,8 @@ class Run:
             if background is not None:
                 background.terminate_all()
             self.session.close()
-            self.remote.close()
+            if self.options.parent is None:  # a child run uses its parent's relay
+                self.remote.close()
             if self._scratch is not None:
                 import shutil
 
@@ -321,6 +331,10 @@ async def open_run(options: RunOptions, *, sink: "EventSink", prompter: Optional
     from claw.config.environment import network_config
     from claw.mcp.startup import launch_for_run, may_have_servers
 
+    if options.parent is not None:  # a subagent: a child of a running run (claw.runtime.subagents)
+        from claw.runtime.subagents import assemble_child
+
+        return assemble_child(options, sink=sink, prompter=prompter)
     cwd = options.cwd
     if not cwd.is_dir():
         raise UsageError(f"--cwd {str(cwd)!r} is not a directory")
@@ -380,6 +394,9 @@ def _assemble(options: RunOptions, loaded: "LoadedSettings", env: Dict[str, str]
 
     settings = loaded.settings
     cwd = options.cwd
+    catalog, options = _agents_of(options, env)
+    for warning in catalog.warnings:
+        loaded = _with_warning(loaded, warning)
     # This run's secrets (the effective environment's, settings env included, and the relay's token)
     # never reach its output or its session file.
     redactor = Redactor.from_env(env)
@@ -465,9 +482,33 @@ def _assemble(options: RunOptions, loaded: "LoadedSettings", env: Dict[str, str]
 
         enable(agent, options.json_schema, env=env, listed=info.tools)
         info.structured = True
-    return Run(options=options, loaded=loaded, env=env, net_config=net, resolved=resolved, provider=provider,
-               session=session, policy=policy, tools=runner, agent=agent, info=info, redactor=redactor,
-               remote=remote, start_source=start_source, scratch=scratch)
+    run = Run(options=options, loaded=loaded, env=env, net_config=net, resolved=resolved, provider=provider,
+              session=session, policy=policy, tools=runner, agent=agent, info=info, redactor=redactor,
+              remote=remote, start_source=start_source, scratch=scratch)
+    from claw.runtime.subagents import Subagents
+
+    run.subagents = context.subagents = Subagents(run, catalog)
+    run.subagents.describe()
+    return run
+
+
+def _agents_of(options: RunOptions, env: Dict[str, str]) -> Tuple["AgentCatalog", RunOptions]:
+    """The run's subagent definitions, and ``options`` as ``--agent NAME`` changes them (that agent's
+    prompt, tools and model for the main thread, unless the flags name their own)."""
+    from claw.runtime.agent_defs import load_catalog
+
+    catalog = load_catalog(options.cwd, env, setting_sources=options.setting_sources, flag_json=options.agents_json)
+    if options.agent is None:
+        return catalog, options
+    definition = catalog.get(options.agent)
+    if definition is None:
+        raise UsageError(f"--agent: no agent named {options.agent!r}", hint="agents: " + ", ".join(catalog.names()))
+    tools = options.tools
+    if tools is None and definition.tools is not None:
+        tools = ",".join(definition.tools)
+    return catalog, replace(options, system_prompt=options.system_prompt or definition.prompt or None,
+                            model=options.model or definition.model, tools=tools,
+                            disallowed_tools=tuple(options.disallowed_tools) + tuple(definition.disallowed_tools))
 
 
 def _open_session(options: RunOptions, scratch: Optional[str], redactor: "Redactor", model: str) -> "Session":

@@ -147,7 +147,9 @@ class ToolContext:
     files (background output goes below it when ``$XDG_RUNTIME_DIR`` is not usable).
     ``approved_paths`` is set by the tool-call runner on the copy of the context it hands one file
     tool call: the resolved paths the permission policy approved, which the tool acts on instead of
-    resolving the model's path again (``claw.tools.paths.approved_path``).
+    resolving the model's path again (``claw.tools.paths.approved_path``). ``subagents`` starts the
+    ``agent`` tool's child runs (set by the run; None: no subagents) and ``tool_use_id`` is the id of
+    the call a copy of the context was made for.
     """
 
     cwd: Path
@@ -163,6 +165,8 @@ class ToolContext:
     net_config: Optional[Any] = None  # claw.net.config.NetConfig for web tools; None: from env
     session_dir: Optional[Path] = None
     approved_paths: Optional[Tuple[Path, ...]] = None
+    subagents: Optional[Any] = None  # claw.runtime.subagents.Subagents: what the agent tool launches with
+    tool_use_id: Optional[str] = None  # set on the copy handed to one call (the agent tool's child is tagged)
 
     def __post_init__(self) -> None:
         self.cwd = Path(self.cwd)
@@ -172,6 +176,12 @@ class ToolContext:
     @property
     def cancelled(self) -> bool:
         return self.cancel is not None and self.cancel.is_set()
+
+    def for_call(self, tool_use_id: str) -> "ToolContext":
+        """This context for the call ``tool_use_id`` (the agent tool tags its child's output with it)."""
+        from dataclasses import replace
+
+        return replace(self, tool_use_id=tool_use_id)
 
     def for_approved(self, paths: Any) -> "ToolContext":
         """This context for one call whose resolved ``paths`` the permission policy approved (the

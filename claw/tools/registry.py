@@ -2,12 +2,12 @@
 
 - ``BUILTIN_NAMES``: the canonical names the model sees (docs/TOOLS.md), in presentation order.
 - ``ALIASES``: Claude Code's names (``Bash``, ``Read``, ``Write``, ``Edit``, ``MultiEdit``, ``Glob``,
-  ``Grep``, ``WebFetch``, ``WebSearch``, ``TodoWrite``) -> canonical. ``MultiEdit`` is ``edit_file``, whose
+  ``Grep``, ``WebFetch``, ``WebSearch``, ``TodoWrite``, ``Agent``/``Task``) -> canonical. ``MultiEdit`` is ``edit_file``, whose
   ``edits`` input is the multi-edit form.
 - ``split_tool_list`` splits ``--tools`` / ``--allowedTools`` / ``--disallowedTools`` values on commas and
   whitespace, keeping ``Bash(git status:*)`` patterns whole.
 - ``resolve_tool_names`` maps names to canonical ones; an unknown name is a ``UsageError`` listing the
-  valid ones. Claude Code tools claw does not have (``Task``, ``NotebookEdit``...) are skipped with a
+  valid ones. Claude Code tools claw does not have (``NotebookEdit``...) are skipped with a
   warning instead, so settings and SDK options written for Claude Code keep working.
 - ``build_tools`` is the set offered to the model for ``--tools`` minus bare ``--disallowedTools`` names.
 
@@ -32,6 +32,7 @@ BUILTIN_NAMES = (
     "web_fetch",
     "web_search",
     "todo_write",
+    "agent",
 )
 
 ALIASES = {
@@ -45,11 +46,13 @@ ALIASES = {
     "WebFetch": "web_fetch",
     "WebSearch": "web_search",
     "TodoWrite": "todo_write",
+    "Agent": "agent",  # Claude Code's current name of its subagent tool (the SDK's AgentInput)
+    "Task": "agent",  # its older name
 }
 
 # Claude Code tools with no claw counterpart: named in a list, they are skipped with a warning.
 CLAUDE_CODE_ONLY = frozenset({
-    "Task", "Agent", "NotebookEdit", "NotebookRead", "BashOutput", "KillShell", "KillBash", "LS",
+    "NotebookEdit", "NotebookRead", "BashOutput", "KillShell", "KillBash", "LS",
     "ExitPlanMode", "SlashCommand", "Skill", "ListMcpResourcesTool", "ReadMcpResourceTool",
     "AskUserQuestion", "TaskOutput", "TaskStop", "EnterPlanMode",
 })
@@ -64,6 +67,7 @@ _MODULES = {
     "web_fetch": ("claw.tools.web_fetch", "WebFetchTool"),
     "web_search": ("claw.tools.web_search", "WebSearchTool"),
     "todo_write": ("claw.tools.todo_write", "TodoWriteTool"),
+    "agent": ("claw.tools.agent", "AgentTool"),
 }
 
 
