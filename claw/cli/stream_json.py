@@ -448,7 +448,7 @@ class HostSession:
 
     def _init_message(self) -> Dict[str, Any]:
         obj = init_object(self.run.info)
-        obj.update({"agents": [], "skills": [], "plugins": [], "capabilities": list(CAPABILITIES)})
+        obj.update({"skills": [], "plugins": [], "capabilities": list(CAPABILITIES)})
         from claw.cli.host_vocabulary import host_message
 
         return host_message(obj)

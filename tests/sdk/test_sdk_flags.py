@@ -14,7 +14,7 @@ from typing import Any, Dict, List
 import pytest
 
 from tests.fakes.claw_wrapper import ClawProcess
-from tests.fakes.model_server import ModelServer, reply, tool_use
+from tests.fakes.model_server import ModelServer, by_system_prompt, reply, tool_use
 
 ROOT = Path(__file__).resolve().parents[2]
 BASE_PROMPT_START = "You are claw, a coding agent"
@@ -164,19 +164,46 @@ def test_required_sandbox_is_refused(work: Path) -> None:
     assert code == 2 and "sandbox settings with failIfUnavailable are not supported" in result["result"]
 
 
-@pytest.mark.parametrize("field", ["agents"])
-def test_initialize_fields_claw_cannot_honour_fail_naming_them(work: Path, field: str) -> None:
-    value = {"reviewer": {"description": "reviews", "prompt": "Review."}}
+def test_initialize_agents_join_the_run_and_tag_their_messages(work: Path) -> None:
+    """The SDKs send ``agents`` in initialize: claw adds them before the first turn (the prompt follows
+    without waiting for the answer), lists them in the answer and system/init, and the subagent's own
+    messages carry the agent call's ``parent_tool_use_id``."""
+    agents = {"reviewer": {"description": "reviews", "prompt": "MARKER_REVIEW Review.", "tools": ["Read"]}}
+    call = tool_use("agent", {"description": "review", "prompt": "review it", "subagent_type": "reviewer"},
+                    id="toolu_rev")
+    routes = {"MARKER_REVIEW": [reply(text="looks fine")]}
+    with ModelServer([reply(tool_uses=[call]), reply(text="reviewed")], handler=by_system_prompt(routes)) as srv, \
+            ClawProcess([], env=_env(srv, work), cwd=work) as claw:
+        claw.control("init", "initialize", agents=agents)
+        claw.user("review my code")
+        answer = claw.control_response("init", 30)
+        messages = claw.until_result(30)
+        assert claw.wait(30) == 0
+    assert answer["subtype"] == "success"
+    assert {"name": "reviewer", "description": "reviews"} in answer["response"]["agents"]
+    assert "reviewer" in messages[0]["agents"] and "general-purpose" in messages[0]["agents"]
+    assert "Agent" in messages[0]["tools"]  # Claude Code's name of the tool, for the host
+    parent_calls = [b for m in messages if m["type"] == "assistant" and m["parent_tool_use_id"] is None
+                    for b in m["message"]["content"] if b.get("type") == "tool_use"]
+    assert [b["name"] for b in parent_calls] == ["Agent"]
+    child = [m for m in messages if m.get("parent_tool_use_id") == "toolu_rev"]
+    assert [m["type"] for m in child] == ["user", "assistant"]
+    assert child[1]["message"]["content"][0]["text"] == "looks fine"
+    assert messages[-1]["result"] == "reviewed"
+    review = [r for r in srv.requests if "MARKER_REVIEW" in json.dumps(r.json["system"])]
+    assert len(review) == 1 and [t["name"] for t in review[0].json["tools"]] == ["read_file"]
+
+
+def test_malformed_initialize_agents_fail_the_session(work: Path) -> None:
     with ModelServer([]) as srv, ClawProcess([], env=_env(srv, work), cwd=work) as claw:
-        claw.control("init", "initialize", **{field: value})
+        claw.control("init", "initialize", agents={"bad": {"prompt": "no description"}})
         claw.user("sent without waiting for the answer, as the SDK does")
         answer = claw.control_response("init", 30)
         result = claw.until_result(30)[-1]
-        code = claw.wait(30)
+        assert claw.wait(30) == 2
         assert srv.requests == []
-    assert answer["subtype"] == "error"
-    assert f"'{field}' is not supported by this claw version yet" in answer["error"]
-    assert result["is_error"] and f"'{field}' is not supported" in result["result"] and code == 2
+    assert answer["subtype"] == "error" and "'description'" in answer["error"]
+    assert result["is_error"]
 
 
 SCHEMA = {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}

@@ -20,6 +20,7 @@ PINNED_SCHEMAS = {
     "web_fetch": ({"url"}, {"prompt"}),
     "web_search": ({"query"}, {"allowed_domains", "blocked_domains"}),
     "todo_write": ({"todos"}, set()),
+    "agent": ({"description", "prompt"}, {"subagent_type", "model"}),
 }
 
 
@@ -35,7 +36,7 @@ def test_every_builtin_has_the_contract_schema_and_level():
     levels = {n: t.spec.permission for n, t in tools.items()}
     assert levels["bash"] is PermissionLevel.DANGER_FULL_ACCESS
     assert levels["write_file"] is levels["edit_file"] is PermissionLevel.WORKSPACE_WRITE
-    for name in ("read_file", "glob_search", "grep_search", "web_fetch", "web_search", "todo_write"):
+    for name in ("read_file", "glob_search", "grep_search", "web_fetch", "web_search", "todo_write", "agent"):
         assert levels[name] is PermissionLevel.READ_ONLY
     assert not tools["bash"].spec.read_only and tools["read_file"].spec.read_only
 
@@ -64,8 +65,12 @@ def test_mcp_names_pass_only_when_allowed():
 
 def test_claude_code_only_tools_are_skipped_with_a_warning():
     warnings = []
-    assert resolve_tool_names(["Task", "Read"], warnings=warnings) == ["read_file"]
-    assert "Task" in warnings[0]
+    assert resolve_tool_names(["NotebookEdit", "Read"], warnings=warnings) == ["read_file"]
+    assert "NotebookEdit" in warnings[0]
+
+
+def test_the_subagent_tool_answers_to_claude_codes_names():
+    assert resolve_tool_names(["Agent", "Task", "agent"]) == ["agent"]
 
 
 @pytest.mark.parametrize("value,expected", [
