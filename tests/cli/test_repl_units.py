@@ -282,3 +282,22 @@ def test_thinking_that_holds_a_secret_is_redacted_on_screen():
     writer(ModelStreamEvent(ThinkingDelta(index=0, thinking="key sk-ant-api03-AAAAAAAA")))
     writer(ModelStreamEvent(ThinkingDelta(index=0, thinking="BBBBBBBBBBBBBBBB\n")))
     assert "sk-ant" not in out.getvalue() and "[REDACTED]" in out.getvalue()
+
+
+def test_agents_lists_the_definitions_with_their_source(capsys, tmp_path):
+    from types import SimpleNamespace
+
+    from claw.runtime.agent_defs import load_catalog
+
+    home = tmp_path / "home"
+    (home / ".claude" / "agents").mkdir(parents=True)
+    (home / ".claude" / "agents" / "reviewer.md").write_text("---\ndescription: Reviews code\ntools: Read, Grep\n"
+                                                             "model: haiku\n---\nReview.\n")
+    catalog = load_catalog(tmp_path, {"HOME": str(home), "CLAW_CONFIG_HOME": str(tmp_path / "cfg")})
+    repl = FakeRepl()
+    repl.run = SimpleNamespace(subagents=SimpleNamespace(catalog=catalog))
+    slash.run_slash(repl, "/agents")
+    err = capsys.readouterr().err
+    assert "general-purpose (built-in): General-purpose agent" in err and "[tools: all tools; model: inherit]" in err
+    assert f"reviewer (user: {home / '.claude' / 'agents' / 'reviewer.md'}): Reviews code" in err
+    assert "[tools: Read, Grep; model: haiku]" in err
