@@ -24,7 +24,7 @@ needs_typings = pytest.mark.skipif(not (TYPINGS / "sdk.d.ts").is_file() and not 
 INPUT_TYPES = {"Bash": "BashInput", "Read": "FileReadInput", "Write": "FileWriteInput", "Edit": "FileEditInput",
                "Glob": "GlobInput", "Grep": "GrepInput", "WebFetch": "WebFetchInput", "WebSearch": "WebSearchInput",
                "TodoWrite": "TodoWriteInput", "ListMcpResourcesTool": "ListMcpResourcesInput",
-               "ReadMcpResourceTool": "ReadMcpResourceInput"}
+               "ReadMcpResourceTool": "ReadMcpResourceInput", "Agent": "AgentInput"}
 # Fields of claw's tools that Claude Code's tool lacks (documented in docs/EMBEDDING.md): the host
 # sees them as they are.
 CLAW_ONLY_FIELDS = {"edit_file": {"edits"}}
@@ -105,6 +105,7 @@ def test_claws_tools_accept_the_input_a_host_sends_back(name, tmp_path):
         "web_fetch": {"url": "https://example.com", "prompt": "p"},
         "web_search": {"query": "claw docs"},
         "todo_write": {"todos": [{"content": "a", "status": "pending", "activeForm": "doing a"}]},
+        "agent": {"description": "find it", "prompt": "find the config", "subagent_type": "general-purpose"},
     }
     original = samples[name]
     host = vocab.host_input(name, original)
