@@ -194,7 +194,13 @@ def test_the_transcript_is_a_sidechain_that_resume_ignores(home, project):
     with ModelServer(script, handler=by_system_prompt(routes)) as srv:
         env = _env(srv, home)
         run, _ = _turn(RunOptions(cwd=project, base_env=env, agents_json=agents))
-        records = [json.loads(line) for line in run.session.path.read_text().splitlines()]
+        lines = run.session.path.read_text().splitlines()
+        records = [json.loads(line) for line in lines]
+        # listed apart from the conversation's own messages (a listing counts lines by their prefix)
+        assert sum(line.startswith('{"isSidechain":true,"type":"message"') for line in lines) == 4
+        from claw.runtime.session_summary import summarize_session_file
+
+        assert summarize_session_file(run.session.path).message_count == 4  # prompt, call, result, answer
         side = [r for r in records if r.get("isSidechain")]
         assert [r["message"]["role"] for r in side] == ["user", "assistant", "user", "assistant"]
         assert {r["parent_tool_use_id"] for r in side} == {"toolu_T"} and len({r["agentId"] for r in side}) == 1
