@@ -78,6 +78,12 @@ def unsupported_fields(request: Dict[str, Any]) -> Optional[UsageError]:
     return None
 
 
+def apply_run_fields(run: "Run", request: Dict[str, Any]) -> Optional[ClawError]:
+    """The fields that change the run at once (the SDK sends the first prompt without waiting for the
+    answer): the error of the first that fails (``unsupported_fields``, ``agents``, ``jsonSchema``), or None."""
+    return unsupported_fields(request) or apply_agents(run, request) or apply_json_schema(run, request)
+
+
 def apply_agents(run: "Run", request: Dict[str, Any]) -> Optional[ClawError]:
     """``agents`` (subagent definitions) added to ``run``'s catalog at once; the error that refuses
     them, or None."""
@@ -158,10 +164,8 @@ def apply_system_prompt(run: "Run", args: Any, request: Dict[str, Any]) -> bool:
     return True
 
 
-def initialize_answer(info: "RunInfo", *, mcp_servers_applied: bool, session_state: str,
-                      agents: Optional[List[Dict[str, Any]]] = None) -> Dict[str, Any]:
-    """The answer to ``initialize``: what this run offers, in the fields the SDKs read (``agents``: the
-    SDK's ``AgentInfo`` objects)."""
+def initialize_answer(info: "RunInfo", *, mcp_servers_applied: bool, session_state: str) -> Dict[str, Any]:
+    """The answer to ``initialize``: what this run offers, in the fields the SDKs read."""
     import os
 
     from claw import CLAUDE_CODE_PROTOCOL_VERSION, __version__
@@ -169,7 +173,7 @@ def initialize_answer(info: "RunInfo", *, mcp_servers_applied: bool, session_sta
 
     return {
         "commands": [],
-        "agents": list(agents or []),
+        "agents": [],  # the run's subagents (claw.runtime.subagents) are filled in by the host session
         "output_style": "default",
         "available_output_styles": ["default"],
         "models": [{"value": info.model, "displayName": info.model, "description": "the model of this session"}],

@@ -276,10 +276,9 @@ class HostSession:
             if request.get("subtype") == "initialize" and self._refused is None:
                 # Checked now, not in the handler task: the SDK sends the first prompt without waiting
                 # for the answer, and that turn must fail too.
-                from claw.cli.sdk_initialize import apply_agents, apply_json_schema, unsupported_fields
+                from claw.cli.sdk_initialize import apply_run_fields
 
-                self._refused = (unsupported_fields(request) or apply_agents(self.run, request)
-                                 or apply_json_schema(self.run, request))
+                self._refused = apply_run_fields(self.run, request)
                 if self._refused is not None:
                     self._notice_error(self._refused)
             key = str(request_id)
@@ -353,9 +352,8 @@ class HostSession:
 
         answer = initialize_answer(info, mcp_servers_applied=request is self._early_init
                                    and bool(request.get("mcpServers")),
-                                   session_state="running" if self._turn is not None else "idle",
-                                   agents=self.run.subagents.listing() if self.run.subagents else None)
-        answer["capabilities"] = list(CAPABILITIES)
+                                   session_state="running" if self._turn is not None else "idle")
+        answer.update(capabilities=list(CAPABILITIES), agents=self.run.subagents.listing())
         return answer
 
     async def _on_interrupt(self, request: Dict[str, Any]) -> Dict[str, Any]:
