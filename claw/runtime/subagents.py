@@ -25,6 +25,7 @@ agent calls at once (claw.runtime.tool_calls), writing output (claw.cli).
 
 from __future__ import annotations
 
+import asyncio
 import copy
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional
@@ -61,6 +62,7 @@ class Subagents:
         self.run = run
         self.catalog = catalog
         self.depth = depth
+        self._asking: Optional[asyncio.Lock] = None  # one permission question of the children at a time
 
     def listing(self) -> List[Dict[str, Any]]:
         """The SDK's ``AgentInfo`` objects, in catalog order."""
@@ -115,7 +117,7 @@ class Subagents:
             parent_sink(SubagentEvent(tool_use_id, event))
 
         try:
-            child = await open_run(options, sink=sink, prompter=parent.tools.prompter)
+            child = await open_run(options, sink=sink, prompter=self._prompter())
         except ClawError as exc:
             return ToolResult.error(f"The {kind} agent could not start: {exc}")
         async with child:
@@ -129,6 +131,22 @@ class Subagents:
                     "num_turns": outcome.num_turns, "total_tokens": outcome.usage.input_tokens
                     + outcome.usage.output_tokens, "total_cost_usd": outcome.cost_usd}
         return ToolResult(content=text, is_error=outcome.is_error, metadata=metadata)
+
+
+    def _prompter(self) -> Optional["Prompter"]:
+        """The parent's prompter, asked by one child at a time (concurrent children share a terminal)."""
+        prompter = self.run.tools.prompter
+        if prompter is None:
+            return None
+        if self._asking is None:
+            self._asking = asyncio.Lock()
+        lock = self._asking
+
+        async def ask(request: Any) -> Any:
+            async with lock:
+                return await prompter(request)
+
+        return ask
 
 
 def assemble_child(options: "RunOptions", *, sink: "EventSink", prompter: Optional["Prompter"]) -> "Run":

@@ -267,3 +267,37 @@ def test_an_unknown_subagent_type_is_an_error_result_naming_the_agents(home, pro
         _turn(RunOptions(cwd=project, base_env=_env(srv, home)))
     (result,) = _results(srv.requests[-1]).values()
     assert result["is_error"] and "general-purpose" in result["content"]
+
+
+def test_childrens_permission_questions_go_to_the_parents_prompter_one_at_a_time(home, project):
+    from claw.runtime.tool_calls import PermissionAnswer
+
+    asked: List[str] = []
+    active = {"now": 0, "most": 0}
+
+    async def prompter(request):
+        active["now"] += 1
+        active["most"] = max(active["most"], active["now"])
+        await asyncio.sleep(0.2)
+        asked.append(request.input["path"])
+        active["now"] -= 1
+        return PermissionAnswer(allow=request.input["path"] == "yes.txt", message="no thanks")
+
+    def writes(path):
+        return [reply(tool_uses=[tool_use("write_file", {"path": path, "content": "x"})]), reply(text=f"wrote {path}")]
+
+    routes = {"MARKER_Y": writes("yes.txt"), "MARKER_N": writes("no.txt")}
+    agents = _agents(y={"description": "y", "prompt": "MARKER_Y"}, n={"description": "n", "prompt": "MARKER_N"})
+    script = [reply(tool_uses=[_call("y", "write", "toolu_Y"), _call("n", "write", "toolu_N")]), reply(text="ok")]
+    with ModelServer(script, handler=by_system_prompt(routes)) as srv:
+        env = _env(srv, home)
+
+        async def go():
+            options = RunOptions(cwd=project, base_env=env, agents_json=agents, permission_mode="default")
+            async with await open_run(options, sink=lambda e: None, prompter=prompter) as run:
+                return await run.turn("go")
+
+        outcome = asyncio.run(asyncio.wait_for(go(), 60))
+    assert sorted(asked) == ["no.txt", "yes.txt"] and active["most"] == 1
+    assert (project / "yes.txt").exists() and not (project / "no.txt").exists()
+    assert outcome.result == "ok"
