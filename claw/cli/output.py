@@ -252,6 +252,8 @@ class TextWriter(OutputWriter):
             self.notice(f"  {status}: {_clip(first, 160)}")
         elif isinstance(event, Notice):
             self.notice(("claw: warning: " if event.level == "warning" else "claw: ") + event.text)
+        elif isinstance(event, SubagentEvent) and isinstance(event.event, (Notice, SubagentEvent)):
+            self(event.event)  # a subagent's warnings (its hooks, retries), not its conversation
 
     def notice(self, text: str) -> None:
         self._flush_text()  # the assistant's text so far comes first, as it did
@@ -293,6 +295,8 @@ class JsonWriter(OutputWriter):
             self.notice(f"claw: {event.event.describe()}")
         elif isinstance(event, Notice):
             self.notice("claw: " + event.text)
+        elif isinstance(event, SubagentEvent) and isinstance(event.event, (Notice, SubagentEvent)):
+            self(event.event)
 
     def finish(self, outcome: Optional[TurnOutcome], *, duration_ms: int,
                error: Optional[ClawError] = None) -> None:
@@ -331,7 +335,8 @@ class StreamJsonWriter(OutputWriter):
         sid = self.info.session_id
         parent = self.parent_tool_use_id
         if isinstance(event, SubagentEvent):  # a subagent's messages, tagged with the agent call's id
-            if isinstance(event.event, (SubagentEvent, AssistantMessage, UserMessage, ToolStarted, ToolFinished)) or (
+            if isinstance(event.event, (SubagentEvent, AssistantMessage, UserMessage, ToolStarted, ToolFinished,
+                                        Notice)) or (
                     isinstance(event.event, ModelStreamEvent) and self.partial):
                 self.parent_tool_use_id = event.parent_tool_use_id
                 try:
