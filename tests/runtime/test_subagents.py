@@ -301,3 +301,18 @@ def test_childrens_permission_questions_go_to_the_parents_prompter_one_at_a_time
     assert sorted(asked) == ["no.txt", "yes.txt"] and active["most"] == 1
     assert (project / "yes.txt").exists() and not (project / "no.txt").exists()
     assert outcome.result == "ok"
+
+
+def test_a_blocking_subagent_stop_hook_makes_the_subagent_go_on(home, project, tmp_path):
+    once = tmp_path / "blocked-once"
+    command = f"if [ -e {once} ]; then exit 0; fi; touch {once}; echo 'also check the tests' >&2; exit 2"
+    settings = {"hooks": {"SubagentStop": [{"matcher": "checker", "hooks": [{"type": "command", "command": command}]}]}}
+    (home / ".claw" / "settings.json").write_text(json.dumps(settings))
+    routes = {"MARKER_C": [reply(text="first answer"), reply(text="checked the tests too")]}
+    script = [reply(tool_uses=[_call("checker", "check", "toolu_C")]), reply(text="done")]
+    agents = _agents(checker={"description": "checks", "prompt": "MARKER_C"})
+    with ModelServer(script, handler=by_system_prompt(routes)) as srv:
+        _turn(RunOptions(cwd=project, base_env=_env(srv, home), agents_json=agents))
+    child = [r for r in srv.requests if "MARKER_C" in _system(r)]
+    assert len(child) == 2 and "also check the tests" in json.dumps(child[1].json["messages"][-1])
+    assert _results(srv.requests[-1])["toolu_C"]["content"] == "checked the tests too"
