@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from claw.runtime.hooks import HookCallback, HookRunner
     from claw.runtime.permissions import PermissionPolicy
     from claw.runtime.session_store import Session, SessionStore
-    from claw.runtime.subagents import Subagents
+    from claw.runtime.subagents import ParentLink, Subagents
     from claw.runtime.tool_calls import Prompter, ToolCallRunner
     from claw.tools.base import Tool
 
@@ -86,7 +86,7 @@ class RunOptions:
     agent: Optional[str] = None  # --agent: the main thread runs as this agent (its prompt, tools, model)
     # A subagent's run (claw.runtime.subagents.ParentLink): built from its parent's pieces, its history a
     # sidechain of the parent's session; None for a main run.
-    parent: Optional[Any] = None
+    parent: Optional["ParentLink"] = None
 
 
 @dataclass

@@ -48,10 +48,10 @@ AGENT_TOOL = "agent"
 class ParentLink:
     """``RunOptions.parent``: the run a child belongs to, and the call that started it."""
 
-    run: Any  # claw.runtime.run.Run (Any: a frozen dataclass field needs no forward-typed import)
+    run: "Run"
     tool_use_id: str
     agent_id: str
-    definition: Any  # AgentDefinition
+    definition: "AgentDefinition"
     depth: int  # 1: a child of the main thread
 
 
