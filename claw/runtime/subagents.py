@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import time
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional
 
@@ -116,6 +117,7 @@ class Subagents:
         def sink(event: Any) -> None:
             parent_sink(SubagentEvent(tool_use_id, event))
 
+        started = time.monotonic()
         try:
             child = await open_run(options, sink=sink, prompter=self._prompter())
         except ClawError as exc:
@@ -127,9 +129,10 @@ class Subagents:
         text = outcome.result or "(the agent finished without a final message)"
         if outcome.is_error:
             text = f"The {kind} agent did not finish ({outcome.subtype}): {text}"
-        metadata = {CHILD_OUTCOME: outcome, "agent_id": agent_id, "subagent_type": kind,
-                    "num_turns": outcome.num_turns, "total_tokens": outcome.usage.input_tokens
-                    + outcome.usage.output_tokens, "total_cost_usd": outcome.cost_usd}
+        metadata = {CHILD_OUTCOME: outcome, "agent_id": agent_id, "subagent_type": kind, "model": child.info.model,
+                    "prompt": str(tool_input.get("prompt") or ""), "tool_uses": len(outcome.tool_uses),
+                    "duration_ms": int((time.monotonic() - started) * 1000), "usage": outcome.usage.to_dict(),
+                    "total_tokens": outcome.usage.input_tokens + outcome.usage.output_tokens}
         return ToolResult(content=text, is_error=outcome.is_error, metadata=metadata)
 
 
