@@ -173,7 +173,7 @@ def initialize_answer(info: "RunInfo", *, mcp_servers_applied: bool, session_sta
 
     return {
         "commands": [],
-        "agents": [],  # the run's subagents (claw.runtime.subagents) are filled in by the host session
+        "agents": [],
         "output_style": "default",
         "available_output_styles": ["default"],
         "models": [{"value": info.model, "displayName": info.model, "description": "the model of this session"}],
