@@ -301,3 +301,18 @@ def test_agents_lists_the_definitions_with_their_source(capsys, tmp_path):
     assert "general-purpose (built-in): General-purpose agent" in err and "[tools: all tools; model: inherit]" in err
     assert f"reviewer (user: {home / '.claude' / 'agents' / 'reviewer.md'}): Reviews code" in err
     assert "[tools: Read, Grep; model: haiku]" in err
+
+
+def test_a_subagent_is_silent_but_counted_and_its_warnings_shown():
+    from claw.runtime.events import SubagentEvent
+
+    writer, out, err = make_writer(color=False)
+    message = AssistantMessage(message={"role": "assistant", "content": [{"type": "text", "text": "child says"}]},
+                               message_id="m1", model="m", usage=Usage(input_tokens=7, output_tokens=3),
+                               stop_reason="end_turn", uuid="u1")
+    writer(SubagentEvent("toolu_1", ModelStreamEvent(TextDelta(index=0, text="child says"))))
+    writer(SubagentEvent("toolu_1", SubagentEvent("toolu_2", message)))
+    writer(SubagentEvent("toolu_1", Notice("a hook failed", level="warning")))
+    assert "child says" not in out.getvalue()
+    assert writer.tally.usage == Usage(input_tokens=7, output_tokens=3) and writer.tally.responses == 1
+    assert "a hook failed" in err.getvalue()
