@@ -316,3 +316,16 @@ def test_a_blocking_subagent_stop_hook_makes_the_subagent_go_on(home, project, t
     child = [r for r in srv.requests if "MARKER_C" in _system(r)]
     assert len(child) == 2 and "also check the tests" in json.dumps(child[1].json["messages"][-1])
     assert _results(srv.requests[-1])["toolu_C"]["content"] == "checked the tests too"
+
+
+def test_protected_files_are_protected_from_children_as_from_the_parent(home, project):
+    routes = {"MARKER_E": [reply(tool_uses=[tool_use("write_file", {"path": ".claude/agents/evil.md", "content": "x"}),
+                                            tool_use("write_file", {"path": "ok.txt", "content": "x"})]),
+                           reply(text="tried")]}
+    script = [reply(tool_uses=[_call("editor", "write", "toolu_E")]), reply(text="done")]
+    agents = _agents(editor={"description": "edits", "prompt": "MARKER_E", "tools": ["Write"]})
+    with ModelServer(script, handler=by_system_prompt(routes)) as srv:
+        _turn(RunOptions(cwd=project, base_env=_env(srv, home), agents_json=agents, permission_mode="workspace-write"))
+    assert (project / "ok.txt").exists() and not (project / ".claude").exists()
+    results = _results([r for r in srv.requests if "MARKER_E" in _system(r)][1])
+    assert [bool(b.get("is_error")) for b in results.values()] == [True, False]
