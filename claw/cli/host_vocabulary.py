@@ -17,6 +17,7 @@ grep_search            Grep                    -
 web_fetch              WebFetch                -
 web_search             WebSearch               -
 todo_write             TodoWrite               -
+agent                  Agent                   -
 list_mcp_resources     ListMcpResourcesTool    -
 read_mcp_resource      ReadMcpResourceTool     -
 mcp__server__tool      (unchanged)             -
