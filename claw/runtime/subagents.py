@@ -59,10 +59,12 @@ class ParentLink:
 class Subagents:
     """The launcher of one run's subagents (``Run.subagents``); its catalog may grow (``initialize``)."""
 
-    def __init__(self, run: "Run", catalog: "AgentCatalog", *, depth: int = 0) -> None:
+    def __init__(self, run: "Run", catalog: "AgentCatalog", *, depth: int = 0,
+                 only: Optional[List[str]] = None) -> None:
         self.run = run
         self.catalog = catalog
         self.depth = depth
+        self.only = only  # ``Agent(a, b)`` in the definition: the agent types this run may start
         self._asking: Optional[asyncio.Lock] = None  # one permission question of the children at a time
 
     def listing(self) -> List[Dict[str, Any]]:
@@ -92,9 +94,9 @@ class Subagents:
 
         kind = str(tool_input.get("subagent_type") or GENERAL_PURPOSE)
         definition = self.catalog.get(kind)
-        if definition is None:
-            return ToolResult.error(f"Unknown subagent_type {kind!r}. Available agents: "
-                                    f"{', '.join(self.catalog.names())}.")
+        if definition is None or (self.only is not None and kind not in self.only):
+            names = self.catalog.names() if self.only is None else [n for n in self.catalog.names() if n in self.only]
+            return ToolResult.error(f"Unknown subagent_type {kind!r}. Available agents: {', '.join(names)}.")
         if self.depth >= MAX_DEPTH:
             return ToolResult.error(f"Subagents may nest at most {MAX_DEPTH} deep; do this task yourself.")
         parent = self.run
@@ -194,10 +196,26 @@ def assemble_child(options: "RunOptions", *, sink: "EventSink", prompter: Option
               session=session, policy=policy, tools=runner, agent=agent, info=info, redactor=parent.redactor,
               remote=parent.remote, start_source="startup", scratch=None)
     if AGENT_TOOL in tools:
-        run.subagents = Subagents(run, parent.subagents.catalog, depth=link.depth)
+        run.subagents = Subagents(run, parent.subagents.catalog, depth=link.depth, only=spawnable(definition))
         run.subagents.describe()
         context.subagents = run.subagents
     return run
+
+
+def spawnable(definition: "AgentDefinition") -> Optional[List[str]]:
+    """The agent types an ``Agent(a, b)`` (or ``Task(...)``) entry of the definition's tools allows;
+    None: any (a bare ``Agent``)."""
+    from claw.tools.registry import canonical_tool_name
+
+    allowed: Optional[List[str]] = None
+    for raw in definition.tools or ():
+        name, _, rest = raw.partition("(")
+        if canonical_tool_name(name.strip()) != AGENT_TOOL:
+            continue
+        if not rest:
+            return None
+        allowed = (allowed or []) + [n.strip() for n in rest.rstrip(")").split(",") if n.strip()]
+    return allowed
 
 
 def narrower_mode(parent: Any, requested: Optional[str]) -> Any:
@@ -214,7 +232,8 @@ def narrower_mode(parent: Any, requested: Optional[str]) -> Any:
 
 def child_tools(parent_tools: Mapping[str, Any], definition: "AgentDefinition", *, depth: int) -> Dict[str, Any]:
     """The child's tools: the definition's (all the parent's when it lists none) that the parent has,
-    minus its ``disallowedTools``; the agent tool only when listed explicitly and above ``MAX_DEPTH``.
+    minus its ``disallowedTools``; the agent tool only when listed explicitly and above ``MAX_DEPTH``;
+    a tool listed with a pattern (``Bash(git:*)``) is left out rather than given whole.
     Built-in tools are new instances (their own todo list); MCP tools are the parent's."""
     from claw.tools.registry import canonical_tool_name, get_tool, is_mcp_name
 
@@ -227,6 +246,8 @@ def child_tools(parent_tools: Mapping[str, Any], definition: "AgentDefinition", 
         wanted = []
         for raw in definition.tools:
             name = canonical(raw.split("(", 1)[0].strip())
+            if "(" in raw and name != AGENT_TOOL:
+                continue  # "Bash(git:*)": a child cannot be limited to a pattern, so it gets no bash at all
             if name is not None and name not in wanted:
                 wanted.append(name)
     removed = {canonical(n) for n in definition.disallowed_tools}

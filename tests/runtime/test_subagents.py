@@ -126,8 +126,10 @@ def test_deny_rules_of_the_settings_apply_to_children(home, project):
 
 def test_a_child_gets_no_agent_tool_unless_its_definition_lists_it(home, project):
     agents = _agents(plain={"description": "plain", "prompt": "MARKER_P"},
-                     nester={"description": "nests", "prompt": "MARKER_N", "tools": ["Read", "Agent"]})
-    routes = {"MARKER_P": [reply(text="p")], "MARKER_N": [reply(text="n")]}
+                     nester={"description": "nests", "prompt": "MARKER_N",
+                             "tools": ["Read", "Agent(plain)", "Bash(git status:*)"]})
+    routes = {"MARKER_P": [reply(text="p")],
+              "MARKER_N": [reply(tool_uses=[_call("general-purpose", "x", "toolu_G")]), reply(text="n")]}
     script = [reply(tool_uses=[_call("plain", "x", "toolu_P"), _call("nester", "y", "toolu_N")]), reply(text="ok")]
     with ModelServer(script, handler=by_system_prompt(routes)) as srv:
         _turn(RunOptions(cwd=project, base_env=_env(srv, home), agents_json=agents))
@@ -135,7 +137,10 @@ def test_a_child_gets_no_agent_tool_unless_its_definition_lists_it(home, project
     nester = next(r for r in srv.requests if "MARKER_N" in _system(r))
     assert "agent" in {t["name"] for t in srv.requests[0].json["tools"]}
     assert "agent" not in {t["name"] for t in plain.json["tools"]}
-    assert {t["name"] for t in nester.json["tools"]} == {"read_file", "agent"}
+    assert {t["name"] for t in nester.json["tools"]} == {"read_file", "agent"}  # no bash: it cannot be narrowed
+    # Agent(plain): the nester may start only plain agents
+    (refused,) = _results([r for r in srv.requests if "MARKER_N" in _system(r)][1]).values()
+    assert refused["is_error"] and "Available agents: plain." in refused["content"]
 
 
 def test_nesting_stops_at_the_maximum_depth(home, project):
