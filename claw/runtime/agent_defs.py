@@ -48,6 +48,14 @@ class AgentDefinition:
     source: str = "built-in"
     path: Optional[str] = None
 
+    def tools_flag(self) -> Optional[str]:
+        """The ``--tools`` value of the main thread run as this agent (``--agent``): ``Agent(a, b)`` is the
+        agent tool, a tool with a pattern (``Bash(git:*)``) is left out; None when it lists no tools."""
+        if self.tools is None:
+            return None
+        names = [t.split("(", 1)[0].strip() for t in self.tools if "(" not in t or t.startswith(("Agent(", "Task("))]
+        return ",".join(names)
+
     def info(self) -> Dict[str, Any]:
         """The SDK's ``AgentInfo``: name, description and model."""
         data: Dict[str, Any] = {"name": self.name, "description": self.description}

@@ -504,8 +504,8 @@ def _agents_of(options: RunOptions, env: Dict[str, str]) -> Tuple["AgentCatalog"
     if definition is None:
         raise UsageError(f"--agent: no agent named {options.agent!r}", hint="agents: " + ", ".join(catalog.names()))
     tools = options.tools
-    if tools is None and definition.tools is not None:
-        tools = ",".join(definition.tools)
+    if tools is None:
+        tools = definition.tools_flag()
     return catalog, replace(options, system_prompt=options.system_prompt or definition.prompt or None,
                             model=options.model or definition.model, tools=tools,
                             disallowed_tools=tuple(options.disallowed_tools) + tuple(definition.disallowed_tools))
