@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Any, Dict, List
 
 import pytest
 
 from tests.fakes.claw_wrapper import ClawProcess
+from tests.processes import alive, wait_gone
 from tests.fakes.model_server import ModelServer, by_system_prompt, reply, tool_use
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -241,3 +243,32 @@ def test_initialize_json_schema_claw_cannot_use_fails_the_turns(work: Path, sche
         assert srv.requests == []
     assert answer["subtype"] == "error" and words in answer["error"]
     assert result["is_error"] and words in result["result"] and code == 2
+
+
+def test_an_interrupt_cancels_the_subagents_and_their_tools(work: Path, tmp_path: Path) -> None:
+    marker = tmp_path / "child-finished"
+    agents = {"sleeper": {"description": "sleeps", "prompt": "MARKER_SLEEP"}}
+    calls = [tool_use("agent", {"description": "sleep", "prompt": "sleep", "subagent_type": "sleeper"}, id=f"toolu_{i}")
+             for i in (1, 2)]
+    pids = [tmp_path / "pid1", tmp_path / "pid2"]
+    sleeps = [reply(tool_uses=[tool_use("bash", {"command": f"echo $$ > {pid}; sleep 20; touch {marker}"})])
+              for pid in pids]
+    with ModelServer([reply(tool_uses=calls)], handler=by_system_prompt({"MARKER_SLEEP": sleeps})) as srv, \
+            ClawProcess(["--permission-mode", "bypassPermissions"], env=_env(srv, work), cwd=work) as claw:
+        claw.control("init", "initialize", agents=agents)
+        claw.user("sleep twice")
+        seen = claw.read_until(lambda m: m["type"] == "assistant" and m["parent_tool_use_id"] is not None, 30)
+        seen += claw.read_until(lambda m: m["type"] == "assistant" and m["parent_tool_use_id"] is not None, 30)
+        deadline = time.monotonic() + 20
+        while not all(p.exists() and p.read_text().strip() for p in pids) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        shells = [int(p.read_text()) for p in pids]  # both children's bash calls are running
+        assert all(alive(pid) for pid in shells)
+        claw.control("int", "interrupt")
+        seen += claw.until_result(30)
+        assert claw.wait(30) == 130
+    assert {m["parent_tool_use_id"] for m in seen if m["type"] == "assistant"} == {None, "toolu_1", "toolu_2"}
+    assert seen[-1]["error"]["kind"] == "interrupted"
+    for pid in shells:  # the children's tools were killed with them
+        assert wait_gone(pid, 10)
+    assert not marker.exists()
