@@ -4,7 +4,7 @@ Flag names follow Claude Code's CLI (``-p/--print``, ``--output-format``, ``--al
 scripts and the Agent SDKs carry over; camelCase flags also accept their kebab-case spelling. Every flag
 the Agent SDKs may pass is either acted on, accepted as a no-op when ignoring it cannot change what the
 host asked for (output detail such as ``--debug``), or refused by name with the reason
-(``_REFUSED``: ``--json-schema``, ``--agents``...), so a host never silently gets less than it
+(``_REFUSED``: ``--task-budget``, ``--plugin-dir``...), so a host never silently gets less than it
 asked for. docs/EMBEDDING.md keeps the table; tests/sdk/test_flag_table.py checks it against the SDKs.
 Anything else unknown is a usage error with a hint.
 
@@ -73,6 +73,8 @@ class RunArgs:
     sdk_url: Optional[str] = None
     # --json-schema: the answer must be a value of this schema (claw.runtime.structured_output)
     json_schema: Optional[Dict[str, Any]] = None
+    agents: Optional[str] = None  # --agents: subagent definitions as JSON (claw.runtime.agent_defs)
+    agent: Optional[str] = None  # --agent: the main thread runs as this agent
     replay_user_messages: bool = False  # stream-json input: echo the host's user messages back
     include_hook_events: bool = False  # stream-json output: system/hook_started and hook_response messages
     disable_slash_commands: bool = False  # --disable-slash-commands: no custom commands, MCP prompts, skills
@@ -119,6 +121,7 @@ _VALUES = {
     "--cwd": "cwd", "--thinking": "thinking", "--sdk-url": "sdk_url",
     "--json-schema": "json_schema",
     "--fallback-model": "fallback_model", "--max-budget-usd": "max_budget_usd", "--effort": "effort",
+    "--agents": "agents", "--agent": "agent",
 }
 _LISTS = {  # repeatable: every value is kept
     "--allowedTools": "allowed_tools", "--allowed-tools": "allowed_tools",
@@ -138,8 +141,6 @@ _IGNORED_SWITCHES = ("--debug", "--debug-to-stderr")
 # host less than it asked (no budget cap, no schema check, no fallback...). flag -> (takes a value, why).
 _REFUSED = {
     "--task-budget": (True, "a task budget is not enforced"),
-    "--agent": (True, "subagent definitions are not supported"),
-    "--agents": (True, "subagent definitions are not supported"),
     "--plugin-dir": (True, "plugins are not supported"),
     "--plugin-dir-no-mcp": (True, "plugins are not supported"),
     "--resume-session-at": (True, "resuming at a given message is not supported (resume the whole session)"),

@@ -19,6 +19,7 @@ web_search             WebSearch               -
 todo_write             TodoWrite               -
 bash_output            BashOutput              -
 kill_shell             TaskStop                -
+agent                  Agent                   -
 list_mcp_resources     ListMcpResourcesTool    -
 read_mcp_resource      ReadMcpResourceTool     -
 mcp__server__tool      (unchanged)             -

@@ -24,6 +24,7 @@ from claw.runtime.events import (
     AssistantMessage,
     ModelStreamEvent,
     Notice,
+    SubagentEvent,
     ToolFinished,
     ToolStarted,
     TurnOutcome,
@@ -251,6 +252,8 @@ class TextWriter(OutputWriter):
             self.notice(f"  {status}: {_clip(first, 160)}")
         elif isinstance(event, Notice):
             self.notice(("claw: warning: " if event.level == "warning" else "claw: ") + event.text)
+        elif isinstance(event, SubagentEvent) and isinstance(event.event, (Notice, SubagentEvent)):
+            self(event.event)  # a subagent's warnings (its hooks, retries), not its conversation
 
     def notice(self, text: str) -> None:
         self._flush_text()  # the assistant's text so far comes first, as it did
@@ -292,6 +295,8 @@ class JsonWriter(OutputWriter):
             self.notice(f"claw: {event.event.describe()}")
         elif isinstance(event, Notice):
             self.notice("claw: " + event.text)
+        elif isinstance(event, SubagentEvent) and isinstance(event.event, (Notice, SubagentEvent)):
+            self(event.event)
 
     def finish(self, outcome: Optional[TurnOutcome], *, duration_ms: int,
                error: Optional[ClawError] = None) -> None:
@@ -311,6 +316,7 @@ class StreamJsonWriter(OutputWriter):
         self.partial = partial
         self.replay_user_messages = replay_user_messages
         self.tool_results = ToolResultMessages()
+        self.parent_tool_use_id: Optional[str] = None  # while writing a subagent's event
 
     def start(self) -> None:
         self.emit(init_object(self.info))
@@ -327,6 +333,17 @@ class StreamJsonWriter(OutputWriter):
 
     def __call__(self, event: Any) -> None:
         sid = self.info.session_id
+        parent = self.parent_tool_use_id
+        if isinstance(event, SubagentEvent):  # a subagent's messages, tagged with the agent call's id
+            if isinstance(event.event, (SubagentEvent, AssistantMessage, UserMessage, ToolStarted, ToolFinished,
+                                        Notice)) or (
+                    isinstance(event.event, ModelStreamEvent) and self.partial):
+                self.parent_tool_use_id = event.parent_tool_use_id
+                try:
+                    self(event.event)
+                finally:
+                    self.parent_tool_use_id = parent
+            return
         if isinstance(event, ModelStreamEvent):
             inner = event.event
             if isinstance(inner, RetryScheduled):
@@ -336,12 +353,12 @@ class StreamJsonWriter(OutputWriter):
                 self.emit(fallback_object(self.info, inner))
             elif self.partial and inner.raw is not None:
                 self.emit({"type": "stream_event", "event": inner.raw, "session_id": sid,
-                           "parent_tool_use_id": None, "uuid": uuid4()})
+                           "parent_tool_use_id": parent, "uuid": uuid4()})
         elif isinstance(event, AssistantMessage):
             message = {"id": event.message_id, "type": "message", "role": "assistant", "model": event.model,
                        "content": event.message["content"], "stop_reason": event.stop_reason,
                        "stop_sequence": None, "usage": event.usage.to_dict()}
-            line = {"type": "assistant", "message": message, "parent_tool_use_id": None,
+            line = {"type": "assistant", "message": message, "parent_tool_use_id": parent,
                     "session_id": sid, "uuid": event.uuid, "timestamp": timestamp()}
             if event.request_id:
                 line["request_id"] = event.request_id
@@ -351,11 +368,11 @@ class StreamJsonWriter(OutputWriter):
         elif isinstance(event, ToolFinished):
             self.tool_results.finished(event.tool_use_id, event.name, event.output, event.is_error, event.metadata)
         elif isinstance(event, UserMessage) and (event.is_tool_results or event.synthetic
-                                                 or self.replay_user_messages):
+                                                 or self.replay_user_messages or parent is not None):
             # As Claude Code: the prompt itself is echoed back only with --replay-user-messages, claw's
             # own reminders are written marked isSynthetic, and each tool result is a message of its
             # own with the tool's structured tool_use_result.
-            line = {"type": "user", "message": event.message, "parent_tool_use_id": None,
+            line = {"type": "user", "message": event.message, "parent_tool_use_id": parent,
                     "session_id": sid, "uuid": event.uuid, "timestamp": timestamp()}
             if event.synthetic:
                 line["isSynthetic"] = True
@@ -380,7 +397,7 @@ def init_object(info: RunInfo) -> Dict[str, Any]:
         "model": info.model,
         "permissionMode": info.permission_mode,
         "slash_commands": [c["name"] for c in info.commands],
-        "agents": [],
+        "agents": list(info.agents),
         "skills": list(info.skills),
         "plugins": [],
         "apiKeySource": info.api_key_source,

@@ -97,8 +97,17 @@ class ReplWriter(TextWriter):
 
     def __call__(self, event: Any) -> None:
         from claw.api.types import MessageDone, TextDelta, ToolUseStarted
-        from claw.runtime.events import AssistantMessage, ModelStreamEvent, ToolFinished, UserMessage
+        from claw.runtime.events import (AssistantMessage, ModelStreamEvent, Notice, SubagentEvent, ToolFinished,
+                                         UserMessage)
 
+        if isinstance(event, SubagentEvent):  # a subagent works silently; its responses count in /cost
+            while isinstance(event, SubagentEvent):
+                event = event.event
+            if isinstance(event, AssistantMessage):
+                self.tally.add(event.model, event.usage, self.cost_of)
+            elif isinstance(event, Notice):
+                super().__call__(event)
+            return
         if isinstance(event, ModelStreamEvent):
             inner = event.event
             if self.thinking.takes(inner):  # extended thinking, dimmed (claw.cli.thinking_view)

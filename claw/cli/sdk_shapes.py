@@ -117,6 +117,19 @@ def tool_use_result(name: str, tool_input: Mapping[str, Any], output: str, meta:
     if name == "kill_shell":
         return {"message": output, "task_id": str(meta.get("shell_id") or ""), "task_type": "local_bash",
                 "command": str(meta.get("command") or "")}
+    if name == "agent" and meta.get("agent_id"):
+        usage = dict(meta.get("usage") or {})
+        return {"status": "completed", "agentId": str(meta["agent_id"]), "agentType": str(meta.get("subagent_type")),
+                "prompt": str(meta.get("prompt") or tool_input.get("prompt") or ""),
+                "content": [{"type": "text", "text": output}], "resolvedModel": str(meta.get("model") or ""),
+                "totalToolUseCount": int(meta.get("tool_uses") or 0),
+                "totalDurationMs": int(meta.get("duration_ms") or 0),
+                "totalTokens": int(meta.get("total_tokens") or 0),
+                "usage": {"input_tokens": int(usage.get("input_tokens") or 0),
+                          "output_tokens": int(usage.get("output_tokens") or 0),
+                          "cache_creation_input_tokens": usage.get("cache_creation_input_tokens"),
+                          "cache_read_input_tokens": usage.get("cache_read_input_tokens"),
+                          "server_tool_use": None, "service_tier": None, "cache_creation": None}}
     return output
 
 

@@ -58,6 +58,8 @@ def run_options(args: RunArgs, base_env: Optional[Mapping[str, str]] = None) -> 
         disable_slash_commands=args.disable_slash_commands,
         json_schema=args.json_schema,
         base_env=base_env,
+        agents_json=args.agents,
+        agent=args.agent,
     )
 
 

@@ -330,6 +330,21 @@ def _skills(repl: Any, rest: str) -> None:
     _say("\n".join(f"{s.name} ({s.scope}): {s.description}\n  {s.path}" for s in skills))
 
 
+@command("agents", "the subagents the agent tool can start, and where each is defined")
+def _agents(repl: Any, rest: str) -> None:
+    launcher = getattr(repl.run, "subagents", None)
+    if launcher is None:
+        _say("no subagents in this run")
+        return
+    lines = []
+    for d in launcher.catalog.agents.values():
+        tools = ", ".join(d.tools) if d.tools is not None else "all tools"
+        where = f"{d.source}: {d.path}" if d.path else d.source
+        lines.append(f"{d.name} ({where}): {d.description} [tools: {tools}; model: {d.model or 'inherit'}]")
+    lines.append("define more in .claw/agents/*.md, .claude/agents/*.md or ~/.claude/agents/*.md (docs/AGENTS.md)")
+    _say("\n".join(lines))
+
+
 @command("memory", "the memory files (CLAW.md, CLAUDE.md, their @imports) loaded into the system prompt")
 def _memory(repl: Any, rest: str) -> None:
     from claw.runtime.system_prompt import build_system_prompt

@@ -282,9 +282,9 @@ class HostSession:
             if request.get("subtype") == "initialize" and self._refused is None:
                 # Checked now, not in the handler task: the SDK sends the first prompt without waiting
                 # for the answer, and that turn must fail too.
-                from claw.cli.sdk_initialize import apply_json_schema, unsupported_fields
+                from claw.cli.sdk_initialize import apply_run_fields
 
-                self._refused = unsupported_fields(request) or apply_json_schema(self.run, request)
+                self._refused = apply_run_fields(self.run, request)
                 if self._refused is not None:
                     self._notice_error(self._refused)
             key = str(request_id)
@@ -356,7 +356,7 @@ class HostSession:
         answer = initialize_answer(info, mcp_servers_applied=request is self._early_init
                                    and bool(request.get("mcpServers")),
                                    session_state="running" if self._turn is not None else "idle")
-        answer["capabilities"] = list(CAPABILITIES)
+        answer.update(capabilities=list(CAPABILITIES), agents=self.run.subagents.listing())
         return answer
 
     async def _on_interrupt(self, request: Dict[str, Any]) -> Dict[str, Any]:
@@ -418,8 +418,7 @@ class HostSession:
 
     def _init_message(self) -> Dict[str, Any]:
         obj = init_object(self.run.info)
-        obj.update({"agents": [], "skills": list(self.run.info.skills), "plugins": [],
-                    "capabilities": list(CAPABILITIES)})
+        obj.update({"skills": list(self.run.info.skills), "plugins": [], "capabilities": list(CAPABILITIES)})
         from claw.cli.host_vocabulary import host_message
 
         return host_message(obj)

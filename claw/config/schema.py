@@ -40,6 +40,7 @@ HOOK_EVENTS = (
     "Notification",
     "PermissionRequest",
     "PreCompact",
+    "SubagentStart",
     "SubagentStop",
 )
 HOOK_TYPES = ("command",)

@@ -335,7 +335,7 @@ class _OutcomeBuilder:
         self.api_seconds = 0.0
         self.last_text = ""
         self.stop_hook_continued = False
-        self.record = _ToolLog()
+        self.record = _ToolLog(on_child=self.add_child)
         self.fallback_model: Optional[str] = None  # the model that answers since a fallback in this run
         self.next_least = 0.0  # when the budget stopped the run: the least the next request would have cost
 
@@ -360,6 +360,20 @@ class _OutcomeBuilder:
         else:
             total = None if before.cost_usd is None or cost is None else before.cost_usd + cost
             self.by_model[model] = ModelTally(before.usage + response.usage, total)
+
+    def add_child(self, child: TurnOutcome) -> None:
+        """A subagent's run: its tokens and cost count as this run's (``total_cost_usd``, ``modelUsage``)."""
+        self.usage = self.usage + child.usage
+        if self.cost is not None:
+            self.cost = None if child.cost_usd is None else self.cost + child.cost_usd
+        self.api_seconds += child.duration_api_ms / 1000
+        for model, tally in child.model_usage.items():
+            before = self.by_model.get(model)
+            if before is None:
+                self.by_model[model] = tally
+            else:
+                total = None if before.cost_usd is None or tally.cost_usd is None else before.cost_usd + tally.cost_usd
+                self.by_model[model] = ModelTally(before.usage + tally.usage, total)
 
     def finish(self, subtype: str, *, stop_reason: Optional[str] = None, error: Optional[Exception] = None,
                structured: Optional["StructuredValue"] = None) -> TurnOutcome:
@@ -396,10 +410,16 @@ class _OutcomeBuilder:
 class _ToolLog:
     """What the tool pipeline reports back for the result object."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_child: Optional[Callable[[TurnOutcome], None]] = None) -> None:
         self.denials: List["PermissionDenial"] = []
         self.uses: List[JsonObject] = []
         self.results: List[JsonObject] = []
+        self._on_child = on_child
+
+    def child(self, outcome: TurnOutcome) -> None:
+        """A subagent's outcome (claw.runtime.tool_calls.CHILD_OUTCOME): rolled up into this run's."""
+        if self._on_child is not None:
+            self._on_child(outcome)
 
     def use(self, tool_use_id: str, name: str, tool_input: JsonObject) -> None:
         self.uses.append({"id": tool_use_id, "name": name, "input": tool_input})

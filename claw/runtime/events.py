@@ -89,6 +89,15 @@ class Notice:
 
 
 @dataclass(frozen=True)
+class SubagentEvent:
+    """An event of a subagent's run (claw.runtime.subagents), tagged with the parent's ``agent`` call:
+    stream-json writes it with ``parent_tool_use_id``; the text formats show none of it."""
+
+    parent_tool_use_id: str
+    event: Any  # one of the events of this module (a SubagentEvent again for a grandchild)
+
+
+@dataclass(frozen=True)
 class ModelTally:
     """What the responses of one model added up to in a run: tokens, and dollars (None: unknown price)."""
 

@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Dict, Iterable, Mapping, Optional, Sequence, Tuple
 
-from claw.tools.registry import ALIASES, canonical_tool_name  # SubagentStop is accepted there but never fires here
+from claw.tools.registry import ALIASES, canonical_tool_name
 
 if TYPE_CHECKING:
     from claw.config.models import HookMatcher
@@ -24,11 +24,12 @@ if TYPE_CHECKING:
 TOOL_EVENTS = frozenset({"PreToolUse", "PostToolUse", "PostToolUseFailure", "PermissionRequest"})
 # Events where exit code 2 / "decision": "block" means something (see HookOutcome.blocked).
 BLOCKING_EVENTS = frozenset({"PreToolUse", "PostToolUse", "PostToolUseFailure", "PermissionRequest",
-                             "UserPromptSubmit", "Stop"})
+                             "UserPromptSubmit", "Stop", "SubagentStop"})
 # Events whose plain (non-JSON) stdout becomes context for the model, as in Claude Code.
 STDOUT_CONTEXT_EVENTS = frozenset({"UserPromptSubmit", "SessionStart"})
 # What the matcher is compared with, for events that are not about a tool.
-MATCH_FIELDS = {"SessionStart": "source", "SessionEnd": "reason", "PreCompact": "trigger", "Notification": "notification_type"}
+MATCH_FIELDS = {"SessionStart": "source", "SessionEnd": "reason", "PreCompact": "trigger", "Notification": "notification_type",
+                "SubagentStart": "agent_type", "SubagentStop": "agent_type"}
 
 DEFAULT_TIMEOUT = 60.0
 

@@ -37,11 +37,13 @@ if TYPE_CHECKING:
     from claw.runtime.agent import Agent, Prompt
     from claw.runtime.checkpoints import CheckpointStore
     from claw.runtime.extensions import Extensions
+    from claw.runtime.agent_defs import AgentCatalog
     from claw.runtime.events import EventSink, TurnOutcome
     from claw.runtime.hook_config import HookSpec
     from claw.runtime.hooks import HookCallback, HookRunner
     from claw.runtime.permissions import PermissionPolicy
     from claw.runtime.session_store import Session, SessionStore
+    from claw.runtime.subagents import ParentLink, Subagents
     from claw.runtime.tool_calls import Prompter, ToolCallRunner
     from claw.tools.base import Tool
 
@@ -83,6 +85,11 @@ class RunOptions:
     json_schema: Optional[Dict[str, Any]] = None  # --json-schema: the answer must be a value of this schema
     base_env: Optional[Mapping[str, str]] = None  # the process environment; None: os.environ
     disable_slash_commands: bool = False  # --disable-slash-commands: no custom commands, MCP prompts, skills
+    agents_json: Optional[str] = None  # --agents: subagent definitions as JSON (claw.runtime.agent_defs)
+    agent: Optional[str] = None  # --agent: the main thread runs as this agent (its prompt, tools, model)
+    # A subagent's run (claw.runtime.subagents.ParentLink): built from its parent's pieces, its history a
+    # sidechain of the parent's session; None for a main run.
+    parent: Optional["ParentLink"] = None
 
 
 @dataclass
@@ -100,6 +107,7 @@ class RunInfo:
     structured: bool = False  # --json-schema: text mode prints the value on stdout, the prose on stderr
     commands: List[Dict[str, str]] = field(default_factory=list)  # {name, description, argumentHint}
     skills: List[str] = field(default_factory=list)
+    agents: List[str] = field(default_factory=list)  # the subagent definitions' names (system/init)
 
 
 def load_settings_for(options: RunOptions) -> Tuple["LoadedSettings", Dict[str, str]]:
@@ -139,6 +147,7 @@ class Run:
         self.start_thinking = agent.settings.thinking  # what set_max_thinking_tokens(None) goes back to
         self.memory_files: Tuple[Any, ...] = ()  # the instruction files in the system prompt (PromptSource)
         self.extensions: Optional["Extensions"] = None  # custom commands and skills (claw.runtime.extensions)
+        self.subagents: Optional["Subagents"] = None  # the agent tool's launcher (claw.runtime.subagents)
         self._launched: Optional["McpManager"] = None
         self._mcp_pending = False
         self._scratch = scratch
@@ -189,7 +198,8 @@ class Run:
             if background is not None:
                 background.terminate_all()
             self.session.close()
-            self.remote.close()
+            if self.options.parent is None:  # a child run uses its parent's relay
+                self.remote.close()
             if self._scratch is not None:
                 import shutil
 
@@ -442,6 +452,10 @@ async def open_run(options: RunOptions, *, sink: "EventSink", prompter: Optional
     from claw.config.environment import network_config
     from claw.mcp.startup import launch_for_run, may_have_servers
 
+    if options.parent is not None:  # a subagent: a child of a running run (claw.runtime.subagents)
+        from claw.runtime.subagents import assemble_child
+
+        return assemble_child(options, sink=sink, prompter=prompter)
     cwd = options.cwd
     if not cwd.is_dir():
         raise UsageError(f"--cwd {str(cwd)!r} is not a directory")
@@ -501,6 +515,9 @@ def _assemble(options: RunOptions, loaded: "LoadedSettings", env: Dict[str, str]
 
     settings = loaded.settings
     cwd = options.cwd
+    catalog, options = _agents_of(options, env)
+    for warning in catalog.warnings:
+        loaded = _with_warning(loaded, warning)
     # This run's secrets (the effective environment's, settings env included, and the relay's token)
     # never reach its output or its session file.
     redactor = Redactor.from_env(env)
@@ -601,6 +618,10 @@ def _assemble(options: RunOptions, loaded: "LoadedSettings", env: Dict[str, str]
 
         run.extensions = extensions
         install(run)
+    from claw.runtime.subagents import Subagents
+
+    run.subagents = context.subagents = Subagents(run, catalog)
+    run.subagents.describe()
     return run
 
 
@@ -622,6 +643,25 @@ def _may_name_command(prompt: "Prompt") -> bool:
     first = prompt[0] if isinstance(prompt, list) and prompt else prompt
     text = first.get("text", "") if isinstance(first, dict) and first.get("type") == "text" else first
     return isinstance(text, str) and text.lstrip().startswith("/")
+
+
+def _agents_of(options: RunOptions, env: Dict[str, str]) -> Tuple["AgentCatalog", RunOptions]:
+    """The run's subagent definitions, and ``options`` as ``--agent NAME`` changes them (that agent's
+    prompt, tools and model for the main thread, unless the flags name their own)."""
+    from claw.runtime.agent_defs import load_catalog
+
+    catalog = load_catalog(options.cwd, env, setting_sources=options.setting_sources, flag_json=options.agents_json)
+    if options.agent is None:
+        return catalog, options
+    definition = catalog.get(options.agent)
+    if definition is None:
+        raise UsageError(f"--agent: no agent named {options.agent!r}", hint="agents: " + ", ".join(catalog.names()))
+    tools = options.tools
+    if tools is None:
+        tools = definition.tools_flag()
+    return catalog, replace(options, system_prompt=options.system_prompt or definition.prompt or None,
+                            model=options.model or definition.model, tools=tools,
+                            disallowed_tools=tuple(options.disallowed_tools) + tuple(definition.disallowed_tools))
 
 
 def _open_session(options: RunOptions, scratch: Optional[str], redactor: "Redactor", model: str) -> "Session":

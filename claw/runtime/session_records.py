@@ -374,6 +374,8 @@ def decode_history(name: str, data: bytes) -> DecodedHistory:
         kind = r.get("type")
         if r.get("v", 1) != SCHEMA_VERSION:
             newer = True
+        if r.get("isSidechain") is True:  # a subagent's transcript: not the conversation's history
+            continue
         if kind == "message":
             message = r.get("message")
             uid = r.get("uuid")

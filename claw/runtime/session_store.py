@@ -157,6 +157,25 @@ class Session:
         self._last_uuid = uid
         return uid
 
+    def append_sidechain(self, message: dict, *, agent_id: str, parent_tool_use_id: str,
+                         parent_uuid: Optional[str], usage: Optional[dict] = None) -> str:
+        """Append one message of a subagent's transcript (a sidechain): in this file, marked
+        ``isSidechain`` with the parent's ``tool_use_id``, never part of ``messages`` (a resume skips
+        it). The record starts with ``isSidechain`` so the fast message count of a listing skips it too."""
+        check_message(message)
+        uid = uuid4()
+        stored, truncated = cap_for_storage(message, self._store_limit)
+        stored, _ = thinking_for_storage(stored, self._redact)
+        record: dict = {"isSidechain": True, "type": "message", "v": SCHEMA_VERSION, "uuid": uid,
+                        "parent_uuid": parent_uuid, "timestamp": now_iso(), "agentId": agent_id,
+                        "parent_tool_use_id": parent_tool_use_id, "message": stored}
+        if usage:
+            record["usage"] = usage
+        if truncated:
+            record["stored_truncated"] = True
+        self._write(record)
+        return uid
+
     def append_compaction(
         self,
         summary_message: dict,

@@ -5,7 +5,8 @@ input that fails validation becomes an error result the model can read; PreToolU
 call, rewrite its input or decide its permission; the permission policy allows, denies or asks (the
 ``prompter`` answers asks — a TTY question or the embedding host's ``can_use_tool`` — and without one an
 ask is a denial recorded in ``permission_denials``); the tool runs; PostToolUse / PostToolUseFailure hooks
-see the result. Runs of consecutive read-only calls execute concurrently; results always go back in call
+see the result. Runs of consecutive read-only calls execute concurrently, and so do runs of consecutive
+``agent`` calls (subagents), at most ``AGENT_CONCURRENCY`` at a time; results always go back in call
 order. Nothing raised by a tool or a hook escapes: the model always gets a truthful tool_result.
 A file tool's paths are resolved once, checked by the policy, and handed to the tool as approved
 (``ToolContext.approved_paths``) so the tool acts on exactly what was checked; a path that vanishes or
@@ -26,6 +27,9 @@ from claw.runtime.events import EventSink, PermissionDenial, ToolFinished, ToolS
 
 INTERRUPTED = "Interrupted by the user: the tool call did not run to completion."
 CHANGES_FILES = ("write_file", "edit_file", "notebook_edit")  # file tools whose paths are checkpointed
+AGENT_CONCURRENCY = 4  # subagents of one assistant message that run at once
+# A tool result metadata key: the child run's TurnOutcome, rolled up into the parent's (usage, cost).
+CHILD_OUTCOME = "_claw_subagent_outcome"
 
 
 @dataclass(frozen=True)
@@ -118,10 +122,15 @@ class ToolCallRunner:
         # On cancellation the Agent answers the unanswered calls; nothing to clean up here.
         while i < len(calls):
             group = [calls[i]]
-            if self._read_only(calls[i]):
-                while i + len(group) < len(calls) and self._read_only(calls[i + len(group)]):
+            kind = self._parallel_kind(calls[i])
+            if kind is not None:
+                while i + len(group) < len(calls) and self._parallel_kind(calls[i + len(group)]) == kind:
                     group.append(calls[i + len(group)])
-            await asyncio.gather(*(self._one(c, invalid_inputs, log) for c in group))
+            if kind == "agent":
+                gate = asyncio.Semaphore(AGENT_CONCURRENCY)
+                await asyncio.gather(*(self._gated(gate, c, invalid_inputs, log) for c in group))
+            else:
+                await asyncio.gather(*(self._one(c, invalid_inputs, log) for c in group))
             i += len(group)
             if any(c.stop for c in group):
                 break
@@ -131,9 +140,18 @@ class ToolCallRunner:
                 call.result = _result_block(call.id, "Not run: the run was stopped before this call.", True)
         return BatchResult([c.result for c in calls], stop_reason=stop)
 
-    def _read_only(self, call: _Call) -> bool:
+    def _parallel_kind(self, call: _Call) -> Optional[str]:
+        """``read`` (a read-only tool), ``agent`` (a subagent) or None (runs alone)."""
         tool = self.tools.get(call.name)
-        return bool(tool is not None and getattr(tool.spec, "read_only", False))
+        if tool is None:
+            return None
+        if tool.spec.name == "agent":
+            return "agent"
+        return "read" if getattr(tool.spec, "read_only", False) else None
+
+    async def _gated(self, gate: asyncio.Semaphore, call: _Call, invalid_inputs: Dict[str, str], log: Any) -> None:
+        async with gate:
+            await self._one(call, invalid_inputs, log)
 
     async def _one(self, call: _Call, invalid_inputs: Dict[str, str], log: Any) -> None:
         raw_input = call.block.get("input")
@@ -203,9 +221,15 @@ class ToolCallRunner:
 
         self._checkpoint(call, targets)
         try:
-            result = await call.tool.run(call.input, _approved_context(self.context, targets))
+            context = _approved_context(self.context, targets)
+            if call.tool.spec.name == "agent":
+                context = context.for_call(call.id)
+            result = await call.tool.run(call.input, context)
             output, is_error, metadata = _text_of(result.content), bool(result.is_error), dict(
                 getattr(result, "metadata", None) or {})
+            child = metadata.pop(CHILD_OUTCOME, None)
+            if child is not None and hasattr(log, "child"):
+                log.child(child)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a tool bug must not end the session

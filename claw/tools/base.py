@@ -225,6 +225,8 @@ class ToolContext:
     tool call: the resolved paths the permission policy approved, which the tool acts on instead of
     resolving the model's path again (``claw.tools.paths.approved_path``). ``shell`` is the bash
     tool's working directory between calls (``shell_cwd``), shared by the copies of the context.
+    ``subagents`` starts the ``agent`` tool's child runs (set by the run; None: no subagents) and
+    ``tool_use_id`` is the id of the call a copy of the context was made for.
     """
 
     cwd: Path
@@ -241,6 +243,8 @@ class ToolContext:
     session_dir: Optional[Path] = None
     approved_paths: Optional[Tuple[Path, ...]] = None
     shell: ShellState = field(default_factory=ShellState)
+    subagents: Optional[Any] = None  # claw.runtime.subagents.Subagents: what the agent tool launches with
+    tool_use_id: Optional[str] = None  # set on the copy handed to one call (the agent tool's child is tagged)
 
     @property
     def shell_cwd(self) -> Path:
@@ -255,6 +259,12 @@ class ToolContext:
     @property
     def cancelled(self) -> bool:
         return self.cancel is not None and self.cancel.is_set()
+
+    def for_call(self, tool_use_id: str) -> "ToolContext":
+        """This context for the call ``tool_use_id`` (the agent tool tags its child's output with it)."""
+        from dataclasses import replace
+
+        return replace(self, tool_use_id=tool_use_id)
 
     def for_approved(self, paths: Any) -> "ToolContext":
         """This context for one call whose resolved ``paths`` the permission policy approved (the

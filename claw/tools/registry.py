@@ -2,7 +2,7 @@
 
 - ``BUILTIN_NAMES``: the canonical names the model sees (docs/TOOLS.md), in presentation order.
 - ``ALIASES``: Claude Code's names (``Bash``, ``Read``, ``Write``, ``Edit``, ``MultiEdit``, ``Glob``,
-  ``Grep``, ``WebFetch``, ``WebSearch``, ``TodoWrite``, ``Skill``, ``SlashCommand``,
+  ``Grep``, ``WebFetch``, ``WebSearch``, ``TodoWrite``, ``Agent``/``Task``, ``Skill``, ``SlashCommand``,
   ``BashOutput``/``TaskOutput``, ``TaskStop``/``KillShell``/``KillBash``) -> canonical.
 - ``RUN_TOOLS``: ``skill`` and ``slash_command``, which the run builds when it has skills or custom
   commands (``claw.runtime.extensions``); ``offers`` says whether the flags let it offer one. ``MultiEdit`` is ``edit_file``, whose
@@ -10,7 +10,7 @@
 - ``split_tool_list`` splits ``--tools`` / ``--allowedTools`` / ``--disallowedTools`` values on commas and
   whitespace, keeping ``Bash(git status:*)`` patterns whole.
 - ``resolve_tool_names`` maps names to canonical ones; an unknown name is a ``UsageError`` listing the
-  valid ones. Claude Code tools claw does not have (``Task``, ``NotebookEdit``...) are skipped with a
+  valid ones. Claude Code tools claw does not have (``NotebookEdit``...) are skipped with a
   warning instead, so settings and SDK options written for Claude Code keep working.
 - ``build_tools`` is the set offered to the model for ``--tools`` minus bare ``--disallowedTools`` names;
   ``bash_output`` and ``kill_shell`` are offered exactly when ``bash`` is (unless disallowed by name).
@@ -38,6 +38,7 @@ BUILTIN_NAMES = (
     "todo_write",
     "bash_output",
     "kill_shell",
+    "agent",
 )
 
 ALIASES = {
@@ -58,6 +59,8 @@ ALIASES = {
     "TaskStop": "kill_shell",
     "KillShell": "kill_shell",
     "KillBash": "kill_shell",
+    "Agent": "agent",  # Claude Code's current name of its subagent tool (the SDK's AgentInput)
+    "Task": "agent",  # its older name
 }
 
 # Tools the run builds itself when it has something for them (skills, custom commands), not build_tools.
@@ -66,7 +69,7 @@ BASH_COMPANIONS = ("bash_output", "kill_shell")  # offered exactly when bash is
 
 # Claude Code tools with no claw counterpart: named in a list, they are skipped with a warning.
 CLAUDE_CODE_ONLY = frozenset({
-    "Task", "Agent", "NotebookEdit", "NotebookRead", "LS",
+    "NotebookEdit", "NotebookRead", "LS",
     "ExitPlanMode", "ListMcpResourcesTool", "ReadMcpResourceTool",
     "AskUserQuestion", "EnterPlanMode",
 })
@@ -83,6 +86,7 @@ _MODULES = {
     "todo_write": ("claw.tools.todo_write", "TodoWriteTool"),
     "bash_output": ("claw.tools.background_shells", "BashOutputTool"),
     "kill_shell": ("claw.tools.background_shells", "KillShellTool"),
+    "agent": ("claw.tools.agent", "AgentTool"),
 }
 
 

@@ -11,7 +11,6 @@ from types import SimpleNamespace
 import pytest
 
 from claw.api.types import TextDelta, ToolUseStarted, Usage
-from claw.cli import repl as repl_mod
 from claw.cli import slash
 from claw.cli.output import RunInfo
 from claw.cli.repl import ReplWriter, SpendTally, use_color
@@ -302,3 +301,35 @@ def test_memory_lists_claude_code_files_and_their_imports(tmp_path, capsys):
                        f"project_instructions: {work / '.claude' / 'CLAUDE.md'}",
                        f"project_instructions: {work / 'docs' / 'a.md'} (imported by {work / '.claude' / 'CLAUDE.md'})"]
     assert err[3].startswith("warning: ") and "@~/outside.md is outside the project" in err[3]
+def test_agents_lists_the_definitions_with_their_source(capsys, tmp_path):
+    from types import SimpleNamespace
+
+    from claw.runtime.agent_defs import load_catalog
+
+    home = tmp_path / "home"
+    (home / ".claude" / "agents").mkdir(parents=True)
+    (home / ".claude" / "agents" / "reviewer.md").write_text("---\ndescription: Reviews code\ntools: Read, Grep\n"
+                                                             "model: haiku\n---\nReview.\n")
+    catalog = load_catalog(tmp_path, {"HOME": str(home), "CLAW_CONFIG_HOME": str(tmp_path / "cfg")})
+    repl = FakeRepl()
+    repl.run = SimpleNamespace(subagents=SimpleNamespace(catalog=catalog))
+    slash.run_slash(repl, "/agents")
+    err = capsys.readouterr().err
+    assert "general-purpose (built-in): General-purpose agent" in err and "[tools: all tools; model: inherit]" in err
+    assert f"reviewer (user: {home / '.claude' / 'agents' / 'reviewer.md'}): Reviews code" in err
+    assert "[tools: Read, Grep; model: haiku]" in err
+
+
+def test_a_subagent_is_silent_but_counted_and_its_warnings_shown():
+    from claw.runtime.events import SubagentEvent
+
+    writer, out, err = make_writer(color=False)
+    message = AssistantMessage(message={"role": "assistant", "content": [{"type": "text", "text": "child says"}]},
+                               message_id="m1", model="m", usage=Usage(input_tokens=7, output_tokens=3),
+                               stop_reason="end_turn", uuid="u1")
+    writer(SubagentEvent("toolu_1", ModelStreamEvent(TextDelta(index=0, text="child says"))))
+    writer(SubagentEvent("toolu_1", SubagentEvent("toolu_2", message)))
+    writer(SubagentEvent("toolu_1", Notice("a hook failed", level="warning")))
+    assert "child says" not in out.getvalue()
+    assert writer.tally.usage == Usage(input_tokens=7, output_tokens=3) and writer.tally.responses == 1
+    assert "a hook failed" in err.getvalue()

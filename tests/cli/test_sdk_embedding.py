@@ -323,3 +323,45 @@ def test_output_format_gives_structured_output(claw_cli, workspace):
     assert isinstance(result, ResultMessage) and result.subtype == "success", stderr
     assert result.structured_output == {"lines": 30} and result.terminal_reason == "completed"
     assert any(t["name"] == "StructuredOutput" and t["input_schema"] == schema for t in requests[0].json["tools"])
+
+
+def test_a_subagent_from_the_sdks_agents_option(claw_cli, workspace):
+    """``ClaudeAgentOptions(agents=...)``: the SDK sends the definitions in initialize; the model's agent
+    call runs that subagent with its prompt and tools, its messages come tagged with the call's id and
+    its cost is in the result."""
+    from claude_agent_sdk import AgentDefinition
+
+    from tests.fakes.model_server import by_system_prompt
+
+    stderr: List[str] = []
+    usage = {"input_tokens": 1000, "output_tokens": 100}
+    agents = {"counter": AgentDefinition(description="Counts files", prompt="MARKER_COUNT You count files.",
+                                         tools=["Glob"])}
+    call = tool_use("agent", {"description": "count", "prompt": "count the files", "subagent_type": "counter"},
+                    id="toolu_count")
+    routes = {"MARKER_COUNT": [reply(tool_uses=[tool_use("glob_search", {"pattern": "*"})], usage=usage),
+                               reply(text="there are no files", usage=usage)]}
+
+    async def main():
+        with ModelServer([reply(tool_uses=[call], usage=usage), reply(text="none", usage=usage)],
+                         handler=by_system_prompt(routes)) as srv:
+            options = _options(claw_cli, srv, workspace, stderr, agents=agents)
+            messages = [m async for m in query(prompt="how many files?", options=options)]
+            return messages, srv.requests
+
+    messages, requests = _run(main())
+    init = messages[0]
+    assert "counter" in init.data["agents"]
+    child = [m for m in messages if getattr(m, "parent_tool_use_id", None) == "toolu_count"]
+    assert [type(m).__name__ for m in child] == ["UserMessage", "AssistantMessage", "UserMessage", "AssistantMessage"]
+    assert child[-1].content[0].text == "there are no files"
+    counted = [r for r in requests if "MARKER_COUNT" in str(r.json["system"])]
+    assert len(counted) == 2 and [t["name"] for t in counted[0].json["tools"]] == ["glob_search"]
+    tool_result = _tool_results(requests[-1].json)["toolu_count"]
+    assert _text(tool_result) == "there are no files"
+    result = messages[-1]
+    assert isinstance(result, ResultMessage) and result.result == "none"
+    assert result.usage["input_tokens"] == 4000  # the parent's two requests and the child's two
+    parent_only = [m for m in messages if isinstance(m, AssistantMessage) and m.parent_tool_use_id is None]
+    assert len(parent_only) == 2
+    assert sum(u["inputTokens"] for u in result.model_usage.values()) == 4000

@@ -45,6 +45,9 @@ then the stream continues); ``close_after`` N events (connection cut mid-stream)
 ``cache=PromptCache()`` (``--emulate-cache``) reports reply usage as Anthropic's prompt cache (and
 OpenAI's automatic one) would: see ``PromptCache``.
 
+``handler=by_system_prompt({...})`` picks replies by a marker in the system prompt instead of the order
+of arrival (subagents of one turn whose requests interleave).
+
 Not scripted requests get a 400 ``invalid_request_error`` saying the script ran out (never retried), or
 the ``default`` spec when one is set (it is not consumed).
 
@@ -389,6 +392,28 @@ def thinking_problem(fake: "ModelServer", req: "RecordedRequest") -> Optional[st
                     "lastmost set of `tool_use` and `tool_result` blocks). To avoid this requirement, disable "
                     "`thinking`.")
     return None
+
+
+def by_system_prompt(routes: Dict[str, List[Spec]]) -> Callable[["RecordedRequest"], Optional[Spec]]:
+    """A ``ModelServer(handler=...)`` that answers by the request's system prompt: a request whose
+    ``system`` contains a key of ``routes`` gets the next spec of that key's list (first key that
+    matches wins; a list that ran out is a 400 naming the key); any other request falls through to the
+    FIFO script. For runs whose requests interleave, e.g. a parent and its concurrent subagents."""
+    lock = threading.Lock()
+    queues = {marker: list(specs) for marker, specs in routes.items()}
+
+    def handler(req: "RecordedRequest") -> Optional[Spec]:
+        body = req.json if isinstance(req.json, dict) else {}
+        system = json.dumps(body.get("system", ""), ensure_ascii=False)
+        for marker, queue in queues.items():
+            if marker in system:
+                with lock:
+                    if queue:
+                        return queue.pop(0)
+                return error(400, "invalid_request_error", f"the script for {marker!r} ran out")
+        return None
+
+    return handler
 
 
 # -------------------------------------------------------------------------------------------------

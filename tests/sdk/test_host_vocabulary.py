@@ -24,7 +24,7 @@ needs_typings = pytest.mark.skipif(not (TYPINGS / "sdk.d.ts").is_file() and not 
 INPUT_TYPES = {"Bash": "BashInput", "Read": "FileReadInput", "Write": "FileWriteInput", "Edit": "FileEditInput",
                "Glob": "GlobInput", "Grep": "GrepInput", "WebFetch": "WebFetchInput", "WebSearch": "WebSearchInput",
                "TodoWrite": "TodoWriteInput", "ListMcpResourcesTool": "ListMcpResourcesInput",
-               "ReadMcpResourceTool": "ReadMcpResourceInput", "TaskStop": "TaskStopInput"}
+               "ReadMcpResourceTool": "ReadMcpResourceInput", "TaskStop": "TaskStopInput", "Agent": "AgentInput"}
 # claw tools whose Claude Code name is no longer in the SDK's list (Claude Code dropped BashOutput/
 # TaskOutput): hosts see that older name, which the SDK passes through as any tool name.
 NOT_IN_THE_SDK = {"bash_output"}
@@ -115,6 +115,7 @@ def test_claws_tools_accept_the_input_a_host_sends_back(name, tmp_path):
         "todo_write": {"todos": [{"content": "a", "status": "pending", "activeForm": "doing a"}]},
         "bash_output": {"bash_id": "bash_1", "filter": "^x"},
         "kill_shell": {"shell_id": "bash_1"},
+        "agent": {"description": "find it", "prompt": "find the config", "subagent_type": "general-purpose"},
     }
     original = samples[name]
     host = vocab.host_input(name, original)

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Any, Dict, List
 
 import pytest
 
 from tests.fakes.claw_wrapper import ClawProcess
-from tests.fakes.model_server import ModelServer, reply, tool_use
+from tests.processes import alive, wait_gone
+from tests.fakes.model_server import ModelServer, by_system_prompt, reply, tool_use
 
 ROOT = Path(__file__).resolve().parents[2]
 BASE_PROMPT_START = "You are claw, a coding agent"
@@ -164,19 +166,46 @@ def test_required_sandbox_is_refused(work: Path) -> None:
     assert code == 2 and "sandbox settings with failIfUnavailable are not supported" in result["result"]
 
 
-@pytest.mark.parametrize("field", ["agents"])
-def test_initialize_fields_claw_cannot_honour_fail_naming_them(work: Path, field: str) -> None:
-    value = {"reviewer": {"description": "reviews", "prompt": "Review."}}
+def test_initialize_agents_join_the_run_and_tag_their_messages(work: Path) -> None:
+    """The SDKs send ``agents`` in initialize: claw adds them before the first turn (the prompt follows
+    without waiting for the answer), lists them in the answer and system/init, and the subagent's own
+    messages carry the agent call's ``parent_tool_use_id``."""
+    agents = {"reviewer": {"description": "reviews", "prompt": "MARKER_REVIEW Review.", "tools": ["Read"]}}
+    call = tool_use("agent", {"description": "review", "prompt": "review it", "subagent_type": "reviewer"},
+                    id="toolu_rev")
+    routes = {"MARKER_REVIEW": [reply(text="looks fine")]}
+    with ModelServer([reply(tool_uses=[call]), reply(text="reviewed")], handler=by_system_prompt(routes)) as srv, \
+            ClawProcess([], env=_env(srv, work), cwd=work) as claw:
+        claw.control("init", "initialize", agents=agents)
+        claw.user("review my code")
+        answer = claw.control_response("init", 30)
+        messages = claw.until_result(30)
+        assert claw.wait(30) == 0
+    assert answer["subtype"] == "success"
+    assert {"name": "reviewer", "description": "reviews"} in answer["response"]["agents"]
+    assert "reviewer" in messages[0]["agents"] and "general-purpose" in messages[0]["agents"]
+    assert "Agent" in messages[0]["tools"]  # Claude Code's name of the tool, for the host
+    parent_calls = [b for m in messages if m["type"] == "assistant" and m["parent_tool_use_id"] is None
+                    for b in m["message"]["content"] if b.get("type") == "tool_use"]
+    assert [b["name"] for b in parent_calls] == ["Agent"]
+    child = [m for m in messages if m.get("parent_tool_use_id") == "toolu_rev"]
+    assert [m["type"] for m in child] == ["user", "assistant"]
+    assert child[1]["message"]["content"][0]["text"] == "looks fine"
+    assert messages[-1]["result"] == "reviewed"
+    review = [r for r in srv.requests if "MARKER_REVIEW" in json.dumps(r.json["system"])]
+    assert len(review) == 1 and [t["name"] for t in review[0].json["tools"]] == ["read_file"]
+
+
+def test_malformed_initialize_agents_fail_the_session(work: Path) -> None:
     with ModelServer([]) as srv, ClawProcess([], env=_env(srv, work), cwd=work) as claw:
-        claw.control("init", "initialize", **{field: value})
+        claw.control("init", "initialize", agents={"bad": {"prompt": "no description"}})
         claw.user("sent without waiting for the answer, as the SDK does")
         answer = claw.control_response("init", 30)
         result = claw.until_result(30)[-1]
-        code = claw.wait(30)
+        assert claw.wait(30) == 2
         assert srv.requests == []
-    assert answer["subtype"] == "error"
-    assert f"'{field}' is not supported by this claw version yet" in answer["error"]
-    assert result["is_error"] and f"'{field}' is not supported" in result["result"] and code == 2
+    assert answer["subtype"] == "error" and "'description'" in answer["error"]
+    assert result["is_error"]
 
 
 SCHEMA = {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}
@@ -214,3 +243,32 @@ def test_initialize_json_schema_claw_cannot_use_fails_the_turns(work: Path, sche
         assert srv.requests == []
     assert answer["subtype"] == "error" and words in answer["error"]
     assert result["is_error"] and words in result["result"] and code == 2
+
+
+def test_an_interrupt_cancels_the_subagents_and_their_tools(work: Path, tmp_path: Path) -> None:
+    marker = tmp_path / "child-finished"
+    agents = {"sleeper": {"description": "sleeps", "prompt": "MARKER_SLEEP"}}
+    calls = [tool_use("agent", {"description": "sleep", "prompt": "sleep", "subagent_type": "sleeper"}, id=f"toolu_{i}")
+             for i in (1, 2)]
+    pids = [tmp_path / "pid1", tmp_path / "pid2"]
+    sleeps = [reply(tool_uses=[tool_use("bash", {"command": f"echo $$ > {pid}; sleep 20; touch {marker}"})])
+              for pid in pids]
+    with ModelServer([reply(tool_uses=calls)], handler=by_system_prompt({"MARKER_SLEEP": sleeps})) as srv, \
+            ClawProcess(["--permission-mode", "bypassPermissions"], env=_env(srv, work), cwd=work) as claw:
+        claw.control("init", "initialize", agents=agents)
+        claw.user("sleep twice")
+        seen = claw.read_until(lambda m: m["type"] == "assistant" and m["parent_tool_use_id"] is not None, 30)
+        seen += claw.read_until(lambda m: m["type"] == "assistant" and m["parent_tool_use_id"] is not None, 30)
+        deadline = time.monotonic() + 20
+        while not all(p.exists() and p.read_text().strip() for p in pids) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        shells = [int(p.read_text()) for p in pids]  # both children's bash calls are running
+        assert all(alive(pid) for pid in shells)
+        claw.control("int", "interrupt")
+        seen += claw.until_result(30)
+        assert claw.wait(30) == 130
+    assert {m["parent_tool_use_id"] for m in seen if m["type"] == "assistant"} == {None, "toolu_1", "toolu_2"}
+    assert seen[-1]["error"]["kind"] == "interrupted"
+    for pid in shells:  # the children's tools were killed with them
+        assert wait_gone(pid, 10)
+    assert not marker.exists()

@@ -66,6 +66,7 @@ TOOL_TYPES = {
     "Glob": ("GlobInput", "GlobOutput"), "Grep": ("GrepInput", "GrepOutput"),
     "WebFetch": ("WebFetchInput", "WebFetchOutput"), "WebSearch": ("WebSearchInput", "WebSearchOutput"),
     "TodoWrite": ("TodoWriteInput", "TodoWriteOutput"), "TaskStop": ("TaskStopInput", "TaskStopOutput"),
+    "Agent": ("AgentInput", "AgentOutput"),
 }
 # The answer to each host request, by the request's subtype.
 RESPONSE_TYPES = {"initialize": "SDKControlInitializeResponse", "set_permission_mode":
@@ -330,3 +331,35 @@ def test_the_checker_catches_what_it_is_meant_to(checker):
     assert any("unknown field 'surprise'" in p for p in checker.check(dict(good, surprise=1), "SDKStatusMessage"))
     assert any("'read-only'" in p for p in checker.check(dict(good, permissionMode="read-only"), "SDKStatusMessage"))
     assert checker.literals("PermissionMode")[:5] == ["default", "acceptEdits", "bypassPermissions", "plan", "dontAsk"]
+
+
+def test_a_session_with_a_subagent_fits_the_typings(checker, tmp_path):
+    """The agent call, the subagent's messages (tagged with ``parent_tool_use_id``) and the agent's
+    ``tool_use_result`` (Claude Code's AgentOutput) as the SDK declares them."""
+    from tests.fakes.model_server import by_system_prompt
+
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "notes.txt").write_text("alpha\n")
+    call = tool_use("agent", {"description": "read notes", "prompt": "read notes.txt", "subagent_type": "reader"},
+                    id="a1")
+    routes = {"MARKER_READER": [reply(tool_uses=[tool_use("read_file", {"path": "notes.txt"}, id="r1")]),
+                                reply(text="it says alpha")]}
+    agents = {"reader": {"description": "reads", "prompt": "MARKER_READER Read.", "tools": ["Read"]}}
+    sent: Dict[str, str] = {}
+    with ModelServer([reply(tool_uses=[call]), reply(text="alpha")], handler=by_system_prompt(routes)) as srv, \
+            ClawProcess(["--include-partial-messages"], env=_env(srv, work), cwd=work) as claw:
+        _control(claw, sent, "init", "initialize", agents=agents)
+        claw.user("what do the notes say?")
+        _serve(claw)
+        assert claw.wait() == 0, claw.stderr
+    messages = [json.loads(line) for line in claw.lines]
+    problems = Problems(checker)
+    for message in messages:
+        problems.message(message, sent)
+    assert problems.found == [], "\n".join(problems.found)
+    results = [m for m in messages if m["type"] == "user" and m.get("tool_use_result")
+               and m["message"]["content"][0]["tool_use_id"] == "a1"]
+    assert results[0]["tool_use_result"]["agentType"] == "reader"
+    assert results[0]["tool_use_result"]["content"] == [{"type": "text", "text": "it says alpha"}]
+    assert {m["parent_tool_use_id"] for m in messages if m["type"] == "stream_event"} == {None, "a1"}

@@ -25,7 +25,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import pytest
 
 from tests.fakes.claw_wrapper import write_claw_wrapper
-from tests.fakes.model_server import ModelServer, reply, tool_use
+from tests.fakes.model_server import ModelServer, by_system_prompt, reply, tool_use
 
 ROOT = Path(__file__).resolve().parents[2]
 SDK_DIR = ROOT / "tests" / "sdk_ts"
@@ -336,13 +336,24 @@ def test_required_sandbox_is_refused(tmp_path: Path, work: Path) -> None:
     assert srv.requests == []
 
 
-def test_agents_option_is_refused_by_name(tmp_path: Path, work: Path) -> None:
-    agents = {"reviewer": {"description": "Reviews code", "prompt": "You review code."}}
-    with ModelServer([reply(text="never")]) as srv:
-        messages, end = run_ts(tmp_path, srv, work, agents=agents)
-    assert end["kind"] == "error"
-    assert "'agents' is not supported by this claw version yet" in end["message"]
-    assert srv.requests == []
+def test_a_subagent_from_the_agents_option(tmp_path: Path, work: Path) -> None:
+    """The TypeScript SDK's ``agents`` option arrives in initialize: the subagent runs with its own prompt
+    and tools, and the SDK receives its messages with the agent call's ``parent_tool_use_id``."""
+    agents = {"reviewer": {"description": "Reviews code", "prompt": "MARKER_TS_REVIEW You review code.",
+                           "tools": ["Read", "Grep"]}}
+    call = tool_use("agent", {"description": "review", "prompt": "review main.py", "subagent_type": "reviewer"},
+                    id="toolu_ts_review")
+    routes = {"MARKER_TS_REVIEW": [reply(text="main.py is fine")]}
+    with ModelServer([reply(tool_uses=[call]), reply(text="reviewed: fine")], handler=by_system_prompt(routes)) as srv:
+        messages, end = run_ts(tmp_path, srv, work, "review my code", agents=agents)
+    assert end["kind"] == "end", end
+    assert "reviewer" in messages[0]["agents"]
+    child = [m for m in messages if m.get("parent_tool_use_id") == "toolu_ts_review"]
+    assert [m["type"] for m in child] == ["user", "assistant"]
+    assert child[-1]["message"]["content"][0]["text"] == "main.py is fine"
+    assert _result(messages)["result"] == "reviewed: fine"
+    review = [r for r in srv.requests if "MARKER_TS_REVIEW" in json.dumps(r.json["system"])]
+    assert len(review) == 1 and {t["name"] for t in review[0].json["tools"]} == {"read_file", "grep_search"}
 
 
 def test_set_max_thinking_tokens_through_the_query(tmp_path: Path, work: Path) -> None:

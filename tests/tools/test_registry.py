@@ -22,6 +22,7 @@ PINNED_SCHEMAS = {
     "todo_write": ({"todos"}, set()),
     "bash_output": (set(), {"bash_id", "task_id", "shell_id", "filter", "block", "timeout"}),
     "kill_shell": (set(), {"shell_id", "task_id"}),
+    "agent": ({"description", "prompt"}, {"subagent_type", "model"}),
 }
 
 
@@ -38,7 +39,7 @@ def test_every_builtin_has_the_contract_schema_and_level():
     assert levels["bash"] is PermissionLevel.DANGER_FULL_ACCESS
     assert levels["write_file"] is levels["edit_file"] is PermissionLevel.WORKSPACE_WRITE
     for name in ("read_file", "glob_search", "grep_search", "web_fetch", "web_search", "todo_write",
-                 "bash_output", "kill_shell"):
+                 "bash_output", "kill_shell", "agent"):
         assert levels[name] is PermissionLevel.READ_ONLY
     assert not tools["bash"].spec.read_only and tools["read_file"].spec.read_only
 
@@ -74,8 +75,12 @@ def test_mcp_names_pass_only_when_allowed():
 
 def test_claude_code_only_tools_are_skipped_with_a_warning():
     warnings = []
-    assert resolve_tool_names(["Task", "Read"], warnings=warnings) == ["read_file"]
-    assert "Task" in warnings[0]
+    assert resolve_tool_names(["NotebookEdit", "Read"], warnings=warnings) == ["read_file"]
+    assert "NotebookEdit" in warnings[0]
+
+
+def test_the_subagent_tool_answers_to_claude_codes_names():
+    assert resolve_tool_names(["Agent", "Task", "agent"]) == ["agent"]
 
 
 @pytest.mark.parametrize("value,expected", [
