@@ -66,7 +66,7 @@ def _prompt(args: RunArgs, stdin: IO[str]) -> str:
 async def _run(args: RunArgs, prompt: str, *, stdout: IO[str], stderr: IO[str], started: float) -> int:
     from claw.cli.setup import run_options
     from claw.cli.tty_prompt import ask_on_tty, tty_available
-    from claw.runtime.run import open_run
+    from claw.runtime.run_open import open_run
 
     holder: List[OutputWriter] = []
 

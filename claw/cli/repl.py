@@ -231,7 +231,7 @@ class Repl:
 
     def setup(self) -> None:
         from claw.cli.setup import run_options
-        from claw.runtime.run import open_run
+        from claw.runtime.run_open import open_run
 
         def sink(event: Any) -> None:
             if self.writer is not None:

@@ -1,5 +1,5 @@
 """The command line's side of a run: ``RunArgs`` (claw.cli.args) translated into the typed
-``RunOptions`` that ``claw.runtime.run.open_run`` builds every run from.
+``RunOptions`` that ``claw.runtime.run_open.open_run`` builds every run from.
 
 ``run_options(args)`` resolves ``--cwd`` and reads ``--system-prompt-file`` and
 ``--append-system-prompt-file``, so a missing file is a usage error before anything starts. It does not

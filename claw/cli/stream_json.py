@@ -90,7 +90,7 @@ async def _serve_sdk_url(args: RunArgs, *, stderr: IO[str]) -> int:
     from claw.config.environment import network_config
     from claw.remote.context import sdk_url_token
     from claw.remote.sdk_url import SdkUrlTransport
-    from claw.runtime.run import load_settings_for
+    from claw.runtime.run_open import load_settings_for
 
     loaded, env = load_settings_for(run_options(args))
     transport = SdkUrlTransport(args.sdk_url, network_config(loaded.settings, env), token=sdk_url_token(env))
@@ -167,7 +167,7 @@ class HostSession:
     async def serve(self) -> int:
         from claw.cli.sdk_mcp import sdk_server_names
         from claw.cli.setup import run_options
-        from claw.runtime.run import open_run
+        from claw.runtime.run_open import open_run
 
         started = time.monotonic()
         early = None

@@ -88,7 +88,7 @@ class Subagents:
         """Run one subagent to its end; its final text is the result (an error result when it failed)."""
         from claw.runtime.agent_defs import GENERAL_PURPOSE
         from claw.runtime.events import SubagentEvent
-        from claw.runtime.run import open_run
+        from claw.runtime.run_open import open_run
         from claw.runtime.tool_calls import CHILD_OUTCOME
         from claw.tools.base import ToolResult
 
@@ -160,7 +160,8 @@ def assemble_child(options: "RunOptions", *, sink: "EventSink", prompter: Option
     from claw.runtime import model_options
     from claw.runtime.agent import Agent, AgentSettings
     from claw.runtime.compaction import threshold_pct
-    from claw.runtime.run import Run, RunInfo, _provider_for
+    from claw.runtime.run import Run, RunInfo
+    from claw.runtime.run_open import _provider_for
     from claw.runtime.system_prompt import build_system_prompt
     from claw.runtime.tool_calls import ToolCallRunner
     from claw.tools.base import ToolContext

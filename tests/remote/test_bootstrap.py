@@ -200,7 +200,8 @@ def test_a_run_brings_the_relay_up_once_for_everything_and_closes_it(remote):
     import asyncio
     from pathlib import Path
 
-    from claw.runtime.run import RunOptions, open_run
+    from claw.runtime.run import RunOptions
+    from claw.runtime.run_open import open_run
 
     env = remote.env(ANTHROPIC_API_KEY="sk-ant-api03-relay-test-key-0000")
     project = Path(env["HOME"]).parent / "project"

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from claw.runtime.run import RunOptions, open_run
+from claw.runtime.run import RunOptions
+from claw.runtime.run_open import open_run
 from claw.runtime.session_store import SessionStore
 from tests.fakes.model_server import ModelServer, reply, tool_use
 

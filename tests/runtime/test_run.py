@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from claw.errors import UsageError
-from claw.runtime.run import RunOptions, open_run
+from claw.runtime.run import RunOptions
+from claw.runtime.run_open import open_run
 from claw.runtime.session_lock import SessionInUse
 from tests.fakes.model_server import ModelServer, reply, tool_use
 from tests.processes import alive, wait_gone

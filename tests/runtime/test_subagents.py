@@ -14,7 +14,8 @@ from typing import Any, Dict, List
 import pytest
 
 from claw.runtime.events import AssistantMessage, SubagentEvent
-from claw.runtime.run import RunOptions, open_run
+from claw.runtime.run import RunOptions
+from claw.runtime.run_open import open_run
 from claw.runtime.session_store import SessionStore
 from tests.fakes.model_server import ModelServer, by_system_prompt, reply, tool_use
 
