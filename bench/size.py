@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Size of dist/claw.pyz and where it goes: claw's sources, the vendored libraries, certifi's CA
 bundle, licences and metadata, and the bytecode: each Python's boot entry and pack index
-(``claw/_pyz/cpXY.boot``, ``.pack``) and the one stream of all Pythons' bodies (``bytecode.xz``).
+(``claw/_pyz/cpXY.boot``, ``.pack``) XX.
 
 Usage: python3 bench/size.py [PATH]   (default dist/claw.pyz; build it first with build_zipapp.py)
 

@@ -214,7 +214,6 @@ def test_internals_decline_on_an_unchecked_python(monkeypatch):
     assert cpython.pyc_magic() is None
     assert cpython.regex_compiler_name() is None
     assert cpython.sre_arguments("a", 0) is None and cpython.sre_magic() is None
-    assert not cpython.zipimporter_subclassable()
 
     class Module:
         exec = compile = None
@@ -367,10 +366,9 @@ def test_sources_are_compiled_when_the_pack_is_not_usable(installed, tmp_path, m
 
     assert pyzpkg.mod.WHERE == "source"
     assert getattr(pyzpkg.mod, "__cached__", None) is None or "__pycache__" in pyzpkg.mod.__cached__
-    if case == "unchecked python":  # the importer was not installed at all: stock zipimport ran it
-        assert not isinstance(pyzpkg.mod.__loader__, importer.ClawImporter)
-    else:
-        assert isinstance(pyzpkg.mod.__loader__, importer.ClawImporter)
+    # On an unchecked Python too: the importer compiles the source (stock zipimport could not read
+    # the sources an archive keeps in its stream).
+    assert isinstance(pyzpkg.mod.__loader__, importer.ClawImporter)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -514,3 +512,123 @@ def test_no_directory_is_created_in_one_that_is_not_the_users(tmp_path, monkeypa
     assert reader is not None and not reader.from_file
     assert not (tmp_path / "xdg").exists()
     assert "not yours" in cache.describe(TAG)
+
+
+# ------------------------------------------------------------------------------------------------
+# sources and data files in the stream
+
+
+def test_which_files_go_into_the_stream():
+    assert pack.in_stream("claw/cli/main.py") and pack.in_stream("claw/_vendor/h11/_events.py")
+    assert pack.in_stream("claw/_docs/TOOLS.md") and pack.in_stream("claw/_pyz/tables.py")
+    for plain in (*pack.BOOT_SOURCES, "__main__.py", "claw/_vendor/certifi/cacert.pem", "claw/_vendor/vendor.txt",
+                  "claw/_vendor/licenses/h11-0.16.0/LICENSE.txt"):
+        assert not pack.in_stream(plain), plain
+    # The boot sources are what __main__.py imports when it cannot use the boot entry.
+    assert pack.BOOT_SOURCES == tuple(m.replace(".", "/") + ("/__init__.py" if m in ("claw", "claw._pyz") else ".py")
+                                      for m in pack.BOOT_MODULES)
+
+
+def test_sources_come_first_in_the_stream_and_round_trip():
+    files = {"claw/b.py": b"B = 1\n", "claw/a.py": b"A = 1\n" * 50000, "claw/_docs/X.md": b"# X\n"}
+    entries = pack.join_packs([(TAG, *pack.write_pack(MAGIC, _members(5)))], pack.write_sources(files))
+    assert set(entries) == {pack.pack_path(TAG), pack.SOURCES_PATH, pack.STREAM_PATH}
+    sources = pack.PackIndex(entries[pack.SOURCES_PATH], pack.SOURCES_MAGIC)
+    assert sources.stream == 0 and pack.PackIndex(entries[pack.pack_path(TAG)], MAGIC).stream == sources.size
+    reader = pack.PackReader(sources, pack.read_body(entries[pack.STREAM_PATH], sources))
+    assert {name: reader.get(name) for name in files} == files
+    assert [name for name, _ in reader.items()] == sorted(files)
+    with pytest.raises(pack.PackError):  # a Python's magic number is not the sources'
+        pack.PackIndex(entries[pack.SOURCES_PATH], MAGIC)
+
+
+_MOD = b'WHERE = "stream"\n\n\ndef fail():\n    raise ValueError("from the stream")\n'
+
+
+def _stream_archive(tmp_path, with_pack=True, damage_sources=False):
+    """A zip whose package pyzpkg is only in the stream (sources body), with a data file next to it,
+    and (``with_pack``) a pack whose code says "pack"."""
+    import lzma
+
+    path = tmp_path / "s.pyz"
+    files = {"pyzpkg/__init__.py": b"", "pyzpkg/mod.py": _MOD, "pyzpkg/data.txt": b"data in the stream\n"}
+    packs = [(TAG, *pack.write_pack(MAGIC, _members_saying("pack", cpython.source_hash(_MOD))))] if with_pack else []
+    entries = pack.join_packs(packs, pack.write_sources(files))
+    if damage_sources:  # a valid xz stream whose sources body does not match its digest
+        raw = bytearray(lzma.decompress(entries[pack.STREAM_PATH]))
+        raw[len(_MOD) // 2] ^= 0xFF
+        entries[pack.STREAM_PATH] = lzma.compress(bytes(raw), format=lzma.FORMAT_XZ)
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, data in entries.items():
+            zf.writestr(name, data)
+    return path
+
+
+def test_modules_and_data_are_read_from_the_stream_when_there_is_no_bytecode(installed, tmp_path, cache_home):
+    import pkgutil
+    import traceback
+
+    archive = _stream_archive(tmp_path, with_pack=False)
+    assert installed(archive, precompiled=False) is None
+    import pyzpkg.mod
+
+    assert pyzpkg.mod.WHERE == "stream"  # compiled from the source in the stream
+    assert pyzpkg.mod.__file__ == f"{archive}/pyzpkg/mod.py" and isinstance(pyzpkg.mod.__loader__, importer.ClawImporter)
+    assert pkgutil.get_data("pyzpkg", "data.txt") == b"data in the stream\n"
+    with pytest.raises(ValueError) as caught:
+        pyzpkg.mod.fail()
+    text = "".join(traceback.format_exception(caught.type, caught.value, caught.tb))
+    assert f'File "{archive}/pyzpkg/mod.py", line 5, in fail\n    raise ValueError("from the stream")' in text
+    # The sources body was inflated once and kept in the private cache for the next run.
+    assert [p.name for p in cache_home.iterdir()] == [cache.file_name(pack.SOURCES_TAG, _sources_digest(archive))]
+    assert "pyz/data.txt" not in importer.stream_names() and "pyzpkg/data.txt" in importer.stream_names()
+
+
+def _sources_digest(archive):
+    return pack.PackIndex(zipfile.ZipFile(archive).read(pack.SOURCES_PATH), pack.SOURCES_MAGIC).digest
+
+
+def test_a_run_with_bytecode_reads_no_source_until_one_is_needed(installed, tmp_path, cache_home):
+    archive = _stream_archive(tmp_path)
+    assert installed(archive) is not None
+    import pyzpkg.mod
+
+    assert pyzpkg.mod.WHERE == "pack"
+    assert importer.ClawImporter._sources._reader is None  # nothing inflated, nothing opened
+    assert not (cache_home / cache.file_name(pack.SOURCES_TAG, _sources_digest(archive))).exists()
+    assert pyzpkg.mod.__loader__.get_source("pyzpkg.mod") == _MOD.decode()  # a traceback would ask this
+    assert (cache_home / cache.file_name(pack.SOURCES_TAG, _sources_digest(archive))).exists()
+
+
+def test_sources_are_read_from_the_cache_once_it_has_them(installed, tmp_path, cache_home, monkeypatch):
+    archive = _stream_archive(tmp_path, with_pack=False)
+    first = importer.SourceStore(zipimport.zipimporter(str(archive)))
+    assert first.get("pyzpkg/mod.py") == _MOD and not first._reader.from_file
+    monkeypatch.setitem(sys.modules, "lzma", None)  # the stream cannot be inflated any more...
+    second = importer.SourceStore(zipimport.zipimporter(str(archive)))
+    assert second.get("pyzpkg/mod.py") == _MOD and second._reader.from_file  # ... and need not be
+
+
+def test_a_planted_sources_cache_file_is_not_used(installed, tmp_path, cache_home):
+    archive = _stream_archive(tmp_path, with_pack=False)
+    store = importer.SourceStore(zipimport.zipimporter(str(archive)))
+    store.get("pyzpkg/mod.py")
+    planted = cache_home / cache.file_name(pack.SOURCES_TAG, _sources_digest(archive))
+    data = planted.read_bytes()
+    planted.write_bytes(data.replace(b'WHERE = "stream"', b'WHERE = "planted"'))
+    again = importer.SourceStore(zipimport.zipimporter(str(archive)))
+    assert again.get("pyzpkg/mod.py") == _MOD  # the digest did not match: inflated from the archive again
+    assert planted.read_bytes() == data
+
+
+@pytest.mark.parametrize("case", ["damaged stream", "no lzma"])
+def test_sources_that_cannot_be_read_give_a_clear_import_error(installed, tmp_path, cache_home, monkeypatch, case):
+    archive = _stream_archive(tmp_path, with_pack=False, damage_sources=case == "damaged stream")
+    if case == "no lzma":
+        monkeypatch.setitem(sys.modules, "lzma", None)
+    installed(archive, precompiled=False)
+    with pytest.raises(importer.ArchiveError) as caught:
+        import pyzpkg.mod  # noqa: F401
+    assert caught.value.claw_pyz and "claw.pyz:" in str(caught.value) and "another python3" in str(caught.value)
+    assert ("lzma" if case == "no lzma" else "damaged") in str(caught.value)
+    assert not list(cache_home.glob("*.bin")) if cache_home.exists() else True

@@ -26,12 +26,20 @@ more that all of them share:
     its digest before any member in it is used (marshal is not safe against damaged data, and the
     body may come from the per-user cache, cache.py).
 
-``claw/_pyz/bytecode.xz`` (stored): the bodies of all Pythons, newest first, as one xz stream
-    One LZMA stream with a dictionary as large as all the bodies together: the five Pythons' code
-    shares its names, strings and most of its structure, which only a window that large finds
-    (1.4 MB against 2.4 MB for five separate streams). Reading one Python's body means inflating the
-    stream up to its end (``read_body``): 40-100 ms, which is why the importer keeps the result in
-    a cache file and reads that, not this, on later runs.
+``claw/_pyz/sources.pack`` (deflated by zip; ~4 KiB): the index of the *sources body*
+    ``SOURCES_MAGIC``, then a header of the same form, for the files of the archive that are not
+    plain zip members (``in_stream``: every ``.py`` but those the importer needs to start, and the
+    ``claw help`` pages): the body is those files one after another, in sorted order (source hash
+    ``b""``). Its ``members`` are what the importer looks names up in.
+
+``claw/_pyz/stream.xz`` (stored): the sources body, then the bodies of all Pythons, newest first,
+    as one xz stream. One LZMA stream with a dictionary as large as all the bodies together: the five
+    Pythons' code shares its names, strings and most of its structure, and the sources share their
+    names and strings with the code, which only a window that large finds (1.9 MB against 2.4 MB for
+    five separate streams and the sources as deflated zip members). Reading one body means inflating
+    the stream up to its end (``read_body``): 20-30 ms for the sources (first), 40-120 ms for a
+    Python's code, which is why the importer keeps the result in a cache file and reads that, not
+    this, on later runs.
 
 ``PackReader`` serves members from a body in memory or from a cache file (``FileBody``), reading and
 checking each segment when one of its members is first asked for. Any part that does not check out
@@ -55,7 +63,10 @@ if TYPE_CHECKING:
 FORMAT = 4
 SEGMENT_SIZE = 1 << 17  # 128 KiB of members per segment: what is checked (and read) at once
 DIGEST_SIZE = 32  # BLAKE2b-256
-STREAM_PATH = "claw/_pyz/bytecode.xz"
+STREAM_PATH = "claw/_pyz/stream.xz"
+SOURCES_PATH = "claw/_pyz/sources.pack"
+SOURCES_MAGIC = b"src\x00"  # where a Python's index has its magic number
+SOURCES_TAG = "src"  # the sources body's name in the per-user cache
 # Members are marshalled with version 2, which has no back-references: with them (versions 3+), the
 # same string is written differently in each Python's code, and the shared stream is 12 % bigger
 # (1496 against 1310 KiB). Unmarshalling is ~35 % slower (2-3 ms of a -p run, less than inflating
@@ -65,6 +76,9 @@ _PIECE = 1 << 20  # bytes inflated at a time from the shared stream
 _KEEP = 2  # segments kept of a body read from a file (members are asked for in layout order, mostly)
 BOOT_MODULES = ("claw", "claw._pyz", "claw._pyz.cpython", "claw._pyz.pack", "claw._pyz.cache",
                 "claw._pyz.importer")
+# Plain zip members besides __main__.py: what the importer needs before it can read the stream.
+BOOT_SOURCES = ("claw/__init__.py", "claw/_pyz/__init__.py", "claw/_pyz/cpython.py", "claw/_pyz/pack.py",
+                "claw/_pyz/cache.py", "claw/_pyz/importer.py")
 
 
 class PackError(Exception):
@@ -79,6 +93,16 @@ def boot_path(tag: str) -> str:
 def pack_path(tag: str) -> str:
     """Path in the archive of the pack index of Python ``tag``."""
     return f"claw/_pyz/{tag}.pack"
+
+
+def in_stream(name: str) -> bool:
+    """Whether the archive keeps file ``name`` in the sources body rather than as a plain zip member:
+    every ``claw/**.py`` but ``BOOT_SOURCES``, and the ``claw help`` pages (``claw/_docs/``). Data read
+    at run time by other means than the importer (certifi's ``cacert.pem``: ``importlib.resources``),
+    licences and ``vendor.txt`` stay plain members."""
+    if name in BOOT_SOURCES or not name.startswith("claw/"):
+        return False
+    return name.endswith(".py") or name.startswith("claw/_docs/")
 
 
 def digest(data: Any) -> bytes:
@@ -128,12 +152,22 @@ def write_pack(magic: bytes, members: Sequence[Tuple[str, bytes, bytes]], segmen
     return bytes(magic) + marshal.dumps(header, 2), body
 
 
-def join_packs(packs: Sequence[Tuple[str, bytes, bytes]]) -> Dict[str, bytes]:
-    """The archive entries for the ``(tag, index entry, body)`` of each Python: each index with its
-    body's place in the shared stream, and the stream (``STREAM_PATH``), bodies newest Python first."""
+def write_sources(files: Dict[str, bytes]) -> Tuple[bytes, bytes]:
+    """(index entry, body) of the sources body: ``files`` (``{archive path: bytes}``) in sorted order."""
+    return write_pack(SOURCES_MAGIC, [(name, files[name], b"") for name in sorted(files)])
+
+
+def join_packs(packs: Sequence[Tuple[str, bytes, bytes]],
+               sources: Optional[Tuple[bytes, bytes]] = None) -> Dict[str, bytes]:
+    """The archive entries for the ``(tag, index entry, body)`` of each Python and the sources'
+    ``(index entry, body)`` (``write_sources``): each index with its body's place in the shared
+    stream, and the stream (``STREAM_PATH``): the sources first (the no-bytecode fallback and a
+    traceback inflate only them), then the bodies, newest Python first."""
     import lzma
 
     order = sorted(packs, key=lambda p: int(p[0][2:]) if p[0][2:].isdigit() else 0, reverse=True)
+    if sources is not None:
+        order.insert(0, (SOURCES_TAG, *sources))
     entries: Dict[str, bytes] = {}
     offset = 0
     for tag, index, body in order:
@@ -141,7 +175,7 @@ def join_packs(packs: Sequence[Tuple[str, bytes, bytes]]) -> Dict[str, bytes]:
         if header["size"] != len(body) or header["digest"] != digest(body):
             raise ValueError(f"the body given for {tag} is not the one its index describes")
         header["stream"] = offset
-        entries[pack_path(tag)] = magic + marshal.dumps(header, 2)
+        entries[SOURCES_PATH if tag == SOURCES_TAG else pack_path(tag)] = magic + marshal.dumps(header, 2)
         offset += len(body)
     dict_size = 1 << 20
     while dict_size < offset:
@@ -173,7 +207,7 @@ def read_boot(data: bytes, magic: bytes) -> tuple:
 
 def _load_header(data: bytes, magic: Optional[bytes]) -> Dict[str, Any]:
     if len(data) < 5 or (magic is not None and bytes(data[:4]) != magic):
-        raise PackError("pack made for another Python")
+        raise PackError("sources index damaged" if magic == SOURCES_MAGIC else "pack made for another Python")
     try:
         header = marshal.loads(memoryview(data)[4:])
     except (EOFError, ValueError, TypeError) as exc:
@@ -205,16 +239,17 @@ def read_body(stream: Any, index: PackIndex) -> bytes:
                 parts.append(piece[max(0, index.stream - done):])
             done += len(piece)
     except (lzma.LZMAError, EOFError, ValueError, TypeError, MemoryError) as exc:
-        raise PackError(f"bytecode stream damaged: {exc}") from None
+        raise PackError(f"the archive's stream is damaged: {exc}") from None
     body = b"".join(parts)
     if len(body) != index.size or digest(body) != index.digest:
-        raise PackError("bytecode stream damaged: the body does not match its digest")
+        raise PackError("the archive's stream is damaged: a body does not match its digest")
     return body
 
 
 class PackIndex:
-    """One Python's pack index (the ``cpXY.pack`` entry), checked at construction (``PackError``).
-    ``magic`` None reads the index of any Python (for tools and tests)."""
+    """One Python's pack index (the ``cpXY.pack`` entry) or the sources index (``SOURCES_MAGIC``),
+    checked at construction (``PackError``). ``magic`` None reads the index of any Python (for tools
+    and tests)."""
 
     def __init__(self, data: bytes, magic: Optional[bytes] = None) -> None:
         header = _load_header(data, magic)
