@@ -248,7 +248,9 @@ def test_tables_recorded_are_served(restore_patches):
     re.compile("recorded (pattern)+")
     recorded = recorder.tables()
     code = marshal.loads(recorded[tables.DATACLASS_CODE])
-    assert any("furlongs" in source for source in code)
+    # Keyed by an 8-byte digest of the generated source, not the source itself.
+    assert all(type(key) is bytes and len(key) == 8 for key in code)
+    assert any(b"furlongs" in value for value in code.values())
     magic, programs = marshal.loads(recorded[tables.REGEX_PROGRAMS])
     assert magic == cpython.sre_magic() and ("recorded (pattern)+", 0) in programs
 
@@ -516,6 +518,19 @@ def test_no_directory_is_created_in_one_that_is_not_the_users(tmp_path, monkeypa
 
 # ------------------------------------------------------------------------------------------------
 # sources and data files in the stream
+
+
+def test_undecorated_classes_lose_their_docstrings_decorated_ones_keep_them():
+    import ast
+
+    from claw._pyz import compile_worker
+
+    source = ('"""m"""\nclass A:\n    """a"""\n    x = 1\nclass B:\n    """b"""\n'
+              '@dataclasses.dataclass\nclass C:\n    """c"""\n    y: int = 0\n')
+    namespace = {"dataclasses": dataclasses}
+    exec(compile(compile_worker.strip_docstrings(ast.parse(source)), "<t>", "exec"), namespace)
+    assert namespace["A"].__doc__ is None and namespace["A"].x == 1 and namespace["B"].__doc__ is None
+    assert namespace["C"].__doc__ == "c" and namespace.get("__doc__") is None
 
 
 def test_which_files_go_into_the_stream():
