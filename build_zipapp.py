@@ -51,6 +51,10 @@ SUPPORTED_PYTHONS = ("3.9", "3.10", "3.11", "3.12", "3.13")
 SHEBANG = b"#!/usr/bin/env python3\n"
 DEFAULT_DATE = (1980, 1, 2, 0, 0, 0)
 
+# docs/ pages `claw help` does not carry: the dated log of measurements (it grows with every
+# session; ~18 KiB of the archive in 2026-12) is for maintainers, who have the repository.
+UNBUNDLED_DOCS = ("PERFORMANCE.md",)
+
 _SKIP_NAMES = re.compile(r"(^\.|~$|\.(pyc|pyo|swp|orig|rej)$)")
 
 
@@ -359,7 +363,8 @@ def build(out: Path, wheels_dir: Optional[Path] = None, cache_dir: Optional[Path
     sources.update(vendored)
     sources["claw/_vendor/vendor.txt"] = (root / "vendor.txt").read_bytes()
     for page in sorted((root / "docs").glob("*.md")):  # `claw help TOPIC` prints these
-        sources[f"claw/_docs/{page.name}"] = page.read_bytes()
+        if page.name not in UNBUNDLED_DOCS:
+            sources[f"claw/_docs/{page.name}"] = page.read_bytes()
 
     used: Dict[str, str] = {}
     missing: List[str] = []
