@@ -46,6 +46,7 @@ if str(ROOT) not in sys.path:  # for buildlib/ and the pack format, claw/_pyz/pa
 from buildlib import BuildError  # noqa: E402
 from buildlib.vendoring import fetch_wheels, parse_vendor_txt, vendor_files  # noqa: E402
 from claw._pyz import pack as pack_format  # noqa: E402
+from claw._pyz import pack_writer  # noqa: E402
 
 SUPPORTED_PYTHONS = ("3.9", "3.10", "3.11", "3.12", "3.13")
 SHEBANG = b"#!/usr/bin/env python3\n"
@@ -370,8 +371,8 @@ def build(out: Path, wheels_dir: Optional[Path] = None, cache_dir: Optional[Path
     missing: List[str] = []
     # Plain zip members: what the importer needs to start, and data read by other means; the rest
     # (sources, `claw help` pages) goes into the stream, before the bytecode.
-    entries = {name: data for name, data in sources.items() if not pack_format.in_stream(name)}
-    streamed = pack_format.write_sources({n: d for n, d in sources.items() if pack_format.in_stream(n)})
+    entries = {name: data for name, data in sources.items() if not pack_writer.in_stream(name)}
+    streamed = pack_writer.write_sources({n: d for n, d in sources.items() if pack_writer.in_stream(n)})
     packs = []
     if bytecode:
         pythons = discover_pythons(pythons_root, versions, search_path, running)
@@ -393,7 +394,7 @@ def build(out: Path, wheels_dir: Optional[Path] = None, cache_dir: Optional[Path
             used[tag] = str(python.path)
             entries[pack_format.boot_path(tag)] = boot
             packs.append((tag, index, body))
-    entries.update(pack_format.join_packs(packs, streamed))
+    entries.update(pack_writer.join_packs(packs, streamed))
     entries["__main__.py"] = MAIN_PY.encode("utf-8")
     data = write_pyz(entries, out)
     return BuildResult(out, hashlib.sha256(data).hexdigest(), len(data), used, missing)

@@ -22,7 +22,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from claw._pyz import pack  # noqa: E402
+from claw._pyz import pack, pack_writer  # noqa: E402
 
 TARGET_KB = 600
 TARGET_BYTES = 2_500_000
@@ -96,7 +96,7 @@ def main(argv: list) -> int:
             # settings gives its share of the stream (LZMA encodes a prefix the same either way).
             stream = zf.read(pack.STREAM_PATH)
             body = pack.read_body(stream, index)
-            alone = len(pack.join_packs([], (zf.read(pack.SOURCES_PATH), body))[pack.STREAM_PATH])
+            alone = len(pack_writer.join_packs([], (zf.read(pack.SOURCES_PATH), body))[pack.STREAM_PATH])
             print(f"stream: sources ~{alone / 1024:.1f} KiB, bytecode of all Pythons ~{(len(stream) - alone) / 1024:.1f} KiB")
     return 0
 

@@ -27,7 +27,7 @@ if str(ROOT) not in sys.path:
 import build_zipapp as bz  # noqa: E402
 from buildlib import BuildError, vendoring  # noqa: E402
 from buildlib.vendoring import check_rewrite, rewrite_imports  # noqa: E402
-from claw._pyz import pack, tables  # noqa: E402
+from claw._pyz import pack, pack_writer, tables  # noqa: E402
 
 NAMES = ("h11", "wsproto", "certifi", "tomli")
 
@@ -196,10 +196,10 @@ def test_archive_layout(two_builds, snapshot):
             assert "__pycache__" not in info.filename and not info.filename.endswith("/")
             assert "/tests/" not in info.filename and not info.filename.endswith("py.typed")
         # Plain zip members: what starts the importer, data read by other means, the bytecode.
-        assert sorted(n for n in names if n.endswith(".py")) == sorted(["__main__.py", *pack.BOOT_SOURCES])
+        assert sorted(n for n in names if n.endswith(".py")) == sorted(["__main__.py", *pack_writer.BOOT_SOURCES])
         assert "claw/_vendor/certifi/cacert.pem" in names
         assert "claw/_vendor/vendor.txt" in names
-        assert not any(pack.in_stream(n) for n in names)
+        assert not any(pack_writer.in_stream(n) for n in names)
         files = archive_files(zf)  # ... and everything else is in the stream
         assert not any(n.startswith("claw/_docs/") for n in names)
         assert files["claw/_docs/TOOLS.md"] == (snapshot / "docs" / "TOOLS.md").read_bytes()

@@ -20,7 +20,7 @@ import zipimport
 
 import pytest
 
-from claw._pyz import cache, cpython, importer, pack, tables
+from claw._pyz import cache, cpython, importer, pack, pack_writer, tables
 
 MAGIC = cpython.pyc_magic() or b"\0\0\r\n"
 TAG = "cp%d%d" % sys.version_info[:2]
@@ -38,9 +38,9 @@ def _members(n=40):
 
 def _pack(members, segment_size=pack.SEGMENT_SIZE, tag=TAG, others=()):
     """(PackIndex, archive entries) for ``members``, joined with the packs in ``others`` ((tag, members))."""
-    packs = [(tag, *pack.write_pack(MAGIC, members, segment_size))]
-    packs += [(t, *pack.write_pack(MAGIC, m)) for t, m in others]
-    entries = pack.join_packs(packs)
+    packs = [(tag, *pack_writer.write_pack(MAGIC, members, segment_size))]
+    packs += [(t, *pack_writer.write_pack(MAGIC, m)) for t, m in others]
+    entries = pack_writer.join_packs(packs)
     return pack.PackIndex(entries[pack.pack_path(tag)], MAGIC), entries
 
 
@@ -56,7 +56,7 @@ def test_pack_round_trip_keeps_order_and_reads_segments_lazily():
     assert len(fresh.segments) == 7  # 40 members of 5 KB, 30 KB segments: 6 members each
     assert fresh.get("claw/m20.py") == members[20][1]
     assert list(fresh._checked) == [3]  # only the segment of the member asked for is read and checked
-    cut_index = pack.PackIndex(pack.write_pack(MAGIC, members, cut_before=["claw/m2.py"])[0], MAGIC)
+    cut_index = pack.PackIndex(pack_writer.write_pack(MAGIC, members, cut_before=["claw/m2.py"])[0], MAGIC)
     assert cut_index.segments[0][1] == 2 * 5000 and cut_index.members["claw/m2.py"][:2] == (1, 0)
     assert fresh.get("claw/nothing.py") is None and "claw/m3.py" in fresh
     for name, raw, source_hash in members:
@@ -125,7 +125,7 @@ def test_members_can_be_read_from_several_threads_at_once(tmp_path):
 
 
 def test_pack_is_refused_when_it_does_not_check_out():
-    index_bytes, body = pack.write_pack(MAGIC, _members())
+    index_bytes, body = pack_writer.write_pack(MAGIC, _members())
     with pytest.raises(pack.PackError, match="another Python"):
         pack.PackIndex(index_bytes, b"\1\2\r\n")
     with pytest.raises(pack.PackError):
@@ -162,9 +162,9 @@ def test_a_damaged_segment_is_recovered_once_when_the_reader_can():
 
 
 def test_join_refuses_a_body_its_index_does_not_describe():
-    index_bytes, body = pack.write_pack(MAGIC, _members(3))
+    index_bytes, body = pack_writer.write_pack(MAGIC, _members(3))
     with pytest.raises(ValueError, match="not the one"):
-        pack.join_packs([(TAG, index_bytes, body + b"x")])
+        pack_writer.join_packs([(TAG, index_bytes, body + b"x")])
 
 
 def test_a_python_without_lzma_cannot_inflate_the_stream(monkeypatch):
@@ -176,7 +176,7 @@ def test_a_python_without_lzma_cannot_inflate_the_stream(monkeypatch):
 
 def test_boot_round_trip():
     code = compile("X = 1\n", "claw/x.py", "exec")
-    data = pack.write_boot(MAGIC, [("claw", True, code)])
+    data = pack_writer.write_boot(MAGIC, [("claw", True, code)])
     ((name, is_package, loaded),) = pack.read_boot(data, MAGIC)
     assert (name, is_package) == ("claw", True)
     namespace = {}
@@ -323,7 +323,7 @@ def _members_saying(where, source_hash=None):
 def _archive(tmp_path, pack_bytes=None, source_hash=None):
     """A zip with package pyzpkg (its module says "source") and a pack whose code says "pack"."""
     path = tmp_path / "a.pyz"
-    entries = pack.join_packs([(TAG, *pack.write_pack(MAGIC, _members_saying("pack", source_hash)))])
+    entries = pack_writer.join_packs([(TAG, *pack_writer.write_pack(MAGIC, _members_saying("pack", source_hash)))])
     if pack_bytes is not None:
         entries[pack.pack_path(TAG)] = pack_bytes
     with zipfile.ZipFile(path, "w") as zf:
@@ -419,7 +419,7 @@ def test_code_planted_in_the_cache_is_never_run(installed, tmp_path, cache_home)
     archive = _archive(tmp_path)
     _open(archive)
     cached = _cache_file(cache_home, archive)
-    _, planted = pack.write_pack(MAGIC, _members_saying("evil"))
+    _, planted = pack_writer.write_pack(MAGIC, _members_saying("evil"))
     assert len(planted) == cached.stat().st_size
     cached.write_bytes(planted)
     installed(archive)
@@ -534,19 +534,19 @@ def test_undecorated_classes_lose_their_docstrings_decorated_ones_keep_them():
 
 
 def test_which_files_go_into_the_stream():
-    assert pack.in_stream("claw/cli/main.py") and pack.in_stream("claw/_vendor/h11/_events.py")
-    assert pack.in_stream("claw/_docs/TOOLS.md") and pack.in_stream("claw/_pyz/tables.py")
-    for plain in (*pack.BOOT_SOURCES, "__main__.py", "claw/_vendor/certifi/cacert.pem", "claw/_vendor/vendor.txt",
+    assert pack_writer.in_stream("claw/cli/main.py") and pack_writer.in_stream("claw/_vendor/h11/_events.py")
+    assert pack_writer.in_stream("claw/_docs/TOOLS.md") and pack_writer.in_stream("claw/_pyz/tables.py")
+    for plain in (*pack_writer.BOOT_SOURCES, "__main__.py", "claw/_vendor/certifi/cacert.pem", "claw/_vendor/vendor.txt",
                   "claw/_vendor/licenses/h11-0.16.0/LICENSE.txt"):
-        assert not pack.in_stream(plain), plain
+        assert not pack_writer.in_stream(plain), plain
     # The boot sources are what __main__.py imports when it cannot use the boot entry.
-    assert pack.BOOT_SOURCES == tuple(m.replace(".", "/") + ("/__init__.py" if m in ("claw", "claw._pyz") else ".py")
+    assert pack_writer.BOOT_SOURCES == tuple(m.replace(".", "/") + ("/__init__.py" if m in ("claw", "claw._pyz") else ".py")
                                       for m in pack.BOOT_MODULES)
 
 
 def test_sources_come_first_in_the_stream_and_round_trip():
     files = {"claw/b.py": b"B = 1\n", "claw/a.py": b"A = 1\n" * 50000, "claw/_docs/X.md": b"# X\n"}
-    entries = pack.join_packs([(TAG, *pack.write_pack(MAGIC, _members(5)))], pack.write_sources(files))
+    entries = pack_writer.join_packs([(TAG, *pack_writer.write_pack(MAGIC, _members(5)))], pack_writer.write_sources(files))
     assert set(entries) == {pack.pack_path(TAG), pack.SOURCES_PATH, pack.STREAM_PATH}
     sources = pack.PackIndex(entries[pack.SOURCES_PATH], pack.SOURCES_MAGIC)
     assert sources.stream == 0 and pack.PackIndex(entries[pack.pack_path(TAG)], MAGIC).stream == sources.size
@@ -567,8 +567,8 @@ def _stream_archive(tmp_path, with_pack=True, damage_sources=False):
 
     path = tmp_path / "s.pyz"
     files = {"pyzpkg/__init__.py": b"", "pyzpkg/mod.py": _MOD, "pyzpkg/data.txt": b"data in the stream\n"}
-    packs = [(TAG, *pack.write_pack(MAGIC, _members_saying("pack", cpython.source_hash(_MOD))))] if with_pack else []
-    entries = pack.join_packs(packs, pack.write_sources(files))
+    packs = [(TAG, *pack_writer.write_pack(MAGIC, _members_saying("pack", cpython.source_hash(_MOD))))] if with_pack else []
+    entries = pack_writer.join_packs(packs, pack_writer.write_sources(files))
     if damage_sources:  # a valid xz stream whose sources body does not match its digest
         raw = bytearray(lzma.decompress(entries[pack.STREAM_PATH]))
         raw[len(_MOD) // 2] ^= 0xFF

@@ -23,7 +23,7 @@ import os
 import sys
 from typing import Dict, List, Tuple
 
-from claw._pyz import cpython, pack, tables
+from claw._pyz import cpython, pack, pack_writer, tables
 
 
 def module_name(path: str) -> str:
@@ -119,8 +119,8 @@ def main(argv: List[str]) -> int:
     for rel in [by_name[m] for m in order[first:]] + sorted(members):
         add(rel)
     with open(os.path.join(out, "boot"), "wb") as f:
-        f.write(pack.write_boot(magic, boot))
-    index, body = pack.write_pack(magic, stream, cut_before=cut_before)
+        f.write(pack_writer.write_boot(magic, boot))
+    index, body = pack_writer.write_pack(magic, stream, cut_before=cut_before)
     with open(os.path.join(out, "index"), "wb") as f:
         f.write(index)
     with open(os.path.join(out, "body"), "wb") as f:

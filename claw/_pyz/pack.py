@@ -28,7 +28,7 @@ more that all of them share:
 
 ``claw/_pyz/sources.pack`` (deflated by zip; ~4 KiB): the index of the *sources body*
     ``SOURCES_MAGIC``, then a header of the same form, for the files of the archive that are not
-    plain zip members (``in_stream``: every ``.py`` but those the importer needs to start, and the
+    plain zip members (``pack_writer.in_stream``: every ``.py`` but those the importer needs to start, and the
     ``claw help`` pages): the body is those files one after another, in sorted order (source hash
     ``b""``). Its ``members`` are what the importer looks names up in.
 
@@ -45,10 +45,12 @@ more that all of them share:
 checking each segment when one of its members is first asked for. Any part that does not check out
 raises ``PackError`` (the importer then recovers from the archive, or compiles the sources).
 
-Code objects can only be marshalled and unmarshalled by the interpreter they belong to: the build
-calls ``write_pack`` from a child process of each target Python (compile_worker.py) and ``join_packs``
-itself; the reader's ``get`` returns marshalled bytes. It deliberately knows nothing about imports,
-modules, tables or where cache files live.
+This module is the format and its one reader, which every start of the archive runs (it is in the
+boot entry); its one writer, which only the build runs, is pack_writer.py. Code objects can only be
+marshalled and unmarshalled by the interpreter they belong to: the build calls
+``pack_writer.write_pack`` from a child process of each target Python (compile_worker.py) and
+``pack_writer.join_packs`` itself; the reader's ``get`` returns marshalled bytes. It deliberately
+knows nothing about imports, modules, tables or where cache files live.
 """
 
 from __future__ import annotations
@@ -76,9 +78,6 @@ _PIECE = 1 << 20  # bytes inflated at a time from the shared stream
 _KEEP = 2  # segments kept of a body read from a file (members are asked for in layout order, mostly)
 BOOT_MODULES = ("claw", "claw._pyz", "claw._pyz.cpython", "claw._pyz.pack", "claw._pyz.cache",
                 "claw._pyz.importer")
-# Plain zip members besides __main__.py: what the importer needs before it can read the stream.
-BOOT_SOURCES = ("claw/__init__.py", "claw/_pyz/__init__.py", "claw/_pyz/cpython.py", "claw/_pyz/pack.py",
-                "claw/_pyz/cache.py", "claw/_pyz/importer.py")
 
 
 class PackError(Exception):
@@ -95,97 +94,12 @@ def pack_path(tag: str) -> str:
     return f"claw/_pyz/{tag}.pack"
 
 
-def in_stream(name: str) -> bool:
-    """Whether the archive keeps file ``name`` in the sources body rather than as a plain zip member:
-    every ``claw/**.py`` but ``BOOT_SOURCES``, and the ``claw help`` pages (``claw/_docs/``). Data read
-    at run time by other means than the importer (certifi's ``cacert.pem``: ``importlib.resources``),
-    licences and ``vendor.txt`` stay plain members."""
-    if name in BOOT_SOURCES or not name.startswith("claw/"):
-        return False
-    return name.endswith(".py") or name.startswith("claw/_docs/")
-
-
 def digest(data: Any) -> bytes:
     """The digest segments and bodies are checked with (BLAKE2b-256, without importing hashlib,
     whose OpenSSL half costs 2-7 ms at start-up)."""
     from claw._pyz import cpython
 
     return cpython.blake2b(data, DIGEST_SIZE)
-
-
-# --------------------------------------------------------------------------------------------------
-# writing (write_pack in each target interpreter, join_packs in the build)
-
-
-def write_boot(magic: bytes, modules: Sequence[Tuple[str, bool, Any]]) -> bytes:
-    """The boot entry: ``magic`` then the marshalled ``(name, is_package, code)`` tuples."""
-    return bytes(magic) + marshal.dumps(tuple(modules), 4)
-
-
-def write_pack(magic: bytes, members: Sequence[Tuple[str, bytes, bytes]], segment_size: int = SEGMENT_SIZE,
-               cut_before: Sequence[str] = ()) -> Tuple[bytes, bytes]:
-    """(index entry, body) for ``members`` ``(name, data, source_hash)``, laid out in the order
-    given, with a new segment at least before each member named in ``cut_before``. The index's
-    ``stream`` offset is 0 until ``join_packs`` sets it."""
-    if len(magic) != 4:
-        raise ValueError("magic number must be 4 bytes")
-    index: Dict[str, Tuple[int, int, int, bytes]] = {}
-    cuts: List[List[bytes]] = [[]]
-    offset = 0  # in the current segment
-    for name, data, source_hash in members:
-        if name in index:
-            raise ValueError(f"member {name!r} given twice")
-        if cuts[-1] and (offset + len(data) > segment_size or name in cut_before):
-            cuts.append([])
-            offset = 0
-        index[name] = (len(cuts) - 1, offset, len(data), bytes(source_hash))
-        cuts[-1].append(bytes(data))
-        offset += len(data)
-    segments, start = [], 0
-    for parts in cuts:
-        raw = b"".join(parts)
-        segments.append((start, len(raw), digest(raw)))
-        start += len(raw)
-    body = b"".join(b"".join(parts) for parts in cuts)
-    header = {"format": FORMAT, "size": len(body), "digest": digest(body), "stream": 0,
-              "segments": tuple(segments), "members": index}
-    return bytes(magic) + marshal.dumps(header, 2), body
-
-
-def write_sources(files: Dict[str, bytes]) -> Tuple[bytes, bytes]:
-    """(index entry, body) of the sources body: ``files`` (``{archive path: bytes}``) in sorted order."""
-    return write_pack(SOURCES_MAGIC, [(name, files[name], b"") for name in sorted(files)])
-
-
-def join_packs(packs: Sequence[Tuple[str, bytes, bytes]],
-               sources: Optional[Tuple[bytes, bytes]] = None) -> Dict[str, bytes]:
-    """The archive entries for the ``(tag, index entry, body)`` of each Python and the sources'
-    ``(index entry, body)`` (``write_sources``): each index with its body's place in the shared
-    stream, and the stream (``STREAM_PATH``): the sources first (the no-bytecode fallback and a
-    traceback inflate only them), then the bodies, newest Python first."""
-    import lzma
-
-    order = sorted(packs, key=lambda p: int(p[0][2:]) if p[0][2:].isdigit() else 0, reverse=True)
-    if sources is not None:
-        order.insert(0, (SOURCES_TAG, *sources))
-    entries: Dict[str, bytes] = {}
-    offset = 0
-    for tag, index, body in order:
-        magic, header = index[:4], _load_header(index, None)
-        if header["size"] != len(body) or header["digest"] != digest(body):
-            raise ValueError(f"the body given for {tag} is not the one its index describes")
-        header["stream"] = offset
-        entries[SOURCES_PATH if tag == SOURCES_TAG else pack_path(tag)] = magic + marshal.dumps(header, 2)
-        offset += len(body)
-    dict_size = 1 << 20
-    while dict_size < offset:
-        dict_size <<= 1
-    # lc=4, lp=0, pb=0: bytecode is not aligned to 2 or 4 bytes within a body (-0.5 %).
-    filters = [{"id": lzma.FILTER_LZMA2, "preset": 9 | lzma.PRESET_EXTREME, "dict_size": dict_size,
-                "lc": 4, "lp": 0, "pb": 0}]
-    data = b"".join(body for _, _, body in order)
-    entries[STREAM_PATH] = lzma.compress(data, format=lzma.FORMAT_XZ, check=lzma.CHECK_NONE, filters=filters)
-    return entries
 
 
 # --------------------------------------------------------------------------------------------------
