@@ -647,3 +647,12 @@ def test_sources_that_cannot_be_read_give_a_clear_import_error(installed, tmp_pa
     assert caught.value.claw_pyz and "claw.pyz:" in str(caught.value) and "another python3" in str(caught.value)
     assert ("lzma" if case == "no lzma" else "damaged") in str(caught.value)
     assert not list(cache_home.glob("*.bin")) if cache_home.exists() else True
+
+
+def test_modules_found_in_the_pack_need_no_sources_index(installed, tmp_path, monkeypatch):
+    archive = _stream_archive(tmp_path)
+    installed(archive)
+    monkeypatch.setattr(importer.SourceStore, "names", lambda self: pytest.fail("sources index read"))
+    import pyzpkg.mod
+
+    assert pyzpkg.mod.WHERE == "pack"

@@ -114,19 +114,15 @@ class ClawImporter(zipimport.zipimporter):
         name = path[len(self.archive) + 1:]
         return name.replace(os.sep, "/") if os.sep != "/" else name
 
-    def _streamed(self, name: str) -> bool:
-        pack = ClawImporter._pack
-        if pack is not None and name in pack:
-            return True
-        store = ClawImporter._sources
-        return store is not None and self.archive == ClawImporter._archive and name in store.names()
-
     def is_package(self, fullname: str) -> bool:
         base = (self.prefix + fullname.rpartition(".")[2]).replace(os.sep, "/")
-        if self._streamed(base + "/__init__.py"):
-            return True
-        if self._streamed(base + ".py"):
-            return False
+        # This Python's pack first: a run with bytecode then does not read the sources index.
+        found = _lookup(ClawImporter._pack, base)
+        store = ClawImporter._sources
+        if found is None and store is not None and self.archive == ClawImporter._archive:
+            found = _lookup(store.names(), base)
+        if found is not None:
+            return found
         return super().is_package(fullname)  # a plain member (the boot modules), or ZipImportError
 
     def get_data(self, pathname: str) -> bytes:
@@ -214,6 +210,16 @@ class ClawImporter(zipimport.zipimporter):
             code = self._source_code(origin)
         module.__cached__ = cached
         exec(code, module.__dict__)
+
+
+def _lookup(names: Any, base: str) -> Optional[bool]:
+    """Whether ``base`` (``claw/x``) is a package (True), a module (False) or neither (None) in
+    ``names`` (a pack or the sources index's members; None: neither)."""
+    if names is None:
+        return None
+    if base + "/__init__.py" in names:
+        return True
+    return False if base + ".py" in names else None
 
 
 def open_pack(loader: zipimport.zipimporter, tag: str) -> Optional[PackReader]:
