@@ -579,12 +579,16 @@ def _stream_archive(tmp_path, with_pack=True, damage_sources=False):
     return path
 
 
-def test_modules_and_data_are_read_from_the_stream_when_there_is_no_bytecode(installed, tmp_path, cache_home):
+@pytest.mark.parametrize("case", ["no pack", "unchecked python"])
+def test_modules_and_data_are_read_from_the_stream_when_there_is_no_bytecode(installed, tmp_path, cache_home,
+                                                                            monkeypatch, case):
     import pkgutil
     import traceback
 
-    archive = _stream_archive(tmp_path, with_pack=False)
-    assert installed(archive, precompiled=False) is None
+    archive = _stream_archive(tmp_path, with_pack=case != "no pack")
+    if case == "unchecked python":  # a Python newer than the packs know (3.14, say)
+        monkeypatch.setattr(cpython, "_VERSION", (3, 99))
+    assert installed(archive) is None
     import pyzpkg.mod
 
     assert pyzpkg.mod.WHERE == "stream"  # compiled from the source in the stream
