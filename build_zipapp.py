@@ -44,6 +44,7 @@ ROOT = Path(__file__).resolve().parent
 if str(ROOT) not in sys.path:  # for buildlib/ and the pack format, claw/_pyz/pack.py
     sys.path.insert(0, str(ROOT))
 from buildlib import BuildError  # noqa: E402
+from buildlib.slim import slim_files  # noqa: E402
 from buildlib.vendoring import fetch_wheels, parse_vendor_txt, vendor_files  # noqa: E402
 from claw._pyz import pack as pack_format  # noqa: E402
 from claw._pyz import pack_writer  # noqa: E402
@@ -357,6 +358,9 @@ def build(out: Path, wheels_dir: Optional[Path] = None, cache_dir: Optional[Path
     pins = parse_vendor_txt((root / "vendor.txt").read_text(encoding="utf-8"))
     wheels = fetch_wheels(pins, wheels_dir, cache_dir or root / "build" / "wheels", log=log)
     sources = claw_files(root, [p.name for p in pins])
+    # claw's own sources in the stream lose comments and the docstrings the bytecode drops, line for
+    # line (buildlib/slim.py); the bytecode is compiled from these, so both agree.
+    sources = slim_files(sources, {n for n in sources if n.endswith(".py") and pack_writer.in_stream(n)})
     vendored = vendor_files(pins, wheels)
     overlap = sorted(set(sources) & set(vendored))
     if overlap:

@@ -25,11 +25,80 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 import build_zipapp as bz  # noqa: E402
-from buildlib import BuildError, vendoring  # noqa: E402
+from buildlib import BuildError, slim, vendoring  # noqa: E402
 from buildlib.vendoring import check_rewrite, rewrite_imports  # noqa: E402
 from claw._pyz import pack, pack_writer, tables  # noqa: E402
 
 NAMES = ("h11", "wsproto", "certifi", "tomli")
+
+
+# ------------------------------------------------------------------------------------------------
+# slimming claw's sources
+
+
+_FAT = b'''# -*- coding: utf-8 -*-
+"""Module docstring."""
+
+from __future__ import annotations
+
+import dataclasses
+
+HASH = "# not a comment"  # a comment
+TEXT = """
+    # inside a string
+"""
+
+
+def only_doc():
+    """Nothing else."""
+
+
+class Plain:
+    """Undecorated: goes."""
+
+    x = 1  # trailing
+
+
+@dataclasses.dataclass
+class Kept:
+    """Decorated: stays (dataclasses computes a signature without one)."""
+
+    y: int = 0
+
+
+def f(a,  # why a
+      b):
+    """Doc
+    on two lines."""
+    return a + b
+'''
+
+
+def test_slimming_blanks_comments_and_dropped_docstrings_line_for_line():
+    thin = slim.slim_source(_FAT)
+    assert thin.count(b"\n") == _FAT.count(b"\n")
+    text = thin.decode()
+    assert "# -*- coding: utf-8 -*-" in text  # the encoding line stays
+    for gone in ("Module docstring", "Nothing else", "Undecorated", "# a comment", "# trailing", "# why a",
+                 "on two lines"):
+        assert gone not in text, gone
+    for kept in ('"# not a comment"', "    # inside a string", "Decorated: stays", "    pass\n"):
+        assert kept in text, kept
+    slim.check_slim(_FAT, thin, "fat.py")
+    namespace: dict = {}
+    exec(compile(thin, "fat.py", "exec"), namespace)
+    assert namespace["f"](1, 2) == 3 and namespace["TEXT"] == "\n    # inside a string\n"
+    assert namespace["Kept"].__doc__.startswith("Decorated") and namespace["Plain"].__doc__ is None
+    # Every line of code is where it was: what a traceback shows is the original line.
+    for old, new in zip(_FAT.decode().splitlines(), text.splitlines()):
+        assert new == "" or new.strip() == "pass" or old.startswith(new), (old, new)
+
+
+def test_a_slimmed_file_that_is_another_program_is_refused():
+    with pytest.raises(BuildError, match="changed its code"):
+        slim.check_slim(b"x = 1\n", b"x = 2\n", "a.py")
+    with pytest.raises(BuildError, match="number of lines"):
+        slim.check_slim(b"x = 1\n\n", b"x = 1\n", "a.py")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -208,6 +277,13 @@ def test_archive_layout(two_builds, snapshot):
             assert f"claw/_vendor/{name}/__init__.py" in files
             assert any(n.startswith(f"claw/_vendor/licenses/{name}-") for n in names), name
         sources = [n for n in files if n.endswith(".py") and n != "__main__.py"]
+        # claw's own sources in the stream are slimmed (buildlib/slim.py), each the same program.
+        for name in sources:
+            original = snapshot / name
+            if name in names or not original.exists():
+                continue
+            assert files[name] != original.read_bytes() or b"#" not in files[name], name
+            slim.check_slim(original.read_bytes(), files[name], name)
         own = {str(p.relative_to(snapshot).as_posix()) for p in (snapshot / "claw").rglob("*.py")}
         assert own <= set(sources)
         # Nothing at the top level but __main__.py and claw/.
