@@ -7,7 +7,8 @@ What goes in the archive (see docs/BUILD.md for the why):
   entry was made for the running interpreter, from source otherwise, and calls the CLI.
 - ``claw/...``: the source tree (no ``__pycache__``, no tests) and docs/*.md as ``claw/_docs/`` (for
   ``claw help``); only the modules that start the importer (``pack.BOOT_SOURCES``) and files that are
-  not Python (certifi's CA bundle, licences) are zip members, the rest is the first body of the stream.
+  not Python (certifi's CA bundle, licences) are zip members, the rest is the first body of the stream,
+  claw's own sources there without comments and dropped docstrings, line for line (buildlib/slim.py).
 - ``claw/_vendor/<name>/``: h11, wsproto, certifi and tomli from the pinned pure-Python wheels in
   ``vendor.txt``, with their imports of each other rewritten (buildlib/vendoring.py).
 - ``claw/_pyz/cpXY.boot``, ``cpXY.pack``, ``sources.pack`` and ``stream.xz``: the sources, then the
