@@ -1,7 +1,8 @@
-"""The format of claw.pyz's bytecode files, with their one writer and one reader.
+"""The format of claw.pyz's bytecode and sources entries, and their one reader (the writer:
+pack_writer.py).
 
-For each Python the build compiled claw with (tag ``cpXY``), the archive holds two entries, and one
-more that all of them share:
+For each Python the build compiled claw with (tag ``cpXY``), the archive holds two entries, and two
+more that all of them share (the sources index and the stream):
 
 ``claw/_pyz/cpXY.boot`` (deflated by zip)
     The interpreter's magic number (4 bytes), then ``marshal.dumps(((name, is_package, code), ...))``
@@ -28,14 +29,15 @@ more that all of them share:
 
 ``claw/_pyz/sources.pack`` (deflated by zip; ~4 KiB): the index of the *sources body*
     ``SOURCES_MAGIC``, then a header of the same form, for the files of the archive that are not
-    plain zip members (``pack_writer.in_stream``: every ``.py`` but those the importer needs to start, and the
-    ``claw help`` pages): the body is those files one after another, in sorted order (source hash
-    ``b""``). Its ``members`` are what the importer looks names up in.
+    plain zip members (``pack_writer.in_stream``: every ``.py`` but those the importer needs to
+    start, and the ``claw help`` pages): the body is those files one after another, in sorted order
+    (source hash ``b""``). Its ``members`` are what the importer looks names up in when this
+    Python's pack does not have them.
 
 ``claw/_pyz/stream.xz`` (stored): the sources body, then the bodies of all Pythons, newest first,
     as one xz stream. One LZMA stream with a dictionary as large as all the bodies together: the five
     Pythons' code shares its names, strings and most of its structure, and the sources share their
-    names and strings with the code, which only a window that large finds (1.9 MB against 2.4 MB for
+    names and strings with the code, which only a window that large finds (1.8 MB against 2.4 MB for
     five separate streams and the sources as deflated zip members). Reading one body means inflating
     the stream up to its end (``read_body``): 20-30 ms for the sources (first), 40-120 ms for a
     Python's code, which is why the importer keeps the result in a cache file and reads that, not
