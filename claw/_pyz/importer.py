@@ -4,8 +4,9 @@ sources and data files from the archive's stream.
 Modules keep their real source locations (``__file__``, ``__path__``, ``get_data`` and ``get_source``
 work as with plain sources, and tracebacks show source lines) although most files are not zip
 members but parts of the sources body in the archive's LZMA stream (pack.py; ``SourceStore`` reads
-it only when a source or data file is asked for: a traceback, ``claw help``, the fallback below). When ``claw/_pyz/cpXY.pack``
-(format: pack.py) was made for the running interpreter their code comes from its body, so nothing
+it only when a source or data file is asked for: a traceback, ``claw help``, the fallback below).
+When ``claw/_pyz/cpXY.pack`` (format: pack.py) was made for the running interpreter their code
+comes from its body, so nothing
 is compiled at start-up; ``__cached__`` then names the module's place in the pack. The body is read
 from the per-user cache (cache.py), or inflated from the archive on a first run (and then written
 there). Without a usable pack (a newer Python, ``-O``, ``CLAW_PYZ_SOURCES=1``, a pack that does not
