@@ -5,11 +5,14 @@ What goes in the archive (see docs/BUILD.md for the why):
 - ``__main__.py``: ``MAIN_PY`` below. It is the version gate (it must parse on any Python); then it
   runs claw's importer (claw/_pyz/importer.py), precompiled from ``claw/_pyz/cpXY.boot`` when that
   entry was made for the running interpreter, from source otherwise, and calls the CLI.
-- ``claw/...``: the source tree (no ``__pycache__``, no tests).
+- ``claw/...``: the source tree (no ``__pycache__``, no tests) and docs/*.md as ``claw/_docs/`` (for
+  ``claw help``); only the modules that start the importer (``pack.BOOT_SOURCES``) and files that are
+  not Python (certifi's CA bundle, licences) are zip members, the rest is the first body of the stream,
+  claw's own sources there without comments and dropped docstrings, line for line (buildlib/slim.py).
 - ``claw/_vendor/<name>/``: h11, wsproto, certifi and tomli from the pinned pure-Python wheels in
   ``vendor.txt``, with their imports of each other rewritten (buildlib/vendoring.py).
-- ``claw/_pyz/cpXY.boot``, ``cpXY.pack`` and ``bytecode.xz``: the bytecode of every ``.py`` above and
-  the start-up tables, one LZMA stream for all Pythons (format: claw/_pyz/pack.py), written by
+- ``claw/_pyz/cpXY.boot``, ``cpXY.pack``, ``sources.pack`` and ``stream.xz``: the sources, then the
+  bytecode of every ``.py`` above and the start-up tables, one LZMA stream for all Pythons (format: claw/_pyz/pack.py), written by
   claw/_pyz/compile_worker.py run by each CPython 3.9-3.13 found (``discover_pythons``: the pyenv
   root, the running interpreter, ``python3.X`` on PATH).
 
@@ -42,12 +45,18 @@ ROOT = Path(__file__).resolve().parent
 if str(ROOT) not in sys.path:  # for buildlib/ and the pack format, claw/_pyz/pack.py
     sys.path.insert(0, str(ROOT))
 from buildlib import BuildError  # noqa: E402
+from buildlib.slim import slim_files  # noqa: E402
 from buildlib.vendoring import fetch_wheels, parse_vendor_txt, vendor_files  # noqa: E402
 from claw._pyz import pack as pack_format  # noqa: E402
+from claw._pyz import pack_writer  # noqa: E402
 
 SUPPORTED_PYTHONS = ("3.9", "3.10", "3.11", "3.12", "3.13")
 SHEBANG = b"#!/usr/bin/env python3\n"
 DEFAULT_DATE = (1980, 1, 2, 0, 0, 0)
+
+# docs/ pages `claw help` does not carry: the dated log of measurements (it grows with every
+# session; ~18 KiB of the archive in 2026-12) is for maintainers, who have the repository.
+UNBUNDLED_DOCS = ("PERFORMANCE.md",)
 
 _SKIP_NAMES = re.compile(r"(^\.|~$|\.(pyc|pyo|swp|orig|rej)$)")
 
@@ -279,8 +288,13 @@ def _start(loader):
 _start(globals().get("__loader__"))
 del _start
 
-from claw.cli.main import entry  # noqa: E402
-
+try:
+    from claw.cli.main import entry
+except ImportError as exc:  # claw._pyz.importer.ArchiveError: no lzma, a damaged archive
+    if not getattr(exc, "claw_pyz", False):
+        raise
+    sys.stderr.write("claw: %s\n" % exc)
+    sys.exit(1)
 entry()
 '''
 
@@ -345,6 +359,9 @@ def build(out: Path, wheels_dir: Optional[Path] = None, cache_dir: Optional[Path
     pins = parse_vendor_txt((root / "vendor.txt").read_text(encoding="utf-8"))
     wheels = fetch_wheels(pins, wheels_dir, cache_dir or root / "build" / "wheels", log=log)
     sources = claw_files(root, [p.name for p in pins])
+    # claw's own sources in the stream lose comments and the docstrings the bytecode drops, line for
+    # line (buildlib/slim.py); the bytecode is compiled from these, so both agree.
+    sources = slim_files(sources, {n for n in sources if n.endswith(".py") and pack_writer.in_stream(n)})
     vendored = vendor_files(pins, wheels)
     overlap = sorted(set(sources) & set(vendored))
     if overlap:
@@ -352,11 +369,16 @@ def build(out: Path, wheels_dir: Optional[Path] = None, cache_dir: Optional[Path
     sources.update(vendored)
     sources["claw/_vendor/vendor.txt"] = (root / "vendor.txt").read_bytes()
     for page in sorted((root / "docs").glob("*.md")):  # `claw help TOPIC` prints these
-        sources[f"claw/_docs/{page.name}"] = page.read_bytes()
+        if page.name not in UNBUNDLED_DOCS:
+            sources[f"claw/_docs/{page.name}"] = page.read_bytes()
 
     used: Dict[str, str] = {}
     missing: List[str] = []
-    entries = dict(sources)
+    # Plain zip members: what the importer needs to start, and data read by other means; the rest
+    # (sources, `claw help` pages) goes into the stream, before the bytecode.
+    entries = {name: data for name, data in sources.items() if not pack_writer.in_stream(name)}
+    streamed = pack_writer.write_sources({n: d for n, d in sources.items() if pack_writer.in_stream(n)})
+    packs = []
     if bytecode:
         pythons = discover_pythons(pythons_root, versions, search_path, running)
         missing = [v for v in versions if v not in {p.version for p in pythons}]
@@ -369,7 +391,6 @@ def build(out: Path, wheels_dir: Optional[Path] = None, cache_dir: Optional[Path
         for version in missing:
             log(f"build: warning: no Python {version} found in {where}; claw.pyz will compile its sources "
                 f"on every start under {version}")
-        packs = []
         for python in pythons:
             got_version, _magic, boot, index, body = compile_tree(python.path, sources)
             if got_version != python.version:
@@ -378,8 +399,7 @@ def build(out: Path, wheels_dir: Optional[Path] = None, cache_dir: Optional[Path
             used[tag] = str(python.path)
             entries[pack_format.boot_path(tag)] = boot
             packs.append((tag, index, body))
-        if packs:
-            entries.update(pack_format.join_packs(packs))
+    entries.update(pack_writer.join_packs(packs, streamed))
     entries["__main__.py"] = MAIN_PY.encode("utf-8")
     data = write_pyz(entries, out)
     return BuildResult(out, hashlib.sha256(data).hexdigest(), len(data), used, missing)

@@ -107,9 +107,14 @@ def compare(commands: dict, runs: int) -> dict:
 
 
 def module_names(pyz: Path, prefixes) -> list:
+    from claw._pyz import pack
+
     with zipfile.ZipFile(pyz) as zf:
         names = []
-        for n in zf.namelist():
+        listed = list(zf.namelist())
+        if pack.SOURCES_PATH in listed:  # most sources are in the archive's stream
+            listed += pack.PackIndex(zf.read(pack.SOURCES_PATH), pack.SOURCES_MAGIC).members
+        for n in listed:
             if n.startswith("claw/") and n.endswith(".py") and not n.endswith("__main__.py"):
                 mod = n[:-3].replace("/", ".")
                 mod = mod[: -len(".__init__")] if mod.endswith(".__init__") else mod

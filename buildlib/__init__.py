@@ -1,5 +1,5 @@
-"""Helpers of build_zipapp.py that are not about the archive itself (today: vendoring the pinned
-wheels). Build time only: nothing here is in claw.pyz or needed by it."""
+"""Helpers of build_zipapp.py that are not about the archive's format (vendoring the pinned wheels,
+slimming claw's sources). Build time only: nothing here is in claw.pyz or needed by it."""
 
 from __future__ import annotations
 

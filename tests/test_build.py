@@ -25,11 +25,80 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 import build_zipapp as bz  # noqa: E402
-from buildlib import BuildError, vendoring  # noqa: E402
+from buildlib import BuildError, slim, vendoring  # noqa: E402
 from buildlib.vendoring import check_rewrite, rewrite_imports  # noqa: E402
-from claw._pyz import pack, tables  # noqa: E402
+from claw._pyz import pack, pack_writer, tables  # noqa: E402
 
 NAMES = ("h11", "wsproto", "certifi", "tomli")
+
+
+# ------------------------------------------------------------------------------------------------
+# slimming claw's sources
+
+
+_FAT = b'''# -*- coding: utf-8 -*-
+"""Module docstring."""
+
+from __future__ import annotations
+
+import dataclasses
+
+HASH = "# not a comment"  # a comment
+TEXT = """
+    # inside a string
+"""
+
+
+def only_doc():
+    """Nothing else."""
+
+
+class Plain:
+    """Undecorated: goes."""
+
+    x = 1  # trailing
+
+
+@dataclasses.dataclass
+class Kept:
+    """Decorated: stays (dataclasses computes a signature without one)."""
+
+    y: int = 0
+
+
+def f(a,  # why a
+      b):
+    """Doc
+    on two lines."""
+    return a + b
+'''
+
+
+def test_slimming_blanks_comments_and_dropped_docstrings_line_for_line():
+    thin = slim.slim_source(_FAT)
+    assert thin.count(b"\n") == _FAT.count(b"\n")
+    text = thin.decode()
+    assert "# -*- coding: utf-8 -*-" in text  # the encoding line stays
+    for gone in ("Module docstring", "Nothing else", "Undecorated", "# a comment", "# trailing", "# why a",
+                 "on two lines"):
+        assert gone not in text, gone
+    for kept in ('"# not a comment"', "    # inside a string", "Decorated: stays", "    pass\n"):
+        assert kept in text, kept
+    slim.check_slim(_FAT, thin, "fat.py")
+    namespace: dict = {}
+    exec(compile(thin, "fat.py", "exec"), namespace)
+    assert namespace["f"](1, 2) == 3 and namespace["TEXT"] == "\n    # inside a string\n"
+    assert namespace["Kept"].__doc__.startswith("Decorated") and namespace["Plain"].__doc__ is None
+    # Every line of code is where it was: what a traceback shows is the original line.
+    for old, new in zip(_FAT.decode().splitlines(), text.splitlines()):
+        assert new == "" or new.strip() == "pass" or old.startswith(new), (old, new)
+
+
+def test_a_slimmed_file_that_is_another_program_is_refused():
+    with pytest.raises(BuildError, match="changed its code"):
+        slim.check_slim(b"x = 1\n", b"x = 2\n", "a.py")
+    with pytest.raises(BuildError, match="number of lines"):
+        slim.check_slim(b"x = 1\n\n", b"x = 1\n", "a.py")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -150,6 +219,7 @@ def snapshot(tmp_path_factory):
     shutil.copytree(ROOT / "claw", root / "claw",
                     ignore=shutil.ignore_patterns("__pycache__", "*.pyc", *[n for n in NAMES]))
     shutil.copy2(ROOT / "vendor.txt", root / "vendor.txt")
+    shutil.copytree(ROOT / "docs", root / "docs")
     return root
 
 
@@ -160,6 +230,15 @@ def two_builds(snapshot, wheels, tmp_path_factory):
         out = tmp_path_factory.mktemp(f"build{i}") / "claw.pyz"
         results.append(bz.build(out, wheels_dir=wheels, root=snapshot, log=lambda msg: None))
     return results
+
+
+def archive_files(zf: zipfile.ZipFile) -> dict:
+    """``{name: bytes}`` of every file of the archive: its plain zip members and the files of the
+    sources body at the start of its stream."""
+    files = {name: zf.read(name) for name in zf.namelist()}
+    index = pack.PackIndex(files[pack.SOURCES_PATH], pack.SOURCES_MAGIC)
+    files.update(pack.PackReader(index, pack.read_body(files[pack.STREAM_PATH], index)).items())
+    return files
 
 
 def test_two_builds_are_byte_identical(two_builds):
@@ -185,19 +264,33 @@ def test_archive_layout(two_builds, snapshot):
                                           else zipfile.ZIP_DEFLATED), info.filename
             assert "__pycache__" not in info.filename and not info.filename.endswith("/")
             assert "/tests/" not in info.filename and not info.filename.endswith("py.typed")
-        assert "__main__.py" in names and "claw/__init__.py" in names
+        # Plain zip members: what starts the importer, data read by other means, the bytecode.
+        assert sorted(n for n in names if n.endswith(".py")) == sorted(["__main__.py", *pack_writer.BOOT_SOURCES])
         assert "claw/_vendor/certifi/cacert.pem" in names
         assert "claw/_vendor/vendor.txt" in names
+        assert not any(pack_writer.in_stream(n) for n in names)
+        files = archive_files(zf)  # ... and everything else is in the stream
+        assert not any(n.startswith("claw/_docs/") for n in names)
+        assert files["claw/_docs/TOOLS.md"] == (snapshot / "docs" / "TOOLS.md").read_bytes()
+        assert "claw/_docs/PERFORMANCE.md" not in files  # bz.UNBUNDLED_DOCS
         for name in NAMES:
-            assert f"claw/_vendor/{name}/__init__.py" in names
+            assert f"claw/_vendor/{name}/__init__.py" in files
             assert any(n.startswith(f"claw/_vendor/licenses/{name}-") for n in names), name
-        sources = [n for n in names if n.endswith(".py") and n != "__main__.py"]
+        sources = [n for n in files if n.endswith(".py") and n != "__main__.py"]
+        # claw's own sources in the stream are slimmed (buildlib/slim.py), each the same program.
+        for name in sources:
+            original = snapshot / name
+            if name in names or not original.exists():
+                continue
+            assert files[name] != original.read_bytes() or b"#" not in files[name], name
+            slim.check_slim(original.read_bytes(), files[name], name)
         own = {str(p.relative_to(snapshot).as_posix()) for p in (snapshot / "claw").rglob("*.py")}
         assert own <= set(sources)
         # Nothing at the top level but __main__.py and claw/.
         assert {n.split("/", 1)[0] for n in names} == {"__main__.py", "claw"}
         assert sorted(n for n in names if n.endswith((".pack", ".boot", ".xz"))) == sorted(
-            [path for tag in result.trees for path in (pack.boot_path(tag), pack.pack_path(tag))] + [pack.STREAM_PATH])
+            [path for tag in result.trees for path in (pack.boot_path(tag), pack.pack_path(tag))]
+            + [pack.STREAM_PATH, pack.SOURCES_PATH])
         boot_sources = {"claw/__init__.py", "claw/_pyz/__init__.py", "claw/_pyz/cpython.py", "claw/_pyz/pack.py",
                         "claw/_pyz/cache.py", "claw/_pyz/importer.py"}
         assert len(boot_sources) == len(pack.BOOT_MODULES)
@@ -210,11 +303,16 @@ def test_archive_layout(two_builds, snapshot):
             reader = pack.PackReader(index, pack.read_body(stream, index))
             codes = dict(reader.items())
             if tag == "cp%d%d" % sys.version_info[:2]:
-                # Module and function docstrings are left out of the packed code, class docstrings kept.
+                # Module, function and undecorated class docstrings are left out of the packed
+                # code; dataclasses keep theirs.
                 namespace = {"__name__": "claw.errors"}
                 exec(marshal.loads(codes["claw/errors.py"]), namespace)
-                assert namespace.get("__doc__") is None and namespace["ClawError"].__doc__
+                assert namespace.get("__doc__") is None and namespace["ClawError"].__doc__ is None
                 assert namespace["ClawError"].to_dict.__doc__ is None
+                __import__("claw.api.types")  # dataclasses looks the class's module up
+                namespace = {"__name__": "claw.api.types"}
+                exec(marshal.loads(codes["claw/api/types.py"]), namespace)
+                assert namespace["MessageStarted"].__doc__
             table = marshal.loads(codes.pop(tables.DATACLASS_CODE))
             _sre_magic, programs = marshal.loads(codes.pop(tables.REGEX_PROGRAMS))
             # Every module is in the pack but those the boot entry holds.
@@ -230,30 +328,36 @@ def test_archive_layout(two_builds, snapshot):
             first = [name for name, (segment, _) in position.items() if segment == 0]
             assert {"claw/cli/__init__.py", "claw/cli/main.py"} <= set(first), first
             assert tables.DATACLASS_CODE not in first and reader.segments[0][1] < 64 * 1024
-            # The dataclass table holds the generated methods of claw's and the vendored classes.
-            assert any("message_id" in text for text in table), tag  # claw.api.types.MessageStarted
-            assert any("status_code" in text and "reason" in text for text in table), tag  # h11's Response
+            # The dataclass table holds the generated methods of claw's and the vendored classes
+            # (keyed by a digest of their source).
+            assert all(type(key) is bytes and len(key) == 8 for key in table), tag
+            assert any(b"message_id" in code for code in table.values()), tag  # claw.api.types.MessageStarted
+            assert any(b"status_code" in code and b"reason" in code for code in table.values()), tag  # h11's
             assert all(isinstance(code, bytes) for code in table.values())
             # The regex table holds the patterns claw compiles at import (claw.runtime.session_store's).
             assert any("[0-9a-fA-F]{8}-" in pattern for pattern, _flags in programs), tag
-        # One stream for all Pythons, newest first (a first run on the newest inflates the least).
+        # One stream: the sources, then all Pythons, newest first (a first run on the newest
+        # inflates the least).
         assert [tag for _, tag in sorted(starts)] == sorted(result.trees, key=lambda t: -int(t[2:]))
+        sources_index = pack.PackIndex(zf.read(pack.SOURCES_PATH), pack.SOURCES_MAGIC)
+        assert sources_index.stream == 0 and min(starts)[0] == sources_index.size
         # No vendored module still imports its siblings by their top-level name.
         for n in sources:
             if n.startswith("claw/_vendor/"):
-                assert vendoring.absolute_imports(ast.parse(zf.read(n)), NAMES) == [], n
+                assert vendoring.absolute_imports(ast.parse(files[n]), NAMES) == [], n
 
 
 def test_vendored_sources_differ_from_the_wheel_only_in_imports(two_builds, wheels):
     pins = bz.parse_vendor_txt((ROOT / "vendor.txt").read_text())
-    with zipfile.ZipFile(two_builds[0].path) as pyz:
+    with zipfile.ZipFile(two_builds[0].path) as zf:
+        files = archive_files(zf)
         for pin in pins:
             with zipfile.ZipFile(vendoring._find_wheel(pin, wheels)) as whl:
                 for member in whl.namelist():
-                    if not member.endswith(".py") or f"claw/_vendor/{member}" not in pyz.namelist():
+                    if not member.endswith(".py") or f"claw/_vendor/{member}" not in files:
                         continue
                     original = whl.read(member).decode()
-                    vendored = pyz.read(f"claw/_vendor/{member}").decode()
+                    vendored = files[f"claw/_vendor/{member}"].decode()
                     if not any(p[0] == member for p in vendoring.STRING_PATCHES):
                         check_rewrite(original, vendored, NAMES)
                     changed = [(a, b) for a, b in zip(original.splitlines(), vendored.splitlines()) if a != b]

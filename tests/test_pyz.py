@@ -20,7 +20,7 @@ import zipimport
 
 import pytest
 
-from claw._pyz import cache, cpython, importer, pack, tables
+from claw._pyz import cache, cpython, importer, pack, pack_writer, tables
 
 MAGIC = cpython.pyc_magic() or b"\0\0\r\n"
 TAG = "cp%d%d" % sys.version_info[:2]
@@ -38,9 +38,9 @@ def _members(n=40):
 
 def _pack(members, segment_size=pack.SEGMENT_SIZE, tag=TAG, others=()):
     """(PackIndex, archive entries) for ``members``, joined with the packs in ``others`` ((tag, members))."""
-    packs = [(tag, *pack.write_pack(MAGIC, members, segment_size))]
-    packs += [(t, *pack.write_pack(MAGIC, m)) for t, m in others]
-    entries = pack.join_packs(packs)
+    packs = [(tag, *pack_writer.write_pack(MAGIC, members, segment_size))]
+    packs += [(t, *pack_writer.write_pack(MAGIC, m)) for t, m in others]
+    entries = pack_writer.join_packs(packs)
     return pack.PackIndex(entries[pack.pack_path(tag)], MAGIC), entries
 
 
@@ -56,7 +56,7 @@ def test_pack_round_trip_keeps_order_and_reads_segments_lazily():
     assert len(fresh.segments) == 7  # 40 members of 5 KB, 30 KB segments: 6 members each
     assert fresh.get("claw/m20.py") == members[20][1]
     assert list(fresh._checked) == [3]  # only the segment of the member asked for is read and checked
-    cut_index = pack.PackIndex(pack.write_pack(MAGIC, members, cut_before=["claw/m2.py"])[0], MAGIC)
+    cut_index = pack.PackIndex(pack_writer.write_pack(MAGIC, members, cut_before=["claw/m2.py"])[0], MAGIC)
     assert cut_index.segments[0][1] == 2 * 5000 and cut_index.members["claw/m2.py"][:2] == (1, 0)
     assert fresh.get("claw/nothing.py") is None and "claw/m3.py" in fresh
     for name, raw, source_hash in members:
@@ -125,7 +125,7 @@ def test_members_can_be_read_from_several_threads_at_once(tmp_path):
 
 
 def test_pack_is_refused_when_it_does_not_check_out():
-    index_bytes, body = pack.write_pack(MAGIC, _members())
+    index_bytes, body = pack_writer.write_pack(MAGIC, _members())
     with pytest.raises(pack.PackError, match="another Python"):
         pack.PackIndex(index_bytes, b"\1\2\r\n")
     with pytest.raises(pack.PackError):
@@ -162,9 +162,9 @@ def test_a_damaged_segment_is_recovered_once_when_the_reader_can():
 
 
 def test_join_refuses_a_body_its_index_does_not_describe():
-    index_bytes, body = pack.write_pack(MAGIC, _members(3))
+    index_bytes, body = pack_writer.write_pack(MAGIC, _members(3))
     with pytest.raises(ValueError, match="not the one"):
-        pack.join_packs([(TAG, index_bytes, body + b"x")])
+        pack_writer.join_packs([(TAG, index_bytes, body + b"x")])
 
 
 def test_a_python_without_lzma_cannot_inflate_the_stream(monkeypatch):
@@ -176,7 +176,7 @@ def test_a_python_without_lzma_cannot_inflate_the_stream(monkeypatch):
 
 def test_boot_round_trip():
     code = compile("X = 1\n", "claw/x.py", "exec")
-    data = pack.write_boot(MAGIC, [("claw", True, code)])
+    data = pack_writer.write_boot(MAGIC, [("claw", True, code)])
     ((name, is_package, loaded),) = pack.read_boot(data, MAGIC)
     assert (name, is_package) == ("claw", True)
     namespace = {}
@@ -214,7 +214,6 @@ def test_internals_decline_on_an_unchecked_python(monkeypatch):
     assert cpython.pyc_magic() is None
     assert cpython.regex_compiler_name() is None
     assert cpython.sre_arguments("a", 0) is None and cpython.sre_magic() is None
-    assert not cpython.zipimporter_subclassable()
 
     class Module:
         exec = compile = None
@@ -249,7 +248,9 @@ def test_tables_recorded_are_served(restore_patches):
     re.compile("recorded (pattern)+")
     recorded = recorder.tables()
     code = marshal.loads(recorded[tables.DATACLASS_CODE])
-    assert any("furlongs" in source for source in code)
+    # Keyed by an 8-byte digest of the generated source, not the source itself.
+    assert all(type(key) is bytes and len(key) == 8 for key in code)
+    assert any(b"furlongs" in value for value in code.values())
     magic, programs = marshal.loads(recorded[tables.REGEX_PROGRAMS])
     assert magic == cpython.sre_magic() and ("recorded (pattern)+", 0) in programs
 
@@ -322,7 +323,7 @@ def _members_saying(where, source_hash=None):
 def _archive(tmp_path, pack_bytes=None, source_hash=None):
     """A zip with package pyzpkg (its module says "source") and a pack whose code says "pack"."""
     path = tmp_path / "a.pyz"
-    entries = pack.join_packs([(TAG, *pack.write_pack(MAGIC, _members_saying("pack", source_hash)))])
+    entries = pack_writer.join_packs([(TAG, *pack_writer.write_pack(MAGIC, _members_saying("pack", source_hash)))])
     if pack_bytes is not None:
         entries[pack.pack_path(TAG)] = pack_bytes
     with zipfile.ZipFile(path, "w") as zf:
@@ -367,10 +368,9 @@ def test_sources_are_compiled_when_the_pack_is_not_usable(installed, tmp_path, m
 
     assert pyzpkg.mod.WHERE == "source"
     assert getattr(pyzpkg.mod, "__cached__", None) is None or "__pycache__" in pyzpkg.mod.__cached__
-    if case == "unchecked python":  # the importer was not installed at all: stock zipimport ran it
-        assert not isinstance(pyzpkg.mod.__loader__, importer.ClawImporter)
-    else:
-        assert isinstance(pyzpkg.mod.__loader__, importer.ClawImporter)
+    # On an unchecked Python too: the importer compiles the source (stock zipimport could not read
+    # the sources an archive keeps in its stream).
+    assert isinstance(pyzpkg.mod.__loader__, importer.ClawImporter)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -419,7 +419,7 @@ def test_code_planted_in_the_cache_is_never_run(installed, tmp_path, cache_home)
     archive = _archive(tmp_path)
     _open(archive)
     cached = _cache_file(cache_home, archive)
-    _, planted = pack.write_pack(MAGIC, _members_saying("evil"))
+    _, planted = pack_writer.write_pack(MAGIC, _members_saying("evil"))
     assert len(planted) == cached.stat().st_size
     cached.write_bytes(planted)
     installed(archive)
@@ -514,3 +514,149 @@ def test_no_directory_is_created_in_one_that_is_not_the_users(tmp_path, monkeypa
     assert reader is not None and not reader.from_file
     assert not (tmp_path / "xdg").exists()
     assert "not yours" in cache.describe(TAG)
+
+
+# ------------------------------------------------------------------------------------------------
+# sources and data files in the stream
+
+
+def test_undecorated_classes_lose_their_docstrings_decorated_ones_keep_them():
+    import ast
+
+    from claw._pyz import compile_worker
+
+    source = ('"""m"""\nclass A:\n    """a"""\n    x = 1\nclass B:\n    """b"""\n'
+              '@dataclasses.dataclass\nclass C:\n    """c"""\n    y: int = 0\n')
+    namespace = {"dataclasses": dataclasses}
+    exec(compile(compile_worker.strip_docstrings(ast.parse(source)), "<t>", "exec"), namespace)
+    assert namespace["A"].__doc__ is None and namespace["A"].x == 1 and namespace["B"].__doc__ is None
+    assert namespace["C"].__doc__ == "c" and namespace.get("__doc__") is None
+
+
+def test_which_files_go_into_the_stream():
+    assert pack_writer.in_stream("claw/cli/main.py") and pack_writer.in_stream("claw/_vendor/h11/_events.py")
+    assert pack_writer.in_stream("claw/_docs/TOOLS.md") and pack_writer.in_stream("claw/_pyz/tables.py")
+    for plain in (*pack_writer.BOOT_SOURCES, "__main__.py", "claw/_vendor/certifi/cacert.pem", "claw/_vendor/vendor.txt",
+                  "claw/_vendor/licenses/h11-0.16.0/LICENSE.txt"):
+        assert not pack_writer.in_stream(plain), plain
+    # The boot sources are what __main__.py imports when it cannot use the boot entry.
+    assert pack_writer.BOOT_SOURCES == tuple(m.replace(".", "/") + ("/__init__.py" if m in ("claw", "claw._pyz") else ".py")
+                                      for m in pack.BOOT_MODULES)
+
+
+def test_sources_come_first_in_the_stream_and_round_trip():
+    files = {"claw/b.py": b"B = 1\n", "claw/a.py": b"A = 1\n" * 50000, "claw/_docs/X.md": b"# X\n"}
+    entries = pack_writer.join_packs([(TAG, *pack_writer.write_pack(MAGIC, _members(5)))], pack_writer.write_sources(files))
+    assert set(entries) == {pack.pack_path(TAG), pack.SOURCES_PATH, pack.STREAM_PATH}
+    sources = pack.PackIndex(entries[pack.SOURCES_PATH], pack.SOURCES_MAGIC)
+    assert sources.stream == 0 and pack.PackIndex(entries[pack.pack_path(TAG)], MAGIC).stream == sources.size
+    reader = pack.PackReader(sources, pack.read_body(entries[pack.STREAM_PATH], sources))
+    assert {name: reader.get(name) for name in files} == files
+    assert [name for name, _ in reader.items()] == sorted(files)
+    with pytest.raises(pack.PackError):  # a Python's magic number is not the sources'
+        pack.PackIndex(entries[pack.SOURCES_PATH], MAGIC)
+
+
+_MOD = b'WHERE = "stream"\n\n\ndef fail():\n    raise ValueError("from the stream")\n'
+
+
+def _stream_archive(tmp_path, with_pack=True, damage_sources=False):
+    """A zip whose package pyzpkg is only in the stream (sources body), with a data file next to it,
+    and (``with_pack``) a pack whose code says "pack"."""
+    import lzma
+
+    path = tmp_path / "s.pyz"
+    files = {"pyzpkg/__init__.py": b"", "pyzpkg/mod.py": _MOD, "pyzpkg/data.txt": b"data in the stream\n"}
+    packs = [(TAG, *pack_writer.write_pack(MAGIC, _members_saying("pack", cpython.source_hash(_MOD))))] if with_pack else []
+    entries = pack_writer.join_packs(packs, pack_writer.write_sources(files))
+    if damage_sources:  # a valid xz stream whose sources body does not match its digest
+        raw = bytearray(lzma.decompress(entries[pack.STREAM_PATH]))
+        raw[len(_MOD) // 2] ^= 0xFF
+        entries[pack.STREAM_PATH] = lzma.compress(bytes(raw), format=lzma.FORMAT_XZ)
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, data in entries.items():
+            zf.writestr(name, data)
+    return path
+
+
+@pytest.mark.parametrize("case", ["no pack", "unchecked python"])
+def test_modules_and_data_are_read_from_the_stream_when_there_is_no_bytecode(installed, tmp_path, cache_home,
+                                                                            monkeypatch, case):
+    import pkgutil
+    import traceback
+
+    archive = _stream_archive(tmp_path, with_pack=case != "no pack")
+    if case == "unchecked python":  # a Python newer than the packs know (3.14, say)
+        monkeypatch.setattr(cpython, "_VERSION", (3, 99))
+    assert installed(archive) is None
+    import pyzpkg.mod
+
+    assert pyzpkg.mod.WHERE == "stream"  # compiled from the source in the stream
+    assert pyzpkg.mod.__file__ == f"{archive}/pyzpkg/mod.py" and isinstance(pyzpkg.mod.__loader__, importer.ClawImporter)
+    assert pkgutil.get_data("pyzpkg", "data.txt") == b"data in the stream\n"
+    with pytest.raises(ValueError) as caught:
+        pyzpkg.mod.fail()
+    text = "".join(traceback.format_exception(caught.type, caught.value, caught.tb))
+    assert f'File "{archive}/pyzpkg/mod.py", line 5, in fail\n    raise ValueError("from the stream")' in text
+    # The sources body was inflated once and kept in the private cache for the next run.
+    assert [p.name for p in cache_home.iterdir()] == [cache.file_name(pack.SOURCES_TAG, _sources_digest(archive))]
+    assert "pyz/data.txt" not in importer.stream_names() and "pyzpkg/data.txt" in importer.stream_names()
+
+
+def _sources_digest(archive):
+    return pack.PackIndex(zipfile.ZipFile(archive).read(pack.SOURCES_PATH), pack.SOURCES_MAGIC).digest
+
+
+def test_a_run_with_bytecode_reads_no_source_until_one_is_needed(installed, tmp_path, cache_home):
+    archive = _stream_archive(tmp_path)
+    assert installed(archive) is not None
+    import pyzpkg.mod
+
+    assert pyzpkg.mod.WHERE == "pack"
+    assert importer.ClawImporter._sources._reader is None  # nothing inflated, nothing opened
+    assert not (cache_home / cache.file_name(pack.SOURCES_TAG, _sources_digest(archive))).exists()
+    assert pyzpkg.mod.__loader__.get_source("pyzpkg.mod") == _MOD.decode()  # a traceback would ask this
+    assert (cache_home / cache.file_name(pack.SOURCES_TAG, _sources_digest(archive))).exists()
+
+
+def test_sources_are_read_from_the_cache_once_it_has_them(installed, tmp_path, cache_home, monkeypatch):
+    archive = _stream_archive(tmp_path, with_pack=False)
+    first = importer.SourceStore(zipimport.zipimporter(str(archive)))
+    assert first.get("pyzpkg/mod.py") == _MOD and not first._reader.from_file
+    monkeypatch.setitem(sys.modules, "lzma", None)  # the stream cannot be inflated any more...
+    second = importer.SourceStore(zipimport.zipimporter(str(archive)))
+    assert second.get("pyzpkg/mod.py") == _MOD and second._reader.from_file  # ... and need not be
+
+
+def test_a_planted_sources_cache_file_is_not_used(installed, tmp_path, cache_home):
+    archive = _stream_archive(tmp_path, with_pack=False)
+    store = importer.SourceStore(zipimport.zipimporter(str(archive)))
+    store.get("pyzpkg/mod.py")
+    planted = cache_home / cache.file_name(pack.SOURCES_TAG, _sources_digest(archive))
+    data = planted.read_bytes()
+    planted.write_bytes(data.replace(b'WHERE = "stream"', b'WHERE = "planted"'))
+    again = importer.SourceStore(zipimport.zipimporter(str(archive)))
+    assert again.get("pyzpkg/mod.py") == _MOD  # the digest did not match: inflated from the archive again
+    assert planted.read_bytes() == data
+
+
+@pytest.mark.parametrize("case", ["damaged stream", "no lzma"])
+def test_sources_that_cannot_be_read_give_a_clear_import_error(installed, tmp_path, cache_home, monkeypatch, case):
+    archive = _stream_archive(tmp_path, with_pack=False, damage_sources=case == "damaged stream")
+    if case == "no lzma":
+        monkeypatch.setitem(sys.modules, "lzma", None)
+    installed(archive, precompiled=False)
+    with pytest.raises(importer.ArchiveError) as caught:
+        import pyzpkg.mod  # noqa: F401
+    assert caught.value.claw_pyz and "claw.pyz:" in str(caught.value) and "another python3" in str(caught.value)
+    assert ("lzma" if case == "no lzma" else "damaged") in str(caught.value)
+    assert not list(cache_home.glob("*.bin")) if cache_home.exists() else True
+
+
+def test_modules_found_in_the_pack_need_no_sources_index(installed, tmp_path, monkeypatch):
+    archive = _stream_archive(tmp_path)
+    installed(archive)
+    monkeypatch.setattr(importer.SourceStore, "names", lambda self: pytest.fail("sources index read"))
+    import pyzpkg.mod
+
+    assert pyzpkg.mod.WHERE == "pack"

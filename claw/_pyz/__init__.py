@@ -1,7 +1,8 @@
 """How claw runs from its .pyz: the bytecode pack format, the import hook, and the start-up tables.
 
-``pack`` is the format of the per-Python files ``claw/_pyz/cpXY.boot`` and ``cpXY.pack`` (written by
-build_zipapp.py, read at run time); ``importer`` serves claw's modules from them; ``tables`` records
+``pack`` is the format of the per-Python files ``claw/_pyz/cpXY.boot`` and ``cpXY.pack``, of the
+sources index and of the one stream, and their reader (run time); ``pack_writer`` writes them (build
+time); ``importer`` serves claw's modules and files from them; ``tables`` records
 (at build time) and serves (at run time) the precompiled dataclass methods and regular expressions;
 ``cpython`` holds every use of CPython internals, each behind a version check. See docs/BUILD.md.
 

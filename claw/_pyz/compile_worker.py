@@ -7,8 +7,8 @@ It compiles every module, then imports them all with the start-up table recorder
 (tables.py): first the ``ENTRY`` modules in the order given (what a ``claw -p`` run imports), then
 the rest. The pack stores the modules in that import order (those ``claw.cli.main`` imports first,
 in a segment of their own, then the tables, then the others), so a run reads as little of it as it
-can. Module and function docstrings are left out of the packed code (``strip_docstrings``); class
-docstrings stay. Writes ``OUT/boot``, ``OUT/index`` and ``OUT/body`` (format: pack.py) and prints
+can. Module, function and undecorated class docstrings are left out of the packed code
+(``strip_docstrings``). Writes ``OUT/boot``, ``OUT/index`` and ``OUT/body`` (format: pack.py) and prints
 ``X.Y MAGICHEX``.
 
 It deliberately does not write anything else, and is never imported at run time.
@@ -23,7 +23,7 @@ import os
 import sys
 from typing import Dict, List, Tuple
 
-from claw._pyz import cpython, pack, tables
+from claw._pyz import cpython, pack, pack_writer, tables
 
 
 def module_name(path: str) -> str:
@@ -33,11 +33,12 @@ def module_name(path: str) -> str:
 
 
 def strip_docstrings(tree: ast.Module) -> ast.Module:
-    """``tree`` without the docstrings of its module and functions (an eighth of the packed code,
-    and nothing in claw or the vendored libraries reads them). Class docstrings stay:
-    ``dataclasses`` computes a signature for a class without one, at import."""
+    """``tree`` without the docstrings of its module, functions and undecorated classes (an eighth
+    of the packed code, and nothing in claw or the vendored libraries reads them). Decorated classes
+    keep theirs: ``dataclasses`` computes a signature for a class without one, at import."""
     for node in ast.walk(tree):
-        if isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef)):
+        if isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef)) or \
+                (isinstance(node, ast.ClassDef) and not node.decorator_list):
             body = node.body
             if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
                     and isinstance(body[0].value.value, str):
@@ -118,8 +119,8 @@ def main(argv: List[str]) -> int:
     for rel in [by_name[m] for m in order[first:]] + sorted(members):
         add(rel)
     with open(os.path.join(out, "boot"), "wb") as f:
-        f.write(pack.write_boot(magic, boot))
-    index, body = pack.write_pack(magic, stream, cut_before=cut_before)
+        f.write(pack_writer.write_boot(magic, boot))
+    index, body = pack_writer.write_pack(magic, stream, cut_before=cut_before)
     with open(os.path.join(out, "index"), "wb") as f:
         f.write(index)
     with open(os.path.join(out, "body"), "wb") as f:

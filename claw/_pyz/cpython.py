@@ -2,12 +2,15 @@
 
 The bytecode packs and start-up tables lean on details no public API promises: marshalled code
 objects and the interpreter's magic number, the hash that hash-based pycs record, ``co_filename``
-fix-ups, the inner workings of ``zipimport.zipimporter``, the regular-expression compiler's program
+fix-ups, the regular-expression compiler's program
 format (``_sre``) and ``dataclasses`` compiling generated methods with a module-global ``exec``. Each
 is used through one function here, written against and tested on CPython ``TESTED`` (3.9-3.13). On
 anything else (another implementation, a newer CPython) the functions say no (``None``/``False``),
 and the callers fall back to what plain Python does: compile the sources, leave ``dataclasses`` and
-``re`` alone. That fallback is tested by forcing ``_VERSION`` out of range. ``blake2b`` takes the
+``re`` alone. (The importer subclasses ``zipimport.zipimporter`` on every Python: it overrides each
+method it serves and uses only the documented ``archive``, ``prefix``, ``get_data`` and
+``is_package`` of its base, so that needs no check; the sources it compiles are in the archive's
+stream, which stock zipimport could not read.) That fallback is tested by forcing ``_VERSION`` out of range. ``blake2b`` takes the
 digest from ``_blake2``, the private module ``hashlib`` uses, and from ``hashlib`` where there is none.
 
 It deliberately does not decide anything (the importer and the tables do) and imports nothing that
@@ -79,12 +82,6 @@ def blake2b(data: Any, size: int) -> bytes:
         except ImportError:
             from hashlib import blake2b as _blake2b
     return _blake2b(data, digest_size=size).digest()
-
-
-def zipimporter_subclassable() -> bool:
-    """Whether the importer may subclass ``zipimport.zipimporter``: it relies on its ``archive``,
-    ``prefix``, ``is_package`` and ``get_data`` behaving as in CPython 3.9-3.13."""
-    return tested()
 
 
 # --------------------------------------------------------------------------------------------------

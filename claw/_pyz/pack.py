@@ -1,7 +1,8 @@
-"""The format of claw.pyz's bytecode files, with their one writer and one reader.
+"""The format of claw.pyz's bytecode and sources entries, and their one reader (the writer:
+pack_writer.py).
 
-For each Python the build compiled claw with (tag ``cpXY``), the archive holds two entries, and one
-more that all of them share:
+For each Python the build compiled claw with (tag ``cpXY``), the archive holds two entries, and two
+more that all of them share (the sources index and the stream):
 
 ``claw/_pyz/cpXY.boot`` (deflated by zip)
     The interpreter's magic number (4 bytes), then ``marshal.dumps(((name, is_package, code), ...))``
@@ -26,21 +27,32 @@ more that all of them share:
     its digest before any member in it is used (marshal is not safe against damaged data, and the
     body may come from the per-user cache, cache.py).
 
-``claw/_pyz/bytecode.xz`` (stored): the bodies of all Pythons, newest first, as one xz stream
-    One LZMA stream with a dictionary as large as all the bodies together: the five Pythons' code
-    shares its names, strings and most of its structure, which only a window that large finds
-    (1.4 MB against 2.4 MB for five separate streams). Reading one Python's body means inflating the
-    stream up to its end (``read_body``): 40-100 ms, which is why the importer keeps the result in
-    a cache file and reads that, not this, on later runs.
+``claw/_pyz/sources.pack`` (deflated by zip; ~4 KiB): the index of the *sources body*
+    ``SOURCES_MAGIC``, then a header of the same form, for the files of the archive that are not
+    plain zip members (``pack_writer.in_stream``: every ``.py`` but those the importer needs to
+    start, and the ``claw help`` pages): the body is those files one after another, in sorted order
+    (source hash ``b""``). Its ``members`` are what the importer looks names up in when this
+    Python's pack does not have them.
+
+``claw/_pyz/stream.xz`` (stored): the sources body, then the bodies of all Pythons, newest first,
+    as one xz stream. One LZMA stream with a dictionary as large as all the bodies together: the five
+    Pythons' code shares its names, strings and most of its structure, and the sources share their
+    names and strings with the code, which only a window that large finds (1.8 MB against 2.4 MB for
+    five separate streams and the sources as deflated zip members). Reading one body means inflating
+    the stream up to its end (``read_body``): 20-30 ms for the sources (first), 40-120 ms for a
+    Python's code, which is why the importer keeps the result in a cache file and reads that, not
+    this, on later runs.
 
 ``PackReader`` serves members from a body in memory or from a cache file (``FileBody``), reading and
 checking each segment when one of its members is first asked for. Any part that does not check out
 raises ``PackError`` (the importer then recovers from the archive, or compiles the sources).
 
-Code objects can only be marshalled and unmarshalled by the interpreter they belong to: the build
-calls ``write_pack`` from a child process of each target Python (compile_worker.py) and ``join_packs``
-itself; the reader's ``get`` returns marshalled bytes. It deliberately knows nothing about imports,
-modules, tables or where cache files live.
+This module is the format and its one reader, which every start of the archive runs (it is in the
+boot entry); its one writer, which only the build runs, is pack_writer.py. Code objects can only be
+marshalled and unmarshalled by the interpreter they belong to: the build calls
+``pack_writer.write_pack`` from a child process of each target Python (compile_worker.py) and
+``pack_writer.join_packs`` itself; the reader's ``get`` returns marshalled bytes. It deliberately
+knows nothing about imports, modules, tables or where cache files live.
 """
 
 from __future__ import annotations
@@ -55,7 +67,10 @@ if TYPE_CHECKING:
 FORMAT = 4
 SEGMENT_SIZE = 1 << 17  # 128 KiB of members per segment: what is checked (and read) at once
 DIGEST_SIZE = 32  # BLAKE2b-256
-STREAM_PATH = "claw/_pyz/bytecode.xz"
+STREAM_PATH = "claw/_pyz/stream.xz"
+SOURCES_PATH = "claw/_pyz/sources.pack"
+SOURCES_MAGIC = b"src\x00"  # where a Python's index has its magic number
+SOURCES_TAG = "src"  # the sources body's name in the per-user cache
 # Members are marshalled with version 2, which has no back-references: with them (versions 3+), the
 # same string is written differently in each Python's code, and the shared stream is 12 % bigger
 # (1496 against 1310 KiB). Unmarshalling is ~35 % slower (2-3 ms of a -p run, less than inflating
@@ -90,71 +105,6 @@ def digest(data: Any) -> bytes:
 
 
 # --------------------------------------------------------------------------------------------------
-# writing (write_pack in each target interpreter, join_packs in the build)
-
-
-def write_boot(magic: bytes, modules: Sequence[Tuple[str, bool, Any]]) -> bytes:
-    """The boot entry: ``magic`` then the marshalled ``(name, is_package, code)`` tuples."""
-    return bytes(magic) + marshal.dumps(tuple(modules), 4)
-
-
-def write_pack(magic: bytes, members: Sequence[Tuple[str, bytes, bytes]], segment_size: int = SEGMENT_SIZE,
-               cut_before: Sequence[str] = ()) -> Tuple[bytes, bytes]:
-    """(index entry, body) for ``members`` ``(name, data, source_hash)``, laid out in the order
-    given, with a new segment at least before each member named in ``cut_before``. The index's
-    ``stream`` offset is 0 until ``join_packs`` sets it."""
-    if len(magic) != 4:
-        raise ValueError("magic number must be 4 bytes")
-    index: Dict[str, Tuple[int, int, int, bytes]] = {}
-    cuts: List[List[bytes]] = [[]]
-    offset = 0  # in the current segment
-    for name, data, source_hash in members:
-        if name in index:
-            raise ValueError(f"member {name!r} given twice")
-        if cuts[-1] and (offset + len(data) > segment_size or name in cut_before):
-            cuts.append([])
-            offset = 0
-        index[name] = (len(cuts) - 1, offset, len(data), bytes(source_hash))
-        cuts[-1].append(bytes(data))
-        offset += len(data)
-    segments, start = [], 0
-    for parts in cuts:
-        raw = b"".join(parts)
-        segments.append((start, len(raw), digest(raw)))
-        start += len(raw)
-    body = b"".join(b"".join(parts) for parts in cuts)
-    header = {"format": FORMAT, "size": len(body), "digest": digest(body), "stream": 0,
-              "segments": tuple(segments), "members": index}
-    return bytes(magic) + marshal.dumps(header, 2), body
-
-
-def join_packs(packs: Sequence[Tuple[str, bytes, bytes]]) -> Dict[str, bytes]:
-    """The archive entries for the ``(tag, index entry, body)`` of each Python: each index with its
-    body's place in the shared stream, and the stream (``STREAM_PATH``), bodies newest Python first."""
-    import lzma
-
-    order = sorted(packs, key=lambda p: int(p[0][2:]) if p[0][2:].isdigit() else 0, reverse=True)
-    entries: Dict[str, bytes] = {}
-    offset = 0
-    for tag, index, body in order:
-        magic, header = index[:4], _load_header(index, None)
-        if header["size"] != len(body) or header["digest"] != digest(body):
-            raise ValueError(f"the body given for {tag} is not the one its index describes")
-        header["stream"] = offset
-        entries[pack_path(tag)] = magic + marshal.dumps(header, 2)
-        offset += len(body)
-    dict_size = 1 << 20
-    while dict_size < offset:
-        dict_size <<= 1
-    # lc=4, lp=0, pb=0: bytecode is not aligned to 2 or 4 bytes within a body (-0.5 %).
-    filters = [{"id": lzma.FILTER_LZMA2, "preset": 9 | lzma.PRESET_EXTREME, "dict_size": dict_size,
-                "lc": 4, "lp": 0, "pb": 0}]
-    data = b"".join(body for _, _, body in order)
-    entries[STREAM_PATH] = lzma.compress(data, format=lzma.FORMAT_XZ, check=lzma.CHECK_NONE, filters=filters)
-    return entries
-
-
-# --------------------------------------------------------------------------------------------------
 # reading
 
 
@@ -173,7 +123,7 @@ def read_boot(data: bytes, magic: bytes) -> tuple:
 
 def _load_header(data: bytes, magic: Optional[bytes]) -> Dict[str, Any]:
     if len(data) < 5 or (magic is not None and bytes(data[:4]) != magic):
-        raise PackError("pack made for another Python")
+        raise PackError("sources index damaged" if magic == SOURCES_MAGIC else "pack made for another Python")
     try:
         header = marshal.loads(memoryview(data)[4:])
     except (EOFError, ValueError, TypeError) as exc:
@@ -205,16 +155,17 @@ def read_body(stream: Any, index: PackIndex) -> bytes:
                 parts.append(piece[max(0, index.stream - done):])
             done += len(piece)
     except (lzma.LZMAError, EOFError, ValueError, TypeError, MemoryError) as exc:
-        raise PackError(f"bytecode stream damaged: {exc}") from None
+        raise PackError(f"the archive's stream is damaged: {exc}") from None
     body = b"".join(parts)
     if len(body) != index.size or digest(body) != index.digest:
-        raise PackError("bytecode stream damaged: the body does not match its digest")
+        raise PackError("the archive's stream is damaged: a body does not match its digest")
     return body
 
 
 class PackIndex:
-    """One Python's pack index (the ``cpXY.pack`` entry), checked at construction (``PackError``).
-    ``magic`` None reads the index of any Python (for tools and tests)."""
+    """One Python's pack index (the ``cpXY.pack`` entry) or the sources index (``SOURCES_MAGIC``),
+    checked at construction (``PackError``). ``magic`` None reads the index of any Python (for tools
+    and tests)."""
 
     def __init__(self, data: bytes, magic: Optional[bytes] = None) -> None:
         header = _load_header(data, magic)

@@ -1,15 +1,15 @@
 """Start-up tables: work every run would redo at import, recorded once per Python by the build and
 served from that Python's pack at run time.
 
-``DATACLASS_CODE``: ``{generated source: marshalled code}`` for the methods ``dataclasses`` generates
+``DATACLASS_CODE``: ``{source_key(generated source): marshalled code}`` for the methods ``dataclasses`` generates
 (``__init__``, ``__repr__``, ``__eq__``...). Compiling them is most of what ``@dataclass`` costs:
 about 0.5 ms a class, 45-65 ms of a ``claw -p`` run.
 ``REGEX_PROGRAMS``: ``(engine magic, {(pattern, flags): arguments of _sre.compile})`` for the regular
 expressions compiled while claw's modules (and the standard library they use) are imported: parsing
 and compiling them in Python is ~50 patterns, 5-9 ms of a run.
 
-Each table is keyed by the complete input of the work it replaces, so an entry can save time but never
-change a result; an input not in a table (another patch release, a class or pattern made at run time)
+Each table is keyed by the complete input of the work it replaces (the dataclass table by a 64-bit
+digest of it), so an entry can save time but never change a result; an input not in a table (another patch release, a class or pattern made at run time)
 is processed as usual. The build side (``Recorder``) runs in the target interpreter, importing every
 module of the archive with recorders in place; the run side (``serve``) patches ``dataclasses`` and
 the regex compiler when they are imported. Both go through claw._pyz.cpython, which declines on
@@ -79,8 +79,11 @@ class Recorder:
         patterns = set(self.patterns)
         patterns.update((key[1], int(key[2])) for key in list(getattr(re, "_cache", {}))
                         if type(key[1]) in (str, bytes))
-        code = {text: marshal.dumps(compile(text, "<string>", "exec", dont_inherit=True), MARSHAL_VERSION)
+        code = {source_key(text): marshal.dumps(compile(text, "<string>", "exec", dont_inherit=True),
+                                                MARSHAL_VERSION)
                 for text in sorted(self.sources)}
+        if len(code) != len(self.sources):
+            raise RuntimeError("two dataclass method sources have the same key")
         programs = {}
         for pattern, flags in sorted(patterns, key=lambda k: (type(k[0]) is bytes, k[0], k[1])):
             if flags & re.DEBUG:
@@ -93,6 +96,12 @@ class Recorder:
             programs[(pattern, flags)] = arguments
         return {DATACLASS_CODE: marshal.dumps(code, MARSHAL_VERSION),
                 REGEX_PROGRAMS: marshal.dumps((cpython.sre_magic(), programs), MARSHAL_VERSION)}
+
+
+def source_key(source: str) -> bytes:
+    """The dataclass table's key for a generated source: an 8-byte BLAKE2b digest of it (the sources
+    themselves were a sixth of the table; the build refuses a table where two keys collide)."""
+    return cpython.blake2b(source.encode("utf-8", "surrogatepass"), 8)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -130,7 +139,7 @@ def dataclass_patch(load_table: Callable[[], Any]) -> Callable[[Any], Any]:
             if table is None:
                 loaded = _load_or_none(load_table)
                 table = loaded if type(loaded) is dict else {}
-            code = table.get(source)
+            code = table.get(source_key(source))
             if code is not None:
                 source = marshal.loads(code)
         return builtin_exec(source, globals, locals)

@@ -1,6 +1,7 @@
 """``claw help [TOPIC]``: the overview, or one page of the documentation, for someone who has only the .pyz.
 
-The pages are docs/*.md. The build copies them into the archive as ``claw/_docs/NAME.md``; from a
+The pages are docs/*.md. The build copies them into the archive as ``claw/_docs/NAME.md`` (in its
+stream: read through the archive's importer, ``pkgutil.get_data``); from a
 source checkout they are read from ``docs/`` beside the package. A topic is a page's name in any case
 (``claw help tools``, ``claw help CLI``), or one of a few aliases (``config`` for CONFIGURATION).
 The page is printed as it is written (Markdown is plain enough to read on a terminal).
@@ -41,12 +42,16 @@ def topics() -> List[str]:
     loader = getattr(sys.modules["claw"], "__loader__", None)
     archive = getattr(loader, "archive", None)
     if archive:
+        listed: List[str] = []
         try:
             with zipfile.ZipFile(archive) as zf:
-                names.update(n[len("claw/_docs/"):-3] for n in zf.namelist()
-                             if n.startswith("claw/_docs/") and n.endswith(".md"))
+                listed += zf.namelist()
         except (OSError, zipfile.BadZipFile):
             pass
+        pyz = sys.modules.get("claw._pyz.importer")  # the pages are in the archive's stream
+        if pyz is not None:
+            listed += pyz.stream_names()
+        names.update(n[len("claw/_docs/"):-3] for n in listed if n.startswith("claw/_docs/") and n.endswith(".md"))
     docs = _source_docs_dir()
     if not names and os.path.isdir(docs):
         names.update(n[:-3] for n in os.listdir(docs) if n.endswith(".md"))

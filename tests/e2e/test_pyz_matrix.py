@@ -8,6 +8,7 @@ path (test_startup_imports.py), how the archive is built (tests/test_build.py).
 
 from __future__ import annotations
 
+import lzma
 import re
 import subprocess
 import zipfile
@@ -16,6 +17,7 @@ import pytest
 
 from claw._pyz import pack
 
+from build_zipapp import UNBUNDLED_DOCS
 from tests.e2e.util import (
     ROOT, SUPPORTED, TOO_OLD, claw_version, clean_env, find_python, in_ci, probe_modules, python_for,
     run_after_start, run_claw, vendored_pins,
@@ -52,7 +54,8 @@ def test_help_topics_come_from_the_archive(claw_pyz, version, tmp_path):
     assert proc.stdout == (ROOT / "docs" / "TOOLS.md").read_text(encoding="utf-8")
     listed = subprocess.run([str(python), str(lonely), "help", "topics"], capture_output=True, text=True,
                             timeout=60, env=clean_env(), cwd=tmp_path).stdout.split()
-    assert listed == sorted(p.stem.lower() for p in (ROOT / "docs").glob("*.md"))
+    assert listed == sorted(p.stem.lower() for p in (ROOT / "docs").glob("*.md") if p.name not in UNBUNDLED_DOCS)
+    assert "tools" in listed and "performance" not in listed
 
 
 @pytest.mark.parametrize("version", SUPPORTED)
@@ -129,8 +132,11 @@ def test_a_pack_that_does_not_check_out_falls_back_to_sources(claw_pyz, version,
         boot, index, stream = zf.read(pack.boot_path(tag)), zf.read(pack.pack_path(tag)), zf.read(pack.STREAM_PATH)
     if damage == "pack-index":
         replace = {pack.pack_path(tag): index[:4] + b"\xff" * 64 + index[68:]}
-    elif damage == "pack-stream":  # index fine: the damage shows when the stream is inflated
-        replace = {pack.STREAM_PATH: stream[:2000] + bytes(len(stream) - 2000)}
+    elif damage == "pack-stream":  # a valid stream (sources intact) whose body for this Python is damaged
+        raw = bytearray(lzma.decompress(stream))
+        start = pack.PackIndex(index).stream
+        raw[start + 100:start + 200] = bytes(100)
+        replace = {pack.STREAM_PATH: lzma.compress(bytes(raw), format=lzma.FORMAT_XZ)}
     elif damage == "boot-magic":
         replace = {pack.boot_path(tag): b"\0\0\r\n" + boot[4:]}
     else:
@@ -146,7 +152,7 @@ def test_a_pack_that_does_not_check_out_falls_back_to_sources(claw_pyz, version,
     assert all(info["cached"] is None or "/cp" not in info["cached"] or ".boot/" in info["cached"]
                for info in report["modules"].values()), report["modules"]
     assert report["modules"]["claw.cli.main"]["cached"] is None
-    assert not list((tmp_path / "cache").glob("claw/bytecode/*.bin"))  # nothing cached from a damaged stream
+    assert not list((tmp_path / "cache").glob("claw/bytecode/cp*.bin"))  # no bytecode cached from a damaged stream
 
 
 _CACHE_STATE = """
@@ -176,6 +182,7 @@ def test_bytecode_is_cached_on_the_first_run_and_read_from_the_cache_after(claw_
     assert cached.read_bytes() == good
     report = probe_modules(python, "version", env=env)
     assert report["modules"]["claw.cli.main"]["cached"].endswith(".pyc")
+    assert not list(cached.parent.glob("src-*.bin"))  # runs with bytecode read no source
     doctor = run_claw(python, "doctor", "--offline", env=env).stdout
     assert f"bytecode cache: {cached.parent} (1 file(s) for cp{version.replace('.', '')}); used by this run" \
         in doctor, doctor
@@ -222,10 +229,68 @@ except Exception:
     frames = [(i, re.search(r'File "([^"]+)", line (\d+)', line)) for i, line in enumerate(lines)]
     frames = [(i, m.group(1), int(m.group(2))) for i, m in frames if m and m.group(1).startswith(archive)]
     assert frames, proc.stdout
+    files = archive_files(claw_pyz)
+    for i, path, lineno in frames:
+        source = files[path[len(archive) + 1:]].decode().splitlines()
+        assert lines[i + 1].strip() == source[lineno - 1].strip(), (lines[i:i + 2], source[lineno - 1])
+
+
+def archive_files(pyz) -> dict:
+    """``{name: bytes}``: the archive's plain members and the files of the sources body in its stream."""
+    with zipfile.ZipFile(pyz) as zf:
+        files = {name: zf.read(name) for name in zf.namelist()}
+    index = pack.PackIndex(files[pack.SOURCES_PATH], pack.SOURCES_MAGIC)
+    files.update(pack.PackReader(index, pack.read_body(files[pack.STREAM_PATH], index)).items())
+    return files
+
+
+_TRACEBACK = """
+import traceback
+from claw import _vendor
+print(_vendor.h11._events.__cached__)
+try:
+    _vendor.h11.Request(method="GET", target="/", headers=[])
+except Exception:
+    print(traceback.format_exc())
+"""
+
+
+@pytest.mark.parametrize("version", SUPPORTED)
+def test_without_bytecode_sources_tracebacks_and_help_come_from_the_stream(claw_pyz, version, tmp_path):
+    # The fallback of a Python with no bytecode (3.14, say): CLAW_PYZ_SOURCES=1 forces it here.
+    python, archive = python_for(version), str(claw_pyz.resolve())
+    env = {"CLAW_PYZ_SOURCES": "1", "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    proc = run_after_start(python, _TRACEBACK, env=env)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0] == "None"  # compiled from the source, not taken from a pack
+    i = lines.index(next(line for line in lines if line.strip().startswith(f'File "{archive}/claw/_vendor/h11/_events.py"')))
+    lineno = int(re.search(r"line (\d+)", lines[i]).group(1))
+    source = archive_files(claw_pyz)["claw/_vendor/h11/_events.py"].decode().splitlines()
+    assert lines[i + 1].strip() == source[lineno - 1].strip()
+    # The sources body was inflated once and cached: one file, private, for every Python.
+    (cached,) = (tmp_path / "cache" / "claw" / "bytecode").glob("src-*.bin")
+    assert oct(cached.stat().st_mode & 0o777) == "0o600"
+    page = run_claw(python, "help", "hooks", env=env)
+    assert page.returncode == 0 and page.stdout == (ROOT / "docs" / "HOOKS.md").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("version", SUPPORTED)
+def test_damaged_sources_are_a_clear_error_only_when_they_are_needed(claw_pyz, version, tmp_path):
     with zipfile.ZipFile(claw_pyz) as zf:
-        for i, path, lineno in frames:
-            source = zf.read(path[len(archive) + 1:]).decode().splitlines()
-            assert lines[i + 1].strip() == source[lineno - 1].strip(), (lines[i:i + 2], source[lineno - 1])
+        stream = zf.read(pack.STREAM_PATH)
+    raw = bytearray(lzma.decompress(stream))
+    raw[1000:1100] = bytes(100)  # in the sources body, which comes first
+    damaged = _copy_with(claw_pyz, tmp_path, {pack.STREAM_PATH: lzma.compress(bytes(raw), format=lzma.FORMAT_XZ)})
+    env = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
+    python = python_for(version)
+    ok = run_claw(python, "--version", pyz=damaged, env=env)  # bytecode: no source needed
+    assert ok.returncode == 0 and ok.stdout.strip(), ok.stderr
+    proc = run_claw(python, "--version", pyz=damaged, env={**env, "CLAW_PYZ_SOURCES": "1"})
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert proc.stderr.startswith("claw: claw.pyz: the archive's stream is damaged"), proc.stderr
+    assert "Traceback" not in proc.stderr and "another python3" in proc.stderr
+    assert not list((tmp_path / "cache").glob("claw/bytecode/src-*.bin"))
 
 
 def test_runs_through_its_shebang(claw_pyz):
