@@ -28,7 +28,6 @@ It does not touch the conversation (``Session.append_rewind`` does) and never ra
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import stat
@@ -107,6 +106,13 @@ class _TooLarge(Exception):
         self.size = size
 
 
+def _sha256(data: bytes) -> str:
+    """Imported here: hashlib loads OpenSSL, which a run that changes no file never needs."""
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest()
+
+
 def _line_changes(old: Optional[bytes], new: Optional[bytes]) -> Tuple[int, int]:
     """(insertions, deletions) in lines going from ``old`` to ``new`` (None: no file)."""
     import difflib
@@ -174,7 +180,7 @@ class CheckpointStore:
             return
         record: Dict[str, Any] = {"kind": "file", "turn": self.turn, "path": path, "blob": None}
         if data is not None:
-            digest = hashlib.sha256(data).hexdigest()
+            digest = _sha256(data)
             blob = self._blobs() / digest
             if not os.path.lexists(blob):
                 if self._load_bytes() + len(data) > MAX_SESSION_BYTES:
@@ -353,7 +359,7 @@ class CheckpointStore:
         fd = os.open(str(self.directory / "blobs" / digest), os.O_RDONLY | _NOFOLLOW | _CLOEXEC)
         with os.fdopen(fd, "rb") as fh:
             data = fh.read()
-        if hashlib.sha256(data).hexdigest() != digest:
+        if _sha256(data) != digest:
             raise OSError("its content does not match its checksum")
         return data
 
