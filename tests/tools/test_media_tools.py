@@ -223,3 +223,61 @@ def test_an_mcp_image_result_reaches_the_model_as_an_image_block(tmp_path):
     assert content[1]["source"] == {"type": "base64", "media_type": "image/png",
                                     "data": base64.b64encode(PNG).decode()}
     assert "[audio: audio/wav, 4 bytes]" in content[2]["text"] and "plain words" in content[2]["text"]
+
+
+def test_notebook_edit_is_a_protected_edit_and_follows_edit_rules(tmp_path):
+    from claw.runtime.permissions import PermissionPolicy
+    from claw.tools.registry import get_tool
+
+    spec = get_tool("notebook_edit").spec
+    policy = PermissionPolicy(mode="acceptEdits", cwd=tmp_path, workspace_roots=[tmp_path])
+    target = tmp_path / ".claude" / "n.ipynb"
+    decision = policy.decide("notebook_edit", spec, {"notebook_path": str(target)}, [target])
+    assert decision.outcome == "ask" and decision.protected
+    assert policy.decide("notebook_edit", spec, {"notebook_path": "a.ipynb"}, [tmp_path / "a.ipynb"]).outcome == "allow"
+    denying = PermissionPolicy(mode="acceptEdits", cwd=tmp_path, workspace_roots=[tmp_path], deny_rules=["Edit(*.ipynb)"])
+    assert denying.decide("notebook_edit", spec, {"notebook_path": "a.ipynb"}, [tmp_path / "a.ipynb"]).outcome == "deny"
+
+
+def test_a_notebook_edit_is_checkpointed_and_hooks_see_notes_not_base64(tmp_path):
+    project, home = tmp_path / "p", tmp_path / "h"
+    project.mkdir()
+    home.mkdir()
+    (project / "n.ipynb").write_text(json.dumps(_nb()))
+    (project / "shot.png").write_bytes(PNG)
+    log = project / "hook.log"
+    (project / ".claude").mkdir()
+    (project / ".claude" / "settings.json").write_text(json.dumps({"hooks": {"PostToolUse": [{"matcher": "Read", "hooks": [
+        {"type": "command", "command": f"cat >> {log}; echo '{{\"hookSpecificOutput\": {{\"hookEventName\": "
+         f"\"PostToolUse\", \"additionalContext\": \"a hook note\"}}}}'"}]}]}}))
+    original = (project / "n.ipynb").read_bytes()
+    script = [reply(tool_uses=[tool_use("notebook_edit", {"notebook_path": "n.ipynb", "cell_id": "calc",
+                                                          "new_source": "3"}, id="e1"),
+                               tool_use("read_file", {"path": "shot.png"}, id="r1")]), reply(text="done")]
+    with ModelServer(script) as srv:
+        async def go():
+            opts = RunOptions(cwd=project, base_env=_env(srv, home), permission_mode="danger-full-access")
+            async with await open_run(opts, sink=lambda e: None) as run:
+                assert (await run.turn("edit")).subtype == "success"
+                uuid = [u for u, _ in run.user_turns()][0]
+                return run.rewind_files(uuid)
+        asyncio.run(go())
+        content = srv.requests[-1].json["messages"][-1]["content"][1]["content"]
+    assert (project / "n.ipynb").read_bytes() == original  # the rewind restored the notebook
+    seen = log.read_text()
+    assert "[image: image/png, about" in seen and base64.b64encode(PNG).decode() not in seen
+    assert content[0]["type"] == "image" and content[1] == {"type": "text", "text": "a hook note"}
+
+
+def test_binary_blocks_count_as_a_fixed_cost_and_large_ones_are_not_stored():
+    from claw.api.preflight import BINARY_BLOCK_TOKENS, estimate_tokens
+    from claw.runtime.session_records import BINARY_STORE_LIMIT, cap_for_storage
+
+    big = media.binary_block("document", "application/pdf", "A" * (BINARY_STORE_LIMIT + 4))
+    small = media.binary_block("image", "image/png", "B" * 1000)
+    message = {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t", "content": [small, big]}]}
+    assert estimate_tokens({"messages": [message]}) < 2 * BINARY_BLOCK_TOKENS + 100
+    stored, changed = cap_for_storage(message)
+    blocks = stored["content"][0]["content"]
+    assert changed and blocks[0] is small and blocks[1]["type"] == "text" and "not stored" in blocks[1]["text"]
+    assert message["content"][0]["content"][1] is big  # the input is not modified
