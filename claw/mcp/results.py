@@ -73,7 +73,7 @@ def block_text(block: Any) -> Tuple[str, bool]:
     return _dumps(block), False
 
 
-def _image(block: Any) -> Optional[Dict[str, Any]]:
+def image_block(block: Any) -> Optional[Dict[str, Any]]:
     """An MCP image block (or an embedded image blob) as an image content block, when the API takes it."""
     if not isinstance(block, dict):
         return None
@@ -92,7 +92,7 @@ def tool_result_content(result: Mapping[str, Any], env: Optional[Mapping[str, st
     """(content for the model: text, or a list of text and image blocks when there are images;
     is_error) for a ``CallToolResult``."""
     content = result.get("content")
-    images = [_image(b) for b in content] if isinstance(content, list) else []
+    images = [image_block(b) for b in content] if isinstance(content, list) else []
     if not any(images):
         return tool_result_text(result, env)
     blocks: List[Dict[str, Any]] = []
