@@ -65,8 +65,9 @@ def content_text(content: Any) -> str:
     for b in content if isinstance(content, list) else [content]:
         src = b.get("source") if isinstance(b, dict) else None
         if isinstance(src, dict) and src.get("type") == "base64":
-            size = len(str(src.get("data", ""))) * 3 // 4
-            parts.append(f"[{b.get('type')}: {src.get('media_type', '?')}, about {size:,} bytes]")
+            data = str(src.get("data", ""))
+            size = len(data) * 3 // 4 - data[-2:].count("=")
+            parts.append(f"[{b.get('type')}: {src.get('media_type', '?')}, {size:,} bytes]")
         elif isinstance(b, dict):
             parts.append(str(b.get("text", "")))
         else:

@@ -148,11 +148,11 @@ def _env(srv, home: Path) -> dict:
     return env
 
 
-def _run(project: Path, home: Path, script, prompt: str, **options):
+def _run(project: Path, home: Path, script, prompt: str, events=None, **options):
     with ModelServer(script) as srv:
         async def go():
             opts = RunOptions(cwd=project, base_env=_env(srv, home), permission_mode="danger-full-access", **options)
-            async with await open_run(opts, sink=lambda e: None) as run:
+            async with await open_run(opts, sink=(events if events is not None else []).append) as run:
                 outcome = await run.turn(prompt)
                 assert outcome.subtype == "success", outcome
         asyncio.run(go())
@@ -167,8 +167,13 @@ def test_an_image_and_a_pdf_reach_the_model_in_the_tool_result(tmp_path):
     (project / "doc.pdf").write_bytes(PDF)
     script = [reply(tool_uses=[tool_use("read_file", {"path": "shot.png"}, id="r1"),
                                tool_use("read_file", {"path": "doc.pdf"}, id="r2")]), reply(text="seen")]
-    requests = _run(project, home, script, "look")
+    events: list = []
+    requests = _run(project, home, script, "look", events)
     results = requests[-1].json["messages"][-1]["content"]
+    from claw.runtime.events import ToolFinished
+
+    shown = [e.output for e in events if isinstance(e, ToolFinished)]  # what terminals and logs print
+    assert shown == [f"[image: image/png, {len(PNG):,} bytes]", f"[document: application/pdf, {len(PDF):,} bytes]"]
     assert results[0]["content"] == [{"type": "image", "source": {
         "type": "base64", "media_type": "image/png", "data": base64.b64encode(PNG).decode()}}]
     assert results[1]["content"][0]["type"] == "document"
@@ -265,7 +270,7 @@ def test_a_notebook_edit_is_checkpointed_and_hooks_see_notes_not_base64(tmp_path
         content = srv.requests[-1].json["messages"][-1]["content"][1]["content"]
     assert (project / "n.ipynb").read_bytes() == original  # the rewind restored the notebook
     seen = log.read_text()
-    assert "[image: image/png, about" in seen and base64.b64encode(PNG).decode() not in seen
+    assert f"[image: image/png, {len(PNG)} bytes]" in seen and base64.b64encode(PNG).decode() not in seen
     assert content[0]["type"] == "image" and content[1] == {"type": "text", "text": "a hook note"}
 
 
