@@ -18,7 +18,7 @@ MAX_PDF_PAGES = 100
 MAX_NOTEBOOK_IMAGES = 20
 MAX_OUTPUT_TEXT = 10_000  # characters of one cell output
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp")
-_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_ANSI = r"\x1b\[[0-9;]*[A-Za-z]"  # terminal colours in tracebacks
 
 
 def sniff(head: bytes) -> Optional[str]:
@@ -124,7 +124,7 @@ def _output_text(out: Dict[str, Any], data: Dict[str, Any]) -> str:
         return source_text(out.get("text"))
     if kind == "error":
         trace = "\n".join(out.get("traceback") or []) if isinstance(out.get("traceback"), list) else ""
-        return _ANSI.sub("", trace or f"{out.get('ename', 'Error')}: {out.get('evalue', '')}")
+        return re.sub(_ANSI, "", trace or f"{out.get('ename', 'Error')}: {out.get('evalue', '')}")
     for mime in ("text/plain", "text/markdown", "application/json"):
         if mime in data:
             value = data[mime]
