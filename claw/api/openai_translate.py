@@ -1,7 +1,9 @@
 """Translate between claw's canonical (Anthropic Messages) shapes and OpenAI ``/chat/completions``: pure.
 
 Requests: system prompt -> a ``system`` message; user text/images -> content parts; ``tool_result``
-blocks -> ``tool`` messages (placed before any other user content of the same turn, as OpenAI requires);
+blocks -> ``tool`` messages (placed before any other user content of the same turn, as OpenAI requires;
+a tool message carries text only, so a result's images follow as ``image_url`` parts of a user message
+and a PDF becomes a note);
 assistant ``tool_use`` blocks -> ``tool_calls``; thinking blocks are dropped (they are provider-private);
 tools -> ``{"type": "function", ...}``; tool_choice auto/any/tool/none -> auto/required/function/none.
 
@@ -134,6 +136,10 @@ def _user(blocks: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
             if b.get("is_error") and not text.startswith("Error"):
                 text = f"Error: {text}"
             tool_msgs.append({"role": "tool", "tool_call_id": b.get("tool_use_id", ""), "content": text})
+            for part in b.get("content") if isinstance(b.get("content"), list) else []:
+                url = _image_url(part.get("source") or {}) if isinstance(part, dict) and part.get("type") == "image" else None
+                if url:  # a tool message carries text only: the image follows in a user message
+                    parts.append({"type": "image_url", "image_url": {"url": url}})
         elif t == "text":
             parts.append({"type": "text", "text": b.get("text", "")})
         elif t == "image":
@@ -174,8 +180,8 @@ def _text_of(value: Any) -> str:
     if isinstance(value, list):
         pieces = []
         for b in value:
-            if isinstance(b, dict) and b.get("type") == "image":
-                pieces.append("[image]")
+            if isinstance(b, dict) and b.get("type") in ("image", "document"):
+                pieces.append(f"[{b['type']}: shown below]" if b["type"] == "image" else "[document: this provider cannot read PDFs]")
             else:
                 pieces.append(_text_of(b))
         return "\n".join(p for p in pieces if p)

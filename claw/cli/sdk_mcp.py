@@ -184,6 +184,18 @@ def result_text(result: Dict[str, Any]) -> str:
     return "\n".join(parts)
 
 
+def result_content(result: Dict[str, Any]) -> Any:
+    """``result_text``, followed by the result's images as image blocks when it has any."""
+    from claw.mcp.results import image_block
+
+    content = result.get("content") if isinstance(result.get("content"), list) else []
+    images = [image_block(b) for b in content]
+    if not any(images):
+        return result_text(result)
+    text = result_text(dict(result, content=[b for b, i in zip(content, images) if i is None]))
+    return [{"type": "text", "text": text}] + [i for i in images if i]
+
+
 class SdkMcpTool:
     """One tool of an SDK MCP server, as a claw tool (claw.tools.base interface): the model sees it as
     ``mcp__<server>__<tool>``; a call is ``tools/call`` through the host.
@@ -240,7 +252,7 @@ class SdkMcpTool:
             result = await self.server.call_tool(self.tool, tool_input)
         except ClawError as exc:
             return ToolResult.error(f"{self.spec.name} failed: {exc.message}")
-        return ToolResult(content=result_text(result), is_error=result.get("isError") is True,
+        return ToolResult(content=result_content(result), is_error=result.get("isError") is True,
                           metadata={"mcp_server": self.server.name, "mcp_tool": self.tool})
 
 

@@ -1,9 +1,10 @@
 """MCP results as the text a model reads: tool results, resource contents, prompt messages.
 
-- ``text`` blocks are kept as they are; ``image`` and ``audio`` become a note
-  (``[image: image/png, 1234 bytes]``): claw's tool results are text;
-- an embedded ``resource`` is inlined when it has ``text``, noted when it is a ``blob``; a
-  ``resource_link`` is noted with its URI;
+- ``text`` blocks are kept as they are; in a tool result an ``image`` (PNG, JPEG, GIF, WebP, up to
+  the API's 5 MB) becomes an image content block (``tool_result_content``), other images and ``audio``
+  a note (``[audio: audio/wav, 1234 bytes]``: the Messages API takes no audio);
+- an embedded ``resource`` is inlined when it has ``text`` or a ``text/*`` blob (decoded), an image
+  blob is an image block like an image, other blobs are noted; a ``resource_link`` is noted with its URI;
 - ``structuredContent`` is shown (as compact JSON) when the result has no text block;
 - output longer than ``MAX_MCP_OUTPUT_TOKENS`` (Claude Code's variable; about 4 characters a
   token, default 25000 tokens) is cut, with a note saying how much was left out.
@@ -38,6 +39,14 @@ def resource_text(resource: Mapping[str, Any]) -> str:
     """One ``TextResourceContents`` / ``BlobResourceContents``."""
     if isinstance(resource.get("text"), str):
         return resource["text"]
+    mime = str(resource.get("mimeType") or "")
+    if mime.startswith("text/") and isinstance(resource.get("blob"), str):
+        import base64
+
+        try:
+            return base64.b64decode(resource["blob"]).decode("utf-8", "replace")
+        except ValueError:
+            pass
     uri = resource.get("uri", "")
     mime = resource.get("mimeType") or "application/octet-stream"
     return f"[resource {uri}: {mime}, {base64_size(resource.get('blob'))} bytes]"
@@ -55,12 +64,51 @@ def block_text(block: Any) -> Tuple[str, bool]:
         return f"[{kind}: {mime}, {base64_size(block.get('data'))} bytes]", False
     if kind == "resource":
         resource = block.get("resource") if isinstance(block.get("resource"), dict) else {}
-        return resource_text(resource), isinstance(resource.get("text"), str)
+        return resource_text(resource), isinstance(resource.get("text"), str) or \
+            str(resource.get("mimeType") or "").startswith("text/")
     if kind == "resource_link":
         name = block.get("name")
         label = f" ({name})" if isinstance(name, str) and name else ""
         return f"[resource link: {block.get('uri', '')}{label}]", False
     return _dumps(block), False
+
+
+def image_block(block: Any) -> Optional[Dict[str, Any]]:
+    """An MCP image block (or an embedded image blob) as an image content block, when the API takes it."""
+    if not isinstance(block, dict):
+        return None
+    src = block.get("resource") if block.get("type") == "resource" else block
+    if block.get("type") not in ("image", "resource") or not isinstance(src, dict):
+        return None
+    data, mime = src.get("data" if src is block else "blob"), src.get("mimeType")
+    from claw.tools.media import IMAGE_TYPES, MAX_IMAGE_BYTES, binary_block
+
+    if mime in IMAGE_TYPES and isinstance(data, str) and 0 < base64_size(data) <= MAX_IMAGE_BYTES:
+        return binary_block("image", mime, "".join(data.split()))
+    return None
+
+
+def tool_result_content(result: Mapping[str, Any], env: Optional[Mapping[str, str]] = None) -> Tuple[Any, bool]:
+    """(content for the model: text, or a list of text and image blocks when there are images;
+    is_error) for a ``CallToolResult``."""
+    content = result.get("content")
+    images = [image_block(b) for b in content] if isinstance(content, list) else []
+    if not any(images):
+        return tool_result_text(result, env)
+    blocks: List[Dict[str, Any]] = []
+    for block, image in zip(content, images):
+        if image is None:
+            text = block_text(block)[0]
+            if blocks and blocks[-1]["type"] == "text":
+                blocks[-1]["text"] += "\n" + text
+            else:
+                blocks.append({"type": "text", "text": text})
+        else:
+            blocks.append(image)
+    for b in blocks:
+        if b["type"] == "text":
+            b["text"] = limit_output(b["text"], env)
+    return blocks, result.get("isError") is True
 
 
 def tool_result_text(result: Mapping[str, Any], env: Optional[Mapping[str, str]] = None) -> Tuple[str, bool]:

@@ -115,7 +115,7 @@ class McpTool(Tool):
         return _required_present(self.spec.input_schema, tool_input)
 
     async def run(self, tool_input: Dict[str, Any], ctx: ToolContext) -> ToolResult:
-        from claw.mcp.results import tool_result_text
+        from claw.mcp.results import tool_result_content
 
         call = asyncio.ensure_future(self.server.call_tool(self.tool, tool_input))
         try:
@@ -124,7 +124,7 @@ class McpTool(Tool):
             hint = f" ({exc.hint})" if exc.hint else ""
             return ToolResult.error(f"MCP tool {self.tool!r} of server {self.server.name!r} failed: "
                                     f"{exc.message}{hint}", mcp_server=self.server.name, mcp_tool=self.tool)
-        text, is_error = tool_result_text(result, getattr(ctx, "env", None))
+        text, is_error = tool_result_content(result, getattr(ctx, "env", None))
         return ToolResult(content=text, is_error=is_error,
                           metadata={"mcp_server": self.server.name, "mcp_tool": self.tool})
 

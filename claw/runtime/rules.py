@@ -35,7 +35,7 @@ from claw.tools.globs import GitignoreLine
 from claw.tools.registry import CLAUDE_CODE_ONLY, canonical_tool_name, is_mcp_name, valid_names_hint
 
 READ_FAMILY = ("read_file", "glob_search", "grep_search")
-EDIT_FAMILY = ("edit_file", "write_file")
+EDIT_FAMILY = ("edit_file", "write_file", "notebook_edit")
 PATH_TOOLS = frozenset(READ_FAMILY + EDIT_FAMILY)
 _RULE = re.compile(r"^\s*([A-Za-z0-9_.*-]+)\s*(?:\((.*)\))?\s*$", re.DOTALL)
 

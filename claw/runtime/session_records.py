@@ -24,6 +24,7 @@ from typing import Any, Callable, Iterable, Optional, Sequence
 SCHEMA_VERSION = 1
 SUFFIX = ".jsonl"
 TOOL_RESULT_STORE_LIMIT = 100_000  # characters of one tool_result stored on disk
+BINARY_STORE_LIMIT = 6 * 1024 * 1024  # base64 characters of one stored image/document block
 
 
 INTERRUPTED_TOOL_RESULT = (
@@ -107,9 +108,19 @@ def _cap_tool_result(block: dict, limit: int) -> dict:
     return out
 
 
+def _cap_binary(block: Any) -> Any:
+    """An image or document block as stored: kept up to ``BINARY_STORE_LIMIT`` base64 characters (every
+    image read_file accepts), else a note."""
+    src = block.get("source") if isinstance(block, dict) else None
+    if isinstance(src, dict) and len(str(src.get("data", ""))) > BINARY_STORE_LIMIT:
+        return {"type": "text", "text": f"[claw: a {src.get('media_type')} {block.get('type')} of "
+                f"{len(src['data']) * 3 // 4:,} bytes was not stored in the session file; read it again]"}
+    return block
+
+
 def cap_for_storage(message: dict, limit: int = TOOL_RESULT_STORE_LIMIT) -> tuple[dict, bool]:
     """The message as it is stored: tool_result blocks over ``limit`` characters truncated (head and
-    tail kept, a note in between). Returns ``(message, truncated)``; the input is never modified."""
+    tail kept, a note in between), binary blocks over ``BINARY_STORE_LIMIT`` replaced by a note. Returns ``(message, truncated)``; the input is never modified."""
     content = message.get("content")
     if not isinstance(content, list):
         return message, False
@@ -119,6 +130,10 @@ def cap_for_storage(message: dict, limit: int = TOOL_RESULT_STORE_LIMIT) -> tupl
         if isinstance(block, dict) and block.get("type") == "tool_result" and _block_text_size(block.get("content")) > limit:
             block = _cap_tool_result(block, limit)
             changed = True
+        if isinstance(block, dict) and block.get("type") == "tool_result" and isinstance(block.get("content"), list):
+            kept = [_cap_binary(b) for b in block["content"]]
+            if any(a is not b for a, b in zip(kept, block["content"])):
+                block, changed = dict(block, content=kept), True
         blocks.append(block)
     if not changed:
         return message, False

@@ -72,6 +72,8 @@ class _Call:
     input: Dict[str, Any] = field(default_factory=dict)
     result: Optional[Dict[str, Any]] = None
     stop: Optional[str] = None
+    blocks: Optional[List[Dict[str, Any]]] = None  # a tool's list content (images...), sent as it is
+    text: str = ""  # the text form of ``blocks`` that hooks saw
 
     @property
     def id(self) -> str:
@@ -157,7 +159,11 @@ class ToolCallRunner:
         raw_input = call.block.get("input")
         self.sink(ToolStarted(call.id, call.name, raw_input if isinstance(raw_input, dict) else {}))
         output, is_error, metadata = await self._execute(call, invalid_inputs, log)
-        call.result = _result_block(call.id, output, is_error)
+        content: Any = output
+        if call.blocks is not None:  # what hooks appended to the text form follows the blocks
+            extra = output[len(call.text):] if output.startswith(call.text) else output
+            content = call.blocks + ([{"type": "text", "text": extra.strip()}] if extra.strip() else [])
+        call.result = _result_block(call.id, content, is_error)
         log.result(call.id, call.name, output, is_error)
         self.sink(ToolFinished(call.id, call.name, output, is_error, metadata))
 
@@ -227,6 +233,8 @@ class ToolCallRunner:
             result = await call.tool.run(call.input, context)
             output, is_error, metadata = _text_of(result.content), bool(result.is_error), dict(
                 getattr(result, "metadata", None) or {})
+            if isinstance(result.content, list):
+                call.blocks, call.text = result.content, output
             child = metadata.pop(CHILD_OUTCOME, None)
             if child is not None and hasattr(log, "child"):
                 log.child(child)
@@ -367,14 +375,14 @@ def _hook_may_approve(decision: Any) -> bool:
 
 
 def _text_of(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "\n".join(b.get("text", "") if isinstance(b, dict) else str(b) for b in content)
+    if isinstance(content, (str, list)):
+        from claw.tools.base import content_text
+
+        return content_text(content)
     return json.dumps(content, ensure_ascii=False, default=str)
 
 
-def _result_block(tool_use_id: str, output: str, is_error: bool) -> Dict[str, Any]:
+def _result_block(tool_use_id: str, output: Any, is_error: bool) -> Dict[str, Any]:
     block: Dict[str, Any] = {"type": "tool_result", "tool_use_id": tool_use_id, "content": output}
     if is_error:
         block["is_error"] = True

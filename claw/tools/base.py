@@ -17,7 +17,7 @@ import enum
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
 
 
 class PermissionLevel(enum.IntEnum):
@@ -44,15 +44,35 @@ class ToolSpec:
 
 @dataclass
 class ToolResult:
-    """What goes back to the model as a tool_result (``content``, ``is_error``) plus UI metadata."""
+    """What goes back to the model as a tool_result (``content``: a str, or a list of content blocks such
+    as base64 images, see ``content_text``; ``is_error``) plus UI metadata."""
 
-    content: str
+    content: Union[str, List[Dict[str, Any]]]
     is_error: bool = False
     metadata: Dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def error(cls, message: str, **metadata: Any) -> "ToolResult":
         return cls(content=message, is_error=True, metadata=dict(metadata))
+
+
+def content_text(content: Any) -> str:
+    """A tool result's content as text for hooks, terminals and logs: binary blocks become one-line notes
+    (``[image: image/png, 1234 bytes]``), never base64."""
+    if isinstance(content, str):
+        return content
+    parts = []
+    for b in content if isinstance(content, list) else [content]:
+        src = b.get("source") if isinstance(b, dict) else None
+        if isinstance(src, dict) and src.get("type") == "base64":
+            data = str(src.get("data", ""))
+            size = len(data) * 3 // 4 - data[-2:].count("=")
+            parts.append(f"[{b.get('type')}: {src.get('media_type', '?')}, {size:,} bytes]")
+        elif isinstance(b, dict):
+            parts.append(str(b.get("text", "")))
+        else:
+            parts.append(str(b))
+    return "\n".join(parts)
 
 
 class ToolInputError(Exception):

@@ -2,12 +2,14 @@
 
 Input (docs/TOOLS.md): ``path``, ``offset?`` (1-based first line; 0 is taken as 1), ``limit?`` (lines; default
 ``DEFAULT_LIMIT``). Lines longer than ``MAX_LINE_CHARS`` are cut with a note, the whole answer stops at
-``MAX_OUTPUT_CHARS`` with a note saying which offset to continue from. Refused with a reason: directories
-(with a hint), images and PDFs (by extension or magic bytes), other binary files (a NUL byte in the first
-8 KiB), device files, and files past ``MAX_FILE_BYTES`` unless offset/limit narrow the read.
+``MAX_OUTPUT_CHARS`` with a note saying which offset to continue from. PNG, JPEG, GIF and WebP images
+and PDFs (by magic bytes) come back as image/document blocks, ``.ipynb`` notebooks as cells with outputs
+(``claw.tools.media``; with offset/limit a notebook is read as text). Refused with a reason: directories
+(with a hint), other images, other binary files (a NUL byte in the first 8 KiB), device files, and files
+past ``MAX_FILE_BYTES`` unless offset/limit narrow the read.
 
-Files are read line by line, never whole; text is decoded as UTF-8 with replacement characters.
-It does not render images or extract PDF text.
+Text files are read line by line, never whole; text is decoded as UTF-8 with replacement characters.
+It does not resize images or extract PDF text.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any, Dict, List, Mapping, Optional
 
 from claw.tools.base import PermissionLevel, Tool, ToolContext, ToolResult, ToolSpec
 from claw.tools.paths import approved_path, display_path, target_path
+from claw.tools.media import sniff
 from claw.tools.safe_fs import PathChanged, changed_message, open_for_read
 from claw.tools.schema import check_input
 
@@ -31,14 +34,6 @@ SNIFF_BYTES = 8192
 
 IMAGE_EXTENSIONS = frozenset(
     ".png .jpg .jpeg .gif .webp .bmp .ico .tif .tiff .heic .avif .psd".split()
-)
-_MAGIC = (
-    (b"\x89PNG\r\n\x1a\n", "a PNG image"),
-    (b"\xff\xd8\xff", "a JPEG image"),
-    (b"GIF87a", "a GIF image"),
-    (b"GIF89a", "a GIF image"),
-    (b"%PDF-", "a PDF document"),
-    (b"BM", None),  # too short to trust alone; only with a .bmp extension
 )
 
 SCHEMA: Dict[str, Any] = {
@@ -62,9 +57,10 @@ class ReadFileTool(Tool):
     spec = ToolSpec(
         name="read_file",
         description=(
-            "Read a text file. Returns lines numbered like `cat -n` (number, tab, text), at most "
-            f"{DEFAULT_LIMIT} lines from offset (1-based). Lines over {MAX_LINE_CHARS} characters are cut. "
-            "Images, PDFs and binary files are refused; for directories use glob_search."
+            "Read a file. Text comes back as lines numbered like `cat -n` (number, tab, text), at most "
+            f"{DEFAULT_LIMIT} lines from offset (1-based); lines over {MAX_LINE_CHARS} characters are cut. "
+            "PNG/JPEG/GIF/WebP images and PDFs are shown to you as such; Jupyter notebooks (.ipynb) as cells "
+            "with their ids and outputs. Other binary files are refused; for directories use glob_search."
         ),
         input_schema=SCHEMA,
         permission=PermissionLevel.READ_ONLY,
@@ -105,9 +101,12 @@ class ReadFileTool(Tool):
             limit = data.get("limit") or DEFAULT_LIMIT
             narrowed = "offset" in data or "limit" in data
             head = fh.read(SNIFF_BYTES)
+            kind = sniff(head) or (".ipynb" if path.suffix.lower() == ".ipynb" and not narrowed else None)
+            if kind:
+                return _media(fh, st.st_size, kind, path, shown)
             refusal = _refusal(path, head)
             if refusal:
-                return ToolResult.error(f"{shown} is {refusal}. read_file returns text only.")
+                return ToolResult.error(f"{shown} is {refusal}; read_file cannot show it.")
             if st.st_size > MAX_FILE_BYTES and not narrowed:
                 return ToolResult.error(
                     f"{shown} is {st.st_size:,} bytes, over the {MAX_FILE_BYTES:,}-byte limit for a whole "
@@ -120,15 +119,45 @@ class ReadFileTool(Tool):
             return _numbered(fh, shown, path, offset, limit)
 
 
+def _media(fh, size: int, kind: str, path: Path, shown: str) -> ToolResult:
+    from claw.tools import media
+
+    cap = {"application/pdf": media.MAX_PDF_BYTES, ".ipynb": 4 * MAX_FILE_BYTES}.get(kind, media.MAX_IMAGE_BYTES)
+    fh.seek(0)
+    data = fh.read(cap + 1)
+    meta: Dict[str, Any] = {"path": str(path), "bytes": size}
+    if kind == ".ipynb":
+        import json
+
+        if len(data) > cap:
+            return ToolResult.error(f"{shown} is {size:,} bytes, over the {cap:,}-byte notebook limit. Read "
+                                    "it as text with offset and limit, or search it with grep_search.")
+        try:
+            blocks, cells = media.notebook(json.loads(data.decode("utf-8", "replace")), shown)
+        except ValueError as exc:
+            return ToolResult.error(f"{shown} is not a readable notebook ({exc}). Read it as text with offset "
+                                    "and limit.")
+        meta.update(type="notebook", file={"filePath": str(path), "cells": cells})
+        return ToolResult(blocks, metadata=meta)
+    if kind == "application/pdf":
+        blocks, refusal = media.pdf(data, shown, size)
+        file: Dict[str, Any] = {"filePath": str(path)}
+    else:
+        blocks, refusal = media.image(data, kind, shown, size)
+        file = {"type": kind}
+    if blocks is None:
+        return ToolResult.error(refusal, **meta)
+    file.update(base64=blocks[0]["source"]["data"], originalSize=size)
+    meta.update(type="pdf" if kind == "application/pdf" else "image", file=file, media_type=kind)
+    return ToolResult(blocks, metadata=meta)
+
+
 def _refusal(path: Path, head: bytes) -> str:
     ext = path.suffix.lower()
-    for magic, what in _MAGIC:
-        if what and head.startswith(magic):
-            return what
     if ext in IMAGE_EXTENSIONS:
-        return f"an image ({ext})"
+        return f"an image in a format that cannot be shown ({ext}; PNG, JPEG, GIF and WebP can)"
     if ext == ".pdf":
-        return "a PDF document"
+        return "not a valid PDF document (no %PDF- header)"
     if b"\0" in head:
         return "a binary file"
     return ""

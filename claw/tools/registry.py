@@ -10,7 +10,7 @@
 - ``split_tool_list`` splits ``--tools`` / ``--allowedTools`` / ``--disallowedTools`` values on commas and
   whitespace, keeping ``Bash(git status:*)`` patterns whole.
 - ``resolve_tool_names`` maps names to canonical ones; an unknown name is a ``UsageError`` listing the
-  valid ones. Claude Code tools claw does not have (``NotebookEdit``...) are skipped with a
+  valid ones. Claude Code tools claw does not have (``NotebookRead``...) are skipped with a
   warning instead, so settings and SDK options written for Claude Code keep working.
 - ``build_tools`` is the set offered to the model for ``--tools`` minus bare ``--disallowedTools`` names;
   ``bash_output`` and ``kill_shell`` are offered exactly when ``bash`` is (unless disallowed by name).
@@ -31,6 +31,7 @@ BUILTIN_NAMES = (
     "read_file",
     "write_file",
     "edit_file",
+    "notebook_edit",
     "glob_search",
     "grep_search",
     "web_fetch",
@@ -47,6 +48,7 @@ ALIASES = {
     "Write": "write_file",
     "Edit": "edit_file",
     "MultiEdit": "edit_file",
+    "NotebookEdit": "notebook_edit",
     "Glob": "glob_search",
     "Grep": "grep_search",
     "WebFetch": "web_fetch",
@@ -69,7 +71,7 @@ BASH_COMPANIONS = ("bash_output", "kill_shell")  # offered exactly when bash is
 
 # Claude Code tools with no claw counterpart: named in a list, they are skipped with a warning.
 CLAUDE_CODE_ONLY = frozenset({
-    "NotebookEdit", "NotebookRead", "LS",
+    "NotebookRead", "LS",
     "ExitPlanMode", "ListMcpResourcesTool", "ReadMcpResourceTool",
     "AskUserQuestion", "EnterPlanMode",
 })
@@ -79,6 +81,7 @@ _MODULES = {
     "read_file": ("claw.tools.read_file", "ReadFileTool"),
     "write_file": ("claw.tools.write_file", "WriteFileTool"),
     "edit_file": ("claw.tools.edit_file", "EditFileTool"),
+    "notebook_edit": ("claw.tools.notebook_edit", "NotebookEditTool"),
     "glob_search": ("claw.tools.glob_search", "GlobSearchTool"),
     "grep_search": ("claw.tools.grep_search", "GrepSearchTool"),
     "web_fetch": ("claw.tools.web_fetch", "WebFetchTool"),

@@ -11,7 +11,7 @@ import os
 import pytest
 
 from claw.cli.control import ControlChannel
-from claw.cli.sdk_mcp import SdkMcpServer, result_text, sdk_server_names, tool_name
+from claw.cli.sdk_mcp import SdkMcpServer, result_content, result_text, sdk_server_names, tool_name
 from claw.cli.transport import StdioTransport, encode_line
 from claw.errors import ClawError, UsageError
 
@@ -299,6 +299,11 @@ def test_mcp_result_text_and_tool_names():
                                     {"type": "resource", "resource": {"uri": "file:///x", "text": "body"}}]}) == \
         "a\n[image content: image/png, not shown]\nbody"
     assert result_text({"content": [], "structuredContent": {"n": 1}}) == '{"n": 1}'
+    png = {"type": "image", "mimeType": "image/png", "data": "iVBORw0KGgo="}
+    assert result_content({"content": [{"type": "text", "text": "a"}, png]}) == [
+        {"type": "text", "text": "a"},
+        {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo="}}]
+    assert result_content({"content": [{"type": "text", "text": "a"}]}) == "a"
     assert tool_name("my server", "do.it") == "mcp__my_server__do_it"
 
 

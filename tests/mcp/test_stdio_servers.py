@@ -121,7 +121,8 @@ async def check_results_resources_prompts(fast):
     failed = await tools["fail"].run({"message": "x"}, ctx)
     assert failed.is_error and "failed on purpose: x" in failed.content
     picture = await tools["picture"].run({}, ctx)
-    assert picture.content.split("\n") == ["here it is", "[image: image/png, 8 bytes]"]
+    assert picture.content == [{"type": "text", "text": "here it is"}, {"type": "image", "source": {
+        "type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo="}}]
     assert (await tools["add"].run({"a": 2, "b": 3}, ctx)).content == "5"
     assert tools["lookup"].spec.read_only and not tools["echo"].spec.read_only
     resources = await fast.list_resources()

@@ -286,7 +286,7 @@ def test_rule_parse_errors_and_claude_code_only_tools(ws):
     assert "settings permissions.deny" in cfg.value.message
     with pytest.raises(ConfigError, match="WebFetch"):
         PermissionPolicy(cwd=workspace, allow_rules=["WebFetch(example.com)"])
-    policy = PermissionPolicy(cwd=workspace, allow_rules=["LS", "NotebookEdit(x.ipynb)", "Read"])
+    policy = PermissionPolicy(cwd=workspace, allow_rules=["LS", "NotebookRead(x.ipynb)", "Read"])
     assert len(policy.allow) == 1 and len(policy.warnings) == 2
 
 

@@ -24,13 +24,14 @@ needs_typings = pytest.mark.skipif(not (TYPINGS / "sdk.d.ts").is_file() and not 
 INPUT_TYPES = {"Bash": "BashInput", "Read": "FileReadInput", "Write": "FileWriteInput", "Edit": "FileEditInput",
                "Glob": "GlobInput", "Grep": "GrepInput", "WebFetch": "WebFetchInput", "WebSearch": "WebSearchInput",
                "TodoWrite": "TodoWriteInput", "ListMcpResourcesTool": "ListMcpResourcesInput",
-               "ReadMcpResourceTool": "ReadMcpResourceInput", "TaskStop": "TaskStopInput", "Agent": "AgentInput"}
+               "ReadMcpResourceTool": "ReadMcpResourceInput", "TaskStop": "TaskStopInput", "Agent": "AgentInput",
+               "NotebookEdit": "NotebookEditInput"}
 # claw tools whose Claude Code name is no longer in the SDK's list (Claude Code dropped BashOutput/
 # TaskOutput): hosts see that older name, which the SDK passes through as any tool name.
 NOT_IN_THE_SDK = {"bash_output"}
 # Fields of claw's tools that Claude Code's tool lacks (documented in docs/EMBEDDING.md): the host
 # sees them as they are.
-CLAW_ONLY_FIELDS = {"edit_file": {"edits"}}
+CLAW_ONLY_FIELDS = {"edit_file": {"edits"}, "notebook_edit": {"cell_number"}}
 
 
 @pytest.fixture(scope="module")
@@ -108,6 +109,8 @@ def test_claws_tools_accept_the_input_a_host_sends_back(name, tmp_path):
         "read_file": {"path": "a.txt", "offset": 1, "limit": 2},
         "write_file": {"path": "a.txt", "content": "x"},
         "edit_file": {"path": "a.txt", "old_string": "a", "new_string": "b", "replace_all": True},
+        "notebook_edit": {"notebook_path": "n.ipynb", "cell_id": "c1", "new_source": "x", "cell_type": "code",
+                          "edit_mode": "insert"},
         "glob_search": {"pattern": "*", "path": "."},
         "grep_search": {"pattern": "x", "path": ".", "glob": "*.py", "-i": True},
         "web_fetch": {"url": "https://example.com", "prompt": "p"},

@@ -66,7 +66,7 @@ TOOL_TYPES = {
     "Glob": ("GlobInput", "GlobOutput"), "Grep": ("GrepInput", "GrepOutput"),
     "WebFetch": ("WebFetchInput", "WebFetchOutput"), "WebSearch": ("WebSearchInput", "WebSearchOutput"),
     "TodoWrite": ("TodoWriteInput", "TodoWriteOutput"), "TaskStop": ("TaskStopInput", "TaskStopOutput"),
-    "Agent": ("AgentInput", "AgentOutput"),
+    "Agent": ("AgentInput", "AgentOutput"), "NotebookEdit": ("NotebookEditInput", "NotebookEditOutput"),
 }
 # The answer to each host request, by the request's subtype.
 RESPONSE_TYPES = {"initialize": "SDKControlInitializeResponse", "set_permission_mode":
@@ -303,6 +303,33 @@ def test_a_one_shot_stream_json_run_fits_the_typings(checker, tmp_path):
     starts = [m["event"]["content_block"] for m in messages if m["type"] == "stream_event"
               and m["event"].get("type") == "content_block_start"]
     assert [b["name"] for b in starts if b["type"] == "tool_use"] == ["WebSearch"]
+    assert problems.found == [], "\n".join(problems.found)
+
+
+def test_image_pdf_and_notebook_results_fit_the_typings(checker, tmp_path):
+    """Read of an image, a PDF and a notebook, and a NotebookEdit: ``tool_use_result`` as the SDK
+    declares FileReadOutput and NotebookEditOutput."""
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "p.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 30)
+    (work / "d.pdf").write_bytes(b"%PDF-1.4\n<< /Type /Page >>\n%%EOF\n")
+    (work / "n.ipynb").write_text(json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [
+        {"cell_type": "code", "id": "c1", "metadata": {}, "source": "1", "outputs": [], "execution_count": None}]}))
+    script = [reply(tool_uses=[tool_use("read_file", {"path": n}, id=f"r{i}")
+                               for i, n in enumerate(("p.png", "d.pdf", "n.ipynb"))]),
+              reply(tool_uses=[tool_use("notebook_edit", {"notebook_path": "n.ipynb", "cell_id": "c1",
+                                                          "new_source": "2"}, id="e1")]), reply(text="ok")]
+    with ModelServer(script) as srv, ClawProcess(["-p", "look", "--output-format", "stream-json", "--verbose",
+                                                  "--permission-mode", "acceptEdits"], env=_env(srv, work),
+                                                 cwd=work, stream_flags=False) as claw:
+        assert claw.wait() == 0, claw.stderr
+    messages = [json.loads(line) for line in claw.lines]
+    problems = Problems(checker)
+    for message in messages:
+        problems.message(message, {})
+    results = [m["tool_use_result"] for m in messages if m["type"] == "user" and "tool_use_result" in m]
+    assert [r.get("type") for r in results] == ["image", "pdf", "notebook", None], results
+    assert results[3]["cell_id"] == "c1" and results[3]["old_source"] == "1"
     assert problems.found == [], "\n".join(problems.found)
 
 

@@ -14,6 +14,7 @@ PINNED_SCHEMAS = {
     "read_file": ({"path"}, {"offset", "limit"}),
     "write_file": ({"path", "content"}, set()),
     "edit_file": ({"path", "old_string", "new_string"}, {"replace_all", "edits"}),
+    "notebook_edit": ({"notebook_path", "new_source"}, {"cell_id", "cell_number", "cell_type", "edit_mode"}),
     "glob_search": ({"pattern"}, {"path"}),
     "grep_search": ({"pattern"}, {"path", "glob", "type", "output_mode", "-i", "-n", "-A", "-B", "-C",
                                   "head_limit"}),
@@ -37,7 +38,7 @@ def test_every_builtin_has_the_contract_schema_and_level():
         assert tool.spec.input_schema["type"] == "object"
     levels = {n: t.spec.permission for n, t in tools.items()}
     assert levels["bash"] is PermissionLevel.DANGER_FULL_ACCESS
-    assert levels["write_file"] is levels["edit_file"] is PermissionLevel.WORKSPACE_WRITE
+    assert levels["write_file"] is levels["edit_file"] is levels["notebook_edit"] is PermissionLevel.WORKSPACE_WRITE
     for name in ("read_file", "glob_search", "grep_search", "web_fetch", "web_search", "todo_write",
                  "bash_output", "kill_shell", "agent"):
         assert levels[name] is PermissionLevel.READ_ONLY
@@ -75,8 +76,8 @@ def test_mcp_names_pass_only_when_allowed():
 
 def test_claude_code_only_tools_are_skipped_with_a_warning():
     warnings = []
-    assert resolve_tool_names(["NotebookEdit", "Read"], warnings=warnings) == ["read_file"]
-    assert "NotebookEdit" in warnings[0]
+    assert resolve_tool_names(["NotebookRead", "Read"], warnings=warnings) == ["read_file"]
+    assert "NotebookRead" in warnings[0]
 
 
 def test_the_subagent_tool_answers_to_claude_codes_names():

@@ -1,0 +1,132 @@
+"""What ``read_file`` returns for files that are not text: images and PDFs as base64 content blocks,
+Jupyter notebooks as their cells with outputs (image outputs as image blocks).
+
+Caps, not conversions: the standard library has no image codec and no robust PDF splitter, so an image
+over ``MAX_IMAGE_BYTES`` (5 MB once base64-encoded, the Messages API limit) or a PDF over
+``MAX_PDF_BYTES`` / ``MAX_PDF_PAGES`` is refused with a hint. Notebook JSON is parsed, never executed.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from typing import Any, Dict, List, Optional, Tuple
+
+MAX_IMAGE_BYTES = 5 * 1024 * 1024 * 3 // 4  # raw bytes whose base64 is 5 MiB
+MAX_PDF_BYTES = 20 * 1024 * 1024  # base64 ~27 MiB: fits the 32 MiB request limit
+MAX_PDF_PAGES = 100
+MAX_NOTEBOOK_IMAGES = 20
+MAX_OUTPUT_TEXT = 10_000  # characters of one cell output
+IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp")
+_ANSI = r"\x1b\[[0-9;]*[A-Za-z]"  # terminal colours in tracebacks
+
+
+def sniff(head: bytes) -> Optional[str]:
+    """The media type of a supported image or a PDF from its first bytes; None otherwise."""
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return "image/gif"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    if head.startswith(b"%PDF-"):
+        return "application/pdf"
+    return None
+
+
+def binary_block(kind: str, media_type: str, data: str) -> Dict[str, Any]:
+    return {"type": kind, "source": {"type": "base64", "media_type": media_type, "data": data}}
+
+
+def image(data: bytes, media_type: str, shown: str, size: int) -> Tuple[Optional[List[Dict[str, Any]]], str]:
+    """([image block], "") or (None, refusal)."""
+    if len(data) > MAX_IMAGE_BYTES:
+        return None, (f"{shown} is a {size:,}-byte image, over the {MAX_IMAGE_BYTES:,}-byte limit (5 MB "
+                      "once base64-encoded). Make a smaller copy first (e.g. bash `convert in.png -resize 50% "
+                      "out.png` or `sips -Z 1600`) and read that.")
+    return [binary_block("image", media_type, base64.b64encode(data).decode("ascii"))], ""
+
+
+def pdf(data: bytes, shown: str, size: int) -> Tuple[Optional[List[Dict[str, Any]]], str]:
+    """([document block], "") or (None, refusal): over the size or page cap."""
+    pages = len(re.findall(rb"/Type\s*/Page(?![a-zA-Z])", data))
+    if len(data) > MAX_PDF_BYTES or pages > MAX_PDF_PAGES:
+        return None, (f"{shown} is a PDF of {size:,} bytes and about {pages} pages, over the limit "
+                      f"({MAX_PDF_BYTES:,} bytes, {MAX_PDF_PAGES} pages). Extract its text with bash "
+                      "(`pdftotext -f 1 -l 20 file.pdf -`) or split it (`qpdf file.pdf --pages . 1-50 -- part.pdf`) "
+                      "and read the part.")
+    return [binary_block("document", "application/pdf", base64.b64encode(data).decode("ascii"))], ""
+
+
+def source_text(value: Any) -> str:
+    """A notebook's multiline string (a str or a list of lines)."""
+    return "".join(value) if isinstance(value, list) else str(value or "")
+
+
+def cell_label(index: int, cell: Dict[str, Any]) -> str:
+    cid = cell.get("id")
+    return f"cell-{index}" if not isinstance(cid, str) or not cid else cid
+
+
+def notebook(nb: Any, shown: str) -> Tuple[List[Dict[str, Any]], List[Dict[str, Any]]]:
+    """(content blocks for the model, cells for ``tool_use_result``). Raises ValueError when ``nb`` is
+    not a notebook."""
+    if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
+        raise ValueError("not a Jupyter notebook (no cells list)")
+    lang = ((nb.get("metadata") or {}).get("language_info") or {}).get("name") or "python"
+    blocks: List[Dict[str, Any]] = []
+    text: List[str] = [f"Notebook {shown}: {len(nb['cells'])} cells, language {lang}"]
+    cells: List[Dict[str, Any]] = []
+    images = 0
+    for i, cell in enumerate(nb["cells"]):
+        if not isinstance(cell, dict):
+            continue
+        kind = str(cell.get("cell_type") or "code")
+        src = source_text(cell.get("source"))
+        label = cell_label(i, cell)
+        count = cell.get("execution_count")
+        head = f'<cell id="{label}" number="{i}" type="{kind}"' + (f' execution_count="{count}"' if count else "")
+        text.append(f"{head}>\n{src}\n</cell>")
+        cells.append({"cellType": kind, "source": src, "cell_id": label, "language": lang})
+        for out in cell.get("outputs") or [] if kind == "code" else []:
+            if not isinstance(out, dict):
+                continue
+            data = out.get("data") if isinstance(out.get("data"), dict) else {}
+            picture = next((m for m in IMAGE_TYPES if isinstance(data.get(m), (str, list))), None)
+            if picture and images < MAX_NOTEBOOK_IMAGES:
+                raw = source_text(data[picture]).replace("\n", "")
+                if len(raw) <= MAX_IMAGE_BYTES * 4 // 3:
+                    images += 1
+                    blocks.append({"type": "text", "text": "\n".join(text) + f"\n<output cell=\"{label}\" type=\"{picture}\"/>"})
+                    blocks.append(binary_block("image", picture, raw))
+                    text = []
+                    continue
+                text.append(f"[{picture} output of {len(raw) * 3 // 4:,} bytes not shown: over the image limit]")
+                continue
+            if picture:
+                text.append(f"[{picture} output not shown: more than {MAX_NOTEBOOK_IMAGES} images]")
+                continue
+            body = _output_text(out, data)
+            if body:
+                if len(body) > MAX_OUTPUT_TEXT:
+                    body = body[:MAX_OUTPUT_TEXT] + f"\n[... {len(body) - MAX_OUTPUT_TEXT} more characters]"
+                text.append(f'<output cell="{label}">\n{body}\n</output>')
+    if text:
+        blocks.append({"type": "text", "text": "\n".join(text)})
+    return blocks, cells
+
+
+def _output_text(out: Dict[str, Any], data: Dict[str, Any]) -> str:
+    kind = out.get("output_type")
+    if kind == "stream":
+        return source_text(out.get("text"))
+    if kind == "error":
+        trace = "\n".join(out.get("traceback") or []) if isinstance(out.get("traceback"), list) else ""
+        return re.sub(_ANSI, "", trace or f"{out.get('ename', 'Error')}: {out.get('evalue', '')}")
+    for mime in ("text/plain", "text/markdown", "application/json"):
+        if mime in data:
+            value = data[mime]
+            return source_text(value) if isinstance(value, (str, list)) else repr(value)
+    return ""
