@@ -26,6 +26,16 @@ USAGE_FIELDS = (
 )
 
 
+# What the Messages API takes as an image or document block (tools and MCP results build them).
+IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp")
+MAX_IMAGE_BYTES = 5 * 1024 * 1024 * 3 // 4  # raw bytes whose base64 is 5 MiB
+
+
+def binary_block(kind: str, media_type: str, data: str) -> Dict[str, Any]:
+    """An ``image``/``document`` content block of base64 ``data``."""
+    return {"type": kind, "source": {"type": "base64", "media_type": media_type, "data": data}}
+
+
 @dataclass(frozen=True)
 class Usage:
     """Token counts of one response (or a sum of several: ``a + b``)."""

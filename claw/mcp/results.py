@@ -81,7 +81,7 @@ def image_block(block: Any) -> Optional[Dict[str, Any]]:
     if block.get("type") not in ("image", "resource") or not isinstance(src, dict):
         return None
     data, mime = src.get("data" if src is block else "blob"), src.get("mimeType")
-    from claw.tools.media import IMAGE_TYPES, MAX_IMAGE_BYTES, binary_block
+    from claw.api.types import IMAGE_TYPES, MAX_IMAGE_BYTES, binary_block
 
     if mime in IMAGE_TYPES and isinstance(data, str) and 0 < base64_size(data) <= MAX_IMAGE_BYTES:
         return binary_block("image", mime, "".join(data.split()))

@@ -12,12 +12,12 @@ import base64
 import re
 from typing import Any, Dict, List, Optional, Tuple
 
-MAX_IMAGE_BYTES = 5 * 1024 * 1024 * 3 // 4  # raw bytes whose base64 is 5 MiB
+from claw.api.types import IMAGE_TYPES, MAX_IMAGE_BYTES, binary_block  # noqa: F401 (used and re-exported)
+
 MAX_PDF_BYTES = 20 * 1024 * 1024  # base64 ~27 MiB: fits the 32 MiB request limit
 MAX_PDF_PAGES = 100
 MAX_NOTEBOOK_IMAGES = 20
 MAX_OUTPUT_TEXT = 10_000  # characters of one cell output
-IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp")
 _ANSI = r"\x1b\[[0-9;]*[A-Za-z]"  # terminal colours in tracebacks
 
 
@@ -34,10 +34,6 @@ def sniff(head: bytes) -> Optional[str]:
     if head.startswith(b"%PDF-"):
         return "application/pdf"
     return None
-
-
-def binary_block(kind: str, media_type: str, data: str) -> Dict[str, Any]:
-    return {"type": kind, "source": {"type": "base64", "media_type": media_type, "data": data}}
 
 
 def image(data: bytes, media_type: str, shown: str, size: int) -> Tuple[Optional[List[Dict[str, Any]]], str]:
