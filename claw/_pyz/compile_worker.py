@@ -83,7 +83,10 @@ def main(argv: List[str]) -> int:
     for rel in sorted(paths):
         with open(rel, "rb") as f:
             source = f.read()
-        code[rel] = compile(strip_docstrings(ast.parse(source, rel)), rel, "exec", dont_inherit=True,
+        # No file name: the importer points every code object at the module's place in the archive
+        # when it loads it (cpython.fix_co_filename), and marshal version 2 writes the name into each
+        # function's code object again (~16 KiB of the stream for the five Pythons).
+        code[rel] = compile(strip_docstrings(ast.parse(source, rel)), "", "exec", dont_inherit=True,
                             optimize=optimize)
         members[rel] = (marshal.dumps(code[rel], pack.MARSHAL_VERSION), cpython.source_hash(source))
 
