@@ -319,10 +319,14 @@ def test_archive_layout(two_builds, snapshot):
                 exec(errors_code, namespace)
                 assert namespace.get("__doc__") is None and namespace["ClawError"].__doc__ is None
                 assert namespace["ClawError"].to_dict.__doc__ is None
+                # So are the annotations of functions (nothing reads them); classes keep theirs.
+                assert namespace["ClawError"].to_dict.__annotations__ == {}
+                assert namespace["ClawError"].__init__.__annotations__ == {}
                 __import__("claw.api.types")  # dataclasses looks the class's module up
                 namespace = {"__name__": "claw.api.types"}
                 exec(marshal.loads(codes["claw/api/types.py"]), namespace)
                 assert namespace["MessageStarted"].__doc__
+                assert "message_id" in namespace["MessageStarted"].__annotations__  # dataclass fields
             table = marshal.loads(codes.pop(tables.DATACLASS_CODE))
             _sre_magic, programs = marshal.loads(codes.pop(tables.REGEX_PROGRAMS))
             # Every module is in the pack but those the boot entry holds.
