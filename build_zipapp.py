@@ -8,7 +8,8 @@ What goes in the archive (see docs/BUILD.md for the why):
 - ``claw/...``: the source tree (no ``__pycache__``, no tests) and docs/*.md as ``claw/_docs/`` (for
   ``claw help``); only the modules that start the importer (``pack.BOOT_SOURCES``) and files that are
   not Python (certifi's CA bundle, licences) are zip members, the rest is the first body of the stream,
-  claw's own sources there without comments and dropped docstrings, line for line (buildlib/slim.py).
+  the sources there (claw's and the vendored ones) without comments and dropped docstrings, line for
+  line (buildlib/slim.py).
 - ``claw/_vendor/<name>/``: h11, wsproto, certifi and tomli from the pinned pure-Python wheels in
   ``vendor.txt``, with their imports of each other rewritten (buildlib/vendoring.py).
 - ``claw/_pyz/cpXY.boot``, ``cpXY.pack``, ``sources.pack`` and ``stream.xz``: the sources, then the
@@ -359,10 +360,12 @@ def build(out: Path, wheels_dir: Optional[Path] = None, cache_dir: Optional[Path
     pins = parse_vendor_txt((root / "vendor.txt").read_text(encoding="utf-8"))
     wheels = fetch_wheels(pins, wheels_dir, cache_dir or root / "build" / "wheels", log=log)
     sources = claw_files(root, [p.name for p in pins])
-    # claw's own sources in the stream lose comments and the docstrings the bytecode drops, line for
-    # line (buildlib/slim.py); the bytecode is compiled from these, so both agree.
-    sources = slim_files(sources, {n for n in sources if n.endswith(".py") and pack_writer.in_stream(n)})
     vendored = vendor_files(pins, wheels)
+    # The sources in the stream, claw's and the vendored libraries' (their imports rewritten), lose
+    # comments and the docstrings the bytecode drops, line for line (buildlib/slim.py); the bytecode
+    # is compiled from these, so both agree.
+    sources = slim_files(sources, {n for n in sources if n.endswith(".py") and pack_writer.in_stream(n)})
+    vendored = slim_files(vendored, {n for n in vendored if n.endswith(".py") and pack_writer.in_stream(n)})
     overlap = sorted(set(sources) & set(vendored))
     if overlap:
         raise BuildError(f"source tree and vendored files collide: {overlap[:3]}")

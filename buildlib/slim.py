@@ -1,4 +1,4 @@
-"""Line-preserving slimming of claw's own sources for the archive: comments and the docstrings the
+"""Line-preserving slimming of the sources in the archive (claw's and the vendored libraries'): comments and the docstrings the
 packed bytecode leaves out are blanked, every line stays where it was.
 
 The archive keeps claw's sources for tracebacks (which show one code line per frame), for
@@ -9,8 +9,10 @@ archive's stream. Every line keeps its number, so tracebacks, ``co_lines`` and t
 compiled from these slimmed sources) agree. ``check_slim`` proves each file: the same statements,
 at the same line numbers, once the docstrings the bytecode drops are dropped from both.
 
-It deliberately does not touch the vendored libraries (their sources ship as released), the
-modules that start the importer (plain zip members, small), or anything that is not Python.
+The vendored libraries are slimmed the same way after their imports are rewritten; comments that
+are copyright or licence notices (tomli's SPDX headers) are kept, and the licence files ship as they
+are. It deliberately does not touch the modules that start the importer (plain zip members, small),
+or anything that is not Python.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from buildlib import BuildError
 from claw._pyz.compile_worker import strip_docstrings
 
 _CODING = re.compile(rb"^[ \t\f]*#.*?coding[:=]")
+# Comments kept: copyright and licence notices (tomli's files carry SPDX headers).
+_NOTICE = re.compile(r"copyright|licen[cs]e|spdx", re.IGNORECASE)
 
 
 def _docstring_lines(tree: ast.Module, lines: List[str]) -> Dict[int, str]:
@@ -65,7 +69,8 @@ def slim_source(data: bytes) -> bytes:
         if number in replaced:
             out.append(replaced[number])
             continue
-        if number in comments and not (number <= 2 and _CODING.match(line.encode())):
+        if number in comments and not (number <= 2 and _CODING.match(line.encode())) \
+                and not _NOTICE.search(line[comments[number]:]):
             line = line[:comments[number]].rstrip() + "\n"
         out.append(line)
     return "".join(out).encode("utf-8")

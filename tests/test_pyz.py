@@ -533,6 +533,24 @@ def test_undecorated_classes_lose_their_docstrings_decorated_ones_keep_them():
     assert namespace["C"].__doc__ == "c" and namespace.get("__doc__") is None
 
 
+def test_functions_lose_their_annotations_classes_and_modules_keep_them():
+    import ast
+
+    from claw._pyz import compile_worker
+
+    source = ('from __future__ import annotations\nlimit: int = 3\n'
+              'def f(a: int, /, b: str = "x", *c: bytes, d: float, **e: list) -> dict:\n    return {}\n'
+              'async def g(a: int) -> None:\n    pass\n'
+              '@dataclasses.dataclass\nclass C:\n    y: int = 0\n    def m(self, z: int) -> int:\n        return z\n')
+    namespace = {"dataclasses": dataclasses}
+    tree = compile_worker.strip_function_annotations(ast.parse(source))
+    exec(compile(tree, "<t>", "exec"), namespace)
+    assert namespace["f"].__annotations__ == {} and namespace["g"].__annotations__ == {}
+    assert namespace["C"].m.__annotations__ == {} and namespace["C"](y=2).m(5) == 5
+    assert namespace["__annotations__"] == {"limit": "int"} and namespace["C"].__annotations__ == {"y": "int"}
+    assert [f.name for f in dataclasses.fields(namespace["C"])] == ["y"]
+
+
 def test_which_files_go_into_the_stream():
     assert pack_writer.in_stream("claw/cli/main.py") and pack_writer.in_stream("claw/_vendor/h11/_events.py")
     assert pack_writer.in_stream("claw/_docs/TOOLS.md") and pack_writer.in_stream("claw/_pyz/tables.py")

@@ -8,7 +8,8 @@ It compiles every module, then imports them all with the start-up table recorder
 the rest. The pack stores the modules in that import order (those ``claw.cli.main`` imports first,
 in a segment of their own, then the tables, then the others), so a run reads as little of it as it
 can. Module, function and undecorated class docstrings are left out of the packed code
-(``strip_docstrings``). Writes ``OUT/boot``, ``OUT/index`` and ``OUT/body`` (format: pack.py) and prints
+(``strip_docstrings``), and so are the annotations of function parameters and return values
+(``strip_function_annotations``). Writes ``OUT/boot``, ``OUT/index`` and ``OUT/body`` (format: pack.py) and prints
 ``X.Y MAGICHEX``.
 
 It deliberately does not write anything else, and is never imported at run time.
@@ -49,6 +50,22 @@ def strip_docstrings(tree: ast.Module) -> ast.Module:
     return tree
 
 
+def strip_function_annotations(tree: ast.Module) -> ast.Module:
+    """``tree`` without the annotations of function parameters and return values (a twentieth of
+    the stream: with ``from __future__ import annotations`` each function carries them as strings).
+    Nothing in claw or the vendored libraries reads a function's ``__annotations__`` (no
+    ``get_type_hints``, ``inspect.signature`` or ``singledispatch`` on them); class and module level
+    annotations stay, which ``dataclasses`` and ``typing`` read."""
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            args = node.args
+            for arg in args.posonlyargs + args.args + args.kwonlyargs + [args.vararg, args.kwarg]:
+                if arg is not None:
+                    arg.annotation = None
+            node.returns = None
+    return tree
+
+
 def import_all(names: List[str], entries: List[str]) -> Tuple[List[str], int]:
     """Import ``entries`` (in order; missing ones skipped), then every module of ``names``; return the
     modules in the order their import started, and how many of them the first entry imported."""
@@ -83,8 +100,11 @@ def main(argv: List[str]) -> int:
     for rel in sorted(paths):
         with open(rel, "rb") as f:
             source = f.read()
-        code[rel] = compile(strip_docstrings(ast.parse(source, rel)), rel, "exec", dont_inherit=True,
-                            optimize=optimize)
+        # No file name: the importer points every code object at the module's place in the archive
+        # when it loads it (cpython.fix_co_filename), and marshal version 2 writes the name into each
+        # function's code object again (~16 KiB of the stream for the five Pythons).
+        tree = strip_function_annotations(strip_docstrings(ast.parse(source, rel)))
+        code[rel] = compile(tree, "", "exec", dont_inherit=True, optimize=optimize)
         members[rel] = (marshal.dumps(code[rel], pack.MARSHAL_VERSION), cpython.source_hash(source))
 
     recorder = tables.Recorder()
@@ -93,14 +113,14 @@ def main(argv: List[str]) -> int:
     order, first = import_all([m for m in by_name if not m.endswith("__main__")], entries)
     recorded = recorder.tables()
 
-    # The boot modules run at every start: compiled without docstrings (nothing reads them; they are
-    # a third of the entry), with no asserts to lose.
+    # The boot modules run at every start: compiled without docstrings and function annotations
+    # (nothing reads them; they are a third of the entry), with no asserts to lose.
     boot = []
     for name in pack.BOOT_MODULES:
         rel = name.replace(".", "/") + ("/__init__.py" if f"{name.replace('.', '/')}/__init__.py" in code else ".py")
         with open(rel, "rb") as f:
-            boot.append((name, rel.endswith("__init__.py"), compile(f.read(), rel, "exec", dont_inherit=True,
-                                                                    optimize=2)))
+            tree = strip_function_annotations(ast.parse(f.read(), rel))
+        boot.append((name, rel.endswith("__init__.py"), compile(tree, rel, "exec", dont_inherit=True, optimize=2)))
     # Layout: what importing claw.cli.main imports (all --version needs: a segment of its own), then
     # tables.py and the tables it serves (the first dataclass needs them), then the rest in import order.
     stream: List[Tuple[str, bytes, bytes]] = []

@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from claw.errors import UsageError
+from claw.tools.agent import GENERAL_PURPOSE, GENERAL_PURPOSE_DESCRIPTION
 
-GENERAL_PURPOSE = "general-purpose"
 MODEL_ALIASES = ("sonnet", "opus", "haiku")
 MAX_FILE_BYTES = 256 * 1024
 
@@ -85,8 +85,7 @@ class AgentCatalog:
 
 BUILTIN = AgentDefinition(
     name=GENERAL_PURPOSE,
-    description=("General-purpose agent for researching complex questions, searching for code, and executing "
-                 "multi-step tasks. Use it when a search or a task may take several rounds of tool calls."),
+    description=GENERAL_PURPOSE_DESCRIPTION,
     prompt=("You are an agent started by another agent to do one task. Do the task with the tools you have, "
             "then answer with a concise, complete report of what you found or did: your final message is "
             "all the other agent sees. Give absolute file paths and relevant code excerpts."),

@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from claw.errors import UsageError
 from claw.runtime.run import DEFAULT_MODE, Run, RunInfo, RunOptions
@@ -29,9 +29,11 @@ if TYPE_CHECKING:
     from claw.net.config import NetConfig
     from claw.redact import Redactor
     from claw.remote.bootstrap import RemoteSetup
-    from claw.runtime.agent_defs import AgentCatalog
+    from claw.runtime.agent_defs import AgentCatalog, AgentDefinition
     from claw.runtime.events import EventSink
     from claw.runtime.session_store import Session
+    from claw.runtime.subagents import Subagents
+    from claw.tools.base import ToolResult
     from claw.runtime.tool_calls import Prompter
 
 
@@ -118,7 +120,7 @@ def _assemble(options: RunOptions, loaded: "LoadedSettings", env: Dict[str, str]
     settings = loaded.settings
     cwd = options.cwd
     catalog, options = _agents_of(options, env)
-    for warning in catalog.warnings:
+    for warning in catalog.warnings if catalog is not None else ():
         loaded = _with_warning(loaded, warning)
     # This run's secrets (the effective environment's, settings env included, and the relay's token)
     # never reach its output or its session file.
@@ -220,9 +222,12 @@ def _assemble(options: RunOptions, loaded: "LoadedSettings", env: Dict[str, str]
 
         run.extensions = extensions
         install(run)
-    from claw.runtime.subagents import Subagents
+    if catalog is None:  # the built-in agent only: described without loading the subagent modules
+        run.subagents = context.subagents = BuiltinSubagents(run)  # type: ignore[assignment]
+    else:
+        from claw.runtime.subagents import Subagents
 
-    run.subagents = context.subagents = Subagents(run, catalog)
+        run.subagents = context.subagents = Subagents(run, catalog)
     run.subagents.describe()
     return run
 
@@ -240,9 +245,14 @@ def _has_extension_dirs(cwd: str, env: Mapping[str, str], sources: Optional[Sequ
     return any(os.path.isdir(os.path.join(root, kind)) for root in roots for kind in ("commands", "skills"))
 
 
-def _agents_of(options: RunOptions, env: Dict[str, str]) -> Tuple["AgentCatalog", RunOptions]:
+def _agents_of(options: RunOptions, env: Dict[str, str]) -> Tuple[Optional["AgentCatalog"], RunOptions]:
     """The run's subagent definitions, and ``options`` as ``--agent NAME`` changes them (that agent's
-    prompt, tools and model for the main thread, unless the flags name their own)."""
+    prompt, tools and model for the main thread, unless the flags name their own). None when there
+    can be no other definition than the built-in one (no ``--agents``, ``--agent`` or agent directory):
+    the run then describes that one without loading claw.runtime.agent_defs (``BuiltinSubagents``)."""
+    if not options.agents_json and options.agent is None and not _has_agent_dirs(options.cwd, env,
+                                                                                   options.setting_sources):
+        return None, options
     from claw.runtime.agent_defs import load_catalog
 
     catalog = load_catalog(options.cwd, env, setting_sources=options.setting_sources, flag_json=options.agents_json)
@@ -257,6 +267,69 @@ def _agents_of(options: RunOptions, env: Dict[str, str]) -> Tuple["AgentCatalog"
     return catalog, replace(options, system_prompt=options.system_prompt or definition.prompt or None,
                             model=options.model or definition.model, tools=tools,
                             disallowed_tools=tuple(options.disallowed_tools) + tuple(definition.disallowed_tools))
+
+
+def _has_agent_dirs(cwd: Path, env: Mapping[str, str], sources: Optional[Sequence[str]]) -> bool:
+    """Whether any directory ``agent_defs.load_catalog`` reads agent files from exists (a few stats)."""
+    from claw.config.sources import config_home
+
+    dirs = []
+    if sources is None or "user" in sources:
+        claude_home = env.get("CLAUDE_CONFIG_DIR") or os.path.join(env.get("HOME") or os.path.expanduser("~"),
+                                                                   ".claude")
+        dirs += [os.path.join(claude_home, "agents"), os.path.join(config_home(env, str(cwd)), "agents")]
+    if sources is None or "project" in sources:
+        dirs += [os.path.join(cwd, ".claude", "agents"), os.path.join(cwd, ".claw", "agents")]
+    return any(os.path.isdir(d) for d in dirs)
+
+
+class BuiltinSubagents:
+    """``Run.subagents`` of a run whose only agent is the built-in ``general-purpose`` one (no agent
+    directory, ``--agents`` or ``--agent``): it describes that agent as ``Subagents`` would, without
+    importing claw.runtime.agent_defs and claw.runtime.subagents, and makes the real launcher
+    (``real``) at the first thing only that can do: an agent call, ``/agents``, the SDK's
+    ``initialize.agents``, a child run."""
+
+    def __init__(self, run: Run) -> None:
+        self.run = run
+        self._real: Optional["Subagents"] = None
+
+    def real(self) -> "Subagents":
+        if self._real is None:
+            from claw.runtime.agent_defs import BUILTIN, AgentCatalog
+            from claw.runtime.subagents import Subagents
+
+            catalog = AgentCatalog()
+            catalog.add([BUILTIN])
+            self._real = Subagents(self.run, catalog)
+        return self._real
+
+    @property
+    def catalog(self) -> "AgentCatalog":
+        return self.real().catalog
+
+    def listing(self) -> List[Dict[str, Any]]:
+        if self._real is not None:
+            return self._real.listing()
+        from claw.tools.agent import GENERAL_PURPOSE, GENERAL_PURPOSE_DESCRIPTION
+
+        return [{"name": GENERAL_PURPOSE, "description": GENERAL_PURPOSE_DESCRIPTION}]
+
+    def describe(self) -> None:
+        if self._real is not None:
+            return self._real.describe()
+        from claw.tools.agent import GENERAL_PURPOSE, GENERAL_PURPOSE_DESCRIPTION
+
+        tool = self.run.tools.tools.get("agent")
+        if tool is not None and hasattr(tool, "describe_agents"):
+            tool.describe_agents([(GENERAL_PURPOSE, GENERAL_PURPOSE_DESCRIPTION, "*")])
+        self.run.info.agents = [GENERAL_PURPOSE]
+
+    def add(self, definitions: List["AgentDefinition"]) -> None:
+        self.real().add(definitions)
+
+    async def launch(self, tool_input: Mapping[str, Any], tool_use_id: str) -> "ToolResult":
+        return await self.real().launch(tool_input, tool_use_id)
 
 
 def _open_session(options: RunOptions, scratch: Optional[str], redactor: "Redactor", model: str) -> "Session":

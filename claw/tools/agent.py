@@ -29,6 +29,13 @@ SCHEMA: Dict[str, Any] = {
     "required": ["description", "prompt"],
 }
 
+# The built-in subagent (claw.runtime.agent_defs.BUILTIN), the default ``subagent_type``: here so that a
+# run whose only agent it is can list it without loading the subagent modules (claw.runtime.run_open).
+GENERAL_PURPOSE = "general-purpose"
+GENERAL_PURPOSE_DESCRIPTION = (
+    "General-purpose agent for researching complex questions, searching for code, and executing "
+    "multi-step tasks. Use it when a search or a task may take several rounds of tool calls.")
+
 DESCRIPTION = (
     "Launch a subagent to handle a complex, multi-step task on its own: it works in a fresh context with "
     "its own tools and returns one final report, which is all you see of its work. Launch several agents "

@@ -4,10 +4,12 @@ subagent (headless, in-process, against the fake model server)."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 
-from tests.cli.headless_helpers import isolated_env, run_inprocess
+from tests.cli.headless_helpers import ROOT, isolated_env, run_inprocess
 from tests.fakes.model_server import ModelServer, by_system_prompt, reply, tool_use
 
 USAGE = {"input_tokens": 1000, "output_tokens": 100}
@@ -86,3 +88,17 @@ def test_bad_agent_flags_are_usage_errors(work, home, monkeypatch, argv, message
         run = run_inprocess(["-p", "go", *argv], isolated_env(srv.env(), home), monkeypatch, work)
         assert srv.requests == []
     assert run.code == 2 and message in run.stderr
+
+
+def test_a_run_without_agent_definitions_imports_none_of_the_subagent_modules(work, home):
+    # The built-in agent is described without them; they load at the first agent call.
+    code = ("import sys, io; from claw.cli.headless import run; "
+            "rc = run(['-p', 'hi', '--output-format', 'json'], stdin=io.StringIO(''), stdout=io.StringIO(), "
+            "stderr=sys.stderr); "
+            "print(rc, sorted(m for m in sys.modules if m in LAZY))")
+    lazy = ("claw.runtime.agent_defs", "claw.runtime.subagents")
+    with ModelServer([reply(text="a")]) as srv:
+        env = isolated_env(srv.env(), home, PYTHONPATH=str(ROOT))
+        proc = subprocess.run([sys.executable, "-c", f"LAZY = {lazy!r}; " + code], cwd=work, env=env,
+                              capture_output=True, text=True, timeout=60)
+    assert proc.stdout.strip() == "0 []", proc.stdout + proc.stderr

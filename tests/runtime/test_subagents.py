@@ -335,3 +335,30 @@ def test_protected_files_are_protected_from_children_as_from_the_parent(home, pr
     assert (project / "ok.txt").exists() and not (project / ".claude").exists()
     results = _results([r for r in srv.requests if "MARKER_E" in _system(r)][1])
     assert [bool(b.get("is_error")) for b in results.values()] == [True, False]
+
+
+def test_a_run_with_only_the_built_in_agent_shows_it_as_a_loaded_catalog_does(home, project):
+    # No agent directory, --agents or --agent: the run describes the built-in agent without loading the
+    # subagent modules; the model, the host and /agents see what a run that loaded its catalog sees.
+    with ModelServer([reply(text="a"), reply(text="b")]) as srv:
+        lazy, _ = _turn(RunOptions(cwd=project, base_env=_env(srv, home)))
+        loaded, _ = _turn(RunOptions(cwd=project, base_env=_env(srv, home), agents_json="{}"))
+    assert type(lazy.subagents).__name__ == "BuiltinSubagents"
+    assert type(loaded.subagents).__name__ == "Subagents"
+    described = [{t["name"]: t["description"] for t in req.json["tools"]}["agent"] for req in srv.requests]
+    assert described[0] == described[1] and "- general-purpose: General-purpose agent" in described[0]
+    assert lazy.info.agents == loaded.info.agents == ["general-purpose"]
+    assert lazy.subagents.listing() == loaded.subagents.listing()
+    assert list(lazy.subagents.catalog.agents.values()) == list(loaded.subagents.catalog.agents.values())
+
+
+@pytest.mark.parametrize("where", ["project .claude", "project .claw", "user .claude", "user .claw"])
+def test_an_agent_directory_anywhere_loads_the_catalog(home, project, where):
+    scope, base = where.split()
+    root = (project if scope == "project" else home) / base / "agents"
+    root.mkdir(parents=True)
+    (root / "mine.md").write_text("---\ndescription: mine\n---\nMARKER_M")
+    with ModelServer([reply(text="a")]) as srv:
+        run, _ = _turn(RunOptions(cwd=project, base_env=_env(srv, home, CLAW_TRUST_PROJECT="1")))
+    assert type(run.subagents).__name__ == "Subagents"
+    assert run.info.agents == ["general-purpose", "mine"]
