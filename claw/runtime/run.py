@@ -368,7 +368,7 @@ class Run:
             hooks.session_id = session.id
             hooks.transcript_path = str(session.path)
         self.tools.context.session_dir = session.path.parent / session.id
-        self.tools.checkpoints = None  # the new session's own, made at its first turn
+        self.tools.checkpoints = self.tools.checkpoint_factory = None  # the new session's own, made when needed
 
     def add_tools(self, tools: Mapping[str, "Tool"]) -> List[str]:
         """Tools that join later (the host's SDK MCP servers); a name already taken keeps the first.
@@ -387,16 +387,29 @@ class Run:
         return [s.describe() for s in (background.all() if background is not None else [])]
 
     def _turn_started(self, uuid: str) -> None:
-        if self._host_uuid:
-            self._aliases[self._host_uuid] = uuid
-        self.checkpoints().begin_turn(uuid, alias=self._host_uuid)
+        host_uuid = self._host_uuid
+        if host_uuid:
+            self._aliases[host_uuid] = uuid
+        if self.tools.checkpoints is not None or (self._checkpoint_dir() / "index.jsonl").is_file():
+            self.checkpoints().begin_turn(uuid, alias=host_uuid)
+            return
+
+        def first_change() -> "CheckpointStore":  # the session's first kept file: the store starts now
+            store = self.checkpoints()
+            store.begin_turn(uuid, alias=host_uuid)
+            return store
+
+        self.tools.checkpoint_factory = first_change
+
+    def _checkpoint_dir(self) -> Path:
+        return self.session.path.parent / self.session.id / "checkpoints"
 
     def checkpoints(self) -> "CheckpointStore":
         """The file checkpoints of the current session (``claw.runtime.checkpoints``)."""
         if self.tools.checkpoints is None:
             from claw.runtime.checkpoints import CheckpointStore
 
-            self.tools.checkpoints = CheckpointStore(self.session.path.parent / self.session.id / "checkpoints")
+            self.tools.checkpoints = CheckpointStore(self._checkpoint_dir())
         return self.tools.checkpoints
 
     def user_turns(self) -> List[Tuple[str, str]]:

@@ -102,6 +102,9 @@ class ToolCallRunner:
         self.hooks = hooks
         self.prompter = prompter
         self.checkpoints: Any = None  # claw.runtime.checkpoints.CheckpointStore: files kept before a change
+        # makes ``checkpoints`` at the first change of a session that has none yet (a run that changes
+        # no file never loads claw.runtime.checkpoints)
+        self.checkpoint_factory: Optional[Callable[[], Any]] = None
 
     def model_tools(self) -> List[Dict[str, Any]]:
         """The tool definitions sent to the model, in an order that depends only on the set of tools:
@@ -312,7 +315,7 @@ class ToolCallRunner:
 
     def _checkpoint(self, call: _Call, targets: List[Any]) -> None:
         """Keep the files this approved call may change (claw.runtime.checkpoints); never fails it."""
-        if self.checkpoints is None:
+        if self.checkpoints is None and self.checkpoint_factory is None:
             return
         name = call.tool.spec.name
         try:
@@ -326,6 +329,8 @@ class ToolCallRunner:
             else:
                 return
             if paths:
+                if self.checkpoints is None:
+                    self.checkpoints = self.checkpoint_factory()
                 self.checkpoints.snapshot(paths)
         except Exception:
             pass

@@ -91,12 +91,13 @@ def test_bad_agent_flags_are_usage_errors(work, home, monkeypatch, argv, message
 
 
 def test_a_run_without_agent_definitions_imports_none_of_the_subagent_modules(work, home):
-    # The built-in agent is described without them; they load at the first agent call.
+    # The built-in agent is described without them; they load at the first agent call. Likewise the
+    # checkpoint store (and hashlib) at the first file change of a session.
     code = ("import sys, io; from claw.cli.headless import run; "
             "rc = run(['-p', 'hi', '--output-format', 'json'], stdin=io.StringIO(''), stdout=io.StringIO(), "
             "stderr=sys.stderr); "
             "print(rc, sorted(m for m in sys.modules if m in LAZY))")
-    lazy = ("claw.runtime.agent_defs", "claw.runtime.subagents")
+    lazy = ("claw.runtime.agent_defs", "claw.runtime.subagents", "claw.runtime.checkpoints", "hashlib")
     with ModelServer([reply(text="a")]) as srv:
         env = isolated_env(srv.env(), home, PYTHONPATH=str(ROOT))
         proc = subprocess.run([sys.executable, "-c", f"LAZY = {lazy!r}; " + code], cwd=work, env=env,
