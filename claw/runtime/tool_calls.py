@@ -28,8 +28,7 @@ from claw.runtime.events import EventSink, PermissionDenial, ToolFinished, ToolS
 INTERRUPTED = "Interrupted by the user: the tool call did not run to completion."
 CHANGES_FILES = ("write_file", "edit_file", "notebook_edit")  # file tools whose paths are checkpointed
 AGENT_CONCURRENCY = 4  # subagents of one assistant message that run at once
-# A tool result metadata key: the child run's TurnOutcome, rolled up into the parent's (usage, cost).
-CHILD_OUTCOME = "_claw_subagent_outcome"
+from claw.tools.base import CHILD_OUTCOME  # noqa: E402,F401 (a child's TurnOutcome, rolled up: usage, cost)
 
 
 @dataclass(frozen=True)
@@ -50,6 +49,7 @@ class PermissionAnswer:
     updated_input: Optional[Dict[str, Any]] = None
     message: str = ""
     interrupt: bool = False  # the host asked to stop the whole run (can_use_tool ``interrupt: true``)
+    mode: Optional[str] = None  # an approved plan (exit_plan_mode): the permission mode to go on in
 
 
 Prompter = Callable[[PermissionRequest], Awaitable[PermissionAnswer]]
@@ -263,7 +263,7 @@ class ToolCallRunner:
             if answered is not None:
                 return answered
         if self.prompter is None:
-            return "deny", f"{reason} (no way to ask for approval in this mode)"
+            return "deny", getattr(call.tool, "unanswered", None) or f"{reason} (no way to ask for approval in this mode)"
         if self.hooks is not None:
             notified = await self.hooks.run("Notification", {
                 "message": f"claw needs your permission to use {call.name}", "notification_type": "permission_prompt"})
@@ -273,6 +273,9 @@ class ToolCallRunner:
             call.stop = answer.message or "interrupted by the permission prompt"
         if not answer.allow:
             return "deny", answer.message or "the user denied this tool call"
+        leave = getattr(self.context, "leave_plan", None)
+        if answer.mode and leave is not None:
+            leave(answer.mode)
         if answer.updated_input is not None:
             try:
                 call.input = call.tool.validate(answer.updated_input)

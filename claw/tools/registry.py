@@ -39,6 +39,8 @@ BUILTIN_NAMES = (
     "bash_output",
     "kill_shell",
     "agent",
+    "exit_plan_mode",
+    "ask_user_question",
 )
 
 ALIASES = {
@@ -61,6 +63,8 @@ ALIASES = {
     "KillBash": "kill_shell",
     "Agent": "agent",  # Claude Code's current name of its subagent tool (the SDK's AgentInput)
     "Task": "agent",  # its older name
+    "ExitPlanMode": "exit_plan_mode",
+    "AskUserQuestion": "ask_user_question",
 }
 
 # Tools the run builds itself when it has something for them (skills, custom commands), not build_tools.
@@ -70,8 +74,7 @@ BASH_COMPANIONS = ("bash_output", "kill_shell")  # offered exactly when bash is
 # Claude Code tools with no claw counterpart: named in a list, they are skipped with a warning.
 CLAUDE_CODE_ONLY = frozenset({
     "NotebookEdit", "NotebookRead", "LS",
-    "ExitPlanMode", "ListMcpResourcesTool", "ReadMcpResourceTool",
-    "AskUserQuestion", "EnterPlanMode",
+    "ListMcpResourcesTool", "ReadMcpResourceTool", "EnterPlanMode",
 })
 
 _MODULES = {
@@ -87,6 +90,8 @@ _MODULES = {
     "bash_output": ("claw.tools.background_shells", "BashOutputTool"),
     "kill_shell": ("claw.tools.background_shells", "KillShellTool"),
     "agent": ("claw.tools.agent", "AgentTool"),
+    "exit_plan_mode": ("claw.tools.user_tools", "ExitPlanModeTool"),
+    "ask_user_question": ("claw.tools.user_tools", "AskUserQuestionTool"),
 }
 
 

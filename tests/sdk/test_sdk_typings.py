@@ -66,7 +66,8 @@ TOOL_TYPES = {
     "Glob": ("GlobInput", "GlobOutput"), "Grep": ("GrepInput", "GrepOutput"),
     "WebFetch": ("WebFetchInput", "WebFetchOutput"), "WebSearch": ("WebSearchInput", "WebSearchOutput"),
     "TodoWrite": ("TodoWriteInput", "TodoWriteOutput"), "TaskStop": ("TaskStopInput", "TaskStopOutput"),
-    "Agent": ("AgentInput", "AgentOutput"),
+    "Agent": ("AgentInput", "AgentOutput"), "ExitPlanMode": ("ExitPlanModeInput", "ExitPlanModeOutput"),
+    "AskUserQuestion": ("AskUserQuestionInput", "AskUserQuestionOutput"),
 }
 # The answer to each host request, by the request's subtype.
 RESPONSE_TYPES = {"initialize": "SDKControlInitializeResponse", "set_permission_mode":
