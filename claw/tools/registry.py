@@ -3,7 +3,8 @@
 - ``BUILTIN_NAMES``: the canonical names the model sees (docs/TOOLS.md), in presentation order.
 - ``ALIASES``: Claude Code's names (``Bash``, ``Read``, ``Write``, ``Edit``, ``MultiEdit``, ``Glob``,
   ``Grep``, ``WebFetch``, ``WebSearch``, ``TodoWrite``, ``Agent``/``Task``, ``Skill``, ``SlashCommand``,
-  ``BashOutput``/``TaskOutput``, ``TaskStop``/``KillShell``/``KillBash``) -> canonical.
+  ``BashOutput``/``TaskOutput``, ``TaskStop``/``KillShell``/``KillBash``, ``ExitPlanMode``,
+  ``AskUserQuestion``) -> canonical.
 - ``RUN_TOOLS``: ``skill`` and ``slash_command``, which the run builds when it has skills or custom
   commands (``claw.runtime.extensions``); ``offers`` says whether the flags let it offer one. ``MultiEdit`` is ``edit_file``, whose
   ``edits`` input is the multi-edit form.
