@@ -4,7 +4,8 @@ For each tool_use block, in order: a tool input the model streamed as invalid JS
 input that fails validation becomes an error result the model can read; PreToolUse hooks may block the
 call, rewrite its input or decide its permission; the permission policy allows, denies or asks (the
 ``prompter`` answers asks — a TTY question or the embedding host's ``can_use_tool`` — and without one an
-ask is a denial recorded in ``permission_denials``); the tool runs; PostToolUse / PostToolUseFailure hooks
+ask is a denial recorded in ``permission_denials``, or for a tool with an ``unanswered`` text that text as
+an error result); the tool runs; PostToolUse / PostToolUseFailure hooks
 see the result. Runs of consecutive read-only calls execute concurrently, and so do runs of consecutive
 ``agent`` calls (subagents), at most ``AGENT_CONCURRENCY`` at a time; results always go back in call
 order. Nothing raised by a tool or a hook escapes: the model always gets a truthful tool_result.
@@ -215,6 +216,8 @@ class ToolCallRunner:
                     targets = self._target_paths(call)
                 except Exception as exc:
                     return _check_failed(call.name, exc), True, {}
+        if outcome == "unanswered":  # nobody to ask: not a denial (Claude Code lists none either)
+            return reason, True, {}
         if outcome != "allow":
             self._deny(call, reason, log)
             return f"Permission denied: {reason}", True, {}
@@ -263,7 +266,9 @@ class ToolCallRunner:
             if answered is not None:
                 return answered
         if self.prompter is None:
-            return "deny", getattr(call.tool, "unanswered", None) or f"{reason} (no way to ask for approval in this mode)"
+            unanswered = getattr(call.tool, "unanswered", None)  # exit_plan_mode, ask_user_question
+            return ("unanswered", unanswered) if unanswered else (
+                "deny", f"{reason} (no way to ask for approval in this mode)")
         if self.hooks is not None:
             notified = await self.hooks.run("Notification", {
                 "message": f"claw needs your permission to use {call.name}", "notification_type": "permission_prompt"})

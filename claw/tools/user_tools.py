@@ -4,8 +4,9 @@ the user's answer.
 The permission policy always asks for them, so the prompter (the terminal, or the SDK host's
 ``can_use_tool``) shows the plan or the questions; an approval runs the tool, which reports what was
 decided (the answers come back in the input's ``answers``, as Claude Code's hosts send them). Without a
-prompter the call is denied with the tool's ``unanswered`` text. Deliberately not here: how the
-question is shown (claw.cli.tty_prompt, the host) and the mode switch itself (``ToolContext.leave_plan``).
+prompter the call is an error result with the tool's ``unanswered`` text (not a denial). Deliberately
+not here: how the question is shown (claw.cli.tty_prompt, the host) and the mode switch itself
+(``ToolContext.leave_plan``).
 """
 
 from __future__ import annotations
