@@ -154,6 +154,33 @@ def test_web_fetch_prompt_is_answered_by_the_small_model_and_counted(work, monke
     assert result["total_cost_usd"] == pytest.approx(sum(u["costUSD"] for u in usage.values()))
 
 
+def test_web_fetch_side_call_counts_against_max_budget_usd(work, monkeypatch):
+    with LocalHttpServer({"/page": _page}) as web:
+        script = [reply(tool_uses=[tool_use("web_fetch", {"url": web.base + "/page", "prompt": "n?"}, id="f1")],
+                        usage={"input_tokens": 10, "output_tokens": 10}),
+                  reply(text="42", usage={"input_tokens": 200_000, "output_tokens": 10}),  # ~$0.20 at haiku prices
+                  reply(text="never asked")]
+        with ModelServer(script) as srv:
+            run = run_inprocess(["-p", "go", "--output-format", "json", "--permission-mode", "bypassPermissions",
+                                 "--model", "claude-sonnet-4-5", "--max-budget-usd", "0.1"],
+                                isolated_env(srv.env(), work.parent / "home"), monkeypatch, work)
+            asked = len(srv.requests)
+    assert run.json["subtype"] == "error_max_budget_usd" and run.json["total_cost_usd"] > 0.1
+    assert asked == 2  # the main model was not asked again once the side call spent the budget
+
+
+def test_web_fetch_prompt_uses_the_main_model_for_other_providers(work, monkeypatch):
+    with LocalHttpServer({"/page": _page}) as web:
+        script = [reply(tool_uses=[tool_use("web_fetch", {"url": web.base + "/page", "prompt": "n?"}, id="f1")]),
+                  reply(text="It is 42."), reply(text="done")]
+        with ModelServer(script) as srv:
+            _headless(work, srv, monkeypatch, "--permission-mode", "bypassPermissions", "--model", "openai/gpt-4.1")
+            paths = [r.path for r in srv.requests]
+            side, main = srv.requests[1].json, srv.requests[2].json
+    assert all(p.endswith("/chat/completions") for p in paths) and side["model"] == "gpt-4.1"
+    assert "The magic number is 42." in json.dumps(side["messages"]) and "It is 42." in json.dumps(main["messages"])
+
+
 def test_web_fetch_prompt_falls_back_to_the_page_when_the_side_call_fails(work, monkeypatch):
     with LocalHttpServer({"/page": _page}) as web:
         script = [reply(tool_uses=[tool_use("web_fetch", {"url": web.base + "/page", "prompt": "n?"}, id="f1")]),
