@@ -67,16 +67,29 @@ class HostControls:
     # -- mode, model, thinking, context ----------------------------------------------------------
 
     async def set_permission_mode(self, request: Dict[str, Any]) -> Dict[str, Any]:
-        from claw.cli.host_vocabulary import host_message, host_permission_mode
+        from claw.cli.host_vocabulary import host_permission_mode
 
         mode = request.get("mode")
         if not isinstance(mode, str) or not mode:
             raise UsageError("set_permission_mode needs a 'mode'")
-        canonical = self.run.set_permission_mode(mode)
+        canonical = self.mode_changed(self.run.set_permission_mode(mode))
+        return {"mode": host_permission_mode(canonical), "claw_permission_mode": canonical}
+
+    def mode_changed(self, canonical: str) -> str:
+        """A ``system/status`` message with the mode now in force; returns it."""
+        from claw.cli.host_vocabulary import host_message
+
         self.session.transport.write_nowait(host_message({
             "type": "system", "subtype": "status", "status": None, "permissionMode": canonical,
             "uuid": uuid4(), "session_id": self.run.info.session_id}))
-        return {"mode": host_permission_mode(canonical), "claw_permission_mode": canonical}
+        return canonical
+
+    def plan_approved(self, answer: Dict[str, Any]) -> None:
+        """``can_use_tool`` allowed ExitPlanMode: the mode a ``setMode`` in ``updatedPermissions`` names,
+        else the one before plan mode (claw.runtime.run.Run.leave_plan), reported in a status message."""
+        modes = [p.get("mode") for p in answer.get("updatedPermissions") or () if isinstance(p, dict)
+                 and p.get("type") == "setMode" and isinstance(p.get("mode"), str)]
+        self.mode_changed(self.run.leave_plan(modes[-1] if modes else None))
 
     async def set_model(self, request: Dict[str, Any]) -> Dict[str, Any]:
         from claw.api.client import resolve_model

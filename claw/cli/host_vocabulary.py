@@ -20,6 +20,8 @@ todo_write             TodoWrite               -
 bash_output            BashOutput              -
 kill_shell             TaskStop                -
 agent                  Agent                   -
+exit_plan_mode         ExitPlanMode            -
+ask_user_question      AskUserQuestion         -
 list_mcp_resources     ListMcpResourcesTool    -
 read_mcp_resource      ReadMcpResourceTool     -
 mcp__server__tool      (unchanged)             -

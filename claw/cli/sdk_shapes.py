@@ -116,6 +116,11 @@ def tool_use_result(name: str, tool_input: Mapping[str, Any], output: str, meta:
                 "durationMs": 0, "url": str(meta.get("url") or tool_input.get("url") or "")}
     if name == "web_search":
         return {"query": str(tool_input.get("query", "")), "results": [output], "durationSeconds": 0}
+    if name == "exit_plan_mode":
+        return {"plan": str(meta.get("plan") or ""), "isAgent": False}
+    if name == "ask_user_question":
+        return {"questions": [dict(q, multiSelect=bool(q.get("multiSelect"))) for q in meta.get("questions") or ()],
+                "answers": dict(meta.get("answers") or {})}
     if name == "todo_write":
         return {"oldTodos": _todos(meta.get("old_todos")), "newTodos": _todos(meta.get("todos"))}
     if name == "kill_shell":

@@ -468,6 +468,8 @@ class HostSession:
         behavior = answer.get("behavior")
         if behavior == "allow":
             updated = permission_answer(request.tool_name, answer.get("updatedInput"))
+            if request.tool_name == "exit_plan_mode":
+                self.controls.plan_approved(answer)
             return PermissionAnswer(allow=True, updated_input=updated if isinstance(updated, dict) else None)
         if behavior == "deny":
             message = answer.get("message")

@@ -7,7 +7,9 @@ terminal (no blocked worker thread), so cancelling the turn (Ctrl-C) abandons th
 the next line typed goes to whoever reads next, not to a forgotten reader.
 
 Anything but ``y``/``yes`` is a denial; end of input (Ctrl-D) or a terminal that cannot be opened is a
-denial too. Keys typed before the question appeared are discarded, so type-ahead never answers it. It decides nothing else: the policy says when to ask, the caller what a denial means.
+denial too. ``exit_plan_mode`` shows the plan and offers Claude Code's three choices (auto-accept
+edits, approve edits manually, keep planning); ``ask_user_question`` numbers each question's options
+plus a free answer. Keys typed before the question appeared are discarded, so type-ahead never answers it. It decides nothing else: the policy says when to ask, the caller what a denial means.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from claw.runtime.tool_calls import PermissionAnswer, PermissionRequest
 TTY_PATH = "/dev/tty"
 QUESTION = "Approve this tool call? [y/N] "
 INPUT_SHOWN_LIMIT = 400
+PLAN_CHOICES = ("\nWould you like to proceed?\n  1. Yes, and auto-accept edits\n  2. Yes, and manually approve "
+                "edits\n  3. No, keep planning (or type what to change)\n> ")
 
 
 def tty_available() -> bool:
@@ -114,6 +118,47 @@ def ask_yes_no(text: str) -> Optional[bool]:
     return is_yes(answer)
 
 
+async def _line(fd: int, text: str) -> Optional[str]:
+    os.write(fd, text.encode("utf-8", "replace"))
+    try:
+        return await _read_line(fd)
+    except (NotImplementedError, ValueError, OSError):  # a loop without add_reader for this fd
+        return await _read_line_in_thread(fd)
+
+
+async def _plan(fd: int, request: PermissionRequest) -> PermissionAnswer:
+    """exit_plan_mode: the plan rendered, then Claude Code's three choices."""
+    from claw.cli.markdown import MarkdownStream
+
+    md = MarkdownStream(color="NO_COLOR" not in os.environ)
+    shown = md.feed(str(request.input.get("plan", "")).rstrip() + "\n") + md.close()
+    answer = (await _line(fd, f"\nclaw's plan:\n\n{shown}{PLAN_CHOICES}") or "").strip()
+    if answer in ("1", "2"):
+        return PermissionAnswer(allow=True, mode="acceptEdits" if answer == "1" else "default")
+    said = f": {answer}" if answer not in ("", "3") else ""
+    return PermissionAnswer(allow=False, message=f"the user did not approve the plan and plan mode stays on{said}")
+
+
+async def _questions(fd: int, request: PermissionRequest) -> PermissionAnswer:
+    """ask_user_question: each question with numbered options and an 'Other' free answer."""
+    answers = {}
+    for q in request.input.get("questions") or ():
+        opts, multi = q.get("options") or [], bool(q.get("multiSelect"))
+        lines = [f"\n[{q.get('header', '')}] {q.get('question', '')}"]
+        lines += [f"  {i}. {o.get('label')} - {o.get('description')}" for i, o in enumerate(opts, 1)]
+        lines.append(f"  {len(opts) + 1}. Other: type your own answer")
+        raw = await _line(fd, "\n".join(lines) + ("\nnumbers (1,3)" if multi else "\na number") + " or text> ")
+        if raw is None:
+            return PermissionAnswer(allow=False, message="the user did not answer")
+        picks = [p.strip() for p in raw.split(",")] if multi else [raw.strip()]
+        if all(p.isdigit() and 1 <= int(p) <= len(opts) for p in picks):
+            raw = ", ".join(opts[int(p) - 1].get("label", "") for p in picks)
+        elif raw.strip() == str(len(opts) + 1):
+            raw = await _line(fd, "your answer> ") or ""
+        answers[str(q.get("question", ""))] = raw.strip() or "[No preference]"
+    return PermissionAnswer(allow=True, updated_input=dict(request.input, answers=answers))
+
+
 async def ask_on_tty(request: PermissionRequest) -> PermissionAnswer:
     try:
         fd = os.open(TTY_PATH, os.O_RDWR | getattr(os, "O_NOCTTY", 0))
@@ -121,11 +166,10 @@ async def ask_on_tty(request: PermissionRequest) -> PermissionAnswer:
         return PermissionAnswer(allow=False, message="denied: no terminal to ask for approval")
     try:
         _drop_typeahead(fd)
-        os.write(fd, question_text(request).encode("utf-8", "replace"))
-        try:
-            answer = await _read_line(fd)
-        except (NotImplementedError, ValueError, OSError):  # a loop without add_reader for this fd
-            answer = await _read_line_in_thread(fd)
+        special = {"exit_plan_mode": _plan, "ask_user_question": _questions}.get(request.tool_name)
+        if special is not None:
+            return await special(fd, request)
+        answer = await _line(fd, question_text(request))
     except OSError:
         answer = None
     finally:

@@ -1,7 +1,10 @@
 """The permission policy: may this tool call run, must the user be asked, or is it denied — and why.
 
 Modes (``--permission-mode``, settings ``permissions.defaultMode``; Claude Code names accepted):
-- ``read-only`` (``plan``): read-only tools run; anything that needs more is denied.
+- ``read-only`` (``plan``): read-only tools run; anything that needs more is denied (allow rules do not
+  lift it), with a reason that
+  tells the model to present its plan with ``exit_plan_mode``.
+``exit_plan_mode`` and ``ask_user_question`` (``USER_TOOLS``) ask in every mode (their work is the answer).
 - ``default``: read-only tools run; anything more asks.
 - ``workspace-write`` (``acceptEdits``): file writes inside the workspace run; bash asks.
 - ``danger-full-access`` (``bypassPermissions``): everything runs (deny and ask rules still apply).
@@ -48,6 +51,7 @@ from claw.tools.registry import canonical_tool_name, split_tool_list
 ALLOW = "allow"
 DENY = "deny"
 ASK = "ask"
+USER_TOOLS = ("exit_plan_mode", "ask_user_question")  # their work is the user's answer: always asked
 
 
 class PermissionMode(enum.Enum):
@@ -210,6 +214,8 @@ class PermissionPolicy:
         name = canonical_tool_name(tool_name) or tool_name
         tool_input = tool_input or {}
         level = PermissionLevel(getattr(spec, "permission", PermissionLevel.DANGER_FULL_ACCESS))
+        if self.mode is PermissionMode.READ_ONLY and level and name not in USER_TOOLS:
+            return self._by_mode(name, level, ())  # plan mode: whatever the allow rules say
         if name == "bash":
             return self._decide_bash(str(tool_input.get("command", "")), level,
                                      os.fspath(shell_cwd) if shell_cwd is not None else self.cwd)
@@ -224,6 +230,8 @@ class PermissionPolicy:
         rule = self._first_match(self.deny, name, tool_input, targets, allow=False)
         if rule is not None:
             return Decision(DENY, f"denied by the rule {rule.label}", rule.text)
+        if name in USER_TOOLS:
+            return self._ask(f"{name} needs the user's answer")
         rule = self._first_match(self.ask, name, tool_input, targets, allow=False)
         if rule is not None:
             return self._ask(f"the rule {rule.label} asks for approval", rule.text)
@@ -257,7 +265,7 @@ class PermissionPolicy:
                       or linked_control_file(resolved, self.cwd))
             if reason is not None:
                 if self.mode is PermissionMode.READ_ONLY:
-                    return Decision(DENY, f"{reason}; the mode is read-only, which allows only read-only tools",
+                    return Decision(DENY, f"{reason}; this is plan mode, which allows only read-only tools",
                                     protected=True)
                 return self._ask(reason, protected=True)
         return None
@@ -269,7 +277,8 @@ class PermissionPolicy:
         if level > mode.auto_level:
             why = f"{name} needs {level.label} permission; the mode is {mode.value}"
             if mode is PermissionMode.READ_ONLY:
-                return Decision(DENY, f"{why}, which allows only read-only tools")
+                return Decision(DENY, f"{name} is not read-only and this is plan mode: only read-only tools "
+                                      "run. Explore, then present your plan with exit_plan_mode")
             return self._ask(why)
         outside = [resolved for resolved, _ in targets if not within_any(resolved, self.workspace_roots)]
         if outside:

@@ -132,6 +132,7 @@ class Run:
         self.extensions: Optional["Extensions"] = None  # custom commands and skills (claw.runtime.extensions)
         self.subagents: Optional["Subagents"] = None  # the agent tool's launcher (claw.runtime.subagents)
         self._launched: Optional["McpManager"] = None
+        self.pre_plan = "default"  # the mode plan mode was entered from (leave_plan goes back to it)
         self._mcp_pending = False
         self._scratch = scratch
         self._closed = False
@@ -276,6 +277,8 @@ class Run:
         from claw.runtime.permissions import parse_permission_mode
 
         mode = parse_permission_mode(name)
+        if mode.value == "read-only" != self.policy.mode.value:
+            self.pre_plan = self.policy.mode.value
         self.policy.mode = mode
         self.info.permission_mode = mode.value
         self.session.set_permission_mode(mode.value)
@@ -283,6 +286,13 @@ class Run:
         if hooks is not None:
             hooks.permission_mode = mode.value
         return mode.value
+
+    def leave_plan(self, mode: Optional[str] = None) -> str:
+        """An approved plan (exit_plan_mode): switch to ``mode``, else out of plan mode to the mode
+        before it (``default`` when the run started in plan); returns the mode now in force."""
+        if mode or self.policy.mode.value == "read-only":
+            return self.set_permission_mode(mode or self.pre_plan)
+        return self.policy.mode.value
 
     def set_max_thinking_tokens(self, tokens: Optional[int]) -> Optional[Dict[str, Any]]:
         """The SDK's ``set_max_thinking_tokens``: a budget for the following requests, ``0`` off,

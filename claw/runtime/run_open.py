@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from claw.runtime.events import EventSink
     from claw.runtime.session_store import Session
     from claw.runtime.subagents import Subagents
-    from claw.tools.base import ToolResult
+    from claw.tools.base import ToolContext, ToolResult
     from claw.runtime.tool_calls import Prompter
 
 
@@ -228,8 +228,20 @@ def _assemble(options: RunOptions, loaded: "LoadedSettings", env: Dict[str, str]
         from claw.runtime.subagents import Subagents
 
         run.subagents = context.subagents = Subagents(run, catalog)
+    _wire(context, run)
     run.subagents.describe()
     return run
+
+
+def _wire(context: "ToolContext", run: Run) -> None:
+    """The run's own callables on its tools' context: web_fetch's side model call, plan mode's exit."""
+    async def ask(system: str, prompt: str) -> Tuple[str, object]:
+        from claw.runtime.side_query import side_query
+
+        return await side_query(run, system, prompt)
+
+    context.side_query = ask
+    context.leave_plan = run.leave_plan
 
 
 def _has_extension_dirs(cwd: str, env: Mapping[str, str], sources: Optional[Sequence[str]]) -> bool:

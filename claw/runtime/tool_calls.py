@@ -4,7 +4,8 @@ For each tool_use block, in order: a tool input the model streamed as invalid JS
 input that fails validation becomes an error result the model can read; PreToolUse hooks may block the
 call, rewrite its input or decide its permission; the permission policy allows, denies or asks (the
 ``prompter`` answers asks — a TTY question or the embedding host's ``can_use_tool`` — and without one an
-ask is a denial recorded in ``permission_denials``); the tool runs; PostToolUse / PostToolUseFailure hooks
+ask is a denial recorded in ``permission_denials``, or for a tool with an ``unanswered`` text that text as
+an error result); the tool runs; PostToolUse / PostToolUseFailure hooks
 see the result. Runs of consecutive read-only calls execute concurrently, and so do runs of consecutive
 ``agent`` calls (subagents), at most ``AGENT_CONCURRENCY`` at a time; results always go back in call
 order. Nothing raised by a tool or a hook escapes: the model always gets a truthful tool_result.
@@ -28,8 +29,7 @@ from claw.runtime.events import EventSink, PermissionDenial, ToolFinished, ToolS
 INTERRUPTED = "Interrupted by the user: the tool call did not run to completion."
 CHANGES_FILES = ("write_file", "edit_file", "notebook_edit")  # file tools whose paths are checkpointed
 AGENT_CONCURRENCY = 4  # subagents of one assistant message that run at once
-# A tool result metadata key: the child run's TurnOutcome, rolled up into the parent's (usage, cost).
-CHILD_OUTCOME = "_claw_subagent_outcome"
+from claw.tools.base import CHILD_OUTCOME  # noqa: E402,F401 (a child's TurnOutcome, rolled up: usage, cost)
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,7 @@ class PermissionAnswer:
     updated_input: Optional[Dict[str, Any]] = None
     message: str = ""
     interrupt: bool = False  # the host asked to stop the whole run (can_use_tool ``interrupt: true``)
+    mode: Optional[str] = None  # an approved plan (exit_plan_mode): the permission mode to go on in
 
 
 Prompter = Callable[[PermissionRequest], Awaitable[PermissionAnswer]]
@@ -224,6 +225,8 @@ class ToolCallRunner:
                     targets = self._target_paths(call)
                 except Exception as exc:
                     return _check_failed(call.name, exc), True, {}
+        if outcome == "unanswered":  # nobody to ask: not a denial (Claude Code lists none either)
+            return reason, True, {}
         if outcome != "allow":
             self._deny(call, reason, log)
             return f"Permission denied: {reason}", True, {}
@@ -274,7 +277,9 @@ class ToolCallRunner:
             if answered is not None:
                 return answered
         if self.prompter is None:
-            return "deny", f"{reason} (no way to ask for approval in this mode)"
+            unanswered = getattr(call.tool, "unanswered", None)  # exit_plan_mode, ask_user_question
+            return ("unanswered", unanswered) if unanswered else (
+                "deny", f"{reason} (no way to ask for approval in this mode)")
         if self.hooks is not None:
             notified = await self.hooks.run("Notification", {
                 "message": f"claw needs your permission to use {call.name}", "notification_type": "permission_prompt"})
@@ -284,6 +289,9 @@ class ToolCallRunner:
             call.stop = answer.message or "interrupted by the permission prompt"
         if not answer.allow:
             return "deny", answer.message or "the user denied this tool call"
+        leave = getattr(self.context, "leave_plan", None)
+        if answer.mode and leave is not None:
+            leave(answer.mode)
         if answer.updated_input is not None:
             try:
                 call.input = call.tool.validate(answer.updated_input)

@@ -17,7 +17,10 @@ import enum
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
+from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional, Tuple, Union
+
+# A tool result metadata key: a TurnOutcome whose usage and cost count as the run's (subagents, side calls).
+CHILD_OUTCOME = "_claw_subagent_outcome"
 
 
 class PermissionLevel(enum.IntEnum):
@@ -246,7 +249,9 @@ class ToolContext:
     resolving the model's path again (``claw.tools.paths.approved_path``). ``shell`` is the bash
     tool's working directory between calls (``shell_cwd``), shared by the copies of the context.
     ``subagents`` starts the ``agent`` tool's child runs (set by the run; None: no subagents) and
-    ``tool_use_id`` is the id of the call a copy of the context was made for.
+    ``tool_use_id`` is the id of the call a copy of the context was made for. ``side_query(system,
+    prompt)`` asks the run's small, fast model once and returns ``(text, TurnOutcome)`` (web_fetch's
+    ``prompt``); ``leave_plan()`` ends plan mode after an approved plan, returning the mode now in force.
     """
 
     cwd: Path
@@ -265,6 +270,8 @@ class ToolContext:
     shell: ShellState = field(default_factory=ShellState)
     subagents: Optional[Any] = None  # claw.runtime.subagents.Subagents: what the agent tool launches with
     tool_use_id: Optional[str] = None  # set on the copy handed to one call (the agent tool's child is tagged)
+    side_query: Optional[Callable[[str, str], Awaitable[Tuple[str, Any]]]] = None
+    leave_plan: Optional[Callable[..., str]] = None  # (mode=None): claw.runtime.run.Run.leave_plan
 
     @property
     def shell_cwd(self) -> Path:

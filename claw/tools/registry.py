@@ -3,7 +3,8 @@
 - ``BUILTIN_NAMES``: the canonical names the model sees (docs/TOOLS.md), in presentation order.
 - ``ALIASES``: Claude Code's names (``Bash``, ``Read``, ``Write``, ``Edit``, ``MultiEdit``, ``Glob``,
   ``Grep``, ``WebFetch``, ``WebSearch``, ``TodoWrite``, ``Agent``/``Task``, ``Skill``, ``SlashCommand``,
-  ``BashOutput``/``TaskOutput``, ``TaskStop``/``KillShell``/``KillBash``) -> canonical.
+  ``BashOutput``/``TaskOutput``, ``TaskStop``/``KillShell``/``KillBash``, ``ExitPlanMode``,
+  ``AskUserQuestion``) -> canonical.
 - ``RUN_TOOLS``: ``skill`` and ``slash_command``, which the run builds when it has skills or custom
   commands (``claw.runtime.extensions``); ``offers`` says whether the flags let it offer one. ``MultiEdit`` is ``edit_file``, whose
   ``edits`` input is the multi-edit form.
@@ -40,6 +41,8 @@ BUILTIN_NAMES = (
     "bash_output",
     "kill_shell",
     "agent",
+    "exit_plan_mode",
+    "ask_user_question",
 )
 
 ALIASES = {
@@ -63,6 +66,8 @@ ALIASES = {
     "KillBash": "kill_shell",
     "Agent": "agent",  # Claude Code's current name of its subagent tool (the SDK's AgentInput)
     "Task": "agent",  # its older name
+    "ExitPlanMode": "exit_plan_mode",
+    "AskUserQuestion": "ask_user_question",
 }
 
 # Tools the run builds itself when it has something for them (skills, custom commands), not build_tools.
@@ -72,8 +77,7 @@ BASH_COMPANIONS = ("bash_output", "kill_shell")  # offered exactly when bash is
 # Claude Code tools with no claw counterpart: named in a list, they are skipped with a warning.
 CLAUDE_CODE_ONLY = frozenset({
     "NotebookRead", "LS",
-    "ExitPlanMode", "ListMcpResourcesTool", "ReadMcpResourceTool",
-    "AskUserQuestion", "EnterPlanMode",
+    "ListMcpResourcesTool", "ReadMcpResourceTool", "EnterPlanMode",
 })
 
 _MODULES = {
@@ -90,6 +94,8 @@ _MODULES = {
     "bash_output": ("claw.tools.background_shells", "BashOutputTool"),
     "kill_shell": ("claw.tools.background_shells", "KillShellTool"),
     "agent": ("claw.tools.agent", "AgentTool"),
+    "exit_plan_mode": ("claw.tools.user_tools", "ExitPlanModeTool"),
+    "ask_user_question": ("claw.tools.user_tools", "AskUserQuestionTool"),
 }
 
 

@@ -8,9 +8,11 @@ permission policy checks (``WebFetch(domain:...)`` rules). The body is read up t
 converted to text (``html_text``), other text types are returned as they are, binary types refused.
 The text is capped at ``MAX_TEXT_CHARS``.
 
-``prompt``: claw does not run a second model over the page (Claude Code does); the prompt is repeated
-above the content so the model applies it itself. Errors (network, HTTP status, type) come back as
-error results with the reason.
+``prompt``: as in Claude Code, the page text (capped at ``PROMPT_CHARS``) and the prompt go to a small,
+fast model (``ToolContext.side_query``) and its answer is the result; its usage rides in the metadata
+(``CHILD_OUTCOME``) into the run's totals. Without a side model, or when that call fails, the page is
+returned with the prompt above it and a note. Errors (network, HTTP status, type) come back as error
+results with the reason.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from __future__ import annotations
 from typing import Any, Dict, List, Mapping, Optional
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
-from claw.tools.base import PermissionLevel, Tool, ToolContext, ToolInputError, ToolResult, ToolSpec
+from claw.tools.base import CHILD_OUTCOME, PermissionLevel, Tool, ToolContext, ToolInputError, ToolResult, ToolSpec
 from claw.tools.schema import check_input
 from claw.tools.web_common import (check_url, content_type, decode_body, http_client, is_loopback_host,
                                    read_limited)
@@ -27,6 +29,9 @@ MAX_REDIRECTS = 5
 MAX_BYTES = 5 * 1024 * 1024
 MAX_TEXT_CHARS = 100_000
 TOTAL_TIMEOUT = 60.0
+PROMPT_CHARS = 100_000
+SIDE_SYSTEM = ("You answer a request about one web page using only its content below. Be concise and "
+               "exact; quote code and figures verbatim; say so when the page does not answer it.")
 TEXT_TYPES = ("application/json", "application/xml", "application/javascript", "application/x-javascript",
               "application/ld+json", "application/rss+xml", "application/atom+xml", "application/xhtml+xml",
               "application/x-yaml", "application/yaml", "application/toml", "application/x-sh")
@@ -35,8 +40,8 @@ SCHEMA: Dict[str, Any] = {
     "type": "object",
     "properties": {
         "url": {"type": "string", "description": "The http(s) URL to fetch."},
-        "prompt": {"type": "string", "description": "What to look for in the page; repeated above the "
-                   "fetched content."},
+        "prompt": {"type": "string", "description": "What to extract from the page: a small model "
+                   "reads the page and answers it."},
     },
     "required": ["url"],
     "additionalProperties": False,
@@ -48,7 +53,7 @@ class WebFetchTool(Tool):
         name="web_fetch",
         description=(
             "Fetch a URL (http is upgraded to https) and return its content as text: HTML is converted to "
-            f"readable text with links as [url]. At most {MAX_BYTES // (1024 * 1024)} MB are read. "
+            f"readable text with links as [url]; with a prompt, a small model answers it from the page. At most {MAX_BYTES // (1024 * 1024)} MB are read. "
             "A redirect to another host is reported, not followed: fetch the new URL yourself."
         ),
         input_schema=SCHEMA,
@@ -102,7 +107,7 @@ class WebFetchTool(Tool):
                     url = target
                     chain.append(url)
                     continue
-                return await self._answer(response, url, chain, prompt)
+                return await self._answer(response, url, chain, prompt, ctx)
             finally:
                 await response.aclose()
         return ToolResult.error(
@@ -110,7 +115,8 @@ class WebFetchTool(Tool):
             url=chain[0],
         )
 
-    async def _answer(self, response: Any, url: str, chain: List[str], prompt: Optional[str]) -> ToolResult:
+    async def _answer(self, response: Any, url: str, chain: List[str], prompt: Optional[str],
+                      ctx: ToolContext) -> ToolResult:
         from claw.tools.html_text import html_to_text
 
         media, charset = content_type(response)
@@ -147,15 +153,20 @@ class WebFetchTool(Tool):
             head.append(f"Content-Type: {media}")
         if title:
             head.append(f"Title: {title}")
+        meta = {"url": url, "status": response.status, "content_type": media, "bytes": len(body)}
+        note = "no model to apply it here"
+        if prompt and response.status < 400 and ctx.side_query is not None:
+            try:
+                answer, meta[CHILD_OUTCOME] = await ctx.side_query(
+                    SIDE_SYSTEM, f"Web page content:\n---\n{text[:PROMPT_CHARS]}\n---\n\n{prompt}")
+                return ToolResult("\n".join(head) + "\n\n" + answer, metadata=meta)
+            except Exception as exc:  # the page itself, below, is still useful
+                note = f"the model call failed: {type(exc).__name__}: {exc}"
         if prompt:
-            head.append(
-                f"Prompt: {prompt}\n(claw returns the page itself rather than a second model's answer; "
-                "read it with this prompt in mind.)"
-            )
+            head.append(f"Prompt: {prompt}\n(the page itself, {note}: read it with this prompt in mind.)")
         content = "\n".join(head) + "\n\n" + (text or "(empty body)")
         if notes:
             content += "\n\n" + "\n".join(notes)
-        meta = {"url": url, "status": response.status, "content_type": media, "bytes": len(body)}
         if response.status >= 400:
             return ToolResult(f"HTTP error {response.status} fetching {url}\n\n" + content[:5000],
                               is_error=True, metadata=meta)

@@ -206,3 +206,65 @@ def test_a_cancelled_question_leaves_no_reader_behind(monkeypatch):
     finally:
         os.close(master)
         os.close(slave)
+
+
+def _ask_over_socket(tool: str, tool_input: dict, typed: list):
+    """tty_prompt's question for ``tool`` on one end of a socket pair; the other end types each line of
+    ``typed`` after a prompt (``> ``) appears, as a person would. Returns the answer and what was shown."""
+    import socket
+    import threading
+
+    ours, theirs = socket.socketpair()
+    shown = []
+
+    def person() -> None:
+        lines, seen = list(typed), ""
+        while lines:
+            chunk = theirs.recv(65536).decode()
+            if not chunk:
+                return
+            seen += chunk
+            if seen.endswith("> "):
+                seen = ""
+                theirs.sendall((lines.pop(0) + "\n").encode())
+            shown.append(chunk)
+
+    typist = threading.Thread(target=person, daemon=True)
+    typist.start()
+    special = {"exit_plan_mode": tty_prompt._plan, "ask_user_question": tty_prompt._questions}[tool]
+    try:
+        answer = asyncio.run(asyncio.wait_for(
+            special(ours.fileno(), PermissionRequest(tool, "t1", tool_input, "asks")), 10))
+    finally:
+        ours.close()
+        typist.join(5)
+        theirs.close()
+    return answer, "".join(shown)
+
+
+def test_questions_are_numbered_with_an_other_answer_and_multi_select():
+    questions = [{"question": "Lang?", "header": "Lang", "options": [{"label": "py", "description": "Python"},
+                                                                       {"label": "go", "description": "Go"}]},
+                 {"question": "Extras?", "header": "Extras", "multiSelect": True,
+                  "options": [{"label": "tests", "description": "t"}, {"label": "docs", "description": "d"}]},
+                 {"question": "Name?", "header": "Name", "options": [{"label": "a", "description": "A"},
+                                                                       {"label": "b", "description": "B"}]}]
+    answer, shown = _ask_over_socket("ask_user_question", {"questions": questions}, ["2", "1,2", "3", "zed"])
+    assert "[Lang] Lang?" in shown and "  1. py - Python" in shown and "  3. Other: type your own answer" in shown
+    assert answer.allow and answer.updated_input["answers"] == {"Lang?": "go", "Extras?": "tests, docs",
+                                                                "Name?": "zed"}
+
+
+@pytest.mark.parametrize("typed, allow, mode, said", [("1", True, "acceptEdits", None), ("2", True, "default", None),
+                                                      ("3", False, None, ""), ("split step 2", False, None,
+                                                                               ": split step 2")])
+def test_the_plan_is_shown_with_claude_codes_three_choices(typed, allow, mode, said, monkeypatch):
+    from tests.cli.pty_harness import strip_ansi
+
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    answer, shown = _ask_over_socket("exit_plan_mode", {"plan": "# Steps\n1. one"}, [typed])
+    assert "\x1b[1mSteps" in shown  # the plan's Markdown is rendered (the heading bold)
+    assert "# Steps\n1. one" in strip_ansi(shown) and "3. No, keep planning" in shown
+    assert answer.allow is allow and answer.mode == mode
+    if said is not None:
+        assert answer.message.endswith(f"plan mode stays on{said}")

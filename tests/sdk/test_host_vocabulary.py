@@ -25,13 +25,15 @@ INPUT_TYPES = {"Bash": "BashInput", "Read": "FileReadInput", "Write": "FileWrite
                "Glob": "GlobInput", "Grep": "GrepInput", "WebFetch": "WebFetchInput", "WebSearch": "WebSearchInput",
                "TodoWrite": "TodoWriteInput", "ListMcpResourcesTool": "ListMcpResourcesInput",
                "ReadMcpResourceTool": "ReadMcpResourceInput", "TaskStop": "TaskStopInput", "Agent": "AgentInput",
-               "NotebookEdit": "NotebookEditInput"}
+               "NotebookEdit": "NotebookEditInput", "ExitPlanMode": "ExitPlanModeInput",
+               "AskUserQuestion": "AskUserQuestionInput"}
 # claw tools whose Claude Code name is no longer in the SDK's list (Claude Code dropped BashOutput/
 # TaskOutput): hosts see that older name, which the SDK passes through as any tool name.
 NOT_IN_THE_SDK = {"bash_output"}
 # Fields of claw's tools that Claude Code's tool lacks (documented in docs/EMBEDDING.md): the host
 # sees them as they are.
-CLAW_ONLY_FIELDS = {"edit_file": {"edits"}, "notebook_edit": {"cell_number"}}
+CLAW_ONLY_FIELDS = {"edit_file": {"edits"}, "notebook_edit": {"cell_number"},
+                    "exit_plan_mode": {"plan"}}  # plan: ExitPlanModeInput's [k: string]
 
 
 @pytest.fixture(scope="module")
@@ -119,6 +121,11 @@ def test_claws_tools_accept_the_input_a_host_sends_back(name, tmp_path):
         "bash_output": {"bash_id": "bash_1", "filter": "^x"},
         "kill_shell": {"shell_id": "bash_1"},
         "agent": {"description": "find it", "prompt": "find the config", "subagent_type": "general-purpose"},
+        "exit_plan_mode": {"plan": "1. do it"},
+        "ask_user_question": {"questions": [{"question": "Which?", "header": "Pick", "multiSelect": False,
+                                             "options": [{"label": "a", "description": "A"},
+                                                         {"label": "b", "description": "B"}]}],
+                              "answers": {"Which?": "a"}},
     }
     original = samples[name]
     host = vocab.host_input(name, original)

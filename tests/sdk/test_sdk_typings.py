@@ -67,6 +67,8 @@ TOOL_TYPES = {
     "WebFetch": ("WebFetchInput", "WebFetchOutput"), "WebSearch": ("WebSearchInput", "WebSearchOutput"),
     "TodoWrite": ("TodoWriteInput", "TodoWriteOutput"), "TaskStop": ("TaskStopInput", "TaskStopOutput"),
     "Agent": ("AgentInput", "AgentOutput"), "NotebookEdit": ("NotebookEditInput", "NotebookEditOutput"),
+    "ExitPlanMode": ("ExitPlanModeInput", "ExitPlanModeOutput"),
+    "AskUserQuestion": ("AskUserQuestionInput", "AskUserQuestionOutput"),
 }
 # The answer to each host request, by the request's subtype.
 RESPONSE_TYPES = {"initialize": "SDKControlInitializeResponse", "set_permission_mode":
@@ -390,3 +392,39 @@ def test_a_session_with_a_subagent_fits_the_typings(checker, tmp_path):
     assert results[0]["tool_use_result"]["agentType"] == "reader"
     assert results[0]["tool_use_result"]["content"] == [{"type": "text", "text": "it says alpha"}]
     assert {m["parent_tool_use_id"] for m in messages if m["type"] == "stream_event"} == {None, "a1"}
+
+
+def test_plan_and_question_tools_fit_the_typings(checker, tmp_path):
+    """ExitPlanMode and AskUserQuestion: their can_use_tool requests, the status message of the mode
+    switch, and their ``tool_use_result`` (ExitPlanModeOutput, AskUserQuestionOutput)."""
+    work = tmp_path / "work"
+    work.mkdir()
+    questions = [{"question": "Which?", "header": "Pick", "multiSelect": True,
+                  "options": [{"label": "a", "description": "A"}, {"label": "b", "description": "B"}]}]
+    script = [reply(tool_uses=[tool_use("ask_user_question", {"questions": questions}, id="q1")]),
+              reply(tool_uses=[tool_use("exit_plan_mode", {"plan": "1. do it"}, id="p1")]), reply(text="ok")]
+    sent: Dict[str, str] = {}
+    with ModelServer(script) as srv, ClawProcess(["--permission-mode", "plan", "--permission-prompt-tool", "stdio"],
+                                                 env=_env(srv, work), cwd=work) as claw:
+        claw.user("plan")
+        while True:
+            message = claw.next()
+            assert message is not None, claw.stderr
+            if message["type"] == "control_request":
+                answer = dict(message["request"]["input"])
+                if message["request"]["tool_name"] == "AskUserQuestion":
+                    answer["answers"] = {"Which?": "a, b"}
+                claw.send({"type": "control_response", "response": {
+                    "subtype": "success", "request_id": message["request_id"],
+                    "response": {"behavior": "allow", "updatedInput": answer}}})
+            if message["type"] == "result":
+                break
+        assert claw.wait() == 0, claw.stderr
+    messages = [json.loads(line) for line in claw.lines]
+    problems = Problems(checker)
+    for message in messages:
+        problems.message(message, sent)
+    assert problems.found == [], "\n".join(problems.found)
+    shaped = [m["tool_use_result"] for m in messages if m["type"] == "user" and m.get("tool_use_result")]
+    assert shaped[0]["answers"] == {"Which?": "a, b"} and shaped[1] == {"plan": "1. do it", "isAgent": False}
+    assert [m["permissionMode"] for m in messages if m.get("subtype") == "status"] == ["default"]

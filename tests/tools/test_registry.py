@@ -24,6 +24,8 @@ PINNED_SCHEMAS = {
     "bash_output": (set(), {"bash_id", "task_id", "shell_id", "filter", "block", "timeout"}),
     "kill_shell": (set(), {"shell_id", "task_id"}),
     "agent": ({"description", "prompt"}, {"subagent_type", "model"}),
+    "exit_plan_mode": ({"plan"}, set()),
+    "ask_user_question": ({"questions"}, {"answers"}),
 }
 
 
@@ -40,7 +42,7 @@ def test_every_builtin_has_the_contract_schema_and_level():
     assert levels["bash"] is PermissionLevel.DANGER_FULL_ACCESS
     assert levels["write_file"] is levels["edit_file"] is levels["notebook_edit"] is PermissionLevel.WORKSPACE_WRITE
     for name in ("read_file", "glob_search", "grep_search", "web_fetch", "web_search", "todo_write",
-                 "bash_output", "kill_shell", "agent"):
+                 "bash_output", "kill_shell", "agent", "exit_plan_mode", "ask_user_question"):
         assert levels[name] is PermissionLevel.READ_ONLY
     assert not tools["bash"].spec.read_only and tools["read_file"].spec.read_only
 
