@@ -24,10 +24,10 @@ from typing import Any, AsyncIterator, Dict, List, Mapping, Optional, Tuple
 from urllib.parse import quote
 
 from claw.api.anthropic import AnthropicProvider
-from claw.api.provider import StreamTranslator, _HttpFailure, _read_limited, MAX_ERROR_BODY, request_id_of
+from claw.api.provider import StreamTranslator, request_id_of
 from claw.api.types import ModelRequest
 from claw.auth.headers import AuthSource
-from claw.errors import NetworkError
+from claw.errors import ClawError, NetworkError
 
 BEDROCK_VERSION = "bedrock-2023-05-31"
 EVENTSTREAM = "application/vnd.amazon.eventstream"
@@ -70,33 +70,24 @@ class BedrockProvider(AnthropicProvider):
         headers.extend(self.extra_headers)
         return headers
 
-    async def _send(self, request: ModelRequest, payload: bytes, streaming: bool) -> Any:
-        from claw.api.bedrock_errors import classify_http
-        from claw.net.http import Timeouts
+    def request_url(self, streaming: bool) -> str:
+        return self.invoke_url(streaming)
 
-        url = self.invoke_url(streaming)
+    async def request_headers(self, request: ModelRequest, streaming: bool, url: str,
+                              payload: bytes) -> List[Tuple[str, str]]:
+        """The headers, then SigV4's over exactly the bytes sent (or the bearer key's)."""
         headers = await self.build_headers(request, streaming)
         sign = getattr(self.auth, "sign", None)
         if sign is not None:
             headers.extend(await sign("POST", url, headers, payload))
         else:
             headers.extend(await self.auth.headers())
-        if streaming:
-            timeouts = Timeouts(read=self.idle_timeout)
-        else:
-            timeouts = Timeouts(read=self.api_timeout, total=self.api_timeout)
-        response = await self._client().request("POST", url, headers=headers, body=payload, timeouts=timeouts)
-        if response.status >= 400:
-            request_id = request_id_of(response.headers)
-            try:
-                body = await _read_limited(response, MAX_ERROR_BODY)
-            except NetworkError:
-                body = b""
-            finally:
-                await response.aclose()
-            raise _HttpFailure(classify_http(response.status, body, response.headers, request_id=request_id,
-                                             label=self.label), response.headers)
-        return response
+        return headers
+
+    def http_error(self, status: int, body: bytes, headers: Any, request_id: Optional[str]) -> ClawError:
+        from claw.api.bedrock_errors import classify_http
+
+        return classify_http(status, body, headers, request_id=request_id, label=self.label)
 
     async def _stream_events(self, response: Any, translator: StreamTranslator) -> AsyncIterator[Dict[str, Any]]:
         ctype = (response.header("content-type") or "").lower()

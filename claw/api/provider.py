@@ -351,13 +351,13 @@ class Provider:
     async def _send(self, request: ModelRequest, payload: bytes, streaming: bool) -> Any:
         from claw.net.http import Timeouts
 
-        headers = await self.build_headers(request, streaming)
+        url = self.request_url(streaming)
+        headers = await self.request_headers(request, streaming, url, payload)
         if streaming:
             timeouts = Timeouts(read=self.idle_timeout)
         else:
             timeouts = Timeouts(read=self.api_timeout, total=self.api_timeout)
-        response = await self._client().request("POST", self.endpoint(), headers=headers, body=payload,
-                                                timeouts=timeouts)
+        response = await self._client().request("POST", url, headers=headers, body=payload, timeouts=timeouts)
         if response.status >= 400:
             request_id = request_id_of(response.headers)
             try:
@@ -366,10 +366,19 @@ class Provider:
                 body = b""
             finally:
                 await response.aclose()
-            error = classify_http_error(response.status, body, headers=response.headers,
-                                        request_id=request_id, provider=self.label)
-            raise _HttpFailure(error, response.headers)
+            raise _HttpFailure(self.http_error(response.status, body, response.headers, request_id), response.headers)
         return response
+
+    # What the cloud providers (claw.api.bedrock, claw.api.vertex) change about sending a request.
+    def request_url(self, streaming: bool) -> str:
+        return self.endpoint()
+
+    async def request_headers(self, request: ModelRequest, streaming: bool, url: str,
+                              payload: bytes) -> List[Tuple[str, str]]:
+        return await self.build_headers(request, streaming)
+
+    def http_error(self, status: int, body: bytes, headers: Any, request_id: Optional[str]) -> ClawError:
+        return classify_http_error(status, body, headers=headers, request_id=request_id, provider=self.label)
 
     async def _stream_events(self, response: Any, translator: "StreamTranslator") -> AsyncIterator[Dict[str, Any]]:
         """Anthropic event dicts from the streamed body."""

@@ -38,10 +38,10 @@ from claw.api.failures import (
     context_window_error,
     is_context_window_message,
 )
-from claw.api.provider import MAX_ERROR_BODY, _HttpFailure, _read_limited, request_id_of
+from claw.api.provider import request_id_of
 from claw.api.registry import anthropic_model_id
 from claw.api.types import ModelRequest
-from claw.errors import ConfigError, NetworkError, ProviderError
+from claw.errors import ClawError, ConfigError, ProviderError
 
 VERTEX_VERSION = "vertex-2023-10-16"
 DEFAULT_REGION = "us-east5"
@@ -177,27 +177,12 @@ class VertexProvider(AnthropicProvider):
         headers = await super().build_headers(request, streaming)
         return [(k, v) for k, v in headers if k.lower() != "anthropic-version"]
 
-    async def _send(self, request: ModelRequest, payload: bytes, streaming: bool) -> Any:
-        from claw.net.http import Timeouts
+    def request_url(self, streaming: bool) -> str:
+        return self.endpoint(streaming)
 
-        headers = await self.build_headers(request, streaming)
-        if streaming:
-            timeouts = Timeouts(read=self.idle_timeout)
-        else:
-            timeouts = Timeouts(read=self.api_timeout, total=self.api_timeout)
-        response = await self._client().request("POST", self.endpoint(streaming), headers=headers, body=payload,
-                                                timeouts=timeouts)
-        if response.status >= 400:
-            try:
-                body = await _read_limited(response, MAX_ERROR_BODY)
-            except NetworkError:
-                body = b""
-            finally:
-                await response.aclose()
-            error = classify_vertex_error(response.status, body, headers=response.headers, auth=self.auth,
-                                          target=self.target, model=self.model.id)
-            raise _HttpFailure(error, response.headers)
-        return response
+    def http_error(self, status: int, body: bytes, headers: Any, request_id: Optional[str]) -> ClawError:
+        return classify_vertex_error(status, body, headers=headers, auth=self.auth, target=self.target,
+                                     model=self.model.id)
 
 
 _GOOGLE_STATUS = {
