@@ -1,7 +1,7 @@
 """``@path`` imports in memory files (``CLAUDE.md``, ``CLAW.md``...), as Claude Code documents them.
 
 A memory file may name other files with ``@path`` (at the start of a line or after whitespace):
-``@docs/style.md``, ``@./notes.md``, ``@../shared/rules.md``, ``@~/.claude/my-rules.md``,
+``@docs/style.md``, ``@./notes.md``, ``@../common/rules.md``, ``@~/.claude/my-rules.md``,
 ``@/abs/path.md``; a space in the path is written ``\\ ``. A relative path is taken from the directory of
 the importing file, ``~/`` is the user's home, an absolute path is used as is. Imported files may import
 in turn, at most ``MAX_DEPTH`` (5) levels below the file the session loaded.
