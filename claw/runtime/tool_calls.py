@@ -395,7 +395,22 @@ def _text_of(content: Any) -> str:
     return json.dumps(content, ensure_ascii=False, default=str)
 
 
+def _valid_text(text: str) -> str:
+    """``text`` with lone surrogates (undecodable bytes a tool passed through, e.g. a Latin-1 file read
+    as UTF-8) written as ``\\udcXX``: a request body must be valid Unicode."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def _result_block(tool_use_id: str, output: Any, is_error: bool) -> Dict[str, Any]:
+    if isinstance(output, str):
+        output = _valid_text(output)
+    elif isinstance(output, list):
+        output = [dict(b, text=_valid_text(b["text"])) if b.get("type") == "text" and isinstance(b.get("text"), str)
+                  else b for b in output]
     block: Dict[str, Any] = {"type": "tool_result", "tool_use_id": tool_use_id, "content": output}
     if is_error:
         block["is_error"] = True

@@ -167,3 +167,24 @@ def test_the_runs_secrets_are_redacted_without_touching_the_process_redactor(hom
     assert SETTINGS_SECRET in srv.requests[1].body.decode()  # the model saw the tool's real output
     for secret in (SETTINGS_SECRET, header_secret):  # no process-wide state
         assert redact.default_redactor().redact_text(secret) == secret
+
+
+def test_a_tool_output_that_is_not_valid_unicode_still_reaches_the_model(home, project):
+    """Undecodable bytes in a file (Latin-1 in a UTF-8 world) come back from a tool as lone surrogates;
+    the next request must still be sent, with them shown, not crash the run."""
+    (project / "latin1.txt").write_bytes(b"caf\xe9 ok\n")
+    script = [reply(tool_uses=[tool_use("edit_file", {"path": "latin1.txt", "old_string": "ok",
+                                                      "new_string": "fine"})]),
+              reply(text="done")]
+    with ModelServer(script) as srv:
+        env = _env(srv, home)
+
+        async def go():
+            options = RunOptions(cwd=project, base_env=env, permission_mode="bypassPermissions")
+            async with await open_run(options, sink=lambda e: None) as run:
+                return await run.turn("fix it")
+
+        outcome = asyncio.run(go())
+    assert outcome.subtype == "success" and outcome.result == "done", outcome.result
+    assert len(srv.requests) == 2
+    json.dumps(srv.requests[1].json).encode("utf-8")  # what was sent is valid Unicode
