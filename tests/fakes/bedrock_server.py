@@ -28,12 +28,13 @@ import json
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Dict, List, Optional, Tuple
 from urllib.parse import quote, unquote
 
 from tests.fakes import eventstream_frames as frames
 from tests.fakes.model_server import anthropic_events, anthropic_message
+from tests.fakes.threaded_http import BackgroundHTTPServer
 
 
 def reference_signature(method: str, raw_path: str, query: str, headers: Dict[str, str], signed: List[str],
@@ -73,7 +74,7 @@ class BedrockRequest:
 
 
 @dataclass
-class BedrockServer:
+class BedrockServer(BackgroundHTTPServer):
     script: List[Dict[str, Any]] = field(default_factory=list)
     keys: Dict[str, str] = field(default_factory=dict)  # access key id -> secret
     expired_tokens: set = field(default_factory=set)
@@ -96,31 +97,8 @@ class BedrockServer:
         with self._lock:
             self.script.extend(specs)
 
-    def start(self) -> "BedrockServer":
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        server.daemon_threads = True
-        if self.tls is not None:
-            import ssl
-
-            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            self.tls.configure_cert(context)
-            server.socket = context.wrap_socket(server.socket, server_side=True)
-        self._server = server
-        self.port = server.server_address[1]
-        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> "BedrockServer":
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    def handler_class(self) -> Any:
+        return _handler(self)
 
     # checks
     def check_auth(self, req: BedrockRequest, raw_path: str, query: str) -> Optional[Tuple[int, str, str]]:

@@ -39,6 +39,8 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple
 from urllib.parse import parse_qsl
 
+from tests.fakes.threaded_http import BackgroundHTTPServer
+
 SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 METADATA_PATH = "/computeMetadata/v1/instance/service-accounts/default/token"
@@ -73,7 +75,7 @@ class GoogleRequest:
     jwt_claims: Optional[Dict[str, Any]] = None
 
 
-class GoogleServer:
+class GoogleServer(BackgroundHTTPServer):
     """The token endpoint and metadata server fake; a context manager."""
 
     def __init__(self, *, expires_in: int = 3600, tls: Any = None) -> None:
@@ -152,31 +154,8 @@ class GoogleServer:
         return path
 
     # lifecycle
-    def start(self) -> "GoogleServer":
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        server.daemon_threads = True
-        if self.tls is not None:
-            import ssl
-
-            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            self.tls.configure_cert(context)
-            server.socket = context.wrap_socket(server.socket, server_side=True)
-        self._server = server
-        self.port = server.server_address[1]
-        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> "GoogleServer":
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    def handler_class(self) -> Any:
+        return _handler(self)
 
     # the token grant
     def _token(self, req: GoogleRequest) -> Tuple[int, Dict[str, Any]]:
