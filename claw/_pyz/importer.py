@@ -82,18 +82,8 @@ class SourceStore:
         return self._reader.get(name)
 
     def _open(self, index: PackIndex) -> PackReader:
-        from claw._pyz import cache
-
-        def inflate() -> bytes:
-            body = read_body(self._loader.get_data(STREAM_PATH.replace("/", os.sep)), index)
-            cache.store(SOURCES_TAG, index.digest, body)
-            return body
-
-        fd = cache.open_body(SOURCES_TAG, index.digest, index.size)
-        if fd is not None:
-            return PackReader(index, FileBody(fd), recover=inflate)
         try:
-            return PackReader(index, inflate())
+            return cached_reader(self._loader, SOURCES_TAG, index)
         except OSError as exc:
             raise PackError(f"cannot read the archive: {exc}") from None
 
@@ -236,6 +226,15 @@ def open_pack(loader: zipimport.zipimporter, tag: str) -> Optional[PackReader]:
         index = PackIndex(loader.get_data(pack_path(tag).replace("/", os.sep)), magic)
     except (OSError, PackError):
         return None
+    try:
+        return cached_reader(loader, tag, index)
+    except (OSError, PackError):
+        return None
+
+
+def cached_reader(loader: Any, tag: str, index: PackIndex) -> PackReader:
+    """A reader of ``index``'s body: the per-user cache file when there is a good one, else the body
+    inflated from the archive's stream (and stored in the cache). Raises OSError or PackError."""
     from claw._pyz import cache
 
     def inflate() -> bytes:
@@ -246,10 +245,7 @@ def open_pack(loader: zipimport.zipimporter, tag: str) -> Optional[PackReader]:
     fd = cache.open_body(tag, index.digest, index.size)
     if fd is not None:
         return PackReader(index, FileBody(fd), recover=inflate)
-    try:
-        return PackReader(index, inflate())
-    except (OSError, PackError):
-        return None
+    return PackReader(index, inflate())
 
 
 def install(loader: Any, tag: str, precompiled: bool) -> Optional[PackReader]:
