@@ -418,7 +418,7 @@ class HostSession:
 
     def _init_message(self) -> Dict[str, Any]:
         obj = init_object(self.run.info)
-        obj.update({"skills": list(self.run.info.skills), "plugins": [], "capabilities": list(CAPABILITIES)})
+        obj["capabilities"] = list(CAPABILITIES)  # init_object has agents, skills and plugins
         from claw.cli.host_vocabulary import host_message
 
         return host_message(obj)
