@@ -17,10 +17,10 @@ Two fields change the run itself, and claw acts on both:
 ``agents`` (subagent definitions, ``{name: {description, prompt, tools?, model?}}``) join the run's
 catalog at once (``apply_agents``), before the first prompt runs; the answer lists every agent.
 
-Fields that would change the run but that claw cannot honour (``_UNSUPPORTED``, empty today) make the
-initialize request fail with an error naming them (``unsupported_fields``), and every turn of the session
+A field that changes the run and cannot be applied (a malformed ``agents`` or a ``jsonSchema`` claw
+cannot check) makes the initialize request fail with an error naming it, and every turn of the session
 fails with it too (the SDK sends the first prompt without waiting for the answer), so the SDK's
-``query()`` throws instead of running without them.
+``query()`` throws instead of running without it.
 
 Deliberately not here: the host loop and the rest of the initialize answer (claw.cli.stream_json), the
 system prompt's assembly (claw.runtime.system_prompt), starting MCP servers (claw.mcp).
@@ -65,23 +65,10 @@ async def read_initialize(transport: Any) -> EarlyInitialize:
         early.before.append(message)
 
 
-_UNSUPPORTED: Dict[str, str] = {}  # field -> why claw cannot honour it (none at the moment)
-
-
-def unsupported_fields(request: Dict[str, Any]) -> Optional[UsageError]:
-    """The error naming the first field of ``request`` claw cannot honour yet, or None (empty values
-    are fine)."""
-    for name, reason in _UNSUPPORTED.items():
-        if request.get(name):
-            return UsageError(f"initialize: '{name}' is not supported by this claw version yet: {reason}",
-                              hint=f"leave out the SDK's {name!r} option", kind="unsupported_option")
-    return None
-
-
 def apply_run_fields(run: "Run", request: Dict[str, Any]) -> Optional[ClawError]:
     """The fields that change the run at once (the SDK sends the first prompt without waiting for the
-    answer): the error of the first that fails (``unsupported_fields``, ``agents``, ``jsonSchema``), or None."""
-    return unsupported_fields(request) or apply_agents(run, request) or apply_json_schema(run, request)
+    answer): the error of the first that fails (``agents``, ``jsonSchema``), or None."""
+    return apply_agents(run, request) or apply_json_schema(run, request)
 
 
 def apply_agents(run: "Run", request: Dict[str, Any]) -> Optional[ClawError]:
