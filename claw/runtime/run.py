@@ -254,10 +254,10 @@ class Run:
         id. ``None`` goes back to the default model."""
         from claw.api.client import resolve_model
         from claw.runtime.model_options import cost_function, move_fallbacks
-        from claw.runtime.run_open import _key_source, _provider_for
+        from claw.runtime.run_open import _key_source
 
         resolved = resolve_model(name, self.env, aliases=self.loaded.settings.aliases)
-        provider = _provider_for(resolved, self.loaded, self.env, self.net_config, self.options.cwd, self.redactor)
+        provider = self.provider_for(resolved)
         old, self.provider = self.provider, provider
         dropped = move_fallbacks(old, provider)  # --fallback-model stays behind the new model
         self.agent.provider = provider
@@ -271,6 +271,13 @@ class Run:
         for unused in [old] + dropped:
             await unused.aclose()
         return resolved.model
+
+    def provider_for(self, resolved: "ResolvedModel") -> "Provider":
+        """A provider of ``resolved`` with this run's settings, credentials, network and redactor (a
+        model switch, a subagent's model, web_fetch's small model)."""
+        from claw.runtime.run_open import _provider_for
+
+        return _provider_for(resolved, self.loaded, self.env, self.net_config, self.options.cwd, self.redactor)
 
     def set_permission_mode(self, name: str) -> str:
         """``/permissions MODE`` and the SDK's ``set_permission_mode``; returns the canonical name."""

@@ -23,13 +23,10 @@ async def side_query(run: Any, system: str, prompt: str) -> Tuple[str, Any]:
     provider, own, model = run.provider, None, run.agent.settings.model
     if run.resolved_model.provider == "anthropic":
         from claw.api.client import resolve_model
-        from claw.runtime.run_open import _provider_for
-
         env = run.env
         resolved = resolve_model(env.get("ANTHROPIC_SMALL_FAST_MODEL") or "haiku", env,
                                  aliases=run.loaded.settings.aliases)
-        own = provider = _provider_for(resolved, run.loaded, env, run.net_config, run.tools.context.cwd,
-                                       run.redactor)
+        own = provider = run.provider_for(resolved)
         model = resolved.model
     started = time.monotonic()
     try:

@@ -161,7 +161,6 @@ def assemble_child(options: "RunOptions", *, sink: "EventSink", prompter: Option
     from claw.runtime.agent import Agent, AgentSettings
     from claw.runtime.compaction import threshold_pct
     from claw.runtime.run import Run, RunInfo
-    from claw.runtime.run_open import _provider_for
     from claw.runtime.system_prompt import build_system_prompt
     from claw.runtime.tool_calls import ToolCallRunner
     from claw.tools.base import ToolContext
@@ -176,7 +175,7 @@ def assemble_child(options: "RunOptions", *, sink: "EventSink", prompter: Option
     policy.mode = narrower_mode(parent.policy.mode, definition.permission_mode)
     tools = child_tools(parent.tools.tools, definition, depth=link.depth)
     session = SidechainLog(parent.session, agent_id=link.agent_id, tool_use_id=link.tool_use_id)
-    provider = _provider_for(resolved, loaded, env, net, cwd, parent.redactor)
+    provider = parent.provider_for(resolved)
     roots = list(parent.policy.workspace_roots)
     system = build_system_prompt(cwd=cwd, model=resolved.model, env=env, custom_prompt=options.system_prompt,
                                  additional_dirs=[str(r) for r in roots[1:]], include_git=False)
