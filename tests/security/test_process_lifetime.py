@@ -125,7 +125,11 @@ BACKGROUND = "echo $$ > pidfile; exec sleep 300"
 
 
 def _run_background(work: Path, home: Path, pids: List[int], **extra: str) -> int:
+    # The foreground call waits for the job's pidfile: claw may otherwise end (and kill the job)
+    # before the job's shell has written it.
+    wait = "for i in $(seq 300); do [ -s pidfile ] && break; sleep 0.1; done"
     script = [reply(tool_uses=[tool_use("bash", {"command": BACKGROUND, "run_in_background": True}, id="t1")]),
+              reply(tool_uses=[tool_use("bash", {"command": wait}, id="t2")]),
               reply(text="done")]
     with ModelServer(script) as srv:
         proc = _claw(work, _env(srv, home, **extra))
