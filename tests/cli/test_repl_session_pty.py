@@ -99,6 +99,9 @@ def test_server_cd_image_notebook_and_rewind_in_one_repl_session(rig):  # noqa: 
     pid = int(shown.search(proc.expect(shown)).group(1))
     proc.expect(PROMPT)
     assert alive(pid) and answers(port)  # a rewind leaves the server running
+    proc.sendline("/status")
+    proc.expect("background shells: 1 running, 0 ended (/bashes)")
+    proc.expect(PROMPT)
 
     proc.sendline("and now?")
     proc.expect("back again")
