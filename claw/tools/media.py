@@ -12,9 +12,8 @@ import base64
 import re
 from typing import Any, Dict, List, Optional, Tuple
 
-from claw.api.types import IMAGE_TYPES, MAX_IMAGE_BYTES, binary_block  # noqa: F401 (used and re-exported)
+from claw.api.types import IMAGE_TYPES, MAX_IMAGE_BYTES, MAX_PDF_BYTES, binary_block  # noqa: F401 (used and re-exported)
 
-MAX_PDF_BYTES = 20 * 1024 * 1024  # base64 ~27 MiB: fits the 32 MiB request limit
 MAX_PDF_PAGES = 100
 MAX_NOTEBOOK_IMAGES = 20
 MAX_OUTPUT_TEXT = 10_000  # characters of one cell output

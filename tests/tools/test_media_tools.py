@@ -223,32 +223,36 @@ from mcp.server.mcpserver import MCPServer
 from mcp_types import AudioContent, BlobResourceContents, EmbeddedResource, ImageContent, TextContent
 server = MCPServer("pics")
 PNG = %r
-@server.tool(description="A picture, a sound and a text blob")
+PDF = %r
+@server.tool(description="A picture, a sound, a text blob and a PDF blob")
 def snap() -> List:
     blob = BlobResourceContents(uri="file:///n.txt", mime_type="text/plain", blob=base64.b64encode(b"plain words").decode())
+    pdf = BlobResourceContents(uri="file:///d.pdf", mime_type="application/pdf", blob=base64.b64encode(PDF).decode())
     return [TextContent(type="text", text="caption"),
             ImageContent(type="image", data=base64.b64encode(PNG).decode(), mime_type="image/png"),
             AudioContent(type="audio", data=base64.b64encode(b"RIFF").decode(), mime_type="audio/wav"),
-            EmbeddedResource(type="resource", resource=blob)]
+            EmbeddedResource(type="resource", resource=blob), EmbeddedResource(type="resource", resource=pdf)]
 server.run("stdio")
 '''
 
 
-def test_an_mcp_image_result_reaches_the_model_as_an_image_block(tmp_path):
+def test_mcp_image_and_pdf_results_reach_the_model_as_image_and_document_blocks(tmp_path):
     pytest.importorskip("mcp.server.mcpserver")
     project, home = tmp_path / "p", tmp_path / "h"
     project.mkdir()
     home.mkdir()
-    (project / "srv.py").write_text(FASTMCP % PNG)
+    (project / "srv.py").write_text(FASTMCP % (PNG, PDF))
     (project / ".mcp.json").write_text(json.dumps({"mcpServers": {"pics": {
         "command": sys.executable, "args": [str(project / "srv.py")]}}}))
     script = [reply(tool_uses=[tool_use("mcp__pics__snap", {}, id="m1")]), reply(text="seen")]
     requests = _run(project, home, script, "snap", mcp_config=(str(project / ".mcp.json"),), strict_mcp_config=True)
     content = requests[-1].json["messages"][-1]["content"][0]["content"]
-    assert [b["type"] for b in content] == ["text", "image", "text"], content
+    assert [b["type"] for b in content] == ["text", "image", "text", "document"], content
     assert content[1]["source"] == {"type": "base64", "media_type": "image/png",
                                     "data": base64.b64encode(PNG).decode()}
     assert "[audio: audio/wav, 4 bytes]" in content[2]["text"] and "plain words" in content[2]["text"]
+    assert content[3]["source"] == {"type": "base64", "media_type": "application/pdf",
+                                    "data": base64.b64encode(PDF).decode()}
 
 
 def test_notebook_edit_is_a_protected_edit_and_follows_edit_rules(tmp_path):
