@@ -11,7 +11,7 @@ from claw.tools.registry import (ALIASES, BUILTIN_NAMES, RUN_TOOLS, build_tools,
 
 PINNED_SCHEMAS = {
     "bash": ({"command"}, {"timeout", "run_in_background", "description"}),
-    "read_file": ({"path"}, {"offset", "limit"}),
+    "read_file": ({"path"}, {"offset", "limit", "pages"}),
     "write_file": ({"path", "content"}, set()),
     "edit_file": ({"path", "old_string", "new_string"}, {"replace_all", "edits"}),
     "notebook_edit": ({"notebook_path", "new_source"}, {"cell_id", "cell_number", "cell_type", "edit_mode"}),
