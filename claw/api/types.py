@@ -29,6 +29,7 @@ USAGE_FIELDS = (
 # What the Messages API takes as an image or document block (tools and MCP results build them).
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp")
 MAX_IMAGE_BYTES = 5 * 1024 * 1024 * 3 // 4  # raw bytes whose base64 is 5 MiB
+MAX_PDF_BYTES = 20 * 1024 * 1024  # base64 ~27 MiB: fits the 32 MiB request limit
 
 
 def binary_block(kind: str, media_type: str, data: str) -> Dict[str, Any]:

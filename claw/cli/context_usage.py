@@ -13,6 +13,9 @@ What fills the context window of the next request, by category:
 - ``free_space`` and ``autocompact_buffer``: what remains of the model's context window, and the part
   of it auto-compaction keeps free (``CLAW_AUTOCOMPACT_PCT``).
 
+``backgroundTasks`` (claw's addition, only when the run has started background shells) lists them as
+the SDK's ``BackgroundTaskSummary``: id, type ``shell``, status, the command.
+
 Estimates are claw.api.preflight's (UTF-8 bytes / 4), not a tokenizer: claw makes no token-counting
 request, so ``detail: "full"`` and ``"summary"`` get the same answer. ``gridRows`` is a 10x10 picture of
 the window, one square per hundredth. A model whose context window claw does not know is drawn
@@ -98,6 +101,11 @@ def context_usage(run: "Run") -> Dict[str, Any]:
         "isAutoCompactEnabled": auto,
         "apiUsage": last.to_dict() if last is not None else None,
     }
+    shells = run.background_shells()
+    if shells:
+        answer["backgroundTasks"] = [{"id": s["id"], "type": "shell", "status": s["status"],
+                                      "description": s["command"][:1000], "command": s["command"][:1000]}
+                                     for s in shells]
     if auto:
         answer["autoCompactThreshold"] = window * pct // 100
     return answer

@@ -81,8 +81,8 @@ def tool_use_result(name: str, tool_input: Mapping[str, Any], output: str, meta:
         return result
     if name == "notebook_edit":
         return dict(meta["notebook"])
-    if name == "read_file" and meta.get("type") in ("image", "pdf", "notebook"):
-        return {"type": meta["type"], "file": meta["file"]}
+    if name == "read_file" and meta.get("type") in ("image", "pdf", "notebook", "parts"):
+        return {k: meta[k] for k in ("type", "file", "firstPage") if k in meta}
     if name == "read_file":
         shown = meta.get("shown") or [1, 0]
         start, last = int(shown[0]), int(shown[1])

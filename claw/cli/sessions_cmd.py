@@ -96,19 +96,11 @@ def tool_call_summary(name: str, tool_input: Any) -> str:
 
 
 def result_text(block: Dict[str, Any]) -> str:
+    """A tool result's text; images and documents as one-line notes (``[image: image/png, 1,234 bytes]``)."""
+    from claw.tools.base import content_text
+
     content = block.get("content")
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        parts = []
-        for item in content:
-            if isinstance(item, dict):
-                if item.get("type") == "text":
-                    parts.append(str(item.get("text", "")))
-                else:
-                    parts.append(f"[{item.get('type', 'content')}]")
-        return "\n".join(parts)
-    return ""
+    return content_text(content) if isinstance(content, (str, list)) else ""
 
 
 def _is_summary(text: str) -> bool:
@@ -155,7 +147,7 @@ def render_conversation(messages: List[Dict[str, Any]]) -> str:
                 status = "error" if block.get("is_error") else "ok"
                 out.append(f"    -> {status}: {first}{more}")
             elif kind in ("image", "document"):
-                out.append(f"  [{kind}]")
+                out.append(f"  {result_text({'content': [block]})}")
             # thinking and redacted_thinking blocks are not shown
     return "\n".join(out).lstrip("\n") + "\n"
 
@@ -205,7 +197,7 @@ def render_markdown(meta: Dict[str, Any], messages: List[Dict[str, Any]]) -> str
                 heading = "Tool results"
                 body = f"**Result** (`{name}`{flag})\n\n" + _fence(result_text(block) or "(no output)")
             elif kind in ("image", "document"):
-                heading, body = ("User" if role == "user" else "Assistant"), f"*[{kind}]*"
+                heading, body = ("User" if role == "user" else "Assistant"), f"*{result_text({'content': [block]})}*"
             if body is None:
                 continue
             if heading != last_heading:

@@ -4,7 +4,8 @@
   the API's 5 MB) becomes an image content block (``tool_result_content``), other images and ``audio``
   a note (``[audio: audio/wav, 1234 bytes]``: the Messages API takes no audio);
 - an embedded ``resource`` is inlined when it has ``text`` or a ``text/*`` blob (decoded), an image
-  blob is an image block like an image, other blobs are noted; a ``resource_link`` is noted with its URI;
+  blob is an image block like an image, a PDF blob (up to 20 MB) a document block, other blobs are
+  noted; a ``resource_link`` is noted with its URI;
 - ``structuredContent`` is shown (as compact JSON) when the result has no text block;
 - output longer than ``MAX_MCP_OUTPUT_TOKENS`` (Claude Code's variable; about 4 characters a
   token, default 25000 tokens) is cut, with a note saying how much was left out.
@@ -74,22 +75,26 @@ def block_text(block: Any) -> Tuple[str, bool]:
 
 
 def image_block(block: Any) -> Optional[Dict[str, Any]]:
-    """An MCP image block (or an embedded image blob) as an image content block, when the API takes it."""
+    """An MCP image block, or an embedded image or PDF blob, as an image/document content block, when
+    the API takes it."""
     if not isinstance(block, dict):
         return None
     src = block.get("resource") if block.get("type") == "resource" else block
     if block.get("type") not in ("image", "resource") or not isinstance(src, dict):
         return None
     data, mime = src.get("data" if src is block else "blob"), src.get("mimeType")
-    from claw.api.types import IMAGE_TYPES, MAX_IMAGE_BYTES, binary_block
+    from claw.api.types import IMAGE_TYPES, MAX_IMAGE_BYTES, MAX_PDF_BYTES, binary_block
 
-    if mime in IMAGE_TYPES and isinstance(data, str) and 0 < base64_size(data) <= MAX_IMAGE_BYTES:
+    size = base64_size(data)
+    if mime in IMAGE_TYPES and 0 < size <= MAX_IMAGE_BYTES:
         return binary_block("image", mime, "".join(data.split()))
+    if mime == "application/pdf" and src is not block and 0 < size <= MAX_PDF_BYTES:
+        return binary_block("document", mime, "".join(data.split()))
     return None
 
 
 def tool_result_content(result: Mapping[str, Any], env: Optional[Mapping[str, str]] = None) -> Tuple[Any, bool]:
-    """(content for the model: text, or a list of text and image blocks when there are images;
+    """(content for the model: text, or a list of text, image and document blocks when there are any;
     is_error) for a ``CallToolResult``."""
     content = result.get("content")
     images = [image_block(b) for b in content] if isinstance(content, list) else []

@@ -3,7 +3,10 @@ Jupyter notebooks as their cells with outputs (image outputs as image blocks).
 
 Caps, not conversions: the standard library has no image codec and no robust PDF splitter, so an image
 over ``MAX_IMAGE_BYTES`` (5 MB once base64-encoded, the Messages API limit) or a PDF over
-``MAX_PDF_BYTES`` / ``MAX_PDF_PAGES`` is refused with a hint. Notebook JSON is parsed, never executed.
+``MAX_PDF_BYTES`` / ``MAX_PDF_PAGES`` is refused with a hint. A page range of a PDF (``pages``) is
+rendered to PNG images by poppler's ``pdftoppm`` when it is installed (the PDF given on its stdin, the
+images in a private temporary directory removed afterwards), as Claude Code does; without it, a clear
+error. Notebook JSON is parsed, never executed.
 """
 
 from __future__ import annotations
@@ -12,11 +15,11 @@ import base64
 import re
 from typing import Any, Dict, List, Optional, Tuple
 
-from claw.api.types import IMAGE_TYPES, MAX_IMAGE_BYTES, binary_block  # noqa: F401 (used and re-exported)
+from claw.api.types import IMAGE_TYPES, MAX_IMAGE_BYTES, MAX_PDF_BYTES, binary_block  # noqa: F401 (used and re-exported)
 
-MAX_PDF_BYTES = 20 * 1024 * 1024  # base64 ~27 MiB: fits the 32 MiB request limit
 MAX_PDF_PAGES = 100
 MAX_NOTEBOOK_IMAGES = 20
+MAX_PAGES_PER_READ = 20
 MAX_OUTPUT_TEXT = 10_000  # characters of one cell output
 _ANSI = r"\x1b\[[0-9;]*[A-Za-z]"  # terminal colours in tracebacks
 
@@ -50,10 +53,45 @@ def pdf(data: bytes, shown: str, size: int) -> Tuple[Optional[List[Dict[str, Any
     pages = len(re.findall(rb"/Type\s*/Page(?![a-zA-Z])", data))
     if len(data) > MAX_PDF_BYTES or pages > MAX_PDF_PAGES:
         return None, (f"{shown} is a PDF of {size:,} bytes and about {pages} pages, over the limit "
-                      f"({MAX_PDF_BYTES:,} bytes, {MAX_PDF_PAGES} pages). Extract its text with bash "
-                      "(`pdftotext -f 1 -l 20 file.pdf -`) or split it (`qpdf file.pdf --pages . 1-50 -- part.pdf`) "
-                      "and read the part.")
+                      f"({MAX_PDF_BYTES:,} bytes, {MAX_PDF_PAGES} pages). Read it a few pages at a time with 'pages' "
+                      "(\"1-20\"), or extract its text with bash (`pdftotext -f 1 -l 20 file.pdf -`).")
     return [binary_block("document", "application/pdf", base64.b64encode(data).decode("ascii"))], ""
+
+
+def pdf_pages(data: bytes, pages: str, shown: str) -> Tuple[Optional[List[Dict[str, Any]]], str, int]:
+    """([a label and a PNG image block per page], "", first page) or (None, refusal, 0) for ``pages``
+    ("3", "2-5") of the PDF ``data``."""
+    m = re.fullmatch(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?", pages)
+    first, last = (int(m.group(1)), int(m.group(2) or m.group(1))) if m else (0, 0)
+    if not 1 <= first <= last or last - first >= MAX_PAGES_PER_READ:
+        return None, (f"'pages' is one page or a range of at most {MAX_PAGES_PER_READ} pages, like \"3\" or "
+                      f"\"1-5\" (got {pages!r})."), 0
+    import os
+    import shutil
+    import subprocess
+    import tempfile
+
+    tool = shutil.which("pdftoppm")
+    if tool is None:
+        return None, ("Reading pages of a PDF needs pdftoppm (poppler: `apt install poppler-utils`, `brew install "
+                      f"poppler`), which is not installed. Without 'pages', a PDF of up to {MAX_PDF_PAGES} pages "
+                      "is read whole; or extract its text with bash."), 0
+    with tempfile.TemporaryDirectory(prefix="claw-pdf-") as out:
+        try:
+            proc = subprocess.run([tool, "-f", str(first), "-l", str(last), "-png", "-scale-to", "1568", "-",
+                                   os.path.join(out, "p")], input=data, capture_output=True, timeout=120)
+        except subprocess.TimeoutExpired:
+            return None, f"pdftoppm took over 120 s on {shown}; ask for fewer pages.", 0
+        blocks: List[Dict[str, Any]] = []
+        for number, name in enumerate(sorted(os.listdir(out)), first):
+            with open(os.path.join(out, name), "rb") as fh:
+                png = fh.read()
+            shown_png, why = image(png, "image/png", f"Page {number}", len(png))
+            blocks += [{"type": "text", "text": f"[{shown}, page {number}]"}] + (shown_png or [{"type": "text", "text": why}])
+    if not blocks:
+        why = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        return None, f"No page {pages} in {shown}" + (f" (pdftoppm: {why[-1]})" if why else "") + ".", 0
+    return blocks, "", first
 
 
 def source_text(value: Any) -> str:

@@ -4,7 +4,8 @@ Input (docs/TOOLS.md): ``path``, ``offset?`` (1-based first line; 0 is taken as 
 ``DEFAULT_LIMIT``). Lines longer than ``MAX_LINE_CHARS`` are cut with a note, the whole answer stops at
 ``MAX_OUTPUT_CHARS`` with a note saying which offset to continue from. PNG, JPEG, GIF and WebP images
 and PDFs (by magic bytes) come back as image/document blocks, ``.ipynb`` notebooks as cells with outputs
-(``claw.tools.media``; with offset/limit a notebook is read as text). Refused with a reason: directories
+(``claw.tools.media``; with offset/limit a notebook is read as text; ``pages`` renders a PDF's pages
+as images). Refused with a reason: directories
 (with a hint), other images, other binary files (a NUL byte in the first 8 KiB), device files, and files
 past ``MAX_FILE_BYTES`` unless offset/limit narrow the read.
 
@@ -45,6 +46,8 @@ SCHEMA: Dict[str, Any] = {
                    "(1-based). Use with limit for large files."},
         "limit": {"type": "integer", "minimum": 1, "description": f"Number of lines to read (default "
                   f"{DEFAULT_LIMIT})."},
+        "pages": {"type": "string", "description": "PDF files only: the pages to read, like \"3\" or \"1-5\" "
+                  "(at most 20), each shown as an image. Use it for PDFs too large to read whole."},
     },
     "required": ["path"],
     "additionalProperties": False,
@@ -102,8 +105,10 @@ class ReadFileTool(Tool):
             narrowed = "offset" in data or "limit" in data
             head = fh.read(SNIFF_BYTES)
             kind = sniff(head) or (".ipynb" if path.suffix.lower() == ".ipynb" and not narrowed else None)
+            if data.get("pages") and kind != "application/pdf":
+                return ToolResult.error(f"'pages' applies to PDF files only; {shown} is not one.")
             if kind:
-                return _media(fh, st.st_size, kind, path, shown)
+                return _media(fh, st.st_size, kind, path, shown, data.get("pages"))
             refusal = _refusal(path, head)
             if refusal:
                 return ToolResult.error(f"{shown} is {refusal}; read_file cannot show it.")
@@ -119,10 +124,10 @@ class ReadFileTool(Tool):
             return _numbered(fh, shown, path, offset, limit)
 
 
-def _media(fh, size: int, kind: str, path: Path, shown: str) -> ToolResult:
+def _media(fh, size: int, kind: str, path: Path, shown: str, pages: Optional[str] = None) -> ToolResult:
     from claw.tools import media
 
-    cap = {"application/pdf": media.MAX_PDF_BYTES, ".ipynb": 4 * MAX_FILE_BYTES}.get(kind, media.MAX_IMAGE_BYTES)
+    cap = {"application/pdf": media.MAX_PDF_BYTES * (5 if pages else 1), ".ipynb": 4 * MAX_FILE_BYTES}.get(kind, media.MAX_IMAGE_BYTES)
     fh.seek(0)
     data = fh.read(cap + 1)
     meta: Dict[str, Any] = {"path": str(path), "bytes": size}
@@ -138,6 +143,14 @@ def _media(fh, size: int, kind: str, path: Path, shown: str) -> ToolResult:
             return ToolResult.error(f"{shown} is not a readable notebook ({exc}). Read it as text with offset "
                                     "and limit.")
         meta.update(type="notebook", file={"filePath": str(path), "cells": cells})
+        return ToolResult(blocks, metadata=meta)
+    if pages:
+        blocks, refusal, first = media.pdf_pages(data[:cap], pages, shown) if len(data) <= cap else (
+            None, f"{shown} is {size:,} bytes, over the {cap:,}-byte limit for reading its pages.", 0)
+        if blocks is None:
+            return ToolResult.error(refusal, **meta)
+        meta.update(type="parts", firstPage=first, file={"filePath": str(path), "originalSize": size,
+                                                         "count": len(blocks) // 2, "outputDir": ""})
         return ToolResult(blocks, metadata=meta)
     if kind == "application/pdf":
         blocks, refusal = media.pdf(data, shown, size)

@@ -191,6 +191,20 @@ def test_web_fetch_prompt_falls_back_to_the_page_when_the_side_call_fails(work, 
     assert "The magic number is 42." in content and "Prompt: n?" in content and "model call failed" in content
 
 
+def test_web_fetch_reports_a_cross_host_redirect_and_asks_no_side_call(work, monkeypatch):
+    with LocalHttpServer({"/page": _page}) as other:
+        target = f"http://localhost:{other.port}/page"
+        with LocalHttpServer({"/go": lambda h: (301, [("Location", target)], b"")}) as web:
+            script = [reply(tool_uses=[tool_use("web_fetch", {"url": web.base + "/go", "prompt": "n?"}, id="f1")]),
+                      reply(text="done")]
+            with ModelServer(script) as srv:
+                _headless(work, srv, monkeypatch, "--permission-mode", "bypassPermissions")
+                asked = len(srv.requests)
+                content = _results(srv.requests[1].json)[0]["content"]
+        assert other.requests == []  # not followed
+    assert asked == 2 and f"redirects to a different host: {target}" in content and "magic number" not in content
+
+
 def test_exit_plan_mode_in_the_repl_shows_the_plan_and_switches_to_accept_edits(tmp_path):
     from tests.cli.test_repl_pty import PROMPT, Rig, finish
 

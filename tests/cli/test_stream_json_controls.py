@@ -141,6 +141,26 @@ def test_context_usage_adds_up_and_follows_the_conversation(workspace, tmp_path)
     assert after["totalTokens"] > before["totalTokens"]
 
 
+def test_context_usage_lists_the_background_shells(workspace):
+    script = [reply(tool_uses=[tool_use("bash", {"command": "sleep 60", "run_in_background": True}, id="b1"),
+                               tool_use("bash", {"command": "exit 3", "run_in_background": True}, id="b2")]),
+              reply(text="started")]
+    with ModelServer(script) as srv, ClawProcess(["--dangerously-skip-permissions"], env=_env(srv, workspace),
+                                                 cwd=workspace) as claw:
+        assert "backgroundTasks" not in _ask(claw, "c0", "get_context_usage")["response"]
+        _turn(claw)
+        deadline = time.monotonic() + 10
+        while True:
+            tasks = _ask(claw, "c1", "get_context_usage")["response"]["backgroundTasks"]
+            if tasks[1]["status"] != "running" or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        assert claw.wait() == 0
+    assert tasks == [
+        {"id": "bash_1", "type": "shell", "status": "running", "description": "sleep 60", "command": "sleep 60"},
+        {"id": "bash_2", "type": "shell", "status": "failed", "description": "exit 3", "command": "exit 3"}]
+
+
 def test_toggle_off_kills_the_server_and_its_tools_leave_toggle_on_brings_them_back(workspace, tmp_path):
     pidfile = tmp_path / "raw.pid"
     config = json.dumps({"mcpServers": {"raw": _raw(pidfile)}})

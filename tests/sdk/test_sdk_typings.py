@@ -317,8 +317,12 @@ def test_image_pdf_and_notebook_results_fit_the_typings(checker, tmp_path):
     (work / "d.pdf").write_bytes(b"%PDF-1.4\n<< /Type /Page >>\n%%EOF\n")
     (work / "n.ipynb").write_text(json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [
         {"cell_type": "code", "id": "c1", "metadata": {}, "source": "1", "outputs": [], "execution_count": None}]}))
+    from tests.tools.test_pdf_pages import make_pdf, needs_pdftoppm
+
+    (work / "pages.pdf").write_bytes(make_pdf([(300, 300)]))
+    parts = [] if needs_pdftoppm.args[0] else [tool_use("read_file", {"path": "pages.pdf", "pages": "1"}, id="r3")]
     script = [reply(tool_uses=[tool_use("read_file", {"path": n}, id=f"r{i}")
-                               for i, n in enumerate(("p.png", "d.pdf", "n.ipynb"))]),
+                               for i, n in enumerate(("p.png", "d.pdf", "n.ipynb"))] + parts),
               reply(tool_uses=[tool_use("notebook_edit", {"notebook_path": "n.ipynb", "cell_id": "c1",
                                                           "new_source": "2"}, id="e1")]), reply(text="ok")]
     with ModelServer(script) as srv, ClawProcess(["-p", "look", "--output-format", "stream-json", "--verbose",
@@ -330,8 +334,8 @@ def test_image_pdf_and_notebook_results_fit_the_typings(checker, tmp_path):
     for message in messages:
         problems.message(message, {})
     results = [m["tool_use_result"] for m in messages if m["type"] == "user" and "tool_use_result" in m]
-    assert [r.get("type") for r in results] == ["image", "pdf", "notebook", None], results
-    assert results[3]["cell_id"] == "c1" and results[3]["old_source"] == "1"
+    assert [r.get("type") for r in results] == ["image", "pdf", "notebook"] + ["parts"] * len(parts) + [None], results
+    assert results[-1]["cell_id"] == "c1" and results[-1]["old_source"] == "1"
     assert problems.found == [], "\n".join(problems.found)
 
 

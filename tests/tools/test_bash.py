@@ -231,3 +231,23 @@ def test_background_shells_start_in_the_shell_directory(ws):
     out = call("bash_output", {"bash_id": r.metadata["shell_id"], "block": True}, ws)
     ws.background.terminate_all()
     assert str(ws.cwd / "sub") in out.content
+
+
+def test_a_cd_out_of_the_workspace_reaches_the_model_as_a_note_end_to_end(tmp_path, monkeypatch):
+    from tests.cli.headless_helpers import isolated_env, run_inprocess
+    from tests.fakes.model_server import ModelServer, reply, tool_use
+
+    project, home = (tmp_path / "p").resolve(), tmp_path / "h"
+    (project / "sub").mkdir(parents=True)
+    home.mkdir()
+    script = [reply(tool_uses=[tool_use("bash", {"command": "cd sub"}, id="b1")]),
+              reply(tool_uses=[tool_use("bash", {"command": "cd ../.. && pwd"}, id="b2")]),
+              reply(tool_uses=[tool_use("bash", {"command": "pwd"}, id="b3")]), reply(text="done")]
+    with ModelServer(script) as srv:
+        run = run_inprocess(["-p", "go", "--permission-mode", "bypassPermissions"],
+                            isolated_env(srv.env(), home), monkeypatch, project)
+        results = [r.json["messages"][-1]["content"][0]["content"] for r in srv.requests[1:]]
+    assert run.code == 0, run.stderr
+    assert results[1].startswith(str(tmp_path)) and "is outside the workspace" in results[1]
+    assert f"it was reset to {project}" in results[1]
+    assert results[2] == str(project)  # the next call starts in the workspace, not where the cd went

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import io
 import json
 import os
 import sys
@@ -159,7 +160,7 @@ def _run(project: Path, home: Path, script, prompt: str, events=None, **options)
         return srv.requests
 
 
-def test_an_image_and_a_pdf_reach_the_model_in_the_tool_result(tmp_path):
+def test_an_image_and_a_pdf_reach_the_model_and_sessions_show_names_them(tmp_path):
     project, home = tmp_path / "p", tmp_path / "h"
     project.mkdir()
     home.mkdir()
@@ -179,6 +180,15 @@ def test_an_image_and_a_pdf_reach_the_model_in_the_tool_result(tmp_path):
     assert results[1]["content"][0]["type"] == "document"
     stored = "".join(f.read_text() for f in (project / ".claw").rglob("*.jsonl"))
     assert base64.b64encode(PNG).decode() in stored  # kept for a resume
+    from claw.cli.sessions_cmd import run as sessions
+
+    session_id = next((project / ".claw").rglob("*.jsonl")).stem
+    for argv in (["show", session_id], ["export", session_id, "--format", "md"]):  # named, not "[image]"
+        out = io.StringIO()
+        assert sessions(argv + ["--cwd", str(project)], stdout=out, stderr=io.StringIO()) == 0
+        assert f"[image: image/png, {len(PNG):,} bytes]" in out.getvalue()
+        assert f"[document: application/pdf, {len(PDF):,} bytes]" in out.getvalue()
+        assert base64.b64encode(PNG).decode() not in out.getvalue()
 
 
 def test_an_openai_compatible_run_gets_the_image_in_a_user_message(tmp_path):
@@ -202,32 +212,36 @@ from mcp.server.mcpserver import MCPServer
 from mcp_types import AudioContent, BlobResourceContents, EmbeddedResource, ImageContent, TextContent
 server = MCPServer("pics")
 PNG = %r
-@server.tool(description="A picture, a sound and a text blob")
+PDF = %r
+@server.tool(description="A picture, a sound, a text blob and a PDF blob")
 def snap() -> List:
     blob = BlobResourceContents(uri="file:///n.txt", mime_type="text/plain", blob=base64.b64encode(b"plain words").decode())
+    pdf = BlobResourceContents(uri="file:///d.pdf", mime_type="application/pdf", blob=base64.b64encode(PDF).decode())
     return [TextContent(type="text", text="caption"),
             ImageContent(type="image", data=base64.b64encode(PNG).decode(), mime_type="image/png"),
             AudioContent(type="audio", data=base64.b64encode(b"RIFF").decode(), mime_type="audio/wav"),
-            EmbeddedResource(type="resource", resource=blob)]
+            EmbeddedResource(type="resource", resource=blob), EmbeddedResource(type="resource", resource=pdf)]
 server.run("stdio")
 '''
 
 
-def test_an_mcp_image_result_reaches_the_model_as_an_image_block(tmp_path):
+def test_mcp_image_and_pdf_results_reach_the_model_as_image_and_document_blocks(tmp_path):
     pytest.importorskip("mcp.server.mcpserver")
     project, home = tmp_path / "p", tmp_path / "h"
     project.mkdir()
     home.mkdir()
-    (project / "srv.py").write_text(FASTMCP % PNG)
+    (project / "srv.py").write_text(FASTMCP % (PNG, PDF))
     (project / ".mcp.json").write_text(json.dumps({"mcpServers": {"pics": {
         "command": sys.executable, "args": [str(project / "srv.py")]}}}))
     script = [reply(tool_uses=[tool_use("mcp__pics__snap", {}, id="m1")]), reply(text="seen")]
     requests = _run(project, home, script, "snap", mcp_config=(str(project / ".mcp.json"),), strict_mcp_config=True)
     content = requests[-1].json["messages"][-1]["content"][0]["content"]
-    assert [b["type"] for b in content] == ["text", "image", "text"], content
+    assert [b["type"] for b in content] == ["text", "image", "text", "document"], content
     assert content[1]["source"] == {"type": "base64", "media_type": "image/png",
                                     "data": base64.b64encode(PNG).decode()}
     assert "[audio: audio/wav, 4 bytes]" in content[2]["text"] and "plain words" in content[2]["text"]
+    assert content[3]["source"] == {"type": "base64", "media_type": "application/pdf",
+                                    "data": base64.b64encode(PDF).decode()}
 
 
 def test_notebook_edit_is_a_protected_edit_and_follows_edit_rules(tmp_path):

@@ -11,7 +11,7 @@ from claw.tools.registry import (ALIASES, BUILTIN_NAMES, RUN_TOOLS, build_tools,
 
 PINNED_SCHEMAS = {
     "bash": ({"command"}, {"timeout", "run_in_background", "description"}),
-    "read_file": ({"path"}, {"offset", "limit"}),
+    "read_file": ({"path"}, {"offset", "limit", "pages"}),
     "write_file": ({"path", "content"}, set()),
     "edit_file": ({"path", "old_string", "new_string"}, {"replace_all", "edits"}),
     "notebook_edit": ({"notebook_path", "new_source"}, {"cell_id", "cell_number", "cell_type", "edit_mode"}),
@@ -118,3 +118,17 @@ def test_disallowed_bare_names_are_removed_patterns_are_not():
     tools = build_tools(None, ["Bash", "Edit(./x)", "Write(./y) WebSearch"])
     assert "bash" not in tools and "web_search" not in tools
     assert "edit_file" in tools and "write_file" in tools
+
+
+def test_tools_md_names_every_tool_with_all_its_claude_code_names():
+    import re
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "TOOLS.md").read_text(encoding="utf-8")
+    rows = {m.group(1): m.group(2) for m in re.finditer(r"^\| `(\w+)`\s*\| ([^|]*)\|", doc, re.M)}
+    for name in BUILTIN_NAMES + RUN_TOOLS:
+        assert name in rows, f"docs/TOOLS.md's tool table has no row for {name}"
+        documented = set(re.findall(r"`(\w+)`", rows[name]))
+        assert documented == {alias for alias, canonical in ALIASES.items() if canonical == name}, name
+        assert name in RUN_TOOLS or re.search(rf"^### {name}$", doc, re.M), f"docs/TOOLS.md: no section for {name}"
+    assert len(BUILTIN_NAMES) == 15 and "works through fifteen built-in tools" in doc  # the doc's count
