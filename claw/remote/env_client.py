@@ -54,40 +54,22 @@ class EnvironmentsClient:
     ``async refresh()`` (claw.auth.refresh.SavedLogin). ``retry``: a claw.api.retry.RetryPolicy."""
 
     def __init__(self, base_url: str, token: Any, *, net_config: Any = None, redactor: Any = None,
-                 retry: Any = None, http: Any = None, timeout: float = DEFAULT_TIMEOUT,
-                 runner_version: Optional[str] = None) -> None:
+                 retry: Any = None, http: Any = None, timeout: float = DEFAULT_TIMEOUT) -> None:
+        from claw import __version__
+        from claw.api.retry import RetryPolicy
+        from claw.net.config import NetConfig
+        from claw.redact import Redactor
         from claw.remote.endpoints import http_base
 
         self.base_url = http_base(base_url)
         self._token = token
-        if net_config is None:
-            from claw.net.config import NetConfig
-
-            net_config = NetConfig.from_env()
-        self._net_config = net_config
-        if redactor is None:
-            from claw.redact import Redactor
-
-            redactor = Redactor()
-        self.redactor = redactor
-        if isinstance(token, str):
-            redactor.add_secret(token)
-        if retry is None:
-            from claw.api.retry import RetryPolicy
-
-            retry = RetryPolicy(max_retries=DEFAULT_RETRIES)
-        self.retry = retry
+        self._net_config = net_config or NetConfig.from_env()
+        self.redactor = redactor or Redactor()
+        self.retry = retry or RetryPolicy(max_retries=DEFAULT_RETRIES)
         self._http = http
         self._own_http = http is None
         self.timeout = timeout
-        if runner_version is None:
-            from claw import __version__
-
-            runner_version = f"claw/{__version__}"
-        self.runner_version = runner_version
-
-    def __repr__(self) -> str:
-        return f"<EnvironmentsClient {self.base_url}>"
+        self.runner_version = f"claw/{__version__}"
 
     async def aclose(self) -> None:
         if self._own_http and self._http is not None:
@@ -205,7 +187,10 @@ class EnvironmentsClient:
                     raise error from None
             else:
                 if status < 300 or status in accept:
-                    return status, self._decode(raw, what, status)
+                    try:
+                        return status, json.loads(raw) if raw.strip() else None
+                    except ValueError:
+                        raise protocol_error(f"{what} answered HTTP {status} with a body that is not JSON") from None
                 from claw.api.retry import header
 
                 request_id = header(headers, "request-id") or header(headers, "x-request-id")
@@ -222,13 +207,11 @@ class EnvironmentsClient:
 
     async def _bearer(self, *, refresh: bool) -> str:
         token = self._token
-        if isinstance(token, str):
-            return token
         if token is None:
             raise RemoteAuthError("no credential for the environments API", hint=AUTH_HINT)
-        value = await (token.refresh() if refresh else token.get_token())
-        self.redactor.add_secret(value)
-        return value
+        if not isinstance(token, str):
+            token = await (token.refresh() if refresh else token.get_token())
+        return token
 
     async def _send(self, method: str, path: str, data: Optional[bytes], token: str) -> Tuple[int, list, bytes]:
         from claw.net.http import HttpClient, Timeouts
@@ -250,26 +233,11 @@ class EnvironmentsClient:
                     raise protocol_error(f"{method} {path.split('?')[0]} answered more than {MAX_BODY} bytes")
             return response.status, response.headers, raw
 
-    @staticmethod
-    def _decode(raw: bytes, what: str, status: int) -> Any:
-        if status == 204 or not raw.strip():
-            return None
-        try:
-            return json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
-            raise protocol_error(f"{what} answered HTTP {status} with a body that is not JSON") from None
-
     def _detail(self, raw: bytes) -> str:
-        text = raw.decode("utf-8", "replace").strip()
+        text = raw.decode("utf-8", "replace")
         try:
-            obj = json.loads(text)
-            error = obj.get("error") if isinstance(obj, dict) else None
-            if isinstance(error, dict) and isinstance(error.get("message"), str):
-                text = error["message"]
-            elif isinstance(error, str):
-                text = error
-        except ValueError:
+            error = json.loads(text)["error"]
+            text = str(error["message"] if isinstance(error, dict) else error)
+        except (ValueError, KeyError, TypeError):
             pass
-        text = " ".join(text.split())
-        return self.redactor.redact_text(text[:300])
-
+        return self.redactor.redact_text(" ".join(text.split())[:300])
