@@ -70,6 +70,7 @@ class EnvironmentsClient:
         self._own_http = http is None
         self.timeout = timeout
         self.runner_version = f"claw/{__version__}"
+        self.secrets: Dict[str, str] = {}  # environment id -> secret, from register/reconnect (for polls)
 
     async def aclose(self) -> None:
         if self._own_http and self._http is not None:
@@ -90,26 +91,30 @@ class EnvironmentsClient:
         body = registration_body(machine_name=machine_name, directory=directory, branch=branch,
                                  git_repo_url=git_repo_url, max_sessions=max_sessions, worker_type=worker_type,
                                  reuse_environment_id=reuse_environment_id)
-        env = parse_environment(await self.call("POST", "/v1/environments/bridge", body))
-        self.redactor.add_secret(env.environment_secret)
-        return env
+        return self._remember(parse_environment(await self.call("POST", "/v1/environments/bridge", body)))
 
     async def reconnect_environment(self, env_id: str, *, session_id: Optional[str] = None) -> Environment:
         body = {"session_id": session_id} if session_id else {}
         obj = await self.call("POST", f"/v1/environments/{_seg(env_id)}/bridge/reconnect", body)
         if isinstance(obj, dict) and "environment_id" not in obj:
             obj = dict(obj, environment_id=env_id)
-        env = parse_environment(obj)
-        self.redactor.add_secret(env.environment_secret)
+        return self._remember(parse_environment(obj))
+
+    def _remember(self, env: Environment) -> Environment:
+        if env.environment_secret:
+            self.secrets[env.environment_id] = env.environment_secret
+            self.redactor.add_secret(env.environment_secret)
         return env
 
     async def poll_work(self, env_id: str, *, reclaim_older_than_ms: Optional[int] = None,
                         environment_secret: Optional[str] = None) -> Optional[WorkItem]:
-        """The next work item, or None when there is none (204, an empty body, ``null``, ``{}``)."""
+        """The next work item, or None when there is none (204, an empty body, ``null``, ``{}``).
+        The bearer: ``environment_secret``, else the secret this client registered or reconnected
+        ``env_id`` with, else the bridge credential."""
         path = f"/v1/environments/{_seg(env_id)}/work/poll"
         if reclaim_older_than_ms is not None:
             path += f"?reclaim_older_than_ms={int(reclaim_older_than_ms)}"
-        obj = await self.call("GET", path, bearer=environment_secret)
+        obj = await self.call("GET", path, bearer=environment_secret or self.secrets.get(env_id))
         if not obj:
             return None
         work = parse_work(obj)
