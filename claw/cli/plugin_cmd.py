@@ -184,7 +184,9 @@ def _validate(args: Any, env: Dict[str, str], out: Output) -> int:
     if is_market:
         problems += check_marketplace(root)
     if is_plugin:
-        problems += validate_plugin(root)
+        from claw.runtime.plugin_store import copy_problems
+
+        problems += validate_plugin(root) + copy_problems(root)
     if not (is_market or is_plugin):
         problems.append(f"{root}: no {MARKETPLACE_JSON} or {MANIFEST} (not a marketplace or plugin directory)")
     for problem in problems:

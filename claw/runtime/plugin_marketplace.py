@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from claw.errors import ClawError, UsageError
-from claw.runtime.plugin_store import NAME, now, plugins_home, read_record, split_key, write_record
+from claw.runtime.plugin_store import NAME, copy_problems, now, plugins_home, read_record, split_key, write_record
 
 MARKETPLACE_JSON = Path(".claude-plugin") / "marketplace.json"
 KNOWN_FILE = "known_marketplaces.json"
@@ -211,7 +211,7 @@ def add_marketplace(spec: str, config_home: Any, *, cwd: str, env: Mapping[str, 
         raise ClawError(f"{spec}: no such directory", hint=OFFLINE_HINT)
     home = plugins_home(config_home)
     clones = home / "marketplaces"
-    if url is None and (local / MARKETPLACE_JSON).is_file():
+    if (url is None or not _is_git_repo(local)) and (local / MARKETPLACE_JSON).is_file():
         market = read_marketplace(local.resolve())
         source: Dict[str, str] = {"source": "directory", "path": str(market.root)}
     elif _is_git_repo(local):
@@ -265,10 +265,9 @@ def check_marketplace(root: Any) -> List[str]:
     except ClawError as exc:
         return [exc.message]
     from claw.runtime.plugin_manifest import validate_plugin
-
     problems = list(market.problems)
     for entry in market.plugins:
         problems += entry.problems
         if entry.path is not None:
-            problems += [f"plugin {entry.name}: {p}" for p in validate_plugin(entry.path)]
+            problems += [f"plugin {entry.name}: {p}" for p in validate_plugin(entry.path) + copy_problems(entry.path)]
     return problems

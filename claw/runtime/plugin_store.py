@@ -146,7 +146,7 @@ def enabled_plugin_sources(settings: Any, *, config_home: Any, trusted: bool,
     return out
 
 
-def _copy_problems(root: Path) -> List[str]:
+def copy_problems(root: Path) -> List[str]:
     """What in the plugin directory ``root`` cannot be copied safely: a symlink that is absolute or leads
     outside the plugin (the copy would reach files the plugin does not hold), anything but files,
     directories and links (a FIFO would hang the copy)."""
@@ -182,7 +182,7 @@ def install(spec: str, config_home: Any) -> InstalledPlugin:
     key = f"{entry.name}@{market.name}"
     problems = list(entry.problems)
     if entry.path is not None:
-        problems += validate_plugin(entry.path) + _copy_problems(entry.path)
+        problems += validate_plugin(entry.path) + copy_problems(entry.path)
     if problems:
         raise ClawError(f"cannot install {key}; nothing installed:\n  " + "\n  ".join(problems),
                         hint=f"fix the plugin (claw plugin validate {market.root}), then install again")

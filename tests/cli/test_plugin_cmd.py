@@ -173,6 +173,13 @@ def test_validate_prints_every_problem_and_exits_1(market, claw_plugin):
     assert code == 1 and "line 4" in out
 
 
+def test_validate_reports_a_symlink_that_install_would_refuse(market, claw_plugin):
+    os.symlink("/etc/hostname", market / "cc-tools" / "tools" / "host")
+    for path in (market, market / "cc-tools"):
+        code, out, _ = claw_plugin("validate", str(path))
+        assert code == 1 and "tools/host: a symlink to /etc/hostname, outside the plugin" in out
+
+
 def test_validate_a_directory_that_is_neither(tmp_path, claw_plugin):
     code, out, err = claw_plugin("validate", str(tmp_path))
     assert code == 1 and "no .claude-plugin/marketplace.json or .claude-plugin/plugin.json" in out

@@ -208,6 +208,10 @@ def test_a_git_marketplace_is_cloned_from_a_file_url(market, home):
     assert ps.installed_plugins(home)  # plugins installed from it stay installed
 
 
+def test_a_file_url_of_a_plain_directory_is_used_in_place(market, home):
+    assert add(f"file://{market}", home).root == market.resolve()
+
+
 def test_a_bare_repository_path_is_cloned(market, tmp_path, home):
     git_repo(market)
     bare = tmp_path / "bare.git"
