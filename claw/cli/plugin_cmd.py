@@ -115,14 +115,15 @@ def _set_enabled(args: Any, env: Dict[str, str], out: Output, key: str, value: O
 
 
 def _list(args: Any, env: Dict[str, str], out: Output) -> int:
-    from claw.runtime.plugin_manifest import validate_plugin
+    from claw.runtime.plugin_loader import load_errors
     from claw.runtime.plugin_store import enabled_plugin_sources, installed_plugins
 
     home = _home(args, env)
     loaded = _loaded(args, env)
     problems: List[str] = []
-    scopes = {s.key: s.scope for s in enabled_plugin_sources(loaded, config_home=home, problems=problems,
-                                                              trusted=loaded.project_trusted)}
+    sources = enabled_plugin_sources(loaded, config_home=home, problems=problems, trusted=loaded.project_trusted)
+    scopes = {s.key: s.scope for s in sources}
+    problems += [error.text() for error in load_errors(sources)]  # what a run here would report
     installed = installed_plugins(home)
     if not installed and not problems:
         out.line("no plugins installed (add a marketplace with 'claw plugin marketplace add PATH', then "
@@ -131,8 +132,6 @@ def _list(args: Any, env: Dict[str, str], out: Output) -> int:
         state = f"enabled ({scopes[key]})" if key in scopes else "disabled"
         out.line(f"{key}  {record.version}  {state}")
         out.line(f"  installed from {record.source} into {record.path}")
-        if key in scopes:
-            problems += [f"plugin {key}: {p}" for p in validate_plugin(record.path)]
     for problem in problems:
         out.line(f"problem: {problem}")
     return 0

@@ -92,7 +92,7 @@ def test_list_reports_an_enabled_plugin_that_is_not_installed_and_a_broken_copy(
     code, out, _ = claw_plugin("list")
     assert code == 0
     assert "problem: plugin ghost@elsewhere is enabled but is not installed" in out
-    assert f"problem: plugin {DEMO}: {copy.resolve() / '.claude-plugin' / 'plugin.json'}: not valid JSON" in out
+    assert f"problem: plugin {DEMO} was not loaded: {copy.resolve() / '.claude-plugin' / 'plugin.json'}: not valid JSON" in out
 
 
 def test_project_scope_enablement_is_ignored_in_an_untrusted_folder(layout, market, claw_plugin):
@@ -222,3 +222,33 @@ def test_slash_plugin_in_the_repl_shows_the_list(layout, market, claw_plugin, mo
     slash.run_slash(object(), "/plugin disable cc-demo")
     assert f"disabled {DEMO}" in capsys.readouterr().out
     assert user_settings(layout)["enabledPlugins"][DEMO] is False
+
+
+def test_installed_plugins_are_used_by_a_run_and_disabled_ones_are_not(tmp_path, market, monkeypatch):
+    from tests.cli.headless_helpers import isolated_env, run_inprocess
+    from tests.fakes.model_server import ModelServer, reply, tool_use
+
+    home, work = tmp_path / "home", tmp_path / "work"
+    work.mkdir()
+    base = isolated_env({}, home)
+    for argv in (["marketplace", "add", str(market)], ["install", "cc-demo"], ["install", "cc-tools"]):
+        assert run(argv + ["--cwd", str(work)], env=base) == 0
+    shutil.rmtree(market)  # runs use the installed copies only
+    script = [reply(tool_uses=[tool_use("word_count", {"text": "one two three"}, id="c")]), reply(text="hi Ann")]
+    with ModelServer(script) as srv:
+        done = run_inprocess(["-p", "/cc-demo:hello Ann", "--output-format", "json"],
+                             isolated_env(srv.env(), home), monkeypatch, work)
+        first, second = srv.requests[0].json, srv.requests[1].json
+    assert done.code == 0, done.stderr
+    content = first["messages"][0]["content"]
+    assert [b["text"] for b in content] == ["Say hello to Ann from the cc-demo plugin.\n"]
+    [result] = [b for m in second["messages"] if isinstance(m["content"], list) for b in m["content"]
+                if b.get("type") == "tool_result"]
+    text = result["content"] if isinstance(result["content"], str) else result["content"][0]["text"]
+    assert text == "3 words"
+
+    assert run(["disable", "cc-tools", "--cwd", str(work)], env=base) == 0
+    with ModelServer([reply(text="ok")]) as srv:
+        done = run_inprocess(["-p", "hi", "--output-format", "json"], isolated_env(srv.env(), home), monkeypatch, work)
+        offered = {t["name"] for t in srv.requests[0].json["tools"]}
+    assert done.code == 0 and "word_count" not in offered
