@@ -24,6 +24,7 @@ SUBCOMMANDS = {
     "sessions": "claw.cli.sessions_cmd:run",
     "mcp": "claw.cli.mcp_cmd:run",
     "trust": "claw.cli.trust_cmd:run",
+    "plugin": "claw.cli.plugin_cmd:run",
 }
 
 HELP = """\
@@ -42,6 +43,7 @@ Commands:
               session a run here would use (no network)
   sessions    list, show, export or remove the sessions of this project
   mcp         list, inspect, add or remove MCP servers; `claw mcp serve` exposes claw's tools
+  plugin      add local marketplaces; install, enable, disable, validate plugins
   config      show and edit settings (list, get, set, unset, add, remove, path)
   init        set this project up for claw (.claw/settings.json, CLAW.md)
   trust       trust a folder's project settings (hooks, env, MCP servers...); --list, --remove

@@ -113,11 +113,15 @@ def enabled_plugin_sources(settings: Any, *, config_home: Any, trusted: bool,
     """The installed plugins a run loads: every ``name@marketplace`` that ``enabledPlugins`` in the merged
     ``settings`` (a ``LoadedSettings``) sets to true, mapped to its installed copy, with the scope of the
     settings file that enabled it. Never raises for a plugin: a project or local enablement in a folder
-    that is not ``trusted``, an enabled plugin that is not installed (or whose copy is gone) and a record
+    that is not ``trusted`` (the loader drops those from an untrusted folder's files: ``settings.ignored``
+    says so, and so do the problems), an enabled plugin that is not installed (or whose copy is gone) and a record
     that cannot be read are skipped and described in ``problems`` (when given)."""
     notes: List[str] = [] if problems is None else problems
     installed: Optional[Dict[str, InstalledPlugin]] = None
     out: List[PluginSource] = []
+    for name, keys in settings.ignored:  # the loader already dropped an untrusted folder's enablements
+        if "enabledPlugins" in keys:
+            notes.append(f"enabledPlugins in {name} ignored: this folder is not trusted (run 'claw trust' in the folder)")
     for key, on in settings.settings.enabled_plugins.items():
         if not on:
             continue
@@ -140,3 +144,95 @@ def enabled_plugin_sources(settings: Any, *, config_home: Any, trusted: bool,
             continue
         out.append(PluginSource(record.path, "installed", key, scope))
     return out
+
+
+def copy_problems(root: Path) -> List[str]:
+    """What in the plugin directory ``root`` cannot be copied safely: a symlink that is absolute or leads
+    outside the plugin (the copy would reach files the plugin does not hold), anything but files,
+    directories and links (a FIFO would hang the copy)."""
+    import stat
+
+    real = os.path.realpath(root)
+    problems = []
+    for dirpath, dirs, files in os.walk(root):
+        for entry in dirs + files:
+            path = os.path.join(dirpath, entry)
+            mode = os.lstat(path).st_mode
+            rel = os.path.relpath(path, root)
+            if stat.S_ISLNK(mode):
+                target = os.readlink(path)
+                inside = os.path.realpath(path)
+                if os.path.isabs(target) or os.path.commonpath([inside, real]) != real:
+                    problems.append(f"{rel}: a symlink to {target}, outside the plugin (copy the file in instead)")
+            elif not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+                problems.append(f"{rel}: not a regular file or directory")
+    return problems
+
+
+def install(spec: str, config_home: Any) -> InstalledPlugin:
+    """Install ``NAME@MARKETPLACE`` (or ``NAME``) from a known marketplace: validate, copy beside the
+    final place, rename into place, record. Replaces an installed copy of the same plugin. Raises
+    ClawError (nothing changed) for an unknown or invalid plugin."""
+    import tempfile
+
+    from claw.runtime.plugin_manifest import read_plugin, validate_plugin
+    from claw.runtime.plugin_marketplace import find_plugin
+
+    market, entry = find_plugin(spec, config_home)
+    key = f"{entry.name}@{market.name}"
+    problems = list(entry.problems)
+    if entry.path is not None:
+        problems += validate_plugin(entry.path) + copy_problems(entry.path)
+    if problems:
+        raise ClawError(f"cannot install {key}; nothing installed:\n  " + "\n  ".join(problems),
+                        hint=f"fix the plugin (claw plugin validate {market.root}), then install again")
+    version = getattr(read_plugin(entry.path), "version", None) or entry.version or "unknown"
+    if not NAME.match(version):
+        raise ClawError(f"cannot install {key}: version {version!r} is not a plain version string",
+                        hint='use a version like "1.2.0" in plugin.json')
+    home = plugins_home(config_home)
+    dest = home / "cache" / market.name / entry.name / version
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(dir=dest.parent, prefix=".install-"))
+    try:
+        shutil.copytree(entry.path, work / "copy", symlinks=True)
+        if dest.exists():
+            os.rename(dest, work / "old")
+        os.rename(work / "copy", dest)
+    except OSError as exc:
+        raise ClawError(f"cannot install {key}: {exc}", hint="check the free space and permissions of "
+                        f"{home}") from None
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    for other in dest.parent.iterdir():  # an older version this one replaces
+        if other != dest and not other.name.startswith("."):
+            shutil.rmtree(other, ignore_errors=True)
+    record = {"version": version, "source": str(entry.path), "installPath": str(dest), "installedAt": now()}
+    plugins = _installed_raw(config_home)
+    plugins[key] = record
+    _save_installed(config_home, plugins)
+    return InstalledPlugin(key, version, record["source"], dest, record["installedAt"])
+
+
+def resolve_installed(spec: str, config_home: Any) -> str:
+    """The installed ``name@marketplace`` that ``spec`` (``NAME@MARKETPLACE`` or a unique ``NAME``) means.
+    Raises ClawError when it is not installed."""
+    installed = installed_plugins(config_home)
+    if spec in installed:
+        return spec
+    matches = [k for k in installed if "@" not in spec and split_key(k)[0] == spec]
+    if len(matches) == 1:
+        return matches[0]
+    raise ClawError(f"plugin {spec!r} is {'ambiguous' if matches else 'not installed'}",
+                    hint="'claw plugin list' shows the installed plugins as NAME@MARKETPLACE")
+
+
+def uninstall(key: str, config_home: Any) -> None:
+    """Forget the installed ``name@marketplace`` and delete its copy (the record first: a run never sees
+    a half-deleted plugin)."""
+    plugins = _installed_raw(config_home)
+    plugins.pop(key, None)
+    _save_installed(config_home, plugins)
+    name, market = split_key(key)
+    if NAME.match(name) and NAME.match(market):
+        shutil.rmtree(plugins_home(config_home) / "cache" / market / name, ignore_errors=True)
