@@ -318,6 +318,6 @@ def test_a_plugin_that_cannot_load_is_reported_next_to_the_good_one(project, hom
     assert result.summary == "1 loaded, 1 cannot be loaded", everything(result)
     text = everything(result)
     assert "cc-demo@m: 1.0.0" in text
-    assert (f'plugin cc-tools@m was not loaded: {broken}: "tools"[0]: "description" (a string) is required '
-            "(and 2 more problems)") in text
+    assert (f'plugin cc-tools@m was not loaded: {broken}: "tools"[0]: must have required property '
+            "'description' (and 2 more problems)") in text
     assert "gone@m is enabled but is not installed" in text and "claw plugin validate" in result.hint
