@@ -148,8 +148,9 @@ def load_plugins(sources: Sequence[PluginSource]) -> Plugins:
         key = source.key or str(source.path)
         try:
             manifest = read_plugin(source.path)
-        except PluginError as exc:
-            plugins.errors.append(PluginLoadError(key, str(source.path), exc.message, exc.hint or ""))
+        except (PluginError, OSError) as exc:
+            plugins.errors.append(PluginLoadError(key, str(source.path), getattr(exc, "message", str(exc)),
+                                                  getattr(exc, "hint", None) or ""))
             continue
         first = next((p for p in plugins.loaded if p.manifest.name == manifest.name), None)
         if first is not None:
