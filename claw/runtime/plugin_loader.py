@@ -190,8 +190,8 @@ def sources_for(plugin_dirs: Sequence[str], loaded: Any, env: Dict[str, str], cw
 
 
 def install_tools(run: "Run", plugins: Plugins) -> None:
-    """Add every plugin's manifest tools to the run (``--tools``/``--disallowedTools`` and bare deny
-    rules apply as to the built-in tools); a name already taken is left out with a warning."""
+    """Add every plugin's manifest tools to the run (none under ``--tools``, which lists the tools
+    offered; permission rules cannot name them yet); a name already taken is left out with a warning."""
     from claw.runtime.plugin_tools import ManifestTool
     from claw.tools.registry import offers
 

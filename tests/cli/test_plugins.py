@@ -236,12 +236,12 @@ def test_project_enabled_plugins_follow_folder_trust(work, home, monkeypatch, tr
         assert "not trusted" in run.stderr
 
 
-def test_disallowed_tools_and_strict_mcp_config_apply_to_plugins(work, home, monkeypatch):
+def test_tools_and_strict_mcp_config_apply_to_plugins(work, home, monkeypatch):
     with ModelServer([reply(text="hi")]) as srv:
-        run = run_inprocess(["-p", "x", "--plugin-dir", TOOLS, "--plugin-dir", DEMO, "--disallowedTools", "nap",
+        run = run_inprocess(["-p", "x", "--plugin-dir", TOOLS, "--plugin-dir", DEMO, "--tools", "bash",
                              "--strict-mcp-config", "--output-format", "stream-json", "--verbose"],
                             isolated_env(srv.env(), home), monkeypatch, work)
+        assert run.code == 0, run.stderr
         offered = {t["name"] for t in srv.requests[0].json["tools"]}
-    assert run.code == 0, run.stderr
-    assert "word_count" in offered and "nap" not in offered
+    assert "bash" in offered and "word_count" not in offered  # --tools lists what is offered
     assert lines(run.stdout)[0]["mcp_servers"] == [] and not any(n.startswith("mcp__") for n in offered)
