@@ -4,7 +4,7 @@ Flag names follow Claude Code's CLI (``-p/--print``, ``--output-format``, ``--al
 scripts and the Agent SDKs carry over; camelCase flags also accept their kebab-case spelling. Every flag
 the Agent SDKs may pass is either acted on, accepted as a no-op when ignoring it cannot change what the
 host asked for (output detail such as ``--debug``), or refused by name with the reason
-(``_REFUSED``: ``--task-budget``, ``--plugin-dir``...), so a host never silently gets less than it
+(``_REFUSED``: ``--task-budget``, ``--channels``...), so a host never silently gets less than it
 asked for. docs/EMBEDDING.md keeps the table; tests/sdk/test_flag_table.py checks it against the SDKs.
 Anything else unknown is a usage error with a hint.
 
@@ -58,6 +58,8 @@ class RunArgs:
     # --setting-sources: which settings files load ("user", "project", "local"); None: all of them
     setting_sources: Optional[List[str]] = None
     add_dir: List[str] = field(default_factory=list)
+    plugin_dir: List[str] = field(default_factory=list)  # --plugin-dir DIR (repeatable): plugins for this run
+    plugin_dir_no_mcp: List[str] = field(default_factory=list)  # the same without the plugin's MCP servers
     cwd: Optional[str] = None
     max_thinking_tokens: Optional[int] = None
     thinking: Optional[str] = None
@@ -127,6 +129,7 @@ _LISTS = {  # repeatable: every value is kept
     "--allowedTools": "allowed_tools", "--allowed-tools": "allowed_tools",
     "--disallowedTools": "disallowed_tools", "--disallowed-tools": "disallowed_tools",
     "--mcp-config": "mcp_config", "--add-dir": "add_dir", "--betas": "betas",
+    "--plugin-dir": "plugin_dir", "--plugin-dir-no-mcp": "plugin_dir_no_mcp",
 }
 _CHOICES = {"output_format": OUTPUT_FORMATS, "input_format": INPUT_FORMATS,
             "thinking": ("adaptive", "enabled", "disabled"),
@@ -141,8 +144,6 @@ _IGNORED_SWITCHES = ("--debug", "--debug-to-stderr")
 # host less than it asked (no budget cap, no schema check, no fallback...). flag -> (takes a value, why).
 _REFUSED = {
     "--task-budget": (True, "a task budget is not enforced"),
-    "--plugin-dir": (True, "plugins are not supported"),
-    "--plugin-dir-no-mcp": (True, "plugins are not supported"),
     "--resume-session-at": (True, "resuming at a given message is not supported (resume the whole session)"),
     "--resume-drops-turn": (True, "resuming without the last turn is not supported"),
     "--session-mirror": (False, "mirroring the session to the host's session store is not supported"),

@@ -25,6 +25,7 @@ SUBCOMMANDS = {
     "mcp": "claw.cli.mcp_cmd:run",
     "trust": "claw.cli.trust_cmd:run",
     "remote-control": "claw.cli.remote_cmd:run",
+    "plugin": "claw.cli.plugin_cmd:run",
 }
 
 HELP = """\
@@ -43,6 +44,7 @@ Commands:
               session a run here would use (no network)
   sessions    list, show, export or remove the sessions of this project
   mcp         list, inspect, add or remove MCP servers; `claw mcp serve` exposes claw's tools
+  plugin      add local marketplaces; install, enable, disable, validate plugins
   config      show and edit settings (list, get, set, unset, add, remove, path)
   init        set this project up for claw (.claw/settings.json, CLAW.md)
   trust       trust a folder's project settings (hooks, env, MCP servers...); --list, --remove
@@ -78,6 +80,7 @@ Options (headless and REPL; Claude Code's names):
   --no-session-persistence     write no session file
   --mcp-config FILE|JSON       MCP servers (repeatable); --strict-mcp-config: only these
   --disable-slash-commands     no custom slash commands, MCP prompt commands or skills
+  --plugin-dir DIR             load the plugin in DIR for this run (repeatable)
   --settings FILE|JSON         settings applied last
   --setting-sources LIST       load only these settings files: user,project,local ("" = none);
                                naming project or local trusts the folder for this run

@@ -399,7 +399,7 @@ def init_object(info: RunInfo) -> Dict[str, Any]:
         "slash_commands": [c["name"] for c in info.commands],
         "agents": list(info.agents),
         "skills": list(info.skills),
-        "plugins": [],
+        "plugins": list(info.plugins),
         "apiKeySource": info.api_key_source,
         "output_style": "default",
         "claw_version": __version__,

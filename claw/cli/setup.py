@@ -54,6 +54,7 @@ def run_options(args: RunArgs, base_env: Optional[Mapping[str, str]] = None) -> 
         max_budget_usd=args.max_budget_usd,
         betas=tuple(args.betas),
         mcp_config=tuple(args.mcp_config),
+        plugin_dirs=tuple(args.plugin_dir) + tuple(f"no-mcp:{d}" for d in args.plugin_dir_no_mcp),
         strict_mcp_config=args.strict_mcp_config,
         disable_slash_commands=args.disable_slash_commands,
         json_schema=args.json_schema,

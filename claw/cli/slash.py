@@ -306,6 +306,15 @@ def _config(repl: Any, rest: str) -> None:
     config_run(["list"] if not rest else rest.split())
 
 
+@command("plugin", "installed plugins and their problems: /plugin [list|install|enable|disable|...]")
+def _plugin(repl: Any, rest: str) -> None:
+    import shlex
+
+    from claw.cli.plugin_cmd import run as plugin_run
+
+    plugin_run(shlex.split(rest) if rest else ["list"])
+
+
 @command("hooks", "list the configured hooks")
 def _hooks(repl: Any, rest: str) -> None:
     hooks = repl.run.loaded.settings.hooks

@@ -158,6 +158,7 @@ class Settings:
     always_thinking_enabled: Optional[bool] = None  # alwaysThinkingEnabled; None: not set
     fallback_models: Tuple[str, ...] = ()  # fallbackModel, in order (--fallback-model wins)
     effort_level: Optional[str] = None  # effortLevel (--effort wins)
+    enabled_plugins: Mapping[str, bool] = field(default_factory=dict)  # enabledPlugins: "name@marketplace" -> on
 
     @classmethod
     def from_clean(cls, data: Mapping[str, Any], raw: Optional[Mapping[str, Any]] = None) -> "Settings":
@@ -214,4 +215,5 @@ class Settings:
             always_thinking_enabled=data.get("alwaysThinkingEnabled"),
             fallback_models=_tuple(data.get("fallbackModel")),
             effort_level=data.get("effortLevel"),
+            enabled_plugins={k: v for k, v in (data.get("enabledPlugins") or {}).items() if v is not None},
         )

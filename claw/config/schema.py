@@ -241,6 +241,16 @@ def _string_map(value, path, ctx):
     return out
 
 
+def _bool_map(value, path, ctx):
+    """An object of booleans (``enabledPlugins``: ``{"name@marketplace": true}``)."""
+    if not isinstance(value, dict):
+        raise _type_error(path, "an object of true/false", value)
+    for key, item in value.items():
+        if item is not None and not isinstance(item, bool):
+            raise _type_error(path + (key,), "true or false", item)
+    return dict(value)
+
+
 def _path(value, path, ctx):
     text = _nonempty_string(value, path, ctx)
     return os.path.normpath(os.path.join(ctx.source.base_dir, ctx.expand_user(text)))
@@ -530,6 +540,7 @@ TOP_LEVEL_FIELDS: Dict[str, Validator] = {
     "alwaysThinkingEnabled": _boolean,
     "fallbackModel": _model_list,
     "effortLevel": _enum(("low", "medium", "high", "xhigh", "max"), "effort level"),
+    "enabledPlugins": _bool_map,
 }
 KNOWN_KEYS = tuple(k for k in TOP_LEVEL_FIELDS if k != "$schema")
 

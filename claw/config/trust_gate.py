@@ -19,7 +19,8 @@ are ignored (``GATED``), each for a reason:
   the login;
 - ``network.proxy``, ``network.noProxy``, ``network.caFiles``, ``network.clientCert``,
   ``network.clientKey``: a proxy plus a CA of the repository's choosing reads every request, API key
-  included.
+  included;
+- ``enabledPlugins``: an installed plugin's hooks, MCP servers and tools are programs claw runs.
 - ``null`` at ``permissions``, ``permissions.deny``, ``permissions.ask`` or any key above: it would
   remove what the user set (deny rules, a narrower mode, a guard hook).
 
@@ -53,6 +54,7 @@ GATED: Tuple[KeyPath, ...] = (
     ("network", "caFiles"),
     ("network", "clientCert"),
     ("network", "clientKey"),
+    ("enabledPlugins",),
 )
 # Removing these (null) would widen what the user set.
 NULL_GATED: Tuple[KeyPath, ...] = (("permissions",), ("permissions", "deny"), ("permissions", "ask"),

@@ -161,6 +161,20 @@ def dynamic_entry(name: str, raw: Any, cwd: str, env: Mapping[str, str]) -> Tupl
     return result.servers.get(name), result.warnings
 
 
+def add_plugin_servers(config: McpConfig, servers: Sequence[Any], env: Mapping[str, str]) -> None:
+    """Add the servers of the run's plugins (``(name, entry, manifest path)``, scope ``plugin``); a
+    name already configured keeps its entry and a warning says so."""
+    from claw.config.sources import SettingsSource
+
+    for name, raw, where in servers:
+        if name in config.servers:
+            config.warnings.append(f"{where}: the MCP server {name!r} is already configured in "
+                                   f"{config.servers[name].source}; the plugin's is not used")
+            continue
+        source = SettingsSource("plugin", where, "json", os.path.dirname(where))
+        _add_entry(config, name, raw, source, env, True)
+
+
 def _settings_servers(source: Any) -> Any:
     from claw.config.parsing import read_source
 

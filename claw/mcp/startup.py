@@ -21,13 +21,15 @@ from typing import Any, Dict, Iterable, Mapping, Optional, Sequence
 
 async def launch_for_run(*, cwd: str, env: Mapping[str, str], net_config: Any, loaded_settings: Any,
                          mcp_config: Sequence[str] = (), strict: bool = False, roots: Sequence[str] = (),
-                         startup_wait: Optional[float] = None) -> Any:
-    """The run's ``McpManager`` with its servers launched, or None when there are none."""
-    if not may_have_servers(cwd, loaded_settings, mcp_config, strict):
+                         startup_wait: Optional[float] = None, extra: Sequence[Any] = ()) -> Any:
+    """The run's ``McpManager`` with its servers launched, or None when there are none. ``extra``:
+    the servers of the run's plugins (``claw.mcp.config.add_plugin_servers``)."""
+    if not extra and not may_have_servers(cwd, loaded_settings, mcp_config, strict):
         return None
-    from claw.mcp.config import load_mcp_config
+    from claw.mcp.config import add_plugin_servers, load_mcp_config
 
     config = load_mcp_config(cwd, env, loaded=loaded_settings, mcp_config=mcp_config, strict=strict)
+    add_plugin_servers(config, extra, env)
     if not config.servers and not config.warnings:
         return None
     from claw.mcp.manager import McpManager

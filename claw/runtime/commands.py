@@ -31,7 +31,8 @@ class CommandDir:
     """One directory commands (or skills) are read from, and whose it is."""
 
     path: str
-    scope: str  # "project" | "user"
+    scope: str  # "project" | "user" | "plugin:NAME"
+    prefix: str = ""  # "NAME:" for a plugin's: its commands and skills are /NAME:x
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,7 @@ def load_commands(dirs: Sequence[CommandDir]) -> Tuple[List[CustomCommand], List
                 notes.append(f"claw: warning: {path}: {name!r} is not a usable command name (letters, digits, "
                              "'-', '_', '.'); skipped")
                 continue
+            name = directory.prefix + name
             command = _read(path, name, namespace, directory.scope, notes)
             if command is None:
                 continue
@@ -87,6 +89,8 @@ def load_commands(dirs: Sequence[CommandDir]) -> Tuple[List[CustomCommand], List
 
 def _markdown_files(root: str) -> List[Tuple[str, str]]:
     """(path, namespace) of every ``*.md`` below ``root``, sorted, symlinked directories not followed."""
+    if os.path.isfile(root):  # a plugin may name one command file
+        return [(root, "")]
     out: List[Tuple[str, str]] = []
     for here, subdirs, files in os.walk(root):
         subdirs[:] = sorted(d for d in subdirs if not d.startswith("."))

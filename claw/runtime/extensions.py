@@ -118,9 +118,10 @@ def candidate_dirs(cwd: str, env: Dict[str, str], kind: str, setting_sources: Op
     return out
 
 
-def open_extensions(cwd: str, env: Dict[str, str], *, loaded: Any, setting_sources: Optional[Sequence[str]]
-                    ) -> Extensions:
-    """The commands and skills of the run (see the module docstring); notes for the user in ``notes``."""
+def open_extensions(cwd: str, env: Dict[str, str], *, loaded: Any, setting_sources: Optional[Sequence[str]],
+                    plugins: Any = None) -> Extensions:
+    """The commands and skills of the run (see the module docstring), those of ``plugins``
+    (``claw.runtime.plugin_loader.Plugins``) last; notes for the user in ``notes``."""
     command_dirs = candidate_dirs(cwd, env, "commands", setting_sources)
     skill_dirs = candidate_dirs(cwd, env, "skills", setting_sources)
     notes: List[str] = []
@@ -133,6 +134,9 @@ def open_extensions(cwd: str, env: Dict[str, str], *, loaded: Any, setting_sourc
                      f"loaded; to use them, {HOW_TO_TRUST}")
         command_dirs = [d for d in command_dirs if d.scope != "project"]
         skill_dirs = [d for d in skill_dirs if d.scope != "project"]
+    if plugins is not None:
+        command_dirs += plugins.dirs("commands")
+        skill_dirs += plugins.dirs("skills")
     skills, skill_notes = load_skills(skill_dirs)
     return Extensions(command_dirs=command_dirs, skills=skills, notes=notes + skill_notes)
 

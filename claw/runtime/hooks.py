@@ -154,6 +154,71 @@ def _close_transport(proc: "asyncio.subprocess.Process") -> None:
             pass
 
 
+async def run_captured(argv: List[str], stdin: bytes, result: Any, *, cwd: Any, env: Mapping[str, str],
+                       timeout: float) -> Any:
+    """Run ``argv`` in its own process group with ``stdin`` fed and stdout/stderr kept (up to
+    ``OUTPUT_LIMIT``); fills ``result`` (a ``HookResult``: pid, exit_code, stdout, stderr, timed_out,
+    error, duration_ms) and returns it. A timeout or a cancellation kills the whole group; whatever the
+    process left running in its group is killed when it exits. Used by hooks and plugin tools."""
+    start = time.monotonic()
+    spawn = asyncio.ensure_future(
+        asyncio.create_subprocess_exec(
+            *argv,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            cwd=cwd,
+            env=env,
+            start_new_session=True,
+        )
+    )
+    try:
+        # Shielded: a cancellation while the process starts must still let us kill its group
+        # (cancelling asyncio's own start-up waits for the shell and leaves its children).
+        proc = await asyncio.shield(spawn)
+    except asyncio.CancelledError:
+        try:
+            started = await spawn
+        except BaseException:
+            raise asyncio.CancelledError() from None
+        _kill_group(started.pid)
+        await _reap(started)
+        _close_transport(started)
+        raise
+    except (OSError, ValueError) as exc:
+        result.error = str(exc)
+        return result
+    result.pid = proc.pid
+    try:
+        out, err = await asyncio.wait_for(_communicate(proc, stdin), timeout)
+        result.exit_code = proc.returncode
+        result.stdout, result.stderr = _decode(out), _decode(err)
+        _kill_group(proc.pid)  # what it left running in its group (`sleep 30 &`) ends with it
+    except asyncio.TimeoutError:
+        result.timed_out = True
+        _kill_group(proc.pid)
+        await _reap(proc)
+    except Exception as exc:  # an unexpected I/O error: a warning, never a crash
+        _kill_group(proc.pid)
+        await _reap(proc)
+        result.error = f"{type(exc).__name__}: {exc}"
+    except BaseException:  # cancelled (an interrupt): leave nothing running, then propagate
+        _kill_group(proc.pid)
+        await _reap(proc)
+        raise
+    finally:
+        _close_transport(proc)
+        result.duration_ms = int((time.monotonic() - start) * 1000)
+    return result
+
+
+async def _reap(proc: "asyncio.subprocess.Process") -> None:
+    try:
+        await asyncio.wait_for(asyncio.shield(proc.wait()), 5)
+    except (asyncio.TimeoutError, asyncio.CancelledError, ProcessLookupError):
+        pass
+
+
 class HookRunner:
     """Runs the configured hooks of one session.
 
@@ -318,65 +383,8 @@ class HookRunner:
             pass
 
     async def _run_command(self, spec: HookSpec, stdin: bytes) -> HookResult:
-        result = HookResult(hook=spec)
-        start = time.monotonic()
-        spawn = asyncio.ensure_future(
-            asyncio.create_subprocess_exec(
-                *self._shell,
-                spec.command or "",
-                stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-                cwd=self.project_dir,
-                env=self._env,
-                start_new_session=True,
-            )
-        )
-        try:
-            # Shielded: a cancellation while the process starts must still let us kill its group
-            # (cancelling asyncio's own start-up waits for the shell and leaves its children).
-            proc = await asyncio.shield(spawn)
-        except asyncio.CancelledError:
-            try:
-                started = await spawn
-            except BaseException:
-                raise asyncio.CancelledError() from None
-            _kill_group(started.pid)
-            await self._reap(started)
-            _close_transport(started)
-            raise
-        except (OSError, ValueError) as exc:
-            result.error = str(exc)
-            return result
-        result.pid = proc.pid
-        try:
-            out, err = await asyncio.wait_for(_communicate(proc, stdin), spec.timeout)
-            result.exit_code = proc.returncode
-            result.stdout, result.stderr = _decode(out), _decode(err)
-            _kill_group(proc.pid)  # what the hook left running in its group (`sleep 30 &`) ends with it
-        except asyncio.TimeoutError:
-            result.timed_out = True
-            _kill_group(proc.pid)
-            await self._reap(proc)
-        except Exception as exc:  # an unexpected I/O error: a warning, never a crash
-            _kill_group(proc.pid)
-            await self._reap(proc)
-            result.error = f"{type(exc).__name__}: {exc}"
-        except BaseException:  # cancelled (an interrupt): leave nothing running, then propagate
-            _kill_group(proc.pid)
-            await self._reap(proc)
-            raise
-        finally:
-            _close_transport(proc)
-            result.duration_ms = int((time.monotonic() - start) * 1000)
-        return result
-
-    @staticmethod
-    async def _reap(proc: "asyncio.subprocess.Process") -> None:
-        try:
-            await asyncio.wait_for(asyncio.shield(proc.wait()), 5)
-        except (asyncio.TimeoutError, asyncio.CancelledError, ProcessLookupError):
-            pass
+        return await run_captured([*self._shell, spec.command or ""], stdin, HookResult(hook=spec),
+                                  cwd=self.project_dir, env=self._env, timeout=spec.timeout)
 
     async def _run_callback(self, spec: HookSpec, data: Dict[str, Any], tool_use_id: Optional[str]) -> HookResult:
         result = HookResult(hook=spec)

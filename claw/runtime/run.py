@@ -78,6 +78,9 @@ class RunOptions:
     strict_mcp_config: bool = False
     json_schema: Optional[Dict[str, Any]] = None  # --json-schema: the answer must be a value of this schema
     base_env: Optional[Mapping[str, str]] = None  # the process environment; None: os.environ
+    # --plugin-dir (the SDKs' plugins option): plugins for this run; "no-mcp:DIR" (--plugin-dir-no-mcp):
+    # that plugin without its MCP servers
+    plugin_dirs: Tuple[str, ...] = ()
     disable_slash_commands: bool = False  # --disable-slash-commands: no custom commands, MCP prompts, skills
     agents_json: Optional[str] = None  # --agents: subagent definitions as JSON (claw.runtime.agent_defs)
     agent: Optional[str] = None  # --agent: the main thread runs as this agent (its prompt, tools, model)
@@ -102,6 +105,7 @@ class RunInfo:
     commands: List[Dict[str, str]] = field(default_factory=list)  # {name, description, argumentHint}
     skills: List[str] = field(default_factory=list)
     agents: List[str] = field(default_factory=list)  # the subagent definitions' names (system/init)
+    plugins: List[Dict[str, str]] = field(default_factory=list)  # {name, path} of the loaded plugins
 
 
 class Run:
@@ -130,6 +134,7 @@ class Run:
         self.start_thinking = agent.settings.thinking  # what set_max_thinking_tokens(None) goes back to
         self.memory_files: Tuple[Any, ...] = ()  # the instruction files in the system prompt (PromptSource)
         self.extensions: Optional["Extensions"] = None  # custom commands and skills (claw.runtime.extensions)
+        self.plugins: Any = None  # claw.runtime.plugin_loader.Plugins: loaded plugins and load errors
         self.subagents: Optional["Subagents"] = None  # the agent tool's launcher (claw.runtime.subagents)
         self._launched: Optional["McpManager"] = None
         self.pre_plan = "default"  # the mode plan mode was entered from (leave_plan goes back to it)

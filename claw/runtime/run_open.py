@@ -77,13 +77,19 @@ async def open_run(options: RunOptions, *, sink: "EventSink", prompter: Optional
     if remote.shaping.active:
         env = remote.shaping.apply(env)
         net = network_config(settings, env)
-    launched = None
+    launched = plugins = None
     try:
-        if may_have_servers(str(cwd), loaded, options.mcp_config, options.strict_mcp_config):
+        extra: List[Any] = []
+        if options.plugin_dirs or settings.enabled_plugins:  # only then: the plugin modules
+            from claw.runtime.plugin_loader import open_plugins
+
+            plugins = open_plugins(options.plugin_dirs, loaded, env, str(cwd))
+            extra = [] if options.strict_mcp_config else plugins.mcp_servers()
+        if extra or may_have_servers(str(cwd), loaded, options.mcp_config, options.strict_mcp_config):
             launched = await launch_for_run(cwd=str(cwd), env=env, net_config=net, loaded_settings=loaded,
                                             mcp_config=options.mcp_config, strict=options.strict_mcp_config,
-                                            roots=[str(r) for r in roots])
-        run = _assemble(options, loaded, env, net, roots, remote, sink=sink, prompter=prompter)
+                                            roots=[str(r) for r in roots], extra=extra)
+        run = _assemble(options, loaded, env, net, roots, remote, sink=sink, prompter=prompter, plugins=plugins)
     except BaseException:
         try:
             if launched is not None:
@@ -103,7 +109,7 @@ async def open_run(options: RunOptions, *, sink: "EventSink", prompter: Optional
 
 def _assemble(options: RunOptions, loaded: "LoadedSettings", env: Dict[str, str], net: "NetConfig",
               roots: List[Path], remote: "RemoteSetup", *, sink: "EventSink",
-              prompter: Optional["Prompter"]) -> Run:
+              prompter: Optional["Prompter"], plugins: Any = None) -> Run:
     """Everything of ``open_run`` that needs no waiting, in dependency order."""
     from claw.api.client import resolve_model
     from claw.config.sources import config_home
@@ -119,7 +125,7 @@ def _assemble(options: RunOptions, loaded: "LoadedSettings", env: Dict[str, str]
 
     settings = loaded.settings
     cwd = options.cwd
-    catalog, options = _agents_of(options, env)
+    catalog, options = _agents_of(options, env, plugins)
     for warning in catalog.warnings if catalog is not None else ():
         loaded = _with_warning(loaded, warning)
     # This run's secrets (the effective environment's, settings env included, and the relay's token)
@@ -140,10 +146,12 @@ def _assemble(options: RunOptions, loaded: "LoadedSettings", env: Dict[str, str]
 
     tools = build_tools(options.tools, list(options.disallowed_tools))
     extensions = None
-    if not options.disable_slash_commands and _has_extension_dirs(str(cwd), env, options.setting_sources):
+    if not options.disable_slash_commands and (_has_extension_dirs(str(cwd), env, options.setting_sources) or (
+            plugins is not None and (plugins.dirs("commands") or plugins.dirs("skills")))):
         from claw.runtime.extensions import open_extensions  # only a run with such a directory loads it
 
-        extensions = open_extensions(str(cwd), env, loaded=loaded, setting_sources=options.setting_sources)
+        extensions = open_extensions(str(cwd), env, loaded=loaded, setting_sources=options.setting_sources,
+                                     plugins=plugins)
     policy = PermissionPolicy(
         mode=mode,
         workspace_roots=roots,
@@ -181,11 +189,12 @@ def _assemble(options: RunOptions, loaded: "LoadedSettings", env: Dict[str, str]
             shutil.rmtree(scratch, ignore_errors=True)
         raise
     hooks = None
-    if settings.hooks:
+    hook_map = settings.hooks if plugins is None else plugins.hooks(settings.hooks)
+    if hook_map:
         from claw.runtime.hook_config import HooksConfig  # a run without hooks does not load these
         from claw.runtime.hooks import HookRunner
 
-        hooks = HookRunner(HooksConfig.from_settings(settings.hooks), project_dir=cwd, env=env,
+        hooks = HookRunner(HooksConfig.from_settings(hook_map), project_dir=cwd, env=env,
                            session_id=session.id, transcript_path=str(session.path))
 
     info = RunInfo(session_id=session.id, model=resolved.model, cwd=str(cwd), permission_mode=mode.value,
@@ -222,6 +231,13 @@ def _assemble(options: RunOptions, loaded: "LoadedSettings", env: Dict[str, str]
 
         run.extensions = extensions
         install(run)
+    if plugins is not None:
+        from claw.runtime.plugin_loader import install_tools
+
+        run.plugins, run.info.plugins = plugins, plugins.info()
+        install_tools(run, plugins)
+        for text in [e.text() for e in plugins.errors] + plugins.warnings:
+            run.loaded = _with_warning(run.loaded, text)
     if catalog is None:  # the built-in agent only: described without loading the subagent modules
         run.subagents = context.subagents = BuiltinSubagents(run)  # type: ignore[assignment]
     else:
@@ -257,17 +273,20 @@ def _has_extension_dirs(cwd: str, env: Mapping[str, str], sources: Optional[Sequ
     return any(os.path.isdir(os.path.join(root, kind)) for root in roots for kind in ("commands", "skills"))
 
 
-def _agents_of(options: RunOptions, env: Dict[str, str]) -> Tuple[Optional["AgentCatalog"], RunOptions]:
+def _agents_of(options: RunOptions, env: Dict[str, str], plugins: Any = None
+               ) -> Tuple[Optional["AgentCatalog"], RunOptions]:
     """The run's subagent definitions, and ``options`` as ``--agent NAME`` changes them (that agent's
     prompt, tools and model for the main thread, unless the flags name their own). None when there
     can be no other definition than the built-in one (no ``--agents``, ``--agent`` or agent directory):
     the run then describes that one without loading claw.runtime.agent_defs (``BuiltinSubagents``)."""
-    if not options.agents_json and options.agent is None and not _has_agent_dirs(options.cwd, env,
-                                                                                   options.setting_sources):
+    if not options.agents_json and options.agent is None and not _has_agent_dirs(
+            options.cwd, env, options.setting_sources) and not (plugins and any(p.manifest.agents for p in plugins.loaded)):
         return None, options
     from claw.runtime.agent_defs import load_catalog
 
     catalog = load_catalog(options.cwd, env, setting_sources=options.setting_sources, flag_json=options.agents_json)
+    if plugins is not None:
+        plugins.add_agents(catalog)
     if options.agent is None:
         return catalog, options
     definition = catalog.get(options.agent)

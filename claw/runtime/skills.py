@@ -34,7 +34,7 @@ class Skill:
     name: str
     description: str
     directory: str
-    scope: str  # "project" | "user"
+    scope: str  # "project" | "user" | "plugin:NAME"
     allowed_tools: Tuple[str, ...] = ()
 
     @property
@@ -63,8 +63,11 @@ def load_skills(dirs: Sequence[CommandDir]) -> Tuple[List[Skill], List[str]]:
             entries = sorted(os.listdir(directory.path))
         except OSError:
             continue
+        base = directory.path
+        if SKILL_FILE in entries:  # a plugin may name one skill's directory
+            base, entries = os.path.dirname(base), [os.path.basename(base)]
         for entry in entries:
-            skill_dir = os.path.join(directory.path, entry)
+            skill_dir = os.path.join(base, entry)
             path = os.path.join(skill_dir, SKILL_FILE)
             if entry.startswith(".") or not os.path.isfile(path):
                 continue
@@ -81,7 +84,7 @@ def load_skills(dirs: Sequence[CommandDir]) -> Tuple[List[Skill], List[str]]:
             if parsed.error:
                 notes.append(f"claw: warning: {path}: the frontmatter is not valid ({parsed.error}); "
                              "the skill is used with default settings")
-            name = str(meta.get("name") or entry).strip()
+            name = directory.prefix + str(meta.get("name") or entry).strip()
             if not _NAME.match(name):
                 notes.append(f"claw: warning: {path}: {name!r} is not a usable skill name; skipped")
                 continue

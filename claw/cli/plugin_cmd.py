@@ -1,0 +1,265 @@
+"""``claw plugin``: marketplaces, installing, enabling and checking plugins.
+
+    claw plugin list                                 installed plugins: version, enabled state, source, problems
+    claw plugin install NAME[@MARKETPLACE] [--scope S]   copy it into the store and enable it (default: user)
+    claw plugin uninstall NAME[@MARKETPLACE] [--scope S] delete the copy and the record; disable it
+    claw plugin enable|disable NAME[@MARKETPLACE] [--scope S]
+    claw plugin validate PATH                        every problem of a plugin or marketplace directory
+    claw plugin marketplace add PATH|file://URL      a directory, or a local git repository (cloned)
+    claw plugin marketplace list
+    claw plugin marketplace remove NAME
+
+The store is ``claw.runtime.plugin_store`` and ``claw.runtime.plugin_marketplace``; enabling writes
+``enabledPlugins`` in one scope's settings file the way ``claw config set`` does (``claw.cli.config_cmd``).
+Exit codes: 0 ok, 1 a plugin or marketplace that is unknown, invalid or refused, 2 usage and
+configuration errors (a network URL included).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+from claw.cli.config_cmd import Output, _Parser
+from claw.errors import ClawError
+
+SCOPES = ("user", "project", "local")
+
+DESCRIPTION = """\
+Install plugins from local marketplaces and turn them on or off.
+
+A marketplace is a directory (or a local git repository) with .claude-plugin/marketplace.json; claw
+never fetches plugins from the network. Installed copies live in $CLAW_CONFIG_HOME/plugins/; settings
+"enabledPlugins" says which ones runs load. See docs/PLUGINS.md.
+"""
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--cwd", metavar="DIR", help="project directory (default: the current directory)")
+    parser = _Parser(prog="claw plugin", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
+
+    def named(action: str, text: str, description: str, scope: Optional[str] = None) -> None:
+        p = sub.add_parser(action, parents=[common], help=text, description=description)
+        p.add_argument("plugin", metavar="NAME[@MARKETPLACE]")
+        if scope:
+            p.add_argument("-s", "--scope", choices=SCOPES, default="user",
+                           help=f"the settings file {scope}: user (default, $CLAW_CONFIG_HOME/settings.json), "
+                                "project (./.claw/settings.json) or local (./.claw/settings.local.json)")
+
+    sub.add_parser("list", parents=[common], help="list installed plugins",
+                   description="List the installed plugins with their version, whether runs here load them "
+                   "(and which settings scope enabled them), where they were installed from, and any problem "
+                   "that keeps one from loading (an enabled plugin that is not installed included).")
+    named("install", "install a plugin from a known marketplace",
+          "Validate the plugin, copy it into $CLAW_CONFIG_HOME/plugins/cache/ and enable it. NAME alone is "
+          "enough when exactly one known marketplace lists it. Installing again replaces the copy.", "to enable it in")
+    named("uninstall", "remove an installed plugin",
+          "Delete the installed copy and its record, and remove it from enabledPlugins of the scope's file.",
+          "to remove it from")
+    named("enable", "load an installed plugin in runs", "Set enabledPlugins.NAME@MARKETPLACE to true.",
+          "to write")
+    named("disable", "stop loading a plugin", "Set enabledPlugins.NAME@MARKETPLACE to false.", "to write")
+    p = sub.add_parser("validate", parents=[common], help="check a plugin or marketplace directory",
+                       description="Print every problem of a plugin directory (.claude-plugin/plugin.json) or "
+                       "of a marketplace directory (.claude-plugin/marketplace.json and each plugin it lists). "
+                       "Exits 1 when there is any.")
+    p.add_argument("path", metavar="PATH")
+    p = sub.add_parser("marketplace", help="add, list or remove marketplaces",
+                       description="Manage the known marketplaces (recorded in "
+                       "$CLAW_CONFIG_HOME/plugins/known_marketplaces.json).")
+    msub = p.add_subparsers(dest="market_action", metavar="ACTION", parser_class=_Parser)
+    m = msub.add_parser("add", parents=[common], help="add a marketplace from a directory or a local git repository",
+                        description="Add a marketplace: a directory holding .claude-plugin/marketplace.json (used "
+                        "in place), or a local git repository (a file:// URL or a bare repository's path), cloned "
+                        "into $CLAW_CONFIG_HOME/plugins/marketplaces/. Adding it again refreshes it. http(s), "
+                        "ssh and git@ URLs are refused: claw never uses the network for plugins.")
+    m.add_argument("source", metavar="PATH|file://URL")
+    msub.add_parser("list", parents=[common], help="list the known marketplaces and their plugins",
+                    description="List the known marketplaces, where they are, and the plugins each lists.")
+    m = msub.add_parser("remove", parents=[common], help="forget a marketplace",
+                        description="Forget a marketplace (and delete claw's clone of it). Plugins installed "
+                        "from it stay installed.")
+    m.add_argument("name", metavar="NAME")
+    return parser
+
+
+def _home(args: Any, env: Dict[str, str]) -> Path:
+    from claw.config.sources import config_home
+
+    return Path(config_home(env, args.cwd))
+
+
+def _loaded(args: Any, env: Dict[str, str]) -> Any:
+    from claw.config.loader import load_settings
+
+    return load_settings(args.cwd, env, None, strict=False)
+
+
+def _set_enabled(args: Any, env: Dict[str, str], out: Output, key: str, value: Optional[bool]) -> None:
+    """Write ``enabledPlugins.<key>`` (None: remove it) in the scope's file, as ``claw config set`` does."""
+    from claw.cli.config_cmd import _after_write, _write
+    from claw.config.writer import set_value, unset_value
+
+    path = ("enabledPlugins", key)
+    ns = argparse.Namespace(cwd=args.cwd, settings=None, scope=args.scope)
+    written = _write(ns, env, path, lambda source, data: unset_value(data, path)[0] if value is None
+                     else set_value(data, path, value))
+    if value is not None:
+        out.line(f"{'enabled' if value else 'disabled'} {key} in {written} ({args.scope})")
+    _after_write(ns, env, out, path, written, removed=value is None)
+
+
+def _list(args: Any, env: Dict[str, str], out: Output) -> int:
+    from claw.runtime.plugin_loader import load_errors
+    from claw.runtime.plugin_store import enabled_plugin_sources, installed_plugins
+
+    home = _home(args, env)
+    loaded = _loaded(args, env)
+    problems: List[str] = []
+    sources = enabled_plugin_sources(loaded, config_home=home, problems=problems, trusted=loaded.project_trusted)
+    scopes = {s.key: s.scope for s in sources}
+    problems += [error.text() for error in load_errors(sources)]  # what a run here would report
+    installed = installed_plugins(home)
+    if not installed and not problems:
+        out.line("no plugins installed (add a marketplace with 'claw plugin marketplace add PATH', then "
+                 "'claw plugin install NAME@MARKETPLACE')")
+    for key, record in sorted(installed.items()):
+        state = f"enabled ({scopes[key]})" if key in scopes else "disabled"
+        out.line(f"{key}  {record.version}  {state}")
+        out.line(f"  installed from {record.source} into {record.path}")
+    for problem in problems:
+        out.line(f"problem: {problem}")
+    return 0
+
+
+def _install(args: Any, env: Dict[str, str], out: Output) -> int:
+    from claw.runtime.plugin_store import install
+
+    record = install(args.plugin, _home(args, env))
+    out.line(f"installed {record.key} {record.version} into {record.path}")
+    _set_enabled(args, env, out, record.key, True)
+    return 0
+
+
+def _uninstall(args: Any, env: Dict[str, str], out: Output) -> int:
+    from claw.runtime.plugin_store import resolve_installed, uninstall
+
+    home = _home(args, env)
+    key = resolve_installed(args.plugin, home)
+    _set_enabled(args, env, out, key, None)
+    uninstall(key, home)
+    out.line(f"uninstalled {key}")
+    return 0
+
+
+def _toggle(value: bool):
+    def action(args: Any, env: Dict[str, str], out: Output) -> int:
+        from claw.runtime.plugin_store import resolve_installed, split_key
+
+        key = args.plugin
+        if value or "@" not in key:  # enabling needs an installed copy; disabling may name any key
+            key = resolve_installed(key, _home(args, env))
+        elif not all(split_key(key)):
+            raise ClawError(f"{key!r} is not NAME@MARKETPLACE", hint="'claw plugin list' shows the installed plugins")
+        _set_enabled(args, env, out, key, value)
+        return 0
+
+    return action
+
+
+def _validate(args: Any, env: Dict[str, str], out: Output) -> int:
+    from claw.runtime.plugin_manifest import MANIFEST, validate_plugin
+    from claw.runtime.plugin_marketplace import MARKETPLACE_JSON, check_marketplace
+
+    root = Path(args.cwd) / os.path.expanduser(args.path)
+    is_market = (root / MARKETPLACE_JSON).is_file()
+    is_plugin = (root / MANIFEST).is_file() or (root / "plugin.json").is_file()
+    problems: List[str] = []
+    if is_market:
+        problems += check_marketplace(root)
+    if is_plugin:
+        from claw.runtime.plugin_store import copy_problems
+
+        problems += validate_plugin(root) + copy_problems(root)
+    if not (is_market or is_plugin):
+        problems.append(f"{root}: no {MARKETPLACE_JSON} or {MANIFEST} (not a marketplace or plugin directory)")
+    for problem in problems:
+        out.line(problem)
+    if problems:
+        out.err.write(f"claw: {len(problems)} problem{'s' if len(problems) > 1 else ''} in {root}\n")
+        return 1
+    out.line(f"ok: {root} is a valid {'marketplace' if is_market else 'plugin'}")
+    return 0
+
+
+def _marketplace(args: Any, env: Dict[str, str], out: Output) -> int:
+    from claw.runtime import plugin_marketplace as pm
+
+    home = _home(args, env)
+    if args.market_action == "add":
+        market = pm.add_marketplace(args.source, home, cwd=args.cwd, env=env)
+        out.line(f"added marketplace {market.name} ({len(market.plugins)} plugins) at {market.root}")
+        for problem in market.problems + tuple(p for e in market.plugins for p in e.problems):
+            out.warn(problem)
+    elif args.market_action == "remove":
+        pm.remove_marketplace(args.name, home)
+        out.line(f"removed marketplace {args.name}")
+    else:
+        known = pm.known_marketplaces(home)
+        if not known:
+            out.line("no marketplaces (add one with 'claw plugin marketplace add PATH')")
+        for name, record in sorted(known.items()):
+            source = record.get("source") or {}
+            out.line(f"{name}  {record['installLocation']}  ({source.get('source')}: "
+                     f"{source.get('url') or source.get('path')})")
+            try:
+                market = pm.read_marketplace(record["installLocation"])
+            except ClawError as exc:
+                out.line(f"  problem: {exc.message}")
+                continue
+            for entry in market.plugins:
+                out.line(f"  {entry.name}@{name}  {entry.version}  {entry.description}".rstrip())
+    return 0
+
+
+ACTIONS = {
+    "list": _list,
+    "install": _install,
+    "uninstall": _uninstall,
+    "enable": _toggle(True),
+    "disable": _toggle(False),
+    "validate": _validate,
+    "marketplace": _marketplace,
+}
+
+
+def run(argv: List[str], env: Optional[Dict[str, str]] = None) -> int:
+    """Entry point of ``claw plugin``: ``run(argv_after_plugin) -> exit code``."""
+    out = Output()
+    env = dict(os.environ if env is None else env)
+    try:
+        parser = _build_parser()
+        args = parser.parse_args(list(argv))
+        if args.action is None:
+            parser.print_help(out.out)
+            return 0
+        if args.action == "marketplace" and args.market_action is None:
+            args.market_action = "list"
+        args.cwd = os.path.abspath(getattr(args, "cwd", None) or os.getcwd())
+        return int(ACTIONS[args.action](args, env, out) or 0)
+    except SystemExit as exc:  # argparse after --help
+        return exc.code if isinstance(exc.code, int) else 0
+    except ClawError as exc:
+        out.err.write(f"claw: {exc.message}\n")
+        if exc.hint:
+            out.err.write(f"hint: {exc.hint}\n")
+        return exc.exit_code
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(run(sys.argv[1:]))

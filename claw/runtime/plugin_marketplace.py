@@ -1,0 +1,273 @@
+"""Plugin marketplaces: reading ``.claude-plugin/marketplace.json`` (Claude Code's format) and the list of
+known marketplaces (``$CLAW_CONFIG_HOME/plugins/known_marketplaces.json``).
+
+A marketplace is a directory whose ``.claude-plugin/marketplace.json`` holds ``name``, ``owner``
+(``{name, email?}``) and ``plugins``: entries ``{name, source, version?, description?, ...}`` where
+``source`` is a path relative to the marketplace directory (``./plugins/x``; a bare name is taken under
+``metadata.pluginRoot``). ``marketplace add`` takes a directory (used in place) or a local git
+repository (a ``file://`` URL, or a path to a bare repository), which is cloned into
+``plugins/marketplaces/<name>/`` with git limited to the ``file`` protocol.
+
+Deliberately not here: the network. ``http(s)://``, ``ssh://``, ``git@host:`` sources and the entry
+sources that fetch (``{"source": "github", ...}``, ``url``, ``npm``...) are refused with a message saying
+that plugins install from a directory or a local checkout. Plugin directories themselves are checked by
+``claw.runtime.plugin_manifest``; copying them is ``claw.runtime.plugin_store``'s job.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional, Tuple
+
+from claw.errors import ClawError, UsageError
+from claw.runtime.plugin_store import NAME, copy_problems, now, plugins_home, read_record, split_key, write_record
+
+MARKETPLACE_JSON = Path(".claude-plugin") / "marketplace.json"
+KNOWN_FILE = "known_marketplaces.json"
+OFFLINE_HINT = ("claw installs plugins without the network: clone or copy the marketplace onto this machine "
+                "and add its directory (or a file:// URL of a local git repository)")
+_NETWORK = re.compile(r"(?i)[a-z][a-z0-9+.-]*://|[^/\s]+@[^/\s]+:")
+
+
+@dataclass(frozen=True)
+class MarketplaceEntry:
+    """One plugin a marketplace lists; ``path`` is its directory (None when it cannot be installed,
+    ``problems`` say why)."""
+
+    name: str
+    path: Optional[Path]
+    version: str = ""
+    description: str = ""
+    problems: Tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Marketplace:
+    """A marketplace directory and the plugins its ``marketplace.json`` lists."""
+
+    name: str
+    root: Path
+    plugins: Tuple[MarketplaceEntry, ...]
+    problems: Tuple[str, ...] = ()  # about the file itself (owner missing...); entries carry their own
+
+
+def load_json(path: Path) -> Tuple[Any, Optional[str]]:
+    """(data, None) or (None, a message naming the file, and the line and column of a syntax error)."""
+    try:
+        return json.loads(path.read_bytes().decode("utf-8-sig")), None
+    except FileNotFoundError:
+        return None, f"{path}: not found"
+    except json.JSONDecodeError as exc:
+        return None, f"{path}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
+    except (OSError, UnicodeDecodeError) as exc:
+        return None, f"{path}: cannot be read: {exc}"
+
+
+def _entry(item: Any, i: int, root: Path, plugin_root: str) -> MarketplaceEntry:
+    where = f"plugins[{i}]"
+    if not isinstance(item, dict):
+        return MarketplaceEntry(f"#{i}", None, problems=(f"{where}: expected an object",))
+    name = item.get("name")
+    problems = []
+    if not isinstance(name, str) or not NAME.match(name):
+        problems.append(f"{where}: \"name\" must be a plugin name (letters, digits, '.', '_', '-'), got {name!r}")
+        name = f"#{i}"
+    where = f"plugin {name}"
+    source = item.get("source")
+    path = None
+    if isinstance(source, dict):
+        problems.append(f"{where}: a source of type {source.get('source')!r} is fetched from the network; "
+                        "claw installs plugins from a path inside the marketplace (\"source\": \"./plugins/x\")")
+    elif not isinstance(source, str) or not source.strip():
+        problems.append(f"{where}: \"source\" is missing (a path relative to the marketplace, like \"./plugins/{name}\")")
+    elif ".." in Path(source).parts or os.path.isabs(source):
+        problems.append(f"{where}: source {source!r} leaves the marketplace directory (a relative path without '..' is required)")
+    else:
+        base = root if source.startswith("./") or source in (".", "./") else root / plugin_root
+        candidate = os.path.realpath(base / source)
+        if os.path.commonpath([candidate, os.path.realpath(root)]) != os.path.realpath(root):
+            problems.append(f"{where}: source {source!r} leads outside the marketplace directory (through a symlink)")
+        elif not os.path.isdir(candidate):
+            problems.append(f"{where}: source {source!r}: no such directory in {root}")
+        else:
+            path = Path(candidate)
+    version = item.get("version", "")
+    if not isinstance(version, str):
+        problems.append(f"{where}: \"version\" must be a string")
+        version = ""
+    description = item.get("description")
+    return MarketplaceEntry(name, path if not problems else None, version,
+                            description if isinstance(description, str) else "", tuple(problems))
+
+
+def read_marketplace(root: Any) -> Marketplace:
+    """The marketplace in directory ``root``. Raises ClawError when its file is missing, is not JSON, or
+    has no usable ``name`` or ``plugins``; a broken entry is kept with its problems (the others install)."""
+    root = Path(root)
+    data, error = load_json(root / MARKETPLACE_JSON)
+    if error is None and not isinstance(data, dict):
+        error = f"{root / MARKETPLACE_JSON}: expected a JSON object"
+    if error is None:
+        name, plugins = data.get("name"), data.get("plugins")
+        if not isinstance(name, str) or not NAME.match(name):
+            error = f"{root / MARKETPLACE_JSON}: \"name\" must be a marketplace name (letters, digits, '.', '_', '-'), got {name!r}"
+        elif not isinstance(plugins, list):
+            error = f"{root / MARKETPLACE_JSON}: \"plugins\" must be a list of plugin entries"
+    if error is not None:
+        raise ClawError(error, hint="a marketplace is a directory with .claude-plugin/marketplace.json: "
+                        '{"name": ..., "owner": {"name": ...}, "plugins": [{"name": ..., "source": "./..."}]}')
+    meta = data.get("metadata")
+    plugin_root = meta.get("pluginRoot") if isinstance(meta, dict) else None
+    plugin_root = plugin_root if isinstance(plugin_root, str) and ".." not in Path(plugin_root).parts else "."
+    owner = data.get("owner")
+    problems = () if isinstance(owner, dict) and isinstance(owner.get("name"), str) else (
+        f"{root / MARKETPLACE_JSON}: \"owner\" must be an object with a \"name\"",)
+    entries = tuple(_entry(item, i, root, plugin_root) for i, item in enumerate(plugins))
+    seen: Dict[str, int] = {}
+    for entry in entries:
+        seen[entry.name] = seen.get(entry.name, 0) + 1
+    problems += tuple(f"plugin {n}: listed {c} times" for n, c in seen.items() if c > 1)
+    return Marketplace(data["name"], root, entries, problems)
+
+
+# -- known marketplaces ------------------------------------------------------------------------------
+
+def known_marketplaces(config_home: Any) -> Dict[str, Dict[str, Any]]:
+    """``{name: {"source": {...}, "installLocation": dir, "addedAt": time}}``. ConfigError when corrupt."""
+    data = read_record(plugins_home(config_home) / KNOWN_FILE, "known marketplaces")
+    return {k: v for k, v in data.items() if isinstance(v, dict) and isinstance(v.get("installLocation"), str)}
+
+
+def open_marketplace(name: str, config_home: Any) -> Marketplace:
+    known = known_marketplaces(config_home)
+    if name not in known:
+        raise ClawError(f"no marketplace named {name!r}",
+                        hint="'claw plugin marketplace list' shows the known ones; add one with "
+                        "'claw plugin marketplace add PATH'")
+    return read_marketplace(known[name]["installLocation"])
+
+
+def find_plugin(spec: str, config_home: Any) -> Tuple[Marketplace, MarketplaceEntry]:
+    """The marketplace entry ``NAME@MARKETPLACE`` (or ``NAME``, when exactly one known marketplace lists
+    it) names. Raises ClawError when there is none, or several."""
+    name, market = split_key(spec)
+    names = [market] if market else sorted(known_marketplaces(config_home))
+    found = []
+    for market_name in names:
+        market_obj = open_marketplace(market_name, config_home)
+        found += [(market_obj, e) for e in market_obj.plugins if e.name == name]
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        where = f"marketplace {market!r}" if market else "any known marketplace"
+        raise ClawError(f"no plugin {name!r} in {where}",
+                        hint="'claw plugin marketplace list' shows the marketplaces and their plugins")
+    raise ClawError(f"plugin {name!r} is in several marketplaces: {', '.join(m.name for m, _ in found)}",
+                    hint=f"say which: claw plugin install {name}@MARKETPLACE")
+
+
+def _git_env(env: Mapping[str, str]) -> Dict[str, str]:
+    """The environment for git: local transports only, no prompt, no hooks' surprises from config."""
+    return dict(env, GIT_ALLOW_PROTOCOL="file", GIT_TERMINAL_PROMPT="0", GIT_CONFIG_NOSYSTEM="1")
+
+
+def _clone(url: str, into: Path, env: Mapping[str, str]) -> None:
+    import subprocess
+
+    try:
+        done = subprocess.run(["git", "clone", "--quiet", "--no-recurse-submodules", url, str(into)],
+                              env=_git_env(env), stdin=subprocess.DEVNULL, capture_output=True, timeout=300)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise ClawError(f"cannot clone {url}: {exc}", hint="git must be installed to add a git marketplace") from None
+    if done.returncode != 0:
+        detail = done.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise ClawError(f"git clone of {url} failed: {detail[-1] if detail else done.returncode}",
+                        hint="check that it is a local git repository holding .claude-plugin/marketplace.json")
+
+
+def _is_git_repo(path: Path) -> bool:
+    return (path / ".git").exists() or ((path / "HEAD").is_file() and (path / "objects").is_dir())
+
+
+def add_marketplace(spec: str, config_home: Any, *, cwd: str, env: Mapping[str, str]) -> Marketplace:
+    """Add (or refresh) a marketplace from a directory or a local git repository; returns it."""
+    import tempfile
+
+    if spec.lower().startswith("file://"):
+        from urllib.parse import unquote, urlparse
+
+        url, local = spec, Path(unquote(urlparse(spec).path))
+    elif _NETWORK.match(spec):
+        raise UsageError(f"{spec}: not a local marketplace; claw never fetches plugins from the network",
+                        hint=OFFLINE_HINT)
+    else:
+        url, local = None, Path(cwd) / os.path.expanduser(spec)
+    if not local.is_dir():
+        raise ClawError(f"{spec}: no such directory", hint=OFFLINE_HINT)
+    home = plugins_home(config_home)
+    clones = home / "marketplaces"
+    if (url is None or not _is_git_repo(local)) and (local / MARKETPLACE_JSON).is_file():
+        market = read_marketplace(local.resolve())
+        source: Dict[str, str] = {"source": "directory", "path": str(market.root)}
+    elif _is_git_repo(local):
+        url = url or str(local.resolve())
+        clones.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(dir=clones, prefix=".add-"))
+        try:
+            _clone(url, work / "repo", env)
+            market = read_marketplace(work / "repo")
+            final = clones / market.name
+            if final.exists():
+                os.rename(final, work / "old")
+            os.rename(work / "repo", final)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        market = read_marketplace(final)
+        source = {"source": "git", "url": url}
+    else:
+        raise ClawError(f"{spec}: no {MARKETPLACE_JSON} there, and not a git repository", hint=OFFLINE_HINT)
+    known = read_record(home / KNOWN_FILE, "known marketplaces")
+    old = known.get(market.name)
+    if isinstance(old, dict) and source["source"] == "directory":
+        _drop_clone(old, clones)  # it was a clone before: the directory replaces it
+    known[market.name] = {"source": source, "installLocation": str(market.root), "addedAt": now()}
+    write_record(home / KNOWN_FILE, known)
+    return market
+
+
+def _drop_clone(record: Dict[str, Any], clones: Path) -> None:
+    location = Path(str(record.get("installLocation", "")))
+    if location.parent == clones:
+        shutil.rmtree(location, ignore_errors=True)
+
+
+def remove_marketplace(name: str, config_home: Any) -> None:
+    """Forget a marketplace (and delete claw's clone of it). Installed plugins stay installed."""
+    home = plugins_home(config_home)
+    known = read_record(home / KNOWN_FILE, "known marketplaces")
+    if name not in known:
+        raise ClawError(f"no marketplace named {name!r}", hint="'claw plugin marketplace list' shows the known ones")
+    record = known.pop(name)
+    write_record(home / KNOWN_FILE, known)
+    if isinstance(record, dict):
+        _drop_clone(record, home / "marketplaces")
+
+
+def check_marketplace(root: Any) -> List[str]:
+    """Every problem of the marketplace in ``root`` and of each plugin it lists (for ``validate``)."""
+    try:
+        market = read_marketplace(root)
+    except ClawError as exc:
+        return [exc.message]
+    from claw.runtime.plugin_manifest import validate_plugin
+    problems = list(market.problems)
+    for entry in market.plugins:
+        problems += entry.problems
+        if entry.path is not None:
+            problems += [f"plugin {entry.name}: {p}" for p in validate_plugin(entry.path) + copy_problems(entry.path)]
+    return problems
