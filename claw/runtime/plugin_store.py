@@ -180,16 +180,13 @@ def install(spec: str, config_home: Any) -> InstalledPlugin:
 
     market, entry = find_plugin(spec, config_home)
     key = f"{entry.name}@{market.name}"
-    problems = list(entry.problems)
-    if entry.path is not None:
-        problems += validate_plugin(entry.path) + copy_problems(entry.path)
+    problems = list(entry.problems) or validate_plugin(entry.path) + copy_problems(entry.path)
     if problems:
         raise ClawError(f"cannot install {key}; nothing installed:\n  " + "\n  ".join(problems),
                         hint=f"fix the plugin (claw plugin validate {market.root}), then install again")
-    version = getattr(read_plugin(entry.path), "version", None) or entry.version or "unknown"
+    version = read_plugin(entry.path).version or entry.version or "unknown"
     if not NAME.match(version):
-        raise ClawError(f"cannot install {key}: version {version!r} is not a plain version string",
-                        hint='use a version like "1.2.0" in plugin.json')
+        raise ClawError(f"cannot install {key}: version {version!r} is not like \"1.2.0\"")
     home = plugins_home(config_home)
     dest = home / "cache" / market.name / entry.name / version
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -200,8 +197,7 @@ def install(spec: str, config_home: Any) -> InstalledPlugin:
             os.rename(dest, work / "old")
         os.rename(work / "copy", dest)
     except OSError as exc:
-        raise ClawError(f"cannot install {key}: {exc}", hint="check the free space and permissions of "
-                        f"{home}") from None
+        raise ClawError(f"cannot install {key}: {exc}") from None
     finally:
         shutil.rmtree(work, ignore_errors=True)
     for other in dest.parent.iterdir():  # an older version this one replaces
@@ -218,9 +214,7 @@ def resolve_installed(spec: str, config_home: Any) -> str:
     """The installed ``name@marketplace`` that ``spec`` (``NAME@MARKETPLACE`` or a unique ``NAME``) means.
     Raises ClawError when it is not installed."""
     installed = installed_plugins(config_home)
-    if spec in installed:
-        return spec
-    matches = [k for k in installed if "@" not in spec and split_key(k)[0] == spec]
+    matches = [k for k in installed if k == spec or "@" not in spec and split_key(k)[0] == spec]
     if len(matches) == 1:
         return matches[0]
     raise ClawError(f"plugin {spec!r} is {'ambiguous' if matches else 'not installed'}",
