@@ -190,9 +190,7 @@ def _marketplace(args: Any, env: Dict[str, str], out: Output) -> int:
         if not known:
             out.line("no marketplaces (claw plugin marketplace add PATH)")
         for name, record in sorted(known.items()):
-            source = record.get("source") or {}
-            out.line(f"{name}  {record['installLocation']}  ({source.get('source')}: "
-                     f"{source.get('url') or source.get('path')})")
+            out.line(f"{name}  {record['installLocation']}")
             try:
                 market = pm.read_marketplace(record["installLocation"])
             except ClawError as exc:

@@ -16,7 +16,6 @@ that plugins install from a directory or a local checkout. Plugin directories th
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -57,16 +56,6 @@ class Marketplace:
     problems: Tuple[str, ...] = ()  # about the file itself (owner missing...); entries carry their own
 
 
-def load_json(path: Path) -> Tuple[Any, Optional[str]]:
-    """(data, None) or (None, a message naming the file, and the line and column of a syntax error)."""
-    try:
-        return json.loads(path.read_bytes().decode("utf-8-sig")), None
-    except json.JSONDecodeError as exc:
-        return None, f"{path}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
-    except (OSError, UnicodeDecodeError) as exc:
-        return None, f"{path}: cannot be read: {getattr(exc, 'strerror', None) or exc}"
-
-
 def _entry(item: Any, i: int, root: Path, plugin_root: str) -> MarketplaceEntry:
     item = item if isinstance(item, dict) else {}
     name, source = item.get("name"), item.get("source")
@@ -98,7 +87,11 @@ def read_marketplace(root: Any) -> Marketplace:
     has no usable ``name`` or ``plugins``; a broken entry is kept with its problems (the others install)."""
     root = Path(root)
     file = root / MARKETPLACE_JSON
-    data, error = load_json(file)
+    from claw.runtime.plugin_manifest import _json  # the file, and the line of a syntax error
+
+    errors: List[str] = []
+    data = _json(file, errors) if file.is_file() else errors.append(f"{file}: not found")
+    error = errors[0] if errors else None
     data = data if isinstance(data, dict) else {}
     name, plugins, meta, owner = (data.get(k) for k in ("name", "plugins", "metadata", "owner"))
     if error is None and (not isinstance(name, str) or not NAME.match(name)):
@@ -111,12 +104,8 @@ def read_marketplace(root: Any) -> Marketplace:
     plugin_root = meta.get("pluginRoot") if isinstance(meta, dict) else None
     entries = tuple(_entry(item, i, root, plugin_root if isinstance(plugin_root, str) else ".")
                     for i, item in enumerate(plugins))
-    from collections import Counter
-
-    problems = tuple(f"plugin {n}: listed {c} times" for n, c in Counter(e.name for e in entries).items() if c > 1)
-    if not (isinstance(owner, dict) and isinstance(owner.get("name"), str)):
-        problems = (f"{file}: \"owner\" must be an object with a \"name\"",) + problems
-    return Marketplace(name, root, entries, problems)
+    ok = isinstance(owner, dict) and isinstance(owner.get("name"), str)
+    return Marketplace(name, root, entries, () if ok else (f"{file}: \"owner\" must be an object with a \"name\"",))
 
 
 # -- known marketplaces ------------------------------------------------------------------------------
@@ -173,10 +162,8 @@ def add_marketplace(spec: str, config_home: Any, *, cwd: str, env: Mapping[str, 
     """Add (or refresh) a marketplace from a directory or a local git repository; returns it."""
     import tempfile
 
-    if spec.lower().startswith("file://"):
-        from urllib.parse import unquote, urlparse
-
-        url, local = spec, Path(unquote(urlparse(spec).path))
+    if spec.startswith("file://"):
+        url, local = spec, Path(spec[7:])
     elif _NETWORK.match(spec):
         raise UsageError(f"{spec}: not a local marketplace; claw never fetches plugins from the network",
                         hint=OFFLINE_HINT)

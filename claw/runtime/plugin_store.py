@@ -35,6 +35,7 @@ from claw.runtime.plugin_source import PluginSource
 INSTALLED_FILE = "installed_plugins.json"
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*\Z")  # plugin, marketplace and version names are path parts
 PROJECT_SCOPES = ("project-root", "project", "local")
+UNTRUSTED = "this folder is not trusted (run 'claw trust' in the folder)"
 
 
 def plugins_home(config_home: Any) -> Path:
@@ -61,8 +62,7 @@ def read_record(path: Path, what: str) -> Dict[str, Any]:
         data = exc
     if not isinstance(data, dict):
         why = data if isinstance(data, Exception) else "expected a JSON object"
-        raise ConfigError(f"{path}: the {what} record is not valid: {why}",
-                          hint="fix the file, or delete it and add or install again")
+        raise ConfigError(f"{path}: the {what} record is not valid: {why}", hint="fix or delete the file")
     return data
 
 
@@ -73,8 +73,7 @@ def write_record(path: Path, data: Dict[str, Any]) -> None:
         atomic_write(path, (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode("utf-8"),
                      new_file_mode=0o600, make_dirs=0o700)
     except OSError as exc:
-        raise ConfigError(f"cannot write {path}: {exc.strerror or exc}",
-                          hint="check that the config home is writable (CLAW_CONFIG_HOME)") from None
+        raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 @dataclass(frozen=True)
@@ -121,15 +120,14 @@ def enabled_plugin_sources(settings: Any, *, config_home: Any, trusted: bool,
     out: List[PluginSource] = []
     for name, keys in settings.ignored:  # the loader already dropped an untrusted folder's enablements
         if "enabledPlugins" in keys:
-            notes.append(f"enabledPlugins in {name} ignored: this folder is not trusted (run 'claw trust' in the folder)")
+            notes.append(f"enabledPlugins in {name} ignored: {UNTRUSTED}")
     for key, on in settings.settings.enabled_plugins.items():
         if not on:
             continue
         origin = settings.origin(("enabledPlugins", key))
         scope = origin.scope if origin is not None else "user"
         if scope in PROJECT_SCOPES and not trusted:
-            notes.append(f"plugin {key}: enabled in {origin.name}, ignored: this folder is not trusted "
-                         "(run 'claw trust' in the folder)")
+            notes.append(f"plugin {key}: enabled in {origin.name}, ignored: {UNTRUSTED}")
             continue
         if installed is None:
             try:
