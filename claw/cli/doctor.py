@@ -7,7 +7,8 @@ status (``ok``, ``warn``, ``fail``), a one-line summary, detail lines and a fix 
 Python, the install, vendored dependencies, settings files (every problem, with file, line and key),
 credentials (which source; an expired login warns), the model (known? its context window), TLS trust
 sources, the proxy for ANTHROPIC_BASE_URL, reachability of the provider's base URL, MCP servers
-configured (not connected) and whether the sessions directory is writable. The exit code is 0 when
+configured (not connected), the enabled plugins (each loads, or why not) and whether the sessions
+directory is writable. The exit code is 0 when
 every check passes or only warns, 1 when one fails; ``--json`` prints one JSON object.
 
 Doctor is the only claw command that contacts the network by itself: the reachability check sends one
@@ -42,7 +43,7 @@ Usage: claw doctor [--json] [--offline] [--settings FILE|JSON] [--cwd DIR] [--mo
 
 Check the Python interpreter, the claw installation, the settings files (every problem at once), the
 credentials in use (never printed), the model, TLS trust sources (with certificate counts), the proxy
-route, the API endpoint, the MCP servers configured and the sessions directory.
+route, the API endpoint, the MCP servers configured, the enabled plugins and the sessions directory.
 
 Doctor is the only claw command that contacts the network by itself: it sends one HEAD request to the
 base URL of the model's provider, through the configured proxy, and reports the TLS verdict.
@@ -324,6 +325,24 @@ def check_mcp(ctx: DoctorContext) -> CheckResult:
     return CheckResult("mcp servers", OK, summary, tuple(details))
 
 
+def check_plugins(ctx: DoctorContext) -> CheckResult:
+    """The plugins ``enabledPlugins`` turns on: each loads, or why not (a run goes on without it)."""
+    loaded = ctx.settings()
+    if loaded is None or not loaded.settings.enabled_plugins:
+        return CheckResult("plugins", OK, "none enabled")
+    from claw.runtime.plugin_loader import load_plugins, sources_for
+
+    problems: List[str] = []
+    plugins = load_plugins(sources_for((), loaded, dict(ctx.env), ctx.project_dir, problems))
+    details = [f"{p.source.key or p.manifest.name}: {p.manifest.version or '?'} ({p.manifest.root})"
+               for p in plugins.loaded] + [e.text() for e in plugins.errors] + [f"warning: {w}" for w in problems]
+    summary = f"{len(plugins.loaded)} loaded" + (f", {len(plugins.errors)} cannot be loaded" if plugins.errors else "")
+    if plugins.errors or problems:
+        return CheckResult("plugins", WARN, summary, tuple(details), "check a plugin with 'claw plugin validate "
+                           "PATH', or turn it off with 'claw plugin disable NAME'; runs go on without it")
+    return CheckResult("plugins", OK, summary, tuple(details))
+
+
 def check_sessions_dir(ctx: DoctorContext) -> CheckResult:
     """Create (then remove) a temporary file in ./.claw/sessions, creating and removing the missing
     directories on the way, so nothing is left behind."""
@@ -363,7 +382,8 @@ def check_sessions_dir(ctx: DoctorContext) -> CheckResult:
 
 
 CHECKS: List[Check] = [check_python, check_install, check_dependencies, check_settings, check_folder_trust,
-                       check_credentials, check_model, check_tls, check_proxy, check_reachability, check_mcp, check_sessions_dir]
+                       check_credentials, check_model, check_tls, check_proxy, check_reachability, check_mcp, check_plugins,
+                       check_sessions_dir]
 
 
 # --------------------------------------------------------------------------------------------------

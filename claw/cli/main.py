@@ -77,6 +77,7 @@ Options (headless and REPL; Claude Code's names):
   --no-session-persistence     write no session file
   --mcp-config FILE|JSON       MCP servers (repeatable); --strict-mcp-config: only these
   --disable-slash-commands     no custom slash commands, MCP prompt commands or skills
+  --plugin-dir DIR             load the plugin in DIR for this run (repeatable)
   --settings FILE|JSON         settings applied last
   --setting-sources LIST       load only these settings files: user,project,local ("" = none);
                                naming project or local trusts the folder for this run

@@ -84,27 +84,23 @@ class Plugins:
         """Every plugin agent as ``plugin:agent``, unless the name is taken (a warning then)."""
         from claw.errors import UsageError
         from claw.runtime.agent_defs import parse_agent_file
-        from pathlib import Path
 
         for plugin in self.loaded:
             for base in plugin.manifest.agents:
                 files = sorted(base.glob("*.md")) if base.is_dir() else [base]
                 for path in files:
                     try:
-                        definition = parse_agent_file(Path(path), path.read_text(encoding="utf-8", errors="replace"),
-                                                      "plugin")
+                        definition = parse_agent_file(path, path.read_text(encoding="utf-8", errors="replace"), "plugin")
                     except (UsageError, OSError) as exc:
-                        self.warnings.append(f"plugin {plugin.manifest.name}: agent file {path} skipped: "
-                                             f"{getattr(exc, 'message', None) or exc}")
+                        self.warnings.append(f"agent file {path} skipped: {getattr(exc, 'message', exc)}")
                         continue
                     name = f"{plugin.manifest.name}:{definition.name}"
                     taken = catalog.get(name)
-                    if taken is not None:
-                        self.warnings.append(f"plugin {plugin.manifest.name}: the agent {name!r} ({path}) clashes "
-                                             f"with the {taken.source} agent of that name ({taken.path or 'flag'}); "
-                                             "the plugin's is not used")
-                        continue
-                    catalog.add([replace(definition, name=name)])
+                    if taken is None:
+                        catalog.add([replace(definition, name=name)])
+                    else:
+                        self.warnings.append(f"the agent {name!r} ({path}) clashes with the {taken.source} agent of "
+                                             f"that name ({taken.path or 'flag'}); the plugin's is not used")
 
     def hooks(self, settings_hooks: Any) -> Dict[str, Any]:
         """The settings' hooks followed by every plugin's, in the settings' typed shape."""
@@ -140,13 +136,9 @@ def _expand(text: str, root: str) -> str:
 
 
 def _expand_entry(value: Any, root: str) -> Any:
-    if isinstance(value, str):
-        return _expand(value, root)
-    if isinstance(value, list):
-        return [_expand_entry(v, root) for v in value]
-    if isinstance(value, dict):
-        return {k: _expand_entry(v, root) for k, v in value.items()}
-    return value
+    import json
+
+    return json.loads(_expand(json.dumps(value), json.dumps(root)[1:-1]))
 
 
 def load_plugins(sources: Sequence[PluginSource]) -> Plugins:
@@ -156,8 +148,9 @@ def load_plugins(sources: Sequence[PluginSource]) -> Plugins:
         key = source.key or str(source.path)
         try:
             manifest = read_plugin(source.path)
-        except PluginError as exc:
-            plugins.errors.append(PluginLoadError(key, str(source.path), exc.message, exc.hint or ""))
+        except (PluginError, OSError) as exc:
+            plugins.errors.append(PluginLoadError(key, str(source.path), getattr(exc, "message", str(exc)),
+                                                  getattr(exc, "hint", None) or ""))
             continue
         first = next((p for p in plugins.loaded if p.manifest.name == manifest.name), None)
         if first is not None:
@@ -181,20 +174,19 @@ def sources_for(plugin_dirs: Sequence[str], loaded: Any, env: Dict[str, str], cw
     plugins ``enabledPlugins`` turns on (project-enabled ones only in a trusted folder)."""
     from claw.config.sources import config_home, expand_user
 
-    out = [PluginSource(_abs(expand_user(d[7:], env), cwd), "plugin-dir-no-mcp") if d.startswith("no-mcp:")
-           else PluginSource(_abs(expand_user(d, env), cwd), "plugin-dir") for d in plugin_dirs]
+    from pathlib import Path
+
+    out = []
+    for d in plugin_dirs:
+        bare = d[7:] if d.startswith("no-mcp:") else d
+        out.append(PluginSource(Path(os.path.normpath(os.path.join(cwd, expand_user(bare, env)))),
+                                "plugin-dir" if bare == d else "plugin-dir-no-mcp"))
     if getattr(loaded.settings, "enabled_plugins", None):
         from claw.runtime.plugin_store import enabled_plugin_sources
 
         out += enabled_plugin_sources(loaded, config_home=config_home(env, cwd), trusted=loaded.project_trusted,
                                       problems=problems)
     return out
-
-
-def _abs(path: str, cwd: str) -> Any:
-    from pathlib import Path
-
-    return Path(os.path.normpath(os.path.join(cwd, path)))
 
 
 def install_tools(run: "Run", plugins: Plugins) -> None:

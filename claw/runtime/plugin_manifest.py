@@ -36,7 +36,6 @@ from claw.errors import ConfigError
 
 MANIFEST = os.path.join(".claude-plugin", "plugin.json")
 NAME_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-TOOL_NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 PERMISSIONS = ("read-only", "workspace-write", "danger-full-access")
 DEFAULT_TOOL_TIMEOUT = 120.0
 _HINT = "fix it, then check with: claw plugin validate PATH"
@@ -98,47 +97,51 @@ def validate_plugin(path: "str | Path") -> List[str]:
 def _read(root: Path) -> Tuple[Optional[PluginManifest], List[str]]:
     errors: List[str] = []
     if not root.is_dir():
-        return None, [f"{root}: not a plugin directory (no such directory)"]
+        return None, [f"{root}: not a plugin directory"]
     root = root.resolve()
     mpath = next((p for p in (root / MANIFEST, root / "plugin.json") if p.is_file()), None)
     data: Any = {}
     if mpath is not None:
         data = _json(mpath, errors)
-        if data is None:
-            return None, errors
         if not isinstance(data, dict):
-            return None, [f"{mpath}: the manifest must be a JSON object"]
+            return None, errors or [f"{mpath}: the manifest must be a JSON object"]
     where = str(mpath or root)
     name = data.get("name", None if mpath else root.name)
-    if name is None:
-        errors.append(f"{where}: \"name\" is required")
-    elif not isinstance(name, str) or not NAME_RE.match(name):
-        errors.append(f"{where}: \"name\" {name!r} must be kebab-case (lowercase letters, digits and '-', "
-                      "like \"my-plugin\")")
-    strings = {}
-    for key in ("version", "description"):
-        value = data.get(key, "")
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        what = "is required" if name is None else f"{name!r} must be"
+        errors.append(f"{where}: \"name\" {what} kebab-case (lowercase letters, digits and '-', like \"my-plugin\")")
+    author = data.get("author", "")
+    author = author.get("name", "") if isinstance(author, dict) else author
+    meta = {k: data.get(k, "") for k in ("version", "description")}
+    for key, value in dict(meta, author=author).items():
         if not isinstance(value, str):
             errors.append(f"{where}: \"{key}\" must be a string")
-        strings[key] = value if isinstance(value, str) else ""
-    author = data.get("author", "")
-    if isinstance(author, dict):
-        author = author.get("name", "")
-    if not isinstance(author, str):
-        errors.append(f"{where}: \"author\" must be a string or an object with \"name\"")
-        author = ""
-    dirs = {key: _paths(root, where, key, data.get(key), key, errors) for key in ("commands", "agents", "skills")}
-    hooks = _hooks(root, where, data.get("hooks"), errors)
-    servers = _servers(root, where, data.get("mcpServers"), errors)
+    dirs = {}
+    for key in ("commands", "agents", "skills"):
+        dirs[key], inline = _locate(root, where, key, data.get(key), key, errors)
+        if inline:
+            errors.append(f"{where}: \"{key}\": inline definitions are not supported; name a './' path")
+    hooks: Dict[str, Any] = {}
+    for label, found in _files(root, where, "hooks", data.get("hooks"), os.path.join("hooks", "hooks.json"), errors):
+        if isinstance(found, dict) and isinstance(found.get("hooks"), dict):
+            found = found["hooks"]  # hooks.json: {"description": ..., "hooks": {...}}
+        for event, groups in (_claw_code_hooks(root, found) if isinstance(found, dict) else {None: 0}).items():
+            cleaned = _clean(label, "hooks", {event: groups}, errors) if event else errors.append(
+                f"{label}: hooks must be an object of events")
+            hooks.setdefault(event, []).extend((cleaned or {}).get(event) or [])
+    servers: Dict[str, Any] = {}
+    for label, found in _files(root, where, "mcpServers", data.get("mcpServers"), ".mcp.json", errors):
+        found = found.get("mcpServers", found) if isinstance(found, dict) else found
+        before = len(errors)
+        _clean(label, "mcpServers", found, errors)
+        if len(errors) == before:
+            servers.update(found)
     tools = _tools(root, where, data.get("tools"), errors)
-    known = {"name", "version", "description", "author", "commands", "agents", "skills", "hooks", "mcpServers",
-             "tools"}
     if errors:
         return None, errors
-    return PluginManifest(name=name, root=root, manifest_path=mpath, version=strings["version"],
-                          description=strings["description"], author=author, commands=dirs["commands"],
-                          agents=dirs["agents"], skills=dirs["skills"], hooks=hooks, mcp_servers=servers,
-                          tools=tools, extra={k: v for k, v in data.items() if k not in known}), errors
+    known = ("name", "version", "description", "author", "commands", "agents", "skills", "hooks", "mcpServers", "tools")
+    return PluginManifest(name=name, root=root, manifest_path=mpath, author=author, hooks=hooks, mcp_servers=servers,
+                          tools=tools, extra={k: v for k, v in data.items() if k not in known}, **meta, **dirs), errors
 
 
 def _json(path: Path, errors: List[str]) -> Any:
@@ -153,91 +156,50 @@ def _json(path: Path, errors: List[str]) -> Any:
 
 def _inside(root: Path, where: str, key: str, value: Any, errors: List[str]) -> Optional[Path]:
     """The path ``value`` (``./...``) of field ``key`` inside ``root``, or None with an error."""
+    path = (root / str(value)).resolve()
     if not isinstance(value, str) or not value.startswith("./"):
         errors.append(f"{where}: \"{key}\": {value!r} must be a path relative to the plugin starting with './'")
-        return None
-    path = (root / value).resolve()
-    if path != root and root not in path.parents:
+    elif path != root and root not in path.parents:
         errors.append(f"{where}: \"{key}\": {value!r} points outside the plugin directory")
-        return None
-    if not path.exists():
+    elif not path.exists():
         errors.append(f"{where}: \"{key}\": {value!r} does not exist ({path})")
-        return None
-    return path
+    else:
+        return path
+    return None
 
 
-def _listed(where: str, key: str, value: Any, errors: List[str]) -> List[Any]:
-    if value is None:
-        return []
-    if isinstance(value, (str, dict)):
-        return [value]
-    if isinstance(value, list):
-        return value
-    errors.append(f"{where}: \"{key}\" must be a './' path or a list of them")
-    return []
+def _locate(root: Path, where: str, key: str, value: Any, default: str, errors: List[str]
+            ) -> Tuple[Tuple[Path, ...], List[Any]]:
+    """The default path (when it exists) and the ``./`` paths of field ``key``; its inline objects."""
+    if value is not None and not isinstance(value, (str, dict, list)):
+        errors.append(f"{where}: \"{key}\" must be a './' path or a list of them")
+    items = value if isinstance(value, list) else [] if value is None else [value]
+    paths = [root / default] if (root / default).exists() else []
+    for item in items:
+        path = None if isinstance(item, dict) else _inside(root, where, key, item, errors)
+        if path is not None and path not in paths:
+            paths.append(path)
+    return tuple(paths), [i for i in items if isinstance(i, dict)]
 
 
-def _paths(root: Path, where: str, key: str, value: Any, default: str, errors: List[str]) -> Tuple[Path, ...]:
-    out = [root / default] if (root / default).is_dir() else []
-    for item in _listed(where, key, value, errors):
-        if isinstance(item, dict):
-            errors.append(f"{where}: \"{key}\": inline definitions are not supported; put the files in a "
-                          "directory and name it ('./extra-commands/')")
-            continue
-        path = _inside(root, where, key, item, errors)
-        if path is not None and path not in out:
-            out.append(path)
-    return tuple(out)
-
-
-def _hooks(root: Path, where: str, value: Any, errors: List[str]) -> Dict[str, Any]:
-    """Every hooks object of the plugin merged by event, checked with the settings schema."""
-    found: List[Tuple[str, Any]] = []
-    default = root / "hooks" / "hooks.json"
-    files = [default] if default.is_file() else []
-    for item in _listed(where, "hooks", value, errors):
-        if isinstance(item, dict):
-            found.append((where, item))
-            continue
-        path = _inside(root, where, "hooks", item, errors)
-        if path is not None and path not in files:
-            files.append(path)
-    for path in files:
-        data = _json(path, errors)
-        if data is not None:
-            found.append((str(path), data))
-    merged: Dict[str, Any] = {}
-    for label, data in found:
-        if isinstance(data, dict) and isinstance(data.get("hooks"), dict):
-            data = data["hooks"]  # hooks.json: {"description": ..., "hooks": {...}}
-        if not isinstance(data, dict):
-            errors.append(f"{label}: hooks must be an object of events")
-            continue
-        for event, groups in _claw_code_hooks(root, data).items():
-            cleaned = _clean(label, "hooks", {event: groups}, errors)
-            merged.setdefault(event, []).extend((cleaned or {}).get(event) or [])
-    return merged
+def _files(root: Path, where: str, key: str, value: Any, default: str, errors: List[str]) -> List[Tuple[str, Any]]:
+    """(label, JSON) of the default file, the files field ``key`` names and its inline objects."""
+    paths, inline = _locate(root, where, key, value, default, errors)
+    read = [(str(path), _json(path, errors)) for path in paths]
+    return [(label, data) for label, data in read if data is not None] + [(where, item) for item in inline]
 
 
 def _claw_code_hooks(root: Path, data: Dict[str, Any]) -> Dict[str, Any]:
     """claw-code's ``{"PreToolUse": ["./hooks/pre.sh"]}``: each string is one command hook (a ``./``
     path resolved against the plugin root)."""
-    out = {}
-    for event, groups in data.items():
-        if isinstance(groups, list):
-            groups = [{"hooks": [{"type": "command", "command": _command(root, g)}]} if isinstance(g, str) else g
-                      for g in groups]
-        out[event] = groups
-    return out
-
-
-def _command(root: Path, text: str) -> str:
     import shlex
 
-    return shlex.quote(str(root / text)) if text.startswith(("./", "../")) else text
+    return {event: [{"hooks": [{"type": "command", "command": shlex.quote(str(root / g)) if g.startswith("./") else g}]}
+                    if isinstance(g, str) else g for g in groups] if isinstance(groups, list) else groups
+            for event, groups in data.items()}
 
 
-def _clean(label: str, key: str, data: Dict[str, Any], errors: List[str]) -> Optional[Dict[str, Any]]:
+def _clean(label: str, key: str, data: Any, errors: List[str]) -> Any:
     from claw.config.problems import WARNING
     from claw.config.schema import clean_mcp_servers, clean_settings
     from claw.config.sources import SettingsSource
@@ -252,68 +214,31 @@ def _clean(label: str, key: str, data: Dict[str, Any], errors: List[str]) -> Opt
     return cleaned
 
 
-def _servers(root: Path, where: str, value: Any, errors: List[str]) -> Dict[str, Any]:
-    default = root / ".mcp.json"
-    files = [default] if default.is_file() else []
-    found: List[Tuple[str, Any]] = []
-    for item in _listed(where, "mcpServers", value, errors):
-        if isinstance(item, dict):
-            found.append((where, item))
-            continue
-        path = _inside(root, where, "mcpServers", item, errors)
-        if path is not None and path not in files:
-            files.append(path)
-    for path in files:
-        data = _json(path, errors)
-        if data is not None:
-            found.append((str(path), data.get("mcpServers", data) if isinstance(data, dict) else data))
-    servers: Dict[str, Any] = {}
-    for label, data in found:
-        if not isinstance(data, dict):
-            errors.append(f"{label}: \"mcpServers\" must be an object of servers by name")
-            continue
-        before = len(errors)
-        _clean(label, "mcpServers", data, errors)
-        if len(errors) == before:
-            servers.update(data)
-    return servers
+_S = {"type": "string", "minLength": 1}
+TOOL_SCHEMA = {"type": "object", "required": ["name", "description", "inputSchema", "command"], "properties": {
+    "name": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"}, "description": _S, "command": _S,
+    "inputSchema": {"type": "object"}, "args": {"type": "array", "items": {"type": "string"}},
+    "requiredPermission": {"enum": list(PERMISSIONS)}, "timeout": {"type": "number", "exclusiveMinimum": 0}}}
 
 
 def _tools(root: Path, where: str, value: Any, errors: List[str]) -> Tuple[PluginTool, ...]:
-    if value is None:
-        return ()
-    if not isinstance(value, list):
+    """claw-code's ``tools`` entries, each checked with ``TOOL_SCHEMA`` (problems name the field)."""
+    from claw.tools.json_schema import validate
+
+    if value is not None and not isinstance(value, list):
         errors.append(f"{where}: \"tools\" must be a list of tool objects")
-        return ()
     out: List[PluginTool] = []
-    for index, spec in enumerate(value):
+    for index, spec in enumerate(value if isinstance(value, list) else []):
         at = f"{where}: \"tools\"[{index}]"
-        if not isinstance(spec, dict):
-            errors.append(f"{at} must be an object with name, description, inputSchema and command")
-            continue
-        name, description, schema, command = (spec.get(k) for k in ("name", "description", "inputSchema", "command"))
-        args = spec.get("args", [])
-        permission = spec.get("requiredPermission", "danger-full-access")
-        timeout = spec.get("timeout", DEFAULT_TOOL_TIMEOUT)
-        bad = [
-            (not isinstance(name, str) or not TOOL_NAME_RE.match(name), "\"name\" must be 1-64 letters, digits, '_' or '-'"),
-            (any(t.name == name for t in out), f"\"name\" {name!r} is used by another tool of this plugin"),
-            (not isinstance(description, str) or not description.strip(), "\"description\" (a string) is required"),
-            (not isinstance(schema, dict), "\"inputSchema\" must be a JSON Schema object"),
-            (not isinstance(command, str) or not command.strip(), "\"command\" (a string) is required"),
-            (not isinstance(args, list) or not all(isinstance(a, str) for a in args), "\"args\" must be a list of strings"),
-            (permission not in PERMISSIONS, f"\"requiredPermission\" must be one of {', '.join(PERMISSIONS)}"),
-            (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0,
-             "\"timeout\" must be a positive number of seconds"),
-        ]
-        problems = [text for failed, text in bad if failed]
-        if isinstance(command, str) and command.startswith("./") and not problems:
-            path = _inside(root, at, "command", command, errors)
-            if path is None:
-                continue
-            command = str(path)
-        if problems:
-            errors.extend(f"{at}: {text}" for text in problems)
-            continue
-        out.append(PluginTool(name, description.strip(), schema, command, tuple(args), permission, float(timeout)))
+        problems = [f"{at}{p[4:] if p.startswith('root') else p}" for p in validate(TOOL_SCHEMA, spec)]
+        if not problems and any(t.name == spec["name"] for t in out):
+            problems.append(f"{at}/name: {spec['name']!r} is the name of another tool of this plugin")
+        errors.extend(problems)
+        command = spec.get("command") if not problems else None
+        if command and command.startswith("./"):
+            command = _inside(root, at, "command", command, errors)
+        if command:
+            out.append(PluginTool(spec["name"], spec["description"].strip(), spec["inputSchema"], str(command),
+                                  tuple(spec.get("args", ())), spec.get("requiredPermission", "danger-full-access"),
+                                  float(spec.get("timeout", DEFAULT_TOOL_TIMEOUT))))
     return tuple(out)

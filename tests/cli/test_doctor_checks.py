@@ -288,3 +288,36 @@ def test_a_crashing_check_is_a_failure_not_a_traceback(project, home):
 
     results = d.run_checks(ctx_for(project, home), [check_boom])
     assert results[0].status == d.FAIL and "RuntimeError: boom" in results[0].summary
+
+
+# -- plugins ---------------------------------------------------------------------------------------
+
+
+def test_plugins_none_enabled(project, home):
+    result = d.check_plugins(ctx_for(project, home))
+    assert result.status == d.OK and result.summary == "none enabled"
+
+
+def test_a_plugin_that_cannot_load_is_reported_next_to_the_good_one(project, home):
+    import shutil
+
+    market = Path(__file__).resolve().parents[1] / "fixtures" / "plugins" / "marketplace"
+    config = home / ".claw"
+    records = {}
+    for key, source in (("cc-demo@m", market / "cc-demo"), ("cc-tools@m", market / "cc-tools")):
+        copy = config / "plugins" / "cache" / "m" / key.split("@")[0] / "1"
+        shutil.copytree(source, copy)
+        records[key] = {"version": "1", "source": str(source), "installPath": str(copy), "installedAt": "t"}
+    broken = config / "plugins" / "cache" / "m" / "cc-tools" / "1" / ".claude-plugin" / "plugin.json"
+    broken.write_text('{"name": "cc-tools", "tools": [{"name": "x"}]}')
+    write(config / "plugins" / "installed_plugins.json", json.dumps({"version": 1, "plugins": records}))
+    write(config / "settings.json", json.dumps({"enabledPlugins": {"cc-demo@m": True, "cc-tools@m": True,
+                                                                   "gone@m": True}}))
+    result = d.check_plugins(ctx_for(project, home))
+    assert result.status == d.WARN
+    assert result.summary == "1 loaded, 1 cannot be loaded", everything(result)
+    text = everything(result)
+    assert "cc-demo@m: 1.0.0" in text
+    assert (f'plugin cc-tools@m was not loaded: {broken}: "tools"[0]: must have required property '
+            "'description' (and 2 more problems)") in text
+    assert "gone@m is enabled but is not installed" in text and "claw plugin validate" in result.hint

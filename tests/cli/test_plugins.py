@@ -152,7 +152,7 @@ def test_a_broken_plugin_next_to_a_good_one_is_reported_and_the_run_goes_on(work
     assert run.code == 0, run.stderr
     assert user_texts(request) == ["Say hello to Bo from the cc-demo plugin.\n"]
     assert f"plugin {broken} was not loaded" in run.stderr and "must be kebab-case" in run.stderr
-    assert "missing was not loaded" in run.stderr and "no such directory" in run.stderr
+    assert f"missing was not loaded: {tmp_path / 'missing'}: not a plugin directory" in run.stderr
 
 
 def test_clashes_are_reported_never_silently_shadowed(work, home, monkeypatch, tmp_path):
@@ -205,3 +205,32 @@ def test_plugin_dir_no_mcp_loads_the_plugin_without_its_servers(work, home, monk
     assert run.code == 0, run.stderr
     init = lines(run.stdout)[0]
     assert init["plugins"][0]["name"] == "cc-demo" and init["mcp_servers"] == []
+
+
+def _install(home: Path, key: str, source: str) -> None:
+    """What 'claw plugin install' leaves: a copy and its record in the plugin store."""
+    copy = home / "plugins" / "cache" / key.split("@")[1] / key.split("@")[0] / "1.0.0"
+    shutil.copytree(source, copy)
+    record = {"version": 1, "plugins": {key: {"version": "1.0.0", "source": source, "installPath": str(copy),
+                                              "installedAt": "t"}}}
+    (home / "plugins" / "installed_plugins.json").write_text(json.dumps(record))
+
+
+@pytest.mark.untrusted_folders
+@pytest.mark.parametrize("trusted", [False, True])
+def test_project_enabled_plugins_follow_folder_trust(work, home, monkeypatch, trusted):
+    _install(home, "cc-demo@market", DEMO)
+    (work / ".claude").mkdir()
+    (work / ".claude" / "settings.json").write_text(json.dumps({"enabledPlugins": {"cc-demo@market": True}}))
+    extra = {"CLAW_TRUST_PROJECT": "1"} if trusted else {}
+    with ModelServer([reply(text="hi")]) as srv:
+        run = run_inprocess(["-p", "/cc-demo:hello Di", "--output-format", "stream-json", "--verbose"],
+                            isolated_env(srv.env(), home, **extra), monkeypatch, work)
+        texts = user_texts(srv.requests[0].json)
+    assert run.code == 0, run.stderr
+    names = [p["name"] for p in lines(run.stdout)[0]["plugins"]]
+    if trusted:
+        assert names == ["cc-demo"] and texts == ["Say hello to Di from the cc-demo plugin.\n"]
+    else:
+        assert names == [] and texts == ["/cc-demo:hello Di"], run.stderr
+        assert "not trusted" in run.stderr

@@ -365,3 +365,20 @@ def test_a_subagent_from_the_sdks_agents_option(claw_cli, workspace):
     parent_only = [m for m in messages if isinstance(m, AssistantMessage) and m.parent_tool_use_id is None]
     assert len(parent_only) == 2
     assert sum(u["inputTokens"] for u in result.model_usage.values()) == 4000
+
+
+def test_the_plugins_option_loads_a_local_plugin(claw_cli, workspace):
+    """``ClaudeAgentOptions(plugins=[{"type": "local", "path": ...}])`` arrives as ``--plugin-dir``: the
+    init message lists the plugin and the model can call its manifest tool."""
+    stderr: List[str] = []
+    path = Path(__file__).resolve().parents[1] / "fixtures" / "plugins" / "marketplace" / "cc-tools"
+
+    async def main():
+        call = tool_use("word_count", {"text": "a b"}, id="toolu_wc")
+        with ModelServer([reply(tool_uses=[call]), reply(text="done")]) as srv:
+            options = _options(claw_cli, srv, workspace, stderr, plugins=[{"type": "local", "path": str(path)}])
+            return [m async for m in query(prompt="count", options=options)], srv.requests
+
+    messages, requests = _run(main())
+    assert messages[0].data["plugins"] == [{"name": "cc-tools", "path": str(path.resolve())}], stderr
+    assert _text(_tool_results(requests[1].json)["toolu_wc"]) == "2 words"

@@ -96,10 +96,12 @@ def test_without_a_manifest_the_directory_names_the_plugin(tmp_path):
     ({"name": "p", "hooks": {"OnLunch": []}}, "unknown hook event 'OnLunch'"),
     ({"name": "p", "mcpServers": {"s": {"args": []}}}, "needs 'command'"),
     ({"name": "p", "tools": {}}, '"tools" must be a list'),
+    ({"name": "p", "tools": [{"name": "t", "description": "d", "inputSchema": {}, "command": "./nope"}]},
+     '"tools"[0]: "command": \'./nope\' does not exist'),
     ({"name": "p", "tools": [{"name": "t", "description": "d", "inputSchema": {}, "command": "x",
-                              "requiredPermission": "root"}]}, '"requiredPermission" must be one of read-only'),
+                              "requiredPermission": "root"}]}, '"tools"[0]/requiredPermission: must be equal to one of the allowed values'),
     ({"name": "p", "tools": [{"name": "bad name", "description": "", "inputSchema": [], "command": ""}]},
-     '"name" must be 1-64 letters'),
+     '"tools"[0]/name: must match pattern'),
 ])
 def test_broken_manifests_give_clear_errors_naming_file_and_field(tmp_path, manifest, expected):
     root = _plugin(tmp_path, manifest)
@@ -125,7 +127,7 @@ def test_a_broken_hooks_file_and_mcp_file_are_reported(tmp_path):
     root = _plugin(tmp_path, {"name": "p"}, {"hooks/hooks.json": "{oops", ".mcp.json": {"mcpServers": []}})
     problems = validate_plugin(root)
     assert any("hooks.json: not valid JSON" in p for p in problems)
-    assert any(".mcp.json" in p and "must be an object" in p for p in problems)
+    assert any(".mcp.json: mcpServers: expected an object of servers" in p for p in problems)
 
 
 def test_not_a_directory(tmp_path):

@@ -279,6 +279,21 @@ def test_unsupported_options_fail_naming_the_flag(tmp_path: Path, work: Path, op
     assert srv.requests == []  # refused before any request
 
 
+def test_the_plugins_option_loads_a_local_plugin(tmp_path: Path, work: Path) -> None:
+    """``plugins: [{type: "local", path}]`` arrives as ``--plugin-dir`` (``skipMcpDiscovery`` as
+    ``--plugin-dir-no-mcp``): init lists the plugins and the plugin's command expands."""
+    market = ROOT / "tests" / "fixtures" / "plugins" / "marketplace"
+    plugins = [{"type": "local", "path": str(market / "cc-demo"), "skipMcpDiscovery": True},
+               {"type": "local", "path": str(market / "cc-tools")}]
+    with ModelServer([reply(text="hello")]) as srv:
+        messages, end = run_ts(tmp_path, srv, work, "/cc-demo:hello Ts", plugins=plugins)
+    assert end["kind"] == "end", end
+    assert sorted(messages[0]["plugins"], key=lambda p: p["name"]) == [{"name": "cc-demo", "path": str((market / "cc-demo").resolve())},
+                                      {"name": "cc-tools", "path": str((market / "cc-tools").resolve())}]
+    assert messages[0]["mcp_servers"] == [] and "word_count" in messages[0]["tools"]
+    assert srv.requests[0].json["messages"][0]["content"][0]["text"] == "Say hello to Ts from the cc-demo plugin.\n"
+
+
 def test_output_format_json_schema_gives_structured_output(tmp_path: Path, work: Path) -> None:
     """outputFormat arrives as --json-schema and as initialize's jsonSchema; the first answer breaks the
     schema, the model reads why and corrects it."""
