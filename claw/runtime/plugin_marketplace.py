@@ -116,21 +116,16 @@ def known_marketplaces(config_home: Any) -> Dict[str, Dict[str, Any]]:
     return {k: v for k, v in data.items() if isinstance(v, dict) and isinstance(v.get("installLocation"), str)}
 
 
-def open_marketplace(name: str, config_home: Any) -> Marketplace:
-    known = known_marketplaces(config_home)
-    if name not in known:
-        raise ClawError(f"no marketplace named {name!r}", hint=LIST_HINT)
-    return read_marketplace(known[name]["installLocation"])
-
-
 def find_plugin(spec: str, config_home: Any) -> Tuple[Marketplace, MarketplaceEntry]:
     """The marketplace entry ``NAME@MARKETPLACE`` (or ``NAME``, when exactly one known marketplace lists
     it) names. Raises ClawError when there is none, or several."""
     name, market = split_key(spec)
-    names = [market] if market else sorted(known_marketplaces(config_home))
+    known = known_marketplaces(config_home)
+    if market and market not in known:
+        raise ClawError(f"no marketplace named {market!r}", hint=LIST_HINT)
     found = []
-    for market_name in names:
-        market_obj = open_marketplace(market_name, config_home)
+    for market_name in [market] if market else sorted(known):
+        market_obj = read_marketplace(known[market_name]["installLocation"])
         found += [(market_obj, e) for e in market_obj.plugins if e.name == name]
     if len(found) == 1:
         return found[0]
@@ -146,7 +141,8 @@ def _clone(url: str, into: Path, env: Mapping[str, str]) -> None:
 
     try:  # local transports only (no insteadOf rewrite reaches the network), no prompt, no submodules
         done = subprocess.run(["git", "clone", "--quiet", "--no-recurse-submodules", url, str(into)],
-                              env=dict(env, GIT_ALLOW_PROTOCOL="file", GIT_TERMINAL_PROMPT="0"), stdin=subprocess.DEVNULL, capture_output=True, timeout=300)
+                              env=dict(env, GIT_ALLOW_PROTOCOL="file", GIT_TERMINAL_PROMPT="0"),
+                              stdin=subprocess.DEVNULL, capture_output=True, timeout=300)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise ClawError(f"cannot clone {url}: {exc}", hint="git must be installed to add a git marketplace") from None
     if done.returncode != 0:
@@ -205,9 +201,10 @@ def remove_marketplace(name: str, config_home: Any) -> None:
     known = read_record(home / KNOWN_FILE, "known marketplaces")
     if name not in known:
         raise ClawError(f"no marketplace named {name!r}", hint=LIST_HINT)
-    location = Path(str(known.pop(name).get("installLocation")))
+    record = known.pop(name)
     write_record(home / KNOWN_FILE, known)
-    if location.parent == home / "marketplaces":  # claw's clone, not the user's directory
+    location = Path(str(record.get("installLocation"))) if isinstance(record, dict) else None
+    if location and location.parent == home / "marketplaces":  # claw's clone, not the user's directory
         shutil.rmtree(location, ignore_errors=True)
 
 

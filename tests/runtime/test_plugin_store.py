@@ -255,6 +255,8 @@ def test_install_names_the_marketplace_when_several_list_the_plugin(market, tmp_
     assert ps.install("cc-demo@other", home).key == "cc-demo@other"
     with pytest.raises(ClawError, match="no plugin 'nope' in marketplace 'other'"):
         ps.install("nope@other", home)
+    with pytest.raises(ClawError, match="no marketplace named 'elsewhere'"):
+        ps.install("cc-demo@elsewhere", home)
 
 
 def test_an_invalid_plugin_is_refused_with_its_problems_and_nothing_installed(market, home):
