@@ -29,12 +29,24 @@ from claw.errors import ClawError
 SCOPES = ("user", "project", "local")
 
 DESCRIPTION = """\
-Install plugins from local marketplaces and turn them on or off.
-
-A marketplace is a directory (or a local git repository) with .claude-plugin/marketplace.json; claw
-never fetches plugins from the network. Installed copies live in $CLAW_CONFIG_HOME/plugins/; settings
-"enabledPlugins" says which ones runs load. See docs/PLUGINS.md.
+Install plugins from local marketplaces (a directory or a local git repository; never the network)
+and turn them on or off (settings "enabledPlugins"). See docs/PLUGINS.md.
 """
+PLUGIN = "NAME[@MARKETPLACE]"
+# action -> (help, positional argument, takes --scope); "marketplace ..." are its subcommands
+ACTION_HELP = {
+    "list": ("installed plugins: version, enabled (scope), source, load problems", "", False),
+    "install": ("validate, copy into $CLAW_CONFIG_HOME/plugins/, enable",
+                PLUGIN, True),
+    "uninstall": ("delete the installed copy; remove it from enabledPlugins", PLUGIN, True),
+    "enable": ("set enabledPlugins.NAME@MARKETPLACE to true", PLUGIN, True),
+    "disable": ("set enabledPlugins.NAME@MARKETPLACE to false", PLUGIN, True),
+    "validate": ("print every problem of a plugin or marketplace directory", "PATH", False),
+    "marketplace add": ("a directory, or a local git repository (file:// or bare; cloned); "
+                        "never a network URL", "PATH|file://URL", False),
+    "marketplace list": ("the known marketplaces and their plugins", "", False),
+    "marketplace remove": ("forget a marketplace (its installed plugins stay)", "NAME", False),
+}
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -42,49 +54,16 @@ def _build_parser() -> argparse.ArgumentParser:
     common.add_argument("--cwd", metavar="DIR", help="project directory (default: the current directory)")
     parser = _Parser(prog="claw plugin", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
-
-    def named(action: str, text: str, description: str, scope: Optional[str] = None) -> None:
-        p = sub.add_parser(action, parents=[common], help=text, description=description)
-        p.add_argument("plugin", metavar="NAME[@MARKETPLACE]")
-        if scope:
+    market = sub.add_parser("marketplace", help="add, list or remove marketplaces").add_subparsers(
+        dest="market_action", metavar="ACTION", parser_class=_Parser)
+    for name, (text, positional, scoped) in ACTION_HELP.items():
+        group, _, action = name.rpartition(" ")
+        p = (market if group else sub).add_parser(action, parents=[common], help=text, description=text)
+        if positional:
+            p.add_argument("arg", metavar=positional)
+        if scoped:
             p.add_argument("-s", "--scope", choices=SCOPES, default="user",
-                           help=f"the settings file {scope}: user (default, $CLAW_CONFIG_HOME/settings.json), "
-                                "project (./.claw/settings.json) or local (./.claw/settings.local.json)")
-
-    sub.add_parser("list", parents=[common], help="list installed plugins",
-                   description="List the installed plugins with their version, whether runs here load them "
-                   "(and which settings scope enabled them), where they were installed from, and any problem "
-                   "that keeps one from loading (an enabled plugin that is not installed included).")
-    named("install", "install a plugin from a known marketplace",
-          "Validate the plugin, copy it into $CLAW_CONFIG_HOME/plugins/cache/ and enable it. NAME alone is "
-          "enough when exactly one known marketplace lists it. Installing again replaces the copy.", "to enable it in")
-    named("uninstall", "remove an installed plugin",
-          "Delete the installed copy and its record, and remove it from enabledPlugins of the scope's file.",
-          "to remove it from")
-    named("enable", "load an installed plugin in runs", "Set enabledPlugins.NAME@MARKETPLACE to true.",
-          "to write")
-    named("disable", "stop loading a plugin", "Set enabledPlugins.NAME@MARKETPLACE to false.", "to write")
-    p = sub.add_parser("validate", parents=[common], help="check a plugin or marketplace directory",
-                       description="Print every problem of a plugin directory (.claude-plugin/plugin.json) or "
-                       "of a marketplace directory (.claude-plugin/marketplace.json and each plugin it lists). "
-                       "Exits 1 when there is any.")
-    p.add_argument("path", metavar="PATH")
-    p = sub.add_parser("marketplace", help="add, list or remove marketplaces",
-                       description="Manage the known marketplaces (recorded in "
-                       "$CLAW_CONFIG_HOME/plugins/known_marketplaces.json).")
-    msub = p.add_subparsers(dest="market_action", metavar="ACTION", parser_class=_Parser)
-    m = msub.add_parser("add", parents=[common], help="add a marketplace from a directory or a local git repository",
-                        description="Add a marketplace: a directory holding .claude-plugin/marketplace.json (used "
-                        "in place), or a local git repository (a file:// URL or a bare repository's path), cloned "
-                        "into $CLAW_CONFIG_HOME/plugins/marketplaces/. Adding it again refreshes it. http(s), "
-                        "ssh and git@ URLs are refused: claw never uses the network for plugins.")
-    m.add_argument("source", metavar="PATH|file://URL")
-    msub.add_parser("list", parents=[common], help="list the known marketplaces and their plugins",
-                    description="List the known marketplaces, where they are, and the plugins each lists.")
-    m = msub.add_parser("remove", parents=[common], help="forget a marketplace",
-                        description="Forget a marketplace (and delete claw's clone of it). Plugins installed "
-                        "from it stay installed.")
-    m.add_argument("name", metavar="NAME")
+                           help="the settings file to change (default: user)")
     return parser
 
 
@@ -126,8 +105,7 @@ def _list(args: Any, env: Dict[str, str], out: Output) -> int:
     problems += [error.text() for error in load_errors(sources)]  # what a run here would report
     installed = installed_plugins(home)
     if not installed and not problems:
-        out.line("no plugins installed (add a marketplace with 'claw plugin marketplace add PATH', then "
-                 "'claw plugin install NAME@MARKETPLACE')")
+        out.line("no plugins installed (see claw plugin --help)")
     for key, record in sorted(installed.items()):
         state = f"enabled ({scopes[key]})" if key in scopes else "disabled"
         out.line(f"{key}  {record.version}  {state}")
@@ -140,7 +118,7 @@ def _list(args: Any, env: Dict[str, str], out: Output) -> int:
 def _install(args: Any, env: Dict[str, str], out: Output) -> int:
     from claw.runtime.plugin_store import install
 
-    record = install(args.plugin, _home(args, env))
+    record = install(args.arg, _home(args, env))
     out.line(f"installed {record.key} {record.version} into {record.path}")
     _set_enabled(args, env, out, record.key, True)
     return 0
@@ -150,7 +128,7 @@ def _uninstall(args: Any, env: Dict[str, str], out: Output) -> int:
     from claw.runtime.plugin_store import resolve_installed, uninstall
 
     home = _home(args, env)
-    key = resolve_installed(args.plugin, home)
+    key = resolve_installed(args.arg, home)
     _set_enabled(args, env, out, key, None)
     uninstall(key, home)
     out.line(f"uninstalled {key}")
@@ -159,13 +137,11 @@ def _uninstall(args: Any, env: Dict[str, str], out: Output) -> int:
 
 def _toggle(value: bool):
     def action(args: Any, env: Dict[str, str], out: Output) -> int:
-        from claw.runtime.plugin_store import resolve_installed, split_key
+        from claw.runtime.plugin_store import resolve_installed
 
-        key = args.plugin
-        if value or "@" not in key:  # enabling needs an installed copy; disabling may name any key
+        key = args.arg
+        if value or "@" not in key:  # enabling needs an installed copy; disabling may name any NAME@MARKETPLACE
             key = resolve_installed(key, _home(args, env))
-        elif not all(split_key(key)):
-            raise ClawError(f"{key!r} is not NAME@MARKETPLACE", hint="'claw plugin list' shows the installed plugins")
         _set_enabled(args, env, out, key, value)
         return 0
 
@@ -176,7 +152,7 @@ def _validate(args: Any, env: Dict[str, str], out: Output) -> int:
     from claw.runtime.plugin_manifest import MANIFEST, validate_plugin
     from claw.runtime.plugin_marketplace import MARKETPLACE_JSON, check_marketplace
 
-    root = Path(args.cwd) / os.path.expanduser(args.path)
+    root = Path(args.cwd) / os.path.expanduser(args.arg)
     is_market = (root / MARKETPLACE_JSON).is_file()
     is_plugin = (root / MANIFEST).is_file() or (root / "plugin.json").is_file()
     problems: List[str] = []
@@ -202,21 +178,19 @@ def _marketplace(args: Any, env: Dict[str, str], out: Output) -> int:
 
     home = _home(args, env)
     if args.market_action == "add":
-        market = pm.add_marketplace(args.source, home, cwd=args.cwd, env=env)
+        market = pm.add_marketplace(args.arg, home, cwd=args.cwd, env=env)
         out.line(f"added marketplace {market.name} ({len(market.plugins)} plugins) at {market.root}")
         for problem in market.problems + tuple(p for e in market.plugins for p in e.problems):
             out.warn(problem)
     elif args.market_action == "remove":
-        pm.remove_marketplace(args.name, home)
-        out.line(f"removed marketplace {args.name}")
+        pm.remove_marketplace(args.arg, home)
+        out.line(f"removed marketplace {args.arg}")
     else:
         known = pm.known_marketplaces(home)
         if not known:
-            out.line("no marketplaces (add one with 'claw plugin marketplace add PATH')")
+            out.line("no marketplaces (claw plugin marketplace add PATH)")
         for name, record in sorted(known.items()):
-            source = record.get("source") or {}
-            out.line(f"{name}  {record['installLocation']}  ({source.get('source')}: "
-                     f"{source.get('url') or source.get('path')})")
+            out.line(f"{name}  {record['installLocation']}")
             try:
                 market = pm.read_marketplace(record["installLocation"])
             except ClawError as exc:

@@ -16,7 +16,6 @@ that plugins install from a directory or a local checkout. Plugin directories th
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -31,6 +30,7 @@ MARKETPLACE_JSON = Path(".claude-plugin") / "marketplace.json"
 KNOWN_FILE = "known_marketplaces.json"
 OFFLINE_HINT = ("claw installs plugins without the network: clone or copy the marketplace onto this machine "
                 "and add its directory (or a file:// URL of a local git repository)")
+LIST_HINT = "'claw plugin marketplace list' shows the known marketplaces and their plugins"
 _NETWORK = re.compile(r"(?i)[a-z][a-z0-9+.-]*://|[^/\s]+@[^/\s]+:")
 
 
@@ -56,83 +56,56 @@ class Marketplace:
     problems: Tuple[str, ...] = ()  # about the file itself (owner missing...); entries carry their own
 
 
-def load_json(path: Path) -> Tuple[Any, Optional[str]]:
-    """(data, None) or (None, a message naming the file, and the line and column of a syntax error)."""
-    try:
-        return json.loads(path.read_bytes().decode("utf-8-sig")), None
-    except FileNotFoundError:
-        return None, f"{path}: not found"
-    except json.JSONDecodeError as exc:
-        return None, f"{path}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
-    except (OSError, UnicodeDecodeError) as exc:
-        return None, f"{path}: cannot be read: {exc}"
-
-
 def _entry(item: Any, i: int, root: Path, plugin_root: str) -> MarketplaceEntry:
-    where = f"plugins[{i}]"
-    if not isinstance(item, dict):
-        return MarketplaceEntry(f"#{i}", None, problems=(f"{where}: expected an object",))
-    name = item.get("name")
-    problems = []
-    if not isinstance(name, str) or not NAME.match(name):
-        problems.append(f"{where}: \"name\" must be a plugin name (letters, digits, '.', '_', '-'), got {name!r}")
-        name = f"#{i}"
+    item = item if isinstance(item, dict) else {}
+    name, source = item.get("name"), item.get("source")
     where = f"plugin {name}"
-    source = item.get("source")
-    path = None
-    if isinstance(source, dict):
-        problems.append(f"{where}: a source of type {source.get('source')!r} is fetched from the network; "
-                        "claw installs plugins from a path inside the marketplace (\"source\": \"./plugins/x\")")
+    problem = path = None
+    real = os.path.realpath(root)
+    if not isinstance(name, str) or not NAME.match(name):
+        name, problem = f"#{i}", f"plugins[{i}]: \"name\" must be letters, digits, '.', '_', '-' (got {name!r})"
+    elif isinstance(source, dict):
+        problem = (f"{where}: a source of type {source.get('source')!r} needs the network; claw installs from "
+                   "a path inside the marketplace (\"./plugins/x\")")
     elif not isinstance(source, str) or not source.strip():
-        problems.append(f"{where}: \"source\" is missing (a path relative to the marketplace, like \"./plugins/{name}\")")
-    elif ".." in Path(source).parts or os.path.isabs(source):
-        problems.append(f"{where}: source {source!r} leaves the marketplace directory (a relative path without '..' is required)")
+        problem = f"{where}: \"source\" is missing (a path inside the marketplace, like \"./{name}\")"
     else:
-        base = root if source.startswith("./") or source in (".", "./") else root / plugin_root
-        candidate = os.path.realpath(base / source)
-        if os.path.commonpath([candidate, os.path.realpath(root)]) != os.path.realpath(root):
-            problems.append(f"{where}: source {source!r} leads outside the marketplace directory (through a symlink)")
+        candidate = os.path.realpath((root if source.startswith("./") or source == "." else root / plugin_root) / source)
+        if ".." in Path(source).parts or os.path.isabs(source) or os.path.commonpath([candidate, real]) != real:
+            problem = f"{where}: source {source!r} leaves the marketplace directory"
         elif not os.path.isdir(candidate):
-            problems.append(f"{where}: source {source!r}: no such directory in {root}")
+            problem = f"{where}: source {source!r}: no such directory in {root}"
         else:
             path = Path(candidate)
-    version = item.get("version", "")
-    if not isinstance(version, str):
-        problems.append(f"{where}: \"version\" must be a string")
-        version = ""
-    description = item.get("description")
-    return MarketplaceEntry(name, path if not problems else None, version,
-                            description if isinstance(description, str) else "", tuple(problems))
+    version, description = item.get("version"), item.get("description")
+    return MarketplaceEntry(name, path, version if isinstance(version, str) else "",
+                            description if isinstance(description, str) else "", (problem,) if problem else ())
 
 
 def read_marketplace(root: Any) -> Marketplace:
     """The marketplace in directory ``root``. Raises ClawError when its file is missing, is not JSON, or
     has no usable ``name`` or ``plugins``; a broken entry is kept with its problems (the others install)."""
     root = Path(root)
-    data, error = load_json(root / MARKETPLACE_JSON)
-    if error is None and not isinstance(data, dict):
-        error = f"{root / MARKETPLACE_JSON}: expected a JSON object"
-    if error is None:
-        name, plugins = data.get("name"), data.get("plugins")
-        if not isinstance(name, str) or not NAME.match(name):
-            error = f"{root / MARKETPLACE_JSON}: \"name\" must be a marketplace name (letters, digits, '.', '_', '-'), got {name!r}"
-        elif not isinstance(plugins, list):
-            error = f"{root / MARKETPLACE_JSON}: \"plugins\" must be a list of plugin entries"
+    file = root / MARKETPLACE_JSON
+    from claw.runtime.plugin_manifest import _json  # the file, and the line of a syntax error
+
+    errors: List[str] = []
+    data = _json(file, errors) if file.is_file() else errors.append(f"{file}: not found")
+    error = errors[0] if errors else None
+    data = data if isinstance(data, dict) else {}
+    name, plugins, meta, owner = (data.get(k) for k in ("name", "plugins", "metadata", "owner"))
+    if error is None and (not isinstance(name, str) or not NAME.match(name)):
+        error = f"{file}: \"name\" must be letters, digits, '.', '_', '-' (got {name!r})"
+    if error is None and not isinstance(plugins, list):
+        error = f"{file}: \"plugins\" must be a list"
     if error is not None:
-        raise ClawError(error, hint="a marketplace is a directory with .claude-plugin/marketplace.json: "
-                        '{"name": ..., "owner": {"name": ...}, "plugins": [{"name": ..., "source": "./..."}]}')
-    meta = data.get("metadata")
+        raise ClawError(error, hint='a marketplace is a directory with .claude-plugin/marketplace.json: {"name": ..., '
+                        '"owner": {"name": ...}, "plugins": [{"name": ..., "source": "./..."}]}')
     plugin_root = meta.get("pluginRoot") if isinstance(meta, dict) else None
-    plugin_root = plugin_root if isinstance(plugin_root, str) and ".." not in Path(plugin_root).parts else "."
-    owner = data.get("owner")
-    problems = () if isinstance(owner, dict) and isinstance(owner.get("name"), str) else (
-        f"{root / MARKETPLACE_JSON}: \"owner\" must be an object with a \"name\"",)
-    entries = tuple(_entry(item, i, root, plugin_root) for i, item in enumerate(plugins))
-    seen: Dict[str, int] = {}
-    for entry in entries:
-        seen[entry.name] = seen.get(entry.name, 0) + 1
-    problems += tuple(f"plugin {n}: listed {c} times" for n, c in seen.items() if c > 1)
-    return Marketplace(data["name"], root, entries, problems)
+    entries = tuple(_entry(item, i, root, plugin_root if isinstance(plugin_root, str) else ".")
+                    for i, item in enumerate(plugins))
+    ok = isinstance(owner, dict) and isinstance(owner.get("name"), str)
+    return Marketplace(name, root, entries, () if ok else (f"{file}: \"owner\" must be an object with a \"name\"",))
 
 
 # -- known marketplaces ------------------------------------------------------------------------------
@@ -143,51 +116,38 @@ def known_marketplaces(config_home: Any) -> Dict[str, Dict[str, Any]]:
     return {k: v for k, v in data.items() if isinstance(v, dict) and isinstance(v.get("installLocation"), str)}
 
 
-def open_marketplace(name: str, config_home: Any) -> Marketplace:
-    known = known_marketplaces(config_home)
-    if name not in known:
-        raise ClawError(f"no marketplace named {name!r}",
-                        hint="'claw plugin marketplace list' shows the known ones; add one with "
-                        "'claw plugin marketplace add PATH'")
-    return read_marketplace(known[name]["installLocation"])
-
-
 def find_plugin(spec: str, config_home: Any) -> Tuple[Marketplace, MarketplaceEntry]:
     """The marketplace entry ``NAME@MARKETPLACE`` (or ``NAME``, when exactly one known marketplace lists
     it) names. Raises ClawError when there is none, or several."""
     name, market = split_key(spec)
-    names = [market] if market else sorted(known_marketplaces(config_home))
+    known = known_marketplaces(config_home)
+    if market and market not in known:
+        raise ClawError(f"no marketplace named {market!r}", hint=LIST_HINT)
     found = []
-    for market_name in names:
-        market_obj = open_marketplace(market_name, config_home)
+    for market_name in [market] if market else sorted(known):
+        market_obj = read_marketplace(known[market_name]["installLocation"])
         found += [(market_obj, e) for e in market_obj.plugins if e.name == name]
     if len(found) == 1:
         return found[0]
     if not found:
         where = f"marketplace {market!r}" if market else "any known marketplace"
-        raise ClawError(f"no plugin {name!r} in {where}",
-                        hint="'claw plugin marketplace list' shows the marketplaces and their plugins")
+        raise ClawError(f"no plugin {name!r} in {where}", hint=LIST_HINT)
     raise ClawError(f"plugin {name!r} is in several marketplaces: {', '.join(m.name for m, _ in found)}",
                     hint=f"say which: claw plugin install {name}@MARKETPLACE")
-
-
-def _git_env(env: Mapping[str, str]) -> Dict[str, str]:
-    """The environment for git: local transports only, no prompt, no hooks' surprises from config."""
-    return dict(env, GIT_ALLOW_PROTOCOL="file", GIT_TERMINAL_PROMPT="0", GIT_CONFIG_NOSYSTEM="1")
 
 
 def _clone(url: str, into: Path, env: Mapping[str, str]) -> None:
     import subprocess
 
-    try:
+    try:  # local transports only (no insteadOf rewrite reaches the network), no prompt, no submodules
         done = subprocess.run(["git", "clone", "--quiet", "--no-recurse-submodules", url, str(into)],
-                              env=_git_env(env), stdin=subprocess.DEVNULL, capture_output=True, timeout=300)
+                              env=dict(env, GIT_ALLOW_PROTOCOL="file", GIT_TERMINAL_PROMPT="0"),
+                              stdin=subprocess.DEVNULL, capture_output=True, timeout=300)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise ClawError(f"cannot clone {url}: {exc}", hint="git must be installed to add a git marketplace") from None
     if done.returncode != 0:
         detail = done.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise ClawError(f"git clone of {url} failed: {detail[-1] if detail else done.returncode}",
-                        hint="check that it is a local git repository holding .claude-plugin/marketplace.json")
+        raise ClawError(f"git clone of {url} failed: {detail[-1] if detail else done.returncode}", hint=OFFLINE_HINT)
 
 
 def _is_git_repo(path: Path) -> bool:
@@ -198,10 +158,8 @@ def add_marketplace(spec: str, config_home: Any, *, cwd: str, env: Mapping[str, 
     """Add (or refresh) a marketplace from a directory or a local git repository; returns it."""
     import tempfile
 
-    if spec.lower().startswith("file://"):
-        from urllib.parse import unquote, urlparse
-
-        url, local = spec, Path(unquote(urlparse(spec).path))
+    if spec.startswith("file://"):
+        url, local = spec, Path(spec[7:])
     elif _NETWORK.match(spec):
         raise UsageError(f"{spec}: not a local marketplace; claw never fetches plugins from the network",
                         hint=OFFLINE_HINT)
@@ -210,12 +168,12 @@ def add_marketplace(spec: str, config_home: Any, *, cwd: str, env: Mapping[str, 
     if not local.is_dir():
         raise ClawError(f"{spec}: no such directory", hint=OFFLINE_HINT)
     home = plugins_home(config_home)
-    clones = home / "marketplaces"
     if (url is None or not _is_git_repo(local)) and (local / MARKETPLACE_JSON).is_file():
         market = read_marketplace(local.resolve())
         source: Dict[str, str] = {"source": "directory", "path": str(market.root)}
     elif _is_git_repo(local):
         url = url or str(local.resolve())
+        clones = home / "marketplaces"
         clones.mkdir(parents=True, exist_ok=True)
         work = Path(tempfile.mkdtemp(dir=clones, prefix=".add-"))
         try:
@@ -232,18 +190,9 @@ def add_marketplace(spec: str, config_home: Any, *, cwd: str, env: Mapping[str, 
     else:
         raise ClawError(f"{spec}: no {MARKETPLACE_JSON} there, and not a git repository", hint=OFFLINE_HINT)
     known = read_record(home / KNOWN_FILE, "known marketplaces")
-    old = known.get(market.name)
-    if isinstance(old, dict) and source["source"] == "directory":
-        _drop_clone(old, clones)  # it was a clone before: the directory replaces it
     known[market.name] = {"source": source, "installLocation": str(market.root), "addedAt": now()}
     write_record(home / KNOWN_FILE, known)
     return market
-
-
-def _drop_clone(record: Dict[str, Any], clones: Path) -> None:
-    location = Path(str(record.get("installLocation", "")))
-    if location.parent == clones:
-        shutil.rmtree(location, ignore_errors=True)
 
 
 def remove_marketplace(name: str, config_home: Any) -> None:
@@ -251,11 +200,12 @@ def remove_marketplace(name: str, config_home: Any) -> None:
     home = plugins_home(config_home)
     known = read_record(home / KNOWN_FILE, "known marketplaces")
     if name not in known:
-        raise ClawError(f"no marketplace named {name!r}", hint="'claw plugin marketplace list' shows the known ones")
+        raise ClawError(f"no marketplace named {name!r}", hint=LIST_HINT)
     record = known.pop(name)
     write_record(home / KNOWN_FILE, known)
-    if isinstance(record, dict):
-        _drop_clone(record, home / "marketplaces")
+    location = Path(str(record.get("installLocation"))) if isinstance(record, dict) else None
+    if location and location.parent == home / "marketplaces":  # claw's clone, not the user's directory
+        shutil.rmtree(location, ignore_errors=True)
 
 
 def check_marketplace(root: Any) -> List[str]:

@@ -35,6 +35,7 @@ from claw.runtime.plugin_source import PluginSource
 INSTALLED_FILE = "installed_plugins.json"
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*\Z")  # plugin, marketplace and version names are path parts
 PROJECT_SCOPES = ("project-root", "project", "local")
+UNTRUSTED = "this folder is not trusted (run 'claw trust' in the folder)"
 
 
 def plugins_home(config_home: Any) -> Path:
@@ -61,8 +62,7 @@ def read_record(path: Path, what: str) -> Dict[str, Any]:
         data = exc
     if not isinstance(data, dict):
         why = data if isinstance(data, Exception) else "expected a JSON object"
-        raise ConfigError(f"{path}: the {what} record is not valid: {why}",
-                          hint="fix the file, or delete it and add or install again")
+        raise ConfigError(f"{path}: the {what} record is not valid: {why}", hint="fix or delete the file")
     return data
 
 
@@ -73,8 +73,7 @@ def write_record(path: Path, data: Dict[str, Any]) -> None:
         atomic_write(path, (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode("utf-8"),
                      new_file_mode=0o600, make_dirs=0o700)
     except OSError as exc:
-        raise ConfigError(f"cannot write {path}: {exc.strerror or exc}",
-                          hint="check that the config home is writable (CLAW_CONFIG_HOME)") from None
+        raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 @dataclass(frozen=True)
@@ -121,15 +120,14 @@ def enabled_plugin_sources(settings: Any, *, config_home: Any, trusted: bool,
     out: List[PluginSource] = []
     for name, keys in settings.ignored:  # the loader already dropped an untrusted folder's enablements
         if "enabledPlugins" in keys:
-            notes.append(f"enabledPlugins in {name} ignored: this folder is not trusted (run 'claw trust' in the folder)")
+            notes.append(f"enabledPlugins in {name} ignored: {UNTRUSTED}")
     for key, on in settings.settings.enabled_plugins.items():
         if not on:
             continue
         origin = settings.origin(("enabledPlugins", key))
         scope = origin.scope if origin is not None else "user"
         if scope in PROJECT_SCOPES and not trusted:
-            notes.append(f"plugin {key}: enabled in {origin.name}, ignored: this folder is not trusted "
-                         "(run 'claw trust' in the folder)")
+            notes.append(f"plugin {key}: enabled in {origin.name}, ignored: {UNTRUSTED}")
             continue
         if installed is None:
             try:
@@ -180,16 +178,13 @@ def install(spec: str, config_home: Any) -> InstalledPlugin:
 
     market, entry = find_plugin(spec, config_home)
     key = f"{entry.name}@{market.name}"
-    problems = list(entry.problems)
-    if entry.path is not None:
-        problems += validate_plugin(entry.path) + copy_problems(entry.path)
+    problems = list(entry.problems) or validate_plugin(entry.path) + copy_problems(entry.path)
     if problems:
         raise ClawError(f"cannot install {key}; nothing installed:\n  " + "\n  ".join(problems),
                         hint=f"fix the plugin (claw plugin validate {market.root}), then install again")
-    version = getattr(read_plugin(entry.path), "version", None) or entry.version or "unknown"
+    version = read_plugin(entry.path).version or entry.version or "unknown"
     if not NAME.match(version):
-        raise ClawError(f"cannot install {key}: version {version!r} is not a plain version string",
-                        hint='use a version like "1.2.0" in plugin.json')
+        raise ClawError(f"cannot install {key}: version {version!r} is not like \"1.2.0\"")
     home = plugins_home(config_home)
     dest = home / "cache" / market.name / entry.name / version
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -200,8 +195,7 @@ def install(spec: str, config_home: Any) -> InstalledPlugin:
             os.rename(dest, work / "old")
         os.rename(work / "copy", dest)
     except OSError as exc:
-        raise ClawError(f"cannot install {key}: {exc}", hint="check the free space and permissions of "
-                        f"{home}") from None
+        raise ClawError(f"cannot install {key}: {exc}") from None
     finally:
         shutil.rmtree(work, ignore_errors=True)
     for other in dest.parent.iterdir():  # an older version this one replaces
@@ -218,9 +212,7 @@ def resolve_installed(spec: str, config_home: Any) -> str:
     """The installed ``name@marketplace`` that ``spec`` (``NAME@MARKETPLACE`` or a unique ``NAME``) means.
     Raises ClawError when it is not installed."""
     installed = installed_plugins(config_home)
-    if spec in installed:
-        return spec
-    matches = [k for k in installed if "@" not in spec and split_key(k)[0] == spec]
+    matches = [k for k in installed if k == spec or "@" not in spec and split_key(k)[0] == spec]
     if len(matches) == 1:
         return matches[0]
     raise ClawError(f"plugin {spec!r} is {'ambiguous' if matches else 'not installed'}",
