@@ -254,3 +254,70 @@ def test_v2_a_turn_end_to_end(tmp_path):
     assert "running" in [s["worker_status"] for s in ingress.states]
     assert any(r[1].endswith("/worker/register") for r in ingress.requests)
     _no_token(ingress, worker)
+
+
+# -- v1 transport, in process ---------------------------------------------------------------------
+
+
+def _hybrid(ingress: SessionIngress, warnings: List[str], **options: Any) -> Any:
+    from claw.remote.session_ingress import HybridTransport
+
+    sid = ingress.session_id
+    return HybridTransport(f"ws://127.0.0.1:{ingress.port}/v1/session_ingress/ws/{sid}",
+                           f"{ingress.base_url}/v1/sessions/{sid}/events",
+                           NetConfig.from_env({"NO_PROXY": "127.0.0.1"}), token=ingress.token,
+                           warn=warnings.append, **options)
+
+
+def test_v1_keep_alives_go_down_the_websocket_periodically():
+    async def main(ingress: SessionIngress) -> None:
+        transport = _hybrid(ingress, [], keepalive_interval=0.05)
+        await transport.connect()
+        await asyncio.sleep(0.5)
+        await transport.close()
+
+    with SessionIngress() as ingress:
+        asyncio.run(main(ingress))
+    assert ingress.keep_alives >= 3
+
+
+def test_v1_drain_on_exit_reports_what_could_not_be_sent():
+    async def main(ingress: SessionIngress, warnings: List[str]) -> Any:
+        from claw.remote.event_uploader import EventUploader
+
+        transport = _hybrid(ingress, warnings, drain_timeout=0.5,
+                            uploader=EventUploader(base_delay=0.05, max_delay=0.1))
+        await transport.connect()
+        for n in range(3):
+            transport.write_nowait({"type": "assistant", "n": n})
+        await transport.close()
+        return transport.undelivered
+
+    with SessionIngress() as ingress:
+        ingress.faults.extend({"status": 503} for _ in range(1000))
+        warnings: List[str] = []
+        left = asyncio.run(main(ingress, warnings))
+    assert [e["n"] for e in left] == [0, 1, 2] and [e["seq"] for e in left] == [1, 2, 3]
+    assert len(ingress.attempts) >= 3  # retried with back-off meanwhile
+    assert warnings == ["3 messages could not be sent to the session before exit"]
+
+
+def test_v1_a_refused_token_ends_the_session_with_a_classified_error():
+    from claw.errors import NetworkError
+
+    async def main(ingress: SessionIngress, warnings: List[str]) -> Any:
+        transport = _hybrid(ingress, warnings)
+        await transport.connect()
+        transport.write_nowait({"type": "assistant"})
+        with pytest.raises(NetworkError) as info:
+            await asyncio.wait_for(transport.read(), 10)
+        assert await transport.read() is None
+        await transport.close()
+        return info.value
+
+    with SessionIngress() as ingress:
+        ingress.faults.append({"status": 401})
+        warnings: List[str] = []
+        error = asyncio.run(main(ingress, warnings))
+    assert error.status == 401 and error.failure_class == "provider_transport" and error.exit_code == 1
+    assert warnings == ["1 messages not delivered (HTTP 401)"]
