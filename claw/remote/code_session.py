@@ -36,7 +36,7 @@ from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
 from claw.cli.transport import Transport
 from claw.errors import ClawError, NetworkError
 from claw.remote.event_uploader import EventUploader, Failure
-from claw.remote.session_ingress import (DRAIN_TIMEOUT, FATAL_STATUSES, UploadPump, describe_failure,
+from claw.remote.session_ingress import (DRAIN_TIMEOUT, FATAL_STATUSES, UploadPump, describe_failure, refusal,
                                          request_json)
 
 _EOF = object()
@@ -90,9 +90,7 @@ class CodeSessionTransport(Transport):
             epoch = body.get("worker_epoch") if isinstance(body, dict) else None
             if status != 200 and status != 201 or not isinstance(epoch, int):
                 await self._http.aclose()
-                raise NetworkError(f"the session refused the worker's registration (HTTP {status})",
-                                   kind="closed", status=status, retryable=False,
-                                   hint="the session token may have expired, or the session is gone")
+                raise refusal(status, "POST .../worker/register")
             self.epoch = epoch
         self.events = UploadPump(EventUploader(), self._send_events, self._refused("messages"))
         self.deliveries = UploadPump(EventUploader(), self._send_acks, self._refused("delivery acks"))
@@ -178,10 +176,7 @@ class CodeSessionTransport(Transport):
         def refused(failure: Failure, fatal: bool) -> None:
             self._warn(describe_failure(failure, what))
             if fatal:
-                self._fail(NetworkError(f"the session refused the worker ({failure.reason})", kind="closed",
-                                        status=failure.status, retryable=False,
-                                        hint="the session token expired, the session is gone, or another "
-                                             "worker took it over"))
+                self._fail(refusal(failure.status, f"the session's {what} endpoint"))
         return refused
 
     async def _put_states(self) -> None:
@@ -197,8 +192,7 @@ class CodeSessionTransport(Transport):
                 delay = self._delay
                 continue
             if status in FATAL_STATUSES:
-                self._fail(NetworkError(f"the session refused the worker's state (HTTP {status})", kind="closed",
-                                        status=status, retryable=False))
+                self._fail(refusal(status, "PUT .../worker"))
                 return
             await asyncio.sleep(retry_after if retry_after is not None else delay)
             delay = min(delay * 2, self._max_delay)
@@ -211,8 +205,7 @@ class CodeSessionTransport(Transport):
             except NetworkError:
                 continue
             if status in FATAL_STATUSES:
-                self._fail(NetworkError(f"the session refused the worker's heartbeat (HTTP {status})",
-                                        kind="closed", status=status, retryable=False))
+                self._fail(refusal(status, "POST .../worker/heartbeat"))
                 return
 
     # -- inbound ------------------------------------------------------------------------------------
@@ -226,9 +219,7 @@ class CodeSessionTransport(Transport):
                     failures, delay = 0, self._delay
             except NetworkError as exc:
                 if exc.status in FATAL_STATUSES:
-                    self._fail(NetworkError(f"the session refused the event stream (HTTP {exc.status})",
-                                            kind="closed", status=exc.status, retryable=False,
-                                            hint="the session token may have expired, or the session is gone"))
+                    self._fail(refusal(exc.status, "GET .../worker/events/stream"))
                     return
                 last: NetworkError = exc
                 failures += 1
@@ -287,7 +278,7 @@ class CodeSessionTransport(Transport):
             self._ack(event_id, "received")
         self._inbox.put_nowait((event_id, body["payload"]))
 
-    def _fail(self, error: NetworkError) -> None:
+    def _fail(self, error: ClawError) -> None:
         if not self.closed and self._inbox is not None:
             self.closed = True
             self._inbox.put_nowait(error)

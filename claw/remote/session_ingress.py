@@ -131,6 +131,15 @@ class UploadPump:
             await asyncio.gather(task, return_exceptions=True)
 
 
+def refusal(status: Optional[int], what: str) -> Any:
+    """The classified error of the session refusing ``what`` for good (claw.remote.environments)."""
+    from claw.remote.environments import classify_status
+
+    error = classify_status(status or 0, what)
+    error.hint = "the session token expired, the session is gone, or another worker took it over"
+    return error
+
+
 def describe_failure(failure: Failure, what: str) -> str:
     """A warning line for a refused batch (never its content: it may hold secrets)."""
     return f"{len(failure.events)} {what} not delivered ({failure.reason})"
@@ -194,9 +203,7 @@ class HybridTransport(SdkUrlTransport):
     def _refused(self, failure: Failure, fatal: bool) -> None:
         self._warn(describe_failure(failure, "messages"))
         if fatal and not self.closed:
-            self._finish(NetworkError(f"the session host refused the worker's messages ({failure.reason})",
-                                      kind="closed", status=failure.status, retryable=False,
-                                      hint="the session token expired or the session is gone"))
+            self._finish(refusal(failure.status, "POST /v1/sessions/{id}/events"))
 
     async def _keep_alive(self) -> None:
         while True:

@@ -24,16 +24,12 @@ from tests.fakes.claw_wrapper import ROOT, SCRUB
 from tests.fakes.model_server import ModelServer, reply, tool_use
 from tests.fakes.session_ingress import SessionIngress
 
-WORKER = [sys.executable, "-c", "import sys; from claw.cli.bridge_worker_cmd import run; sys.exit(run(sys.argv[1:]))"]
-
-
-def encode_secret(data: Dict[str, Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+WORKER = [sys.executable, "-m", "claw", "remote-control", "bridge-worker"]
 
 
 def _secret(ingress: SessionIngress, **extra: Any) -> str:
-    return encode_secret(dict({"version": 1, "session_ingress_token": ingress.token,
-                               "api_base_url": ingress.base_url, "sources": [], "auth": []}, **extra))
+    return base64.urlsafe_b64encode(json.dumps(dict({"version": 1, "session_ingress_token": ingress.token,
+                               "api_base_url": ingress.base_url, "sources": [], "auth": []}, **extra)).encode()).decode().rstrip("=")
 
 
 class Worker:
@@ -303,13 +299,13 @@ def test_v1_drain_on_exit_reports_what_could_not_be_sent():
 
 
 def test_v1_a_refused_token_ends_the_session_with_a_classified_error():
-    from claw.errors import NetworkError
+    from claw.errors import ClawError
 
     async def main(ingress: SessionIngress, warnings: List[str]) -> Any:
         transport = _hybrid(ingress, warnings)
         await transport.connect()
         transport.write_nowait({"type": "assistant"})
-        with pytest.raises(NetworkError) as info:
+        with pytest.raises(ClawError) as info:
             await asyncio.wait_for(transport.read(), 10)
         assert await transport.read() is None
         await transport.close()
@@ -319,5 +315,6 @@ def test_v1_a_refused_token_ends_the_session_with_a_classified_error():
         ingress.faults.append({"status": 401})
         warnings: List[str] = []
         error = asyncio.run(main(ingress, warnings))
-    assert error.status == 401 and error.failure_class == "provider_transport" and error.exit_code == 1
+    assert error.status == 401 and error.failure_class == "provider_auth" and error.exit_code == 1
+    assert error.kind == "remote_auth" and "session token" in error.hint
     assert warnings == ["1 messages not delivered (HTTP 401)"]
