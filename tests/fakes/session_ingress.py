@@ -12,7 +12,10 @@ v1 (session ingress):
 - ``POST /v1/sessions/{id}/events`` ``{"events": [...]}``: each accepted batch in ``batches``; faults
   are scripted in ``faults`` (a FIFO of ``{"status": 429, "retry_after": "1"}``, ``{"status": 500}``,
   ``{"drop": True}`` (no answer), ``{"drop_after": True}`` (recorded, then no answer)); a batch of more
-  than ``max_batch_events`` events gets 413.
+  than ``max_batch_events`` events gets 413. The same POST with the remote user's credential
+  (``client_token``, as ``claw remote-control send-permission-response`` sends it) is the other
+  direction: its events go to the worker (numbered over the WebSocket, or as v2 client events) and are
+  recorded in ``client_posts``.
 
 v2 (code sessions, under ``/v1/code/sessions/{id}``):
 - ``POST worker/register`` -> ``{"worker_epoch": 1}``; ``PUT worker`` bodies in ``states`` (each PUT
@@ -23,7 +26,8 @@ v2 (code sessions, under ``/v1/code/sessions/{id}``):
   then new ones; ``streams`` records each request's ``from_sequence_num`` and ``Last-Event-ID``;
   ``drop()`` ends the open streams.
 
-Every request needs ``Authorization: Bearer <token>`` (else 401); every header set is in ``requests``.
+Every request needs ``Authorization: Bearer <token>`` (or ``<client_token>`` for the client's POST; else
+401); every header set is in ``requests``.
 """
 
 from __future__ import annotations
@@ -38,11 +42,15 @@ from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
 
 class SessionIngress:
     def __init__(self, *, session_id: str = "cse_test0001", token: str = "sk-ant-si-SESSIONTOKEN-SECRET-0123456789",
-                 max_batch_events: int = 1000, state_delay: float = 0.0, resend_all: bool = False) -> None:
+                 max_batch_events: int = 1000, state_delay: float = 0.0, resend_all: bool = False,
+                 client_token: str = "sk-ant-oat-REMOTE-USER-0123456789") -> None:
         self.session_id = session_id
         self.token = token
         self.max_batch_events = max_batch_events
         self.state_delay = state_delay
+        self.client_token = client_token
+        self.client_posts: List[Any] = []
+        self.v2 = False  # a worker registered: client events go to the SSE stream
         self.resend_all = resend_all  # on resume, send every message again (as if no ack had arrived)
         self.attempts: List[Tuple[float, int]] = []  # (time, status) of every events POST; 0: cut
         self.faults: Deque[Dict[str, Any]] = deque()
@@ -159,7 +167,8 @@ class SessionIngress:
                 method, target, _ = lines[0].split(" ", 2)
                 headers = {k.strip().lower(): v.strip() for k, _, v in (l.partition(":") for l in lines[1:] if l)}
                 self.requests.append((method, target, headers))
-                if headers.get("authorization") != f"Bearer {self.token}":
+                client = headers.get("authorization") == f"Bearer {self.client_token}"
+                if headers.get("authorization") != f"Bearer {self.token}" and not client:
                     await self._respond(writer, 401, {"error": "unauthorized"})
                     if headers.get("upgrade", "").lower() == "websocket":
                         return
@@ -173,6 +182,12 @@ class SessionIngress:
                 if path.endswith("/worker/events/stream"):
                     await self._stream(writer, query, headers)
                     return
+                if client and path.endswith("/events") and method == "POST":
+                    self.client_posts.extend(body["events"])
+                    for event in body["events"]:
+                        (self._send_v2 if self.v2 else self._send_v1)(event)
+                    await self._respond(writer, 200, {"ok": True})
+                    continue
                 if not await self._route(writer, method, path, body):
                     return
         except (ConnectionError, asyncio.CancelledError):
@@ -210,6 +225,7 @@ class SessionIngress:
             self.attempts.append((time.monotonic(), 200))
             self._record_batch(path, body)
         elif path.endswith("/worker/register"):
+            self.v2 = True
             await self._respond(writer, 200, {"worker_epoch": 1})
             return True
         elif path.endswith("/worker") and method == "PUT":

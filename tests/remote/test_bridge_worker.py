@@ -146,13 +146,24 @@ def test_v1_permission_requests_are_answered_remotely(tmp_path):
                                               if e.get("type") == "control_request"]) == n + 1)
                 ask = [e for e in ingress.events() if e.get("type") == "control_request"][n]
                 assert ask["request"]["subtype"] == "can_use_tool" and ask["request"]["tool_name"] == "Bash"
-                ingress.send({"type": "control_response", "response": {
-                    "subtype": "success", "request_id": ask["request_id"], "response": answers[n]}})
+                if n == 0:  # the remote user's client answers
+                    ingress.send({"type": "control_response", "response": {
+                        "subtype": "success", "request_id": ask["request_id"], "response": answers[n]}})
+                else:  # claw remote-control send-permission-response answers, with the user's credential
+                    env = dict(os.environ, CLAW_BRIDGE_TOKEN=ingress.client_token, PYTHONPATH=str(ROOT),
+                               CLAW_CONFIG_HOME=str(tmp_path / "home"))
+                    cli = subprocess.run([sys.executable, "-m", "claw", "remote-control", "send-permission-response",
+                                          "--base-url", ingress.base_url, "--session-id", ingress.session_id,
+                                          "--request-id", ask["request_id"], "--deny", "--message",
+                                          answers[n]["message"]], env=env, cwd=str(tmp_path), capture_output=True,
+                                         text=True, timeout=60)
+                    assert cli.returncode == 0, cli.stderr
                 ingress.wait_for(lambda: len(_results(ingress.events())) == n + 1)
             ingress.end()
             assert worker.wait() == 0, worker.err
         finally:
             worker.kill()
+    assert [e["type"] for e in ingress.client_posts] == ["control_response"]
     assert (worker.work / "allowed.txt").exists()
     assert not (worker.work / "denied.txt").exists()
     denied = model.requests[3].json["messages"][-1]["content"][0]
