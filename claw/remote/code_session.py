@@ -140,6 +140,11 @@ class CodeSessionTransport(Transport):
         if not self.closed and self.events is not None:
             self.events.put({"payload": obj})
 
+    async def write(self, obj: Dict[str, Any]) -> None:
+        if self.events is not None:
+            await self.events.wait_room()
+        self.write_nowait(obj)
+
     def report_state(self, state: str) -> None:
         """The host loop's state (``idle``, ``running``, ``requires_action``): one PUT at a time, the
         latest wins."""

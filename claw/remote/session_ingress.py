@@ -8,7 +8,7 @@ coalesced, split, retried (Retry-After), in order. Every ``keepalive_interval`` 
 ``{"type": "keep_alive"}`` line goes down the WebSocket so idle proxies keep it open.
 
 ``UploadPump`` is the I/O half of an uploader, shared with the v2 transport (claw.remote.code_session):
-``put`` (never waits), ``put_wait`` (waits while the queue is full), ``drain(timeout)`` (everything sent,
+``put`` (never waits), ``wait_room`` (waits while the queue is full), ``drain(timeout)`` (everything sent,
 or what was not is returned). A refused batch is reported to ``on_failure``; 401, 403, 404, 409 and 410
 are fatal (the token is dead, the session is gone, another worker took over).
 
@@ -82,10 +82,10 @@ class UploadPump:
         self.uploader.enqueue(event)
         self._wake.set()
 
-    async def put_wait(self, event: Any) -> None:
-        while not self.uploader.room:
+    async def wait_room(self) -> None:
+        """Back-pressure for asynchronous writers: wait while the queue is full (and the pump runs)."""
+        while not self.uploader.room and self._task is not None and not self._task.done():
             await asyncio.sleep(0.01)
-        self.put(event)
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -180,8 +180,7 @@ class HybridTransport(SdkUrlTransport):
         self.pump.put(message)
 
     async def write(self, obj: Dict[str, Any]) -> None:
-        while not self.pump.uploader.room and not self.closed:
-            await asyncio.sleep(0.01)
+        await self.pump.wait_room()
         self.write_nowait(obj)
 
     async def close(self) -> None:

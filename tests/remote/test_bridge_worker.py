@@ -329,3 +329,23 @@ def test_v1_a_refused_token_ends_the_session_with_a_classified_error():
     assert error.status == 401 and error.failure_class == "provider_auth" and error.exit_code == 1
     assert error.kind == "remote_auth" and "session token" in error.hint
     assert warnings == ["1 messages not delivered (HTTP 401)"]
+
+
+def test_asynchronous_writers_wait_while_the_uploader_is_full():
+    async def main(ingress: SessionIngress) -> List[float]:
+        from claw.remote.event_uploader import EventUploader
+
+        transport = _hybrid(ingress, [], uploader=EventUploader(max_queue=1, max_events=1))
+        await transport.connect()
+        times = []
+        for n in range(4):
+            await transport.write({"type": "assistant", "n": n})
+            times.append(asyncio.get_running_loop().time())
+        await transport.close()
+        return times
+
+    with SessionIngress() as ingress:
+        ingress.faults.append({"status": 429, "retry_after": "0.5"})
+        times = asyncio.run(main(ingress))
+    assert times[-1] - times[0] >= 0.4  # the writer waited for room while the first POST was held back
+    assert [e["n"] for e in ingress.events()] == [0, 1, 2, 3]
