@@ -17,6 +17,9 @@ argument: other local users can read argv) and ``--session-id/--work-id/--enviro
   would ask about becomes a ``can_use_tool`` control request to the session, answered by the remote user
   (or ``claw remote-control send-permission-response``). The mode is the settings' ``defaultMode``, else
   ``default`` (not claw's fresh-session ``danger-full-access``: the session's user is not at this machine);
+- tees the session's traffic to stdout as NDJSON (every object the run writes, and the control responses
+  and cancellations it reads): ``serve`` reads it for its activity summary and pending permission
+  requests; stderr has claw's warnings;
 - exits with the code of the last result (0: done), 1 when the session cannot be reached or refuses the
   worker, 2 for a usage error.
 
@@ -30,6 +33,7 @@ import os
 import sys
 from typing import Any, Dict, List, Optional
 
+from claw.cli.transport import Transport
 from claw.errors import ClawError, UsageError
 
 USAGE = """\
@@ -137,6 +141,46 @@ async def _serve(session_id: str, secret: Any, env: Dict[str, str]) -> int:
                                     net, token=token, warn=warn)
     await transport.connect()
     try:
-        return await serve(args, transport, stderr=sys.stderr, base_env=env)
+        return await serve(args, _Tee(transport, sys.stdout.buffer), stderr=sys.stderr, base_env=env)
     finally:
         await transport.close()
+
+
+class _Tee(Transport):
+    """``inner``, with its traffic also written to ``out`` (see the module docstring)."""
+
+    def __init__(self, inner: Any, out: Any) -> None:
+        self.inner = inner
+        self.out = out
+
+    @property  # type: ignore[override]
+    def closed(self) -> bool:
+        return bool(self.inner.closed)
+
+    async def read(self) -> Optional[Dict[str, Any]]:
+        obj = await self.inner.read()
+        if obj is not None and obj.get("type") in ("control_response", "control_cancel_request"):
+            self._line(obj)
+        return obj
+
+    def write_nowait(self, obj: Dict[str, Any]) -> None:
+        self.inner.write_nowait(obj)
+        self._line(obj)
+
+    async def write(self, obj: Dict[str, Any]) -> None:
+        await self.inner.write(obj)
+        self._line(obj)
+
+    def report_state(self, state: str) -> None:
+        report = getattr(self.inner, "report_state", None)
+        if report is not None:
+            report(state)
+
+    def _line(self, obj: Dict[str, Any]) -> None:
+        from claw.cli.transport import encode_line
+
+        try:
+            self.out.write(encode_line(obj))
+            self.out.flush()
+        except (OSError, ValueError):  # serve went away: the session is what matters
+            pass

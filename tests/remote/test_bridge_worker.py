@@ -164,6 +164,12 @@ def test_v1_permission_requests_are_answered_remotely(tmp_path):
         finally:
             worker.kill()
     assert [e["type"] for e in ingress.client_posts] == ["control_response"]
+    # stdout tees the session's traffic for serve: the asks, their answers, the results
+    teed = [json.loads(line) for line in worker.out.splitlines()]
+    assert [m["request"]["subtype"] for m in teed if m["type"] == "control_request"] == ["can_use_tool"] * 2
+    assert [m["response"]["response"]["behavior"] for m in teed if m["type"] == "control_response"] \
+        == ["allow", "deny"]
+    assert [m["result"] for m in teed if m["type"] == "result"] == ["one", "two"]
     assert (worker.work / "allowed.txt").exists()
     assert not (worker.work / "denied.txt").exists()
     denied = model.requests[3].json["messages"][-1]["content"][0]
