@@ -27,21 +27,21 @@ from tests.fakes.session_ingress import SessionIngress
 WORKER = [sys.executable, "-m", "claw", "remote-control", "bridge-worker"]
 
 
-def _secret(ingress: SessionIngress, **extra: Any) -> str:
-    return base64.urlsafe_b64encode(json.dumps(dict({"version": 1, "session_ingress_token": ingress.token,
+def _secret(ingress: SessionIngress, token: str = "", **extra: Any) -> str:
+    return base64.urlsafe_b64encode(json.dumps(dict({"version": 1, "session_ingress_token": token or ingress.token,
                                "api_base_url": ingress.base_url, "sources": [], "auth": []}, **extra)).encode()).decode().rstrip("=")
 
 
 class Worker:
     """The worker process, its output collected when it ends."""
 
-    def __init__(self, ingress: SessionIngress, model: ModelServer, tmp: Path, **secret: Any) -> None:
+    def __init__(self, ingress: SessionIngress, model: ModelServer, tmp: Path, token: str = "", **secret: Any) -> None:
         self.work = tmp / "work"
         self.work.mkdir(exist_ok=True)
         self.home = tmp / "home"
         env = {k: v for k, v in os.environ.items() if k not in SCRUB}
         env.update(model.env(CLAW_CONFIG_HOME=str(self.home), PYTHONPATH=str(ROOT),
-                             CLAW_WORK_SECRET=_secret(ingress, **secret)))
+                             CLAW_WORK_SECRET=_secret(ingress, token, **secret)))
         if secret.get("auth"):
             env.pop("ANTHROPIC_API_KEY")
         self.proc = subprocess.Popen(WORKER + ["--session-id", ingress.session_id, "--work-id", "w1"],
@@ -355,3 +355,15 @@ def test_asynchronous_writers_wait_while_the_uploader_is_full():
         times = asyncio.run(main(ingress))
     assert times[-1] - times[0] >= 0.4  # the writer waited for room while the first POST was held back
     assert [e["n"] for e in ingress.events()] == [0, 1, 2, 3]
+
+
+def test_v2_a_refused_registration_exits_1_with_a_classified_message(tmp_path):
+    with SessionIngress() as ingress, ModelServer([]) as model:
+        wrong = "sk-ant-si-EXPIRED-TOKEN-0123456789"  # a token the session does not know
+        worker = Worker(ingress, model, tmp_path, token=wrong, use_code_sessions=True)
+        try:
+            assert worker.wait() == 1
+        finally:
+            worker.kill()
+    assert "HTTP 401" in worker.err and "session token" in worker.err and "Traceback" not in worker.err
+    assert wrong not in worker.err + worker.out
