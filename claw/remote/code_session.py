@@ -110,6 +110,8 @@ class CodeSessionTransport(Transport):
                 left += await pump.drain(self._drain_timeout)
         if left:
             self._warn(f"{len(left)} messages and acks could not be sent to the session before exit")
+        if self._state_task is not None and not self._state_task.done():  # the last state, if it can go
+            await asyncio.wait({self._state_task}, timeout=self._drain_timeout)
         for task in self._tasks + ([self._state_task] if self._state_task is not None else []):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
