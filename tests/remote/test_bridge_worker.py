@@ -241,7 +241,10 @@ def test_v2_state_puts_are_coalesced_while_one_is_in_flight():
         await asyncio.sleep(0.05)
         for state in ("running", "requires_action", "running", "requires_action", "running"):
             transport.report_state(state)
-        await asyncio.sleep(0.9)
+        for _ in range(500):  # until the coalesced PUT is out
+            if len(ingress.states) == 2:
+                break
+            await asyncio.sleep(0.02)
         transport.report_state("idle")
         await transport.close()  # the last state still goes out
 
