@@ -5,7 +5,9 @@ Precedence (docs/AUTH.md):
      (the helper runs only when the variable is unset, and only when a request is about to be sent);
   2. ``ANTHROPIC_AUTH_TOKEN``, sent as ``Authorization: Bearer`` — together with the key of step 1
      when both are set (both headers are sent, as the contract pins);
-  3. only when neither 1 nor 2 gives anything: the saved ``claw login`` in
+  3. only when neither 1 nor 2 gives anything: ``CLAUDE_CODE_OAUTH_TOKEN``, an OAuth access token sent as
+     ``Authorization: Bearer`` with the OAuth beta flag (not refreshable: a bridge worker puts its
+     session token there when the work secret says to use it for the model API); else the saved ``claw login`` in
      ``$CLAW_CONFIG_HOME/credentials.json`` (refreshed when about to expire, and once on a 401;
      a failed refresh says to run ``claw login``, never falls back to the stale token);
   4. nothing: the ``missing_credentials`` error (exit 1, failure_class ``provider_auth``).
@@ -25,9 +27,9 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from claw.auth.headers import (ApiKeyAuth, AuthSource, BearerAuth, CombinedAuth, Header, OAuthAuth,
+from claw.auth.headers import (OAUTH_BETA, ApiKeyAuth, AuthSource, BearerAuth, CombinedAuth, Header, OAuthAuth,
                                OAuthTokenSource, missing_credentials)
 from claw.auth.api_key_helper import ApiKeyHelper, helper_from_settings
 
@@ -66,6 +68,14 @@ class HelperKeyAuth(AuthSource):
         return True
 
 
+class OAuthBearerAuth(BearerAuth):
+    """An OAuth access token given as is (``CLAUDE_CODE_OAUTH_TOKEN``): the bearer header and the OAuth
+    beta flag; nothing to refresh it with."""
+
+    def betas(self) -> Sequence[str]:
+        return (OAUTH_BETA,)
+
+
 def _env_value(env: Mapping[str, str], name: str) -> str:
     return (env.get(name) or "").strip()
 
@@ -87,12 +97,14 @@ def saved_login_for(settings: Any, env: Mapping[str, str], *, net_config: Any = 
 
 
 API_KEY, HELPER, AUTH_TOKEN, SAVED_LOGIN = "ANTHROPIC_API_KEY", "apiKeyHelper", "ANTHROPIC_AUTH_TOKEN", "saved login"
+OAUTH_TOKEN = "CLAUDE_CODE_OAUTH_TOKEN"
 
 
 def anthropic_precedence(env: Mapping[str, str], *, helper: bool, saved_login: Callable[[], bool]) -> Tuple[str, ...]:
     """The credential sources Anthropic requests use, in order (the rule of the module docstring):
     ANTHROPIC_API_KEY, else the apiKeyHelper (when ``helper``); plus ANTHROPIC_AUTH_TOKEN; only when
-    neither gives anything, the saved login (``saved_login()`` is asked only then). Empty: nothing."""
+    neither gives anything, CLAUDE_CODE_OAUTH_TOKEN, else the saved login (``saved_login()`` is asked
+    only then). Empty: nothing."""
     used: List[str] = []
     if _env_value(env, API_KEY):
         used.append(API_KEY)
@@ -100,6 +112,8 @@ def anthropic_precedence(env: Mapping[str, str], *, helper: bool, saved_login: C
         used.append(HELPER)
     if _env_value(env, AUTH_TOKEN):
         used.append(AUTH_TOKEN)
+    if not used and _env_value(env, OAUTH_TOKEN):
+        used.append(OAUTH_TOKEN)
     if not used and saved_login():
         used.append(SAVED_LOGIN)
     return tuple(used)
@@ -124,6 +138,7 @@ def anthropic_auth(env: Mapping[str, str], *, helper: Optional[AuthSource] = Non
         API_KEY: lambda: ApiKeyAuth(_env_value(env, API_KEY), API_KEY),
         HELPER: lambda: helper,  # type: ignore[return-value,arg-type]
         AUTH_TOKEN: lambda: BearerAuth(_env_value(env, AUTH_TOKEN), AUTH_TOKEN),
+        OAUTH_TOKEN: lambda: OAuthBearerAuth(_env_value(env, OAUTH_TOKEN), OAUTH_TOKEN),
         SAVED_LOGIN: lambda: found[0],
     }
     sources = [make[name]() for name in names]
@@ -242,7 +257,7 @@ def describe_anthropic_auth(settings: Any, env: Mapping[str, str], *, cwd: Optio
         method = "api_key"
     elif has_token:
         method = "auth_token"
-    elif SAVED_LOGIN in sources:
+    elif SAVED_LOGIN in sources or OAUTH_TOKEN in sources:
         method = "oauth"
     else:
         method = "none"

@@ -101,9 +101,13 @@ async def _serve_sdk_url(args: RunArgs, *, stderr: IO[str]) -> int:
         await transport.close()
 
 
-async def serve(args: RunArgs, transport: Transport, *, stderr: IO[str]) -> int:
-    """The host loop over any transport (stdio, or a WebSocket for ``--sdk-url``: claw.remote.sdk_url)."""
-    return await HostSession(args, transport, stderr=stderr).serve()
+async def serve(args: RunArgs, transport: Transport, *, stderr: IO[str],
+                base_env: Optional[Dict[str, str]] = None) -> int:
+    """The host loop over any transport (stdio, or a WebSocket for ``--sdk-url``: claw.remote.sdk_url;
+    the bridge worker's: claw.cli.bridge_worker_cmd); ``base_env`` replaces the process environment."""
+    session = HostSession(args, transport, stderr=stderr)
+    session.base_env = base_env
+    return await session.serve()
 
 
 class _HostWriter(StreamJsonWriter):
@@ -157,6 +161,7 @@ class HostSession:
         self._pending_model: Optional[Tuple[Optional[str]]] = None
         self._hook_meta: Dict[str, Tuple[float, Optional[str]]] = {}
         self._state: Optional[str] = None
+        self.base_env: Optional[Dict[str, str]] = None
         env = os.environ
         self._state_frames = (env.get("CLAUDE_CODE_SDK_READS_SESSION_STATE", "").strip().lower() in _TRUE
                               or env.get("CLAUDE_CODE_EMIT_SESSION_STATE_EVENTS", "").strip().lower() in _TRUE)
@@ -181,7 +186,7 @@ class HostSession:
                     self._early_init = early.request_message["request"]
             self._sdk_server_names = sdk_server_names(self.args.mcp_config)
             prompter = self._ask_host if self.args.permission_prompt_tool == "stdio" else None
-            self.run = await open_run(run_options(self.args), sink=self._sink, prompter=prompter)
+            self.run = await open_run(run_options(self.args, self.base_env), sink=self._sink, prompter=prompter)
         except ClawError as exc:  # before anything ran: one error result, as the JSON formats promise
             self._notice_error(exc)
             info = RunInfo(session_id="", model="", cwd="", permission_mode="")
@@ -431,7 +436,10 @@ class HostSession:
     def _set_state(self, state: str) -> None:
         """``session_state_changed`` frames, for hosts that asked for them (the SDK does, to know when a
         run is over: ``running`` during a turn, ``requires_action`` while it waits for the host,
-        ``idle`` when nothing is queued)."""
+        ``idle`` when nothing is queued). A transport with ``report_state`` hears every change."""
+        report = getattr(self.transport, "report_state", None)
+        if report is not None:
+            report(state)
         if not self._state_frames or state == self._state:
             return
         self._state = state

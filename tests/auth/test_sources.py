@@ -192,3 +192,25 @@ def test_helper_key_is_fetched_again_after_a_401(tmp_path, project, env):
 
         asyncio.run(two_calls())
         assert [r.header("x-api-key") for r in srv.requests] == ["key-old", "key-old", "key-new"]
+
+
+@pytest.mark.parametrize("others", ["", "api_key", "auth_token"])
+def test_claude_code_oauth_token_is_an_oauth_bearer_below_keys_and_above_the_saved_login(others, env, home, project):
+    e = dict(env, CLAUDE_CODE_OAUTH_TOKEN="sk-ant-oat-session-SECRET")
+    if others == "api_key":
+        e["ANTHROPIC_API_KEY"] = ENV_KEY
+    if others == "auth_token":
+        e["ANTHROPIC_AUTH_TOKEN"] = AUTH_TOKEN
+    store = CredentialStore(str(home / "credentials.json"))
+    store.save_oauth(SAVED)
+    auth = anthropic_auth_for(Settings(), e, cwd=str(project), store=store)
+    headers = asyncio.run(auth.headers())
+    status = describe_anthropic_auth(Settings(), e, cwd=str(project), store=store)
+    if others:
+        assert ("authorization", "Bearer sk-ant-oat-session-SECRET") not in headers
+        assert "CLAUDE_CODE_OAUTH_TOKEN" not in status.sources
+    else:
+        assert headers == [("authorization", "Bearer sk-ant-oat-session-SECRET")]
+        assert "oauth-2025-04-20" in auth.betas() and not auth.refreshable
+        assert status.method == "oauth" and status.sources == ("CLAUDE_CODE_OAUTH_TOKEN",)
+        assert "SECRET" not in repr(auth)
