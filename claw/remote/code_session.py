@@ -33,7 +33,6 @@ import json
 from collections import deque
 from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
 
-from claw.cli.transport import Transport
 from claw.errors import ClawError, NetworkError
 from claw.remote.event_uploader import EventUploader, Failure
 from claw.remote.session_ingress import (DRAIN_TIMEOUT, FATAL_STATUSES, UploadPump, describe_failure, refusal,
@@ -42,7 +41,7 @@ from claw.remote.session_ingress import (DRAIN_TIMEOUT, FATAL_STATUSES, UploadPu
 _EOF = object()
 
 
-class CodeSessionTransport(Transport):
+class CodeSessionTransport:
     """See the module docstring. ``await connect()``, use, ``await close()``."""
 
     def __init__(self, session_url: str, net_config: Any, *, token: str, epoch: Optional[int] = None,
