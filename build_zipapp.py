@@ -59,6 +59,17 @@ DEFAULT_DATE = (1980, 1, 2, 0, 0, 0)
 # session; ~18 KiB of the archive in 2026-12) is for maintainers, who have the repository.
 UNBUNDLED_DOCS = ("PERFORMANCE.md",)
 
+# Modules only rarely run subcommands import (remote control, plugin management) ship as sources
+# without bytecode: five Pythons' bytecode costs about four times a module's source in the archive,
+# and compiling them when imported costs those subcommands a few ms (~5 ms per 20 KB of source).
+SOURCE_ONLY = frozenset({
+    "claw/remote/environments.py", "claw/remote/env_client.py", "claw/remote/work_secret.py",
+    "claw/remote/remote_state.py", "claw/remote/bridge_auth.py", "claw/remote/event_uploader.py",
+    "claw/remote/session_ingress.py", "claw/remote/code_session.py", "claw/cli/remote_cmd.py",
+    "claw/cli/bridge_worker_cmd.py", "claw/cli/doctor_remote.py", "claw/cli/plugin_cmd.py",
+    "claw/runtime/plugin_store.py", "claw/runtime/plugin_marketplace.py",
+})
+
 _SKIP_NAMES = re.compile(r"(^\.|~$|\.(pyc|pyo|swp|orig|rej)$)")
 
 
@@ -200,7 +211,7 @@ START_ORDER = (
 
 
 def compile_tree(python: Path, sources: Dict[str, bytes], optimize: int = 0) -> Tuple[str, str, bytes, bytes, bytes]:
-    """Compile every ``.py`` of ``sources`` with ``python`` in one fresh process (claw/_pyz/compile_worker.py,
+    """Compile every ``.py`` of ``sources`` but the ``SOURCE_ONLY`` ones with ``python`` in one fresh process (claw/_pyz/compile_worker.py,
     ``PYTHONHASHSEED=0``) and make its boot entry, pack index and body. Returns (its "X.Y", its magic
     number in hex, boot bytes, index bytes, body bytes)."""
     py_names = sorted(n for n in sources if n.endswith(".py"))
@@ -215,7 +226,8 @@ def compile_tree(python: Path, sources: Dict[str, bytes], optimize: int = 0) -> 
         # (tracebacks lose their ^^^ markers only); cwd=src: the tree being built is what imports.
         cmd = [str(python), "-S", "-s", "-B", "-X", "no_debug_ranges", "-m", "claw._pyz.compile_worker",
                tmp, str(optimize), *START_ORDER]
-        proc = subprocess.run(cmd, input="\n".join(py_names), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        compiled = [name for name in py_names if name not in SOURCE_ONLY]
+        proc = subprocess.run(cmd, input="\n".join(compiled), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               text=True, env=env, cwd=src, timeout=300)
         if proc.returncode != 0:
             raise BuildError(f"compiling with {python} failed:\n{proc.stderr.strip()}")

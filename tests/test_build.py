@@ -329,8 +329,8 @@ def test_archive_layout(two_builds, snapshot):
                 assert "message_id" in namespace["MessageStarted"].__annotations__  # dataclass fields
             table = marshal.loads(codes.pop(tables.DATACLASS_CODE))
             _sre_magic, programs = marshal.loads(codes.pop(tables.REGEX_PROGRAMS))
-            # Every module is in the pack but those the boot entry holds.
-            assert sorted(codes) == sorted(set(sources) - boot_sources), tag
+            # Every module is in the pack but those the boot entry holds and the source-only ones.
+            assert sorted(codes) == sorted(set(sources) - boot_sources - bz.SOURCE_ONLY), tag
             boot = zf.read(pack.boot_path(tag))
             assert boot[:4] == reader.magic
             # The modules claw.cli.main needs come first in the stream (a --version run inflates
@@ -486,6 +486,15 @@ def test_a_build_says_which_interpreters_it_uses(snapshot, wheels, path_pythons,
     assert any("warning: no Python 3.13" in m for m in messages)
     with zipfile.ZipFile(result.path) as zf:
         assert {pack.pack_path("cp310"), pack.pack_path("cp312")} <= set(zf.namelist())
+
+
+def test_source_only_modules_exist_and_a_run_does_not_start_with_them():
+    # A stale name would be silently ignored; a source-only module a -p run imports would be
+    # compiled on every run.
+    start = {module.replace(".", "/") + ".py" for module in bz.START_ORDER}
+    for name in bz.SOURCE_ONLY:
+        assert (ROOT / name).exists(), name
+        assert name not in start, name
 
 
 def test_start_order_names_modules_that_exist():

@@ -103,6 +103,18 @@ def test_modules_come_from_the_archive_and_its_bytecode(claw_pyz, version):
 
 
 @pytest.mark.parametrize("version", SUPPORTED)
+def test_source_only_modules_are_compiled_from_the_archive(claw_pyz, version, tmp_path):
+    # build_zipapp.SOURCE_ONLY: rarely run subcommands ship without bytecode and still work.
+    report = probe_modules(python_for(version), "plugin", "list",
+                           env={"CLAW_CONFIG_HOME": str(tmp_path / "config")})
+    assert report["exit"] == 0
+    modules = report["modules"]
+    assert modules["claw.cli.plugin_cmd"]["cached"] is None  # compiled from the archive's source
+    assert modules["claw.cli.plugin_cmd"]["file"] == f"{claw_pyz.resolve()}/claw/cli/plugin_cmd.py"
+    assert modules["claw.cli.main"]["cached"] is not None  # the rest still from the pack
+
+
+@pytest.mark.parametrize("version", SUPPORTED)
 def test_sources_are_used_when_bytecode_is_switched_off(claw_pyz, version):
     report = probe_modules(python_for(version), "version", env={"CLAW_PYZ_SOURCES": "1"})
     assert report["exit"] == 0
