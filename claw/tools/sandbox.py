@@ -1,0 +1,265 @@
+"""The OS sandbox for the ``bash`` tool (Linux, bubblewrap), configured by the settings' ``sandbox`` object.
+
+``SandboxSettings.parse(raw)`` reads Claude Code's keys: ``enabled``, ``autoAllowBashIfSandboxed``
+(default true), ``excludedCommands``, ``failIfUnavailable``, ``network.allowedDomains``. ``bwrap_argv``
+turns a ``SandboxPolicy`` (what one command may touch) into the bwrap command line — pure, no file
+looked at: the whole filesystem read-only, writable binds of the workspace roots and of a private
+directory seen as ``/tmp``, read-only re-binds over the control files inside them, a fresh ``/dev`` and
+``/proc`` (``/proc/sys`` read-only), new PID, IPC and network namespaces, no capabilities, a new
+session (no TIOCSTI into claw's terminal), the sandbox killed with claw, and a seccomp filter that
+refuses ``socket(AF_UNIX)`` and ``io_uring`` (a Unix socket on the read-only filesystem, such as
+docker's, is still connectable otherwise).
+
+``Sandbox`` is one run's sandbox: ``open_sandbox`` probes bwrap once (a real ``true`` run in the same
+confinement), fails with a ``UsageError`` when ``failIfUnavailable`` is set and none can be made, else
+returns a warning. ``confines(command)`` says whether a bash command runs in it (not when an
+``excludedCommands`` entry starts one of its simple commands — a convenience, not a security boundary:
+an excluded command goes through the normal permission checks); ``wrap`` builds the argv.
+
+Deliberately not here: a network proxy. ``network.allowedDomains`` is read but sandboxed commands have
+no network at all (a warning says so). No fallback to ``unshare`` (it cannot drop the capabilities and
+re-bind read-only as strictly without a helper). Control files that do not exist yet are not
+protected, except the ``.claude``/``.claw`` directories and ``.git/hooks``, created empty when missing.
+Nothing here is imported by a run without ``sandbox.enabled``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import struct
+from dataclasses import dataclass
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+
+from claw.errors import UsageError
+
+# Inside each writable root: re-bound read-only (directories created empty when missing).
+CONTROL_DIRS = (".claude", ".claw", ".git/hooks")
+CONTROL_FILES = (".git/config", ".claw.json", ".mcp.json", "CLAUDE.md", "CLAUDE.local.md", "CLAW.md", "AGENTS.md")
+HINT = "install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap; Fedora: dnf install bubblewrap)"
+
+
+@dataclass(frozen=True)
+class SandboxSettings:
+    """The settings' ``sandbox`` object (Claude Code's key names)."""
+
+    enabled: bool = False
+    auto_allow: bool = True  # autoAllowBashIfSandboxed
+    excluded: Tuple[str, ...] = ()  # excludedCommands
+    fail_if_unavailable: bool = False
+    allowed_domains: Tuple[str, ...] = ()  # network.allowedDomains: no proxy yet, the network stays off
+
+    @classmethod
+    def parse(cls, raw: Any) -> "SandboxSettings":
+        raw = raw if isinstance(raw, dict) else {}
+        net = raw.get("network") if isinstance(raw.get("network"), dict) else {}
+
+        def words(value: Any) -> Tuple[str, ...]:
+            return tuple(v for v in value if isinstance(v, str) and v.strip()) if isinstance(value, list) else ()
+
+        return cls(raw.get("enabled") is True, raw.get("autoAllowBashIfSandboxed") is not False,
+                   words(raw.get("excludedCommands")), raw.get("failIfUnavailable") is True,
+                   words(net.get("allowedDomains")))
+
+
+@dataclass(frozen=True)
+class SandboxPolicy:
+    """What one sandboxed command may touch; every path absolute and resolved."""
+
+    writable: Tuple[str, ...]  # bound read-write at the same path
+    read_only: Tuple[str, ...]  # inside ``writable``, re-bound read-only over themselves
+    tmp: str  # the host directory the command sees as /tmp
+    cwd: str
+    seccomp_fd: Optional[int] = None
+
+
+def bwrap_argv(bwrap: str, policy: SandboxPolicy, command: Sequence[str]) -> List[str]:
+    """The bwrap command line that runs ``command`` confined by ``policy``."""
+    argv = [bwrap, "--die-with-parent", "--new-session", "--unshare-pid", "--unshare-ipc", "--unshare-net",
+            "--cap-drop", "ALL", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
+            "--ro-bind", "/proc/sys", "/proc/sys", "--ro-bind-try", "/proc/sysrq-trigger", "/proc/sysrq-trigger",
+            "--bind", policy.tmp, "/tmp"]
+    for path in policy.writable:
+        argv += ["--bind", path, path]
+    for path in policy.read_only:
+        argv += ["--ro-bind", path, path]
+    if policy.seccomp_fd is not None:
+        argv += ["--seccomp", str(policy.seccomp_fd)]
+    return argv + ["--chdir", policy.cwd, "--"] + list(command)
+
+
+# seccomp: socket(AF_UNIX, ...) and io_uring_setup fail with EPERM; a foreign ABI (i386, x32) gets EPERM
+# for every call. (architecture audit value, socket nr, io_uring_setup nr)
+_ARCHES = {"x86_64": (0xC000003E, 41, 425), "aarch64": (0xC00000B7, 198, 425)}
+
+
+def seccomp_filter(machine: str) -> Optional[bytes]:
+    """The BPF program (``struct sock_filter`` array) for this machine, or None for an unknown one."""
+    if machine not in _ARCHES:
+        return None
+    arch, sock, uring = _ARCHES[machine]
+    ld, jeq, jge, ret = 0x20, 0x15, 0x35, 0x06
+    allow, eperm = 0x7FFF0000, 0x00050001
+    prog = [(ld, 0, 0, 4), (jeq, 1, 0, arch), (ret, 0, 0, eperm), (ld, 0, 0, 0),
+            (jge, 5, 0, 0x40000000), (jeq, 4, 0, uring), (jeq, 0, 2, sock),
+            (ld, 0, 0, 16), (jeq, 1, 0, 1),  # args[0] (low half) == AF_UNIX
+            (ret, 0, 0, allow), (ret, 0, 0, eperm)]
+    return b"".join(struct.pack("=HBBI", *ins) for ins in prog)
+
+
+def excluded(command: str, entries: Sequence[str]) -> bool:
+    """Whether an entry (``docker``, ``docker:*``, ``git push``) starts one of ``command``'s simple commands."""
+    heads = [re.sub(r"(:\*|\s\*)$", "", e).split() for e in entries]
+    for part in re.split(r"[;&|()\n`]+|\$\(", command):
+        got = [w for w in part.split() if not re.match(r"^\w+=", w)][:8]
+        if any(h and got[:len(h)] == h for h in heads):
+            return True
+    return False
+
+
+def within(path: str, roots: Sequence[str]) -> bool:
+    return any(path == r or path.startswith(r.rstrip("/") + "/") for r in roots)
+
+
+class Sandbox:
+    """One run's sandbox: its settings, the bwrap that confines (None: unavailable, ``why`` says why),
+    the workspace roots and the private temp directory (made on first use, removed by ``close``)."""
+
+    def __init__(self, settings: SandboxSettings, bwrap: Optional[str], why: str, roots: Sequence[str]) -> None:
+        self.settings, self.bwrap, self.why = settings, bwrap, why
+        self.roots = tuple(dict.fromkeys(os.path.realpath(r) for r in roots))
+        self.tmp: Optional[str] = None
+        self.made: List[str] = []
+
+    def confines(self, command: str) -> bool:
+        return self.bwrap is not None and not excluded(command, self.settings.excluded)
+
+    def auto_allows(self, command: str) -> bool:
+        return self.settings.auto_allow and self.confines(command)
+
+    def policy(self, cwd: str) -> SandboxPolicy:
+        """The policy for a command starting in ``cwd``; ``UsageError`` when a control path is a symlink
+        (it could be swapped for a real file the sandbox would not cover)."""
+        import tempfile
+
+        if self.tmp is None:
+            self.tmp = tempfile.mkdtemp(prefix="claw-sandbox-")
+        protect = []
+        for root in self.roots:
+            for name in CONTROL_DIRS + CONTROL_FILES:
+                path = os.path.join(root, name)
+                if os.path.islink(path):
+                    raise UsageError(f"the sandbox cannot protect {path}: it is a symlink",
+                                     hint="replace the link with the file itself, or list the command in "
+                                          "sandbox.excludedCommands")
+                if name in CONTROL_DIRS and not os.path.exists(path) and os.path.isdir(os.path.dirname(path)):
+                    try:
+                        os.mkdir(path)
+                        self.made.append(path)
+                    except OSError:
+                        pass
+                if os.path.exists(path):
+                    protect.append(os.path.realpath(path))
+        return SandboxPolicy(self.roots, tuple(p for p in protect if within(p, self.roots)), self.tmp,
+                             os.path.realpath(cwd))
+
+    def wrap(self, text: str, command: Sequence[str], cwd: str, env: Mapping[str, str]
+             ) -> Tuple[List[str], Mapping[str, str], int]:
+        """The argv and environment that run ``command`` (the bash command ``text``) confined — unchanged
+        when it is not — and the fd of the seccomp program, -1 for none (to pass to the child; the caller
+        closes it once the child started)."""
+        import platform
+
+        if not self.confines(text):
+            return list(command), env, -1
+        bpf = seccomp_filter(platform.machine())
+        fd = -1
+        if bpf is not None:
+            fd, w = os.pipe()
+            os.write(w, bpf)
+            os.close(w)
+        try:
+            argv = bwrap_argv(self.bwrap or "bwrap", self._with_fd(self.policy(cwd), fd), command)
+        except BaseException:
+            if fd >= 0:
+                os.close(fd)
+            raise
+        return argv, dict(env, TMPDIR="/tmp"), fd
+
+    @staticmethod
+    def _with_fd(policy: SandboxPolicy, fd: int) -> SandboxPolicy:
+        from dataclasses import replace
+
+        return replace(policy, seccomp_fd=fd if fd >= 0 else None)
+
+    def close(self) -> None:
+        import shutil
+
+        if self.tmp is not None:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            self.tmp = None
+        for path in reversed(self.made):
+            try:
+                os.rmdir(path)
+            except OSError:
+                pass
+        self.made.clear()
+
+
+def probe(env: Mapping[str, str]) -> Tuple[Optional[str], str]:
+    """``(bwrap path, version)`` when a sandbox can be made here, else ``(None, why)``."""
+    import shutil
+    import subprocess
+    import tempfile
+
+    bwrap = shutil.which("bwrap", path=env.get("PATH") or os.defpath)
+    if bwrap is None:
+        return None, "bubblewrap (bwrap) is not installed or not on PATH"
+    with tempfile.TemporaryDirectory(prefix="claw-sandbox-probe-") as tmp:
+        box = Sandbox(SandboxSettings(), bwrap, "", ())
+        box.tmp = tmp
+        argv, run_env, fd = box.wrap("true", ["true"], "/", env)
+        try:
+            done = subprocess.run(argv, env=run_env, stdin=subprocess.DEVNULL, capture_output=True,
+                                  pass_fds=(fd,) if fd >= 0 else (), timeout=10)
+            version = subprocess.run([bwrap, "--version"], capture_output=True, timeout=10).stdout
+        except (OSError, subprocess.SubprocessError) as exc:
+            return None, f"{bwrap} cannot run: {exc}"
+        finally:
+            if fd >= 0:
+                os.close(fd)
+    if done.returncode:
+        why = done.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or ["no message"]
+        return None, f"{bwrap} cannot make a sandbox here ({why[0]}){_userns_note()}"
+    return bwrap, version.decode("utf-8", "replace").strip() or "bubblewrap"
+
+
+def _userns_note() -> str:
+    for path, bad in (("/proc/sys/kernel/unprivileged_userns_clone", "0"), ("/proc/sys/user/max_user_namespaces", "0")):
+        try:
+            with open(path) as f:
+                if f.read().strip() == bad:
+                    return f": unprivileged user namespaces are disabled ({path} is {bad})"
+        except OSError:
+            pass
+    return ""
+
+
+def open_sandbox(raw: Any, env: Mapping[str, str], roots: Sequence[Any]) -> Tuple[Optional[Sandbox], Optional[str]]:
+    """The run's sandbox (None when ``sandbox.enabled`` is not true) and a warning to show, if any.
+    ``UsageError`` when none can be made and ``failIfUnavailable`` is set."""
+    settings = SandboxSettings.parse(raw)
+    if not settings.enabled:
+        return None, None
+    bwrap, why = probe(env)
+    if bwrap is None:
+        if settings.fail_if_unavailable:
+            raise UsageError(f"claw: sandbox.failIfUnavailable is set and no sandbox can be made: {why}",
+                             hint=HINT, kind="sandbox_unavailable")
+        return Sandbox(settings, None, why, [os.fspath(r) for r in roots]), (
+            f"sandbox: not available ({why}); bash commands run unsandboxed, with the normal permission checks")
+    note = None
+    if settings.allowed_domains:
+        note = ("sandbox: network.allowedDomains is not supported yet (claw has no sandbox proxy); "
+                "sandboxed commands have no network")
+    return Sandbox(settings, bwrap, why, [os.fspath(r) for r in roots]), note
