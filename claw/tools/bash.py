@@ -32,7 +32,6 @@ import time
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
-from claw.errors import ClawError
 from claw.tools.base import PermissionLevel, Tool, ToolContext, ToolInputError, ToolResult, ToolSpec
 from claw.tools.schema import check_input
 
@@ -186,8 +185,6 @@ class BashTool(Tool):
                     _close(box_fd)
         except OSError as exc:
             return ToolResult.error(f"Could not start bash: {exc.strerror or exc}")
-        except ClawError as exc:
-            return ToolResult.error(f"{exc.message} ({exc.hint})")
         process_groups.track(proc.pid, keep=keep)
         ctx.background.add(BackgroundShell(id=job_id, command=command, proc=proc, output=output, cwd=str(cwd),
                                            started=time.time(), keep=keep))
@@ -297,8 +294,8 @@ async def _run_foreground(reporter: Any, command: str, ctx: ToolContext, timeout
     # running and forking) must still kill the whole group, not only bash as asyncio would.
     try:
         argv, env, box_fd = _confined(ctx, command, ["bash", "-c", reporter.script(command)], cwd)
-    except ClawError as exc:
-        return ToolResult.error(f"{exc.message} ({exc.hint})")
+    except OSError as exc:
+        return ToolResult.error(f"Could not start bash: {exc}")
     creating = asyncio.ensure_future(
         loop.subprocess_exec(
             lambda: _BashProtocol(sink, loop),

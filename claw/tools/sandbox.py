@@ -29,14 +29,14 @@ import os
 import re
 import struct
 from dataclasses import dataclass
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, List, Mapping, Optional, Sequence, Tuple
 
 from claw.errors import UsageError
 
 # Inside each writable root: re-bound read-only (directories created empty when missing).
 CONTROL_DIRS = (".claude", ".claw", ".git/hooks")
 CONTROL_FILES = (".git/config", ".claw.json", ".mcp.json", "CLAUDE.md", "CLAUDE.local.md", "CLAW.md", "AGENTS.md")
-HINT = "install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap; Fedora: dnf install bubblewrap)"
+HINT = "install bubblewrap (apt-get install bubblewrap, dnf install bubblewrap...)"
 
 
 @dataclass(frozen=True)
@@ -117,19 +117,15 @@ def excluded(command: str, entries: Sequence[str]) -> bool:
     return False
 
 
-def within(path: str, roots: Sequence[str]) -> bool:
-    return any(path == r or path.startswith(r.rstrip("/") + "/") for r in roots)
-
-
 class Sandbox:
     """One run's sandbox: its settings, the bwrap that confines (None: unavailable, ``why`` says why),
-    the workspace roots and the private temp directory (made on first use, removed by ``close``)."""
+    the workspace roots and the private temp directory (made on first use, removed by ``close``).
+    Control directories it creates empty (``CONTROL_DIRS``) are left in place."""
 
-    def __init__(self, settings: SandboxSettings, bwrap: Optional[str], why: str, roots: Sequence[str]) -> None:
+    def __init__(self, settings: SandboxSettings, bwrap: Optional[str], why: str, roots: Sequence[Any]) -> None:
         self.settings, self.bwrap, self.why = settings, bwrap, why
         self.roots = tuple(dict.fromkeys(os.path.realpath(r) for r in roots))
         self.tmp: Optional[str] = None
-        self.made: List[str] = []
 
     def confines(self, command: str) -> bool:
         return self.bwrap is not None and not excluded(command, self.settings.excluded)
@@ -137,8 +133,8 @@ class Sandbox:
     def auto_allows(self, command: str) -> bool:
         return self.settings.auto_allow and self.confines(command)
 
-    def policy(self, cwd: str) -> SandboxPolicy:
-        """The policy for a command starting in ``cwd``; ``UsageError`` when a control path is a symlink
+    def policy(self, cwd: str, seccomp_fd: Optional[int] = None) -> SandboxPolicy:
+        """The policy for a command starting in ``cwd``; ``OSError`` when a control path is a symlink
         (it could be swapped for a real file the sandbox would not cover)."""
         import tempfile
 
@@ -149,19 +145,13 @@ class Sandbox:
             for name in CONTROL_DIRS + CONTROL_FILES:
                 path = os.path.join(root, name)
                 if os.path.islink(path):
-                    raise UsageError(f"the sandbox cannot protect {path}: it is a symlink",
-                                     hint="replace the link with the file itself, or list the command in "
-                                          "sandbox.excludedCommands")
-                if name in CONTROL_DIRS and not os.path.exists(path) and os.path.isdir(os.path.dirname(path)):
-                    try:
-                        os.mkdir(path)
-                        self.made.append(path)
-                    except OSError:
-                        pass
+                    raise OSError(f"the sandbox cannot protect {path}, a symlink (replace it with its target)")
+                if name in CONTROL_DIRS and os.path.isdir(os.path.dirname(path)):
+                    os.makedirs(path, exist_ok=True)
                 if os.path.exists(path):
-                    protect.append(os.path.realpath(path))
-        return SandboxPolicy(self.roots, tuple(p for p in protect if within(p, self.roots)), self.tmp,
-                             os.path.realpath(cwd))
+                    real = os.path.realpath(path)
+                    protect += [real] if any(real.startswith(r.rstrip("/") + "/") for r in self.roots) else []
+        return SandboxPolicy(self.roots, tuple(protect), self.tmp, os.path.realpath(cwd), seccomp_fd)
 
     def wrap(self, text: str, command: Sequence[str], cwd: str, env: Mapping[str, str]
              ) -> Tuple[List[str], Mapping[str, str], int]:
@@ -179,18 +169,12 @@ class Sandbox:
             os.write(w, bpf)
             os.close(w)
         try:
-            argv = bwrap_argv(self.bwrap or "bwrap", self._with_fd(self.policy(cwd), fd), command)
+            argv = bwrap_argv(self.bwrap or "bwrap", self.policy(cwd, fd if fd >= 0 else None), command)
         except BaseException:
             if fd >= 0:
                 os.close(fd)
             raise
         return argv, dict(env, TMPDIR="/tmp"), fd
-
-    @staticmethod
-    def _with_fd(policy: SandboxPolicy, fd: int) -> SandboxPolicy:
-        from dataclasses import replace
-
-        return replace(policy, seccomp_fd=fd if fd >= 0 else None)
 
     def close(self) -> None:
         import shutil
@@ -198,12 +182,6 @@ class Sandbox:
         if self.tmp is not None:
             shutil.rmtree(self.tmp, ignore_errors=True)
             self.tmp = None
-        for path in reversed(self.made):
-            try:
-                os.rmdir(path)
-            except OSError:
-                pass
-        self.made.clear()
 
 
 def probe(env: Mapping[str, str]) -> Tuple[Optional[str], str]:
@@ -229,20 +207,15 @@ def probe(env: Mapping[str, str]) -> Tuple[Optional[str], str]:
             if fd >= 0:
                 os.close(fd)
     if done.returncode:
-        why = done.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or ["no message"]
-        return None, f"{bwrap} cannot make a sandbox here ({why[0]}){_userns_note()}"
+        why = (done.stderr.decode("utf-8", "replace").strip().splitlines() or ["?"])[-1]
+        for name in ("kernel/unprivileged_userns_clone", "user/max_user_namespaces"):
+            try:
+                with open("/proc/sys/" + name) as f:
+                    why += f"; user namespaces are disabled ({name} is 0)" if f.read().strip() == "0" else ""
+            except OSError:
+                pass
+        return None, f"{bwrap} cannot make a sandbox here: {why}"
     return bwrap, version.decode("utf-8", "replace").strip() or "bubblewrap"
-
-
-def _userns_note() -> str:
-    for path, bad in (("/proc/sys/kernel/unprivileged_userns_clone", "0"), ("/proc/sys/user/max_user_namespaces", "0")):
-        try:
-            with open(path) as f:
-                if f.read().strip() == bad:
-                    return f": unprivileged user namespaces are disabled ({path} is {bad})"
-        except OSError:
-            pass
-    return ""
 
 
 def open_sandbox(raw: Any, env: Mapping[str, str], roots: Sequence[Any]) -> Tuple[Optional[Sandbox], Optional[str]]:
@@ -254,12 +227,8 @@ def open_sandbox(raw: Any, env: Mapping[str, str], roots: Sequence[Any]) -> Tupl
     bwrap, why = probe(env)
     if bwrap is None:
         if settings.fail_if_unavailable:
-            raise UsageError(f"claw: sandbox.failIfUnavailable is set and no sandbox can be made: {why}",
-                             hint=HINT, kind="sandbox_unavailable")
-        return Sandbox(settings, None, why, [os.fspath(r) for r in roots]), (
-            f"sandbox: not available ({why}); bash commands run unsandboxed, with the normal permission checks")
-    note = None
-    if settings.allowed_domains:
-        note = ("sandbox: network.allowedDomains is not supported yet (claw has no sandbox proxy); "
-                "sandboxed commands have no network")
-    return Sandbox(settings, bwrap, why, [os.fspath(r) for r in roots]), note
+            raise UsageError(f"claw: sandbox.failIfUnavailable is set and no sandbox can be made: {why}", hint=HINT)
+        return Sandbox(settings, None, why, roots), f"sandbox: not available ({why}); bash runs unsandboxed"
+    return Sandbox(settings, bwrap, why, roots), (
+        "sandbox: network.allowedDomains is not supported yet: sandboxed commands have no network"
+        if settings.allowed_domains else None)
