@@ -1,7 +1,8 @@
 """The bash sandbox (settings ``sandbox``, claw.tools.sandbox), end to end through ``claw -p`` against the
 fake model server, with the real bwrap and bash: an escape-attempt corpus where every case must fail
 to have its effect (writes outside the workspace, through symlinks, ``cd ..``, ``/proc`` paths, into
-the control files inside the workspace, network to a loopback server, Unix sockets, signals to claw),
+the control files inside the workspace, network to a loopback server, Unix sockets, signals to claw,
+TIOCSTI into a terminal),
 and what must keep working (the workspace, ``--add-dir``, ``/tmp``, git, background shells).
 
 The workspace and the targets live under /var/tmp, not /tmp: the sandbox's /tmp is a private directory,
@@ -13,6 +14,8 @@ from __future__ import annotations
 
 import json
 import os
+import pty
+import select
 import shutil
 import socket
 import subprocess
@@ -101,6 +104,8 @@ def test_the_escape_corpus_fails_and_the_workspace_works(need_bwrap, base, monke
     unix = _Listener(socket.AF_UNIX, str(out / "agent.sock"))
     port = tcp.sock.getsockname()[1]
     me = os.getpid()  # claw runs in this process
+    master, slave = pty.openpty()  # a terminal of the user's: typing into it with TIOCSTI must fail
+    tty = os.ttyname(slave)
     corpus = {
         "home": "echo x > ~/pwned",
         "outside": f"echo x > {out}/direct",
@@ -121,6 +126,8 @@ def test_the_escape_corpus_fails_and_the_workspace_works(need_bwrap, base, monke
         "kill claw": f"kill -0 {me} && echo SIGNALLED",
         "remount": "mount -o remount,rw / && echo REMOUNTED; echo x > /etc/claw-remount",
         "sysctl": "echo 3 > /proc/sys/kernel/printk_ratelimit",
+        "tiocsti": f"{sys.executable} -c \"import fcntl, os, termios; "
+                   f"fcntl.ioctl(os.open('{tty}', os.O_RDWR), termios.TIOCSTI, b'X'); print('INJECTED')\"",
     }
     sysctl = Path("/proc/sys/kernel/printk_ratelimit").read_text()
     keys = list(corpus)
@@ -130,6 +137,9 @@ def test_the_escape_corpus_fails_and_the_workspace_works(need_bwrap, base, monke
     finally:
         tcp.close()
         unix.close()
+        typed = select.select([master], [], [], 0.2)[0] and os.read(master, 100)
+        os.close(master)
+        os.close(slave)
         escaped = [p for p in (host_tmp, etc, Path("/etc/claw-remount")) if p.exists()]
         for p in escaped:
             p.unlink()
@@ -148,6 +158,7 @@ def test_the_escape_corpus_fails_and_the_workspace_works(need_bwrap, base, monke
     assert "CONNECTED" not in by["tcp"] and "CONNECTED" not in by["unix"]
     assert "SIGNALLED" not in by["kill claw"] and "REMOUNTED" not in by["remount"]
     assert Path("/proc/sys/kernel/printk_ratelimit").read_text() == sysctl
+    assert not typed and "INJECTED" not in by["tiocsti"]
     for key in ("home", "etc", "symlink", "cd ..", "settings", "git hook", "git config", "proc self root", "proc 1",
                 "sysctl"):
         assert "Read-only file system" in by[key], (key, by[key])
