@@ -375,8 +375,7 @@ def check_sandbox(ctx: DoctorContext) -> CheckResult:
     if bwrap is not None:
         return CheckResult("sandbox", OK, f"{why}, {state}", (bwrap,))
     status = (FAIL if box.fail_if_unavailable else WARN) if box.enabled else OK
-    tail = "; bash runs unsandboxed" if box.enabled and status == WARN else ""
-    return CheckResult("sandbox", status, f"no sandbox available: {why}; {state}{tail}", (), HINT)
+    return CheckResult("sandbox", status, f"no sandbox available: {why}; {state}", (), HINT)
 
 
 CHECKS: List[Check] = [check_python, check_install, check_dependencies, check_settings, check_folder_trust,

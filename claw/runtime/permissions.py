@@ -179,6 +179,19 @@ class PermissionPolicy:
             + parse_rules(allow_rules, "settings permissions.allow", error=ConfigError, **kw)
         )
 
+    def use_sandbox(self, raw: Any, env: Mapping[str, str], roots: Sequence[Any]) -> Optional[str]:
+        """Set ``sandbox`` when the settings (``raw``) enable one; claw.tools.sandbox is imported only
+        then. Returns its warning, also added to ``warnings``; ``UsageError`` when one is required and
+        cannot be made."""
+        box = raw.get("sandbox") if hasattr(raw, "get") else None
+        if not (isinstance(box, dict) and box.get("enabled") is True):
+            return None
+        from claw.tools.sandbox import open_sandbox
+
+        self.sandbox, notice = open_sandbox(box, env, roots)
+        self.warnings += [notice] if notice else []
+        return notice
+
     # --- queries -------------------------------------------------------------------------------
     def removed_tools(self) -> List[str]:
         """Tools that a bare deny rule removes entirely (never offered to the model)."""

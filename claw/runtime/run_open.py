@@ -154,13 +154,9 @@ def _assemble(options: RunOptions, loaded: "LoadedSettings", env: Dict[str, str]
         cwd=cwd,
         config_home=config_home(env, str(cwd)),
     )
-    box = settings.raw.get("sandbox") if hasattr(settings.raw, "get") else None
-    if isinstance(box, dict) and box.get("enabled") is True:  # only then is claw.tools.sandbox loaded
-        from claw.tools.sandbox import open_sandbox
-
-        policy.sandbox, notice = open_sandbox(box, env, roots)
-        if notice:
-            loaded = _with_warning(loaded, notice)
+    notice = policy.use_sandbox(settings.raw, env, roots)
+    if notice:
+        loaded = _with_warning(loaded, notice)
 
     scratch = None
     if not options.persist_session:

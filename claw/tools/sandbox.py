@@ -70,11 +70,11 @@ class SandboxPolicy:
     read_only: Tuple[str, ...]  # inside ``writable``, re-bound read-only over themselves
     tmp: str  # the host directory the command sees as /tmp
     cwd: str
-    seccomp_fd: Optional[int] = None
 
 
-def bwrap_argv(bwrap: str, policy: SandboxPolicy, command: Sequence[str]) -> List[str]:
-    """The bwrap command line that runs ``command`` confined by ``policy``."""
+def bwrap_argv(bwrap: str, policy: SandboxPolicy, command: Sequence[str], seccomp_fd: int = -1) -> List[str]:
+    """The bwrap command line that runs ``command`` confined by ``policy`` (and the seccomp program
+    bwrap reads from ``seccomp_fd``, unless -1)."""
     argv = [bwrap, "--die-with-parent", "--new-session", "--unshare-pid", "--unshare-ipc", "--unshare-net",
             "--cap-drop", "ALL", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
             "--ro-bind", "/proc/sys", "/proc/sys", "--ro-bind-try", "/proc/sysrq-trigger", "/proc/sysrq-trigger",
@@ -83,8 +83,8 @@ def bwrap_argv(bwrap: str, policy: SandboxPolicy, command: Sequence[str]) -> Lis
         argv += ["--bind", path, path]
     for path in policy.read_only:
         argv += ["--ro-bind", path, path]
-    if policy.seccomp_fd is not None:
-        argv += ["--seccomp", str(policy.seccomp_fd)]
+    if seccomp_fd >= 0:
+        argv += ["--seccomp", str(seccomp_fd)]
     return argv + ["--chdir", policy.cwd, "--"] + list(command)
 
 
@@ -133,7 +133,7 @@ class Sandbox:
     def auto_allows(self, command: str) -> bool:
         return self.settings.auto_allow and self.confines(command)
 
-    def policy(self, cwd: str, seccomp_fd: Optional[int] = None) -> SandboxPolicy:
+    def policy(self, cwd: str) -> SandboxPolicy:
         """The policy for a command starting in ``cwd``; ``OSError`` when a control path is a symlink
         (it could be swapped for a real file the sandbox would not cover)."""
         import tempfile
@@ -151,7 +151,7 @@ class Sandbox:
                 if os.path.exists(path):
                     real = os.path.realpath(path)
                     protect += [real] if any(real.startswith(r.rstrip("/") + "/") for r in self.roots) else []
-        return SandboxPolicy(self.roots, tuple(protect), self.tmp, os.path.realpath(cwd), seccomp_fd)
+        return SandboxPolicy(self.roots, tuple(protect), self.tmp, os.path.realpath(cwd))
 
     def wrap(self, text: str, command: Sequence[str], cwd: str, env: Mapping[str, str]
              ) -> Tuple[List[str], Mapping[str, str], int]:
@@ -162,19 +162,14 @@ class Sandbox:
 
         if not self.confines(text):
             return list(command), env, -1
+        policy = self.policy(cwd)
         bpf = seccomp_filter(platform.machine())
         fd = -1
         if bpf is not None:
             fd, w = os.pipe()
             os.write(w, bpf)
             os.close(w)
-        try:
-            argv = bwrap_argv(self.bwrap or "bwrap", self.policy(cwd, fd if fd >= 0 else None), command)
-        except BaseException:
-            if fd >= 0:
-                os.close(fd)
-            raise
-        return argv, dict(env, TMPDIR="/tmp"), fd
+        return bwrap_argv(self.bwrap or "bwrap", policy, command, fd), dict(env, TMPDIR="/tmp"), fd
 
     def close(self) -> None:
         import shutil

@@ -216,6 +216,28 @@ def test_a_symlinked_control_directory_is_refused(need_bwrap, base, monkeypatch)
     assert "cannot protect" in outputs[0] and not (base / "ws" / "ran.txt").exists()
 
 
+def test_claw_mcp_serve_sandboxes_its_bash_too(need_bwrap, base):
+    from tests.mcp.helpers import PY, run, server, tool_text
+
+    ws, target = base / "ws", base / "outside" / "via-mcp"
+
+    async def main():
+        me = server("claw", {"command": PY, "args": ["-m", "claw.cli.mcp_cmd", "serve", "--cwd", str(ws),
+                                                     "--permission-mode", "danger-full-access",
+                                                     "--settings", json.dumps({"sandbox": ON})]},
+                    env={"CLAW_CONFIG_HOME": str(base / "home"), "HOME": str(base / "home")})
+        try:
+            await me.connect()
+            assert me.status == "connected", (me.error, me.diagnostics())
+            return await me.call_tool("bash", {"command": f"echo in > in.txt; echo x > {target}"})
+        finally:
+            await me.aclose()
+
+    result = run(main())
+    assert "Read-only file system" in tool_text(result)
+    assert (ws / "in.txt").exists() and not target.exists()
+
+
 def _bin_without_bwrap(base: Path) -> str:
     path = base / "bin"
     path.mkdir()
@@ -276,8 +298,8 @@ def test_excluded_commands_match_any_simple_command():
 
 
 def test_the_bwrap_command_line_confines_as_documented():
-    policy = SandboxPolicy(("/w",), ("/w/.claude",), "/tmp/p", "/w/sub", seccomp_fd=5)
-    argv = bwrap_argv("bwrap", policy, ["bash", "-c", "x"])
+    policy = SandboxPolicy(("/w",), ("/w/.claude",), "/tmp/p", "/w/sub")
+    argv = bwrap_argv("bwrap", policy, ["bash", "-c", "x"], 5)
     text = " ".join(argv)
     for part in ("--die-with-parent", "--new-session", "--unshare-pid", "--unshare-net", "--cap-drop ALL",
                  "--ro-bind / /", "--dev /dev", "--proc /proc", "--ro-bind /proc/sys /proc/sys",
