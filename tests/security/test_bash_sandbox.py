@@ -30,6 +30,7 @@ import pytest
 from claw.tools.sandbox import SandboxPolicy, SandboxSettings, bwrap_argv, excluded, seccomp_filter
 from tests.cli.headless_helpers import ROOT, isolated_env, run_inprocess
 from tests.fakes.model_server import ModelServer, reply, tool_use
+from tests.processes import wait_until
 
 BWRAP = shutil.which("bwrap")
 ON = {"enabled": True}
@@ -129,7 +130,8 @@ def test_the_escape_corpus_fails_and_the_workspace_works(need_bwrap, base, monke
         "tiocsti": f"{sys.executable} -c \"import fcntl, os, termios; "
                    f"fcntl.ioctl(os.open('{tty}', os.O_RDWR), termios.TIOCSTI, b'X'); print('INJECTED')\"",
     }
-    sysctl = Path("/proc/sys/kernel/printk_ratelimit").read_text()
+    ratelimit = Path("/proc/sys/kernel/printk_ratelimit")
+    sysctl = ratelimit.read_text()
     keys = list(corpus)
     try:
         # bypassPermissions: no protected-file prompt stands in front of the sandbox; it alone must hold
@@ -143,6 +145,9 @@ def test_the_escape_corpus_fails_and_the_workspace_works(need_bwrap, base, monke
         escaped = [p for p in (host_tmp, etc, Path("/etc/claw-remount")) if p.exists()]
         for p in escaped:
             p.unlink()
+        changed = ratelimit.read_text() != sysctl
+        if changed:  # an escape: put the host back as it was
+            ratelimit.write_text(sysctl)
     assert code == 0, err
     assert result["permission_denials"] == []
     by = {k: outputs[i] for i, k in enumerate(keys)}
@@ -157,7 +162,7 @@ def test_the_escape_corpus_fails_and_the_workspace_works(need_bwrap, base, monke
     assert tcp.connected == [] and unix.connected == []
     assert "CONNECTED" not in by["tcp"] and "CONNECTED" not in by["unix"]
     assert "SIGNALLED" not in by["kill claw"] and "REMOUNTED" not in by["remount"]
-    assert Path("/proc/sys/kernel/printk_ratelimit").read_text() == sysctl
+    assert not changed
     assert not typed and "INJECTED" not in by["tiocsti"]
     for key in ("home", "etc", "symlink", "cd ..", "settings", "git hook", "git config", "proc self root", "proc 1",
                 "sysctl"):
@@ -174,15 +179,18 @@ def test_the_workspace_added_dir_tmp_git_and_background_shells_work(need_bwrap, 
         wait,
         "cd sub 2>/dev/null || mkdir sub && cd sub && pwd",
         "pwd",
+        "sleep 3017",
     ]
-    result, outputs, err, code = _run(base, monkeypatch, commands, "--add-dir", str(added), background={2})
+    result, outputs, err, code = _run(base, monkeypatch, commands, "--add-dir", str(added), background={2, 6})
     assert code == 0, err
     assert result["permission_denials"] == []
     assert (ws / "a.txt").read_text() == "in-ws\n" and (added / "b.txt").read_text() == "in-added\n"
     assert outputs[1].splitlines()[0] == "tmp" and "?? a.txt" in outputs[1]
     assert "bg-status=1" in outputs[3] and not (base / "outside" / "bg").exists()
     assert outputs[5].strip() == str(ws / "sub")  # the cd carried over
-    assert not list(Path("/tmp").glob(f"claw-sandbox-*/keep")), "the private /tmp outlived the run"
+    assert not list(Path("/tmp").glob("claw-sandbox-*/keep")), "the private /tmp outlived the run"
+    assert wait_until(lambda: subprocess.run(["pgrep", "-f", "sleep 3017"]).returncode == 1, 5), \
+        "a sandboxed background job outlived the run"
 
 
 def test_rules_still_apply_and_auto_allow_can_be_turned_off(need_bwrap, base, monkeypatch):
