@@ -530,6 +530,8 @@ TOP_LEVEL_FIELDS: Dict[str, Validator] = {
     "alwaysThinkingEnabled": _boolean,
     "fallbackModel": _model_list,
     "effortLevel": _enum(("low", "medium", "high", "xhigh", "max"), "effort level"),
+    "sandbox": _object({"enabled": _boolean, "autoAllowBashIfSandboxed": _boolean, "excludedCommands": _string_list,
+                        "failIfUnavailable": _boolean}),
 }
 KNOWN_KEYS = tuple(k for k in TOP_LEVEL_FIELDS if k != "$schema")
 

@@ -19,7 +19,9 @@ are ignored (``GATED``), each for a reason:
   the login;
 - ``network.proxy``, ``network.noProxy``, ``network.caFiles``, ``network.clientCert``,
   ``network.clientKey``: a proxy plus a CA of the repository's choosing reads every request, API key
-  included.
+  included;
+- ``sandbox``: turning the user's bash sandbox off (or excluding commands from it) lets bash out of
+  it, and ``autoAllowBashIfSandboxed`` lets bash run without asking.
 - ``null`` at ``permissions``, ``permissions.deny``, ``permissions.ask`` or any key above: it would
   remove what the user set (deny rules, a narrower mode, a guard hook).
 
@@ -53,6 +55,7 @@ GATED: Tuple[KeyPath, ...] = (
     ("network", "caFiles"),
     ("network", "clientCert"),
     ("network", "clientKey"),
+    ("sandbox",),
 )
 # Removing these (null) would widen what the user set.
 NULL_GATED: Tuple[KeyPath, ...] = (("permissions",), ("permissions", "deny"), ("permissions", "ask"),

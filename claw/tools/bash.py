@@ -168,7 +168,7 @@ class BashTool(Tool):
             return ToolResult.error(f"Cannot create the output file {output}: {exc.strerror or exc}")
         try:
             with os.fdopen(fd, "wb") as sink:
-                argv, env, box_fd = _confined(ctx, command, ["bash", "-c", wrapper, "claw-bg", command], cwd)
+                argv, env, fds = _confined(ctx, command, ["bash", "-c", wrapper, "claw-bg", command], cwd)
                 try:
                     proc = subprocess.Popen(
                         argv,
@@ -179,10 +179,11 @@ class BashTool(Tool):
                         stderr=subprocess.STDOUT,
                         start_new_session=True,
                         preexec_fn=None if keep else process_groups.child_setup(),
-                        pass_fds=(box_fd,) if box_fd >= 0 else (),
+                        pass_fds=fds,
                     )
                 finally:
-                    _close(box_fd)
+                    for fd in fds:
+                        os.close(fd)
         except OSError as exc:
             return ToolResult.error(f"Could not start bash: {exc.strerror or exc}")
         process_groups.track(proc.pid, keep=keep)
@@ -220,20 +221,12 @@ class _BashProtocol(asyncio.SubprocessProtocol):
             self.exited.set_result(None)
 
 
-def _confined(ctx: ToolContext, command: str, argv: List[str], cwd: Path) -> Tuple[List[str], Any, int]:
+def _confined(ctx: ToolContext, command: str, argv: List[str], cwd: Path) -> Tuple[List[str], Any, Tuple[int, ...]]:
     """``argv`` in the run's sandbox when it confines ``command`` (``claw.tools.sandbox``), its
-    environment, and an fd to pass to the child (-1: none)."""
+    environment, and the fds to pass to the child (the caller closes them once it started)."""
     if ctx.sandbox is None:
-        return argv, ctx.env, -1
+        return argv, ctx.env, ()
     return ctx.sandbox.wrap(command, argv, str(cwd), ctx.env)
-
-
-def _close(fd: int) -> None:
-    if fd >= 0:
-        try:
-            os.close(fd)
-        except OSError:
-            pass
 
 
 def _group_alive(pgid: int) -> bool:
@@ -293,7 +286,7 @@ async def _run_foreground(reporter: Any, command: str, ctx: ToolContext, timeout
     # Shielded: a cancellation that lands while the pipes are being connected (bash may already be
     # running and forking) must still kill the whole group, not only bash as asyncio would.
     try:
-        argv, env, box_fd = _confined(ctx, command, ["bash", "-c", reporter.script(command)], cwd)
+        argv, env, fds = _confined(ctx, command, ["bash", "-c", reporter.script(command)], cwd)
     except OSError as exc:
         return ToolResult.error(f"Could not start bash: {exc}")
     creating = asyncio.ensure_future(
@@ -302,7 +295,7 @@ async def _run_foreground(reporter: Any, command: str, ctx: ToolContext, timeout
             *argv,
             cwd=str(cwd),
             env=env,
-            pass_fds=reporter.pass_fds + ((box_fd,) if box_fd >= 0 else ()),
+            pass_fds=reporter.pass_fds + fds,
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
@@ -327,7 +320,8 @@ async def _run_foreground(reporter: Any, command: str, ctx: ToolContext, timeout
     except OSError as exc:
         return ToolResult.error(f"Could not start bash: {exc.strerror or exc}")
     finally:
-        _close(box_fd)
+        for fd in fds:
+            os.close(fd)
     reporter.child_started()
     pgid = transport.get_pid()  # start_new_session: the group id is the leader's pid
     process_groups.track(pgid)  # killed at claw's exit if anything is still left in it then

@@ -1,14 +1,16 @@
 """The OS sandbox for the ``bash`` tool (Linux, bubblewrap), configured by the settings' ``sandbox`` object.
 
 ``SandboxSettings.parse(raw)`` reads Claude Code's keys: ``enabled``, ``autoAllowBashIfSandboxed``
-(default true), ``excludedCommands``, ``failIfUnavailable``, ``network.allowedDomains``. ``bwrap_argv``
+(default true), ``excludedCommands``, ``failIfUnavailable``. ``bwrap_argv``
 turns a ``SandboxPolicy`` (what one command may touch) into the bwrap command line — pure, no file
 looked at: the whole filesystem read-only, writable binds of the workspace roots and of a private
 directory seen as ``/tmp``, read-only re-binds over the control files inside them, a fresh ``/dev`` and
-``/proc`` (``/proc/sys`` read-only), new PID, IPC and network namespaces, no capabilities, a new
-session (no TIOCSTI into claw's terminal), the sandbox killed with claw, and a seccomp filter that
-refuses ``socket(AF_UNIX)`` and ``io_uring`` (a Unix socket on the read-only filesystem, such as
-docker's, is still connectable otherwise).
+``/proc`` (``/proc/sys`` read-only), new PID, IPC and network namespaces, no capabilities, the sandbox
+killed with claw, and a seccomp filter that refuses ``socket(AF_UNIX)`` (a Unix socket on the read-only
+filesystem, such as docker's, is still connectable otherwise), ``io_uring`` and the TIOCSTI ioctl
+(typing into a terminal). No ``--new-session``: the bash tool already starts a session without a
+terminal, and bwrap's processes must stay in that process group, which is what claw kills (a new
+session made while claw kills a starting sandbox would outlive it).
 
 ``Sandbox`` is one run's sandbox: ``open_sandbox`` probes bwrap once (a real ``true`` run in the same
 confinement), fails with a ``UsageError`` when ``failIfUnavailable`` is set and none can be made, else
@@ -16,9 +18,9 @@ returns a warning. ``confines(command)`` says whether a bash command runs in it 
 ``excludedCommands`` entry starts one of its simple commands — a convenience, not a security boundary:
 an excluded command goes through the normal permission checks); ``wrap`` builds the argv.
 
-Deliberately not here: a network proxy. ``network.allowedDomains`` is read but sandboxed commands have
-no network at all (a warning says so). No fallback to ``unshare`` (it cannot drop the capabilities and
-re-bind read-only as strictly without a helper). Control files that do not exist yet are not
+Deliberately not here: a network proxy. Sandboxed commands have no network at all; the settings
+schema warns that ``sandbox.network`` (``allowedDomains``...) is ignored. No fallback to ``unshare`` (it
+cannot drop the capabilities and re-bind read-only as strictly without a helper). Control files that do not exist yet are not
 protected, except the ``.claude``/``.claw`` directories and ``.git/hooks``, created empty when missing.
 Nothing here is imported by a run without ``sandbox.enabled``.
 """
@@ -47,19 +49,14 @@ class SandboxSettings:
     auto_allow: bool = True  # autoAllowBashIfSandboxed
     excluded: Tuple[str, ...] = ()  # excludedCommands
     fail_if_unavailable: bool = False
-    allowed_domains: Tuple[str, ...] = ()  # network.allowedDomains: no proxy yet, the network stays off
 
     @classmethod
     def parse(cls, raw: Any) -> "SandboxSettings":
         raw = raw if isinstance(raw, dict) else {}
-        net = raw.get("network") if isinstance(raw.get("network"), dict) else {}
-
-        def words(value: Any) -> Tuple[str, ...]:
-            return tuple(v for v in value if isinstance(v, str) and v.strip()) if isinstance(value, list) else ()
-
+        words = raw.get("excludedCommands")
         return cls(raw.get("enabled") is True, raw.get("autoAllowBashIfSandboxed") is not False,
-                   words(raw.get("excludedCommands")), raw.get("failIfUnavailable") is True,
-                   words(net.get("allowedDomains")))
+                   tuple(w for w in words if isinstance(w, str) and w.strip()) if isinstance(words, list) else (),
+                   raw.get("failIfUnavailable") is True)
 
 
 @dataclass(frozen=True)
@@ -75,7 +72,7 @@ class SandboxPolicy:
 def bwrap_argv(bwrap: str, policy: SandboxPolicy, command: Sequence[str], seccomp_fd: int = -1) -> List[str]:
     """The bwrap command line that runs ``command`` confined by ``policy`` (and the seccomp program
     bwrap reads from ``seccomp_fd``, unless -1)."""
-    argv = [bwrap, "--die-with-parent", "--new-session", "--unshare-pid", "--unshare-ipc", "--unshare-net",
+    argv = [bwrap, "--die-with-parent", "--unshare-pid", "--unshare-ipc", "--unshare-net",
             "--cap-drop", "ALL", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
             "--ro-bind", "/proc/sys", "/proc/sys", "--ro-bind-try", "/proc/sysrq-trigger", "/proc/sysrq-trigger",
             "--bind", policy.tmp, "/tmp"]
@@ -88,21 +85,22 @@ def bwrap_argv(bwrap: str, policy: SandboxPolicy, command: Sequence[str], seccom
     return argv + ["--chdir", policy.cwd, "--"] + list(command)
 
 
-# seccomp: socket(AF_UNIX, ...) and io_uring_setup fail with EPERM; a foreign ABI (i386, x32) gets EPERM
-# for every call. (architecture audit value, socket nr, io_uring_setup nr)
-_ARCHES = {"x86_64": (0xC000003E, 41, 425), "aarch64": (0xC00000B7, 198, 425)}
+# seccomp: socket(AF_UNIX, ...), ioctl(TIOCSTI) and io_uring_setup fail with EPERM; a foreign ABI (i386,
+# x32) gets EPERM for every call. (architecture audit value, socket nr, io_uring_setup nr, ioctl nr)
+_ARCHES = {"x86_64": (0xC000003E, 41, 425, 16), "aarch64": (0xC00000B7, 198, 425, 29)}
 
 
 def seccomp_filter(machine: str) -> Optional[bytes]:
     """The BPF program (``struct sock_filter`` array) for this machine, or None for an unknown one."""
     if machine not in _ARCHES:
         return None
-    arch, sock, uring = _ARCHES[machine]
+    arch, sock, uring, ioctl = _ARCHES[machine]
     ld, jeq, jge, ret = 0x20, 0x15, 0x35, 0x06
     allow, eperm = 0x7FFF0000, 0x00050001
     prog = [(ld, 0, 0, 4), (jeq, 1, 0, arch), (ret, 0, 0, eperm), (ld, 0, 0, 0),
-            (jge, 5, 0, 0x40000000), (jeq, 4, 0, uring), (jeq, 0, 2, sock),
-            (ld, 0, 0, 16), (jeq, 1, 0, 1),  # args[0] (low half) == AF_UNIX
+            (jge, 8, 0, 0x40000000), (jeq, 7, 0, uring), (jeq, 3, 0, ioctl), (jeq, 0, 4, sock),
+            (ld, 0, 0, 16), (jeq, 3, 2, 1),  # socket: args[0] (low half) == AF_UNIX
+            (ld, 0, 0, 24), (jeq, 1, 0, 0x5412),  # ioctl: args[1] == TIOCSTI
             (ret, 0, 0, allow), (ret, 0, 0, eperm)]
     return b"".join(struct.pack("=HBBI", *ins) for ins in prog)
 
@@ -145,7 +143,7 @@ class Sandbox:
             for name in CONTROL_DIRS + CONTROL_FILES:
                 path = os.path.join(root, name)
                 if os.path.islink(path):
-                    raise OSError(f"the sandbox cannot protect {path}, a symlink (replace it with its target)")
+                    raise OSError(f"the sandbox cannot protect {path}, a symlink")
                 if name in CONTROL_DIRS and os.path.isdir(os.path.dirname(path)):
                     os.makedirs(path, exist_ok=True)
                 if os.path.exists(path):
@@ -154,14 +152,14 @@ class Sandbox:
         return SandboxPolicy(self.roots, tuple(protect), self.tmp, os.path.realpath(cwd))
 
     def wrap(self, text: str, command: Sequence[str], cwd: str, env: Mapping[str, str]
-             ) -> Tuple[List[str], Mapping[str, str], int]:
+             ) -> Tuple[List[str], Mapping[str, str], Tuple[int, ...]]:
         """The argv and environment that run ``command`` (the bash command ``text``) confined — unchanged
-        when it is not — and the fd of the seccomp program, -1 for none (to pass to the child; the caller
+        when it is not — and the fd of the seccomp program, if any (to pass to the child; the caller
         closes it once the child started)."""
         import platform
 
         if not self.confines(text):
-            return list(command), env, -1
+            return list(command), env, ()
         policy = self.policy(cwd)
         bpf = seccomp_filter(platform.machine())
         fd = -1
@@ -169,7 +167,7 @@ class Sandbox:
             fd, w = os.pipe()
             os.write(w, bpf)
             os.close(w)
-        return bwrap_argv(self.bwrap or "bwrap", policy, command, fd), dict(env, TMPDIR="/tmp"), fd
+        return bwrap_argv(self.bwrap or "bwrap", policy, command, fd), dict(env, TMPDIR="/tmp"), (fd,) * (fd >= 0)
 
     def close(self) -> None:
         import shutil
@@ -185,21 +183,21 @@ def probe(env: Mapping[str, str]) -> Tuple[Optional[str], str]:
     import subprocess
     import tempfile
 
-    bwrap = shutil.which("bwrap", path=env.get("PATH") or os.defpath)
+    bwrap = shutil.which("bwrap", path=env.get("PATH"))
     if bwrap is None:
         return None, "bubblewrap (bwrap) is not installed or not on PATH"
     with tempfile.TemporaryDirectory(prefix="claw-sandbox-probe-") as tmp:
         box = Sandbox(SandboxSettings(), bwrap, "", ())
         box.tmp = tmp
-        argv, run_env, fd = box.wrap("true", ["true"], "/", env)
+        argv, run_env, fds = box.wrap("true", ["true"], "/", env)
         try:
             done = subprocess.run(argv, env=run_env, stdin=subprocess.DEVNULL, capture_output=True,
-                                  pass_fds=(fd,) if fd >= 0 else (), timeout=10)
+                                  pass_fds=fds, timeout=10)
             version = subprocess.run([bwrap, "--version"], capture_output=True, timeout=10).stdout
         except (OSError, subprocess.SubprocessError) as exc:
             return None, f"{bwrap} cannot run: {exc}"
         finally:
-            if fd >= 0:
+            for fd in fds:
                 os.close(fd)
     if done.returncode:
         why = (done.stderr.decode("utf-8", "replace").strip().splitlines() or ["?"])[-1]
@@ -224,6 +222,4 @@ def open_sandbox(raw: Any, env: Mapping[str, str], roots: Sequence[Any]) -> Tupl
         if settings.fail_if_unavailable:
             raise UsageError(f"claw: sandbox.failIfUnavailable is set and no sandbox can be made: {why}", hint=HINT)
         return Sandbox(settings, None, why, roots), f"sandbox: not available ({why}); bash runs unsandboxed"
-    return Sandbox(settings, bwrap, why, roots), (
-        "sandbox: network.allowedDomains is not supported yet: sandboxed commands have no network"
-        if settings.allowed_domains else None)
+    return Sandbox(settings, bwrap, why, roots), None

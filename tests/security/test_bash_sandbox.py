@@ -129,6 +129,10 @@ def test_the_escape_corpus_fails_and_the_workspace_works(need_bwrap, base, monke
         "sysctl": "echo 3 > /proc/sys/kernel/printk_ratelimit",
         "tiocsti": f"{sys.executable} -c \"import fcntl, os, termios; "
                    f"fcntl.ioctl(os.open('{tty}', os.O_RDWR), termios.TIOCSTI, b'X'); print('INJECTED')\"",
+        # even into a terminal of its own, made its controlling terminal: the seccomp filter refuses it
+        "tiocsti own": f"{sys.executable} -c \"import fcntl, os, pty, termios\n"
+                       f"if os.fork() == 0:\n os.setsid(); m, s = pty.openpty(); fd = os.open(os.ttyname(s), os.O_RDWR)\n"
+                       f" fcntl.ioctl(fd, termios.TIOCSTI, b'X'); print('INJECTED')\nelse: os.wait()\"",
     }
     ratelimit = Path("/proc/sys/kernel/printk_ratelimit")
     sysctl = ratelimit.read_text()
@@ -164,6 +168,7 @@ def test_the_escape_corpus_fails_and_the_workspace_works(need_bwrap, base, monke
     assert "SIGNALLED" not in by["kill claw"] and "REMOUNTED" not in by["remount"]
     assert not changed
     assert not typed and "INJECTED" not in by["tiocsti"]
+    assert "Operation not permitted" in by["tiocsti own"] and "INJECTED" not in by["tiocsti own"]
     for key in ("home", "etc", "symlink", "cd ..", "settings", "git hook", "git config", "proc self root", "proc 1",
                 "sysctl"):
         assert "Read-only file system" in by[key], (key, by[key])
@@ -183,6 +188,7 @@ def test_the_workspace_added_dir_tmp_git_and_background_shells_work(need_bwrap, 
     ]
     result, outputs, err, code = _run(base, monkeypatch, commands, "--add-dir", str(added), background={2, 6})
     assert code == 0, err
+    assert "unknown key" not in err  # a key of claw's own settings too
     assert result["permission_denials"] == []
     assert (ws / "a.txt").read_text() == "in-ws\n" and (added / "b.txt").read_text() == "in-added\n"
     assert outputs[1].splitlines()[0] == "tmp" and "?? a.txt" in outputs[1]
@@ -191,6 +197,19 @@ def test_the_workspace_added_dir_tmp_git_and_background_shells_work(need_bwrap, 
     assert not list(Path("/tmp").glob("claw-sandbox-*/keep")), "the private /tmp outlived the run"
     assert wait_until(lambda: subprocess.run(["pgrep", "-f", "sleep 3017"]).returncode == 1, 5), \
         "a sandboxed background job outlived the run"
+
+
+def test_sandbox_network_is_ignored_with_a_warning_and_there_is_no_network(need_bwrap, base, monkeypatch):
+    tcp = _Listener(socket.AF_INET, ("127.0.0.1", 0))
+    settings = {"sandbox": dict(ON, network={"allowedDomains": ["127.0.0.1", "localhost"]})}
+    try:
+        _, outputs, err, code = _run(base, monkeypatch, [f"exec 3<>/dev/tcp/127.0.0.1/{tcp.sock.getsockname()[1]}"],
+                                     settings=settings)
+    finally:
+        tcp.close()
+    assert code == 0, err
+    assert "unknown key sandbox.network" in err
+    assert "Connection refused" in outputs[0] and tcp.connected == []
 
 
 def test_rules_still_apply_and_auto_allow_can_be_turned_off(need_bwrap, base, monkeypatch):
@@ -202,6 +221,17 @@ def test_rules_still_apply_and_auto_allow_can_be_turned_off(need_bwrap, base, mo
     settings = {"sandbox": dict(ON, autoAllowBashIfSandboxed=False)}
     result, _, err, code = _run(base, monkeypatch, ["echo x > asked.txt"], settings=settings)
     assert [d["tool_use_id"] for d in result["permission_denials"]] == ["t0"]  # headless: the ask is a denial
+
+
+@pytest.mark.parametrize("project", [{"enabled": False}, {"excludedCommands": ["echo"]}])
+def test_an_untrusted_project_cannot_loosen_the_users_sandbox(need_bwrap, base, monkeypatch, project):
+    (base / "home" / "settings.json").write_text(json.dumps({"sandbox": ON}))
+    (base / "ws" / ".claude").mkdir()
+    (base / "ws" / ".claude" / "settings.json").write_text(json.dumps({"sandbox": project}))
+    target = base / "outside" / "loosened"
+    result, outputs, err, code = _run(base, monkeypatch, [f"echo x > {target}"], settings={}, mode="bypassPermissions")
+    assert code == 0, err
+    assert "Read-only file system" in outputs[0] and not target.exists()
 
 
 def test_excluded_commands_run_outside_through_the_normal_checks(need_bwrap, base, monkeypatch):
@@ -294,8 +324,8 @@ def test_doctor_says_whether_a_sandbox_can_be_made(need_bwrap, base):
 def test_the_settings_keys_and_defaults():
     assert SandboxSettings.parse(None) == SandboxSettings()
     got = SandboxSettings.parse({"enabled": True, "autoAllowBashIfSandboxed": False, "excludedCommands": ["docker", 3],
-                                 "failIfUnavailable": True, "network": {"allowedDomains": ["pypi.org"]}})
-    assert got == SandboxSettings(True, False, ("docker",), True, ("pypi.org",))
+                                 "failIfUnavailable": True})
+    assert got == SandboxSettings(True, False, ("docker",), True)
     assert SandboxSettings.parse({"enabled": "yes"}).enabled is False
 
 
@@ -309,10 +339,10 @@ def test_the_bwrap_command_line_confines_as_documented():
     policy = SandboxPolicy(("/w",), ("/w/.claude",), "/tmp/p", "/w/sub")
     argv = bwrap_argv("bwrap", policy, ["bash", "-c", "x"], 5)
     text = " ".join(argv)
-    for part in ("--die-with-parent", "--new-session", "--unshare-pid", "--unshare-net", "--cap-drop ALL",
+    for part in ("--die-with-parent", "--unshare-pid", "--unshare-net", "--cap-drop ALL",
                  "--ro-bind / /", "--dev /dev", "--proc /proc", "--ro-bind /proc/sys /proc/sys",
                  "--bind /tmp/p /tmp", "--bind /w /w", "--ro-bind /w/.claude /w/.claude", "--seccomp 5",
                  "--chdir /w/sub -- bash -c x"):
         assert part in text, part
     assert text.index("--bind /w /w") < text.index("--ro-bind /w/.claude")  # the read-only bind wins
-    assert len(seccomp_filter("x86_64")) == 11 * 8 and seccomp_filter("sparc") is None
+    assert len(seccomp_filter("x86_64")) == 14 * 8 and seccomp_filter("sparc") is None
