@@ -8,8 +8,8 @@ Python, the install, vendored dependencies, settings files (every problem, with 
 credentials (which source; an expired login warns), the model (known? its context window), TLS trust
 sources, the proxy for ANTHROPIC_BASE_URL, reachability of the provider's base URL, MCP servers
 configured (not connected), the enabled plugins (each loads, or why not), whether the sessions
-directory is writable, and the remote-control environment when one is connected
-(claw.cli.doctor_remote). The exit code is 0 when
+directory is writable, whether a bash sandbox can be made (claw.tools.sandbox runs bwrap once), and
+the remote-control environment when one is connected (claw.cli.doctor_remote). The exit code is 0 when
 every check passes or only warns, 1 when one fails; ``--json`` prints one JSON object.
 
 Doctor is the only claw command that contacts the network by itself: the reachability check sends one
@@ -45,9 +45,9 @@ Usage: claw doctor [--json] [--offline] [--settings FILE|JSON] [--cwd DIR] [--mo
 
 Check the Python interpreter, the claw installation, the settings files (every problem at once), the
 credentials in use (never printed), the model, TLS trust sources (with certificate counts), the proxy
-route, the API endpoint, the MCP servers configured, the enabled plugins and the sessions directory;
-when this project is connected to a remote-control environment, that environment (its credential
-source, its API reachable).
+route, the API endpoint, the MCP servers configured, the enabled plugins, the sessions directory and
+the bash sandbox; when this project is connected to a remote-control environment, that environment
+(its credential source, its API reachable).
 
 Doctor is the only claw command that contacts the network by itself: it sends one HEAD request to the
 base URL of the model's provider (and of the remote-control API when connected), through the configured
@@ -386,9 +386,25 @@ def check_sessions_dir(ctx: DoctorContext) -> CheckResult:
     return CheckResult("sessions", OK, f"{directory} is writable ({_plural(count, 'session')})")
 
 
+def check_sandbox(ctx: DoctorContext) -> CheckResult:
+    """Whether a bash sandbox can be made here (a real bwrap run: claw.tools.sandbox) and whether the
+    settings enable it. Unavailable fails only when the settings require it (``failIfUnavailable``)."""
+    from claw.tools.sandbox import HINT, SandboxSettings, probe
+
+    loaded = ctx.settings()
+    box = SandboxSettings.parse(loaded.settings.raw.get("sandbox") if loaded is not None else None)
+    state = "enabled" if box.enabled else "not enabled (settings sandbox.enabled)"
+    bwrap, why = probe(ctx.env)
+    if bwrap is not None:
+        return CheckResult("sandbox", OK, f"{why}, {state}", (bwrap,))
+    status = (FAIL if box.fail_if_unavailable else WARN) if box.enabled else OK
+    return CheckResult("sandbox", status, f"no sandbox available: {why}; {state}", (), HINT)
+
+
 CHECKS: List[Check] = [check_python, check_install, check_dependencies, check_settings, check_folder_trust,
                        check_credentials, check_model, check_tls, check_proxy, check_reachability, check_mcp, check_plugins,
-                       check_sessions_dir, check_remote_control]  # the last only when .claw/remote.json exists
+                       check_sessions_dir, check_sandbox,
+                       check_remote_control]  # the last only when .claw/remote.json exists
 
 
 # --------------------------------------------------------------------------------------------------

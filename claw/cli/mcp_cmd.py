@@ -471,9 +471,10 @@ def _serve(args: Any, env: Dict[str, str], out: Output) -> int:
                               disallowed=args.disallowed_tools, allow_rules=settings.permissions.allow,
                               deny_rules=settings.permissions.deny, ask_rules=settings.permissions.ask,
                               config_home=config_home(effective, str(cwd)))
+    policy.use_sandbox(settings.raw, effective, roots)
     context = ToolContext(cwd=cwd, workspace_roots=tuple(roots), env=effective,
                           net_config=network_config(settings, effective),
-                          is_read_denied=policy.is_read_denied)
+                          is_read_denied=policy.is_read_denied, sandbox=policy.sandbox)
     allowed_by_rule = {canonical_tool_name(rule.tool) or rule.tool for rule in policy.allow}
 
     def listed(tool: Any) -> bool:
@@ -503,6 +504,8 @@ def _serve(args: Any, env: Dict[str, str], out: Output) -> int:
         return 130
     finally:
         context.background.terminate_all()
+        if policy.sandbox is not None:
+            policy.sandbox.close()
     return 0
 
 

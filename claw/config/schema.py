@@ -541,6 +541,8 @@ TOP_LEVEL_FIELDS: Dict[str, Validator] = {
     "fallbackModel": _model_list,
     "effortLevel": _enum(("low", "medium", "high", "xhigh", "max"), "effort level"),
     "enabledPlugins": _bool_map,
+    "sandbox": _object({"enabled": _boolean, "autoAllowBashIfSandboxed": _boolean, "excludedCommands": _string_list,
+                        "failIfUnavailable": _boolean}),
 }
 KNOWN_KEYS = tuple(k for k in TOP_LEVEL_FIELDS if k != "$schema")
 

@@ -21,6 +21,8 @@ are ignored (``GATED``), each for a reason:
   ``network.clientKey``: a proxy plus a CA of the repository's choosing reads every request, API key
   included;
 - ``enabledPlugins``: an installed plugin's hooks, MCP servers and tools are programs claw runs.
+- ``sandbox``: turning the user's bash sandbox off (or excluding commands from it) lets bash out of
+  it, and ``autoAllowBashIfSandboxed`` lets bash run without asking.
 - ``null`` at ``permissions``, ``permissions.deny``, ``permissions.ask`` or any key above: it would
   remove what the user set (deny rules, a narrower mode, a guard hook).
 
@@ -55,6 +57,7 @@ GATED: Tuple[KeyPath, ...] = (
     ("network", "clientCert"),
     ("network", "clientKey"),
     ("enabledPlugins",),
+    ("sandbox",),
 )
 # Removing these (null) would widen what the user set.
 NULL_GATED: Tuple[KeyPath, ...] = (("permissions",), ("permissions", "deny"), ("permissions", "ask"),

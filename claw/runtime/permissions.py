@@ -28,7 +28,8 @@ own limits lifted. Then ask rules. An allow rule with a pattern applies only whe
 command is proven covered and each redirection target, a literal path, is allowed as write_file
 would be in this mode (``ls > out.txt`` under ``Bash(ls:*)`` runs in workspace-write, asks in
 default). A bare ``Bash`` allow rule is all of bash: only what a rule or a protected file says about a
-redirection's target still asks or denies.
+redirection's target still asks or denies. A command the run's sandbox confines, with
+``sandbox.autoAllowBashIfSandboxed``, is allowed after the deny and ask rules (claw.tools.sandbox).
 
 ``decide`` returns a ``Decision`` whose ``reason`` names the rule or mode that decided. Turning an ask
 into a prompt (TTY, SDK ``can_use_tool``) or a denial (headless) is the conversation loop's job.
@@ -136,7 +137,11 @@ class Decision:
 
 class PermissionPolicy:
     """Decides tool calls. ``mode`` may be changed at any time (``/permissions``, SDK
-    ``set_permission_mode``); everything else is fixed at construction."""
+    ``set_permission_mode``); everything else is fixed at construction. ``sandbox``: the run's bash
+    sandbox (``claw.tools.sandbox.Sandbox``), set by the run: a command it confines runs without asking
+    when ``autoAllowBashIfSandboxed`` (deny and ask rules still apply)."""
+
+    sandbox: Any = None
 
     def __init__(
         self,
@@ -173,6 +178,19 @@ class PermissionPolicy:
             parse_rules(split_tool_list(allowed), "--allowedTools", error=UsageError, **kw)
             + parse_rules(allow_rules, "settings permissions.allow", error=ConfigError, **kw)
         )
+
+    def use_sandbox(self, raw: Any, env: Mapping[str, str], roots: Sequence[Any]) -> Optional[str]:
+        """Set ``sandbox`` when the settings (``raw``) enable one; claw.tools.sandbox is imported only
+        then. Returns its warning, also added to ``warnings``; ``UsageError`` when one is required and
+        cannot be made."""
+        box = raw.get("sandbox") if hasattr(raw, "get") else None
+        if not (isinstance(box, dict) and box.get("enabled") is True):
+            return None
+        from claw.tools.sandbox import open_sandbox
+
+        self.sandbox, notice = open_sandbox(box, env, roots)
+        self.warnings += [notice] if notice else []
+        return notice
 
     # --- queries -------------------------------------------------------------------------------
     def removed_tools(self) -> List[str]:
@@ -378,6 +396,8 @@ class PermissionPolicy:
         if hit is not None:
             why = f" ({hit[1]}, so the rule may match)" if hit[1] else ""
             return self._ask(f"the rule {hit[0].label} asks for approval{why}", hit[0].text)
+        if self.sandbox is not None and self.sandbox.auto_allows(command):
+            return pending or Decision(ALLOW, "the command runs in the sandbox (sandbox.autoAllowBashIfSandboxed)")
         rules = [r for r in self.allow if r.covers_tool("bash")]
         bare = next((r for r in rules if r.bash is None), None)
         note = ""

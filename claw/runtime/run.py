@@ -173,7 +173,7 @@ class Run:
 
     async def aclose(self) -> None:
         """Close MCP servers, the provider's connections, background jobs, the session (its lock),
-        the relay and the scratch directory; each even when an earlier one fails. Twice is harmless."""
+        the relay, the sandbox's temp directory and the scratch directory; each even when an earlier one fails. Twice is harmless."""
         if self._closed:
             return
         self._closed = True
@@ -187,8 +187,10 @@ class Run:
             if background is not None:
                 background.terminate_all()
             self.session.close()
-            if self.options.parent is None:  # a child run uses its parent's relay
+            if self.options.parent is None:  # a child run uses its parent's relay and sandbox
                 self.remote.close()
+                if self.policy.sandbox is not None:
+                    self.policy.sandbox.close()
             if self._scratch is not None:
                 import shutil
 

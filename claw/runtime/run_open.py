@@ -65,7 +65,6 @@ async def open_run(options: RunOptions, *, sink: "EventSink", prompter: Optional
         raise UsageError(f"--cwd {str(cwd)!r} is not a directory")
     loaded, env = load_settings_for(options)
     settings = loaded.settings
-    _refuse_required_sandbox(settings.raw)
     net = network_config(settings, env)
     roots = _workspace_roots(options, settings)
 
@@ -163,6 +162,9 @@ def _assemble(options: RunOptions, loaded: "LoadedSettings", env: Dict[str, str]
         cwd=cwd,
         config_home=config_home(env, str(cwd)),
     )
+    notice = policy.use_sandbox(settings.raw, env, roots)
+    if notice:
+        loaded = _with_warning(loaded, notice)
 
     scratch = None
     if not options.persist_session:
@@ -201,7 +203,7 @@ def _assemble(options: RunOptions, loaded: "LoadedSettings", env: Dict[str, str]
                    tools=list(tools), api_key_source=_key_source(provider))
     context = ToolContext(cwd=cwd, workspace_roots=tuple(roots), env=env, net_config=net,
                           is_read_denied=policy.read_denied_checker(),
-                          session_dir=session.path.parent / session.id)
+                          session_dir=session.path.parent / session.id, sandbox=policy.sandbox)
     runner = ToolCallRunner(tools=tools, policy=policy, context=context, sink=sink, hooks=hooks,
                             prompter=prompter)
     agent = Agent(
@@ -433,17 +435,6 @@ def _provider_for(resolved: "ResolvedModel", loaded: "LoadedSettings", env: Dict
         if listen is not None:
             listen(redactor.add_secret)
     return provider
-
-
-def _refuse_required_sandbox(raw: Mapping[str, object]) -> None:
-    """Settings that require a sandbox (``sandbox.enabled`` with ``failIfUnavailable``, as the SDKs'
-    ``sandbox`` option sends): claw has none, so it refuses rather than run unsandboxed."""
-    sandbox = raw.get("sandbox") if hasattr(raw, "get") else None
-    if isinstance(sandbox, dict) and sandbox.get("enabled") is True and sandbox.get("failIfUnavailable") is True:
-        raise UsageError("claw: sandbox settings with failIfUnavailable are not supported by this claw version "
-                         "yet: claw has no command sandbox", hint="drop the sandbox option (or set "
-                         "failIfUnavailable: false to run unsandboxed with a warning)",
-                         kind="unsupported_option")
 
 
 def _key_source(provider: "Provider") -> str:

@@ -185,7 +185,7 @@ def assemble_child(options: "RunOptions", *, sink: "EventSink", prompter: Option
                    permission_mode=policy.mode.value, tools=list(tools))
     context = ToolContext(cwd=cwd, workspace_roots=tuple(roots), env=env, net_config=net,
                           is_read_denied=policy.read_denied_checker(), session_dir=parent.tools.context.session_dir,
-                          side_query=parent.tools.context.side_query)
+                          side_query=parent.tools.context.side_query, sandbox=policy.sandbox)
     runner = ToolCallRunner(tools=tools, policy=policy, context=context, sink=sink, hooks=hooks, prompter=prompter)
     agent = Agent(provider=provider, settings=AgentSettings(
         model=resolved.model, system_prompt=system.text, max_turns=options.max_turns,

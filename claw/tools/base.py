@@ -252,6 +252,7 @@ class ToolContext:
     ``tool_use_id`` is the id of the call a copy of the context was made for. ``side_query(system,
     prompt)`` asks the run's small, fast model once and returns ``(text, TurnOutcome)`` (web_fetch's
     ``prompt``); ``leave_plan()`` ends plan mode after an approved plan, returning the mode now in force.
+    ``sandbox`` is the run's bash sandbox (``claw.tools.sandbox``), None without ``sandbox.enabled``.
     """
 
     cwd: Path
@@ -272,6 +273,7 @@ class ToolContext:
     tool_use_id: Optional[str] = None  # set on the copy handed to one call (the agent tool's child is tagged)
     side_query: Optional[Callable[[str, str], Awaitable[Tuple[str, Any]]]] = None
     leave_plan: Optional[Callable[..., str]] = None  # (mode=None): claw.runtime.run.Run.leave_plan
+    sandbox: Optional[Any] = None  # claw.tools.sandbox.Sandbox: confines bash (None: no sandbox settings)
 
     @property
     def shell_cwd(self) -> Path:

@@ -30,7 +30,7 @@ import os
 import signal
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from claw.tools.base import PermissionLevel, Tool, ToolContext, ToolInputError, ToolResult, ToolSpec
 from claw.tools.schema import check_input
@@ -168,16 +168,22 @@ class BashTool(Tool):
             return ToolResult.error(f"Cannot create the output file {output}: {exc.strerror or exc}")
         try:
             with os.fdopen(fd, "wb") as sink:
-                proc = subprocess.Popen(
-                    ["bash", "-c", wrapper, "claw-bg", command],
-                    cwd=str(cwd),
-                    env=ctx.env,
-                    stdin=subprocess.DEVNULL,
-                    stdout=sink,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                    preexec_fn=None if keep else process_groups.child_setup(),
-                )
+                argv, env, fds = _confined(ctx, command, ["bash", "-c", wrapper, "claw-bg", command], cwd)
+                try:
+                    proc = subprocess.Popen(
+                        argv,
+                        cwd=str(cwd),
+                        env=env,
+                        stdin=subprocess.DEVNULL,
+                        stdout=sink,
+                        stderr=subprocess.STDOUT,
+                        start_new_session=True,
+                        preexec_fn=None if keep else process_groups.child_setup(),
+                        pass_fds=fds,
+                    )
+                finally:
+                    for fd in fds:
+                        os.close(fd)
         except OSError as exc:
             return ToolResult.error(f"Could not start bash: {exc.strerror or exc}")
         process_groups.track(proc.pid, keep=keep)
@@ -213,6 +219,14 @@ class _BashProtocol(asyncio.SubprocessProtocol):
     def process_exited(self) -> None:
         if not self.exited.done():
             self.exited.set_result(None)
+
+
+def _confined(ctx: ToolContext, command: str, argv: List[str], cwd: Path) -> Tuple[List[str], Any, Tuple[int, ...]]:
+    """``argv`` in the run's sandbox when it confines ``command`` (``claw.tools.sandbox``), its
+    environment, and the fds to pass to the child (the caller closes them once it started)."""
+    if ctx.sandbox is None:
+        return argv, ctx.env, ()
+    return ctx.sandbox.wrap(command, argv, str(cwd), ctx.env)
 
 
 def _group_alive(pgid: int) -> bool:
@@ -271,15 +285,17 @@ async def _run_foreground(reporter: Any, command: str, ctx: ToolContext, timeout
     sink = OutputCollector()
     # Shielded: a cancellation that lands while the pipes are being connected (bash may already be
     # running and forking) must still kill the whole group, not only bash as asyncio would.
+    try:
+        argv, env, fds = _confined(ctx, command, ["bash", "-c", reporter.script(command)], cwd)
+    except OSError as exc:
+        return ToolResult.error(f"Could not start bash: {exc}")
     creating = asyncio.ensure_future(
         loop.subprocess_exec(
             lambda: _BashProtocol(sink, loop),
-            "bash",
-            "-c",
-            reporter.script(command),
+            *argv,
             cwd=str(cwd),
-            env=ctx.env,
-            pass_fds=reporter.pass_fds,
+            env=env,
+            pass_fds=reporter.pass_fds + fds,
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
@@ -303,6 +319,9 @@ async def _run_foreground(reporter: Any, command: str, ctx: ToolContext, timeout
         raise
     except OSError as exc:
         return ToolResult.error(f"Could not start bash: {exc.strerror or exc}")
+    finally:
+        for fd in fds:
+            os.close(fd)
     reporter.child_started()
     pgid = transport.get_pid()  # start_new_session: the group id is the leader's pid
     process_groups.track(pgid)  # killed at claw's exit if anything is still left in it then

@@ -73,7 +73,7 @@ def test_clean_environment_passes():
     assert proc.returncode == 0, proc.stdout
     assert data["status"] in ("ok", "warn") and data["exit_code"] == 0
     assert list(checks) == ["python", "install", "dependencies", "settings", "folder trust", "credentials", "model", "tls trust",
-                            "proxy", "reachability", "mcp servers", "plugins", "sessions"]
+                            "proxy", "reachability", "mcp servers", "plugins", "sessions", "sandbox"]
     for check in data["checks"]:
         assert check["status"] in ("ok", "warn", "fail")
         assert set(check) == {"name", "status", "summary", "details", "hint"}

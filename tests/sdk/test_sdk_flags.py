@@ -158,12 +158,17 @@ def test_thinking_disabled_and_adaptive_are_both_honoured(work: Path) -> None:
         assert code == 0 and srv.requests[1].json["thinking"] == {"type": "adaptive"}
 
 
-def test_required_sandbox_is_refused(work: Path) -> None:
+def test_required_sandbox_fails_at_start_where_none_can_be_made(work: Path) -> None:
+    """The SDKs' ``sandbox`` option (``--settings`` with ``failIfUnavailable``) reaches the sandbox: with
+    no bwrap on PATH the run fails before any request, saying why and what to install."""
     settings = json.dumps({"sandbox": {"enabled": True, "failIfUnavailable": True}})
-    with ModelServer([reply(text="never")]) as srv:
-        result, code, _ = _one_shot(srv, work, "--settings", settings)
+    with ModelServer([reply(text="never")]) as srv, \
+            ClawProcess(["-p", "hi", "--output-format", "json", "--settings", settings],
+                        env=dict(_env(srv, work), PATH=str(work)), cwd=work, stream_flags=False) as claw:
+        claw.close_stdin()
+        result, code = claw.next(30), claw.wait(30)
         assert srv.requests == []
-    assert code == 2 and "sandbox settings with failIfUnavailable are not supported" in result["result"]
+    assert code == 2 and "no sandbox can be made: bubblewrap (bwrap) is not installed" in result["result"]
 
 
 def test_initialize_agents_join_the_run_and_tag_their_messages(work: Path) -> None:

@@ -343,12 +343,23 @@ def test_fallback_model_answers_when_the_model_is_not_found(tmp_path: Path, work
     assert set(result["modelUsage"]) == {"claude-opus-5-5", "claude-haiku-5-5"}
 
 
-def test_required_sandbox_is_refused(tmp_path: Path, work: Path) -> None:
-    with ModelServer([reply(text="never")]) as srv:
-        messages, end = run_ts(tmp_path, srv, work, sandbox={"enabled": True})
-    assert end["kind"] == "error"
-    assert "sandbox settings with failIfUnavailable are not supported" in end["message"]
-    assert srv.requests == []
+@pytest.mark.skipif(shutil.which("bwrap") is None and not os.environ.get("CI"), reason="needs bubblewrap")
+def test_the_sandbox_option_confines_bash(tmp_path: Path, work: Path) -> None:
+    """The SDK's ``sandbox`` option arrives as settings: bash runs in the sandbox, without asking
+    (autoAllowBashIfSandboxed), and cannot write outside the workspace."""
+    outside = Path("/etc") / f"claw-sdk-escape-{os.getpid()}"
+    command = f"echo in > inside.txt; echo out > {outside}; echo status=$?"
+    script = [reply(tool_uses=[tool_use("bash", {"command": command}, id="t1")]), reply(text="done")]
+    try:
+        with ModelServer(script) as srv:
+            messages, end = run_ts(tmp_path, srv, work, sandbox={"enabled": True})
+    finally:
+        escaped = outside.exists()
+        outside.unlink(missing_ok=True)
+    assert end["kind"] == "end", end
+    assert not escaped
+    assert (work / "inside.txt").read_text() == "in\n"
+    assert "Read-only file system" in json.dumps(srv.requests[1].json["messages"][-1])
 
 
 def test_a_subagent_from_the_agents_option(tmp_path: Path, work: Path) -> None:
