@@ -8,20 +8,27 @@ ack, spawn, heartbeat, signal, stop) and reports the outcome back (``acked``, ``
 
 A session work item goes ``acked`` (the ack is in flight) → ``running`` (its worker started) →
 ``stopping`` (serve asked the worker to end: shutdown, session timeout, the session token about to
-expire, the lease lost) → ``done`` / ``failed`` (the worker exited on its own, 0 or not) / ``requeued``
-(serve ended it so the server hands it out again). A finished item keeps ``stop_pending`` until
-``stop_work`` succeeded or the server said the item is gone (404/410); failed attempts are retried with
-a doubling back-off. A health check is acked and done at once. A work id polled again while serve holds
-it (running, or waiting for its stop) never starts a second worker; one the server hands out again
-after serve gave it back (``requeued``, stop confirmed) runs again.
+expire, the lease lost) → one of
+
+- ``done`` (the worker exited 0) / ``failed`` (non-zero, the session timeout, or it could not start)
+  / ``stopped`` (serve shut down): serve owes ``stop_work`` (``force`` unless done), kept as
+  ``stop_pending`` until it succeeded or the server said the item is gone (404/410), failed attempts
+  retried with a doubling back-off;
+- ``requeued``: given back by letting its lease lapse (no more heartbeats, no stop_work, which would
+  end the work for good), so the server hands it out again: the session token about to expire (the
+  server re-dispatches with a fresh one), the lease lost, the ack failed, the worker killed by someone
+  else's signal (up to ``max_runs`` runs), a restart of serve.
+
+A health check is acked and done at once. A work id polled again while its worker runs is acked again
+(the lease renewed) and never starts a second worker; one polled again after it was requeued runs again.
 
 The worker's output lines (``output``) feed the activity summary (the last lines, the last tool used,
 the last result) and the pending permission requests (stream-json ``control_request`` lines of subtype
 ``can_use_tool``, forgotten when answered or cancelled).
 
 ``to_json``/``from_json`` are the state file (``.claw/remote-serve.json``; docs/REMOTE.md has its shape).
-On a restart ``restore`` gives every item that was still held back to the server: a worker that is
-still alive and provably the old serve's (its start time matches) is killed first; a pid that cannot be
+On a restart ``restore`` requeues every item the old serve held and resumes the stops it owed; a worker
+still alive and provably the old serve's (its start time matches) is killed first, a pid that cannot be
 verified is never signalled. Workers are not re-adopted: they die with serve (process groups, the
 parent-death signal), and an orphan's output and exit code cannot be collected.
 
@@ -38,7 +45,7 @@ from typing import Any, Callable, Dict, List, Optional
 
 STATE_VERSION = 1
 ACTIVE = ("acked", "running", "stopping")
-FINISHED = ("done", "failed", "requeued")
+FINISHED = ("done", "failed", "stopped", "requeued")
 
 
 @dataclass
@@ -55,6 +62,7 @@ class Limits:
     activity_lines: int = 20
     line_chars: int = 300
     history: int = 50  # finished items kept for ``status``
+    max_runs: int = 3  # a work item whose worker keeps getting killed fails after this many runs
 
 
 @dataclass
@@ -164,10 +172,14 @@ class Supervisor:
             if old is None:
                 self._add(Item(work_id, session_id, kind, "done", now, ended_at=now))
             return [Action("ack", work_id), Action("save", work_id)]
-        if old is not None and (old.state in ACTIVE or old.stop_pending or old.state in ("done", "failed")):
-            return []  # a duplicate: serve holds it, or ran it and still owes (or already sent) its stop
-        if self.free_slots() <= 0 or any(i.session_id == session_id for i in self.active()):
-            return []
+        if old is not None and old.state in ("running", "stopping"):
+            old.token_expires_at = token_expires_at or old.token_expires_at
+            return [Action("ack", work_id)]  # ours already: renew the lease, never a second worker
+        if old is not None and old.state != "requeued":
+            return []  # acked just now, or finished (its stop owed or sent)
+        if self.free_slots() <= 0 or any(i.session_id == session_id for i in self.active()) \
+                or (token_expires_at is not None and token_expires_at <= now):
+            return []  # no room, its session busy, or a dead token (the server must hand out a fresh one)
         item = Item(work_id, session_id, received_at=now, token_expires_at=token_expires_at,
                     runs=old.runs + 1 if old is not None else 1)
         self._add(item)
@@ -179,10 +191,10 @@ class Supervisor:
         if item is None or item.kind != "session" or item.state != "acked":
             return []
         if ok and self.shutting_down:
-            return self._finish(item, "requeued", now, stop=True, reason="shutdown")
+            return self._finish(item, "stopped", now, stop=True, reason="shutdown")
         if ok:
             return [Action("spawn", work_id)]
-        return self._finish(item, "failed", now, stop=not gone, reason="ack_failed")
+        return self._finish(item, "requeued", now, stop=False, reason="ack_failed")
 
     def started(self, work_id: str, now: int, pid: int, pid_start: Optional[str], pgid: Optional[int],
                 worktree: Optional[str] = None) -> List[Action]:
@@ -217,17 +229,18 @@ class Supervisor:
         return self._ask_stop(item, "lease_lost", now)
 
     def exited(self, work_id: str, now: int, code: Optional[int]) -> List[Action]:
-        """The worker ended: done (0) or failed; requeued when serve stopped it to give it back."""
+        """The worker ended: what it becomes (the module docstring says which)."""
         item = self.items.get(work_id)
         if item is None or item.state not in ("running", "stopping"):
             return []
-        item.exit_code = code
-        if item.reason == "lease_lost":
-            return self._finish(item, "failed", now, stop=False, reason="lease_lost")
-        if item.state == "stopping" and item.reason in ("shutdown", "token_expiry", "restart"):
-            return self._finish(item, "requeued", now, stop=True, reason=item.reason)
-        return self._finish(item, "done" if code == 0 and item.reason is None else "failed", now, stop=True,
-                            reason=item.reason)
+        item.exit_code, reason = code, item.reason
+        if reason is None and code is not None and code < 0 and item.runs < self.limits.max_runs:
+            reason = "killed"  # by someone else's signal: run it again
+        if reason in ("lease_lost", "token_expiry", "killed"):
+            return self._finish(item, "requeued", now, stop=False, reason=reason)
+        if reason == "shutdown":
+            return self._finish(item, "stopped", now, stop=True, reason=reason)
+        return self._finish(item, "done" if code == 0 and reason is None else "failed", now, stop=True, reason=reason)
 
     def stop_done(self, work_id: str, now: int, ok: bool, gone: bool = False) -> List[Action]:
         """stop_work's outcome: settled (or gone), else retried after a doubling back-off."""
@@ -327,14 +340,14 @@ class Supervisor:
         return sup
 
     def restore(self, now: int, ours: Callable[[int, Optional[str]], bool]) -> List[Action]:
-        """After a restart: every item the old serve held goes back to the server (stop_work); a worker
-        still alive and ``ours(pid, pid_start)`` is killed first (its process group). Owed stops resume."""
+        """After a restart: every item the old serve held is requeued (its lease lapses); a worker still
+        alive and ``ours(pid, pid_start)`` is killed first (its process group). Owed stops resume."""
         actions: List[Action] = []
         for item in list(self.items.values()):
             if item.state in ACTIVE:
                 if item.state != "acked" and item.pid and ours(item.pid, item.pid_start):
                     actions.append(Action("kill", item.work_id))
-                actions += self._finish(item, "requeued", now, stop=True, reason="restart")
+                actions += self._finish(item, "requeued", now, stop=False, reason="restart")
             elif item.stop_pending:
                 item.next_stop_at = now
         return actions + [Action("save", "")]
