@@ -19,7 +19,7 @@ expire, the lease lost) → one of
   server re-dispatches with a fresh one), the lease lost, the ack failed, the worker killed by someone
   else's signal (up to ``max_runs`` runs), a restart of serve.
 
-A health check is acked and done at once. A work id polled again while its worker runs is acked again
+A health check is acked and done at once (stop_work completes it). A work id polled again while its worker runs is acked again
 (the lease renewed) and never starts a second worker; one polled again after it was requeued runs again.
 
 The worker's output lines (``output``) feed the activity summary (the last lines, the last tool used,
@@ -168,15 +168,14 @@ class Supervisor:
         """The poll returned a work item. A health check: ack, done. A session: ack it (then
         ``acked``), unless serve holds it already or has no room (nothing: the server offers it again)."""
         old = self.items.get(work_id)
-        if kind == "healthcheck":
-            if old is None:
-                self._add(Item(work_id, session_id, kind, "done", now, ended_at=now))
-            return [Action("ack", work_id), Action("save", work_id)]
         if old is not None and old.state in ("running", "stopping"):
             old.token_expires_at = token_expires_at or old.token_expires_at
             return [Action("ack", work_id)]  # ours already: renew the lease, never a second worker
         if old is not None and old.state != "requeued":
             return []  # acked just now, or finished (its stop owed or sent)
+        if kind == "healthcheck":
+            self._add(Item(work_id, session_id, kind, received_at=now))
+            return [Action("ack", work_id), Action("save", work_id)]
         if self.free_slots() <= 0 or any(i.session_id == session_id for i in self.active()) \
                 or (token_expires_at is not None and token_expires_at <= now):
             return []  # no room, its session busy, or a dead token (the server must hand out a fresh one)
@@ -188,8 +187,10 @@ class Supervisor:
     def acked(self, work_id: str, now: int, ok: bool, gone: bool = False) -> List[Action]:
         """The ack's outcome: spawn the worker, or drop the item (gone) / give it back (other failure)."""
         item = self.items.get(work_id)
-        if item is None or item.kind != "session" or item.state != "acked":
+        if item is None or item.state != "acked":
             return []
+        if ok and item.kind == "healthcheck":
+            return self._finish(item, "done", now, stop=True, reason=None)
         if ok and self.shutting_down:
             return self._finish(item, "stopped", now, stop=True, reason="shutdown")
         if ok:

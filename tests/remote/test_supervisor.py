@@ -25,9 +25,10 @@ def running(sup, wid="w1", sid="s1", now=0, **kw):
 def test_healthcheck_is_acked_and_done_at_once():
     sup = Supervisor()
     assert kinds(sup.offered("h1", "hc", "healthcheck", 5)) == [("ack", "h1")]
+    assert kinds(sup.acked("h1", 6, True)) == [("stop", "h1")]  # no worker for a health check
     item = sup.items["h1"]
-    assert item.state == "done" and not item.stop_pending and sup.free_slots() == 4
-    assert sup.acked("h1", 6, True) == []  # no worker for a health check
+    assert item.state == "done" and item.stop_pending and sup.free_slots() == 4
+    assert sup.offered("h1", "hc", "healthcheck", 7) == []
 
 
 def test_session_lifecycle_heartbeats_then_stop_work():
