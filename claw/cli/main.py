@@ -24,6 +24,7 @@ SUBCOMMANDS = {
     "sessions": "claw.cli.sessions_cmd:run",
     "mcp": "claw.cli.mcp_cmd:run",
     "trust": "claw.cli.trust_cmd:run",
+    "remote-control": "claw.cli.remote_cmd:run",
 }
 
 HELP = """\
@@ -48,6 +49,8 @@ Commands:
   login       sign in with an Anthropic account (--no-browser over SSH)
   logout      remove the saved login
   whoami      show which credentials Anthropic requests use
+  remote-control  register this machine as a remote-control environment, poll and manage its
+              work, serve sessions (connect, status, poll-work, serve... see --help)
   version     print version details
   help        show this help; `claw help TOPIC` prints a page of the documentation
 

@@ -3,7 +3,8 @@
 ``RemoteState`` is what ``claw remote-control connect`` registered: the environment id, the base URL,
 when it was registered and reconnected, what was registered (machine name, directory, branch,
 repository, capacity, worker type), the environment secret the work polls need, and the work items
-polled but not stopped yet (id -> their raw secret, which ack and heartbeat need). The bridge API token
+polled but not stopped yet (id -> ``{"secret", "session_id", "type"}``: ack and heartbeat need the
+secret's session token). The bridge API token
 is never written here. The file is JSON, written atomically (claw.fsutil) with mode 0600 whatever it
 had before, in a ``.claw`` directory created 0700 when missing.
 
@@ -45,7 +46,7 @@ class RemoteState:
     git_repo_url: Optional[str] = None
     max_sessions: int = 1
     worker_type: str = "claw"
-    work: Dict[str, str] = field(default_factory=dict, repr=False)  # work id -> raw work secret
+    work: Dict[str, Dict[str, Any]] = field(default_factory=dict, repr=False)  # id -> secret, session_id, type
 
     def to_json(self) -> Dict[str, Any]:
         return asdict(self)
