@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Any, List, Optional
+from typing import Any, Dict, List, Tuple
 
 DESCRIPTION = """\
 Run this machine as a remote-control environment: poll the environments API for work, start one
@@ -33,9 +33,10 @@ def _ms(text: str) -> int:
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="claw remote-control serve", description=DESCRIPTION,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--base-url", help="the environments API (default: the recorded one, else "
-                                      "CLAW_REMOTE_BASE_URL, ANTHROPIC_BASE_URL, https://api.anthropic.com)")
-    p.add_argument("--token-file", help="a file holding the bridge token (else CLAW_BRIDGE_TOKEN)")
+    p.add_argument("--cwd", metavar="DIR", help="project directory (default: the current directory)")
+    p.add_argument("--settings", metavar="FILE|JSON", help="extra settings file or inline JSON")
+    p.add_argument("--base-url", metavar="URL", help="the environments API (as for the other subcommands)")
+    p.add_argument("--token-file", metavar="FILE", help="read the bridge token from FILE")
     p.add_argument("--worker-command", help="the worker to start per session (a shell-quoted command; "
                                             "the work arguments are appended)")
     p.add_argument("--spawn-mode", choices=("same-dir", "worktree"), default="same-dir",
@@ -58,147 +59,98 @@ def run(argv: List[str]) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.max_sessions < 1:
-            raise UsageError("claw remote-control serve: --max-sessions must be at least 1")
+            raise UsageError("remote-control serve: --max-sessions must be at least 1")
         return _run(args)
     except ClawError as exc:
         sys.stderr.write(render_error(exc) + "\n")
         return exc.exit_code
 
 
-def _token(args: argparse.Namespace) -> str:
-    from claw.errors import ConfigError, UsageError
-
-    if args.token_file:
-        try:
-            with open(args.token_file, encoding="utf-8") as fh:
-                token = fh.read().strip()
-        except OSError as exc:
-            raise ConfigError(f"cannot read {args.token_file}: {exc.strerror or exc}") from None
-    else:
-        token = os.environ.get("CLAW_BRIDGE_TOKEN", "").strip()
-    if not token:
-        raise UsageError("claw remote-control serve: no bridge token",
-                         hint="set CLAW_BRIDGE_TOKEN or pass --token-file")
-    return token
-
-
-def _worker(args: argparse.Namespace) -> List[str]:
+def _worker(args: argparse.Namespace) -> Tuple[List[str], Dict[str, str]]:
+    """The worker command prefix and the variables it needs besides the work's: claw itself by default
+    (the .pyz, else ``python -m claw`` with this claw on PYTHONPATH, whatever the worker's cwd)."""
     if args.worker_command:
         import shlex
 
-        return shlex.split(args.worker_command)
+        return shlex.split(args.worker_command), {}
+    tail = ["remote-control", "bridge-worker"]
     main = sys.argv[0] if sys.argv else ""
-    if main and os.path.isfile(main) and not main.endswith("__main__.py"):  # the .pyz (or a script)
-        return [sys.executable, os.path.abspath(main), "remote-control", "bridge-worker"]
-    return [sys.executable, "-m", "claw", "remote-control", "bridge-worker"]  # PYTHONPATH: see _run
-
-
-def _worker_env(args: argparse.Namespace) -> dict:
-    """``python -m claw`` workers import this claw whatever their cwd."""
-    if args.worker_command or (sys.argv and os.path.isfile(sys.argv[0]) and not sys.argv[0].endswith("__main__.py")):
-        return {}
+    if main and os.path.isfile(main) and not main.endswith("__main__.py"):  # the .pyz
+        return [sys.executable, os.path.abspath(main)] + tail, {}
     import claw
 
     root = os.path.dirname(os.path.dirname(os.path.abspath(claw.__file__)))
-    return {"PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+    return [sys.executable, "-m", "claw"] + tail, {
+        "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
 
 
-def _git(cwd: str, *argv: str) -> Optional[str]:
-    import subprocess
+def _connect(args: argparse.Namespace) -> Any:
+    """E's command context, with the recorded environment reconnected (gone, or none: registered)."""
+    from claw.cli.remote_cmd import _Command, _reconnect, _register
+    from claw.remote.environments import RemoteGoneError
 
-    try:
-        out = subprocess.run(["git", *argv], cwd=cwd, capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None if out.returncode == 0 else None
-
-
-async def _environment(client: Any, cwd: str, base_url: str, args: argparse.Namespace) -> Any:
-    """The recorded environment, reconnected (gone: registered again), or a new one; recorded."""
-    import socket
-    import time
-
-    from claw.remote import remote_state
-
-    state = remote_state.load_state(cwd)
-    env = None
-    if state is not None and state.base_url.rstrip("/") == base_url.rstrip("/"):
-        from claw.remote.environments import RemoteGoneError
-
+    args.json, args.name, args.worker_type, args.environment_id, args.session_id = False, None, "claw", None, None
+    cmd = _Command(args)
+    if cmd.state is not None:
         try:
-            env = await client.reconnect_environment(state.environment_id)
+            _reconnect(cmd)
         except RemoteGoneError:
-            env = None
-        if env is not None:
-            state.environment_secret = env.environment_secret or state.environment_secret
-            state.reconnected_at = time.time()
-    if env is None:
-        branch, repo = _git(cwd, "rev-parse", "--abbrev-ref", "HEAD"), _git(cwd, "remote", "get-url", "origin")
-        env = await client.register_bridge(machine_name=socket.gethostname(), directory=cwd, branch=branch,
-                                           git_repo_url=repo, max_sessions=args.max_sessions, worker_type="claw")
-        state = remote_state.RemoteState(env.environment_id, base_url, env.environment_secret, time.time(),
-                                         machine_name=socket.gethostname(), directory=cwd, branch=branch,
-                                         git_repo_url=repo, max_sessions=args.max_sessions)
-    remote_state.save_state(cwd, state)
-    return state
+            cmd.state = None
+    if cmd.state is None:
+        _register(cmd, reuse=False)
+    cmd.redactor.add_secret(cmd.state.environment_secret)
+    return cmd
 
 
 def _run(args: argparse.Namespace) -> int:
     import asyncio
     import json
 
-    from claw.redact import Redactor
-    from claw.remote.env_client import EnvironmentsClient
+    from claw.cli.remote_cmd import _git
+    from claw.errors import UsageError
     from claw.remote.remote_state import serve_state_path
     from claw.remote.serve import Serve, ServeOptions
     from claw.remote.supervisor import Limits, Supervisor
     from claw.tools import process_groups
 
-    cwd = os.getcwd()
-    token = _token(args)
-    redactor = Redactor.from_env(os.environ)
-    redactor.add_secret(token)
-    state_file = args.state_file or serve_state_path(cwd)
-    limits = Limits(max_sessions=args.max_sessions, session_timeout_ms=args.session_timeout_ms,
-                    heartbeat_ms=max(1, args.heartbeat_interval_ms))
+    cwd = os.path.abspath(args.cwd) if args.cwd else os.getcwd()
     git_root = _git(cwd, "rev-parse", "--show-toplevel") if args.spawn_mode == "worktree" else None
     if args.spawn_mode == "worktree" and git_root is None:
-        from claw.errors import UsageError
-
-        raise UsageError("claw remote-control serve: --spawn-mode worktree needs a git repository",
+        raise UsageError("remote-control serve: --spawn-mode worktree needs a git repository",
                          hint="run it inside a git checkout, or use --spawn-mode same-dir")
+    cmd = _connect(args)
+    state, redactor = cmd.state, cmd.redactor
+    state_file = args.state_file or serve_state_path(cmd.cwd)
+    try:
+        with open(state_file, "rb") as fh:
+            saved = json.loads(fh.read().decode("utf-8"))
+    except (OSError, ValueError):
+        saved = None
+    if isinstance(saved, dict) and saved.get("environment_id") != state.environment_id:
+        saved = None  # another environment's items: not ours to requeue
+    limits = Limits(max_sessions=args.max_sessions, session_timeout_ms=args.session_timeout_ms,
+                    heartbeat_ms=max(1, args.heartbeat_interval_ms))
+    worker, worker_env = _worker(args)
+    opts = ServeOptions(state.environment_id, worker, state_file, cwd=cmd.cwd, spawn_mode=args.spawn_mode,
+                        poll_ms=args.poll_interval_ms, reclaim_older_than_ms=args.reclaim_older_than_ms,
+                        archive_on_exit=args.archive_on_exit, deregister_on_exit=args.deregister_on_exit,
+                        limits=limits, header={"base_url": cmd.base_url}, worker_env=worker_env)
 
     def log(line: str) -> None:
         sys.stderr.write(f"claw serve: {redactor.redact_text(line)}\n")
         sys.stderr.flush()
 
     async def main() -> int:
-        base_url = args.base_url or os.environ.get("CLAW_REMOTE_BASE_URL") or os.environ.get("ANTHROPIC_BASE_URL") \
-            or "https://api.anthropic.com"
-        async with EnvironmentsClient(base_url, token, redactor=redactor) as client:
-            state = await _environment(client, cwd, base_url, args)
-            redactor.add_secret(state.environment_secret)
-            sup = Supervisor.from_json(_read(state_file), limits)
-            opts = ServeOptions(state.environment_id, _worker(args), state_file, cwd=cwd, spawn_mode=args.spawn_mode,
-                                poll_ms=args.poll_interval_ms, reclaim_older_than_ms=args.reclaim_older_than_ms,
-                                archive_on_exit=args.archive_on_exit, deregister_on_exit=args.deregister_on_exit,
-                                limits=limits, header={"base_url": base_url}, worker_env=_worker_env(args))
-            serve = Serve(opts, _Polling(client, state.environment_secret), sup, redactor=redactor,
-                          groups=process_groups, log=log, git_root=git_root)
-            log(f"environment {state.environment_id}: serving {cwd} (up to {args.max_sessions} sessions)")
+        async with cmd.client() as client:
+            serve = Serve(opts, _Polling(client, state.environment_secret), Supervisor.from_json(saved, limits),
+                          redactor=redactor, groups=process_groups, log=log, git_root=git_root)
+            log(f"environment {state.environment_id}: serving {cmd.cwd} (up to {args.max_sessions} sessions)")
             loop = asyncio.get_running_loop()
             _on_signals(loop, serve.request_stop)
             try:
                 return await serve.run()
             finally:
                 _off_signals(loop)
-
-    def _read(path: str) -> Any:
-        try:
-            with open(path, "rb") as fh:
-                return json.loads(fh.read().decode("utf-8"))
-        except (OSError, ValueError):
-            return None
 
     return asyncio.run(main())
 

@@ -228,8 +228,12 @@ def test_sigterm_stops_every_worker_and_each_work_item(h: Harness) -> None:
     items = [h.work("sleep 30"), h.work("sleep 30")]
     proc = h.serve()
     assert wait_until(lambda: all(h.events(i.id, "start") for i in items), 15), h.stderr()
-    state = h.state()
-    assert all(p["tool_name"] == "bash" for i in items for p in h.item(i.id)["permissions"]), state
+    assert wait_until(lambda: all(h.item(i.id).get("permissions") for i in items), 5), h.state()
+    assert all(p["tool_name"] == "bash" for i in items for p in h.item(i.id)["permissions"])
+    shown = subprocess.run([sys.executable, "-m", "claw", "remote-control", "status"], cwd=str(h.project),
+                           capture_output=True, text=True, timeout=30,
+                           env=dict(os.environ, PYTHONPATH=str(ROOT), CLAW_CONFIG_HOME=str(h.tmp / "home")))
+    assert "serve: running" in shown.stdout and shown.stdout.count("1 permission request(s) pending") == 2, shown
     assert h.stop(proc) == 0
     for item in items:
         assert h.events(item.id, "end")[0]["how"] == "term"
