@@ -106,6 +106,7 @@ def _run(args: argparse.Namespace) -> int:
     import asyncio
     import json
 
+    from claw.cli import exit_signals
     from claw.cli.remote_cmd import _git
     from claw.errors import UsageError
     from claw.remote.remote_state import serve_state_path
@@ -146,11 +147,11 @@ def _run(args: argparse.Namespace) -> int:
                           redactor=redactor, groups=process_groups, log=log, git_root=git_root)
             log(f"environment {state.environment_id}: serving {cmd.cwd} (up to {args.max_sessions} sessions)")
             loop = asyncio.get_running_loop()
-            _on_signals(loop, serve.request_stop)
+            exit_signals.on_loop(loop, serve.request_stop)  # a clean stop, exit 0
             try:
                 return await serve.run()
             finally:
-                _off_signals(loop)
+                exit_signals.off_loop(loop)
 
     return asyncio.run(main())
 
@@ -166,28 +167,3 @@ class _Polling:
 
     async def poll_work(self, env_id: str, **kw: Any) -> Any:
         return await self._client.poll_work(env_id, environment_secret=self._secret or None, **kw)
-
-
-def _on_signals(loop: Any, stop: Any) -> None:
-    import signal
-
-    from claw.cli.exit_signals import SIGNALS
-
-    for sig in (signal.SIGINT,) + SIGNALS:
-        try:
-            loop.add_signal_handler(sig, stop)
-        except (NotImplementedError, RuntimeError, ValueError):
-            pass
-
-
-def _off_signals(loop: Any) -> None:
-    import signal
-
-    from claw.cli import exit_signals
-
-    for sig in (signal.SIGINT,) + exit_signals.SIGNALS:
-        try:
-            loop.remove_signal_handler(sig)
-        except (NotImplementedError, RuntimeError, ValueError):
-            pass
-    exit_signals.restore()
