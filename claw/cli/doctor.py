@@ -7,7 +7,8 @@ status (``ok``, ``warn``, ``fail``), a one-line summary, detail lines and a fix 
 Python, the install, vendored dependencies, settings files (every problem, with file, line and key),
 credentials (which source; an expired login warns), the model (known? its context window), TLS trust
 sources, the proxy for ANTHROPIC_BASE_URL, reachability of the provider's base URL, MCP servers
-configured (not connected) and whether the sessions directory is writable. The exit code is 0 when
+configured (not connected), whether the sessions directory is writable, and the remote-control
+environment when one is connected (claw.cli.doctor_remote). The exit code is 0 when
 every check passes or only warns, 1 when one fails; ``--json`` prints one JSON object.
 
 Doctor is the only claw command that contacts the network by itself: the reachability check sends one
@@ -34,6 +35,7 @@ from claw.cli.doctor_context import (
     resolved_model,
 )
 from claw.cli.doctor_network import check_proxy, check_reachability, check_tls
+from claw.cli.doctor_remote import check_remote_control
 
 _RANK = {OK: 0, WARN: 1, FAIL: 2}
 
@@ -42,10 +44,12 @@ Usage: claw doctor [--json] [--offline] [--settings FILE|JSON] [--cwd DIR] [--mo
 
 Check the Python interpreter, the claw installation, the settings files (every problem at once), the
 credentials in use (never printed), the model, TLS trust sources (with certificate counts), the proxy
-route, the API endpoint, the MCP servers configured and the sessions directory.
+route, the API endpoint, the MCP servers configured and the sessions directory; when this project is
+connected to a remote-control environment, that environment (its credential source, its API reachable).
 
 Doctor is the only claw command that contacts the network by itself: it sends one HEAD request to the
-base URL of the model's provider, through the configured proxy, and reports the TLS verdict.
+base URL of the model's provider (and of the remote-control API when connected), through the configured
+proxy, and reports the TLS verdict.
 
 Options:
   --json              print one JSON object instead of text
@@ -363,7 +367,8 @@ def check_sessions_dir(ctx: DoctorContext) -> CheckResult:
 
 
 CHECKS: List[Check] = [check_python, check_install, check_dependencies, check_settings, check_folder_trust,
-                       check_credentials, check_model, check_tls, check_proxy, check_reachability, check_mcp, check_sessions_dir]
+                       check_credentials, check_model, check_tls, check_proxy, check_reachability, check_mcp, check_sessions_dir,
+                       check_remote_control]  # the last only when .claw/remote.json exists
 
 
 # --------------------------------------------------------------------------------------------------
@@ -371,12 +376,15 @@ CHECKS: List[Check] = [check_python, check_install, check_dependencies, check_se
 
 
 def run_checks(ctx: DoctorContext, checks: Optional[List[Check]] = None) -> List[CheckResult]:
-    """Run every check; a check that crashes is reported as failed, never raised."""
+    """Run every check; a check that crashes is reported as failed, never raised; one that returns
+    None does not apply here."""
     results = []
     for check in CHECKS if checks is None else checks:
         name = getattr(check, "__name__", "check").replace("check_", "").replace("_", " ")
         try:
-            results.append(check(ctx))
+            result = check(ctx)
+            if result is not None:
+                results.append(result)
         except Exception as exc:  # noqa: BLE001 - one broken check must not hide the others
             results.append(CheckResult(name, FAIL, f"the check crashed: {type(exc).__name__}: {exc}",
                                        (), "please report this as a claw bug"))

@@ -61,12 +61,9 @@ _HELP = {
 }
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # type: ignore[override]
-        raise UsageError(f"{self.prog[len('claw '):]}: {message}", hint=f"run '{self.prog} --help'")
-
-
 def _parser() -> argparse.ArgumentParser:
+    from claw.cli.config_cmd import _Parser  # usage errors with a hint, as every claw command
+
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--cwd", metavar="DIR", help="project directory (default: the current directory)")
     common.add_argument("--settings", metavar="FILE|JSON", help="extra settings file or inline JSON")

@@ -253,3 +253,65 @@ def test_missing_serve_module_says_not_available(project, monkeypatch):
 
     monkeypatch.setattr(importlib, "import_module", fake_import)
     assert remote_cmd.run(["serve", "--help"]) == 1
+
+
+# -- claw doctor ---------------------------------------------------------------------------------------
+
+
+def doctor_check(project: Path, *, offline: bool, env=None):
+    from claw.cli.doctor import run_checks
+    from claw.cli.doctor_context import build_context
+    from claw.cli.doctor_remote import check_remote_control
+
+    base = {"CLAW_CONFIG_HOME": str(project.parent / "home"), "CLAW_BRIDGE_TOKEN": TOKEN, **(env or {})}
+    ctx = build_context(base, str(project), offline=offline)
+    return run_checks(ctx, [check_remote_control])
+
+
+def test_doctor_reports_the_connected_environment(server, project):
+    assert doctor_check(project, offline=False) == []  # not connected: the check does not apply
+    assert claw(project, "connect", "--base-url", server.url)[0] == 0
+    env_id = state(project)["environment_id"]
+    before = len(server.requests)
+    [result] = doctor_check(project, offline=False)
+    assert result.status == "ok" and env_id in result.summary and "answered HTTP" in result.summary
+    assert any("bridge credential: CLAW_BRIDGE_TOKEN" in d for d in result.details)
+    assert server.requests[before].method == "HEAD" and TOKEN not in repr(result)
+    [offline] = doctor_check(project, offline=True)
+    assert offline.status == "ok" and "--offline" in offline.summary and len(server.requests) == before + 1
+    [none] = doctor_check(project, offline=True, env={"CLAW_BRIDGE_TOKEN": ""})
+    assert none.status == "fail" and "no bridge credential" in none.summary
+    server.stop()
+    [down] = doctor_check(project, offline=False)
+    assert down.status == "fail" and "cannot reach" in down.summary
+
+
+def test_doctor_command_lists_the_remote_check(server, project):
+    assert claw(project, "connect", "--base-url", server.url)[0] == 0
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("CLAW_", "ANTHROPIC_"))}
+    environ.update({"PYTHONPATH": str(REPO), "CLAW_CONFIG_HOME": str(project.parent / "home"),
+                    "CLAW_BRIDGE_TOKEN": TOKEN})
+    done = subprocess.run([sys.executable, "-m", "claw", "doctor", "--json", "--offline"], cwd=project, env=environ,
+                          capture_output=True, text=True, timeout=120)
+    checks = {c["name"]: c for c in json.loads(done.stdout)["checks"]}
+    assert checks["remote control"]["status"] == "ok" and state(project)["environment_id"] in \
+        checks["remote control"]["summary"]
+    assert TOKEN not in done.stdout + done.stderr
+
+
+def test_saved_login_is_the_credential_when_nothing_else_is_set(server, project):
+    import time
+
+    home = project.parent / "home"
+    home.mkdir()
+    expires = int((time.time() + 7200) * 1000)
+    (home / "credentials.json").write_text(json.dumps({"oauth": {
+        "accessToken": TOKEN, "refreshToken": "refresh-secret-0123456789", "expiresAt": expires,
+        "scopes": ["user:inference"]}}))
+    (home / "credentials.json").chmod(0o600)
+    code, out, err = claw(project, "bridge-credentials", env={"CLAW_BRIDGE_TOKEN": ""})
+    assert code == 0 and "saved login" in out and str(home / "credentials.json") in out and "expires" in out
+    code, out, err = claw(project, "connect", "--base-url", server.url, env={"CLAW_BRIDGE_TOKEN": ""})
+    assert code == 0, err
+    assert server.requests[-1].bearer == TOKEN
+    assert_no_secret(out, err, secrets=["refresh-secret-0123456789"])

@@ -226,9 +226,10 @@ class EnvironmentsServer(BackgroundHTTPServer):
                     self.send_header("Content-Type", "application/json")
                     self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
-                self.wfile.write(data)
+                if self.command != "HEAD":
+                    self.wfile.write(data)
 
-            do_GET = do_POST = do_DELETE = do_PUT = _serve
+            do_GET = do_POST = do_DELETE = do_PUT = do_HEAD = _serve
 
         return Handler
 
