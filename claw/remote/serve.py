@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Set
 
+from claw.errors import ClawError
 from claw.remote.supervisor import Action, Limits, Supervisor, token_expiry_ms
 
 
@@ -144,7 +145,12 @@ class Serve:
     def _task(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
         self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+        task.add_done_callback(self._reap)
+
+    def _reap(self, task: "asyncio.Task[Any]") -> None:
+        self.tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:  # a bug: stop serve, say what it was
+            self._failed("internal", task.exception())  # type: ignore[arg-type]
 
     def _signal(self, work_id: str, sig: int) -> None:
         item = self.sup.items.get(work_id)
@@ -219,10 +225,10 @@ class Serve:
             self._do(self.sup.stop_done(work_id, now, ok, gone))
 
     def _failed(self, what: str, exc: BaseException) -> None:
-        message = self.redactor.redact_text(str(exc))
+        message = self.redactor.redact_text(str(exc) or type(exc).__name__)
         cls = getattr(exc, "failure_class", "runtime_io")
         self.log(f"{what} failed ({cls}): {message}")
-        if cls == "provider_auth" or not hasattr(exc, "failure_class") and not isinstance(exc, OSError):
+        if cls == "provider_auth" or not isinstance(exc, (OSError, ClawError)) or what == "internal":
             self.fatal = self.fatal or exc
             self.wake.set()
 

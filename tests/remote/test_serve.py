@@ -309,3 +309,19 @@ def test_a_recorded_worker_pid_is_trusted_only_with_its_start_time() -> None:
         child.kill()
         child.wait()
     assert not is_ours(child.pid, start)
+
+
+def test_archive_and_deregister_on_exit(h: Harness) -> None:
+    item = h.work("exit 0")
+    proc = h.serve("--archive-on-exit", "--deregister-on-exit")
+    assert wait_until(lambda: stopped(h, item), 15), h.stderr()
+    assert h.stop(proc) == 0
+    assert h.server.archived == [item.session_id] and h.server.environments[h.env_id].deregistered
+
+
+def test_a_refused_credential_stops_serve_with_exit_1(h: Harness) -> None:
+    h.server.fail_next("GET", r"/work/poll$", 401)
+    proc = h.serve()
+    assert proc.wait(timeout=20) == 1
+    assert "provider_auth" in h.stderr() and "Traceback" not in h.stderr()
+    assert h.state()["running"] is False
