@@ -100,7 +100,9 @@ class Serve:
                 self._do(self.sup.shutdown(now))
                 deadline = now + self.opts.shutdown_ms
             self._do(self.sup.tick(now))
-            if self.sup.shutting_down and (self.sup.idle() or now >= (deadline or now)):
+            auth = getattr(self.fatal, "failure_class", "") == "provider_auth"  # stop_work cannot succeed
+            if self.sup.shutting_down and (self.sup.idle() or now >= (deadline or now)
+                                           or auth and not self.sup.active()):
                 break
             if not self.polling and not self.sup.shutting_down and self.sup.free_slots() > 0 and now >= self.next_poll:
                 self.polling = True

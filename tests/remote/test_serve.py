@@ -325,3 +325,15 @@ def test_a_refused_credential_stops_serve_with_exit_1(h: Harness) -> None:
     assert proc.wait(timeout=20) == 1
     assert "provider_auth" in h.stderr() and "Traceback" not in h.stderr()
     assert h.state()["running"] is False
+
+
+def test_a_credential_revoked_mid_run_stops_workers_without_waiting_on_stop_work(h: Harness) -> None:
+    item = h.work("sleep 30")
+    proc = h.serve()
+    assert wait_until(lambda: h.events(item.id, "start"), 15), h.stderr()
+    h.server.fail_next("POST", r"/(heartbeat|stop)$", 403, count=1000)
+    began = time.monotonic()
+    assert proc.wait(timeout=20) == 1
+    assert time.monotonic() - began < 5
+    assert h.events(item.id, "end")[0]["how"] == "term"
+    assert h.item(item.id)["stop_pending"] is True  # owed to the next start
