@@ -95,6 +95,7 @@ class Serve:
         self._do(self.sup.restore(now_ms(), is_ours))
         deadline: Optional[int] = None
         while True:
+            self.wake.clear()  # before looking: a wake-up from now on is not lost
             now = now_ms()
             if (self.stop_requested or self.fatal is not None) and not self.sup.shutting_down:
                 self._do(self.sup.shutdown(now))
@@ -115,7 +116,6 @@ class Serve:
                 await asyncio.wait_for(self.wake.wait(), timeout=min(wait, 1.0))
             except asyncio.TimeoutError:
                 pass
-            self.wake.clear()
         for work_id in list(self.procs):  # out of time: what is left dies with serve
             self._signal(work_id, signal.SIGKILL)
         await self._on_exit()
