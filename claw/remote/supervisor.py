@@ -68,7 +68,8 @@ class Limits:
 @dataclass
 class Action:
     """Something for the driver to do: ``kind`` is ``ack``, ``spawn``, ``heartbeat``, ``term``/``kill``
-    (signal the worker's process group), ``stop`` (stop_work, ``force``) or ``save`` (the state changed)."""
+    (signal the worker's process group) or ``stop`` (stop_work, ``force``). Every call may change the
+    state: the driver saves it after each."""
 
     kind: str
     work_id: str
@@ -175,14 +176,14 @@ class Supervisor:
             return []  # acked just now, or finished (its stop owed or sent)
         if kind == "healthcheck":
             self._add(Item(work_id, session_id, kind, received_at=now))
-            return [Action("ack", work_id), Action("save", work_id)]
+            return [Action("ack", work_id)]
         if self.free_slots() <= 0 or any(i.session_id == session_id for i in self.active()) \
                 or (token_expires_at is not None and token_expires_at <= now):
             return []  # no room, its session busy, or a dead token (the server must hand out a fresh one)
         item = Item(work_id, session_id, received_at=now, token_expires_at=token_expires_at,
                     runs=old.runs + 1 if old is not None else 1)
         self._add(item)
-        return [Action("ack", work_id), Action("save", work_id)]
+        return [Action("ack", work_id)]
 
     def acked(self, work_id: str, now: int, ok: bool, gone: bool = False) -> List[Action]:
         """The ack's outcome: spawn the worker, or drop the item (gone) / give it back (other failure)."""
@@ -206,7 +207,7 @@ class Supervisor:
         item.next_heartbeat_at = now + self.limits.heartbeat_ms
         if self.shutting_down:
             return self._ask_stop(item, "shutdown", now)
-        return [Action("save", work_id)]
+        return []
 
     def spawn_failed(self, work_id: str, now: int, message: str) -> List[Action]:
         """The worker could not start: the item fails and goes back with stop_work."""
@@ -249,13 +250,13 @@ class Supervisor:
         if item is None or not item.stop_pending:
             return []
         if ok or gone:
-            item.stop_pending, item.next_stop_at = False, None
+            item.stop_pending = False
             self._trim()
-            return [Action("save", work_id)]
-        item.stop_attempts += 1
-        delay = min(self.limits.stop_retry_ms * 2 ** min(item.stop_attempts - 1, 20), self.limits.stop_retry_max_ms)
-        item.next_stop_at = now + delay
-        return [Action("save", work_id)]
+        else:
+            item.stop_attempts += 1
+            item.next_stop_at = now + min(self.limits.stop_retry_ms * 2 ** min(item.stop_attempts - 1, 20),
+                                          self.limits.stop_retry_max_ms)
+        return []
 
     def output(self, work_id: str, line: str, now: int) -> None:
         """A line of the worker's stdout/stderr (already redacted): activity and permission requests."""
@@ -263,29 +264,26 @@ class Supervisor:
         if item is None:
             return
         line = line.rstrip("\r\n")
-        obj = _json_object(line)
-        if obj is None:
-            if line.strip():
-                self._note(item, line)
-            return
-        kind = obj.get("type")
-        if kind == "control_request":
-            request = obj.get("request") if isinstance(obj.get("request"), dict) else {}
-            if request.get("subtype") == "can_use_tool" and obj.get("request_id"):
-                item.permissions = [p for p in item.permissions if p["request_id"] != obj["request_id"]]
-                item.permissions.append({"request_id": str(obj["request_id"]),
-                                         "tool_name": str(request.get("tool_name") or ""), "since": now})
-        elif kind in ("control_response", "control_cancel_request"):
-            answered = obj.get("request_id") or (obj.get("response") or {}).get("request_id")
-            item.permissions = [p for p in item.permissions if p["request_id"] != answered]
-        elif kind == "assistant":
-            for block in (obj.get("message") or {}).get("content") or ():
-                if isinstance(block, dict) and block.get("type") == "tool_use":
-                    item.last_tool = str(block.get("name"))
-        elif kind == "result":
-            text = obj.get("result") if isinstance(obj.get("result"), str) else ""
-            item.last_result = f"{obj.get('subtype') or 'result'}: {text}"[: self.limits.line_chars]
-        self._note(item, line)
+        try:  # the worker's output is not trusted to be well-formed
+            obj = json.loads(line) if line.startswith("{") else {}
+            kind, request = obj.get("type"), obj.get("request") or {}
+            if kind == "control_request" and request.get("subtype") == "can_use_tool" and obj.get("request_id"):
+                rid = str(obj["request_id"])
+                item.permissions = [p for p in item.permissions if p["request_id"] != rid] + [
+                    {"request_id": rid, "tool_name": str(request.get("tool_name") or ""), "since": now}]
+            elif kind in ("control_response", "control_cancel_request"):
+                rid = str(obj.get("request_id") or (obj.get("response") or {}).get("request_id"))
+                item.permissions = [p for p in item.permissions if p["request_id"] != rid]
+            elif kind == "assistant":
+                for block in obj["message"]["content"]:
+                    if block.get("type") == "tool_use":
+                        item.last_tool = str(block.get("name"))
+            elif kind == "result":
+                item.last_result = f"{obj.get('subtype') or 'result'}: {obj.get('result') or ''}"[: self.limits.line_chars]
+        except (ValueError, AttributeError, TypeError, KeyError):
+            pass
+        if line.strip():
+            self._note(item, line)
 
     def shutdown(self, now: int) -> List[Action]:
         """serve is stopping: take no more work, ask every worker to end (their items go back)."""
@@ -351,7 +349,7 @@ class Supervisor:
                 actions += self._finish(item, "requeued", now, stop=False, reason="restart")
             elif item.stop_pending:
                 item.next_stop_at = now
-        return actions + [Action("save", "")]
+        return actions
 
     # -- internals -------------------------------------------------------------------------------
 
@@ -368,30 +366,17 @@ class Supervisor:
     def _ask_stop(self, item: Item, reason: str, now: int) -> List[Action]:
         item.state, item.reason = "stopping", reason
         item.kill_at = now + self.limits.kill_grace_ms
-        return [Action("term", item.work_id), Action("save", item.work_id)]
+        return [Action("term", item.work_id)]
 
     def _finish(self, item: Item, state: str, now: int, *, stop: bool, reason: Optional[str]) -> List[Action]:
         item.state, item.ended_at, item.reason = state, now, reason
         item.kill_at = item.next_heartbeat_at = None
         item.permissions = []
-        item.stop_pending, item.stop_attempts = stop, 0
-        actions = [Action("save", item.work_id)]
-        if stop:
-            item.next_stop_at = None  # in flight now
-            actions.insert(0, Action("stop", item.work_id, force=state != "done"))
+        item.stop_pending, item.stop_attempts, item.next_stop_at = stop, 0, None  # a stop is in flight now
         self._trim()
-        return actions
+        return [Action("stop", item.work_id, force=state != "done")] if stop else []
 
     def _note(self, item: Item, line: str) -> None:
         item.lines.append(line[: self.limits.line_chars])
         del item.lines[: -self.limits.activity_lines]
 
-
-def _json_object(line: str) -> Optional[Dict[str, Any]]:
-    if not line.startswith("{"):
-        return None
-    try:
-        obj = json.loads(line)
-    except ValueError:
-        return None
-    return obj if isinstance(obj, dict) else None

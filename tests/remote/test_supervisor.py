@@ -12,7 +12,7 @@ from claw.remote.supervisor import Limits, Supervisor, token_expiry_ms
 
 
 def kinds(actions):
-    return [(a.kind, a.work_id) for a in actions if a.kind != "save"]
+    return [(a.kind, a.work_id) for a in actions]
 
 
 def running(sup, wid="w1", sid="s1", now=0, **kw):
@@ -206,6 +206,17 @@ def test_permission_requests_recorded_until_answered():
     sup.output("w1", json.dumps({"type": "control_response", "response": {"subtype": "success", "request_id": "r1"}}), 9)
     sup.output("w1", json.dumps({"type": "control_cancel_request", "request_id": "r2"}), 9)
     assert sup.items["w1"].permissions == []
+
+
+def test_malformed_worker_output_is_only_activity():
+    sup = Supervisor()
+    running(sup)
+    for line in ('{"type": "assistant", "message": "x"}', '{"type": "assistant", "message": {"content": [1]}}',
+                 '{"type": "control_request", "request": []}', '{"type": "result", "result": 5}', "[1]", "{bad",
+                 '{"type": "control_response", "response": 3}', '"str"', ""):
+        sup.output("w1", line, 1)
+    item = sup.items["w1"]
+    assert item.permissions == [] and item.last_tool is None and len(item.lines) == 8
 
 
 def test_activity_summary_keeps_last_lines_tool_and_result():
