@@ -17,7 +17,7 @@ from typing import Any, Dict, List, Tuple
 
 FLAGS = (  # (flag, argparse keywords): ms values are ints
     ("--cwd", {}), ("--settings", {}), ("--base-url", {}), ("--token-file", {}),
-    ("--worker-command", {"help": "the worker (shell-quoted; the work arguments are appended)"}),
+    ("--worker-command", {}),
     ("--spawn-mode", {"choices": ("same-dir", "worktree"), "default": "same-dir"}),
     ("--max-sessions", {"type": int, "default": 4}),
     ("--session-timeout-ms", {"type": int}), ("--reclaim-older-than-ms", {"type": int}),
@@ -39,9 +39,8 @@ def run(argv: List[str]) -> int:
         for flag, kw in FLAGS:
             parser.add_argument(flag, **kw)
         args = parser.parse_args(argv)
-        if args.max_sessions < 1 or min(getattr(args, k) or 0 for k in (
-                "session_timeout_ms", "reclaim_older_than_ms", "poll_interval_ms", "heartbeat_interval_ms")) < 0:
-            raise UsageError("remote-control serve: --max-sessions must be at least 1 and times not negative")
+        if args.max_sessions < 1:
+            raise UsageError("remote-control serve: --max-sessions must be at least 1")
         return _run(args)
     except ClawError as exc:
         sys.stderr.write(render_error(exc) + "\n")

@@ -82,7 +82,6 @@ class Serve:
     def __init__(self, opts: ServeOptions, client: Any, sup: Supervisor, redactor: Any, groups: Any, log: Any) -> None:
         self.opts, self.client, self.sup, self.redactor, self.groups, self.log = opts, client, sup, redactor, groups, log
         self.secrets: Dict[str, Any] = {}  # work id -> (raw secret, session token); memory only
-        self.procs: Dict[str, Any] = {}
         self.tasks: set = set()
         self.wake = asyncio.Event()
         self.stop_requested = False
@@ -122,13 +121,15 @@ class Serve:
                 pass
         for item in sup.active():  # out of time: what is left dies with serve
             _killpg(item.pgid, signal.SIGKILL)
-        if not auth:
-            if self.opts.archive_on_exit:
-                for item in list(sup.items.values()):
-                    if item.kind == "session" and item.state != "requeued":
-                        await self._quiet("archive", self.client.archive_session(item.session_id))
-            if self.opts.deregister_on_exit:
-                await self._quiet("deregister", self.client.deregister_environment(self.opts.environment_id))
+        calls = [("archive_session", i.session_id) for i in list(sup.items.values())
+                 if self.opts.archive_on_exit and i.kind == "session" and i.state != "requeued"]
+        calls += [("deregister_environment", self.opts.environment_id)] if self.opts.deregister_on_exit else []
+        for name, arg in [] if auth else calls:  # after a 401/403 they would be refused too
+            try:
+                await getattr(self.client, name)(arg)
+            except Exception as exc:
+                if getattr(exc, "kind", None) != "remote_gone":
+                    self._failed(name, exc)
         self.dirty, self.running = True, False
         self._save()
         for task in list(self.tasks):
@@ -165,13 +166,6 @@ class Serve:
             self.fatal = self.fatal or exc
             self.wake.set()
 
-    async def _quiet(self, what: str, coro: Any) -> None:
-        try:
-            await coro
-        except Exception as exc:
-            if getattr(exc, "kind", None) != "remote_gone":
-                self._failed(what, exc)
-
     async def _poll(self) -> None:
         work = None
         try:
@@ -205,7 +199,6 @@ class Serve:
         actions = self.sup.offered(work.id, work.data_id, work.data_type, now_ms(), expiry)
         if actions:
             self.secrets[work.id] = (work.secret, token)
-            self.log(f"work {work.id}: {work.data_type} {work.data_id} received")
         self._do(actions)
 
     async def _call(self, what: str, work_id: str, force: bool = False) -> None:
@@ -224,16 +217,9 @@ class Serve:
             gone = getattr(exc, "kind", None) == "remote_gone"
             if not gone:
                 self._failed(f"{what} {work_id}", exc)
-        now, sup = now_ms(), self.sup
-        if what == "ack":
-            self._do(sup.acked(work_id, now, ok, gone))
-        elif what == "heartbeat":
-            self._do(sup.heartbeat_done(work_id, now, ok, gone, reply))
-        else:
-            if ok or gone:
-                self.secrets.pop(work_id, None)
-                self.log(f"work {work_id}: stopped")
-            self._do(sup.stop_done(work_id, now, ok, gone))
+        if what == "stop" and (ok or gone):
+            self.secrets.pop(work_id, None)
+        self._do(self.sup.done(what, work_id, now_ms(), ok, gone, reply))
 
     async def _spawn(self, work_id: str) -> None:
         item, opts, sub = self.sup.items[work_id], self.opts, asyncio.subprocess
@@ -259,7 +245,6 @@ class Serve:
             self._do(self.sup.spawn_failed(work_id, now_ms(), self.redactor.redact_text(str(exc))))
             return
         self.groups.track(proc.pid)
-        self.procs[work_id] = proc
         self.log(f"work {work_id}: worker started (pid {proc.pid})")
         self._do(self.sup.started(work_id, now_ms(), proc.pid, proc_start(proc.pid), proc.pid, worktree))
         readers = [asyncio.ensure_future(self._read(work_id, s)) for s in (proc.stdout, proc.stderr)]
@@ -267,7 +252,6 @@ class Serve:
         await asyncio.wait(readers, timeout=2)
         _killpg(proc.pid, signal.SIGKILL)  # whatever the worker left behind in its group
         self.groups.forget(proc.pid)
-        self.procs.pop(work_id, None)
         if worktree:
             await self._git("worktree", "remove", "--force", worktree)
         self.log(f"work {work_id}: worker exited with {code}")

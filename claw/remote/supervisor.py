@@ -2,8 +2,8 @@
 
 Sans-IO: no asyncio, no sockets, no processes, no clock. The driver (``claw.remote.serve``) passes the
 time (``now``, epoch milliseconds) into every call, does what the returned actions say (``Action``:
-ack, spawn, heartbeat, signal, stop) and reports the outcome back (``acked``, ``started``,
-``heartbeat_done``, ``exited``, ``stop_done``). ``tick(now)`` yields the actions that time makes due;
+ack, spawn, heartbeat, signal, stop) and reports the outcome back (``done``, ``started``,
+``exited``). ``tick(now)`` yields the actions that time makes due;
 ``next_due()`` says when to tick again.
 
 A session work item goes ``acked`` (the ack is in flight) → ``running`` (its worker started) →
@@ -147,20 +147,20 @@ class Supervisor:
 
     def next_due(self) -> Optional[int]:
         """The earliest time a ``tick`` has something to do."""
-        times = [t for i in self.items.values() for t in (i.next_heartbeat_at, i.kill_at, i.next_stop_at,
-                                                           self._deadline(i)) if t is not None]
+        times = [t for i in self.items.values() for t in (i.next_heartbeat_at, i.kill_at, i.next_stop_at)
+                 + tuple(t for t, _ in self._deadlines(i)) if t is not None]
         return min(times) if times else None
 
-    def _deadline(self, item: Item) -> Optional[int]:
-        if item.state != "running":
-            return None
-        times = []
-        if self.limits.session_timeout_ms is not None and item.started_at is not None:
-            times.append(item.started_at + self.limits.session_timeout_ms)
-        if item.token_expires_at is not None:  # the margin, or half the token's life when that is shorter
-            life = item.token_expires_at - item.received_at
-            times.append(item.token_expires_at - max(0, min(self.limits.token_margin_ms, life // 2)))
-        return min(times) if times else None
+    def _deadlines(self, item: Item) -> List[Any]:
+        """(time, why) the running ``item`` must stop: its session timeout, its token's expiry (the margin
+        before it, or half the token's life when that is shorter)."""
+        out = []
+        if item.state == "running" and self.limits.session_timeout_ms is not None:
+            out.append((item.started_at + self.limits.session_timeout_ms, "timeout"))
+        exp = item.token_expires_at
+        if item.state == "running" and exp is not None:
+            out.append((exp - max(0, min(self.limits.token_margin_ms, (exp - item.received_at) // 2)), "token_expiry"))
+        return out
 
     # -- events ----------------------------------------------------------------------------------
 
@@ -185,18 +185,41 @@ class Supervisor:
         self._add(item)
         return [Action("ack", work_id)]
 
-    def acked(self, work_id: str, now: int, ok: bool, gone: bool = False) -> List[Action]:
-        """The ack's outcome: spawn the worker, or drop the item (gone) / give it back (other failure)."""
+    def done(self, what: str, work_id: str, now: int, ok: bool, gone: bool = False,
+             reply: Optional[Dict[str, Any]] = None) -> List[Action]:
+        """The outcome of an ``ack``, ``heartbeat`` or ``stop`` call (``gone``: 404/410).
+
+        ack: spawn the worker (a health check: done, stopped; shutting down: stopped), failed: let it
+        lapse. heartbeat: the lease gone or not extended: stop the worker, no stop_work owed; other
+        failures wait for the next heartbeat. stop: settled (or gone), else retried after a doubling
+        back-off."""
         item = self.items.get(work_id)
-        if item is None or item.state != "acked":
+        if item is None:
             return []
-        if ok and item.kind == "healthcheck":
-            return self._finish(item, "done", now, stop=True, reason=None)
-        if ok and self.shutting_down:
-            return self._finish(item, "stopped", now, stop=True, reason="shutdown")
-        if ok:
+        if what == "ack":
+            if item.state != "acked":
+                return []
+            if not ok:
+                return self._finish(item, "requeued", now, stop=False, reason="ack_failed")
+            if item.kind == "healthcheck" or self.shutting_down:
+                return self._finish(item, "stopped" if self.shutting_down else "done", now, stop=True,
+                                    reason="shutdown" if self.shutting_down else None)
             return [Action("spawn", work_id)]
-        return self._finish(item, "requeued", now, stop=False, reason="ack_failed")
+        if what == "heartbeat":
+            if gone or ok and isinstance(reply, dict) and reply.get("lease_extended") is False:
+                if item.state == "running":
+                    return self._ask_stop(item, "lease_lost", now)
+                if item.state == "stopping":
+                    item.reason = "lease_lost"
+            return []
+        if item.stop_pending and (ok or gone):
+            item.stop_pending = False
+            self._trim()
+        elif item.stop_pending:
+            item.stop_attempts += 1
+            item.next_stop_at = now + min(self.limits.stop_retry_ms * 2 ** min(item.stop_attempts - 1, 20),
+                                          self.limits.stop_retry_max_ms)
+        return []
 
     def started(self, work_id: str, now: int, pid: int, pid_start: Optional[str], pgid: Optional[int],
                 worktree: Optional[str] = None) -> List[Action]:
@@ -215,21 +238,6 @@ class Supervisor:
         self._note(item, f"worker did not start: {message}")
         return self._finish(item, "failed", now, stop=True, reason="spawn_failed")
 
-    def heartbeat_done(self, work_id: str, now: int, ok: bool, gone: bool = False,
-                       reply: Optional[Dict[str, Any]] = None) -> List[Action]:
-        """A heartbeat's outcome. The lease gone (404/410, or the server says the work ended): stop the
-        worker, no stop_work owed. Other failures wait for the next heartbeat."""
-        item = self.items.get(work_id)
-        if item is None or item.state not in ("running", "stopping"):
-            return []
-        lost = gone or (ok and isinstance(reply, dict) and (
-            reply.get("lease_extended") is False or reply.get("state") in ("stopped", "completed", "cancelled")))
-        if not lost or item.state == "stopping":
-            if lost:
-                item.reason = "lease_lost"
-            return []
-        return self._ask_stop(item, "lease_lost", now)
-
     def exited(self, work_id: str, now: int, code: Optional[int]) -> List[Action]:
         """The worker ended: what it becomes (the module docstring says which)."""
         item = self.items.get(work_id)
@@ -243,20 +251,6 @@ class Supervisor:
         if reason == "shutdown":
             return self._finish(item, "stopped", now, stop=True, reason=reason)
         return self._finish(item, "done" if code == 0 and reason is None else "failed", now, stop=True, reason=reason)
-
-    def stop_done(self, work_id: str, now: int, ok: bool, gone: bool = False) -> List[Action]:
-        """stop_work's outcome: settled (or gone), else retried after a doubling back-off."""
-        item = self.items.get(work_id)
-        if item is None or not item.stop_pending:
-            return []
-        if ok or gone:
-            item.stop_pending = False
-            self._trim()
-        else:
-            item.stop_attempts += 1
-            item.next_stop_at = now + min(self.limits.stop_retry_ms * 2 ** min(item.stop_attempts - 1, 20),
-                                          self.limits.stop_retry_max_ms)
-        return []
 
     def output(self, work_id: str, line: str, now: int) -> None:
         """A line of the worker's stdout/stderr (already redacted): activity and permission requests."""
@@ -301,11 +295,8 @@ class Supervisor:
         grace, stop_work retries."""
         actions: List[Action] = []
         for item in list(self.items.values()):
-            if item.state == "running":
-                deadline = self._deadline(item)
-                if deadline is not None and now >= deadline:
-                    timeout = self.limits.session_timeout_ms
-                    why = "timeout" if timeout is not None and now >= (item.started_at or 0) + timeout else "token_expiry"
+            for due, why in self._deadlines(item):
+                if now >= due and item.state == "running":
                     actions += self._ask_stop(item, why, now)
             if item.state in ("running", "stopping") and item.next_heartbeat_at is not None \
                     and now >= item.next_heartbeat_at and item.reason != "lease_lost":
@@ -315,7 +306,7 @@ class Supervisor:
                 item.kill_at = None
                 actions.append(Action("kill", item.work_id))
             if item.stop_pending and item.next_stop_at is not None and now >= item.next_stop_at:
-                item.next_stop_at = None  # in flight until stop_done
+                item.next_stop_at = None  # in flight until its outcome
                 actions.append(Action("stop", item.work_id, force=item.state != "done"))
         return actions
 

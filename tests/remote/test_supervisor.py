@@ -17,7 +17,7 @@ def kinds(actions):
 
 def running(sup, wid="w1", sid="s1", now=0, **kw):
     assert kinds(sup.offered(wid, sid, "session", now, **kw)) == [("ack", wid)]
-    assert kinds(sup.acked(wid, now, True)) == [("spawn", wid)]
+    assert kinds(sup.done("ack", wid, now, True)) == [("spawn", wid)]
     sup.started(wid, now, pid=100, pid_start="42", pgid=100)
     return sup.items[wid]
 
@@ -25,7 +25,7 @@ def running(sup, wid="w1", sid="s1", now=0, **kw):
 def test_healthcheck_is_acked_and_done_at_once():
     sup = Supervisor()
     assert kinds(sup.offered("h1", "hc", "healthcheck", 5)) == [("ack", "h1")]
-    assert kinds(sup.acked("h1", 6, True)) == [("stop", "h1")]  # no worker for a health check
+    assert kinds(sup.done("ack", "h1", 6, True)) == [("stop", "h1")]  # no worker for a health check
     item = sup.items["h1"]
     assert item.state == "done" and item.stop_pending and sup.free_slots() == 4
     assert sup.offered("h1", "hc", "healthcheck", 7) == []
@@ -38,11 +38,11 @@ def test_session_lifecycle_heartbeats_then_stop_work():
     assert sup.tick(999) == []
     assert kinds(sup.tick(1000)) == [("heartbeat", "w1")]
     assert sup.tick(1500) == []
-    assert kinds(sup.heartbeat_done("w1", 1100, True, reply={"lease_extended": True, "state": "active"})) == []
+    assert kinds(sup.done("heartbeat", "w1", 1100, True, reply={"lease_extended": True, "state": "active"})) == []
     actions = sup.exited("w1", 1600, 0)
     assert [(a.kind, a.force) for a in actions if a.kind == "stop"] == [("stop", False)]
     assert item.state == "done" and item.stop_pending and not sup.idle()
-    sup.stop_done("w1", 1700, ok=True)
+    sup.done("stop", "w1", 1700, ok=True)
     assert not item.stop_pending and sup.idle()
 
 
@@ -57,10 +57,10 @@ def test_duplicate_work_never_starts_a_second_worker():
     sup = Supervisor()
     running(sup)
     assert kinds(sup.offered("w1", "s1", "session", 1)) == [("ack", "w1")]  # polled again: renew the lease
-    assert sup.acked("w1", 1, True) == []  # and no second worker
+    assert sup.done("ack", "w1", 1, True) == []  # and no second worker
     sup.exited("w1", 2, 0)
     assert sup.offered("w1", "s1", "session", 3) == []  # its stop is still owed
-    sup.stop_done("w1", 4, ok=True)
+    sup.done("stop", "w1", 4, ok=True)
     assert sup.offered("w1", "s1", "session", 5) == []  # done: never run twice
     assert sup.offered("w2", "s1", "session", 5) != []  # another work item of that session is new work
 
@@ -78,7 +78,7 @@ def test_worker_killed_by_a_foreign_signal_is_requeued_and_runs_again_up_to_max_
     assert sup.items["w1"].state == "requeued" and sup.idle()
     assert kinds(sup.offered("w1", "s1", "session", 20)) == [("ack", "w1")]
     assert sup.items["w1"].runs == 2
-    sup.acked("w1", 20, True)
+    sup.done("ack", "w1", 20, True)
     sup.started("w1", 21, pid=5, pid_start="1", pgid=5)
     assert kinds(sup.exited("w1", 22, -9)) == [("stop", "w1")]  # killed again: give up
     assert sup.items["w1"].state == "failed"
@@ -136,7 +136,7 @@ def test_short_lived_token_requeues_at_half_its_life():
 def test_lost_lease_stops_the_worker_without_stop_work():
     sup = Supervisor()
     running(sup)
-    assert kinds(sup.heartbeat_done("w1", 5, False, gone=True)) == [("term", "w1")]
+    assert kinds(sup.done("heartbeat", "w1", 5, False, gone=True)) == [("term", "w1")]
     assert kinds(sup.exited("w1", 6, -15)) == []
     assert sup.items["w1"].state == "requeued" and not sup.items["w1"].stop_pending and sup.idle()
 
@@ -144,13 +144,14 @@ def test_lost_lease_stops_the_worker_without_stop_work():
 def test_heartbeat_reply_ending_the_lease_counts_as_lost():
     sup = Supervisor()
     running(sup)
-    assert kinds(sup.heartbeat_done("w1", 5, True, reply={"lease_extended": False})) == [("term", "w1")]
+    assert kinds(sup.done("heartbeat", "w1", 5, True, reply={"lease_extended": False})) == [("term", "w1")]
+    assert sup.items["w1"].reason == "lease_lost"
 
 
 def test_other_heartbeat_failures_wait_for_the_next_one():
     sup = Supervisor()
     running(sup)
-    assert sup.heartbeat_done("w1", 5, False) == []
+    assert sup.done("heartbeat", "w1", 5, False) == []
     assert sup.items["w1"].state == "running"
 
 
@@ -161,12 +162,12 @@ def test_stop_work_retried_with_doubling_backoff_until_it_succeeds():
     due = []
     now = 0
     for _ in range(4):
-        sup.stop_done("w1", now, ok=False)
+        sup.done("stop", "w1", now, ok=False)
         due.append(sup.items["w1"].next_stop_at - now)
         now = sup.items["w1"].next_stop_at
         assert sup.tick(now - 1) == [] and kinds(sup.tick(now)) == [("stop", "w1")]
     assert due == [100, 200, 300, 300]
-    sup.stop_done("w1", now, ok=True)
+    sup.done("stop", "w1", now, ok=True)
     assert sup.idle() and sup.tick(10**9) == []
 
 
@@ -174,21 +175,21 @@ def test_stop_work_gone_settles_the_item():
     sup = Supervisor()
     running(sup)
     sup.exited("w1", 0, 0)
-    sup.stop_done("w1", 1, ok=False, gone=True)
+    sup.done("stop", "w1", 1, ok=False, gone=True)
     assert sup.idle()
 
 
 def test_failed_ack_lets_the_item_lapse():
     sup = Supervisor()
     sup.offered("w1", "s1", "session", 0)
-    assert kinds(sup.acked("w1", 1, False)) == []
+    assert kinds(sup.done("ack", "w1", 1, False)) == []
     assert sup.items["w1"].state == "requeued" and sup.free_slots() == 4 and sup.idle()
 
 
 def test_spawn_failure_fails_the_item_and_notes_why():
     sup = Supervisor()
     sup.offered("w1", "s1", "session", 0)
-    sup.acked("w1", 0, True)
+    sup.done("ack", "w1", 0, True)
     assert kinds(sup.spawn_failed("w1", 1, "no such file")) == [("stop", "w1")]
     assert sup.items["w1"].state == "failed" and "no such file" in sup.items["w1"].lines[-1]
 
@@ -240,7 +241,7 @@ def test_shutdown_terms_workers_and_is_idle_once_stops_confirmed():
     assert sup.free_slots() == 0 and not sup.idle()
     for wid in ("w1", "w2"):
         assert [a.kind for a in sup.exited(wid, 1, -15)][0] == "stop"
-        sup.stop_done(wid, 2, ok=True)
+        sup.done("stop", wid, 2, ok=True)
     assert sup.idle()
 
 
@@ -248,7 +249,7 @@ def test_ack_completing_during_shutdown_does_not_spawn():
     sup = Supervisor()
     sup.offered("w1", "s1", "session", 0)
     sup.shutdown(1)
-    assert kinds(sup.acked("w1", 2, True)) == [("stop", "w1")]
+    assert kinds(sup.done("ack", "w1", 2, True)) == [("stop", "w1")]
     assert sup.items["w1"].state == "stopped"
 
 
@@ -315,16 +316,16 @@ def test_random_events_keep_the_invariants(events):
         if event == "offer":
             actions = sup.offered(wid, sid, "session", now)
         elif event in ("ack", "ackfail"):
-            actions = sup.acked(wid, now, event == "ack")
+            actions = sup.done("ack", wid, now, event == "ack")
             acked.add(wid) if event == "ack" else None
         elif event == "exit":
             actions = sup.exited(wid, now, code) if wid in live else []
             if wid in live and sup.items[wid].state not in ("running", "stopping"):
                 live.pop(wid)
         elif event in ("stop", "stopfail"):
-            actions = sup.stop_done(wid, now, event == "stop")
+            actions = sup.done("stop", wid, now, event == "stop")
         elif event == "hbgone":
-            actions = sup.heartbeat_done(wid, now, False, gone=True)
+            actions = sup.done("heartbeat", wid, now, False, gone=True)
         elif event == "shutdown":
             actions = sup.shutdown(now)
         else:
