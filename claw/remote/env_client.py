@@ -54,40 +54,23 @@ class EnvironmentsClient:
     ``async refresh()`` (claw.auth.refresh.SavedLogin). ``retry``: a claw.api.retry.RetryPolicy."""
 
     def __init__(self, base_url: str, token: Any, *, net_config: Any = None, redactor: Any = None,
-                 retry: Any = None, http: Any = None, timeout: float = DEFAULT_TIMEOUT,
-                 runner_version: Optional[str] = None) -> None:
+                 retry: Any = None, http: Any = None, timeout: float = DEFAULT_TIMEOUT) -> None:
+        from claw import __version__
+        from claw.api.retry import RetryPolicy
+        from claw.net.config import NetConfig
+        from claw.redact import Redactor
         from claw.remote.endpoints import http_base
 
         self.base_url = http_base(base_url)
         self._token = token
-        if net_config is None:
-            from claw.net.config import NetConfig
-
-            net_config = NetConfig.from_env()
-        self._net_config = net_config
-        if redactor is None:
-            from claw.redact import Redactor
-
-            redactor = Redactor()
-        self.redactor = redactor
-        if isinstance(token, str):
-            redactor.add_secret(token)
-        if retry is None:
-            from claw.api.retry import RetryPolicy
-
-            retry = RetryPolicy(max_retries=DEFAULT_RETRIES)
-        self.retry = retry
+        self._net_config = net_config or NetConfig.from_env()
+        self.redactor = redactor or Redactor()
+        self.retry = retry or RetryPolicy(max_retries=DEFAULT_RETRIES)
         self._http = http
         self._own_http = http is None
         self.timeout = timeout
-        if runner_version is None:
-            from claw import __version__
-
-            runner_version = f"claw/{__version__}"
-        self.runner_version = runner_version
-
-    def __repr__(self) -> str:
-        return f"<EnvironmentsClient {self.base_url}>"
+        self.runner_version = f"claw/{__version__}"
+        self.secrets: Dict[str, str] = {}  # environment id -> secret, from register/reconnect (for polls)
 
     async def aclose(self) -> None:
         if self._own_http and self._http is not None:
@@ -108,26 +91,30 @@ class EnvironmentsClient:
         body = registration_body(machine_name=machine_name, directory=directory, branch=branch,
                                  git_repo_url=git_repo_url, max_sessions=max_sessions, worker_type=worker_type,
                                  reuse_environment_id=reuse_environment_id)
-        env = parse_environment(await self.call("POST", "/v1/environments/bridge", body))
-        self.redactor.add_secret(env.environment_secret)
-        return env
+        return self._remember(parse_environment(await self.call("POST", "/v1/environments/bridge", body)))
 
     async def reconnect_environment(self, env_id: str, *, session_id: Optional[str] = None) -> Environment:
         body = {"session_id": session_id} if session_id else {}
         obj = await self.call("POST", f"/v1/environments/{_seg(env_id)}/bridge/reconnect", body)
         if isinstance(obj, dict) and "environment_id" not in obj:
             obj = dict(obj, environment_id=env_id)
-        env = parse_environment(obj)
-        self.redactor.add_secret(env.environment_secret)
+        return self._remember(parse_environment(obj))
+
+    def _remember(self, env: Environment) -> Environment:
+        if env.environment_secret:
+            self.secrets[env.environment_id] = env.environment_secret
+            self.redactor.add_secret(env.environment_secret)
         return env
 
     async def poll_work(self, env_id: str, *, reclaim_older_than_ms: Optional[int] = None,
                         environment_secret: Optional[str] = None) -> Optional[WorkItem]:
-        """The next work item, or None when there is none (204, an empty body, ``null``, ``{}``)."""
+        """The next work item, or None when there is none (204, an empty body, ``null``, ``{}``).
+        The bearer: ``environment_secret``, else the secret this client registered or reconnected
+        ``env_id`` with, else the bridge credential."""
         path = f"/v1/environments/{_seg(env_id)}/work/poll"
         if reclaim_older_than_ms is not None:
             path += f"?reclaim_older_than_ms={int(reclaim_older_than_ms)}"
-        obj = await self.call("GET", path, bearer=environment_secret)
+        obj = await self.call("GET", path, bearer=environment_secret or self.secrets.get(env_id))
         if not obj:
             return None
         work = parse_work(obj)
@@ -205,7 +192,10 @@ class EnvironmentsClient:
                     raise error from None
             else:
                 if status < 300 or status in accept:
-                    return status, self._decode(raw, what, status)
+                    try:
+                        return status, json.loads(raw) if raw.strip() else None
+                    except ValueError:
+                        raise protocol_error(f"{what} answered HTTP {status} with a body that is not JSON") from None
                 from claw.api.retry import header
 
                 request_id = header(headers, "request-id") or header(headers, "x-request-id")
@@ -222,13 +212,11 @@ class EnvironmentsClient:
 
     async def _bearer(self, *, refresh: bool) -> str:
         token = self._token
-        if isinstance(token, str):
-            return token
         if token is None:
             raise RemoteAuthError("no credential for the environments API", hint=AUTH_HINT)
-        value = await (token.refresh() if refresh else token.get_token())
-        self.redactor.add_secret(value)
-        return value
+        if not isinstance(token, str):
+            token = await (token.refresh() if refresh else token.get_token())
+        return token
 
     async def _send(self, method: str, path: str, data: Optional[bytes], token: str) -> Tuple[int, list, bytes]:
         from claw.net.http import HttpClient, Timeouts
@@ -250,26 +238,11 @@ class EnvironmentsClient:
                     raise protocol_error(f"{method} {path.split('?')[0]} answered more than {MAX_BODY} bytes")
             return response.status, response.headers, raw
 
-    @staticmethod
-    def _decode(raw: bytes, what: str, status: int) -> Any:
-        if status == 204 or not raw.strip():
-            return None
-        try:
-            return json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
-            raise protocol_error(f"{what} answered HTTP {status} with a body that is not JSON") from None
-
     def _detail(self, raw: bytes) -> str:
-        text = raw.decode("utf-8", "replace").strip()
+        text = raw.decode("utf-8", "replace")
         try:
-            obj = json.loads(text)
-            error = obj.get("error") if isinstance(obj, dict) else None
-            if isinstance(error, dict) and isinstance(error.get("message"), str):
-                text = error["message"]
-            elif isinstance(error, str):
-                text = error
-        except ValueError:
+            error = json.loads(text)["error"]
+            text = str(error["message"] if isinstance(error, dict) else error)
+        except (ValueError, KeyError, TypeError):
             pass
-        text = " ".join(text.split())
-        return self.redactor.redact_text(text[:300])
-
+        return self.redactor.redact_text(" ".join(text.split())[:300])

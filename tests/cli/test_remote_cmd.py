@@ -92,12 +92,12 @@ def test_lifecycle_connect_status_poll_ack_heartbeat_stop_archive_disconnect(ser
     assert code == 0 and server.work[item.id].stop_force is True and item.id not in state(project)["work"]
     code, out, err = claw(project, "heartbeat-work", "--work-id", item.id,
                           env={"CLAW_WORK_SECRET": item.secret})
-    assert code == 1 and "NOT extended" in out  # stopped work: the lease is not renewed
+    assert code == 1 and "lease_extended: false" in out  # stopped work: the lease is not renewed
 
     code, out, err = claw(project, "archive", "--session-id", "session_life")
-    assert code == 0 and server.archived == ["session_life"]
+    assert code == 0 and server.archived == ["session_life"] and "already_archived: false" in out
     code, out, err = claw(project, "archive", "--session-id", "session_life")
-    assert code == 0 and "already" in out
+    assert code == 0 and "already_archived: true" in out
 
     code, out, err = claw(project, "continue")
     assert code == 0 and server.environments[env_id].reconnects == 1
@@ -164,7 +164,7 @@ def test_register_worker_uses_the_work_secret_token(server, project):
     item = server.add_work(env.id, "s_w")
     code, out, err = claw(project, "register-worker", "--base-url", server.url, "--session-id", "s_w",
                           env={"CLAW_WORK_SECRET": item.secret})
-    assert code == 0 and "epoch 1" in out and server.requests[-1].bearer == item.session_token
+    assert code == 0 and "worker_epoch: 1" in out and server.requests[-1].bearer == item.session_token
     assert_no_secret(out, err, secrets=[item.session_token])
 
 
@@ -199,7 +199,7 @@ def test_token_file_and_gone_environment(server, project):
     code, out, err = claw(project, "poll-work")
     assert code == 1 and "HTTP 410" in err
     code, out, err = claw(project, "disconnect")  # gone already: forgetting it still works
-    assert code == 0 and "no longer knew it" in out and not (project / ".claw" / "remote.json").exists()
+    assert code == 0 and "already_gone: true" in out and not (project / ".claw" / "remote.json").exists()
 
 
 def test_server_errors_are_classified(server, project):
@@ -222,7 +222,7 @@ def test_status_reads_the_serve_state_file(server, project):
     assert code == 0 and "serve: running" in out
     assert "session_a work work_a: running, last tool bash, 1 permission request(s) pending | running the tests" in out
     code, out, err = claw(project, "status", "--json")
-    assert json.loads(out)["serve"]["state"]["items"][0]["work_id"] == "work_a"
+    assert json.loads(out)["serve_state"]["items"][0]["work_id"] == "work_a"
     serve["pid"] = 2 ** 22 + 12345  # no such process
     (project / ".claw" / "remote-serve.json").write_text(json.dumps(serve))
     assert "serve: not running (pid" in claw(project, "status")[1]

@@ -51,8 +51,8 @@ def test_every_endpoint_method_path_headers_body(server):
                                                git_repo_url="https://github.com/o/r", max_sessions=3,
                                                worker_type="claw")
             item = server.add_work(env.environment_id, "session_7")
-            assert await client.poll_work(env.environment_id, environment_secret=env.environment_secret,
-                                          reclaim_older_than_ms=1000) is not None
+            # the secret the client registered with authenticates the poll
+            assert await client.poll_work(env.environment_id, reclaim_older_than_ms=1000) is not None
             token = item.session_token
             await client.ack_work(env.environment_id, item.id, token)
             beat = await client.heartbeat_work(env.environment_id, item.id, token)
