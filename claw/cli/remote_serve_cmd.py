@@ -78,7 +78,7 @@ def _run(args: Any) -> int:
     from claw.remote.supervisor import Limits, Supervisor
     from claw.tools import process_groups
 
-    args.json, args.name, args.worker_type, args.environment_id, args.session_id = False, None, "claw", None, None
+    args.action, args.name, args.worker_type, args.session_id = "serve", None, "claw", None
     cmd = _Command(args)
     git_root = _git(cmd.cwd, "rev-parse", "--show-toplevel") if args.spawn_mode == "worktree" else None
     if args.spawn_mode == "worktree" and git_root is None:
@@ -90,7 +90,7 @@ def _run(args: Any) -> int:
         except RemoteGoneError:
             cmd.state = None
     if cmd.state is None:
-        _register(cmd, reuse=False)
+        _register(cmd)  # also: no credential is a clear error here
     state, redactor = cmd.state, cmd.redactor
     redactor.add_secret(state.environment_secret)
     state_file = args.state_file or serve_state_path(cmd.cwd)
@@ -112,7 +112,12 @@ def _run(args: Any) -> int:
         sys.stderr.flush()
 
     async def main() -> int:
-        async with cmd.client() as client:
+        from claw.api.retry import RetryPolicy
+        from claw.remote.env_client import EnvironmentsClient
+
+        retry = RetryPolicy.from_env(cmd.env, max_retries=cmd.settings.network.max_retries)
+        async with EnvironmentsClient(cmd.base_url, cmd.credential.token, net_config=cmd.net_config,
+                                      redactor=redactor, retry=retry) as client:
             serve = Serve(opts, client, Supervisor.from_json(saved, limits), redactor, process_groups, log)
             log(f"environment {state.environment_id}: serving {cmd.cwd} (up to {args.max_sessions} sessions)")
             loop = asyncio.get_running_loop()

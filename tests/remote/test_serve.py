@@ -337,3 +337,12 @@ def test_a_credential_revoked_mid_run_stops_workers_without_waiting_on_stop_work
     assert time.monotonic() - began < 5
     assert h.events(item.id, "end")[0]["how"] == "term"
     assert h.item(item.id)["stop_pending"] is True  # owed to the next start
+
+
+def test_no_credential_is_a_clear_error(h: Harness, tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in SCRUB and not k.startswith("CLAW_")}
+    env.update(PYTHONPATH=str(ROOT), CLAW_CONFIG_HOME=str(tmp_path / "none"), HOME=str(tmp_path / "none"))
+    done = subprocess.run([sys.executable, "-m", "claw", "remote-control", "serve"], cwd=str(h.project), env=env,
+                          capture_output=True, text=True, timeout=30)
+    assert done.returncode == 1 and "no bridge credential" in done.stderr and "Traceback" not in done.stderr
+    assert not h.state_file.exists()
