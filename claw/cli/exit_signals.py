@@ -95,6 +95,26 @@ def restore() -> None:
         install()
 
 
+def on_loop(loop: object, handler: object, *, with_signo: bool = False) -> None:
+    """An event loop's ``handler`` for SIGINT, SIGTERM and SIGHUP (called with the signal number when
+    ``with_signo``); a no-op where the loop cannot have signal handlers (not the main thread)."""
+    for sig in (signal.SIGINT,) + SIGNALS:
+        try:
+            loop.add_signal_handler(sig, handler, *((sig,) if with_signo else ()))  # type: ignore[attr-defined]
+        except (NotImplementedError, RuntimeError, ValueError):
+            pass
+
+
+def off_loop(loop: object) -> None:
+    """Remove ``on_loop``'s handlers and put ``install``'s back."""
+    for sig in (signal.SIGINT,) + SIGNALS:
+        try:
+            loop.remove_signal_handler(sig)  # type: ignore[attr-defined]
+        except (NotImplementedError, RuntimeError, ValueError):
+            pass
+    restore()
+
+
 def note(signo: int) -> None:
     """Remember that ``signo`` asked claw to stop (the exit code follows it)."""
     _received.append(int(signo))

@@ -12,7 +12,6 @@ the result says ``interrupted``; claw then exits 130, 143 or 129 (``claw.cli.exi
 from __future__ import annotations
 
 import asyncio
-import signal
 import sys
 import time
 from typing import IO, TYPE_CHECKING, List, Optional
@@ -101,7 +100,7 @@ async def _run(args: RunArgs, prompt: str, *, stdout: IO[str], stderr: IO[str], 
         except ClawError as exc:
             error = exc
         finally:
-            _off_signals(loop)
+            exit_signals.off_loop(loop)
     writer.finish(outcome, duration_ms=_ms(started), error=error)
     if error is not None:
         return error.exit_code
@@ -133,28 +132,12 @@ def _report_early(fmt: str, exc: ClawError, stdout: IO[str], stderr: IO[str], st
         stderr.flush()
 
 
-_SIGNALS = (signal.SIGINT,) + exit_signals.SIGNALS
-
-
 def _on_signals(loop: asyncio.AbstractEventLoop, task: "asyncio.Future[object]") -> None:
     def stop(sig: int) -> None:
         exit_signals.note(sig)  # claw exits with 128 + sig once the run has wound down
         task.cancel()
 
-    for sig in _SIGNALS:
-        try:
-            loop.add_signal_handler(sig, stop, sig)
-        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or no Unix signals
-            pass
-
-
-def _off_signals(loop: asyncio.AbstractEventLoop) -> None:
-    for sig in _SIGNALS:
-        try:
-            loop.remove_signal_handler(sig)
-        except (NotImplementedError, RuntimeError, ValueError):
-            pass
-    exit_signals.restore()
+    exit_signals.on_loop(loop, stop, with_signo=True)
 
 
 def _isatty(stream: IO[str]) -> bool:
