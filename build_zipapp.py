@@ -67,7 +67,8 @@ SOURCE_ONLY = frozenset({
     "claw/remote/remote_state.py", "claw/remote/bridge_auth.py", "claw/remote/event_uploader.py",
     "claw/remote/session_ingress.py", "claw/remote/code_session.py", "claw/cli/remote_cmd.py",
     "claw/cli/bridge_worker_cmd.py", "claw/cli/doctor_remote.py", "claw/cli/plugin_cmd.py",
-    "claw/runtime/plugin_store.py", "claw/runtime/plugin_marketplace.py",
+    "claw/runtime/plugin_store.py", "claw/runtime/plugin_marketplace.py", "claw/remote/supervisor.py",
+    "claw/remote/serve.py", "claw/cli/remote_serve_cmd.py",
 })
 
 _SKIP_NAMES = re.compile(r"(^\.|~$|\.(pyc|pyo|swp|orig|rej)$)")
