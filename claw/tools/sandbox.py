@@ -21,7 +21,10 @@ an excluded command goes through the normal permission checks); ``wrap`` builds 
 Deliberately not here: a network proxy. Sandboxed commands have no network at all; the settings
 schema warns that ``sandbox.network`` (``allowedDomains``...) is ignored. No fallback to ``unshare`` (it
 cannot drop the capabilities and re-bind read-only as strictly without a helper). Control files that do not exist yet are not
-protected, except the ``.claude``/``.claw`` directories and ``.git/hooks``, created empty when missing.
+protected, except the ``.claude``/``.claw`` directories and ``.git/hooks`` (created empty when missing)
+and ``.claw.json``/``.mcp.json`` (covered by empty files for the run, removed by ``close``); nor are
+missing shell start-up files of a home directory inside the workspace (an empty ``.bash_profile``
+left behind by a killed run would change what a login shell reads).
 Nothing here is imported by a run without ``sandbox.enabled``.
 """
 
@@ -35,9 +38,15 @@ from typing import Any, List, Mapping, Optional, Sequence, Tuple
 
 from claw.errors import UsageError
 
-# Inside each writable root: re-bound read-only (directories created empty when missing).
+# Inside each writable root: re-bound read-only (directories created empty when missing; the
+# PLACEHOLDERS, settings files a later run would obey, as empty files the run removes at its end).
 CONTROL_DIRS = (".claude", ".claw", ".git/hooks")
 CONTROL_FILES = (".git/config", ".claw.json", ".mcp.json", "CLAUDE.md", "CLAUDE.local.md", "CLAW.md", "AGENTS.md")
+PLACEHOLDERS = (".claw.json", ".mcp.json")
+# In the home directory, when it lies inside a writable root: re-bound read-only where they exist
+# (what a login shell, git or ssh would run or trust later, outside the sandbox).
+HOME_FILES = (".bashrc", ".bash_profile", ".bash_login", ".profile", ".zshrc", ".zshenv", ".zprofile",
+              ".gitconfig", ".ssh", ".config", ".local/bin", ".claw", ".claude")
 HINT = "install bubblewrap (apt-get install bubblewrap, dnf install bubblewrap...)"
 
 
@@ -124,6 +133,7 @@ class Sandbox:
         self.settings, self.bwrap, self.why = settings, bwrap, why
         self.roots = tuple(dict.fromkeys(os.path.realpath(r) for r in roots))
         self.tmp: Optional[str] = None
+        self.placeholders: List[str] = []  # empty files made to cover missing PLACEHOLDERS
 
     def confines(self, command: str) -> bool:
         return self.bwrap is not None and not excluded(command, self.settings.excluded)
@@ -138,17 +148,28 @@ class Sandbox:
 
         if self.tmp is None:
             self.tmp = tempfile.mkdtemp(prefix="claw-sandbox-")
+        def inside(path: str) -> bool:
+            return any(path == r or path.startswith(r.rstrip("/") + "/") for r in self.roots)
+
         protect = []
-        for root in self.roots:
-            for name in CONTROL_DIRS + CONTROL_FILES:
-                path = os.path.join(root, name)
-                if os.path.islink(path):
-                    raise OSError(f"the sandbox cannot protect {path}, a symlink")
-                if name in CONTROL_DIRS and os.path.isdir(os.path.dirname(path)):
-                    os.makedirs(path, exist_ok=True)
-                if os.path.exists(path):
-                    real = os.path.realpath(path)
-                    protect += [real] if any(real.startswith(r.rstrip("/") + "/") for r in self.roots) else []
+        home = os.path.realpath(os.path.expanduser("~"))
+        paths = [os.path.join(root, name) for root in self.roots for name in CONTROL_DIRS + CONTROL_FILES]
+        paths += [os.path.join(home, name) for name in HOME_FILES] if inside(home) else []
+        for path in paths:
+            name = os.path.basename(path)
+            if os.path.islink(path):
+                raise OSError(f"the sandbox cannot protect {path}, a symlink")
+            if path.endswith(CONTROL_DIRS) and os.path.isdir(os.path.dirname(path)):
+                os.makedirs(path, exist_ok=True)
+            if name in PLACEHOLDERS and not os.path.lexists(path):
+                try:  # where claw cannot make it, neither can the command (same user)
+                    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+                    self.placeholders.append(path)
+                except OSError:
+                    pass
+            if os.path.exists(path):
+                real = os.path.realpath(path)
+                protect += [real] if inside(real) and real not in protect else []
         return SandboxPolicy(self.roots, tuple(protect), self.tmp, os.path.realpath(cwd))
 
     def wrap(self, text: str, command: Sequence[str], cwd: str, env: Mapping[str, str]
@@ -175,6 +196,13 @@ class Sandbox:
         if self.tmp is not None:
             shutil.rmtree(self.tmp, ignore_errors=True)
             self.tmp = None
+        for path in self.placeholders:  # still empty: nothing but the sandbox's cover (claw reads an
+            try:                         # empty settings file as none, should one outlive a kill)
+                if os.stat(path).st_size == 0:
+                    os.unlink(path)
+            except OSError:
+                pass
+        self.placeholders = []
 
 
 def probe(env: Mapping[str, str]) -> Tuple[Optional[str], str]:

@@ -118,6 +118,9 @@ def test_the_escape_corpus_fails_and_the_workspace_works(need_bwrap, base, monke
         "claw settings": "echo '{}' > .claw/settings.json",
         "git hook": "echo 'touch pwned' > .git/hooks/pre-commit; chmod +x .git/hooks/pre-commit",
         "git config": "echo '[core] hooksPath = /x' >> .git/config",
+        # settings files a later run would obey, missing before the run: covered for the run
+        "new project settings": "echo '{\"hooks\": {}}' > .claw.json",
+        "new mcp file": "echo '{\"mcpServers\": {}}' > .mcp.json; mv .mcp.json x.json",
         "tcp": f"exec 3<>/dev/tcp/127.0.0.1/{port} && echo CONNECTED",
         "unix": f"{sys.executable} -c \"import socket; s = socket.socket(socket.AF_UNIX); "
                 f"s.connect('{out}/agent.sock'); print('CONNECTED')\"",
@@ -162,6 +165,8 @@ def test_the_escape_corpus_fails_and_the_workspace_works(need_bwrap, base, monke
     assert not (ws / ".claude" / "settings.json").exists() and not (ws / ".claw" / "settings.json").exists()
     assert not (ws / ".git" / "hooks" / "pre-commit").exists()
     assert "hooksPath" not in (ws / ".git" / "config").read_text()
+    # the empty covers are gone with the run: nothing was written to them
+    assert not (ws / ".claw.json").exists() and not (ws / ".mcp.json").exists() and not (ws / "x.json").exists()
     assert not (ws / "proc-cwd").exists()  # this process's cwd is not the workspace... nor reachable
     assert tcp.connected == [] and unix.connected == []
     assert "CONNECTED" not in by["tcp"] and "CONNECTED" not in by["unix"]
@@ -169,8 +174,8 @@ def test_the_escape_corpus_fails_and_the_workspace_works(need_bwrap, base, monke
     assert not changed
     assert not typed and "INJECTED" not in by["tiocsti"]
     assert "Operation not permitted" in by["tiocsti own"] and "INJECTED" not in by["tiocsti own"]
-    for key in ("home", "etc", "symlink", "cd ..", "settings", "git hook", "git config", "proc self root", "proc 1",
-                "sysctl"):
+    for key in ("home", "etc", "symlink", "cd ..", "settings", "git hook", "git config", "new project settings",
+                "new mcp file", "proc self root", "proc 1", "sysctl"):
         assert "Read-only file system" in by[key], (key, by[key])
 
 
@@ -243,6 +248,18 @@ def test_excluded_commands_run_outside_through_the_normal_checks(need_bwrap, bas
                                 settings=settings)
     assert code == 0, err
     assert target.exists()  # unsandboxed: the write outside the workspace happened
+
+
+def test_a_home_inside_the_workspace_keeps_its_start_up_files(need_bwrap, base, monkeypatch):
+    home = base / "home"  # made writable with --add-dir: what a login shell or ssh reads stays read-only
+    (home / ".bashrc").write_text("# mine\n")
+    (home / ".ssh").mkdir()
+    commands = ["echo evil >> ~/.bashrc", "echo key > ~/.ssh/authorized_keys", "echo ok > ~/notes.txt"]
+    result, outputs, err, code = _run(base, monkeypatch, commands, "--add-dir", str(home), mode="bypassPermissions")
+    assert code == 0, err
+    assert (home / ".bashrc").read_text() == "# mine\n" and "Read-only file system" in outputs[0]
+    assert not (home / ".ssh" / "authorized_keys").exists() and "Read-only file system" in outputs[1]
+    assert (home / "notes.txt").read_text() == "ok\n"  # the rest of the home directory is workspace
 
 
 def test_a_symlinked_control_directory_is_refused(need_bwrap, base, monkeypatch):
