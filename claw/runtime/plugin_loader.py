@@ -73,6 +73,10 @@ class Plugins:
         """``[{name, path}]``: the stream-json init message's ``plugins``."""
         return [{"name": p.manifest.name, "path": str(p.manifest.root)} for p in self.loaded]
 
+    def tool_names(self) -> List[str]:
+        """The names of every manifest tool: rules and the tool flags may name them."""
+        return [t.name for p in self.loaded for t in p.manifest.tools]
+
     def dirs(self, kind: str) -> List["CommandDir"]:
         """The ``commands`` or ``skills`` directories of every plugin, with the name prefix."""
         from claw.runtime.commands import CommandDir
@@ -190,19 +194,19 @@ def sources_for(plugin_dirs: Sequence[str], loaded: Any, env: Dict[str, str], cw
 
 
 def install_tools(run: "Run", plugins: Plugins) -> None:
-    """Add every plugin's manifest tools to the run (none under ``--tools``, which lists the tools
-    offered; permission rules cannot name them yet); a name already taken is left out with a warning."""
+    """Add every plugin's manifest tools to the run (under ``--tools`` only those it names; not those a
+    bare deny rule removes); a name already taken is left out with a warning."""
     from claw.runtime.plugin_tools import ManifestTool
     from claw.tools.registry import offers
 
-    removed = set(run.policy.removed_tools())
+    removed, names = set(run.policy.removed_tools()), plugins.tool_names()
     disallowed = list(run.options.disallowed_tools)
     for plugin in plugins.loaded:
         for entry in plugin.manifest.tools:
             if entry.name in run.tools.tools:
                 plugins.warnings.append(f"plugin {plugin.manifest.name}: the tool {entry.name!r} clashes with a tool "
                                         "of that name already in the run; the plugin's is not used")
-            elif entry.name not in removed and offers(entry.name, run.options.tools, disallowed):
+            elif entry.name not in removed and offers(entry.name, run.options.tools, disallowed, names):
                 run.tools.tools[entry.name] = ManifestTool(plugin.manifest, entry, plugin.source.key)
                 run.info.tools.append(entry.name)
 
