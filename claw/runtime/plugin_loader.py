@@ -211,6 +211,16 @@ def install_tools(run: "Run", plugins: Plugins) -> None:
                 run.info.tools.append(entry.name)
 
 
+def add_enabled_servers(config: Any, loaded: Any, env: Dict[str, str], cwd: str) -> List[str]:
+    """Add the MCP servers of the plugins ``enabledPlugins`` turns on to ``config`` (``claw mcp list``,
+    ``claw doctor``); returns the plugins' load problems."""
+    from claw.mcp.config import add_plugin_servers
+
+    plugins = open_plugins((), loaded, env, cwd)
+    add_plugin_servers(config, plugins.mcp_servers(), env)
+    return [e.text() for e in plugins.errors] + plugins.warnings
+
+
 def open_plugins(plugin_dirs: Sequence[str], loaded: Any, env: Dict[str, str], cwd: str) -> Plugins:
     """The plugins of a run (``sources_for``), loaded; problems of the store join the warnings."""
     problems: List[str] = []
