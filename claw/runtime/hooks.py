@@ -383,8 +383,10 @@ class HookRunner:
             pass
 
     async def _run_command(self, spec: HookSpec, stdin: bytes) -> HookResult:
+        root = spec.plugin_root  # a plugin's hook gets its directory, as Claude Code gives it
+        env = self._env if root is None else dict(self._env, CLAUDE_PLUGIN_ROOT=root, CLAW_PLUGIN_ROOT=root)
         return await run_captured([*self._shell, spec.command or ""], stdin, HookResult(hook=spec),
-                                  cwd=self.project_dir, env=self._env, timeout=spec.timeout)
+                                  cwd=self.project_dir, env=env, timeout=spec.timeout)
 
     async def _run_callback(self, spec: HookSpec, data: Dict[str, Any], tool_use_id: Optional[str]) -> HookResult:
         result = HookResult(hook=spec)

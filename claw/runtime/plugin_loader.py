@@ -17,7 +17,8 @@ in ``Plugins.errors``, shown as a warning when the run starts and by ``claw doct
 with the other plugins. ``load_errors(sources)`` gives the same list without a run.
 
 ``${CLAUDE_PLUGIN_ROOT}`` and ``${CLAW_PLUGIN_ROOT}`` (the plugin's directory) are expanded in hook
-commands and in MCP server commands, args, env, url and headers. Deliberately not here: which
+commands and in MCP server commands, args, env, url and headers, and set as environment variables of
+the plugin's hooks and stdio MCP servers (as Claude Code sets ``CLAUDE_PLUGIN_ROOT``). Deliberately not here: which
 plugins are enabled and trusted (``claw.runtime.plugin_store``), running a manifest tool
 (``claw.runtime.plugin_tools``).
 """
@@ -115,7 +116,8 @@ class Plugins:
             root = str(plugin.manifest.root)
             for event, groups in plugin.manifest.hooks.items():
                 merged[event] = merged.get(event, ()) + tuple(
-                    HookMatcher(g["matcher"], tuple(HookCommand(_expand(h["command"], root), h["type"], h.get("timeout"))
+                    HookMatcher(g["matcher"], tuple(HookCommand(_expand(h["command"], root), h["type"], h.get("timeout"),
+                                                                root)
                                                     for h in g["hooks"]))
                     for g in groups)
         return merged
@@ -127,9 +129,12 @@ class Plugins:
             manifest = plugin.manifest
             if plugin.source.origin == "plugin-dir-no-mcp":
                 continue
+            root = str(manifest.root)
             for server, entry in manifest.mcp_servers.items():
-                out.append((f"plugin:{manifest.name}:{server}", _expand_entry(entry, str(manifest.root)),
-                            str(manifest.manifest_path or manifest.root)))
+                entry = _expand_entry(entry, root)
+                if isinstance(entry, dict) and "command" in entry and isinstance(entry.get("env", {}), dict):  # stdio: the root in its env
+                    entry["env"] = {"CLAUDE_PLUGIN_ROOT": root, "CLAW_PLUGIN_ROOT": root, **entry.get("env", {})}
+                out.append((f"plugin:{manifest.name}:{server}", entry, str(manifest.manifest_path or manifest.root)))
         return out
 
 

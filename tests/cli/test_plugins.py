@@ -97,6 +97,20 @@ def test_the_mcp_tool_has_its_namespaced_name_and_the_hook_fires(work, home, mon
     assert [(e["hook_event_name"], e["tool_name"]) for e in events] == [("PostToolUse", name)]
 
 
+def test_plugin_hooks_and_mcp_servers_have_the_plugin_root_in_their_environment(work, home, monkeypatch, tmp_path):
+    marker = tmp_path / "marker.jsonl"
+    call = tool_use("mcp__plugin_cc-demo_demo__plugin_root", {}, id="r")
+    with ModelServer([reply(tool_uses=[call]), reply(text="ok")]) as srv:
+        env = isolated_env(srv.env(), home, PLUGIN_PYTHON=sys.executable, CC_DEMO_MARKER=str(marker))
+        run = run_inprocess(["-p", "root", "--plugin-dir", DEMO, "--permission-mode", "bypassPermissions",
+                             "--output-format", "json"], env, monkeypatch, work)
+        second = srv.requests[1].json
+    assert run.code == 0, run.stderr
+    root = str(Path(DEMO).resolve())
+    assert text_of(results_by_id(second)["r"]) == f"{root}|{root}"  # the server's own environment
+    assert Path(f"{marker}.env").read_text() == f"{root}|{root}\n"  # mark.sh reads its environment
+
+
 def test_manifest_tools_run_with_stdin_env_timeout_and_errors(work, home, monkeypatch):
     (home / "settings.json").write_text(json.dumps({"env": {"PLUGIN_PROBE": "from-settings"}}))
     calls = [tool_use("word_count", {"text": "one two three"}, id="c"), tool_use("plugin_env", {"x": 1}, id="e"),
