@@ -155,7 +155,7 @@ def _close_transport(proc: "asyncio.subprocess.Process") -> None:
 
 
 async def run_captured(argv: List[str], stdin: bytes, result: Any, *, cwd: Any, env: Mapping[str, str],
-                       timeout: float) -> Any:
+                       timeout: float, pass_fds: Tuple[int, ...] = ()) -> Any:
     """Run ``argv`` in its own process group with ``stdin`` fed and stdout/stderr kept (up to
     ``OUTPUT_LIMIT``); fills ``result`` (a ``HookResult``: pid, exit_code, stdout, stderr, timed_out,
     error, duration_ms) and returns it. A timeout or a cancellation kills the whole group; whatever the
@@ -170,6 +170,7 @@ async def run_captured(argv: List[str], stdin: bytes, result: Any, *, cwd: Any, 
             cwd=cwd,
             env=env,
             start_new_session=True,
+            pass_fds=pass_fds,
         )
     )
     try:
