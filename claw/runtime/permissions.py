@@ -170,7 +170,8 @@ class PermissionPolicy:
         self.config_home = (os.path.realpath(os.path.expanduser(os.fspath(config_home))) if config_home
                             else os.path.join(self.home, ".claw"))
         self.warnings: List[str] = []
-        kw = dict(cwd=self.cwd, home=self.home, warnings=self.warnings, extra=plugin_tools)
+        self.plugin_tools = tuple(plugin_tools)
+        kw = dict(cwd=self.cwd, home=self.home, warnings=self.warnings, extra=self.plugin_tools)
         self.deny: List[PermissionRule] = (
             parse_rules(split_tool_list(disallowed), "--disallowedTools", error=UsageError, **kw)
             + parse_rules(deny_rules, "settings permissions.deny", error=ConfigError, **kw)

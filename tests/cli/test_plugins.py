@@ -288,6 +288,18 @@ def test_a_deny_rule_naming_a_manifest_tool_blocks_it(work, home, monkeypatch, h
     assert results_by_id(second)["w"]["is_error"] and not (work / "note.txt").exists()
 
 
+def test_a_commands_allowed_tools_may_name_a_manifest_tool(work, home, monkeypatch, tmp_path):
+    plugin = tmp_path / "tools-plus"
+    shutil.copytree(TOOLS, plugin)
+    (plugin / "commands").mkdir()
+    (plugin / "commands" / "note.md").write_text("---\nallowed-tools: write_note\n---\nWrite a note.\n")
+    with ModelServer([reply(tool_uses=[tool_use("write_note", {"text": "hi"}, id="w")]), reply(text="ok")]) as srv:
+        run = run_inprocess(["-p", "/cc-tools:note", "--plugin-dir", str(plugin), "--permission-mode", "default",
+                             "--output-format", "json"], isolated_env(srv.env(), home), monkeypatch, work)
+    assert run.code == 0, run.stderr
+    assert (work / "note.txt").read_text() == "hi" and run.json["permission_denials"] == []
+
+
 def test_tools_flag_naming_a_manifest_tool_offers_it_and_unknown_names_stay_errors(work, home, monkeypatch):
     with ModelServer([reply(text="hi")]) as srv:
         run = run_inprocess(["-p", "x", "--plugin-dir", TOOLS, "--tools", "bash,word_count"],
