@@ -302,7 +302,12 @@ def check_mcp(ctx: DoctorContext) -> CheckResult:
     from claw.mcp.config import load_mcp_config
 
     try:
-        config = load_mcp_config(ctx.project_dir, ctx.env, loaded=ctx.settings(), settings_arg=ctx.settings_arg)
+        loaded = ctx.settings()
+        config = load_mcp_config(ctx.project_dir, ctx.env, loaded=loaded, settings_arg=ctx.settings_arg)
+        if loaded is not None and loaded.settings.enabled_plugins:  # their problems: check_plugins
+            from claw.runtime.plugin_loader import add_enabled_servers
+
+            add_enabled_servers(config, loaded, dict(ctx.env), ctx.project_dir)
     except ClawError as exc:
         return CheckResult("mcp servers", FAIL, exc.message, (), exc.hint)
     entries = list(config.servers.values())
@@ -312,7 +317,7 @@ def check_mcp(ctx: DoctorContext) -> CheckResult:
         if e.error:
             details.append(f"{e.name}: invalid: {e.error}")
         else:
-            details.append(f"{e.name}: {e.transport} {e.target} ({e.scope}: {e.source})")
+            details.append(f"{e.name}: {e.transport} {e.target} ({e.origin})")
     details.extend(f"warning: {w}" for w in config.warnings)
     if config.sdk_servers:
         details.append("left to the embedding SDK host: " + ", ".join(config.sdk_servers))

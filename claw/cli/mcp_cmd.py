@@ -169,6 +169,11 @@ def _manager(args: Any, env: Dict[str, str], out: Output, only: Optional[str] = 
     loaded, effective, net = _load(args, env)
     config = load_mcp_config(args.cwd, effective, loaded=loaded, mcp_config=args.mcp_config,
                              strict=args.strict_mcp_config)
+    if loaded.settings.enabled_plugins and not args.strict_mcp_config:  # the enabled plugins' servers too
+        from claw.runtime.plugin_loader import add_enabled_servers
+
+        for problem in add_enabled_servers(config, loaded, effective, args.cwd):
+            out.warn(problem)
     from claw.config.loader import UNTRUSTED_WARNING
 
     for problem in loaded.warnings:  # the project's servers are skipped in an untrusted folder: say so
@@ -205,10 +210,6 @@ def _status_text(server: Any) -> str:
     return f"failed: {server.error}"
 
 
-def _source_text(entry: Any) -> str:
-    return f"{entry.scope}: {entry.source}"
-
-
 def _list(args: Any, env: Dict[str, str], out: Output) -> int:
     import asyncio
 
@@ -231,7 +232,7 @@ def _list(args: Any, env: Dict[str, str], out: Output) -> int:
         return 0
     for server in manager.servers.values():
         entry = server.entry
-        out.line(f"{server.name}: {entry.target} ({entry.transport}, {_source_text(entry)}) - {_status_text(server)}")
+        out.line(f"{server.name}: {entry.target} ({entry.transport}, {entry.origin}) - {_status_text(server)}")
     return 0
 
 
@@ -253,7 +254,7 @@ def _get(args: Any, env: Dict[str, str], out: Output) -> int:
     entry = server.entry
     raw = entry.raw if isinstance(entry.raw, dict) else {}
     out.line(f"{server.name}:")
-    out.line(f"  Scope: {_source_text(entry)}")
+    out.line(f"  Scope: {entry.origin}")
     out.line(f"  Type: {entry.transport}" + (" (connected as legacy SSE)" if server.transport_used == "sse"
                                               and entry.transport == "http" else ""))
     if "command" in raw:

@@ -34,6 +34,7 @@ class HookCommand:
     command: str
     type: str = "command"
     timeout: Optional[float] = None  # seconds; None: the runtime's default
+    plugin_root: Optional[str] = None  # a plugin's hook: CLAUDE_PLUGIN_ROOT / CLAW_PLUGIN_ROOT in its environment
 
 
 @dataclass(frozen=True)

@@ -66,6 +66,13 @@ class ServerEntry:
     hint: Optional[str] = None
 
     @property
+    def origin(self) -> str:
+        """Where it is configured, for people: ``user: FILE``, ``from plugin cc-demo: FILE``."""
+        if self.scope == "plugin":  # named plugin:NAME:server
+            return f"from plugin {self.name.split(':')[1]}: {self.source}"
+        return f"{self.scope}: {self.source}"
+
+    @property
     def transport(self) -> str:
         if self.config is not None:
             return self.config.transport

@@ -87,7 +87,7 @@ class Extensions:
         if not allowed:
             return
         rules = parse_rules(allowed, f"allowed-tools of {source}", cwd=policy.cwd, home=policy.home,
-                            error=UsageError, warnings=policy.warnings)
+                            error=UsageError, warnings=policy.warnings, extra=policy.plugin_tools)
         policy.allow.extend(rules)
         self.turn_rules.extend(rules)
 

@@ -56,6 +56,7 @@ class HookSpec:
     command: Optional[str] = None
     callback_id: Optional[str] = None
     timeout: float = DEFAULT_TIMEOUT
+    plugin_root: Optional[str] = None  # a plugin's hook: its directory, in the hook's environment
 
     @property
     def label(self) -> str:
@@ -82,7 +83,8 @@ class HooksConfig:
         for event, matchers in (hooks or {}).items():
             specs = tuple(
                 HookSpec(event, group.matcher.strip(), "command", command=hook.command,
-                         timeout=DEFAULT_TIMEOUT if hook.timeout is None else float(hook.timeout))
+                         timeout=DEFAULT_TIMEOUT if hook.timeout is None else float(hook.timeout),
+                         plugin_root=hook.plugin_root)
                 for group in matchers or ()
                 for hook in group.hooks
             )

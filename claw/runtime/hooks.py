@@ -155,7 +155,7 @@ def _close_transport(proc: "asyncio.subprocess.Process") -> None:
 
 
 async def run_captured(argv: List[str], stdin: bytes, result: Any, *, cwd: Any, env: Mapping[str, str],
-                       timeout: float) -> Any:
+                       timeout: float, pass_fds: Tuple[int, ...] = ()) -> Any:
     """Run ``argv`` in its own process group with ``stdin`` fed and stdout/stderr kept (up to
     ``OUTPUT_LIMIT``); fills ``result`` (a ``HookResult``: pid, exit_code, stdout, stderr, timed_out,
     error, duration_ms) and returns it. A timeout or a cancellation kills the whole group; whatever the
@@ -170,6 +170,7 @@ async def run_captured(argv: List[str], stdin: bytes, result: Any, *, cwd: Any, 
             cwd=cwd,
             env=env,
             start_new_session=True,
+            pass_fds=pass_fds,
         )
     )
     try:
@@ -383,8 +384,10 @@ class HookRunner:
             pass
 
     async def _run_command(self, spec: HookSpec, stdin: bytes) -> HookResult:
+        root = spec.plugin_root  # a plugin's hook gets its directory, as Claude Code gives it
+        env = self._env if root is None else dict(self._env, CLAUDE_PLUGIN_ROOT=root, CLAW_PLUGIN_ROOT=root)
         return await run_captured([*self._shell, spec.command or ""], stdin, HookResult(hook=spec),
-                                  cwd=self.project_dir, env=self._env, timeout=spec.timeout)
+                                  cwd=self.project_dir, env=env, timeout=spec.timeout)
 
     async def _run_callback(self, spec: HookSpec, data: Dict[str, Any], tool_use_id: Optional[str]) -> HookResult:
         result = HookResult(hook=spec)

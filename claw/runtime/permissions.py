@@ -139,7 +139,8 @@ class PermissionPolicy:
     """Decides tool calls. ``mode`` may be changed at any time (``/permissions``, SDK
     ``set_permission_mode``); everything else is fixed at construction. ``sandbox``: the run's bash
     sandbox (``claw.tools.sandbox.Sandbox``), set by the run: a command it confines runs without asking
-    when ``autoAllowBashIfSandboxed`` (deny and ask rules still apply)."""
+    when ``autoAllowBashIfSandboxed`` (deny and ask rules still apply). ``plugin_tools``: the names of
+    the run's plugin manifest tools, which rules may name as they name MCP tools."""
 
     sandbox: Any = None
 
@@ -156,6 +157,7 @@ class PermissionPolicy:
         ask_rules: Iterable[str] = (),
         home: Optional[str] = None,
         config_home: Union[str, "os.PathLike[str]", None] = None,
+        plugin_tools: Sequence[str] = (),
     ) -> None:
         self.mode = parse_permission_mode(mode)
         self.cwd = os.path.realpath(os.fspath(cwd) if cwd is not None else os.getcwd())
@@ -168,7 +170,8 @@ class PermissionPolicy:
         self.config_home = (os.path.realpath(os.path.expanduser(os.fspath(config_home))) if config_home
                             else os.path.join(self.home, ".claw"))
         self.warnings: List[str] = []
-        kw = dict(cwd=self.cwd, home=self.home, warnings=self.warnings)
+        self.plugin_tools = tuple(plugin_tools)
+        kw = dict(cwd=self.cwd, home=self.home, warnings=self.warnings, extra=self.plugin_tools)
         self.deny: List[PermissionRule] = (
             parse_rules(split_tool_list(disallowed), "--disallowedTools", error=UsageError, **kw)
             + parse_rules(deny_rules, "settings permissions.deny", error=ConfigError, **kw)

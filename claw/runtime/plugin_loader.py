@@ -17,7 +17,8 @@ in ``Plugins.errors``, shown as a warning when the run starts and by ``claw doct
 with the other plugins. ``load_errors(sources)`` gives the same list without a run.
 
 ``${CLAUDE_PLUGIN_ROOT}`` and ``${CLAW_PLUGIN_ROOT}`` (the plugin's directory) are expanded in hook
-commands and in MCP server commands, args, env, url and headers. Deliberately not here: which
+commands and in MCP server commands, args, env, url and headers, and set as environment variables of
+the plugin's hooks and stdio MCP servers (as Claude Code sets ``CLAUDE_PLUGIN_ROOT``). Deliberately not here: which
 plugins are enabled and trusted (``claw.runtime.plugin_store``), running a manifest tool
 (``claw.runtime.plugin_tools``).
 """
@@ -73,6 +74,10 @@ class Plugins:
         """``[{name, path}]``: the stream-json init message's ``plugins``."""
         return [{"name": p.manifest.name, "path": str(p.manifest.root)} for p in self.loaded]
 
+    def tool_names(self) -> List[str]:
+        """The names of every manifest tool: rules and the tool flags may name them."""
+        return [t.name for p in self.loaded for t in p.manifest.tools]
+
     def dirs(self, kind: str) -> List["CommandDir"]:
         """The ``commands`` or ``skills`` directories of every plugin, with the name prefix."""
         from claw.runtime.commands import CommandDir
@@ -111,7 +116,8 @@ class Plugins:
             root = str(plugin.manifest.root)
             for event, groups in plugin.manifest.hooks.items():
                 merged[event] = merged.get(event, ()) + tuple(
-                    HookMatcher(g["matcher"], tuple(HookCommand(_expand(h["command"], root), h["type"], h.get("timeout"))
+                    HookMatcher(g["matcher"], tuple(HookCommand(_expand(h["command"], root), h["type"], h.get("timeout"),
+                                                                root)
                                                     for h in g["hooks"]))
                     for g in groups)
         return merged
@@ -123,9 +129,12 @@ class Plugins:
             manifest = plugin.manifest
             if plugin.source.origin == "plugin-dir-no-mcp":
                 continue
+            root = str(manifest.root)
             for server, entry in manifest.mcp_servers.items():
-                out.append((f"plugin:{manifest.name}:{server}", _expand_entry(entry, str(manifest.root)),
-                            str(manifest.manifest_path or manifest.root)))
+                entry = _expand_entry(entry, root)
+                if isinstance(entry, dict) and "command" in entry and isinstance(entry.get("env", {}), dict):  # stdio: the root in its env
+                    entry["env"] = {"CLAUDE_PLUGIN_ROOT": root, "CLAW_PLUGIN_ROOT": root, **entry.get("env", {})}
+                out.append((f"plugin:{manifest.name}:{server}", entry, str(manifest.manifest_path or manifest.root)))
         return out
 
 
@@ -190,21 +199,31 @@ def sources_for(plugin_dirs: Sequence[str], loaded: Any, env: Dict[str, str], cw
 
 
 def install_tools(run: "Run", plugins: Plugins) -> None:
-    """Add every plugin's manifest tools to the run (none under ``--tools``, which lists the tools
-    offered; permission rules cannot name them yet); a name already taken is left out with a warning."""
+    """Add every plugin's manifest tools to the run (under ``--tools`` only those it names; not those a
+    bare deny rule removes); a name already taken is left out with a warning."""
     from claw.runtime.plugin_tools import ManifestTool
     from claw.tools.registry import offers
 
-    removed = set(run.policy.removed_tools())
+    removed, names = set(run.policy.removed_tools()), plugins.tool_names()
     disallowed = list(run.options.disallowed_tools)
     for plugin in plugins.loaded:
         for entry in plugin.manifest.tools:
             if entry.name in run.tools.tools:
                 plugins.warnings.append(f"plugin {plugin.manifest.name}: the tool {entry.name!r} clashes with a tool "
                                         "of that name already in the run; the plugin's is not used")
-            elif entry.name not in removed and offers(entry.name, run.options.tools, disallowed):
+            elif entry.name not in removed and offers(entry.name, run.options.tools, disallowed, names):
                 run.tools.tools[entry.name] = ManifestTool(plugin.manifest, entry, plugin.source.key)
                 run.info.tools.append(entry.name)
+
+
+def add_enabled_servers(config: Any, loaded: Any, env: Dict[str, str], cwd: str) -> List[str]:
+    """Add the MCP servers of the plugins ``enabledPlugins`` turns on to ``config`` (``claw mcp list``,
+    ``claw doctor``); returns the plugins' load problems."""
+    from claw.mcp.config import add_plugin_servers
+
+    plugins = open_plugins((), loaded, env, cwd)
+    add_plugin_servers(config, plugins.mcp_servers(), env)
+    return [e.text() for e in plugins.errors] + plugins.warnings
 
 
 def open_plugins(plugin_dirs: Sequence[str], loaded: Any, env: Dict[str, str], cwd: str) -> Plugins:

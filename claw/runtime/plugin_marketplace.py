@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from claw.errors import ClawError, UsageError
-from claw.runtime.plugin_store import NAME, copy_problems, now, plugins_home, read_record, split_key, write_record
+from claw.runtime.plugin_store import (NAME, copy_problems, now, plugins_home, read_record, record_lock, split_key,
+                                      write_record)
 
 MARKETPLACE_JSON = Path(".claude-plugin") / "marketplace.json"
 KNOWN_FILE = "known_marketplaces.json"
@@ -189,20 +190,22 @@ def add_marketplace(spec: str, config_home: Any, *, cwd: str, env: Mapping[str, 
         source = {"source": "git", "url": url}
     else:
         raise ClawError(f"{spec}: no {MARKETPLACE_JSON} there, and not a git repository", hint=OFFLINE_HINT)
-    known = read_record(home / KNOWN_FILE, "known marketplaces")
-    known[market.name] = {"source": source, "installLocation": str(market.root), "addedAt": now()}
-    write_record(home / KNOWN_FILE, known)
+    with record_lock(home / KNOWN_FILE):
+        known = read_record(home / KNOWN_FILE, "known marketplaces")
+        known[market.name] = {"source": source, "installLocation": str(market.root), "addedAt": now()}
+        write_record(home / KNOWN_FILE, known)
     return market
 
 
 def remove_marketplace(name: str, config_home: Any) -> None:
     """Forget a marketplace (and delete claw's clone of it). Installed plugins stay installed."""
     home = plugins_home(config_home)
-    known = read_record(home / KNOWN_FILE, "known marketplaces")
-    if name not in known:
-        raise ClawError(f"no marketplace named {name!r}", hint=LIST_HINT)
-    record = known.pop(name)
-    write_record(home / KNOWN_FILE, known)
+    with record_lock(home / KNOWN_FILE):
+        known = read_record(home / KNOWN_FILE, "known marketplaces")
+        if name not in known:
+            raise ClawError(f"no marketplace named {name!r}", hint=LIST_HINT)
+        record = known.pop(name)
+        write_record(home / KNOWN_FILE, known)
     location = Path(str(record.get("installLocation"))) if isinstance(record, dict) else None
     if location and location.parent == home / "marketplaces":  # claw's clone, not the user's directory
         shutil.rmtree(location, ignore_errors=True)

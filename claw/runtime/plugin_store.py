@@ -11,7 +11,10 @@ Layout (Claude Code's, under claw's config home)::
 ``install`` copies a marketplace's plugin directory beside its final place and renames it into place,
 so a failure leaves no half plugin; the plugin is validated first (``plugin_manifest.validate_plugin``)
 and a symlink that is absolute or leads outside the plugin refuses the install (relative links inside it
-are copied as links). Record files are written atomically (``claw.fsutil``).
+are copied as links). Record files are written atomically (``claw.fsutil``); every read-modify-write
+of one holds ``record_lock`` (an exclusive ``flock`` on ``<record>.lock`` beside it), so two claw
+processes installing at once both keep their record (an install holds it across the copy too: the
+cache directory is changed by one install at a time).
 
 ``enabled_plugin_sources`` is what a run asks: every ``name@marketplace`` the merged settings'
 ``enabledPlugins`` turns on, mapped to its installed copy. Enabling and disabling (editing settings) is
@@ -20,6 +23,7 @@ the CLI's business (``claw.cli.plugin_cmd``); reading a plugin's components is t
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -27,7 +31,7 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 from claw.errors import ClawError, ConfigError
 from claw.runtime.plugin_source import PluginSource
@@ -74,6 +78,24 @@ def write_record(path: Path, data: Dict[str, Any]) -> None:
                      new_file_mode=0o600, make_dirs=0o700)
     except OSError as exc:
         raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+@contextlib.contextmanager
+def record_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on the record ``path`` (``flock`` on ``path.lock``; waits for another
+    holder). Unlocked where ``flock`` is missing (Windows, some network file systems)."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(f"{path}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            import fcntl
+
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except (ImportError, OSError):
+            pass
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 @dataclass(frozen=True)
@@ -169,8 +191,13 @@ def copy_problems(root: Path) -> List[str]:
 
 def install(spec: str, config_home: Any) -> InstalledPlugin:
     """Install ``NAME@MARKETPLACE`` (or ``NAME``) from a known marketplace: validate, copy beside the
-    final place, rename into place, record. Replaces an installed copy of the same plugin. Raises
-    ClawError (nothing changed) for an unknown or invalid plugin."""
+    final place, rename into place, record (all under ``record_lock``). Replaces an installed copy of
+    the same plugin. Raises ClawError (nothing changed) for an unknown or invalid plugin."""
+    with record_lock(plugins_home(config_home) / INSTALLED_FILE):
+        return _install(spec, config_home)
+
+
+def _install(spec: str, config_home: Any) -> InstalledPlugin:
     import tempfile
 
     from claw.runtime.plugin_manifest import read_plugin, validate_plugin
@@ -222,9 +249,10 @@ def resolve_installed(spec: str, config_home: Any) -> str:
 def uninstall(key: str, config_home: Any) -> None:
     """Forget the installed ``name@marketplace`` and delete its copy (the record first: a run never sees
     a half-deleted plugin)."""
-    plugins = _installed_raw(config_home)
-    plugins.pop(key, None)
-    _save_installed(config_home, plugins)
-    name, market = split_key(key)
-    if NAME.match(name) and NAME.match(market):
-        shutil.rmtree(plugins_home(config_home) / "cache" / market / name, ignore_errors=True)
+    with record_lock(plugins_home(config_home) / INSTALLED_FILE):
+        plugins = _installed_raw(config_home)
+        plugins.pop(key, None)
+        _save_installed(config_home, plugins)
+        name, market = split_key(key)
+        if NAME.match(name) and NAME.match(market):
+            shutil.rmtree(plugins_home(config_home) / "cache" / market / name, ignore_errors=True)

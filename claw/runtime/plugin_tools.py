@@ -10,6 +10,12 @@ names claw-code sets (``CLAWD_PLUGIN_ID``, ``CLAWD_PLUGIN_NAME``, ``CLAWD_TOOL_N
 status, a timeout (the entry's ``timeout``, default 120 s; the process group is killed) or a program
 that cannot start: an error result saying which, with the stderr.
 
+With the bash sandbox on (settings ``sandbox.enabled``, ``claw.tools.sandbox``) the program runs in
+it exactly as a bash command does: the filesystem read-only (so the plugin's directory is readable)
+but for the workspace roots and a private ``/tmp``, no network. ``excludedCommands`` does not apply
+(it names bash commands); when no sandbox can be made, it runs unconfined like bash, after the run's
+warning.
+
 The entry's ``requiredPermission`` is the tool's permission level, so the permission policy treats it
 as it treats a built-in tool of that level (``read-only`` runs in the default mode; the others ask,
 or are denied with nobody to ask). Deliberately not here: reading the manifest
@@ -19,6 +25,7 @@ or are denied with nobody to ask). Deliberately not here: reading the manifest
 from __future__ import annotations
 
 import json
+import os
 from typing import Any, Dict, Mapping
 
 from claw.runtime.plugin_manifest import PluginManifest
@@ -60,10 +67,20 @@ class ManifestTool(Tool):
                    CLAUDE_PLUGIN_ROOT=root, CLAUDE_PROJECT_DIR=str(ctx.cwd), CLAWD_PLUGIN_ID=self.plugin_id,
                    CLAWD_PLUGIN_NAME=self.plugin.name, CLAWD_TOOL_NAME=entry.name, CLAWD_TOOL_INPUT=text,
                    CLAWD_PLUGIN_ROOT=root)
-        done = await run_captured([entry.command, *entry.args], text.encode(), HookResult(hook=None),  # type: ignore[arg-type]
-                                  cwd=root, env=env, timeout=entry.timeout)
-        meta = {"plugin": self.plugin.name, "exit_code": done.exit_code}
         what = f"plugin tool {entry.name!r} ({self.plugin.name})"
+        argv, fds = [entry.command, *entry.args], ()
+        try:
+            if ctx.sandbox is not None:  # confined as bash is (a no-op when no sandbox can be made)
+                argv, env, fds = ctx.sandbox.wrap("", argv, root, env)
+        except OSError as exc:
+            return ToolResult.error(f"{what} could not start in the sandbox: {exc}")
+        try:
+            done = await run_captured(argv, text.encode(), HookResult(hook=None),  # type: ignore[arg-type]
+                                      cwd=root, env=env, timeout=entry.timeout, pass_fds=fds)
+        finally:
+            for fd in fds:
+                os.close(fd)
+        meta = {"plugin": self.plugin.name, "exit_code": done.exit_code}
         if done.error is not None:
             return ToolResult.error(f"{what} could not start {entry.command!r}: {done.error}", **meta)
         if done.timed_out:

@@ -300,9 +300,11 @@ def parse_rule(
     home: Optional[str] = None,
     error: Type[ClawError] = UsageError,
     warnings: Optional[List[str]] = None,
+    extra: Sequence[str] = (),
 ) -> Optional[PermissionRule]:
     """Parse one rule. None for a Claude Code-only tool (skipped, with a warning when a list is given).
-    Raises ``error`` (UsageError for flags, ConfigError for settings) naming the source."""
+    Raises ``error`` (UsageError for flags, ConfigError for settings) naming the source. ``extra``: the
+    run's plugin manifest tool names, valid like MCP names (a pattern on them is ignored)."""
     home = home or os.path.expanduser("~")
     m = _RULE.match(text)
     if not m:
@@ -312,7 +314,7 @@ def parse_rule(
     if pattern is not None and pattern.strip() in ("", "*"):
         pattern = None
     canonical = canonical_tool_name(name)
-    if canonical is None and is_mcp_name(name):
+    if canonical is None and (is_mcp_name(name) or name in extra):
         canonical = name
     if canonical is None:
         if name in CLAUDE_CODE_ONLY:
@@ -320,7 +322,7 @@ def parse_rule(
                 warnings.append(f"permission rule {text!r} in {source} names the Claude Code tool {name!r}, "
                                 "which claw does not have; ignored")
             return None
-        raise error(f"unknown tool {name!r} in permission rule {text!r} ({source})", hint=valid_names_hint())
+        raise error(f"unknown tool {name!r} in permission rule {text!r} ({source})", hint=valid_names_hint(name, extra))
     rule_args: dict = {}
     if pattern is not None and not is_mcp_name(canonical):
         if canonical == "bash":
@@ -361,12 +363,13 @@ def parse_rules(
     home: Optional[str] = None,
     error: Type[ClawError] = UsageError,
     warnings: Optional[List[str]] = None,
+    extra: Sequence[str] = (),
 ) -> List[PermissionRule]:
     rules = []
     for text in texts:
         if not isinstance(text, str) or not text.strip():
             raise error(f"invalid permission rule {text!r} in {source}")
-        rule = parse_rule(text, source, cwd=cwd, home=home, error=error, warnings=warnings)
+        rule = parse_rule(text, source, cwd=cwd, home=home, error=error, warnings=warnings, extra=extra)
         if rule is not None:
             rules.append(rule)
     return rules

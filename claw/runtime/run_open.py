@@ -143,7 +143,8 @@ def _assemble(options: RunOptions, loaded: "LoadedSettings", env: Dict[str, str]
         mode_name = "bypassPermissions"
     mode = parse_permission_mode(mode_name)
 
-    tools = build_tools(options.tools, list(options.disallowed_tools))
+    plugin_tools = plugins.tool_names() if plugins is not None else ()  # names the flags and rules may use
+    tools = build_tools(options.tools, list(options.disallowed_tools), extra=plugin_tools)
     extensions = None
     if not options.disable_slash_commands and (_has_extension_dirs(str(cwd), env, options.setting_sources) or (
             plugins is not None and (plugins.dirs("commands") or plugins.dirs("skills")))):
@@ -161,6 +162,7 @@ def _assemble(options: RunOptions, loaded: "LoadedSettings", env: Dict[str, str]
         ask_rules=settings.permissions.ask,
         cwd=cwd,
         config_home=config_home(env, str(cwd)),
+        plugin_tools=plugin_tools,
     )
     notice = policy.use_sandbox(settings.raw, env, roots)
     if notice:

@@ -111,10 +111,17 @@ def canonical_tool_name(name: str) -> Optional[str]:
     return ALIASES.get(name)
 
 
-def valid_names_hint() -> str:
+def valid_names_hint(name: str = "", extra: Sequence[str] = ()) -> str:
+    """The valid names (``extra``: the run's plugin manifest tools), after a did-you-mean for ``name``."""
+    import difflib
+
+    known = [*BUILTIN_NAMES, *RUN_TOOLS, *ALIASES, *extra]
+    close = difflib.get_close_matches(name, known, 1) if name else []
     return (
-        "valid tools: " + ", ".join(BUILTIN_NAMES)
+        (f"did you mean {close[0]!r}? " if close else "")
+        + "valid tools: " + ", ".join(BUILTIN_NAMES)
         + "; Claude Code names: " + ", ".join(ALIASES)
+        + (f"; plugin tools: {', '.join(extra)}" if extra else "")
         + "; MCP tools as mcp__<server>__<tool>"
     )
 
@@ -157,10 +164,12 @@ def resolve_tool_names(
     *,
     allow_mcp: bool = False,
     warnings: Optional[List[str]] = None,
+    extra: Sequence[str] = (),
 ) -> List[str]:
     """Canonical names for ``names`` (aliases resolved, duplicates dropped, order kept).
 
-    ``mcp__...`` names pass through when ``allow_mcp``. Claude Code-only tools are skipped (a message is
+    ``mcp__...`` names pass through when ``allow_mcp``, and so do ``extra`` names (the run's plugin
+    manifest tools, known once its plugins are loaded). Claude Code-only tools are skipped (a message is
     appended to ``warnings`` when given). Anything else raises UsageError listing the valid names.
     """
     out: List[str] = []
@@ -169,27 +178,28 @@ def resolve_tool_names(
         if not name:
             continue
         canonical = canonical_tool_name(name)
-        if canonical is None and allow_mcp and is_mcp_name(name):
+        if canonical is None and (allow_mcp and is_mcp_name(name) or name in extra):
             canonical = name
         if canonical is None:
             if name in CLAUDE_CODE_ONLY:
                 if warnings is not None:
                     warnings.append(f"tool {name!r} is a Claude Code tool that claw does not have; ignored")
                 continue
-            raise UsageError(f"unknown tool {name!r}", hint=valid_names_hint())
+            raise UsageError(f"unknown tool {name!r}", hint=valid_names_hint(name, extra))
         if canonical not in out:
             out.append(canonical)
     return out
 
 
-def parse_tools_flag(value: Optional[str], *, warnings: Optional[List[str]] = None) -> Optional[List[str]]:
+def parse_tools_flag(value: Optional[str], *, warnings: Optional[List[str]] = None,
+                     extra: Sequence[str] = ()) -> Optional[List[str]]:
     """``--tools``: None (flag absent) or ``"default"`` -> None meaning all built-ins; ``""`` -> none;
     otherwise the resolved list (``mcp__`` names included; the MCP layer may use them)."""
     if value is None:
         return None
     if value.strip() == "default":
         return None
-    return resolve_tool_names(split_tool_list(value), allow_mcp=True, warnings=warnings)
+    return resolve_tool_names(split_tool_list(value), allow_mcp=True, warnings=warnings, extra=extra)
 
 
 def get_tool(name: str):
@@ -203,14 +213,14 @@ def get_tool(name: str):
     return getattr(importlib.import_module(module_name), class_name)()
 
 
-def bare_names(items: Sequence[str], *, warnings: Optional[List[str]] = None) -> List[str]:
+def bare_names(items: Sequence[str], *, warnings: Optional[List[str]] = None, extra: Sequence[str] = ()) -> List[str]:
     """The items without a ``(pattern)``, resolved: what ``--disallowedTools`` removes from the set."""
     names = []
     for item in items:
         if "(" in item:
             continue
         names.append(item)
-    return resolve_tool_names(names, allow_mcp=True, warnings=warnings)
+    return resolve_tool_names(names, allow_mcp=True, warnings=warnings, extra=extra)
 
 
 def build_tools(
@@ -218,12 +228,14 @@ def build_tools(
     disallowed: Union[str, Sequence[str], None] = None,
     *,
     warnings: Optional[List[str]] = None,
+    extra: Sequence[str] = (),
 ) -> Dict[str, object]:
     """The built-in tools offered to the model: ``--tools`` (None/"default" = all, "" = none) minus the
-    bare names of ``--disallowedTools`` (``Bash(rm:*)`` patterns there are deny rules, not removals)."""
-    selected = parse_tools_flag(tools, warnings=warnings)
+    bare names of ``--disallowedTools`` (``Bash(rm:*)`` patterns there are deny rules, not removals).
+    ``extra``: plugin manifest tool names the flags may name too (the plugin loader adds those tools)."""
+    selected = parse_tools_flag(tools, warnings=warnings, extra=extra)
     names = list(BUILTIN_NAMES) if selected is None else selected
-    removed = set(bare_names(split_tool_list(disallowed), warnings=warnings))
+    removed = set(bare_names(split_tool_list(disallowed), warnings=warnings, extra=extra))
     # bash_output and kill_shell come and go with bash: without it they have nothing to act on.
     if "bash" in names and "bash" not in removed:
         names = names + [n for n in BASH_COMPANIONS if n not in names]
@@ -232,7 +244,9 @@ def build_tools(
     return {name: get_tool(name) for name in names if name in _MODULES and name not in removed}
 
 
-def offers(name: str, tools: Optional[str], disallowed: Union[str, Sequence[str], None]) -> bool:
-    """Whether a run tool (``RUN_TOOLS``) may be offered under ``--tools`` and ``--disallowedTools``."""
-    selected = parse_tools_flag(tools)
-    return (selected is None or name in selected) and name not in bare_names(split_tool_list(disallowed))
+def offers(name: str, tools: Optional[str], disallowed: Union[str, Sequence[str], None],
+           extra: Sequence[str] = ()) -> bool:
+    """Whether a run tool (``RUN_TOOLS``, or a plugin's tool of ``extra``) may be offered under ``--tools``
+    and ``--disallowedTools``."""
+    selected = parse_tools_flag(tools, extra=extra)
+    return (selected is None or name in selected) and name not in bare_names(split_tool_list(disallowed), extra=extra)

@@ -257,3 +257,25 @@ def test_installed_plugins_are_used_by_a_run_and_disabled_ones_are_not(tmp_path,
         done = run_inprocess(["-p", "hi", "--output-format", "json"], isolated_env(srv.env(), home), monkeypatch, work)
         offered = {t["name"] for t in srv.requests[0].json["tools"]}
     assert done.code == 0 and "word_count" not in offered
+
+
+def test_mcp_list_and_doctor_show_the_enabled_plugins_servers(layout, market, claw_plugin, capsys):
+    from claw.cli import doctor
+    from claw.cli.mcp_cmd import run as mcp_run
+
+    assert claw_plugin("marketplace", "add", str(market))[0] == 0
+    assert claw_plugin("install", "cc-demo")[0] == 0
+    env = dict(layout.env, PLUGIN_PYTHON=sys.executable, PATH=os.environ["PATH"])
+    copy = layout.home / "plugins" / "cache" / MARKET / "cc-demo" / "1.0.0"
+    assert mcp_run(["list", "--cwd", str(layout.project), "--timeout", "60"], env=env) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("plugin:cc-demo:demo: ") and f"(stdio, from plugin cc-demo: {copy}" in out, out
+    assert "connected (" in out, out
+    assert mcp_run(["list", "--cwd", str(layout.project), "--strict-mcp-config"], env=env) == 0
+    assert "plugin:cc-demo" not in capsys.readouterr().out
+    result = doctor.check_mcp(doctor.build_context(env, str(layout.project), offline=True))
+    assert result.summary.endswith("plugin:cc-demo:demo") and any(
+        line.startswith("plugin:cc-demo:demo: stdio") and "(from plugin cc-demo: " in line for line in result.details)
+    assert claw_plugin("disable", "cc-demo")[0] == 0
+    assert mcp_run(["list", "--cwd", str(layout.project)], env=env) == 0
+    assert "plugin:cc-demo" not in capsys.readouterr().out

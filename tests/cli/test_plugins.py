@@ -97,6 +97,20 @@ def test_the_mcp_tool_has_its_namespaced_name_and_the_hook_fires(work, home, mon
     assert [(e["hook_event_name"], e["tool_name"]) for e in events] == [("PostToolUse", name)]
 
 
+def test_plugin_hooks_and_mcp_servers_have_the_plugin_root_in_their_environment(work, home, monkeypatch, tmp_path):
+    marker = tmp_path / "marker.jsonl"
+    call = tool_use("mcp__plugin_cc-demo_demo__plugin_root", {}, id="r")
+    with ModelServer([reply(tool_uses=[call]), reply(text="ok")]) as srv:
+        env = isolated_env(srv.env(), home, PLUGIN_PYTHON=sys.executable, CC_DEMO_MARKER=str(marker))
+        run = run_inprocess(["-p", "root", "--plugin-dir", DEMO, "--permission-mode", "bypassPermissions",
+                             "--output-format", "json"], env, monkeypatch, work)
+        second = srv.requests[1].json
+    assert run.code == 0, run.stderr
+    root = str(Path(DEMO).resolve())
+    assert text_of(results_by_id(second)["r"]) == f"{root}|{root}"  # the server's own environment
+    assert Path(f"{marker}.env").read_text() == f"{root}|{root}\n"  # mark.sh reads its environment
+
+
 def test_manifest_tools_run_with_stdin_env_timeout_and_errors(work, home, monkeypatch):
     (home / "settings.json").write_text(json.dumps({"env": {"PLUGIN_PROBE": "from-settings"}}))
     calls = [tool_use("word_count", {"text": "one two three"}, id="c"), tool_use("plugin_env", {"x": 1}, id="e"),
@@ -245,3 +259,59 @@ def test_tools_and_strict_mcp_config_apply_to_plugins(work, home, monkeypatch):
         offered = {t["name"] for t in srv.requests[0].json["tools"]}
     assert "bash" in offered and "word_count" not in offered  # --tools lists what is offered
     assert lines(run.stdout)[0]["mcp_servers"] == [] and not any(n.startswith("mcp__") for n in offered)
+
+
+@pytest.mark.parametrize("how", ["flag", "settings"])
+def test_an_allow_rule_naming_a_manifest_tool_lets_it_run_without_asking(work, home, monkeypatch, how):
+    flags = ["--allowedTools", "write_note"] if how == "flag" else []
+    if how == "settings":
+        (home / "settings.json").write_text(json.dumps({"permissions": {"allow": ["write_note"]}}))
+    with ModelServer([reply(tool_uses=[tool_use("write_note", {"text": "hi"}, id="w")]), reply(text="ok")]) as srv:
+        run = run_inprocess(["-p", "write", "--plugin-dir", TOOLS, "--permission-mode", "default", *flags,
+                             "--output-format", "json"], isolated_env(srv.env(), home), monkeypatch, work)
+    assert run.code == 0, run.stderr
+    assert (work / "note.txt").read_text() == "hi" and run.json["permission_denials"] == []
+
+
+@pytest.mark.parametrize("how", ["flag", "settings"])
+def test_a_deny_rule_naming_a_manifest_tool_blocks_it(work, home, monkeypatch, how):
+    flags = ["--disallowedTools", "write_note"] if how == "flag" else []
+    if how == "settings":
+        (home / "settings.json").write_text(json.dumps({"permissions": {"deny": ["write_note(*)"]}}))
+    with ModelServer([reply(tool_uses=[tool_use("write_note", {"text": "hi"}, id="w")]), reply(text="ok")]) as srv:
+        run = run_inprocess(["-p", "write", "--plugin-dir", TOOLS, "--permission-mode", "bypassPermissions", *flags,
+                             "--output-format", "json"], isolated_env(srv.env(), home), monkeypatch, work)
+        offered = {t["name"] for t in srv.requests[0].json["tools"]}
+        second = srv.requests[1].json
+    assert run.code == 0, run.stderr
+    assert "write_note" not in offered and "word_count" in offered
+    assert results_by_id(second)["w"]["is_error"] and not (work / "note.txt").exists()
+
+
+def test_a_commands_allowed_tools_may_name_a_manifest_tool(work, home, monkeypatch, tmp_path):
+    plugin = tmp_path / "tools-plus"
+    shutil.copytree(TOOLS, plugin)
+    (plugin / "commands").mkdir()
+    (plugin / "commands" / "note.md").write_text("---\nallowed-tools: write_note\n---\nWrite a note.\n")
+    with ModelServer([reply(tool_uses=[tool_use("write_note", {"text": "hi"}, id="w")]), reply(text="ok")]) as srv:
+        run = run_inprocess(["-p", "/cc-tools:note", "--plugin-dir", str(plugin), "--permission-mode", "default",
+                             "--output-format", "json"], isolated_env(srv.env(), home), monkeypatch, work)
+    assert run.code == 0, run.stderr
+    assert (work / "note.txt").read_text() == "hi" and run.json["permission_denials"] == []
+
+
+def test_tools_flag_naming_a_manifest_tool_offers_it_and_unknown_names_stay_errors(work, home, monkeypatch):
+    with ModelServer([reply(text="hi")]) as srv:
+        run = run_inprocess(["-p", "x", "--plugin-dir", TOOLS, "--tools", "bash,word_count"],
+                            isolated_env(srv.env(), home), monkeypatch, work)
+        offered = {t["name"] for t in srv.requests[0].json["tools"]}
+    assert run.code == 0, run.stderr
+    assert {"bash", "word_count"} <= offered and "plugin_env" not in offered
+    for flag in ("--allowedTools", "--tools"):
+        run = run_inprocess(["-p", "x", "--plugin-dir", TOOLS, flag, "word_cuont"], isolated_env({}, home),
+                            monkeypatch, work)
+        assert run.code == 2 and "unknown tool 'word_cuont'" in run.stderr, run.stderr
+        assert "did you mean 'word_count'?" in run.stderr
+    (home / "settings.json").write_text(json.dumps({"permissions": {"allow": ["word_count"]}}))
+    run = run_inprocess(["-p", "x"], isolated_env({}, home), monkeypatch, work)  # no plugin: not a tool
+    assert run.code == 2 and "unknown tool 'word_count'" in run.stderr, run.stderr

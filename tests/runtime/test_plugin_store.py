@@ -136,6 +136,7 @@ def test_a_non_boolean_enablement_is_a_settings_error(layout):
 
 import shutil  # noqa: E402
 import subprocess  # noqa: E402
+import time  # noqa: E402
 
 from claw.errors import ClawError, UsageError  # noqa: E402
 from claw.runtime import plugin_marketplace as pm  # noqa: E402
@@ -386,3 +387,30 @@ def test_plugin_root_places_bare_sources(market):
     write_market(market, [{"name": "cc-demo", "source": "cc-demo"}], metadata={"pluginRoot": "./plugins"})
     [entry] = pm.read_marketplace(market).plugins
     assert entry.path == (market / "plugins" / "cc-demo").resolve() and entry.problems == ()
+
+
+def test_concurrent_installs_keep_every_record(tmp_path, home):
+    """Two processes installing at once: each install's read-modify-write of the record holds the
+    store's lock, so none drops the other's record (20 interleaved installs without it lose some)."""
+    import sys
+
+    root = tmp_path / "many"
+    names = [f"p{i}" for i in range(20)]
+    (root / ".claude-plugin").mkdir(parents=True)
+    (root / ".claude-plugin" / "marketplace.json").write_text(json.dumps(
+        {"name": "many", "owner": {"name": "t"}, "plugins": [{"name": n, "source": f"./{n}"} for n in names]}))
+    for n in names:
+        (root / n / ".claude-plugin").mkdir(parents=True)
+        (root / n / ".claude-plugin" / "plugin.json").write_text(json.dumps({"name": n, "version": "1.0.0"}))
+    add(root, home)
+    go = tmp_path / "go"
+    code = ("import os, sys, time\nfrom claw.runtime.plugin_store import install\n"
+            "while not os.path.exists(sys.argv[1]): time.sleep(0.001)\n"
+            "for key in sys.argv[3:]: install(key, sys.argv[2])\n")
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2]))
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(go), str(home), *[f"{n}@many" for n in names[i::2]]],
+                              env=env) for i in (0, 1)]
+    time.sleep(1.0)  # both started and waiting
+    go.touch()
+    assert [p.wait(timeout=120) for p in procs] == [0, 0]
+    assert sorted(record(home)) == sorted(f"{n}@many" for n in names)
