@@ -111,3 +111,21 @@ def test_vertex_ai_turn_with_a_service_account(version, claw_pyz, workspace, tmp
     obj = json.loads(run.stdout)
     assert obj["result"] == "alpha it is" and obj["num_turns"] == 2
     assert len(google.grants()) == 1 and len(srv.requests) == 2
+
+
+@pytest.mark.parametrize("version", SUPPORTED)
+def test_a_plugin_manifest_tool_from_plugin_dir(version, claw_pyz, workspace, tmp_path):
+    # The plugin loader and manifest tools run from the archive's bytecode on every Python.
+    from tests.cli.headless_helpers import ROOT
+
+    plugin = ROOT / "tests" / "fixtures" / "plugins" / "marketplace" / "cc-tools"
+    script = [reply(tool_uses=[tool_use("word_count", {"text": "one two three"})]), reply(text="three words")]
+    with ModelServer(script) as srv:
+        run = run_claw(python_for(version), "-p", "count", "--output-format", "json", "--plugin-dir", str(plugin),
+                       cwd=workspace, env=_env(srv, tmp_path))
+    assert run.returncode == 0, run.stderr
+    obj = json.loads(run.stdout)
+    assert obj["result"] == "three words"
+    assert [r["tool_name"] for r in obj["tool_results"]] == ["word_count"]
+    assert "3" in obj["tool_results"][0]["output"]
+    assert "word_count" in [t["name"] for t in srv.requests[0].json["tools"]]
