@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -146,6 +147,19 @@ def test_heartbeat_reply_ending_the_lease_counts_as_lost():
     running(sup)
     assert kinds(sup.done("heartbeat", "w1", 5, True, reply={"lease_extended": False})) == [("term", "w1")]
     assert sup.items["w1"].reason == "lease_lost"
+
+
+@pytest.mark.parametrize("state", ["stopping", "stopped"])
+def test_the_service_stopping_the_work_ends_the_worker_and_the_item_is_done(state):
+    sup = Supervisor()
+    running(sup)
+    reply = {"lease_extended": state == "stopping", "state": state}
+    assert kinds(sup.done("heartbeat", "w1", 5, True, reply=reply)) == [("term", "w1")]
+    assert sup.done("heartbeat", "w1", 6, True, reply=reply) == []  # asked once
+    actions = sup.exited("w1", 7, 143)  # whatever the code: serve asked it to end
+    assert [(a.kind, a.force) for a in actions] == [("stop", False)]  # a graceful confirmation, no requeue
+    item = sup.items["w1"]
+    assert (item.state, item.reason, item.stop_pending) == ("done", "server_stop", True)
 
 
 def test_other_heartbeat_failures_wait_for_the_next_one():
