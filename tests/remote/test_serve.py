@@ -233,7 +233,7 @@ def test_sigterm_stops_every_worker_and_each_work_item(h: Harness) -> None:
     shown = subprocess.run([sys.executable, "-m", "claw", "remote-control", "status"], cwd=str(h.project),
                            capture_output=True, text=True, timeout=30,
                            env=dict(os.environ, PYTHONPATH=str(ROOT), CLAW_CONFIG_HOME=str(h.tmp / "home")))
-    assert "serve: running" in shown.stdout and shown.stdout.count("1 permission request(s) pending") == 2, shown
+    assert "serve: running" in shown.stdout and shown.stdout.count("permission pending: bash (request ") == 2, shown
     assert h.stop(proc) == 0
     for item in items:
         assert h.events(item.id, "end")[0]["how"] == "term"
