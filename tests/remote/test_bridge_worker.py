@@ -110,6 +110,20 @@ def test_v1_turns_end_to_end_with_a_forced_disconnect_and_a_lost_post_answer(tmp
     _no_token(ingress, worker)
 
 
+def test_v1_a_normal_close_right_after_a_message_still_delivers_its_turn(tmp_path):
+    with SessionIngress() as ingress, ModelServer([reply(text="late answer", delay=0.2)]) as model:
+        worker = Worker(ingress, model, tmp_path)
+        try:
+            ingress.wait_for(lambda: ingress.ws_connections == 1)
+            ingress.send(_user("hi"))
+            ingress.end()  # 1000 at once: the input is over, the queued turn is not
+            assert worker.wait() == 0, worker.err
+        finally:
+            worker.kill()
+    assert [r["result"] for r in _results(ingress.events())] == ["late answer"]
+    assert "could not be sent" not in worker.err
+
+
 def test_v1_retry_after_is_honoured_and_oversized_batches_are_split(tmp_path):
     with SessionIngress(max_batch_events=2) as ingress, ModelServer([reply(text="answer")]) as model:
         ingress.faults.append({"status": 429, "retry_after": "1"})
