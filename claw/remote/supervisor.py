@@ -18,7 +18,8 @@ expire, the lease lost, the service stopping the item) → one of
 - ``requeued``: given back by letting its lease lapse (no more heartbeats, no stop_work, which would
   end the work for good), so the server hands it out again: the session token about to expire (the
   server re-dispatches with a fresh one), the lease lost, the ack failed, the worker killed by someone
-  else's signal (up to ``max_runs`` runs), a restart of serve.
+  else's signal or exiting ``REQUEUE_EXIT`` (75: its session refused the token; up to ``max_runs`` runs),
+  a restart of serve.
 
 A health check is acked and done at once (stop_work completes it). A work id polled again while its worker runs is acked again
 (the lease renewed) and never starts a second worker; one polled again after it was requeued runs again.
@@ -45,6 +46,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional
 
 STATE_VERSION = 1
+REQUEUE_EXIT = 75  # a worker's "give the work back" (claw.cli.bridge_worker_cmd)
 ACTIVE = ("acked", "running", "stopping")
 FINISHED = ("done", "failed", "stopped", "requeued")
 
@@ -252,7 +254,9 @@ class Supervisor:
         item.exit_code, reason = code, item.reason
         if reason is None and code is not None and code < 0 and item.runs < self.limits.max_runs:
             reason = "killed"  # by someone else's signal: run it again
-        if reason in ("lease_lost", "token_expiry", "killed"):
+        if reason is None and code == REQUEUE_EXIT and item.runs < self.limits.max_runs:
+            reason = "session_refused"  # the worker's token was refused: the server re-dispatches a fresh one
+        if reason in ("lease_lost", "token_expiry", "killed", "session_refused"):
             return self._finish(item, "requeued", now, stop=False, reason=reason)
         if reason == "server_stop":
             return self._finish(item, "done", now, stop=True, reason=reason)

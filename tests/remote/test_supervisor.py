@@ -142,6 +142,18 @@ def test_lost_lease_stops_the_worker_without_stop_work():
     assert sup.items["w1"].state == "requeued" and not sup.items["w1"].stop_pending and sup.idle()
 
 
+def test_a_worker_exiting_75_gives_its_work_back_up_to_max_runs():
+    sup = Supervisor(Limits(max_runs=2))
+    running(sup)
+    assert sup.exited("w1", 5, 75) == []  # no stop_work: the lease lapses, the server hands it out again
+    assert (sup.items["w1"].state, sup.items["w1"].reason) == ("requeued", "session_refused")
+    assert kinds(sup.offered("w1", "s1", "session", 6)) == [("ack", "w1")]
+    sup.done("ack", "w1", 7, True)
+    sup.started("w1", 8, 101, "2", 101)
+    assert kinds(sup.exited("w1", 9, 75)) == [("stop", "w1")]  # the second run: it fails
+    assert sup.items["w1"].state == "failed"
+
+
 def test_heartbeat_reply_ending_the_lease_counts_as_lost():
     sup = Supervisor()
     running(sup)
