@@ -233,6 +233,7 @@ class Serve:
                     worktree = None
                     raise OSError("git worktree add failed")
             env = dict(os.environ, **opts.worker_env)
+            env.pop("CLAW_BRIDGE_TOKEN", None)  # the account's credential: the session's tools never see it
             env.update(CLAW_WORK_SECRET=self.secrets.get(work_id, ("",))[0], CLAW_REMOTE_SESSION_ID=item.session_id,
                        CLAW_REMOTE_WORK_ID=work_id, CLAW_REMOTE_ENVIRONMENT_ID=opts.environment_id)
             proc = await asyncio.create_subprocess_exec(

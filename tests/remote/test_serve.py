@@ -124,6 +124,7 @@ def test_poll_ack_heartbeat_stop_with_the_secret_only_in_the_workers_environment
     assert wait_until(lambda: stopped(h, item), 15), h.stderr()
     assert start["argv"] == ["--session-id", item.session_id, "--work-id", item.id, "--environment-id", h.env_id]
     assert start["env"]["CLAW_WORK_SECRET"] == item.secret
+    assert "CLAW_BRIDGE_TOKEN" not in start["env"]  # serve's credential stays with serve
     assert (start["env"]["CLAW_REMOTE_SESSION_ID"], start["env"]["CLAW_REMOTE_WORK_ID"],
             start["env"]["CLAW_REMOTE_ENVIRONMENT_ID"]) == (item.session_id, item.id, h.env_id)
     assert start["cwd"] == str(h.project)
