@@ -225,6 +225,23 @@ def test_session_timeout_stops_the_worker_and_fails_the_item(h: Harness) -> None
     assert h.stop(proc) == 0
 
 
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_an_idle_serve_sleeps(h: Harness) -> None:
+    item = h.work("sleep 30")
+    proc = h.serve("--poll-interval-ms", "1000", "--heartbeat-interval-ms", "1000")
+    assert wait_until(lambda: h.events(item.id, "start"), 15), h.stderr()
+    time.sleep(0.5)
+    before, start = _cpu_seconds(proc.pid), time.monotonic()
+    time.sleep(2)
+    used = _cpu_seconds(proc.pid) - before
+    assert used < 0.25 * (time.monotonic() - start), used  # it waits for the next due time, it does not spin
+    assert h.stop(proc) == 0
+
+
 def test_sigterm_stops_every_worker_and_each_work_item(h: Harness) -> None:
     items = [h.work("sleep 30"), h.work("sleep 30")]
     proc = h.serve()
