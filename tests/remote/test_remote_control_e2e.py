@@ -228,3 +228,49 @@ def test_serve_from_the_pyz_starts_the_pyz_as_its_worker(tmp_path: Path) -> None
         run_chain(chain)
     finally:
         chain.close()
+
+
+def demo() -> None:
+    """``python -m tests.remote.test_remote_control_e2e``: the fakes of this test for a serve started by
+    hand. Prints the project and the command; each line typed is a user message of one session (its
+    events are printed as they arrive); an empty line ends the session (close 1000) and starts another."""
+    import tempfile
+    import threading
+    import time
+
+    chain = Chain(Path(tempfile.mkdtemp(prefix="claw-rc-demo-")), ["claw"], {})
+    keys = ("ANTHROPIC_BASE_URL", "ANTHROPIC_API_KEY", "CLAW_BRIDGE_TOKEN", "NO_PROXY")
+    print(f"cd {chain.project} && " + " ".join(f"{k}={chain.env[k]}" for k in keys)
+          + f" claw remote-control serve --base-url {chain.server.url}\n(then `claw remote-control status` there)")
+    try:
+        for n in range(1, 1000):
+            host, _ = chain.session(n)
+            print(f"session {host.session_id}: waiting for serve's worker...")
+            while not host.ws_connections:
+                time.sleep(0.2)
+            shown = [0]
+
+            def show() -> None:
+                while host.ws_connections:
+                    events = host.unique_events()
+                    for event in events[shown[0]:]:
+                        print("  <", json.dumps(event)[:200])
+                    shown[0] = len(events)
+                    time.sleep(0.2)
+
+            threading.Thread(target=show, daemon=True).start()
+            line = ""
+            for line in iter(sys.stdin.readline, ""):
+                if not line.strip():
+                    break
+                host.send(_user(line.strip()))
+            host.end()
+            time.sleep(1)
+            if not line:
+                break
+    finally:
+        chain.close()
+
+
+if __name__ == "__main__":
+    demo()
