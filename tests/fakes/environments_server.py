@@ -344,7 +344,8 @@ class EnvironmentsServer(BackgroundHTTPServer):
         extended = work.state in ("running", "stopping")
         if extended:
             work.lease_until = time.time() + self.lease_ttl
-        return 200, {"lease_extended": extended, "state": work.state, "ttl_seconds": int(self.lease_ttl),
+        state = "active" if work.state == "running" else work.state  # the API's names: active, stopping, stopped
+        return 200, {"lease_extended": extended, "state": state, "ttl_seconds": int(self.lease_ttl),
                      "last_heartbeat": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
 
     def _poll(self, env: FakeEnvironment, rec: Recorded) -> Tuple[int, Any]:
