@@ -59,7 +59,7 @@ class Limits:
     session_timeout_ms: Optional[int] = None
     heartbeat_ms: int = 20_000
     token_margin_ms: int = 60_000  # requeue this long before the session token expires
-    kill_grace_ms: int = 5_000  # SIGTERM → SIGKILL
+    kill_grace_ms: int = 12_000  # SIGTERM → SIGKILL: past the worker's 10 s drain of what it owes the session
     stop_retry_ms: int = 500  # first stop_work retry; doubles up to stop_retry_max_ms
     stop_retry_max_ms: int = 30_000
     activity_lines: int = 20

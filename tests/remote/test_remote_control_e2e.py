@@ -216,6 +216,23 @@ def test_serve_runs_sessions_with_the_built_in_worker(tmp_path: Path) -> None:
         chain.close()
 
 
+def test_a_stopping_serve_lets_the_worker_drain_what_it_owes_the_session(tmp_path: Path) -> None:
+    chain = Chain(tmp_path, [sys.executable, "-m", "claw"], dict(_env(), PYTHONPATH=str(ROOT)))
+    try:
+        host, work = chain.session(1)
+        chain.serve()
+        assert wait_until(lambda: host.ws_connections and chain.server.work[work.id].heartbeats, 60), chain.stderr()
+        host.faults.append({"status": 429, "retry_after": "7"})  # the turn's events wait 7 s to go out
+        host.send(_user("hello"))
+        assert wait_until(lambda: any(s == 429 for _, s in host.attempts), 60), chain.stderr()
+        chain.proc.terminate()  # the worker gets SIGTERM and drains (up to 10 s) before it exits
+        assert chain.proc.wait(60) == 0, chain.stderr()
+        assert [r["result"] for r in _results(host)] == ["echo: hello"], chain.stderr()
+        assert chain.item(work.id)["state"] == "stopped"
+    finally:
+        chain.close()
+
+
 @pytest.mark.e2e
 def test_serve_from_the_pyz_starts_the_pyz_as_its_worker(tmp_path: Path) -> None:
     from tests.e2e.conftest import ensure_built
