@@ -20,8 +20,9 @@ argument: other local users can read argv) and ``--session-id/--work-id/--enviro
 - tees the session's traffic to stdout as NDJSON (every object the run writes, and the control responses
   and cancellations it reads): ``serve`` reads it for its activity summary and pending permission
   requests; stderr has claw's warnings;
-- exits with the code of the last result (0: done), 1 when the session cannot be reached or refuses the
-  worker, 2 for a usage error.
+- exits with the code of the last result (0: done); 75 (``REQUEUE_EXIT``) when the session refuses its
+  token or another worker took it over (401, 403, 409: ``serve`` gives the work back, to be handed out
+  again with a fresh token); 1 when the session cannot be reached or is gone; 2 for a usage error.
 
 Deliberately not here: polling for work, heartbeating the work item, worktrees (``serve``).
 """
@@ -35,6 +36,7 @@ from typing import Any, Dict, List, Optional
 
 from claw.cli.transport import Transport
 from claw.errors import ClawError, UsageError
+from claw.remote.supervisor import REQUEUE_EXIT  # 75, EX_TEMPFAIL: serve gives the work item back
 
 USAGE = """\
 usage: claw remote-control bridge-worker --session-id ID [--work-id ID] [--environment-id ID]
@@ -45,6 +47,7 @@ The work secret is read from CLAW_WORK_SECRET (base64url), never from the argume
 _FLAGS = {"--session-id": "CLAW_REMOTE_SESSION_ID", "--work-id": "CLAW_REMOTE_WORK_ID",
           "--environment-id": "CLAW_REMOTE_ENVIRONMENT_ID"}
 _SESSION_AUTH = ("session_token", "session_ingress_token")
+_REQUEUE_STATUSES = (401, 403, 409)
 
 
 def run(argv: List[str]) -> int:
@@ -66,7 +69,7 @@ def run(argv: List[str]) -> int:
         return asyncio.run(_serve(ids["--session-id"], secret, worker_env(secret, env)))
     except ClawError as exc:
         sys.stderr.write(render_error(exc) + "\n")
-        return exc.exit_code
+        return REQUEUE_EXIT if getattr(exc, "status", None) in _REQUEUE_STATUSES else exc.exit_code
 
 
 def _ids(argv: List[str], environ: Any) -> Dict[str, str]:
@@ -139,11 +142,13 @@ async def _serve(session_id: str, secret: Any, env: Dict[str, str]) -> int:
 
         transport = HybridTransport(work_secret.sdk_url(base, session_id), f"{base}/v1/sessions/{session_id}/events",
                                     net, token=token, warn=warn)
-    await transport.connect()
+    tee = _Tee(transport, sys.stdout.buffer)
+    await transport.connect()  # a refusal here: run() says so and exits
     try:
-        return await serve(args, _Tee(transport, sys.stdout.buffer), stderr=sys.stderr, base_env=env)
+        code = await serve(args, tee, stderr=sys.stderr, base_env=env)
     finally:
         await transport.close()
+    return REQUEUE_EXIT if getattr(tee.error, "status", None) in _REQUEUE_STATUSES else code
 
 
 class _Tee(Transport):
@@ -152,13 +157,18 @@ class _Tee(Transport):
     def __init__(self, inner: Any, out: Any) -> None:
         self.inner = inner
         self.out = out
+        self.error: Optional[ClawError] = None  # the session's refusal, if one ended it
 
     @property  # type: ignore[override]
     def closed(self) -> bool:
         return bool(self.inner.closed)
 
     async def read(self) -> Optional[Dict[str, Any]]:
-        obj = await self.inner.read()
+        try:
+            obj = await self.inner.read()
+        except ClawError as exc:
+            self.error = exc
+            raise
         if obj is not None and obj.get("type") in ("control_response", "control_cancel_request"):
             self._line(obj)
         return obj

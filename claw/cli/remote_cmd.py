@@ -260,7 +260,8 @@ def _status(cmd: _Command) -> Tuple[int, Dict[str, Any]]:
         items = serve.get("items") if isinstance(serve.get("items"), list) else []
         obj["sessions"] = [f"{i.get('session_id')} work {i.get('work_id')}: {i.get('state')}"
                            + (f", last tool {i['last_tool']}" if i.get("last_tool") else "")
-                           + (f", {len(i['permissions'])} permission request(s) pending" if i.get("permissions") else "")
+                           + "".join(f", permission pending: {p.get('tool_name')} (request {p.get('request_id')})"
+                                     for p in i.get("permissions") or () if isinstance(p, dict))
                            + (f" | {str(i['lines'][-1])[:120]}" if i.get("lines") else "")
                            for i in items if isinstance(i, dict)]
         if cmd.args.json:

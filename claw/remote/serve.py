@@ -105,7 +105,9 @@ class Serve:
             if (self.stop_requested or self.fatal) and not sup.shutting_down:
                 self._do(sup.shutdown(now))
                 deadline = now + SHUTDOWN_MS
-            self._do(sup.tick(now))
+            due_now = sup.tick(now)
+            if due_now:  # (_do wakes the loop: with nothing to do it would spin)
+                self._do(due_now)
             auth = getattr(self.fatal, "failure_class", "") == "provider_auth"  # stop_work cannot succeed
             if sup.shutting_down and (sup.idle() or now >= deadline or auth and not sup.active()):
                 break
@@ -233,6 +235,7 @@ class Serve:
                     worktree = None
                     raise OSError("git worktree add failed")
             env = dict(os.environ, **opts.worker_env)
+            env.pop("CLAW_BRIDGE_TOKEN", None)  # the account's credential: the session's tools never see it
             env.update(CLAW_WORK_SECRET=self.secrets.get(work_id, ("",))[0], CLAW_REMOTE_SESSION_ID=item.session_id,
                        CLAW_REMOTE_WORK_ID=work_id, CLAW_REMOTE_ENVIRONMENT_ID=opts.environment_id)
             proc = await asyncio.create_subprocess_exec(
@@ -267,6 +270,7 @@ class Serve:
                 return
             self.sup.output(work_id, self.redactor.redact_text(raw.decode("utf-8", "replace")), now_ms())
             self.dirty = True
+            self.wake.set()  # the state file shows it now
 
     async def _git(self, *args: str) -> int:
         sub = asyncio.subprocess

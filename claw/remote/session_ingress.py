@@ -5,7 +5,8 @@ messages acknowledged, resume after a drop, pings) whose writes do not go down t
 claw writes gets its ``"seq"`` (1, 2, 3...) and joins an ``EventUploader`` (claw.remote.event_uploader),
 which ``UploadPump`` sends as ``POST <events_url>`` with ``{"events": [...]}`` — one POST at a time,
 coalesced, split, retried (Retry-After), in order. Every ``keepalive_interval`` seconds a
-``{"type": "keep_alive"}`` line goes down the WebSocket so idle proxies keep it open.
+``{"type": "keep_alive"}`` line goes down the WebSocket so idle proxies keep it open. The host closing the
+WebSocket with 1000 ends the input only: what the queued turns write still goes out by POST.
 
 ``UploadPump`` is the I/O half of an uploader, shared with the v2 transport (claw.remote.code_session):
 ``put`` (never waits), ``wait_room`` (waits while the queue is full), ``drain(timeout)`` (everything sent,
@@ -27,7 +28,7 @@ from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple
 
 from claw.errors import NetworkError
 from claw.remote.event_uploader import EventUploader, Failure
-from claw.remote.sdk_url import SdkUrlTransport, _line
+from claw.remote.sdk_url import _EOF, SdkUrlTransport, _line
 
 FATAL_STATUSES = (401, 403, 404, 409, 410)
 POST_TIMEOUT = 15.0
@@ -182,6 +183,13 @@ class HybridTransport(SdkUrlTransport):
     async def write(self, obj: Dict[str, Any]) -> None:
         await self.pump.wait_room()
         self.write_nowait(obj)
+
+    def _finish(self, error: Any) -> None:
+        if error is None and not self._closing:  # the host ended input (1000): the POSTs still carry our writes
+            assert self._inbox is not None
+            self._inbox.put_nowait(_EOF)
+            return
+        super()._finish(error)
 
     async def close(self) -> None:
         if self._closing:

@@ -8,16 +8,18 @@ ack, spawn, heartbeat, signal, stop) and reports the outcome back (``done``, ``s
 
 A session work item goes ``acked`` (the ack is in flight) → ``running`` (its worker started) →
 ``stopping`` (serve asked the worker to end: shutdown, session timeout, the session token about to
-expire, the lease lost) → one of
+expire, the lease lost, the service stopping the item) → one of
 
-- ``done`` (the worker exited 0) / ``failed`` (non-zero, the session timeout, or it could not start)
+- ``done`` (the worker exited 0, or the service asked for the stop: a heartbeat answered ``state:
+  stopping``/``stopped``; a v2 session has no other end) / ``failed`` (non-zero, the session timeout, or it could not start)
   / ``stopped`` (serve shut down): serve owes ``stop_work`` (``force`` unless done), kept as
   ``stop_pending`` until it succeeded or the server said the item is gone (404/410), failed attempts
   retried with a doubling back-off;
 - ``requeued``: given back by letting its lease lapse (no more heartbeats, no stop_work, which would
   end the work for good), so the server hands it out again: the session token about to expire (the
   server re-dispatches with a fresh one), the lease lost, the ack failed, the worker killed by someone
-  else's signal (up to ``max_runs`` runs), a restart of serve.
+  else's signal or exiting ``REQUEUE_EXIT`` (75: its session refused the token; up to ``max_runs`` runs),
+  a restart of serve.
 
 A health check is acked and done at once (stop_work completes it). A work id polled again while its worker runs is acked again
 (the lease renewed) and never starts a second worker; one polled again after it was requeued runs again.
@@ -44,6 +46,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional
 
 STATE_VERSION = 1
+REQUEUE_EXIT = 75  # a worker's "give the work back" (claw.cli.bridge_worker_cmd)
 ACTIVE = ("acked", "running", "stopping")
 FINISHED = ("done", "failed", "stopped", "requeued")
 
@@ -56,7 +59,7 @@ class Limits:
     session_timeout_ms: Optional[int] = None
     heartbeat_ms: int = 20_000
     token_margin_ms: int = 60_000  # requeue this long before the session token expires
-    kill_grace_ms: int = 5_000  # SIGTERM → SIGKILL
+    kill_grace_ms: int = 12_000  # SIGTERM → SIGKILL: past the worker's 10 s drain of what it owes the session
     stop_retry_ms: int = 500  # first stop_work retry; doubles up to stop_retry_max_ms
     stop_retry_max_ms: int = 30_000
     activity_lines: int = 20
@@ -93,7 +96,7 @@ class Item:
     pid_start: Optional[str] = None
     pgid: Optional[int] = None
     exit_code: Optional[int] = None
-    reason: Optional[str] = None  # why serve stopped it: shutdown, timeout, token_expiry, lease_lost, restart
+    reason: Optional[str] = None  # why serve stopped it: shutdown, timeout, token_expiry, lease_lost, restart, server_stop
     stop_pending: bool = False
     stop_attempts: int = 0
     next_stop_at: Optional[int] = None
@@ -190,7 +193,8 @@ class Supervisor:
         """The outcome of an ``ack``, ``heartbeat`` or ``stop`` call (``gone``: 404/410).
 
         ack: spawn the worker (a health check: done, stopped; shutting down: stopped), failed: let it
-        lapse. heartbeat: the lease gone or not extended: stop the worker, no stop_work owed; other
+        lapse. heartbeat: the work's state ``stopping``/``stopped``: stop the worker, the item is done
+        (stop_work confirms it); the lease gone or not extended: stop the worker, no stop_work owed; other
         failures wait for the next heartbeat. stop: settled (or gone), else retried after a doubling
         back-off."""
         item = self.items.get(work_id)
@@ -206,6 +210,10 @@ class Supervisor:
                                     reason="shutdown" if self.shutting_down else None)
             return [Action("spawn", work_id)]
         if what == "heartbeat":
+            if ok and isinstance(reply, dict) and reply.get("state") in ("stopping", "stopped"):
+                if item.state == "running":  # the service ended the session: end the worker, confirm the stop
+                    return self._ask_stop(item, "server_stop", now)
+                return []
             if gone or ok and isinstance(reply, dict) and reply.get("lease_extended") is False:
                 if item.state == "running":
                     return self._ask_stop(item, "lease_lost", now)
@@ -246,8 +254,12 @@ class Supervisor:
         item.exit_code, reason = code, item.reason
         if reason is None and code is not None and code < 0 and item.runs < self.limits.max_runs:
             reason = "killed"  # by someone else's signal: run it again
-        if reason in ("lease_lost", "token_expiry", "killed"):
+        if reason is None and code == REQUEUE_EXIT and item.runs < self.limits.max_runs:
+            reason = "session_refused"  # the worker's token was refused: the server re-dispatches a fresh one
+        if reason in ("lease_lost", "token_expiry", "killed", "session_refused"):
             return self._finish(item, "requeued", now, stop=False, reason=reason)
+        if reason == "server_stop":
+            return self._finish(item, "done", now, stop=True, reason=reason)
         if reason == "shutdown":
             return self._finish(item, "stopped", now, stop=True, reason=reason)
         return self._finish(item, "done" if code == 0 and reason is None else "failed", now, stop=True, reason=reason)

@@ -220,7 +220,7 @@ def test_status_reads_the_serve_state_file(server, project):
     (project / ".claw" / "remote-serve.json").write_text(json.dumps(serve))
     code, out, err = claw(project, "status")
     assert code == 0 and "serve: running" in out
-    assert "session_a work work_a: running, last tool bash, 1 permission request(s) pending | running the tests" in out
+    assert "session_a work work_a: running, last tool bash, permission pending: bash (request r1) | running the tests" in out
     code, out, err = claw(project, "status", "--json")
     assert json.loads(out)["serve_state"]["items"][0]["work_id"] == "work_a"
     serve["pid"] = 2 ** 22 + 12345  # no such process

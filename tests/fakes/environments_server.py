@@ -15,6 +15,7 @@ JSON body) and serves:
   DELETE /v1/environments/bridge/{id}                     bridge token -> {}
   POST   /v1/sessions/{id}/archive                        bridge token -> {} (409 when archived already)
   POST   /v1/sessions/{id}/events                         bridge token or a session token, {"events": [...]} -> {}
+                                                          (relayed to ``session_hosts[id]``, a fake session host, if set)
   POST   /v1/code/sessions/{id}/bridge                    bridge token -> {worker_jwt, expires_in, api_base_url, worker_epoch}
   POST   /v1/code/sessions/{id}/worker/register           bridge token or the session's token -> {worker_epoch}
 
@@ -27,8 +28,9 @@ secret it encodes (a fresh session token, ``api_base_url`` = this server unless 
 out the oldest queued item that was never delivered, or one delivered but not acked for longer than
 ``reclaim_older_than_ms`` (default 5000). An ack starts a lease of ``lease_ttl`` seconds that each
 heartbeat renews; a poll first re-queues acked items whose lease expired (``reclaims`` counts them),
-so a dead worker's session is handed out again. ``expire_lease(work_id)`` ends a lease now. Stop makes
-an item ``stopped`` (its heartbeats answer ``lease_extended: false``).
+so a dead worker's session is handed out again. ``expire_lease(work_id)`` ends a lease now;
+``request_stop(work_id)`` is the service asking for the item to end (heartbeats answer ``state:
+stopping``). Stop makes an item ``stopped`` (its heartbeats answer ``lease_extended: false``).
 
 Faults: ``fail_next(method, path_regex, status, count=1, headers=None, body=None)`` answers the next
 matching requests with that status; ``drop_next(method, path_regex, count=1)`` closes the connection
@@ -132,6 +134,7 @@ class EnvironmentsServer(BackgroundHTTPServer):
         self.events: Dict[str, List[Any]] = {}
         self.archived: List[str] = []
         self.workers: Dict[str, int] = {}
+        self.session_hosts: Dict[str, Any] = {}  # session id -> a SessionIngress its events are relayed to
         self.reclaims = 0
         self._faults: List[_Fault] = []
         self._counter = 0
@@ -168,6 +171,12 @@ class EnvironmentsServer(BackgroundHTTPServer):
     def expire_lease(self, work_id: str) -> None:
         with self.lock:
             self.work[work_id].lease_until = time.time() - 1
+
+    def request_stop(self, work_id: str) -> None:
+        """The service ends the session (its user closed it): the item is ``stopping`` until the worker's
+        stop_work confirms it; heartbeats say so (``state: stopping``, the lease still extended)."""
+        with self.lock:
+            self.work[work_id].state = "stopping"
 
     def fail_next(self, method: str, path_regex: str, status: int, *, count: int = 1,
                   headers: Optional[Dict[str, str]] = None, body: Any = None) -> None:
@@ -332,10 +341,11 @@ class EnvironmentsServer(BackgroundHTTPServer):
             work.lease_until = time.time() + self.lease_ttl
             return 200, {}
         work.heartbeats += 1
-        extended = work.state == "running"
+        extended = work.state in ("running", "stopping")
         if extended:
             work.lease_until = time.time() + self.lease_ttl
-        return 200, {"lease_extended": extended, "state": work.state, "ttl_seconds": int(self.lease_ttl),
+        state = "active" if work.state == "running" else work.state  # the API's names: active, stopping, stopped
+        return 200, {"lease_extended": extended, "state": state, "ttl_seconds": int(self.lease_ttl),
                      "last_heartbeat": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
 
     def _poll(self, env: FakeEnvironment, rec: Recorded) -> Tuple[int, Any]:
@@ -366,6 +376,9 @@ class EnvironmentsServer(BackgroundHTTPServer):
         if not isinstance(rec.body, dict) or not isinstance(rec.body.get("events"), list):
             return self._error(400, "invalid_request_error", "body must be {\"events\": [...]}")
         self.events.setdefault(session_id, []).extend(rec.body["events"])
+        host = self.session_hosts.get(session_id)
+        for event in rec.body["events"] if host is not None else ():
+            host.send(event, v2=host.v2)  # as the service relays a client's event to the session's worker
         return 200, {}
 
     def _code_session(self, rec: Recorded, session_id: str, what: str) -> Tuple[int, Any]:

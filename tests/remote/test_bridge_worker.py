@@ -110,6 +110,20 @@ def test_v1_turns_end_to_end_with_a_forced_disconnect_and_a_lost_post_answer(tmp
     _no_token(ingress, worker)
 
 
+def test_v1_a_normal_close_right_after_a_message_still_delivers_its_turn(tmp_path):
+    with SessionIngress() as ingress, ModelServer([reply(text="late answer", delay=0.2)]) as model:
+        worker = Worker(ingress, model, tmp_path)
+        try:
+            ingress.wait_for(lambda: ingress.ws_connections == 1)
+            ingress.send(_user("hi"))
+            ingress.end()  # 1000 at once: the input is over, the queued turn is not
+            assert worker.wait() == 0, worker.err
+        finally:
+            worker.kill()
+    assert [r["result"] for r in _results(ingress.events())] == ["late answer"]
+    assert "could not be sent" not in worker.err
+
+
 def test_v1_retry_after_is_honoured_and_oversized_batches_are_split(tmp_path):
     with SessionIngress(max_batch_events=2) as ingress, ModelServer([reply(text="answer")]) as model:
         ingress.faults.append({"status": 429, "retry_after": "1"})
@@ -361,12 +375,38 @@ def test_asynchronous_writers_wait_while_the_uploader_is_full():
     assert [e["n"] for e in ingress.events()] == [0, 1, 2, 3]
 
 
-def test_v2_a_refused_registration_exits_1_with_a_classified_message(tmp_path):
+@pytest.mark.parametrize("v2", [False, True])
+def test_a_refused_token_exits_75_for_serve_to_give_the_work_back(tmp_path, v2):
     with SessionIngress() as ingress, ModelServer([]) as model:
         wrong = "sk-ant-si-EXPIRED-TOKEN-0123456789"  # a token the session does not know
+        worker = Worker(ingress, model, tmp_path, token=wrong, use_code_sessions=v2)
+        try:
+            assert worker.wait() == 75  # not 1: serve requeues it, the service hands it out with a fresh token
+        finally:
+            worker.kill()
+    assert "401" in worker.err and "Traceback" not in worker.err
+    assert wrong not in worker.err + worker.out
+
+
+def test_v1_a_refused_post_mid_session_exits_75(tmp_path):
+    with SessionIngress() as ingress, ModelServer([reply(text="answer")]) as model:
+        worker = Worker(ingress, model, tmp_path)
+        try:
+            ingress.wait_for(lambda: ingress.ws_connections == 1)
+            ingress.faults.append({"status": 401})  # the token was revoked meanwhile
+            ingress.send(_user("hi"))
+            assert worker.wait() == 75, worker.err
+        finally:
+            worker.kill()
+    assert "HTTP 401" in worker.err
+
+
+def test_v2_a_refused_registration_says_why(tmp_path):
+    with SessionIngress() as ingress, ModelServer([]) as model:
+        wrong = "sk-ant-si-EXPIRED-TOKEN-0123456789"
         worker = Worker(ingress, model, tmp_path, token=wrong, use_code_sessions=True)
         try:
-            assert worker.wait() == 1
+            worker.wait()
         finally:
             worker.kill()
     assert "HTTP 401" in worker.err and "session token" in worker.err and "Traceback" not in worker.err

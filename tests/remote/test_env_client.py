@@ -67,7 +67,7 @@ def test_every_endpoint_method_path_headers_body(server):
             return env, item, beat, creds, worker, again
 
     env, item, beat, creds, worker, again = run(main())
-    assert beat["lease_extended"] is True and beat["state"] == "running"
+    assert beat["lease_extended"] is True and beat["state"] == "active"
     assert creds["worker_epoch"] == 1 and creds["worker_jwt"].startswith("wjwt-")
     assert worker == {"worker_epoch": 2}
     assert again.environment_id == env.environment_id and again.environment_secret != env.environment_secret

@@ -124,6 +124,7 @@ def test_poll_ack_heartbeat_stop_with_the_secret_only_in_the_workers_environment
     assert wait_until(lambda: stopped(h, item), 15), h.stderr()
     assert start["argv"] == ["--session-id", item.session_id, "--work-id", item.id, "--environment-id", h.env_id]
     assert start["env"]["CLAW_WORK_SECRET"] == item.secret
+    assert "CLAW_BRIDGE_TOKEN" not in start["env"]  # serve's credential stays with serve
     assert (start["env"]["CLAW_REMOTE_SESSION_ID"], start["env"]["CLAW_REMOTE_WORK_ID"],
             start["env"]["CLAW_REMOTE_ENVIRONMENT_ID"]) == (item.session_id, item.id, h.env_id)
     assert start["cwd"] == str(h.project)
@@ -224,6 +225,23 @@ def test_session_timeout_stops_the_worker_and_fails_the_item(h: Harness) -> None
     assert h.stop(proc) == 0
 
 
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_an_idle_serve_sleeps(h: Harness) -> None:
+    item = h.work("sleep 30")
+    proc = h.serve("--poll-interval-ms", "1000", "--heartbeat-interval-ms", "1000")
+    assert wait_until(lambda: h.events(item.id, "start"), 15), h.stderr()
+    time.sleep(0.5)
+    before, start = _cpu_seconds(proc.pid), time.monotonic()
+    time.sleep(2)
+    used = _cpu_seconds(proc.pid) - before
+    assert used < 0.25 * (time.monotonic() - start), used  # it waits for the next due time, it does not spin
+    assert h.stop(proc) == 0
+
+
 def test_sigterm_stops_every_worker_and_each_work_item(h: Harness) -> None:
     items = [h.work("sleep 30"), h.work("sleep 30")]
     proc = h.serve()
@@ -233,7 +251,7 @@ def test_sigterm_stops_every_worker_and_each_work_item(h: Harness) -> None:
     shown = subprocess.run([sys.executable, "-m", "claw", "remote-control", "status"], cwd=str(h.project),
                            capture_output=True, text=True, timeout=30,
                            env=dict(os.environ, PYTHONPATH=str(ROOT), CLAW_CONFIG_HOME=str(h.tmp / "home")))
-    assert "serve: running" in shown.stdout and shown.stdout.count("1 permission request(s) pending") == 2, shown
+    assert "serve: running" in shown.stdout and shown.stdout.count("permission pending: bash (request ") == 2, shown
     assert h.stop(proc) == 0
     for item in items:
         assert h.events(item.id, "end")[0]["how"] == "term"

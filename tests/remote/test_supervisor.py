@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -141,11 +142,36 @@ def test_lost_lease_stops_the_worker_without_stop_work():
     assert sup.items["w1"].state == "requeued" and not sup.items["w1"].stop_pending and sup.idle()
 
 
+def test_a_worker_exiting_75_gives_its_work_back_up_to_max_runs():
+    sup = Supervisor(Limits(max_runs=2))
+    running(sup)
+    assert sup.exited("w1", 5, 75) == []  # no stop_work: the lease lapses, the server hands it out again
+    assert (sup.items["w1"].state, sup.items["w1"].reason) == ("requeued", "session_refused")
+    assert kinds(sup.offered("w1", "s1", "session", 6)) == [("ack", "w1")]
+    sup.done("ack", "w1", 7, True)
+    sup.started("w1", 8, 101, "2", 101)
+    assert kinds(sup.exited("w1", 9, 75)) == [("stop", "w1")]  # the second run: it fails
+    assert sup.items["w1"].state == "failed"
+
+
 def test_heartbeat_reply_ending_the_lease_counts_as_lost():
     sup = Supervisor()
     running(sup)
     assert kinds(sup.done("heartbeat", "w1", 5, True, reply={"lease_extended": False})) == [("term", "w1")]
     assert sup.items["w1"].reason == "lease_lost"
+
+
+@pytest.mark.parametrize("state", ["stopping", "stopped"])
+def test_the_service_stopping_the_work_ends_the_worker_and_the_item_is_done(state):
+    sup = Supervisor()
+    running(sup)
+    reply = {"lease_extended": state == "stopping", "state": state}
+    assert kinds(sup.done("heartbeat", "w1", 5, True, reply=reply)) == [("term", "w1")]
+    assert sup.done("heartbeat", "w1", 6, True, reply=reply) == []  # asked once
+    actions = sup.exited("w1", 7, 143)  # whatever the code: serve asked it to end
+    assert [(a.kind, a.force) for a in actions] == [("stop", False)]  # a graceful confirmation, no requeue
+    item = sup.items["w1"]
+    assert (item.state, item.reason, item.stop_pending) == ("done", "server_stop", True)
 
 
 def test_other_heartbeat_failures_wait_for_the_next_one():
