@@ -461,9 +461,9 @@ def run(argv: list, env=None) -> int:
     except SystemExit as exc:  # argparse after --help
         return exc.code if isinstance(exc.code, int) else 0
     except ClawError as exc:
-        out.err.write(f"claw: {exc.message}\n")
-        if exc.hint:
-            out.err.write(f"hint: {exc.hint}\n")
+        from claw.cli.errors import render_short
+
+        out.err.write(render_short(exc) + "\n")
         return exc.exit_code
 
 

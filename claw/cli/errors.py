@@ -19,11 +19,17 @@ from typing import Any, List, Optional
 from claw.errors import ClawError
 
 
+def render_short(error: ClawError) -> str:
+    """``claw: message`` and ``hint: ...`` on the next line: usage and configuration errors, and
+    every error of a subcommand that manages files (``claw config``, ``mcp``, ``plugin``)."""
+    message = error.message if error.message.startswith("claw") else f"claw: {error.message}"
+    return message + (f"\nhint: {error.hint}" if error.hint else "")
+
+
 def render_error(error: ClawError, *, session_id: Optional[str] = None, model: Optional[str] = None) -> str:
     """The text for ``error``; ``session_id`` and ``model`` (the run's) fill in what the error lacks."""
     if error.failure_class in ("usage", "config"):
-        message = error.message if error.message.startswith("claw") else f"claw: {error.message}"
-        return message + (f"\nhint: {error.hint}" if error.hint else "")
+        return render_short(error)
     if error.failure_class == "context_window":
         return render_context_window(error, session_id=session_id, model=model)
     return render_failure_line(error, session_id=session_id)
