@@ -159,7 +159,11 @@ async def run_captured(argv: List[str], stdin: bytes, result: Any, *, cwd: Any, 
     """Run ``argv`` in its own process group with ``stdin`` fed and stdout/stderr kept (up to
     ``OUTPUT_LIMIT``); fills ``result`` (a ``HookResult``: pid, exit_code, stdout, stderr, timed_out,
     error, duration_ms) and returns it. A timeout or a cancellation kills the whole group; whatever the
-    process left running in its group is killed when it exits. Used by hooks and plugin tools."""
+    process left running in its group is killed when it exits. The group is recorded with
+    claw.tools.process_groups while it runs (and the process dies with claw), so a ``kill -9`` of claw
+    in the middle does not leave it behind. Used by hooks and plugin tools."""
+    from claw.tools import process_groups
+
     start = time.monotonic()
     spawn = asyncio.ensure_future(
         asyncio.create_subprocess_exec(
@@ -170,6 +174,7 @@ async def run_captured(argv: List[str], stdin: bytes, result: Any, *, cwd: Any, 
             cwd=cwd,
             env=env,
             start_new_session=True,
+            preexec_fn=process_groups.child_setup(),
             pass_fds=pass_fds,
         )
     )
@@ -190,6 +195,7 @@ async def run_captured(argv: List[str], stdin: bytes, result: Any, *, cwd: Any, 
         result.error = str(exc)
         return result
     result.pid = proc.pid
+    process_groups.track(proc.pid)
     try:
         out, err = await asyncio.wait_for(_communicate(proc, stdin), timeout)
         result.exit_code = proc.returncode
@@ -209,6 +215,11 @@ async def run_captured(argv: List[str], stdin: bytes, result: Any, *, cwd: Any, 
         raise
     finally:
         _close_transport(proc)
+        for _ in range(25):  # what the group kill hit is gone within moments; then it is forgotten
+            if not process_groups.group_alive(proc.pid):
+                break
+            await asyncio.sleep(0.02)
+        process_groups.settle(proc.pid)
         result.duration_ms = int((time.monotonic() - start) * 1000)
     return result
 

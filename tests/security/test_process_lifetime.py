@@ -4,6 +4,7 @@ foreground call included; background jobs too, unless CLAW_KEEP_BACKGROUND_JOBS=
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -238,3 +239,24 @@ def test_groups_are_forgotten_once_gone_and_kept_while_a_leftover_lives(tmp_path
     process_groups.terminate([pgid])
     assert wait_until(lambda: not alive(pid), 5)
     assert pgid not in process_groups.recorded()
+
+
+def test_a_running_hook_dies_after_sigkill_of_claw(work, home, pids):
+    """A hook command (and what it forks) is recorded like a tool's process group: a ``kill -9`` of claw
+    while the hook runs does not leave it behind."""
+    hook = {"type": "command", "command": f"sleep 300 & echo $! > {work / 'pidfile'}; wait", "timeout": 600}
+    settings = json.dumps({"hooks": {"PreToolUse": [{"matcher": "*", "hooks": [hook]}]}})
+    script = [reply(tool_uses=[tool_use("bash", {"command": "true"}, id="t1")]), reply(text="done")]
+    with ModelServer(script) as srv:
+        proc = subprocess.Popen([sys.executable, "-m", "claw", "-p", "go", "--output-format", "json",
+                                 "--settings", settings], cwd=work, env=_env(srv, home),
+                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            pid = _pid(work)
+            pids.append(pid)
+            proc.kill()
+            proc.communicate(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert wait_until(lambda: not alive(pid), 8), "the hook's child outlived a kill -9 of claw"
