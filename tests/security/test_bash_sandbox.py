@@ -34,6 +34,9 @@ from tests.processes import wait_until
 
 BWRAP = shutil.which("bwrap")
 ON = {"enabled": True}
+# The interpreter itself, not a virtualenv's link to it: a checkout under /tmp (a CI clone) is hidden
+# by the sandbox's private /tmp, and the commands below need nothing but the standard library.
+PY = os.path.realpath(sys.executable)
 
 
 @pytest.fixture
@@ -122,7 +125,7 @@ def test_the_escape_corpus_fails_and_the_workspace_works(need_bwrap, base, monke
         "new project settings": "echo '{\"hooks\": {}}' > .claw.json",
         "new mcp file": "echo '{\"mcpServers\": {}}' > .mcp.json; mv .mcp.json x.json",
         "tcp": f"exec 3<>/dev/tcp/127.0.0.1/{port} && echo CONNECTED",
-        "unix": f"{sys.executable} -c \"import socket; s = socket.socket(socket.AF_UNIX); "
+        "unix": f"{PY} -c \"import socket; s = socket.socket(socket.AF_UNIX); "
                 f"s.connect('{out}/agent.sock'); print('CONNECTED')\"",
         "proc self root": f"echo x > /proc/self/root{out}/proc-self",
         "proc claw": f"echo x > /proc/{me}/root{out}/proc-claw; echo x > /proc/{me}/cwd/proc-cwd",
@@ -130,10 +133,10 @@ def test_the_escape_corpus_fails_and_the_workspace_works(need_bwrap, base, monke
         "kill claw": f"kill -0 {me} && echo SIGNALLED",
         "remount": "mount -o remount,rw / && echo REMOUNTED; echo x > /etc/claw-remount",
         "sysctl": "echo 3 > /proc/sys/kernel/printk_ratelimit",
-        "tiocsti": f"{sys.executable} -c \"import fcntl, os, termios; "
+        "tiocsti": f"{PY} -c \"import fcntl, os, termios; "
                    f"fcntl.ioctl(os.open('{tty}', os.O_RDWR), termios.TIOCSTI, b'X'); print('INJECTED')\"",
         # even into a terminal of its own, made its controlling terminal: the seccomp filter refuses it
-        "tiocsti own": f"{sys.executable} -c \"import fcntl, os, pty, termios\n"
+        "tiocsti own": f"{PY} -c \"import fcntl, os, pty, termios\n"
                        f"if os.fork() == 0:\n os.setsid(); m, s = pty.openpty(); fd = os.open(os.ttyname(s), os.O_RDWR)\n"
                        f" fcntl.ioctl(fd, termios.TIOCSTI, b'X'); print('INJECTED')\nelse: os.wait()\"",
     }
@@ -172,6 +175,9 @@ def test_the_escape_corpus_fails_and_the_workspace_works(need_bwrap, base, monke
     assert "CONNECTED" not in by["tcp"] and "CONNECTED" not in by["unix"]
     assert "SIGNALLED" not in by["kill claw"] and "REMOUNTED" not in by["remount"]
     assert not changed
+    for key in ("unix", "tiocsti", "tiocsti own"):  # the interpreter ran: what stopped it was the sandbox
+        assert "[exit code 127]" not in by[key], (key, by[key])
+    assert "Operation not permitted" in by["unix"]
     assert not typed and "INJECTED" not in by["tiocsti"]
     assert "Operation not permitted" in by["tiocsti own"] and "INJECTED" not in by["tiocsti own"]
     for key in ("home", "etc", "symlink", "cd ..", "settings", "git hook", "git config", "new project settings",
