@@ -330,9 +330,10 @@ def _decode(cmd: _Command) -> Tuple[int, Dict[str, Any]]:
         raise UsageError("no work secret: give it on stdin (-), with --work-id, or in CLAW_WORK_SECRET")
     secret = cmd.secret(a.work_id, sys.stdin.read() if a.secret == "-" else a.secret)
     session = a.session_id or cmd.work(a.work_id).get("session_id") or cmd.env.get("CLAW_REMOTE_SESSION_ID") or ""
-    tail = "" if session else "{session_id}"  # a template when the session is unknown
-    return 0, {"secret": secret.to_json(cmd.redactor), "sdk_url": sdk_url(secret.api_base_url, session) + tail,
-               "code_session_url": code_session_url(secret.api_base_url, session) + tail}
+    def url(make) -> str:  # a template ending in {session_id} when the session is unknown
+        return make(secret.api_base_url, session) if session else make(secret.api_base_url, "0")[:-1] + "{session_id}"
+
+    return 0, {"secret": secret.to_json(cmd.redactor), "sdk_url": url(sdk_url), "code_session_url": url(code_session_url)}
 
 
 _RUN = {"connect": _register, "register-environment": _register, "continue": _reconnect,

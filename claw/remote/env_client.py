@@ -32,11 +32,10 @@ from __future__ import annotations
 
 import json
 from typing import Any, Dict, List, Optional, Tuple
-from urllib.parse import quote
 
 from claw.errors import ClawError, NetworkError
 from claw.remote.environments import (AUTH_HINT, Environment, RemoteAuthError, WorkItem, classify_status, parse_environment,
-                                      parse_work, protocol_error, registration_body)
+                                      parse_work, path_segment, protocol_error, registration_body)
 
 ANTHROPIC_VERSION = "2023-06-01"
 ENVIRONMENTS_BETA = "environments-2025-11-01"
@@ -45,8 +44,7 @@ DEFAULT_TIMEOUT = 30.0
 DEFAULT_RETRIES = 4
 
 
-def _seg(value: str) -> str:
-    return quote(value, safe="")
+_seg = path_segment
 
 
 class EnvironmentsClient:

@@ -54,6 +54,16 @@ def protocol_error(message: str) -> RemoteControlError:
     return RemoteControlError(message, kind="remote_protocol")
 
 
+def path_segment(value: str) -> str:
+    """An environment, work or session id as it goes into a URL path: letters, digits, ``_`` and ``-``
+    only (no ``..``, ``/``, ``?``, ``%``), else a protocol error: an id from a server or a flag must
+    never steer a request, and its bearer token, to another endpoint."""
+    if not (isinstance(value, str) and 0 < len(value) <= 200 and all(c.isascii() and (c.isalnum() or c in "_-")
+                                                                      for c in value)):
+        raise protocol_error(f"not a valid id: {str(value)[:40]!r} (letters, digits, '_' and '-' only)")
+    return value
+
+
 def classify_status(status: int, what: str, detail: str = "", *, request_id: Optional[str] = None) -> ClawError:
     """The error for an HTTP ``status`` answered to ``what`` (``"POST /v1/..."``); ``detail`` is the
     server's message (already redacted)."""

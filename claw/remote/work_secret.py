@@ -21,9 +21,8 @@ import binascii
 import json
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
-from urllib.parse import quote
 
-from claw.remote.environments import protocol_error
+from claw.remote.environments import path_segment, protocol_error
 
 SUPPORTED_VERSION = 1
 _ALPHABET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
@@ -101,7 +100,7 @@ def encode_work_secret(obj: Dict[str, Any]) -> str:
 
 
 def _session(session_id: str) -> str:
-    return quote(session_id, safe="")
+    return path_segment(session_id)
 
 
 def sdk_url(api_base_url: str, session_id: str) -> str:

@@ -254,3 +254,14 @@ def test_through_tinyproxy(server, tmp_path):
     assert env.environment_id in server.environments
     assert "tinyproxy" in server.requests[0].headers.get("via", "")
     assert server.requests[0].bearer == TOKEN
+
+
+def test_a_work_id_from_the_server_cannot_redirect_a_call(server):
+    async def main():
+        async with client_for(server) as client:
+            with pytest.raises(RemoteControlError) as info:
+                await client.ack_work("env_1", "../../../v1/sessions/s/events", "tok")
+            return info.value
+
+    err = asyncio.run(main())
+    assert err.kind == "remote_protocol" and server.requests == []

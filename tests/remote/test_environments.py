@@ -170,4 +170,21 @@ def test_to_json_redacts_tokens():
 def test_urls(base, ws, code):
     assert sdk_url(base, "s_1") == ws
     assert code_session_url(base, "s_1") == code
-    assert sdk_url(base, "a/b").endswith("/ws/a%2Fb")
+
+
+@pytest.mark.parametrize("bad", ["..", "a/b", "x/../../admin", "id?x=1", "%2e%2e", "", "a b", "é", "a" * 201])
+def test_ids_that_could_steer_a_request_elsewhere_are_refused(bad):
+    from claw.remote.environments import path_segment
+
+    with pytest.raises(RemoteControlError) as info:
+        path_segment(bad)
+    assert info.value.kind == "remote_protocol"
+    with pytest.raises(RemoteControlError):
+        sdk_url("https://api.example", bad)
+
+
+def test_ids_of_the_usual_shapes_pass():
+    from claw.remote.environments import path_segment
+
+    for good in ("env_01ABCdef", "session_7", "cse-123_x", "w1"):
+        assert path_segment(good) == good
