@@ -2,7 +2,7 @@
 
 ``install()`` (called once by ``claw.cli.main.entry``) makes SIGTERM and SIGHUP raise ``SignalExit``
 in the main thread, so ``finally`` blocks run and ``entry`` kills the tool process groups
-(``claw.tools.process_groups.shutdown``) before exiting with 128 + the signal number (143, 129).
+(``claw.process_groups.shutdown``) before exiting with 128 + the signal number (143, 129).
 Front ends that run an event loop replace that with a loop handler that cancels the run cleanly and
 calls ``note(signo)``; after removing their loop handler they call ``restore()``. ``exit_code(code)``
 is what ``entry`` exits with: 128 + the first signal received, else ``code``. SIGINT keeps its own

@@ -214,8 +214,8 @@ def entry() -> None:
 
 
 def _stop_tool_processes() -> None:
-    """Kill the process groups tools started (claw.tools.process_groups), if any tool ran at all."""
-    groups = sys.modules.get("claw.tools.process_groups")
+    """Kill the process groups tools started (claw.process_groups), if any tool ran at all."""
+    groups = sys.modules.get("claw.process_groups")
     if groups is None:
         return
     import signal

@@ -3,7 +3,8 @@
 The server is started with its configured command, args and cwd, with the environment the caller
 passes (the run's effective environment: settings ``env``, proxy and CA variables) plus the entry's
 own ``env``, in its own process group (``start_new_session``) so that shutting it down also stops
-whatever it spawned. stdout carries the protocol (``claw.proto.ndjson`` framing); a line that is not
+whatever it spawned; the group is recorded with ``claw.process_groups`` (and the server dies with
+claw), so a ``kill -9`` of claw leaves neither the server nor what it forked. stdout carries the protocol (``claw.proto.ndjson`` framing); a line that is not
 JSON is noted in the diagnostics and skipped. stderr is read continuously into a bounded ring
 buffer (never into memory without bound, never onto claw's own terminal), shown when the server
 fails.
@@ -49,16 +50,19 @@ class StdioTransport(Transport):
         return " ".join([self.command] + self.args)
 
     async def start(self) -> None:
+        from claw import process_groups  # the server's group dies with claw, kill -9 included
+
         executable = self._resolve()
         try:
             self.process = await asyncio.create_subprocess_exec(
                 executable, *self.args,
                 stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-                cwd=self.cwd, env=self.env, start_new_session=True,
+                cwd=self.cwd, env=self.env, start_new_session=True, preexec_fn=process_groups.child_setup(),
             )
         except OSError as exc:
             raise mcp_error(f"cannot start {self.command!r}: {exc.strerror or exc}", "mcp_start",
                             hint="check the server's command and cwd") from None
+        process_groups.track(self.process.pid)
         self._write_lock = asyncio.Lock()
         self._tasks = [asyncio.ensure_future(self._read_stdout()), asyncio.ensure_future(self._read_stderr())]
 
@@ -199,6 +203,9 @@ class StdioTransport(Transport):
                     process.stdin.close()
                 except Exception:  # noqa: BLE001
                     pass
+            from claw import process_groups
+
+            process_groups.settle(process.pid)  # a child it left keeps the group recorded, killed at exit
 
     def exit_code(self) -> Optional[int]:
         return None if self.process is None else self.process.returncode

@@ -5,7 +5,7 @@ reports their outcomes: HTTP through the environments client (``claw.remote.env_
 task, so a slow server never blocks the others), one worker process per session item, its output read
 line by line (redacted) into the machine, the state file written atomically (mode 0600) after every
 change. A worker runs in its own session (process group) with the parent-death signal; the caller's
-``groups`` (``claw.tools.process_groups``) records it, so the groups die with serve however it ends.
+``groups`` (``claw.process_groups``) records it, so the groups die with serve however it ends.
 A failure of a call is logged with its failure class and left to the machine (retried, or the item
 given back); a 401/403, or a bug in a task, ends serve (exit 1).
 

@@ -160,9 +160,9 @@ async def run_captured(argv: List[str], stdin: bytes, result: Any, *, cwd: Any, 
     ``OUTPUT_LIMIT``); fills ``result`` (a ``HookResult``: pid, exit_code, stdout, stderr, timed_out,
     error, duration_ms) and returns it. A timeout or a cancellation kills the whole group; whatever the
     process left running in its group is killed when it exits. The group is recorded with
-    claw.tools.process_groups while it runs (and the process dies with claw), so a ``kill -9`` of claw
+    claw.process_groups while it runs (and the process dies with claw), so a ``kill -9`` of claw
     in the middle does not leave it behind. Used by hooks and plugin tools."""
-    from claw.tools import process_groups
+    from claw import process_groups
 
     start = time.monotonic()
     spawn = asyncio.ensure_future(

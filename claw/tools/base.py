@@ -190,7 +190,7 @@ class BackgroundJobs:
         if shell is None:
             return None
         if shell.proc.poll() is None:
-            from claw.tools import process_groups
+            from claw import process_groups
 
             shell.killed = True
             try:
@@ -208,7 +208,7 @@ class BackgroundJobs:
         the jobs kept with ``CLAW_KEEP_BACKGROUND_JOBS=1``. Never raises."""
         if not self.jobs:
             return
-        from claw.tools import process_groups
+        from claw import process_groups
 
         groups = [shell.proc.pid for shell in self.jobs.values() if not shell.keep]
         for shell in self.jobs.values():

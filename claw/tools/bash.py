@@ -15,7 +15,7 @@ id (``bash_1``...), pid and file path, and ``[claw: exit code N]`` is appended t
 ends. The shell is recorded in ``ctx.background`` for ``bash_output`` / ``kill_shell`` / ``/bashes``;
 ``ctx.background.terminate_all()`` stops them.
 
-Every process group started here is recorded in ``claw.tools.process_groups`` and killed when claw
+Every process group started here is recorded in ``claw.process_groups`` and killed when claw
 exits, however it exits — leftovers of a finished foreground call (``sleep 300 & echo x``) included, and
 background jobs unless ``CLAW_KEEP_BACKGROUND_JOBS=1``.
 
@@ -147,7 +147,7 @@ class BashTool(Tool):
 
         from claw.tools.base import BackgroundShell
 
-        from claw.tools import process_groups
+        from claw import process_groups
         from claw.tools.job_output import UnsafeOutputDir, create_log, job_output_dir
 
         try:
@@ -230,7 +230,7 @@ def _confined(ctx: ToolContext, command: str, argv: List[str], cwd: Path) -> Tup
 
 
 def _group_alive(pgid: int) -> bool:
-    from claw.tools.process_groups import group_alive
+    from claw.process_groups import group_alive
 
     return group_alive(pgid)
 
@@ -277,7 +277,7 @@ async def run_foreground(command: str, ctx: ToolContext, timeout: float, cwd: Op
 
 async def _run_foreground(reporter: Any, command: str, ctx: ToolContext, timeout: float, cwd: Path
                           ) -> ToolResult:
-    from claw.tools import process_groups
+    from claw import process_groups
     from claw.tools.shell_cwd import learn
 
     loop = asyncio.get_running_loop()

@@ -164,7 +164,7 @@ def test_a_run_that_starts_no_process_starts_no_guard(work, home):
             "from claw.cli import main\n"
             "from claw.cli.headless import run\n"
             "rc = run(sys.argv[1:])\n"
-            "print('LOADED' if 'claw.tools.process_groups' in sys.modules else 'LAZY', file=sys.stderr)")
+            "print('LOADED' if 'claw.process_groups' in sys.modules else 'LAZY', file=sys.stderr)")
     with ModelServer([reply(text="hello")]) as srv:
         proc = subprocess.run([sys.executable, "-c", code], cwd=work, env=_env(srv, home), capture_output=True,
                               text=True, timeout=60)
@@ -225,7 +225,7 @@ def test_a_swallowed_signal_exception_still_ends_claw_with_cleanup(tmp_path):
 def test_groups_are_forgotten_once_gone_and_kept_while_a_leftover_lives(tmp_path, pids):
     """A group claw saw empty is forgotten (its id may be reused by someone else's process); one with a
     leftover child stays recorded until it is killed."""
-    from claw.tools import process_groups
+    from claw import process_groups
     from tests.tools.helpers import call, make_ctx
 
     ctx = make_ctx(tmp_path)
@@ -260,3 +260,25 @@ def test_a_running_hook_dies_after_sigkill_of_claw(work, home, pids):
             if proc.poll() is None:
                 proc.kill()
     assert wait_until(lambda: not alive(pid), 8), "the hook's child outlived a kill -9 of claw"
+
+
+def test_an_mcp_stdio_server_and_its_children_die_after_sigkill_of_claw(work, home, pids):
+    """An MCP server's process group is recorded like a tool's: a ``kill -9`` of claw while it waits
+    for the server's handshake leaves neither the server nor what it forked."""
+    server = f"echo $$ > {work / 'leader'}; sleep 300 & echo $! > {work / 'pidfile'}; exec sleep 300"
+    config = json.dumps({"mcpServers": {"stuck": {"command": "sh", "args": ["-c", server]}}})
+    with ModelServer([reply(text="done")]) as srv:
+        proc = subprocess.Popen([sys.executable, "-m", "claw", "-p", "go", "--output-format", "json",
+                                 "--mcp-config", config], cwd=work, env=_env(srv, home),
+                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            child = _pid(work)
+            pids.append(child)
+            leader = int((work / "leader").read_text())  # written before the pidfile
+            pids.append(leader)
+            proc.kill()
+            proc.communicate(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert wait_until(lambda: not alive(child) and not alive(leader), 8), "the MCP server outlived a kill -9 of claw"

@@ -127,7 +127,7 @@ def test_kill_shell_stops_the_whole_process_group(ctx, tmp_path):
     child = int(pidfile.read_text())
     os.kill(child, 0)  # alive
     assert not call("kill_shell", {"shell_id": "bash_1"}, ctx).is_error
-    from claw.tools.process_groups import group_alive
+    from claw.process_groups import group_alive
 
     assert not group_alive(ctx.background.get("bash_1").proc.pid)
     assert ctx.background.get("bash_1").status == "killed"

@@ -1,4 +1,5 @@
-"""The process groups claw starts for tools, recorded so that none outlives claw.
+"""The process groups claw starts (tools, hooks, plugin tools, MCP stdio servers), recorded so that
+none outlives claw.
 
 Every tool process runs in its own session (``start_new_session``), so its process group holds it and
 everything it forks. ``track`` records a group when it starts; ``settle`` forgets a foreground group
