@@ -46,10 +46,27 @@ def pids():
             pass
 
 
-def _claw(work: Path, env: dict, prompt: str = "go") -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "claw", "-p", prompt, "--output-format", "json"], cwd=work,
-                            env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+def _claw(work: Path, env: dict, prompt: str = "go", *flags: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "claw", "-p", prompt, "--output-format", "json", *flags],
+                            cwd=work, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def _killed_once_pidfile_is_written(work: Path, home: Path, pids: List[int], script: list, *flags: str,
+                                    also: str = "") -> List[int]:
+    """Run claw until ``work/pidfile`` is written, then ``kill -9`` it; returns that pid (and the one in
+    ``work/<also>``, written before it), recorded in ``pids`` for clean-up."""
+    with ModelServer(script) as srv:
+        proc = _claw(work, _env(srv, home), "go", *flags)
+        try:
+            found = [_pid(work)] + ([int((work / also).read_text())] if also else [])
+            pids.extend(found)
+            proc.kill()
+            proc.communicate(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    return found
 
 
 def _env(srv: ModelServer, home: Path, **extra: str) -> dict:
@@ -109,16 +126,7 @@ def test_leftover_dies_after_claw_is_killed_with_sigkill(work, home, pids):
 def test_a_running_foreground_command_dies_after_sigkill_of_claw(work, home, pids):
     """claw is killed while bash itself is still running the command (pdeathsig + the guard)."""
     script = [reply(tool_uses=[tool_use("bash", {"command": "echo $$ > pidfile; sleep 300"}, id="t1")])]
-    with ModelServer(script) as srv:
-        proc = _claw(work, _env(srv, home))
-        try:
-            pid = _pid(work)
-            pids.append(pid)
-            proc.kill()
-            proc.communicate(timeout=30)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
+    [pid] = _killed_once_pidfile_is_written(work, home, pids, script)
     assert wait_until(lambda: not alive(pid), 8), "the running command outlived a kill -9 of claw"
 
 
@@ -247,18 +255,7 @@ def test_a_running_hook_dies_after_sigkill_of_claw(work, home, pids):
     hook = {"type": "command", "command": f"sleep 300 & echo $! > {work / 'pidfile'}; wait", "timeout": 600}
     settings = json.dumps({"hooks": {"PreToolUse": [{"matcher": "*", "hooks": [hook]}]}})
     script = [reply(tool_uses=[tool_use("bash", {"command": "true"}, id="t1")]), reply(text="done")]
-    with ModelServer(script) as srv:
-        proc = subprocess.Popen([sys.executable, "-m", "claw", "-p", "go", "--output-format", "json",
-                                 "--settings", settings], cwd=work, env=_env(srv, home),
-                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        try:
-            pid = _pid(work)
-            pids.append(pid)
-            proc.kill()
-            proc.communicate(timeout=30)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
+    [pid] = _killed_once_pidfile_is_written(work, home, pids, script, "--settings", settings)
     assert wait_until(lambda: not alive(pid), 8), "the hook's child outlived a kill -9 of claw"
 
 
@@ -267,18 +264,6 @@ def test_an_mcp_stdio_server_and_its_children_die_after_sigkill_of_claw(work, ho
     for the server's handshake leaves neither the server nor what it forked."""
     server = f"echo $$ > {work / 'leader'}; sleep 300 & echo $! > {work / 'pidfile'}; exec sleep 300"
     config = json.dumps({"mcpServers": {"stuck": {"command": "sh", "args": ["-c", server]}}})
-    with ModelServer([reply(text="done")]) as srv:
-        proc = subprocess.Popen([sys.executable, "-m", "claw", "-p", "go", "--output-format", "json",
-                                 "--mcp-config", config], cwd=work, env=_env(srv, home),
-                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        try:
-            child = _pid(work)
-            pids.append(child)
-            leader = int((work / "leader").read_text())  # written before the pidfile
-            pids.append(leader)
-            proc.kill()
-            proc.communicate(timeout=30)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
+    child, leader = _killed_once_pidfile_is_written(work, home, pids, [reply(text="done")], "--mcp-config", config,
+                                                    also="leader")
     assert wait_until(lambda: not alive(child) and not alive(leader), 8), "the MCP server outlived a kill -9 of claw"
