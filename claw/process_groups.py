@@ -19,6 +19,9 @@ When claw itself is killed (``kill -9``) no code of it runs, so two things act w
   SIGTERM, then SIGKILL, every group still recorded, and exit. A group is forgotten (also by the
   guard) as soon as claw has seen it empty, so a reused process group id is never signalled.
 
+A group is recorded just after its spawn returns: a ``kill -9`` of claw in that instant leaves what
+the new process forked at once (the process itself still dies by ``PR_SET_PDEATHSIG``).
+
 Fallback: without prctl (macOS and other non-Linux systems) only the guard acts on ``kill -9``; where
 the guard cannot start (no usable ``sys.executable``) the groups are still killed on every orderly exit
 but can outlive a ``kill -9`` of claw.

@@ -252,7 +252,7 @@ def test_groups_are_forgotten_once_gone_and_kept_while_a_leftover_lives(tmp_path
 def test_a_running_hook_dies_after_sigkill_of_claw(work, home, pids):
     """A hook command (and what it forks) is recorded like a tool's process group: a ``kill -9`` of claw
     while the hook runs does not leave it behind."""
-    hook = {"type": "command", "command": f"sleep 300 & echo $! > {work / 'pidfile'}; wait", "timeout": 600}
+    hook = {"type": "command", "command": f"sleep 1; sleep 300 & echo $! > {work / 'pidfile'}; wait", "timeout": 600}
     settings = json.dumps({"hooks": {"PreToolUse": [{"matcher": "*", "hooks": [hook]}]}})
     script = [reply(tool_uses=[tool_use("bash", {"command": "true"}, id="t1")]), reply(text="done")]
     [pid] = _killed_once_pidfile_is_written(work, home, pids, script, "--settings", settings)
@@ -262,7 +262,9 @@ def test_a_running_hook_dies_after_sigkill_of_claw(work, home, pids):
 def test_an_mcp_stdio_server_and_its_children_die_after_sigkill_of_claw(work, home, pids):
     """An MCP server's process group is recorded like a tool's: a ``kill -9`` of claw while it waits
     for the server's handshake leaves neither the server nor what it forked."""
-    server = f"echo $$ > {work / 'leader'}; sleep 300 & echo $! > {work / 'pidfile'}; exec sleep 300"
+    # (the pause: claw records the group just after the spawn returns; a kill -9 in that instant
+    # would leave a child forked at once)
+    server = f"echo $$ > {work / 'leader'}; sleep 1; sleep 300 & echo $! > {work / 'pidfile'}; exec sleep 300"
     config = json.dumps({"mcpServers": {"stuck": {"command": "sh", "args": ["-c", server]}}})
     child, leader = _killed_once_pidfile_is_written(work, home, pids, [reply(text="done")], "--mcp-config", config,
                                                     also="leader")
