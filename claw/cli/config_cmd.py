@@ -446,18 +446,21 @@ ACTIONS = {
 }
 
 
-def run(argv: list, env=None) -> int:
-    """Entry point of ``claw config``: ``run(argv_after_config) -> exit code``."""
+def run_actions(parser: argparse.ArgumentParser, argv: list, actions: dict, env, prepare=None) -> int:
+    """Parse ``argv`` and run ``actions[args.action](args, env, out)`` (``args.cwd`` made absolute, and
+    ``prepare(args)`` first when given): the help when no action is named, argparse's own exit codes,
+    and a ``ClawError`` as ``claw: message`` / ``hint: ...`` with its exit code. Shared by ``claw
+    config``, ``claw mcp`` and ``claw plugin``."""
     out = Output()
-    env = os.environ if env is None else env
     try:
-        parser = _build_parser()
         args = parser.parse_args(list(argv))
         if args.action is None:
             parser.print_help(out.out)
             return 0
-        args.cwd = os.path.abspath(args.cwd or os.getcwd())
-        return int(ACTIONS[args.action](args, env, out) or 0)
+        args.cwd = os.path.abspath(getattr(args, "cwd", None) or os.getcwd())
+        if prepare is not None:
+            prepare(args)
+        return int(actions[args.action](args, env, out) or 0)
     except SystemExit as exc:  # argparse after --help
         return exc.code if isinstance(exc.code, int) else 0
     except ClawError as exc:
@@ -465,6 +468,11 @@ def run(argv: list, env=None) -> int:
 
         out.err.write(render_short(exc) + "\n")
         return exc.exit_code
+
+
+def run(argv: list, env=None) -> int:
+    """Entry point of ``claw config``: ``run(argv_after_config) -> exit code``."""
+    return run_actions(_build_parser(), argv, ACTIONS, os.environ if env is None else env)
 
 
 if __name__ == "__main__":  # pragma: no cover

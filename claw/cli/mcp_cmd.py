@@ -25,7 +25,7 @@ import os
 import sys
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from claw.cli.config_cmd import Output
+from claw.cli.config_cmd import Output, run_actions
 from claw.errors import ClawError, ConfigError, UsageError
 
 SCOPES = ("local", "project", "user")
@@ -515,29 +515,16 @@ ACTIONS = {"list": _list, "get": _get, "add": _add, "add-json": _add_json, "remo
 
 def run(argv: List[str], env: Optional[Dict[str, str]] = None) -> int:
     """Entry point of ``claw mcp``: ``run(argv_after_mcp) -> exit code``."""
-    out = Output()
-    env = dict(os.environ if env is None else env)
     argv = list(argv)
     after: List[str] = []
     if argv and argv[0] == "add" and "--" in argv:
         cut = argv.index("--")
         argv, after = argv[:cut], argv[cut + 1:]
-    try:
-        parser = _build_parser()
-        args = parser.parse_args(argv)
-        if args.action is None:
-            parser.print_help(out.out)
-            return 0
-        args.after_dashes = after
-        args.cwd = os.path.abspath(args.cwd or os.getcwd())
-        return int(ACTIONS[args.action](args, env, out) or 0)
-    except SystemExit as exc:  # argparse after --help
-        return exc.code if isinstance(exc.code, int) else 0
-    except ClawError as exc:
-        from claw.cli.errors import render_short
 
-        out.err.write(render_short(exc) + "\n")
-        return exc.exit_code
+    def prepare(args: argparse.Namespace) -> None:
+        args.after_dashes = after
+
+    return run_actions(_build_parser(), argv, ACTIONS, dict(os.environ if env is None else env), prepare)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-from claw.cli.config_cmd import Output, _Parser
+from claw.cli.config_cmd import Output, _Parser, run_actions
 from claw.errors import ClawError
 
 SCOPES = ("user", "project", "local")
@@ -214,25 +214,12 @@ ACTIONS = {
 
 def run(argv: List[str], env: Optional[Dict[str, str]] = None) -> int:
     """Entry point of ``claw plugin``: ``run(argv_after_plugin) -> exit code``."""
-    out = Output()
-    env = dict(os.environ if env is None else env)
-    try:
-        parser = _build_parser()
-        args = parser.parse_args(list(argv))
-        if args.action is None:
-            parser.print_help(out.out)
-            return 0
+
+    def prepare(args: argparse.Namespace) -> None:
         if args.action == "marketplace" and args.market_action is None:
             args.market_action = "list"
-        args.cwd = os.path.abspath(getattr(args, "cwd", None) or os.getcwd())
-        return int(ACTIONS[args.action](args, env, out) or 0)
-    except SystemExit as exc:  # argparse after --help
-        return exc.code if isinstance(exc.code, int) else 0
-    except ClawError as exc:
-        from claw.cli.errors import render_short
 
-        out.err.write(render_short(exc) + "\n")
-        return exc.exit_code
+    return run_actions(_build_parser(), argv, ACTIONS, dict(os.environ if env is None else env), prepare)
 
 
 if __name__ == "__main__":  # pragma: no cover
