@@ -3,7 +3,7 @@
 Parses the flags; resolves settings, network, credential and base URL as every ``remote-control``
 subcommand does (``claw.cli.remote_cmd``), reconnects the environment ``.claw/remote.json`` records
 (registers one when there is none or the server forgot it); hands SIGINT/SIGTERM/SIGHUP to serve's
-clean stop (exit 0); records worker process groups with ``claw.process_groups`` so they die with
+clean stop (exit 0); serve records worker process groups with ``claw.process_groups`` so they die with
 serve. docs/REMOTE.md ("serve") is the user's page.
 
 It does not poll or spawn anything itself (claw.remote.serve does).
@@ -76,7 +76,6 @@ def _run(args: Any) -> int:
     from claw.remote.remote_state import serve_state_path
     from claw.remote.serve import Serve, ServeOptions
     from claw.remote.supervisor import Limits, Supervisor
-    from claw import process_groups
 
     args.action, args.name, args.worker_type, args.session_id = "serve", None, "claw", None
     cmd = _Command(args)
@@ -118,7 +117,7 @@ def _run(args: Any) -> int:
         retry = RetryPolicy.from_env(cmd.env, max_retries=cmd.settings.network.max_retries)
         async with EnvironmentsClient(cmd.base_url, cmd.credential.token, net_config=cmd.net_config,
                                       redactor=redactor, retry=retry) as client:
-            serve = Serve(opts, client, Supervisor.from_json(saved, limits), redactor, process_groups, log)
+            serve = Serve(opts, client, Supervisor.from_json(saved, limits), redactor, log)
             log(f"environment {state.environment_id}: serving {cmd.cwd} (up to {args.max_sessions} sessions)")
             loop = asyncio.get_running_loop()
             exit_signals.on_loop(loop, serve.request_stop)  # a clean stop, exit 0

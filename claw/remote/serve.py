@@ -4,8 +4,8 @@ Every decision is ``claw.remote.supervisor.Supervisor``'s; this module only perf
 reports their outcomes: HTTP through the environments client (``claw.remote.env_client``; each call a
 task, so a slow server never blocks the others), one worker process per session item, its output read
 line by line (redacted) into the machine, the state file written atomically (mode 0600) after every
-change. A worker runs in its own session (process group) with the parent-death signal; the caller's
-``groups`` (``claw.process_groups``) records it, so the groups die with serve however it ends.
+change. A worker runs in its own session (process group) with the parent-death signal, recorded with
+``claw.process_groups``, so the groups die with serve however it ends.
 A failure of a call is logged with its failure class and left to the machine (retried, or the item
 given back); a 401/403, or a bug in a task, ends serve (exit 1).
 
@@ -23,6 +23,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional
 
+from claw import process_groups
 from claw.errors import ClawError
 from claw.remote.supervisor import Action, Supervisor, token_expiry_ms
 
@@ -79,8 +80,8 @@ def _killpg(pgid: Optional[int], sig: int) -> None:
 class Serve:
     """One running serve (see the module docstring)."""
 
-    def __init__(self, opts: ServeOptions, client: Any, sup: Supervisor, redactor: Any, groups: Any, log: Any) -> None:
-        self.opts, self.client, self.sup, self.redactor, self.groups, self.log = opts, client, sup, redactor, groups, log
+    def __init__(self, opts: ServeOptions, client: Any, sup: Supervisor, redactor: Any, log: Any) -> None:
+        self.opts, self.client, self.sup, self.redactor, self.log = opts, client, sup, redactor, log
         self.secrets: Dict[str, Any] = {}  # work id -> (raw secret, session token); memory only
         self.tasks: set = set()
         self.wake = asyncio.Event()
@@ -241,20 +242,20 @@ class Serve:
             proc = await asyncio.create_subprocess_exec(
                 *opts.worker, "--session-id", item.session_id, "--work-id", work_id, "--environment-id",
                 opts.environment_id, cwd=cwd or opts.cwd, env=env, stdin=sub.DEVNULL, stdout=sub.PIPE,
-                stderr=sub.PIPE, start_new_session=True, preexec_fn=self.groups.child_setup(), limit=1 << 20)
+                stderr=sub.PIPE, start_new_session=True, preexec_fn=process_groups.child_setup(), limit=1 << 20)
         except (OSError, ValueError) as exc:
             if worktree:
                 await self._git("worktree", "remove", "--force", worktree)
             self._do(self.sup.spawn_failed(work_id, now_ms(), self.redactor.redact_text(str(exc))))
             return
-        self.groups.track(proc.pid)
+        process_groups.track(proc.pid)
         self.log(f"work {work_id}: worker started (pid {proc.pid})")
         self._do(self.sup.started(work_id, now_ms(), proc.pid, proc_start(proc.pid), proc.pid, worktree))
         readers = [asyncio.ensure_future(self._read(work_id, s)) for s in (proc.stdout, proc.stderr)]
         code = await proc.wait()
         await asyncio.wait(readers, timeout=2)
         _killpg(proc.pid, signal.SIGKILL)  # whatever the worker left behind in its group
-        self.groups.forget(proc.pid)
+        process_groups.forget(proc.pid)
         if worktree:
             await self._git("worktree", "remove", "--force", worktree)
         self.log(f"work {work_id}: worker exited with {code}")
