@@ -44,9 +44,6 @@ DEFAULT_TIMEOUT = 30.0
 DEFAULT_RETRIES = 4
 
 
-_seg = path_segment
-
-
 class EnvironmentsClient:
     """See the module docstring. ``token``: a string, or a source with ``async get_token()`` and
     ``async refresh()`` (claw.auth.refresh.SavedLogin). ``retry``: a claw.api.retry.RetryPolicy."""
@@ -93,7 +90,7 @@ class EnvironmentsClient:
 
     async def reconnect_environment(self, env_id: str, *, session_id: Optional[str] = None) -> Environment:
         body = {"session_id": session_id} if session_id else {}
-        obj = await self.call("POST", f"/v1/environments/{_seg(env_id)}/bridge/reconnect", body)
+        obj = await self.call("POST", f"/v1/environments/{path_segment(env_id)}/bridge/reconnect", body)
         if isinstance(obj, dict) and "environment_id" not in obj:
             obj = dict(obj, environment_id=env_id)
         return self._remember(parse_environment(obj))
@@ -109,7 +106,7 @@ class EnvironmentsClient:
         """The next work item, or None when there is none (204, an empty body, ``null``, ``{}``).
         The bearer: ``environment_secret``, else the secret this client registered or reconnected
         ``env_id`` with, else the bridge credential."""
-        path = f"/v1/environments/{_seg(env_id)}/work/poll"
+        path = f"/v1/environments/{path_segment(env_id)}/work/poll"
         if reclaim_older_than_ms is not None:
             path += f"?reclaim_older_than_ms={int(reclaim_older_than_ms)}"
         obj = await self.call("GET", path, bearer=environment_secret or self.secrets.get(env_id))
@@ -133,21 +130,21 @@ class EnvironmentsClient:
         return await self.call("POST", f"{self._work(env_id, work_id)}/stop", {"force": bool(force)})
 
     async def deregister_environment(self, env_id: str) -> Any:
-        return await self.call("DELETE", f"/v1/environments/bridge/{_seg(env_id)}")
+        return await self.call("DELETE", f"/v1/environments/bridge/{path_segment(env_id)}")
 
     async def archive_session(self, session_id: str) -> bool:
         """True when archived now, False when it already was (409)."""
-        status, _ = await self.request("POST", f"/v1/sessions/{_seg(session_id)}/archive", {}, accept=(409,))
+        status, _ = await self.request("POST", f"/v1/sessions/{path_segment(session_id)}/archive", {}, accept=(409,))
         return status != 409
 
     async def send_session_events(self, session_id: str, events: List[Dict[str, Any]], *,
                                   bearer: Optional[str] = None) -> Any:
-        return await self.call("POST", f"/v1/sessions/{_seg(session_id)}/events", {"events": list(events)},
+        return await self.call("POST", f"/v1/sessions/{path_segment(session_id)}/events", {"events": list(events)},
                                bearer=bearer)
 
     async def code_session_bridge(self, session_id: str) -> Dict[str, Any]:
         """``{"worker_jwt", "expires_in", "api_base_url", "worker_epoch"}``: v2 worker credentials."""
-        obj = await self.call("POST", f"/v1/code/sessions/{_seg(session_id)}/bridge", {})
+        obj = await self.call("POST", f"/v1/code/sessions/{path_segment(session_id)}/bridge", {})
         if not isinstance(obj, dict):
             raise protocol_error("the code-session bridge answer is not a JSON object")
         if isinstance(obj.get("worker_jwt"), str):
@@ -155,7 +152,7 @@ class EnvironmentsClient:
         return obj
 
     async def register_worker(self, session_id: str, *, session_token: Optional[str] = None) -> Dict[str, Any]:
-        obj = await self.call("POST", f"/v1/code/sessions/{_seg(session_id)}/worker/register", {},
+        obj = await self.call("POST", f"/v1/code/sessions/{path_segment(session_id)}/worker/register", {},
                               bearer=session_token)
         return obj if isinstance(obj, dict) else {}
 
@@ -163,7 +160,7 @@ class EnvironmentsClient:
 
     @staticmethod
     def _work(env_id: str, work_id: str) -> str:
-        return f"/v1/environments/{_seg(env_id)}/work/{_seg(work_id)}"
+        return f"/v1/environments/{path_segment(env_id)}/work/{path_segment(work_id)}"
 
     async def call(self, method: str, path: str, body: Any = None, *, bearer: Optional[str] = None) -> Any:
         """The decoded JSON answer of one request (None for an empty body)."""
